@@ -1,0 +1,89 @@
+//! `lantern eval`: localisation and faithfulness metrics of explanation methods on a dataset.
+
+use crate::datasets::{self, Format};
+use crate::error::{LanternError, Result};
+use crate::evaluation::{self, EvalConfig, plots, report};
+use crate::explain::Method;
+use crate::models::{self, Labels, Network};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Dataset folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Dataset format: folder, cub, voc, coco or synth.
+    #[arg(long)]
+    pub format: Format,
+    /// Weights file (default: the bundled demo classifier).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Methods, comma-separated (default: every CAM-family method).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<Method>,
+    /// Layer the CAM-family methods explain (default: the model's).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Folder for state.jsonl, per_image.csv, summary.md/json and plots/.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Evaluate at most this many images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// CAM threshold step of the box and pixel metrics.
+    #[arg(long, default_value_t = 0.01)]
+    pub interval: f64,
+    /// Also run the deletion and insertion games (slower: one model pass per image row).
+    #[arg(long)]
+    pub faithfulness: bool,
+    #[arg(long, default_value = "auto")]
+    pub device: crate::device::DeviceChoice,
+}
+
+fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String)> {
+    match &args.model {
+        Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string())),
+        None => Err(LanternError::Invalid("--model is required until the demo classifier is bundled".into())),
+    }
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    if !(args.interval > 0.0 && args.interval < 1.0) {
+        return Err(LanternError::Invalid(format!("--interval must be between 0 and 1, got {}", args.interval)));
+    }
+    let device = crate::device::choose(args.device)?;
+    eprintln!("device: {}", device.description);
+    let (mut net, model_name) = network(args, &device.device)?;
+    let dataset = datasets::open(&args.data, args.format)?;
+    if dataset.samples.is_empty() {
+        return Err(LanternError::Invalid(format!("{}: no images found", args.data.display())));
+    }
+    if net.labels.is_empty() && dataset.classes.len() == net.classes() {
+        net.labels = Labels::from_names(dataset.classes.clone());
+    }
+    let methods = if args.methods.is_empty() { Method::ALL.to_vec() } else { args.methods.clone() };
+    let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
+    crate::explain::find_layer(&net, &layer)?;
+    let config = EvalConfig { methods: methods.clone(), layer: Some(layer.clone()), interval: args.interval, faithfulness: args.faithfulness, limit: args.limit };
+    let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}").expect("valid template"));
+    let cancel = AtomicBool::new(false);
+    let results = evaluation::run(&net, &dataset, &config, &args.out, &cancel, |done, _, id| {
+        bar.set_position(done as u64);
+        bar.set_message(id.to_string());
+    })?;
+    bar.finish_and_clear();
+    let names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
+    let thresholds = crate::metrics::wsol::cam_thresholds(args.interval);
+    let summary = report::summarize(&results, &names, &thresholds, &args.data.display().to_string(), &model_name, &layer);
+    report::write_all(&args.out, &results, &summary)?;
+    let plots = plots::write_plots(&args.out.join("plots"), &summary)?;
+    println!("{}", report::markdown(&summary));
+    println!("wrote {} plots, per_image.csv and summary.md/json to {}", plots.len(), args.out.display());
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! `lantern explain`: every image through every requested method, files per (image, method).
+
+use super::ModelArgs;
+use crate::colormap::Colormap;
+use crate::error::{LanternError, Result};
+use crate::explain::{self, Method, Target};
+use crate::export::{self, Prediction, Record};
+use crate::imaging::{self, Preprocess};
+use crate::models::{self, Labels, Network};
+use crate::render::{self, OverlayStyle};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Images to explain (PNG, JPEG, WebP, BMP, TIFF, GIF).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Layer to explain (default: the feature map the classifier pools; see `lantern layers`).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Method(s), repeatable or comma-separated (see `lantern methods`).
+    #[arg(long = "method", value_delimiter = ',', default_value = "gradcam")]
+    pub methods: Vec<Method>,
+    /// Class to explain: a class index, or top1 for the prediction.
+    #[arg(long, default_value = "top1")]
+    pub target: Target,
+    #[arg(long, default_value = "jet")]
+    pub colormap: Colormap,
+    /// Opacity of the map over the image, 0 to 1.
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f32,
+    /// Shorter side after resizing (overrides the model's own).
+    #[arg(long)]
+    pub resize: Option<u32>,
+    /// Center-crop size (overrides the model's own).
+    #[arg(long)]
+    pub crop: Option<u32>,
+    /// Normalisation mean, R,G,B (overrides the model's own).
+    #[arg(long, value_parser = parse_triple)]
+    pub mean: Option<[f32; 3]>,
+    /// Normalisation std, R,G,B (overrides the model's own).
+    #[arg(long, value_parser = parse_triple)]
+    pub std: Option<[f32; 3]>,
+    /// Folder for the outputs (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the JSON records to standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_triple(s: &str) -> std::result::Result<[f32; 3], String> {
+    let parts: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>().map_err(|_| format!("'{p}' is not a number")))
+        .collect::<std::result::Result<_, _>>()?;
+    <[f32; 3]>::try_from(parts).map_err(|_| format!("expected three comma-separated numbers, got '{s}'"))
+}
+
+/// Load the network of `args` with its labels.
+pub fn load_network(args: &ModelArgs, device: &Device) -> Result<Network> {
+    let mut net = models::load(&args.model, args.arch.as_deref(), device)?;
+    if let Some(path) = &args.labels {
+        net.labels = Labels::load(path, net.classes())?;
+    }
+    Ok(net)
+}
+
+fn preprocess_for(args: &ExplainArgs, net: &Network) -> Result<Preprocess> {
+    let mut p = net.preprocess.clone();
+    if let Some(r) = args.resize {
+        p.resize = r;
+    }
+    if let Some(c) = args.crop {
+        p.crop = c;
+    }
+    if let Some(m) = args.mean {
+        p.mean = m;
+    }
+    if let Some(s) = args.std {
+        p.std = s;
+    }
+    p.validate()?;
+    Ok(p)
+}
+
+/// Output file stems, unique even when two images share a file name.
+fn output_stems(images: &[PathBuf]) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    images
+        .iter()
+        .map(|p| {
+            let stem = p.file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().to_string());
+            let n = seen.entry(stem.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { stem } else { format!("{stem}-{n}") }
+        })
+        .collect()
+}
+
+pub fn run(args: &ExplainArgs) -> Result<()> {
+    if !(0.0..=1.0).contains(&args.alpha) {
+        return Err(LanternError::Invalid(format!("--alpha must be between 0 and 1, got {}", args.alpha)));
+    }
+    let device = crate::device::choose(args.model.device)?;
+    eprintln!("device: {}", device.description);
+    let net = load_network(&args.model, &device.device)?;
+    let preprocess = preprocess_for(args, &net)?;
+    let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
+    let info = explain::find_layer(&net, &layer)?;
+    if let Target::Class(c) = args.target {
+        explain::activations::check_class(&net, c)?;
+    }
+    if args.methods.contains(&Method::Cam) && net.cam_weights_at(info.cut).is_none() {
+        return Err(LanternError::MethodNotApplicable {
+            method: "CAM".into(),
+            reason: match explain::cam_layer(&net) {
+                Some(l) => format!("it needs --layer {l}, the feature map the classifier pools"),
+                None => "the model's head is not global-average-pool + linear".into(),
+            },
+        });
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| LanternError::io(&args.out, e))?;
+    let style = OverlayStyle { colormap: args.colormap, alpha: args.alpha, gamma: 1.0 };
+    let job = Job { args, net: &net, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device };
+
+    let bar = if args.images.len() > 1 { ProgressBar::new(args.images.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} images  {elapsed_precise}  {msg}")
+            .expect("valid progress template"),
+    );
+    let mut records = Vec::new();
+    let mut failures = 0usize;
+    for (path, stem) in args.images.iter().zip(output_stems(&args.images)) {
+        bar.set_message(path.display().to_string());
+        match job.image(path, &stem) {
+            Ok(mut r) => {
+                if !args.json {
+                    bar.suspend(|| print_summary(path, &r));
+                }
+                records.append(&mut r);
+            }
+            Err(e) => {
+                failures += 1;
+                bar.suspend(|| eprintln!("lantern: {e}"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&records).expect("records serialise"));
+    }
+    if failures > 0 {
+        return Err(LanternError::Invalid(format!("{failures} of {} images could not be explained", args.images.len())));
+    }
+    Ok(())
+}
+
+fn print_summary(path: &Path, records: &[Record]) {
+    let Some(first) = records.first() else { return };
+    let top = &first.predictions[0];
+    println!("{}: {} ({:.1}%)", path.display(), top.label, top.probability * 100.0);
+    for r in records {
+        println!(
+            "  {:<13} layer {:<12} class {} {:<24} {:>7.1} ms  -> {}",
+            r.method,
+            r.layer,
+            r.target.index,
+            r.target.label,
+            r.timing_ms.forward_ms + r.timing_ms.method_ms,
+            r.files.get("overlay").map_or("", String::as_str)
+        );
+    }
+}
+
+struct Job<'a> {
+    args: &'a ExplainArgs,
+    net: &'a Network,
+    preprocess: &'a Preprocess,
+    layer: &'a str,
+    style: OverlayStyle,
+    device: &'a str,
+    tensor_device: &'a Device,
+}
+
+impl Job<'_> {
+    /// All methods on one image; one forward pass to the layer serves every method.
+    fn image(&self, path: &Path, stem: &str) -> Result<Vec<Record>> {
+        let image = imaging::load_image(path)?;
+        let geometry = self.preprocess.geometry(image.width(), image.height());
+        let x = self.preprocess.tensor(&image, self.tensor_device);
+        let acts = explain::activations(self.net, x, self.layer)?;
+        let class = self.args.target.resolve(&acts.logits);
+        let prediction = |(index, probability): (usize, f32)| Prediction { index, label: self.net.labels.name(index), probability };
+        let probs = explain::softmax(&acts.logits);
+        let predictions: Vec<Prediction> = explain::top_k(&acts.logits, 5).into_iter().map(prediction).collect();
+        let mut records = Vec::new();
+        for &method in &self.args.methods {
+            let e = explain::explain(self.net, &acts, method, class)?;
+            let method_name = method.name().replace('+', "p");
+            let files: BTreeMap<String, PathBuf> =
+                [("overlay", "overlay.png"), ("npy", "map.npy"), ("png16", "map.png"), ("json", "json")]
+                    .into_iter()
+                    .map(|(k, suffix)| (k.to_string(), self.args.out.join(format!("{stem}.{method_name}.{suffix}"))))
+                    .collect();
+            export::write_rgb_png(&files["overlay"], &render::overlay_on_original(&image, &e.map, &geometry, &self.style))?;
+            export::write_map_npy(&files["npy"], &e.map)?;
+            export::write_map_png16(&files["png16"], &e.map)?;
+            let (cx, cy, cw, ch) = geometry.crop_in_original();
+            let record = Record {
+                image: path.display().to_string(),
+                image_size: [image.width(), image.height()],
+                model: self.args.model.model.display().to_string(),
+                arch: self.net.arch.clone(),
+                device: self.device.to_string(),
+                method: method.name().to_string(),
+                layer: e.layer.clone(),
+                target: prediction((class, probs[class])),
+                predictions: predictions.clone(),
+                preprocess: self.preprocess.clone(),
+                crop_in_original: [cx, cy, cw, ch],
+                map_size: [e.map.width, e.map.height],
+                timing_ms: e.timing,
+                files: files.iter().map(|(k, p)| (k.clone(), p.display().to_string())).collect(),
+            };
+            export::write_json(&files["json"], &record)?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_unique_and_triples_parse() {
+        let stems = output_stems(&[PathBuf::from("a/cat.jpg"), PathBuf::from("b/cat.png"), PathBuf::from("dog.png")]);
+        assert_eq!(stems, vec!["cat", "cat-2", "dog"]);
+        assert_eq!(parse_triple("0.5, 0.25,1").unwrap(), [0.5, 0.25, 1.0]);
+        assert!(parse_triple("1,2").is_err());
+        assert!(parse_triple("a,b,c").is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! The `lantern` command line: headless access to the same engine the app uses.
+//! Exit codes: 0 on success, 2 when an input is bad (with a one-line reason), 1 on other failures.
+
+mod bench;
+mod data;
+mod eval;
+mod explain;
+mod info;
+
+use crate::device::DeviceChoice;
+use crate::error::LanternError;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "lantern", version, about = "Explain what vision models look at", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain images: overlay PNG, raw map (.npy, 16-bit PNG) and a JSON record per image and method.
+    Explain(explain::ExplainArgs),
+    /// List a model's explainable layers.
+    Layers(ModelArgs),
+    /// List the explanation methods.
+    Methods,
+    /// Time an explanation and a class switch (JSON on standard output).
+    Bench(bench::BenchArgs),
+    /// Measure explanation methods on a dataset: MaxBoxAcc(V2), PxAP, localisation, faithfulness.
+    Eval(eval::EvalArgs),
+    /// Write the procedural localisation benchmark (images, masks, boxes, attributes).
+    Synth(data::SynthArgs),
+    /// Train a model.
+    #[command(subcommand)]
+    Train(data::TrainCommand),
+}
+
+/// Which model to load, on which device.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Weights file: a torchvision-style state dict (.pth, .pt or .safetensors).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Architecture, when the file's key layout should not decide it (see `lantern layers`).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Class names, one per line (default: `<model>.labels.txt` or `labels.txt` beside the model,
+    /// else ImageNet's names for 1000-class models).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Where to compute: auto (a hardware GPU if present, else CPU), cpu or wgpu.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+/// Parse the arguments and run; returns the process exit code.
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Explain(args)) => explain::run(&args),
+        Some(Command::Layers(args)) => info::layers(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Synth(args)) => data::synth(&args),
+        Some(Command::Eval(args)) => eval::run(&args),
+        Some(Command::Train(command)) => data::train(&command),
+        Some(Command::Methods) => {
+            info::methods();
+            Ok(())
+        }
+        None => {
+            eprintln!("lantern: no command given; see `lantern --help`");
+            return 2;
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("lantern: {e}");
+            exit_code(&e)
+        }
+    }
+}
+
+/// 2 for errors caused by the input, 1 otherwise.
+pub fn exit_code(e: &LanternError) -> i32 {
+    match e {
+        LanternError::Cancelled => 1,
+        _ => 2,
+    }
+}

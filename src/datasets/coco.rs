@@ -1,0 +1,215 @@
+//! COCO instances (`annotations.json` in the dataset folder, images under `images/` or beside
+//! it): boxes `[x, y, width, height]` and segmentations as polygons, uncompressed RLE
+//! (`counts` as numbers) or compressed RLE (`counts` as a string, pycocotools' encoding).
+//! An image's class is its largest annotation's category; its ground truth is every annotation
+//! of that category.
+
+use super::{Dataset, MaskSource, Sample, clamp_box, read_text};
+use crate::error::{LanternError, Result};
+use image::{GrayImage, Luma};
+use imageproc::point::Point;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One object's segmentation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segmentation {
+    /// Polygons as flat `[x0, y0, x1, y1, ...]` lists.
+    Polygons(Vec<Vec<f64>>),
+    /// Run lengths over the column-major pixel order, starting with a run of zeros.
+    Rle { width: u32, height: u32, counts: Vec<u32> },
+}
+
+#[derive(Deserialize)]
+struct File {
+    images: Vec<Image>,
+    annotations: Vec<Annotation>,
+    categories: Vec<Category>,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    id: u64,
+    file_name: String,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Deserialize)]
+struct Annotation {
+    image_id: u64,
+    category_id: u64,
+    bbox: [f64; 4],
+    #[serde(default)]
+    segmentation: Option<serde_json::Value>,
+    #[serde(default)]
+    area: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Category {
+    id: u64,
+    name: String,
+}
+
+/// Decode pycocotools' compressed RLE string (6-bit characters from '0', 5 payload bits, a
+/// continuation bit, sign extension, and counts after the second coded as differences).
+pub fn decode_rle_string(s: &str) -> std::result::Result<Vec<u32>, String> {
+    let bytes = s.as_bytes();
+    let mut counts: Vec<i64> = Vec::new();
+    let mut p = 0;
+    while p < bytes.len() {
+        let (mut x, mut k) = (0i64, 0u32);
+        loop {
+            let Some(&b) = bytes.get(p) else { return Err("truncated RLE string".into()) };
+            if !(48..48 + 64).contains(&b) || k > 12 {
+                return Err(format!("invalid RLE character '{}'", b as char));
+            }
+            let c = i64::from(b - 48);
+            x |= (c & 0x1f) << (5 * k);
+            p += 1;
+            k += 1;
+            if c & 0x20 == 0 {
+                if c & 0x10 != 0 {
+                    x |= -1i64 << (5 * k);
+                }
+                break;
+            }
+        }
+        if counts.len() > 2 {
+            x += counts[counts.len() - 2];
+        }
+        if x < 0 {
+            return Err("negative run length".into());
+        }
+        counts.push(x);
+    }
+    Ok(counts.into_iter().map(|c| c as u32).collect())
+}
+
+fn parse_segmentation(v: &serde_json::Value, width: u32, height: u32) -> std::result::Result<Segmentation, String> {
+    match v {
+        serde_json::Value::Array(polys) => polys
+            .iter()
+            .map(|p| {
+                p.as_array()
+                    .ok_or("a polygon must be a list of numbers")?
+                    .iter()
+                    .map(|x| x.as_f64().ok_or("a polygon must be a list of numbers"))
+                    .collect::<std::result::Result<Vec<f64>, _>>()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(Segmentation::Polygons)
+            .map_err(String::from),
+        serde_json::Value::Object(rle) => {
+            let counts = match rle.get("counts") {
+                Some(serde_json::Value::String(s)) => decode_rle_string(s)?,
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .map(|x| x.as_u64().map(|v| v as u32).ok_or("RLE counts must be whole numbers"))
+                    .collect::<std::result::Result<_, _>>()?,
+                _ => return Err("RLE needs 'counts'".into()),
+            };
+            let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+            if total != u64::from(width) * u64::from(height) {
+                return Err(format!("RLE covers {total} pixels, the image has {}", u64::from(width) * u64::from(height)));
+            }
+            Ok(Segmentation::Rle { width, height, counts })
+        }
+        _ => Err("segmentation must be polygons or an RLE object".into()),
+    }
+}
+
+/// Paint the union of `parts` into a `width x height` mask (255 on the object).
+pub fn rasterize(width: u32, height: u32, parts: &[Segmentation]) -> Result<GrayImage> {
+    let mut mask = GrayImage::new(width, height);
+    for part in parts {
+        match part {
+            Segmentation::Polygons(polys) => {
+                for poly in polys {
+                    let mut pts: Vec<Point<i32>> =
+                        poly.chunks_exact(2).map(|c| Point::new(c[0].round() as i32, c[1].round() as i32)).collect();
+                    pts.dedup();
+                    if pts.len() > 1 && pts.first() == pts.last() {
+                        pts.pop();
+                    }
+                    if pts.len() >= 3 {
+                        imageproc::drawing::draw_polygon_mut(&mut mask, &pts, Luma([255]));
+                    }
+                }
+            }
+            Segmentation::Rle { width: w, height: h, counts } => {
+                if (*w, *h) != (width, height) {
+                    return Err(LanternError::Invalid(format!("RLE of {w}x{h} for a {width}x{height} image")));
+                }
+                let mut pos = 0u64;
+                for (i, &run) in counts.iter().enumerate() {
+                    if i % 2 == 1 {
+                        for p in pos..pos + u64::from(run) {
+                            let (x, y) = ((p / u64::from(height)) as u32, (p % u64::from(height)) as u32);
+                            mask.put_pixel(x, y, Luma([255]));
+                        }
+                    }
+                    pos += u64::from(run);
+                }
+            }
+        }
+    }
+    Ok(mask)
+}
+
+pub fn read(dir: &Path) -> Result<Dataset> {
+    let path = dir.join("annotations.json");
+    let text = read_text(&path)?;
+    let file: File = serde_json::from_str(&text).map_err(|e| {
+        LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+    })?;
+    let mut categories: Vec<&Category> = file.categories.iter().collect();
+    categories.sort_by_key(|c| c.id);
+    let class_of = |id: u64| categories.iter().position(|c| c.id == id);
+    let mut by_image: BTreeMap<u64, Vec<(usize, &Annotation)>> = BTreeMap::new();
+    for (i, a) in file.annotations.iter().enumerate() {
+        by_image.entry(a.image_id).or_default().push((i, a));
+    }
+    let images_dir = if dir.join("images").is_dir() { dir.join("images") } else { dir.to_path_buf() };
+    let mut samples = Vec::new();
+    for img in &file.images {
+        let Some(anns) = by_image.get(&img.id) else { continue };
+        let size = |a: &Annotation| a.area.unwrap_or(a.bbox[2] * a.bbox[3]);
+        let largest = anns.iter().max_by(|a, b| size(a.1).total_cmp(&size(b.1))).map(|a| a.1).expect("non-empty");
+        let class = class_of(largest.category_id).ok_or_else(|| {
+            LanternError::Invalid(format!("{}: annotation of image {} has unknown category_id {}", path.display(), img.id, largest.category_id))
+        })?;
+        let mut boxes = Vec::new();
+        let mut parts = Vec::new();
+        for (i, a) in anns.iter().filter(|a| a.1.category_id == largest.category_id) {
+            let [x, y, w, h] = a.bbox;
+            boxes.extend(clamp_box(x, y, x + w, y + h, img.width, img.height));
+            if let Some(seg) = &a.segmentation {
+                parts.push(parse_segmentation(seg, img.width, img.height).map_err(|e| {
+                    LanternError::Invalid(format!("{}: annotations[{i}].segmentation: {e}", path.display()))
+                })?);
+            }
+        }
+        let mask = (!parts.is_empty()).then(|| MaskSource::Coco { width: img.width, height: img.height, parts });
+        samples.push(Sample { id: img.id.to_string(), image: images_dir.join(&img.file_name), class: Some(class), boxes, mask });
+    }
+    Ok(Dataset { classes: categories.iter().map(|c| c.name.clone()).collect(), samples })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rle_string_decodes_like_pycocotools() {
+        // pycocotools.mask.encode of a 4x3 (h x w) mask with a 2x2 block at rows 1-2, cols 1-2
+        // gives counts [5, 2, 2, 2, 1] and the string "5220O" (the last count as a difference, -1).
+        assert_eq!(decode_rle_string("5220O").unwrap(), vec![5, 2, 2, 2, 1]);
+        assert!(decode_rle_string("5\u{7f}").is_err());
+        let m = rasterize(3, 4, &[Segmentation::Rle { width: 3, height: 4, counts: vec![5, 2, 2, 2, 1] }]).unwrap();
+        let on: Vec<(u32, u32)> = m.enumerate_pixels().filter(|p| p.2.0[0] == 255).map(|p| (p.0, p.1)).collect();
+        assert_eq!(on, vec![(1, 1), (2, 1), (1, 2), (2, 2)]);
+    }
+}

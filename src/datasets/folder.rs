@@ -1,0 +1,47 @@
+//! ImageFolder: one sub-folder per class (sorted by name, as torchvision numbers them), images
+//! inside. No boxes or masks: only classification and the perturbation metrics apply.
+
+use super::{Dataset, Sample};
+use crate::error::{LanternError, Result};
+use std::path::Path;
+
+const EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif", "ppm"];
+
+/// Whether a path has an image file extension Lantern decodes.
+pub fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Image files directly inside `dir`, sorted by name.
+pub fn images_in(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| LanternError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+pub fn read(dir: &Path) -> Result<Dataset> {
+    let mut classes: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| LanternError::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    classes.sort();
+    if classes.is_empty() {
+        return Err(LanternError::Invalid(format!("{}: no class sub-folders (expected <class>/<image>)", dir.display())));
+    }
+    let mut samples = Vec::new();
+    for (class, name) in classes.iter().enumerate() {
+        for image in images_in(&dir.join(name))? {
+            let id = format!("{name}/{}", image.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default());
+            samples.push(Sample { id, image, class: Some(class), boxes: Vec::new(), mask: None });
+        }
+    }
+    Ok(Dataset { classes, samples })
+}

@@ -1,0 +1,151 @@
+//! Datasets with localisation ground truth: the procedural benchmark ([`synth`]) and readers for
+//! the formats users have (ImageFolder, CUB-200-2011, Pascal VOC, COCO), all read into one
+//! [`Dataset`] of [`Sample`]s. Malformed files are reported with the file and the line or field.
+
+pub mod coco;
+pub mod cub;
+pub mod folder;
+pub mod rng;
+pub mod synth;
+pub mod synth_folder;
+pub mod voc;
+
+use crate::error::{LanternError, Result};
+use crate::map::PixelBox;
+use image::GrayImage;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Where a sample's ground-truth mask comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MaskSource {
+    /// A grayscale image; nonzero pixels are the object.
+    File(PathBuf),
+    /// COCO segmentations of the image's objects (polygons or run-length encodings).
+    Coco { width: u32, height: u32, parts: Vec<coco::Segmentation> },
+}
+
+impl MaskSource {
+    /// The mask as an image, 255 on the object.
+    pub fn load(&self) -> Result<GrayImage> {
+        match self {
+            MaskSource::File(path) => {
+                let img = image::open(path).map_err(|e| LanternError::Image { path: path.clone(), reason: e.to_string() })?;
+                let mut g = img.into_luma8();
+                for p in g.pixels_mut() {
+                    p.0[0] = if p.0[0] > 0 { 255 } else { 0 };
+                }
+                Ok(g)
+            }
+            MaskSource::Coco { width, height, parts } => coco::rasterize(*width, *height, parts),
+        }
+    }
+}
+
+/// One image with its ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub id: String,
+    pub image: PathBuf,
+    pub class: Option<usize>,
+    /// Ground-truth boxes of the sample's class, in original image pixels, corners inclusive.
+    pub boxes: Vec<PixelBox>,
+    pub mask: Option<MaskSource>,
+}
+
+/// Samples and class names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub classes: Vec<String>,
+    pub samples: Vec<Sample>,
+}
+
+/// The formats `lantern eval --format` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Format {
+    Folder,
+    Cub,
+    Voc,
+    Coco,
+    Synth,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "folder" | "imagefolder" => Ok(Self::Folder),
+            "cub" => Ok(Self::Cub),
+            "voc" => Ok(Self::Voc),
+            "coco" => Ok(Self::Coco),
+            "synth" => Ok(Self::Synth),
+            _ => Err(format!("unknown format '{s}' (choose folder, cub, voc, coco or synth)")),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Folder => "folder",
+            Self::Cub => "cub",
+            Self::Voc => "voc",
+            Self::Coco => "coco",
+            Self::Synth => "synth",
+        })
+    }
+}
+
+/// Read a dataset folder in `format`.
+pub fn open(dir: &Path, format: Format) -> Result<Dataset> {
+    if !dir.is_dir() {
+        return Err(LanternError::Invalid(format!("{}: not a folder", dir.display())));
+    }
+    match format {
+        Format::Folder => folder::read(dir),
+        Format::Cub => cub::read(dir),
+        Format::Voc => voc::read(dir),
+        Format::Coco => coco::read(dir),
+        Format::Synth => {
+            let a = synth_folder::read(dir)?;
+            Ok(Dataset {
+                classes: a.classes,
+                samples: a
+                    .images
+                    .iter()
+                    .map(|img| Sample {
+                        id: img.id.clone(),
+                        image: dir.join(&img.file),
+                        class: Some(img.class),
+                        boxes: vec![img.pixel_box()],
+                        mask: Some(MaskSource::File(dir.join(&img.mask))),
+                    })
+                    .collect(),
+            })
+        }
+    }
+}
+
+/// A "line N of FILE" error.
+pub(crate) fn line_error(path: &Path, line: usize, what: impl fmt::Display) -> LanternError {
+    LanternError::Invalid(format!("{}:{line}: {what}", path.display()))
+}
+
+/// Read a text file, with the path in the error.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| LanternError::io(path, e))
+}
+
+/// A box from floating-point corners, clamped to a `width x height` image; `None` when empty.
+pub(crate) fn clamp_box(x0: f64, y0: f64, x1: f64, y1: f64, width: u32, height: u32) -> Option<PixelBox> {
+    let (w, h) = (f64::from(width.max(1) - 1), f64::from(height.max(1) - 1));
+    let b = PixelBox {
+        x0: x0.clamp(0.0, w) as u32,
+        y0: y0.clamp(0.0, h) as u32,
+        x1: x1.clamp(0.0, w) as u32,
+        y1: y1.clamp(0.0, h) as u32,
+    };
+    (b.x1 >= b.x0 && b.y1 >= b.y0 && x1 >= 0.0 && y1 >= 0.0).then_some(b)
+}

@@ -1,0 +1,134 @@
+//! Choosing where tensors are computed.
+//!
+//! `auto` takes a hardware GPU through wgpu when one is present and otherwise burn's Flex backend
+//! (pure-Rust CPU). A CPU rasterizer (llvmpipe, lavapipe) is never chosen automatically: it runs
+//! convolutions an order of magnitude slower than Flex.
+
+use crate::error::{LanternError, Result};
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Wgpu,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" | "flex" => Ok(Self::Cpu),
+            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            _ => Err(format!("unknown device '{s}' (choose auto, cpu or wgpu)")),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
+        })
+    }
+}
+
+/// A wgpu adapter as the system reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    /// False for software rasterizers such as llvmpipe and lavapipe.
+    pub hardware: bool,
+}
+
+/// The device tensors run on, and a line saying which it is.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    pub device: Device,
+    pub description: String,
+    pub gpu: bool,
+}
+
+impl ComputeDevice {
+    /// burn's Flex CPU backend.
+    pub fn cpu() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self { device: Device::flex(), description: format!("CPU (burn Flex, {threads} threads)"), gpu: false }
+    }
+}
+
+/// Every wgpu adapter on this machine.
+pub fn adapters() -> Vec<AdapterSummary> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                name: info.name,
+                backend: format!("{:?}", info.backend),
+                hardware: info.device_type != wgpu::DeviceType::Cpu,
+            }
+        })
+        .collect()
+}
+
+/// Resolve a choice to a device.
+pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
+    match choice {
+        DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
+        DeviceChoice::Auto => Ok(match adapters().into_iter().find(|a| a.hardware) {
+            Some(a) => wgpu_device(DeviceKind::DefaultDevice, &a),
+            None => ComputeDevice::cpu(),
+        }),
+        DeviceChoice::Wgpu => {
+            let all = adapters();
+            if let Some(a) = all.iter().find(|a| a.hardware) {
+                Ok(wgpu_device(DeviceKind::DefaultDevice, a))
+            } else if let Some(a) = all.first() {
+                let mut d = wgpu_device(DeviceKind::Cpu, a);
+                d.description.push_str(" - a software rasterizer, far slower than --device cpu");
+                Ok(d)
+            } else {
+                Err(LanternError::Invalid("--device wgpu: this machine has no wgpu adapter".into()))
+            }
+        }
+    }
+}
+
+fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
+    ComputeDevice {
+        device: Device::wgpu(kind),
+        description: format!("GPU via wgpu: {} ({})", adapter.name, adapter.backend),
+        gpu: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse() {
+        assert_eq!("AUTO".parse::<DeviceChoice>().unwrap(), DeviceChoice::Auto);
+        assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+        assert_eq!("wgpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Wgpu);
+        assert!("tpu".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn cpu_is_flex() {
+        let d = choose(DeviceChoice::Cpu).unwrap();
+        assert!(!d.gpu);
+        assert!(d.description.contains("Flex"));
+    }
+}

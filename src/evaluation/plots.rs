@@ -1,0 +1,122 @@
+//! PNG line plots of an evaluation (plotters, bitmap backend): box accuracy against the CAM
+//! threshold, mean deletion and insertion curves, and pixel precision-recall curves.
+
+use super::report::Summary;
+use crate::error::{LanternError, Result};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::path::Path;
+use std::sync::Once;
+
+/// One named line.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // egui's bundled Ubuntu Light: always present, so plots never depend on system fonts.
+        plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+            .unwrap_or_else(|_| panic!("the bundled font parses"));
+    });
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> LanternError {
+    LanternError::Invalid(format!("{}: could not draw the plot ({e})", path.display()))
+}
+
+/// Draw `series` into a 900x560 PNG at `path`.
+pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, y_max: f64, series: &[Series]) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..1.0, 0.0..y_max)
+        .map_err(|e| plot_error(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))
+            .map_err(|e| plot_error(path, e))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+    }
+    if !series.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+    }
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+fn curve_points(values: &[f32]) -> Vec<(f64, f64)> {
+    let n = values.len().saturating_sub(1).max(1) as f64;
+    values.iter().enumerate().map(|(i, &v)| (i as f64 / n, f64::from(v))).collect()
+}
+
+/// Write every plot the summary has data for into `dir`; returns the files written.
+pub fn write_plots(dir: &Path, s: &Summary) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
+    let mut written = Vec::new();
+    let boxes: Vec<Series> = s
+        .methods
+        .iter()
+        .filter(|m| !m.box_curve.is_empty())
+        .map(|m| Series { name: m.method.clone(), points: s.thresholds.iter().copied().zip(m.box_curve.iter().copied()).collect() })
+        .collect();
+    if !boxes.is_empty() {
+        let p = dir.join("box_accuracy.png");
+        line_plot(&p, "Box accuracy (IoU >= 0.5, largest region)", "CAM threshold", "accuracy (%)", 100.0, &boxes)?;
+        written.push(p);
+    }
+    let pr: Vec<Series> = s
+        .methods
+        .iter()
+        .filter_map(|m| {
+            let c = m.pr_curve.as_ref()?;
+            let points = c.recall.iter().zip(&c.precision).filter(|(_, p)| !p.is_nan()).map(|(&r, &p)| (r, p)).collect();
+            Some(Series { name: format!("{} (PxAP {:.1})", m.method, c.pxap), points })
+        })
+        .collect();
+    if !pr.is_empty() {
+        let p = dir.join("pixel_precision_recall.png");
+        line_plot(&p, "Pixel precision-recall", "recall", "precision", 1.0, &pr)?;
+        written.push(p);
+    }
+    for (name, title, pick) in [
+        ("deletion.png", "Deletion: class probability as salient pixels are removed", 0),
+        ("insertion.png", "Insertion: class probability as salient pixels are restored", 1),
+    ] {
+        let series: Vec<Series> = s
+            .methods
+            .iter()
+            .filter_map(|m| {
+                let (curve, auc) = if pick == 0 { (&m.mean_deletion, m.deletion_auc) } else { (&m.mean_insertion, m.insertion_auc) };
+                (!curve.is_empty()).then(|| Series { name: format!("{} (AUC {:.3})", m.method, auc.unwrap_or(0.0)), points: curve_points(curve) })
+            })
+            .collect();
+        if !series.is_empty() {
+            let p = dir.join(name);
+            line_plot(&p, title, "fraction of pixels", "probability", 1.0, &series)?;
+            written.push(p);
+        }
+    }
+    Ok(written)
+}

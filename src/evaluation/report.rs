@@ -1,0 +1,237 @@
+//! Summaries of an evaluation: per-method metrics (JSON and a Markdown table) and the
+//! per-image CSV.
+
+use super::ImageResult;
+use crate::error::{LanternError, Result};
+use crate::export::write_atomic;
+use crate::metrics::faithfulness::auc;
+use crate::metrics::wsol::{BoxAccuracy, PixelPrecision, PrCurve, localization_accuracy};
+use crate::map::BoxMode;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// One method's metrics over the evaluated images (percentages unless noted).
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodSummary {
+    pub method: String,
+    pub images: usize,
+    /// MaxBoxAcc: largest region, IoU 0.5.
+    pub max_box_acc: Option<f64>,
+    /// MaxBoxAccV2 at IoU 0.3, 0.5, 0.7.
+    pub max_box_acc_v2_at: Option<[f64; 3]>,
+    /// MaxBoxAccV2: the mean of the three.
+    pub max_box_acc_v2: Option<f64>,
+    /// Index of the CAM threshold where MaxBoxAcc is reached.
+    pub optimal_threshold: Option<f64>,
+    pub gt_known_loc: Option<f64>,
+    pub top1_loc: Option<f64>,
+    pub pxap: Option<f64>,
+    pub pointing_game: Option<f64>,
+    /// Mean share of positive map mass inside the object (0 to 1).
+    pub relevance_mass: Option<f64>,
+    /// Mean deletion AUC (lower is better, 0 to 1).
+    pub deletion_auc: Option<f64>,
+    /// Mean insertion AUC (higher is better, 0 to 1).
+    pub insertion_auc: Option<f64>,
+    pub ms_per_image: f64,
+    /// Box accuracy (V1, IoU 0.5) per CAM threshold, for the plot.
+    #[serde(skip)]
+    pub box_curve: Vec<f64>,
+    #[serde(skip)]
+    pub pr_curve: Option<PrCurve>,
+    #[serde(skip)]
+    pub mean_deletion: Vec<f32>,
+    #[serde(skip)]
+    pub mean_insertion: Vec<f32>,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub dataset: String,
+    pub model: String,
+    pub layer: String,
+    pub images: usize,
+    /// Top-1 classification accuracy over images with a known class.
+    pub classification_accuracy: Option<f64>,
+    pub thresholds: Vec<f64>,
+    pub methods: Vec<MethodSummary>,
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+fn mean_curve(curves: &[&Vec<f32>]) -> Vec<f32> {
+    let Some(len) = curves.iter().map(|c| c.len()).min() else { return Vec::new() };
+    (0..len).map(|i| curves.iter().map(|c| c[i]).sum::<f32>() / curves.len() as f32).collect()
+}
+
+/// Summarise `results` method by method, in `methods` order.
+pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64], dataset: &str, model: &str, layer: &str) -> Summary {
+    let mut out = Vec::new();
+    for method in methods {
+        let rs: Vec<&ImageResult> = results.iter().filter(|r| &r.method == method).collect();
+        let boxed: Vec<&&ImageResult> = rs.iter().filter(|r| !r.v1_ious.is_empty()).collect();
+        let (mut max_box_acc, mut v2_at, mut v2, mut optimal, mut gt_known, mut top1) = (None, None, None, None, None, None);
+        let mut box_curve = Vec::new();
+        if !boxed.is_empty() {
+            let mut a1 = BoxAccuracy::new(BoxMode::Largest, thresholds.to_vec(), vec![50]);
+            let mut a2 = BoxAccuracy::v2(thresholds.to_vec());
+            for r in &boxed {
+                a1.add_ious(&r.v1_ious);
+                a2.add_ious(&r.v2_ious);
+            }
+            let (best, at) = a1.max_accuracy(50);
+            max_box_acc = Some(best);
+            optimal = Some(thresholds[at]);
+            box_curve = a1.curve(50);
+            v2_at = Some([a2.max_accuracy(30).0, a2.max_accuracy(50).0, a2.max_accuracy(70).0]);
+            v2 = Some(a2.mean_max_accuracy());
+            let ious: Vec<Vec<f64>> = boxed.iter().map(|r| r.v1_ious.clone()).collect();
+            let correct: Vec<bool> = boxed.iter().map(|r| r.class == Some(r.predicted)).collect();
+            let (g, t) = localization_accuracy(&ious, &correct, at);
+            gt_known = Some(g);
+            top1 = Some(t);
+        }
+        let masked: Vec<&&ImageResult> = rs.iter().filter(|r| !r.foreground_hist.is_empty()).collect();
+        let pr_curve = (!masked.is_empty()).then(|| {
+            let mut p = PixelPrecision::new(thresholds);
+            for r in &masked {
+                for (acc, v) in p.foreground.iter_mut().zip(&r.foreground_hist) {
+                    *acc += v;
+                }
+                for (acc, v) in p.background.iter_mut().zip(&r.background_hist) {
+                    *acc += v;
+                }
+            }
+            p.curve()
+        }).flatten();
+        let deletions: Vec<&Vec<f32>> = rs.iter().filter_map(|r| r.deletion.as_ref()).collect();
+        let insertions: Vec<&Vec<f32>> = rs.iter().filter_map(|r| r.insertion.as_ref()).collect();
+        out.push(MethodSummary {
+            method: method.clone(),
+            images: rs.len(),
+            max_box_acc,
+            max_box_acc_v2_at: v2_at,
+            max_box_acc_v2: v2,
+            optimal_threshold: optimal,
+            gt_known_loc: gt_known,
+            top1_loc: top1,
+            pxap: pr_curve.as_ref().map(|c| c.pxap),
+            pointing_game: mean(rs.iter().filter_map(|r| r.pointing_hit).map(|h| if h { 100.0 } else { 0.0 })),
+            relevance_mass: mean(rs.iter().filter_map(|r| r.relevance_mass)),
+            deletion_auc: mean(deletions.iter().map(|c| auc(c))),
+            insertion_auc: mean(insertions.iter().map(|c| auc(c))),
+            ms_per_image: mean(rs.iter().map(|r| r.milliseconds)).unwrap_or(0.0),
+            box_curve,
+            pr_curve,
+            mean_deletion: mean_curve(&deletions),
+            mean_insertion: mean_curve(&insertions),
+        });
+    }
+    let first: Vec<&ImageResult> = results.iter().filter(|r| Some(&r.method) == methods.first()).collect();
+    let known: Vec<&&ImageResult> = first.iter().filter(|r| r.class.is_some()).collect();
+    Summary {
+        dataset: dataset.to_string(),
+        model: model.to_string(),
+        layer: layer.to_string(),
+        images: first.len(),
+        classification_accuracy: (!known.is_empty())
+            .then(|| known.iter().filter(|r| r.class == Some(r.predicted)).count() as f64 * 100.0 / known.len() as f64),
+        thresholds: thresholds.to_vec(),
+        methods: out,
+    }
+}
+
+fn cell(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// The summary as a Markdown table.
+pub fn markdown(s: &Summary) -> String {
+    let mut md = format!(
+        "Evaluation of `{}` on `{}` ({} images, layer `{}`); classification accuracy {}%.\n\n",
+        s.model,
+        s.dataset,
+        s.images,
+        s.layer,
+        cell(s.classification_accuracy, 1)
+    );
+    md.push_str("| method | MaxBoxAcc | MaxBoxAccV2 (30/50/70) | GT-known loc | top-1 loc | PxAP | pointing | rel. mass | deletion AUC ↓ | insertion AUC ↑ | ms/image |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for m in &s.methods {
+        let v2 = match (m.max_box_acc_v2, m.max_box_acc_v2_at) {
+            (Some(v), Some(a)) => format!("{v:.1} ({:.1}/{:.1}/{:.1})", a[0], a[1], a[2]),
+            _ => "-".into(),
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |\n",
+            m.method,
+            cell(m.max_box_acc, 1),
+            v2,
+            cell(m.gt_known_loc, 1),
+            cell(m.top1_loc, 1),
+            cell(m.pxap, 1),
+            cell(m.pointing_game, 1),
+            cell(m.relevance_mass, 3),
+            cell(m.deletion_auc, 3),
+            cell(m.insertion_auc, 3),
+            m.ms_per_image
+        ));
+    }
+    md
+}
+
+/// One CSV row per (image, method).
+pub fn write_csv(path: &Path, results: &[ImageResult], summary: &Summary) -> Result<()> {
+    let mut text = String::from("image,method,class,predicted,explained,max_iou_v1,iou_v1_at_optimal,max_iou_v2,pointing_hit,relevance_mass,deletion_auc,insertion_auc,ms\n");
+    let opt = |method: &str| {
+        summary
+            .methods
+            .iter()
+            .find(|m| m.method == method)
+            .and_then(|m| m.optimal_threshold)
+            .and_then(|t| summary.thresholds.iter().position(|&x| x == t))
+    };
+    let f = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.6}"));
+    for r in results {
+        let max = |v: &[f64]| (!v.is_empty()).then(|| v.iter().copied().fold(0.0, f64::max));
+        let at_opt = opt(&r.method).and_then(|i| r.v1_ious.get(i).copied());
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.2}\n",
+            csv_field(&r.id),
+            r.method,
+            r.class.map_or_else(String::new, |c| c.to_string()),
+            r.predicted,
+            r.explained,
+            f(max(&r.v1_ious)),
+            f(at_opt),
+            f(max(&r.v2_ious)),
+            r.pointing_hit.map_or_else(String::new, |h| u8::from(h).to_string()),
+            f(r.relevance_mass),
+            f(r.deletion.as_deref().map(auc)),
+            f(r.insertion.as_deref().map(auc)),
+            r.milliseconds
+        ));
+    }
+    write_atomic(path, |file| file.write_all(text.as_bytes()))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Write `summary.json`, `summary.md` and `per_image.csv` into `out`.
+pub fn write_all(out: &Path, results: &[ImageResult], summary: &Summary) -> Result<()> {
+    crate::export::write_json(&out.join("summary.json"), summary)?;
+    let md = markdown(summary);
+    write_atomic(&out.join("summary.md"), |f| f.write_all(md.as_bytes()))?;
+    write_csv(&out.join("per_image.csv"), results, summary)?;
+    if summary.images == 0 {
+        return Err(LanternError::Invalid("no image was evaluated".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Activations at a layer and their gradients, by cutting the graph at that layer.
+//!
+//! `A = forward_to(x)` runs without autodiff; `A` is then lifted to a fresh autodiff leaf and only
+//! `forward_from(A)` is recorded, so `dy_c/dA` costs the head's backward pass alone, and a second
+//! class reuses the same `A`.
+
+use crate::models::network::host_values;
+use crate::error::{LanternError, Result};
+use crate::models::{LayerInfo, Network};
+use burn::tensor::Tensor;
+use std::time::{Duration, Instant};
+
+/// A `[C, H, W]` block of numbers on the host (one image's activations or gradients).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMaps {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+}
+
+impl FeatureMaps {
+    /// Copy image 0 of a `[N, C, H, W]` tensor to the host.
+    pub fn from_tensor(t: &Tensor<4>) -> Self {
+        let [_, c, h, w] = t.dims();
+        let first = t.clone().slice([0..1, 0..c, 0..h, 0..w]);
+        let values = host_values(first);
+        Self { channels: c, height: h, width: w, values }
+    }
+
+    /// Spatial size `H * W`.
+    pub fn plane(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Channel `k` as a slice of `H * W` values.
+    pub fn channel(&self, k: usize) -> &[f32] {
+        &self.values[k * self.plane()..(k + 1) * self.plane()]
+    }
+}
+
+/// One image's activations at one layer, with the logits they lead to.
+#[derive(Debug, Clone)]
+pub struct LayerActivations {
+    pub layer: LayerInfo,
+    /// `A` on the compute device, kept for gradient passes.
+    pub tensor: Tensor<4>,
+    /// `A` on the host.
+    pub maps: FeatureMaps,
+    /// Logits of image 0.
+    pub logits: Vec<f32>,
+    /// Size of the model input `(width, height)`, the size maps are resized to.
+    pub input_size: (usize, usize),
+    /// Time of the forward pass.
+    pub forward_time: Duration,
+}
+
+/// Look up a layer by name, with the list of valid names in the error.
+pub fn find_layer<'a>(net: &'a Network, name: &str) -> Result<&'a LayerInfo> {
+    net.layers.iter().find(|l| l.name == name).ok_or_else(|| LanternError::UnknownLayer {
+        layer: name.to_string(),
+        available: net.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// Run `x` (`[1, 3, H, W]`) up to `layer` and on to the logits, without autodiff.
+pub fn activations(net: &Network, x: Tensor<4>, layer: &str) -> Result<LayerActivations> {
+    let info = find_layer(net, layer)?.clone();
+    let [_, _, h, w] = x.dims();
+    let start = Instant::now();
+    let a = net.forward_to(x, info.cut);
+    let logits = net.forward_from(a.clone(), info.cut);
+    let logits = host_values(logits);
+    let forward_time = start.elapsed();
+    let maps = FeatureMaps::from_tensor(&a);
+    Ok(LayerActivations { layer: info, tensor: a, maps, logits, input_size: (w, h), forward_time })
+}
+
+/// Check `class` is one of the model's classes.
+pub fn check_class(net: &Network, class: usize) -> Result<()> {
+    let classes = net.classes();
+    if class >= classes {
+        return Err(LanternError::ClassOutOfRange { index: class, classes });
+    }
+    Ok(())
+}
+
+/// `dy_class / dA` for image 0, through the head only.
+pub fn gradient(net: &Network, acts: &LayerActivations, class: usize) -> Result<FeatureMaps> {
+    check_class(net, class)?;
+    let leaf = acts.tensor.clone().autodiff().require_grad();
+    let logits = net.forward_from(leaf.clone(), acts.layer.cut);
+    let score = logits.slice([0..1, class..class + 1]).sum();
+    let grads = score.backward();
+    let g = leaf
+        .grad(&grads)
+        .ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?;
+    Ok(FeatureMaps::from_tensor(&g))
+}
+
+/// Softmax of logits (max-shifted for stability).
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// The `k` most probable classes as `(class, probability)`, most probable first.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let probs = softmax(logits);
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order.into_iter().take(k).map(|c| (c, probs[c])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_and_top_k() {
+        let p = softmax(&[1.0, 3.0, 2.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let top = top_k(&[1.0, 3.0, 2.0], 2);
+        assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(top[0].1 > top[1].1);
+    }
+}

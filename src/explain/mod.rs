@@ -1,0 +1,150 @@
+//! Explanation methods. Each returns a [`WeightMap`] at the model input's resolution, post-processed
+//! as pytorch-grad-cam does: `relu`, min-max normalise, bilinear resize to the input, then `relu`
+//! and normalise once more (its multi-layer aggregation step).
+
+pub mod activations;
+pub mod cam;
+pub mod eigen;
+pub mod method;
+
+pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient, softmax, top_k};
+pub use method::Method;
+
+use crate::models::network::host_values;
+use crate::error::{LanternError, Result};
+use crate::map::{Interpolation, Provenance, WeightMap};
+use crate::models::Network;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// Which class to explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Target {
+    /// The model's most probable class.
+    #[default]
+    Top1,
+    Class(usize),
+}
+
+impl Target {
+    /// The class index for these logits.
+    pub fn resolve(self, logits: &[f32]) -> usize {
+        match self {
+            Target::Top1 => top_k(logits, 1).first().map_or(0, |t| t.0),
+            Target::Class(c) => c,
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("top1") {
+            return Ok(Target::Top1);
+        }
+        s.parse::<usize>()
+            .map(Target::Class)
+            .map_err(|_| format!("target must be 'top1' or a class index, got '{s}'"))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Top1 => f.write_str("top1"),
+            Target::Class(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+/// How long an explanation took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Forward pass to the layer and the logits (shared by every method on that layer).
+    pub forward_ms: f64,
+    /// The method itself: gradient pass and map computation.
+    pub method_ms: f64,
+}
+
+/// A method's result.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub map: WeightMap,
+    pub method: Method,
+    pub layer: String,
+    pub target: usize,
+    pub timing: Timing,
+}
+
+/// pytorch-grad-cam's post-processing of a layer-resolution map `cam` (`h x w`):
+/// `relu`, normalise, bilinear resize to `size`, `relu`, normalise.
+pub fn finish(cam: Vec<f32>, width: usize, height: usize, size: (usize, usize)) -> WeightMap {
+    let mut m = WeightMap::new(width, height, cam);
+    m.relu();
+    m.normalize();
+    let mut m = m.resized(size.0, size.1, Interpolation::Bilinear);
+    m.relu();
+    m.normalize();
+    m
+}
+
+/// Explain class `class` with `method` from activations already computed.
+pub fn explain(net: &Network, acts: &LayerActivations, method: Method, class: usize) -> Result<Explanation> {
+    activations::check_class(net, class)?;
+    let start = Instant::now();
+    let a = &acts.maps;
+    let raw = match method {
+        Method::Cam => {
+            let fc = net.cam_weights_at(acts.layer.cut).ok_or_else(|| LanternError::MethodNotApplicable {
+                method: method.title().into(),
+                reason: format!(
+                    "CAM needs the feature map that a global-average-pool + linear head reads ({}), not '{}'",
+                    cam_layer(net).unwrap_or("this model has no such head"),
+                    acts.layer.name
+                ),
+            })?;
+            let [inputs, _] = fc.weight.dims();
+            let w = fc.weight.clone().slice([0..inputs, class..class + 1]);
+            let w = host_values(w);
+            cam::cam(a, &w)
+        }
+        Method::EigenCam => eigen::first_component_projection(a),
+        _ => {
+            let g = gradient(net, acts, class)?;
+            match method {
+                Method::GradCam => cam::grad_cam(a, &g),
+                Method::GradCamPlusPlus => cam::grad_cam_plus_plus(a, &g),
+                Method::XGradCam => cam::xgrad_cam(a, &g),
+                Method::LayerCam => cam::layer_cam(a, &g),
+                Method::HiResCam => cam::hires_cam(a, &g),
+                Method::EigenGradCam => eigen::first_component_projection(&cam::gradient_times_activation(a, &g)),
+                Method::Cam | Method::EigenCam => unreachable!("handled above"),
+            }
+        }
+    };
+    let map = finish(raw, a.width, a.height, acts.input_size).with_provenance(Provenance {
+        method: method.name().into(),
+        layer: acts.layer.name.clone(),
+        target: class,
+        target_label: net.labels.name(class),
+        model: net.arch.clone(),
+    });
+    Ok(Explanation {
+        map,
+        method,
+        layer: acts.layer.name.clone(),
+        target: class,
+        timing: Timing { forward_ms: ms(acts.forward_time), method_ms: ms(start.elapsed()) },
+    })
+}
+
+/// The layer CAM applies to, if the model has a GAP + linear head.
+pub fn cam_layer(net: &Network) -> Option<&str> {
+    net.layers.iter().find(|l| net.cam_weights_at(l.cut).is_some()).map(|l| l.name.as_str())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,22 @@
+//! Lantern: a native explorer for vision-model explanations.
+//!
+//! Layers, bottom up: [`imaging`] and [`map`] (no model code), [`models`] (burn inference graphs
+//! loaded from PyTorch weights), [`explain`] (the methods), [`cli`] (headless commands), and the
+//! egui application on top.
+
+pub mod cli;
+pub mod colormap;
+pub mod datasets;
+pub mod device;
+pub mod error;
+pub mod evaluation;
+pub mod explain;
+pub mod export;
+pub mod imaging;
+pub mod map;
+pub mod metrics;
+pub mod models;
+pub mod render;
+pub mod train;
+
+pub use error::{LanternError, Result};

@@ -1,0 +1,88 @@
+//! Classifiers Lantern can explain: loading torchvision-style weights into the shared
+//! [`Network`] graph, architecture detection and class labels.
+
+pub mod detect;
+pub mod efficientnet_lite;
+pub mod labels;
+pub mod lantern_cnn;
+pub mod mobilenet_v2;
+pub mod network;
+pub mod resnet;
+pub mod state_dict;
+pub mod vgg;
+
+pub use detect::{ARCHITECTURES, detect};
+pub use labels::Labels;
+pub use network::{LayerInfo, Network};
+pub use state_dict::StateDict;
+
+use crate::error::{LanternError, Result};
+use burn::tensor::Device;
+use state_dict::Loader;
+use std::path::Path;
+
+/// Build architecture `arch` from a state dict; every missing, unexpected or misshapen tensor is
+/// reported in one error.
+pub fn build(dict: &StateDict, arch: &str, device: &Device) -> Result<Network> {
+    check_arch(arch)?;
+    let classes = dict
+        .shape(detect::classifier_key(arch))
+        .and_then(|s| s.first().copied())
+        .filter(|&c| c > 0)
+        .unwrap_or(1000);
+    let loader = Loader::new(dict, device);
+    let network = build_with(&loader, arch, classes)?;
+    loader.finish(arch)?;
+    Ok(network)
+}
+
+fn check_arch(arch: &str) -> Result<()> {
+    if ARCHITECTURES.contains(&arch) {
+        return Ok(());
+    }
+    Err(LanternError::Invalid(format!("unknown architecture '{arch}' (choose one of {})", ARCHITECTURES.join(", "))))
+}
+
+fn build_with(loader: &Loader, arch: &str, classes: usize) -> Result<Network> {
+    Ok(if let Some(config) = resnet::ResNetConfig::named(arch) {
+        resnet::build(arch, config, loader, classes)?
+    } else if let Some(rest) = arch.strip_prefix("vgg") {
+        let (depth, bn) = match rest.strip_suffix("_bn") {
+            Some(d) => (d, true),
+            None => (rest, false),
+        };
+        let items = depth.parse().ok().and_then(vgg::config).expect("listed VGG depth");
+        vgg::build(arch, items, bn, loader, classes)?
+    } else if arch == "mobilenet_v2" {
+        mobilenet_v2::build(loader, classes)?
+    } else if arch == "lantern_cnn" {
+        lantern_cnn::build(loader, classes)?
+    } else {
+        efficientnet_lite::build(loader, classes)?
+    })
+}
+
+/// The `(key, shape)` layout of an architecture's state dict with `classes` outputs.
+pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
+    check_arch(arch)?;
+    let key = detect::classifier_key(arch).to_string();
+    let probe = StateDict::from_tensors(
+        [(key, state_dict::RawTensor { shape: vec![classes, 1], values: vec![0.0; classes] })].into(),
+    );
+    let loader = Loader::new(&probe, &Device::flex());
+    build_with(&loader, arch, classes)?;
+    Ok(loader.requested())
+}
+
+/// Load a weights file: detect its architecture (or use `arch`), build it on `device` and attach
+/// its labels.
+pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network> {
+    let dict = StateDict::load(path)?;
+    let arch = match arch {
+        Some(a) => a.to_string(),
+        None => detect(&dict)?,
+    };
+    let mut network = build(&dict, &arch, device)?;
+    network.labels = Labels::for_model(path, network.classes())?;
+    Ok(network)
+}

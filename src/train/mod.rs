@@ -1,0 +1,3 @@
+//! Training loops: the demo classifier ([`classifier`]).
+
+pub mod classifier;
