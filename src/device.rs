@@ -105,6 +105,23 @@ pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
     }
 }
 
+/// Hand an existing wgpu device (egui's) to burn, so models and overlays share one GPU device.
+pub fn share_wgpu(
+    instance: wgpu::Instance,
+    adapter: wgpu::Adapter,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    backend: wgpu::Backend,
+) -> Result<ComputeDevice> {
+    let name = adapter.get_info().name;
+    let setup = burn::tensor::wgpu::WgpuSetup { instance, adapter, device, queue, backend };
+    let device = Device::wgpu_options()
+        .setup(setup)
+        .init()
+        .map_err(|e| LanternError::Invalid(format!("could not share the GPU with burn: {e}")))?;
+    Ok(ComputeDevice { device, description: format!("GPU via wgpu, shared with the display: {name} ({backend:?})"), gpu: true })
+}
+
 fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
     ComputeDevice {
         device: Device::wgpu(kind),

@@ -121,6 +121,11 @@ pub struct Record {
     pub crop_in_original: [f64; 4],
     pub map_size: [usize; 2],
     pub timing_ms: crate::explain::Timing,
+    /// Deletion and insertion AUC (RISE protocol) when `--faithfulness` was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_auc: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insertion_auc: Option<f64>,
     /// Files written for this map, by kind (`overlay`, `npy`, `png16`, `json`).
     pub files: std::collections::BTreeMap<String, String>,
 }

@@ -4,6 +4,7 @@
 //! loaded from PyTorch weights), [`explain`] (the methods), [`cli`] (headless commands), and the
 //! egui application on top.
 
+pub mod app;
 pub mod cli;
 pub mod colormap;
 pub mod datasets;
@@ -17,6 +18,7 @@ pub mod map;
 pub mod metrics;
 pub mod models;
 pub mod render;
+pub mod seeded;
 pub mod train;
 
 pub use error::{LanternError, Result};

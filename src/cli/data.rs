@@ -59,6 +59,11 @@ pub struct TrainClassifierArgs {
     pub seed: u64,
     #[arg(long, default_value_t = 1_000_001)]
     pub val_seed: u64,
+    /// Range of generated image sides (images are resized to the model's 112x112 input).
+    #[arg(long, default_value_t = 80)]
+    pub min_size: u32,
+    #[arg(long, default_value_t = 224)]
+    pub max_size: u32,
     /// Loss and accuracy per epoch, as CSV (default: <out>.log.csv).
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -68,7 +73,7 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     let TrainCommand::Classifier(args) = command;
     let config = TrainConfig {
         widths: args.widths.clone(),
-        image_size: 112,
+        sizes: (args.min_size, args.max_size),
         train_count: args.count,
         val_count: args.val_count,
         epochs: args.epochs,

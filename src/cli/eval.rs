@@ -22,7 +22,7 @@ pub struct EvalArgs {
     pub model: Option<PathBuf>,
     #[arg(long)]
     pub arch: Option<String>,
-    /// Methods, comma-separated (default: every CAM-family method).
+    /// Methods, comma-separated (default: the eight CAM-family methods).
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<Method>,
     /// Layer the CAM-family methods explain (default: the model's).
@@ -42,12 +42,14 @@ pub struct EvalArgs {
     pub faithfulness: bool,
     #[arg(long, default_value = "auto")]
     pub device: crate::device::DeviceChoice,
+    #[command(flatten)]
+    pub params: super::explain::ParamArgs,
 }
 
 fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String)> {
     match &args.model {
         Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string())),
-        None => Err(LanternError::Invalid("--model is required until the demo classifier is bundled".into())),
+        None => Ok((models::demo::network(device)?, "bundled demo classifier".to_string())),
     }
 }
 
@@ -65,14 +67,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if net.labels.is_empty() && dataset.classes.len() == net.classes() {
         net.labels = Labels::from_names(dataset.classes.clone());
     }
-    let methods = if args.methods.is_empty() { Method::ALL.to_vec() } else { args.methods.clone() };
+    let methods = if args.methods.is_empty() { Method::CAM_FAMILY.to_vec() } else { args.methods.clone() };
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     crate::explain::find_layer(&net, &layer)?;
-    let config = EvalConfig { methods: methods.clone(), layer: Some(layer.clone()), interval: args.interval, faithfulness: args.faithfulness, limit: args.limit };
+    let params = args.params.params(&net.preprocess)?;
+    let config = EvalConfig { methods: methods.clone(), layer: Some(layer.clone()), interval: args.interval, faithfulness: args.faithfulness, limit: args.limit, params };
     let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
     let bar = ProgressBar::new(total as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}").expect("valid template"));
     let cancel = AtomicBool::new(false);
+    let net = std::sync::Arc::new(net);
     let results = evaluation::run(&net, &dataset, &config, &args.out, &cancel, |done, _, id| {
         bar.set_position(done as u64);
         bar.set_message(id.to_string());

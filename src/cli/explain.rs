@@ -3,7 +3,7 @@
 use super::ModelArgs;
 use crate::colormap::Colormap;
 use crate::error::{LanternError, Result};
-use crate::explain::{self, Method, Target};
+use crate::explain::{self, Baseline, Control, Method, Params, Session, Target};
 use crate::export::{self, Prediction, Record};
 use crate::imaging::{self, Preprocess};
 use crate::models::{self, Labels, Network};
@@ -12,6 +12,7 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
@@ -52,6 +53,88 @@ pub struct ExplainArgs {
     /// Print the JSON records to standard output.
     #[arg(long)]
     pub json: bool,
+    /// Also run deletion and insertion on every map; curves go to CSV and PNG.
+    #[arg(long)]
+    pub faithfulness: bool,
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+/// Settings of the gradient and perturbation methods (defaults as in Captum and the RISE code).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ParamArgs {
+    /// Images per model pass for sampling and perturbation methods.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Seed of SmoothGrad's noise and RISE's masks.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// SmoothGrad samples.
+    #[arg(long, default_value_t = 16)]
+    pub samples: usize,
+    /// SmoothGrad noise standard deviation, in normalised input units.
+    #[arg(long, default_value_t = 0.15)]
+    pub sigma: f32,
+    /// Integrated Gradients steps.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Integrated Gradients rule: riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre.
+    #[arg(long, default_value = "gausslegendre")]
+    pub rule: crate::explain::IntegrationRule,
+    /// Baseline of Integrated Gradients and Occlusion: zeros, black, blurred, or an image file.
+    #[arg(long, default_value = "zeros")]
+    pub baseline: String,
+    /// Occlusion window and stride, pixels.
+    #[arg(long, default_value_t = 16)]
+    pub window: usize,
+    #[arg(long, default_value_t = 8)]
+    pub stride: usize,
+    /// RISE masks, grid cells per side, and keep probability.
+    #[arg(long, default_value_t = 4000)]
+    pub masks: usize,
+    #[arg(long, default_value_t = 7)]
+    pub cells: usize,
+    #[arg(long, default_value_t = 0.5)]
+    pub keep: f32,
+    /// How input attributions become one map: absolute, positive, negative, max_abs.
+    #[arg(long, default_value = "absolute")]
+    pub reduction: crate::explain::Reduction,
+}
+
+impl ParamArgs {
+    /// The method parameters; an image baseline is loaded and preprocessed like the input.
+    pub fn params(&self, preprocess: &Preprocess) -> Result<Params> {
+        let baseline = match self.baseline.as_str() {
+            "zeros" => Baseline::Zeros,
+            "black" => Baseline::Black,
+            "blurred" | "blur" => Baseline::Blurred,
+            path => {
+                let img = imaging::load_image(Path::new(path))?;
+                Baseline::Custom(preprocess.normalize(&preprocess.model_view(&img)))
+            }
+        };
+        if self.batch == 0 || self.samples == 0 || self.steps < 2 || self.window == 0 || self.stride == 0 || self.masks == 0 || self.cells == 0 {
+            return Err(LanternError::Invalid("--batch, --samples, --window, --stride, --masks and --cells must be positive and --steps at least 2".into()));
+        }
+        if !(0.0..=1.0).contains(&self.keep) || !self.sigma.is_finite() || self.sigma < 0.0 {
+            return Err(LanternError::Invalid("--keep must be within 0..1 and --sigma non-negative".into()));
+        }
+        Ok(Params {
+            batch: self.batch,
+            seed: self.seed,
+            smoothgrad_samples: self.samples,
+            smoothgrad_sigma: self.sigma,
+            ig_steps: self.steps,
+            ig_rule: self.rule,
+            baseline,
+            occlusion_window: self.window,
+            occlusion_stride: self.stride,
+            rise_masks: self.masks,
+            rise_cells: self.cells,
+            rise_keep: self.keep,
+            reduction: self.reduction,
+        })
+    }
 }
 
 fn parse_triple(s: &str) -> std::result::Result<[f32; 3], String> {
@@ -109,14 +192,15 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     }
     let device = crate::device::choose(args.model.device)?;
     eprintln!("device: {}", device.description);
-    let net = load_network(&args.model, &device.device)?;
+    let net = Arc::new(load_network(&args.model, &device.device)?);
     let preprocess = preprocess_for(args, &net)?;
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     let info = explain::find_layer(&net, &layer)?;
     if let Target::Class(c) = args.target {
         explain::activations::check_class(&net, c)?;
     }
-    if args.methods.contains(&Method::Cam) && net.cam_weights_at(info.cut).is_none() {
+    let params = args.params.params(&preprocess)?;
+    if args.methods.contains(&Method::Cam) && explain::cam_layer(&net).is_none() {
         return Err(LanternError::MethodNotApplicable {
             method: "CAM".into(),
             reason: match explain::cam_layer(&net) {
@@ -125,9 +209,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             },
         });
     }
+    let _ = info;
     std::fs::create_dir_all(&args.out).map_err(|e| LanternError::io(&args.out, e))?;
     let style = OverlayStyle { colormap: args.colormap, alpha: args.alpha, gamma: 1.0 };
-    let job = Job { args, net: &net, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device };
+    let job = Job { args, net: &net, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device, params };
 
     let bar = if args.images.len() > 1 { ProgressBar::new(args.images.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -181,12 +266,13 @@ fn print_summary(path: &Path, records: &[Record]) {
 
 struct Job<'a> {
     args: &'a ExplainArgs,
-    net: &'a Network,
+    net: &'a Arc<Network>,
     preprocess: &'a Preprocess,
     layer: &'a str,
     style: OverlayStyle,
     device: &'a str,
     tensor_device: &'a Device,
+    params: Params,
 }
 
 impl Job<'_> {
@@ -195,23 +281,35 @@ impl Job<'_> {
         let image = imaging::load_image(path)?;
         let geometry = self.preprocess.geometry(image.width(), image.height());
         let x = self.preprocess.tensor(&image, self.tensor_device);
-        let acts = explain::activations(self.net, x, self.layer)?;
-        let class = self.args.target.resolve(&acts.logits);
+        let mut session = Session::new(Arc::clone(self.net), x.clone());
+        let logits = session.logits().to_vec();
+        let class = self.args.target.resolve(&logits);
         let prediction = |(index, probability): (usize, f32)| Prediction { index, label: self.net.labels.name(index), probability };
-        let probs = explain::softmax(&acts.logits);
-        let predictions: Vec<Prediction> = explain::top_k(&acts.logits, 5).into_iter().map(prediction).collect();
+        let probs = explain::softmax(&logits);
+        let predictions: Vec<Prediction> = explain::top_k(&logits, 5).into_iter().map(prediction).collect();
         let mut records = Vec::new();
         for &method in &self.args.methods {
-            let e = explain::explain(self.net, &acts, method, class)?;
+            let e = session.explain(method, class, Some(self.layer), &self.params, &mut Control::none())?;
             let method_name = method.name().replace('+', "p");
-            let files: BTreeMap<String, PathBuf> =
-                [("overlay", "overlay.png"), ("npy", "map.npy"), ("png16", "map.png"), ("json", "json")]
-                    .into_iter()
-                    .map(|(k, suffix)| (k.to_string(), self.args.out.join(format!("{stem}.{method_name}.{suffix}"))))
-                    .collect();
+            let mut kinds = vec![("overlay", "overlay.png"), ("npy", "map.npy"), ("png16", "map.png"), ("json", "json")];
+            if self.args.faithfulness {
+                kinds.extend([("curves_csv", "faithfulness.csv"), ("curves_png", "faithfulness.png")]);
+            }
+            let files: BTreeMap<String, PathBuf> = kinds
+                .into_iter()
+                .map(|(k, suffix)| (k.to_string(), self.args.out.join(format!("{stem}.{method_name}.{suffix}"))))
+                .collect();
             export::write_rgb_png(&files["overlay"], &render::overlay_on_original(&image, &e.map, &geometry, &self.style))?;
             export::write_map_npy(&files["npy"], &e.map)?;
             export::write_map_png16(&files["png16"], &e.map)?;
+            let faithfulness = if self.args.faithfulness {
+                let predicted = Target::Top1.resolve(&logits);
+                let (del, ins) = crate::metrics::faithfulness::deletion_and_insertion(self.net, &x, &e.map, predicted, self.params.batch)?;
+                crate::metrics::faithfulness::write_curves(&files["curves_csv"], &files["curves_png"], method.title(), &del, &ins)?;
+                Some([del.auc, ins.auc])
+            } else {
+                None
+            };
             let (cx, cy, cw, ch) = geometry.crop_in_original();
             let record = Record {
                 image: path.display().to_string(),
@@ -227,6 +325,8 @@ impl Job<'_> {
                 crop_in_original: [cx, cy, cw, ch],
                 map_size: [e.map.width, e.map.height],
                 timing_ms: e.timing,
+                deletion_auc: faithfulness.map(|f| f[0]),
+                insertion_auc: faithfulness.map(|f| f[1]),
                 files: files.iter().map(|(k, p)| (k.clone(), p.display().to_string())).collect(),
             };
             export::write_json(&files["json"], &record)?;

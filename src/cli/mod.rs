@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "lantern", version, about = "Explain what vision models look at", long_about = None)]
+#[command(name = "lantern", version, about = "Explain what vision models look at", long_about = "Explain what vision models look at. Without a command, opens the explorer window on the bundled demo.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -27,6 +27,14 @@ pub enum Command {
     Layers(ModelArgs),
     /// List the explanation methods.
     Methods,
+    /// Open the explorer window on images or folders (and a model).
+    Open {
+        /// Images or folders.
+        paths: Vec<PathBuf>,
+        /// Weights file (default: the bundled demo classifier).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
     /// Time an explanation and a class switch (JSON on standard output).
     Bench(bench::BenchArgs),
     /// Measure explanation methods on a dataset: MaxBoxAcc(V2), PxAP, localisation, faithfulness.
@@ -81,16 +89,24 @@ where
             info::methods();
             Ok(())
         }
-        None => {
-            eprintln!("lantern: no command given; see `lantern --help`");
-            return 2;
-        }
+        Some(Command::Open { paths, model }) => return open_window(crate::app::Launch { paths, model }),
+        None => return open_window(crate::app::Launch::default()),
     };
     match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("lantern: {e}");
             exit_code(&e)
+        }
+    }
+}
+
+fn open_window(launch: crate::app::Launch) -> i32 {
+    match crate::app::run(launch) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("lantern: could not open the window: {e}");
+            1
         }
     }
 }

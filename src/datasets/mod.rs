@@ -5,7 +5,6 @@
 pub mod coco;
 pub mod cub;
 pub mod folder;
-pub mod rng;
 pub mod synth;
 pub mod synth_folder;
 pub mod voc;

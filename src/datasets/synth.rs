@@ -9,7 +9,7 @@
 //!
 //! Everything follows from `(seed, index)`: the same call gives the same image everywhere.
 
-use super::rng::Rng;
+use crate::seeded::Rng;
 use crate::map::PixelBox;
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use serde::{Deserialize, Serialize};

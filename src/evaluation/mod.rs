@@ -7,7 +7,7 @@ pub mod report;
 
 use crate::datasets::{Dataset, Sample};
 use crate::error::{LanternError, Result};
-use crate::explain::{self, Method, Target};
+use crate::explain::{Control, Method, Params, Session, Target};
 use crate::imaging::{self, Geometry};
 use crate::map::{BoxMode, PixelBox, WeightMap};
 use crate::metrics::faithfulness::{self, Game};
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -33,6 +34,8 @@ pub struct EvalConfig {
     pub faithfulness: bool,
     /// Evaluate at most this many images.
     pub limit: Option<usize>,
+    /// Settings of the gradient and perturbation methods.
+    pub params: Params,
 }
 
 /// Everything measured for one (image, method) pair; one line of `state.jsonl`.
@@ -104,24 +107,19 @@ fn truth_in_view(sample: &Sample, g: &Geometry) -> Result<Truth> {
 }
 
 /// Evaluate one sample with every method.
-fn evaluate_sample(net: &Network, sample: &Sample, config: &EvalConfig, thresholds: &[f64], cancel: &AtomicBool) -> Result<Vec<ImageResult>> {
+fn evaluate_sample(net: &Arc<Network>, sample: &Sample, config: &EvalConfig, thresholds: &[f64], cancel: &AtomicBool) -> Result<Vec<ImageResult>> {
     let image = imaging::load_image(&sample.image)?;
     let g = net.preprocess.geometry(image.width(), image.height());
     let truth = truth_in_view(sample, &g)?;
     let x = net.preprocess.tensor(&image, &net.device());
     let layer = config.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     let mut results = Vec::new();
-    let mut acts_cache: Option<explain::LayerActivations> = None;
+    let mut session = Session::new(Arc::clone(net), x.clone());
+    let predicted = Target::Top1.resolve(session.logits());
+    let explained = sample.class.filter(|&c| c < net.classes()).unwrap_or(predicted);
     for &method in &config.methods {
         let start = Instant::now();
-        let at = if method == Method::Cam { explain::cam_layer(net).unwrap_or(&layer).to_string() } else { layer.clone() };
-        if acts_cache.as_ref().is_none_or(|a| a.layer.name != at) {
-            acts_cache = Some(explain::activations(net, x.clone(), &at)?);
-        }
-        let acts = acts_cache.as_ref().expect("just computed");
-        let predicted = Target::Top1.resolve(&acts.logits);
-        let explained = sample.class.filter(|&c| c < net.classes()).unwrap_or(predicted);
-        let e = explain::explain(net, acts, method, explained)?;
+        let e = session.explain(method, explained, Some(&layer), &config.params, &mut Control::new(cancel))?;
         let map: &WeightMap = &e.map;
         let (mut v1, mut v2) = (Vec::new(), Vec::new());
         if !truth.boxes.is_empty() {
@@ -181,7 +179,7 @@ pub fn load_state(path: &Path) -> Result<Vec<ImageResult>> {
 /// Run the evaluation; results go to `out/state.jsonl` as they are made. `progress(done, total)`
 /// is called after each image. Returns every result, earlier runs' included.
 pub fn run(
-    net: &Network,
+    net: &Arc<Network>,
     dataset: &Dataset,
     config: &EvalConfig,
     out: &Path,

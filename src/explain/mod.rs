@@ -3,12 +3,22 @@
 //! and normalise once more (its multi-layer aggregation step).
 
 pub mod activations;
+pub mod attribution;
+pub mod backprop;
 pub mod cam;
+pub mod control;
 pub mod eigen;
+pub mod gradients;
 pub mod method;
+pub mod perturbation;
+pub mod score_cam;
+mod session;
 
 pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient, softmax, top_k};
-pub use method::Method;
+pub use attribution::Attribution;
+pub use control::{Control, Progress};
+pub use method::{Baseline, Family, IntegrationRule, Method, Params, Reduction};
+pub use session::Session;
 
 use crate::models::network::host_values;
 use crate::error::{LanternError, Result};
@@ -73,9 +83,12 @@ pub struct Timing {
 pub struct Explanation {
     pub map: WeightMap,
     pub method: Method,
+    /// The explained layer; empty for input-space methods.
     pub layer: String,
     pub target: usize,
     pub timing: Timing,
+    /// The per-channel input attribution, for input-space methods.
+    pub attribution: Option<Attribution>,
 }
 
 /// pytorch-grad-cam's post-processing of a layer-resolution map `cam` (`h x w`):
@@ -90,9 +103,13 @@ pub fn finish(cam: Vec<f32>, width: usize, height: usize, size: (usize, usize)) 
     m
 }
 
-/// Explain class `class` with `method` from activations already computed.
+/// Explain class `class` with one of the [`Method::CAM_FAMILY`] methods from activations already
+/// computed (the other methods run through a [`Session`]).
 pub fn explain(net: &Network, acts: &LayerActivations, method: Method, class: usize) -> Result<Explanation> {
     activations::check_class(net, class)?;
+    if !Method::CAM_FAMILY.contains(&method) {
+        return Err(LanternError::Invalid(format!("{} runs through an explain::Session", method.title())));
+    }
     let start = Instant::now();
     let a = &acts.maps;
     let raw = match method {
@@ -120,24 +137,41 @@ pub fn explain(net: &Network, acts: &LayerActivations, method: Method, class: us
                 Method::LayerCam => cam::layer_cam(a, &g),
                 Method::HiResCam => cam::hires_cam(a, &g),
                 Method::EigenGradCam => eigen::first_component_projection(&cam::gradient_times_activation(a, &g)),
-                Method::Cam | Method::EigenCam => unreachable!("handled above"),
+                _ => unreachable!("only the CAM family reaches here"),
             }
         }
     };
-    let map = finish(raw, a.width, a.height, acts.input_size).with_provenance(Provenance {
+    let map = finish(raw, a.width, a.height, acts.input_size);
+    Ok(explanation(net, map, method, &acts.layer.name, class, ms(acts.forward_time), start, None))
+}
+
+/// Assemble an [`Explanation`] with the map's provenance.
+#[allow(clippy::too_many_arguments)]
+fn explanation(
+    net: &Network,
+    map: WeightMap,
+    method: Method,
+    layer: &str,
+    class: usize,
+    forward_ms: f64,
+    start: Instant,
+    attribution: Option<Attribution>,
+) -> Explanation {
+    let map = map.with_provenance(Provenance {
         method: method.name().into(),
-        layer: acts.layer.name.clone(),
+        layer: layer.to_string(),
         target: class,
         target_label: net.labels.name(class),
         model: net.arch.clone(),
     });
-    Ok(Explanation {
+    Explanation {
         map,
         method,
-        layer: acts.layer.name.clone(),
+        layer: layer.to_string(),
         target: class,
-        timing: Timing { forward_ms: ms(acts.forward_time), method_ms: ms(start.elapsed()) },
-    })
+        timing: Timing { forward_ms, method_ms: ms(start.elapsed()) },
+        attribution,
+    }
 }
 
 /// The layer CAM applies to, if the model has a GAP + linear head.

@@ -7,6 +7,9 @@
 //!   the nearest edge pixel is used (`f = 0`).
 //! * bicubic: Keys' cubic convolution with `A = -0.75` on taps `floor(s) - 1 ..= floor(s) + 2`,
 //!   edge pixels replicated.
+//!
+//! [`Interpolation::BilinearAlignCorners`] instead maps corner to corner,
+//! `s = d * (src - 1) / (dst - 1)`, as PyTorch's `UpsamplingBilinear2d` (Score-CAM uses it).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +21,8 @@ pub enum Interpolation {
     Bilinear,
     /// `cv2.INTER_CUBIC`.
     Bicubic,
+    /// Bilinear with corners aligned (`align_corners=True`).
+    BilinearAlignCorners,
 }
 
 /// Taps and weights along one axis: for every destination index, `(first source index, weights)`
@@ -35,6 +40,14 @@ impl AxisKernel {
         let mut taps = Vec::with_capacity(dst);
         let mut weights = Vec::with_capacity(dst);
         for d in 0..dst {
+            if interpolation == Interpolation::BilinearAlignCorners {
+                let s = if dst > 1 { d as f64 * (src - 1) as f64 / (dst - 1) as f64 } else { 0.0 };
+                let i = (s.floor() as isize).min(last);
+                let f = (s - i as f64) as f32;
+                taps.push([clamp(i), clamp(i + 1), clamp(i), clamp(i)]);
+                weights.push([1.0 - f, f, 0.0, 0.0]);
+                continue;
+            }
             let s = ((d as f64 + 0.5) * scale - 0.5) as f32;
             let base = s.floor();
             let mut f = s - base;
@@ -56,6 +69,7 @@ impl AxisKernel {
                     taps.push([clamp(i - 1), clamp(i), clamp(i + 1), clamp(i + 2)]);
                     weights.push(cubic_weights(f));
                 }
+                Interpolation::BilinearAlignCorners => unreachable!("handled above"),
             }
         }
         Self { taps, weights }
@@ -137,6 +151,12 @@ mod tests {
         assert!(step.iter().any(|&v| v < 0.0));
         assert!((cubic_weights(0.0)[1] - 1.0).abs() < 1e-6);
         assert!(cubic_weights(0.3).iter().sum::<f32>() - 1.0 < 1e-6);
+    }
+
+    #[test]
+    fn align_corners_maps_corner_to_corner() {
+        // torch.nn.UpsamplingBilinear2d(size=(1, 5))(tensor([[[[0., 4.]]]])) = [0, 1, 2, 3, 4]
+        assert_eq!(resize(&[0.0, 4.0], 2, 1, 5, 1, Interpolation::BilinearAlignCorners), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]

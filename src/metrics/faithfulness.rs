@@ -155,6 +155,43 @@ pub fn causal_curve(
     Ok(CausalCurve { game, class, scores, auc })
 }
 
+/// Both games with RISE's settings (one image row of pixels per step), for `class`.
+pub fn deletion_and_insertion(net: &Network, x: &Tensor<4>, map: &WeightMap, class: usize, batch: usize) -> Result<(CausalCurve, CausalCurve)> {
+    let never = AtomicBool::new(false);
+    let step = map.width;
+    let del = causal_curve(net, x, map, class, Game::Deletion, step, batch, &never, |_, _| {})?;
+    let ins = causal_curve(net, x, map, class, Game::Insertion, step, batch, &never, |_, _| {})?;
+    Ok((del, ins))
+}
+
+/// The two curves as CSV (`fraction,deletion,insertion`) and as a PNG plot.
+pub fn write_curves(csv: &std::path::Path, png: &std::path::Path, title: &str, del: &CausalCurve, ins: &CausalCurve) -> Result<()> {
+    use std::io::Write;
+    let n = del.scores.len().max(ins.scores.len());
+    let mut text = String::from("fraction,deletion,insertion\n");
+    for i in 0..n {
+        let f = i as f64 / (n.max(2) - 1) as f64;
+        let cell = |c: &CausalCurve| c.scores.get(i).map_or(String::new(), |v| v.to_string());
+        text.push_str(&format!("{f},{},{}\n", cell(del), cell(ins)));
+    }
+    crate::export::write_atomic(csv, |file| file.write_all(text.as_bytes()))?;
+    let points = |c: &CausalCurve| {
+        let m = (c.scores.len().max(2) - 1) as f64;
+        c.scores.iter().enumerate().map(|(i, &v)| (i as f64 / m, f64::from(v))).collect()
+    };
+    crate::evaluation::plots::line_plot(
+        png,
+        &format!("{title}: deletion and insertion"),
+        "fraction of pixels",
+        "class probability",
+        1.0,
+        &[
+            crate::evaluation::plots::Series { name: format!("deletion (AUC {:.3})", del.auc), points: points(del) },
+            crate::evaluation::plots::Series { name: format!("insertion (AUC {:.3})", ins.auc), points: points(ins) },
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Classifiers Lantern can explain: loading torchvision-style weights into the shared
 //! [`Network`] graph, architecture detection and class labels.
 
+pub mod demo;
 pub mod detect;
 pub mod efficientnet_lite;
 pub mod labels;

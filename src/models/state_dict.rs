@@ -63,6 +63,25 @@ impl StateDict {
         Ok(Self { tensors: strip_wrappers(tensors), source: path.to_path_buf() })
     }
 
+    /// Read a safetensors file held in memory (the bundled demo model); `name` is for errors.
+    pub fn from_safetensors_bytes(bytes: &[u8], name: &str) -> Result<Self> {
+        let bad = |reason: String| LanternError::ModelFile { path: PathBuf::from(name), reason };
+        if !matches!(sniff(bytes), Some(Format::Safetensors)) {
+            return Err(bad("not a safetensors file".into()));
+        }
+        let owned = bytes.to_vec();
+        let read = std::panic::catch_unwind(move || {
+            let mut store = SafetensorsStore::from_bytes(Some(owned)).map_indices_contiguous(false);
+            let packed = store.get_all_tensors().map_err(|e| e.to_string())?.clone();
+            convert(packed)
+        });
+        match read {
+            Ok(Ok(tensors)) => Ok(Self { tensors, source: PathBuf::from(name) }),
+            Ok(Err(reason)) => Err(bad(reason)),
+            Err(_) => Err(bad("the data is malformed".into())),
+        }
+    }
+
     /// A state dict from tensors already in memory.
     pub fn from_tensors(tensors: BTreeMap<String, RawTensor>) -> Self {
         Self { tensors, source: PathBuf::new() }
@@ -135,6 +154,11 @@ fn read_tensors(path: &Path, format: Format) -> std::result::Result<BTreeMap<Str
             store.get_all_tensors().map_err(|e| e.to_string())?.clone()
         }
     };
+    convert(packed)
+}
+
+/// Float tensors of a store as `f32` (integer buffers such as `num_batches_tracked` skipped).
+fn convert(packed: BTreeMap<String, burn::store::burn_pack::Tensor>) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
     let mut out = BTreeMap::new();
     for (name, tensor) in packed {
         let data = burn::store::bridge::to_data(&tensor).map_err(|e| format!("tensor {name}: {e}"))?;
@@ -149,17 +173,6 @@ fn read_tensors(path: &Path, format: Format) -> std::result::Result<BTreeMap<Str
     Ok(out)
 }
 
-fn fnv1a(key: &str) -> u64 {
-    key.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Values for tensor `key` of `shape`: `u_i` uniform in `[-1, 1)` from
 /// `SplitMix64((FNV-1a(key) ^ seed) + i)`, scaled by the tensor's role: `u * sqrt(6 / fan_in)`
 /// for weights (He-uniform), `0.1 u` for biases and running means, `1 + 0.5 u` for running
@@ -167,11 +180,10 @@ fn splitmix64(x: u64) -> u64 {
 /// generator in NumPy, so Python fixtures and Rust tests share weights without storing them.
 pub fn seeded_values(key: &str, shape: &[usize], seed: u64) -> Vec<f32> {
     let n = shape.iter().product::<usize>().max(1);
-    let base = fnv1a(key) ^ seed;
     let fan_in = shape.iter().skip(1).product::<usize>().max(1);
-    (0..n as u64)
-        .map(|i| {
-            let u = 2.0 * ((splitmix64(base.wrapping_add(i)) >> 11) as f64 * 2f64.powi(-53)) - 1.0;
+    crate::seeded::uniform(key, n, seed)
+        .into_iter()
+        .map(|u| {
             let v = if key.ends_with("running_var") {
                 1.0 + 0.5 * u
             } else if key.ends_with("running_mean") || key.ends_with(".bias") {

@@ -2,8 +2,9 @@
 //!
 //! The network is the one [`crate::models::lantern_cnn`] loads: `blocks.{i}` (3x3 conv, BatchNorm,
 //! ReLU, 2x2 max-pool but after the last) and `fc` after global average pooling. Images are
-//! generated on the fly from `(seed, index)`; the validation split uses another seed. Loss is
-//! cross-entropy, the optimiser Adam with a cosine learning-rate decay.
+//! generated on the fly from `(seed, index)` at a size drawn per image (so the model does not
+//! depend on the source resolution) and preprocessed as the model's input; the validation split
+//! uses another seed. Loss is cross-entropy, the optimiser Adam with a cosine learning-rate decay.
 
 use crate::models::network::host_values;
 use crate::datasets::synth::{self, SHAPES};
@@ -11,6 +12,7 @@ use crate::error::{LanternError, Result};
 use crate::explain::top_k;
 use crate::imaging::Preprocess;
 use crate::models::lantern_cnn;
+use crate::seeded::Rng;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -79,7 +81,8 @@ impl DemoNet {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainConfig {
     pub widths: Vec<usize>,
-    pub image_size: u32,
+    /// Smallest and largest side of the generated images, in pixels.
+    pub sizes: (u32, u32),
     pub train_count: usize,
     pub val_count: usize,
     pub epochs: usize,
@@ -98,12 +101,19 @@ pub struct EpochLog {
     pub val_accuracy: f64,
 }
 
+/// The side of generated image `i`: uniform in `sizes`, fixed by `(seed, i)`.
+pub fn image_size(seed: u64, i: usize, sizes: (u32, u32)) -> u32 {
+    let (lo, hi) = (sizes.0.min(sizes.1), sizes.0.max(sizes.1));
+    let mut rng = Rng::for_item(seed ^ 0x51_7E5, i as u64);
+    lo + rng.below((hi - lo + 1) as usize) as u32
+}
+
 /// A batch of generated images as a normalised tensor and their classes.
-fn batch(seed: u64, indices: std::ops::Range<usize>, size: u32, pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
+fn batch(seed: u64, indices: std::ops::Range<usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
     let mut values = Vec::new();
     let mut classes = Vec::new();
     for i in indices.clone() {
-        let s = synth::generate(seed, i as u64, size);
+        let s = synth::generate(seed, i as u64, image_size(seed, i, sizes));
         values.extend(pre.normalize(&pre.model_view(&s.image)));
         classes.push(s.class);
     }
@@ -118,14 +128,14 @@ fn correct(logits: Tensor<2>, classes: &[usize]) -> usize {
 }
 
 /// Accuracy of `model` on `count` images of the `seed` split, in inference mode.
-pub fn evaluate(model: &DemoNet, seed: u64, count: usize, size: u32, device: &Device) -> f64 {
+pub fn evaluate(model: &DemoNet, seed: u64, count: usize, sizes: (u32, u32), device: &Device) -> f64 {
     let pre = lantern_cnn::preprocess();
     let plain = device.clone().without_autodiff();
     let model = model.clone().valid();
     let mut right = 0;
     for start in (0..count).step_by(64) {
         let end = (start + 64).min(count);
-        let (x, classes) = batch(seed, start..end, size, &pre, &plain);
+        let (x, classes) = batch(seed, start..end, sizes, &pre, &plain);
         right += correct(model.forward(x), &classes);
     }
     right as f64 / count.max(1) as f64
@@ -158,7 +168,7 @@ pub fn train(
             }
             // Each epoch sees fresh images: index space advances by train_count per epoch.
             let first = epoch * config.train_count + step * config.batch;
-            let (x, classes) = batch(config.seed, first..first + config.batch, config.image_size, &pre, &device);
+            let (x, classes) = batch(config.seed, first..first + config.batch, config.sizes, &pre, &device);
             let targets = Tensor::<1, Int>::from_data(
                 TensorData::new(classes.iter().map(|&c| c as i64).collect::<Vec<_>>(), [classes.len()]),
                 &device,
@@ -178,7 +188,7 @@ pub fn train(
             epoch,
             loss: loss_sum / steps as f64,
             train_accuracy: right as f64 / (steps * config.batch) as f64,
-            val_accuracy: evaluate(&model, config.val_seed, config.val_count, config.image_size, &device),
+            val_accuracy: evaluate(&model, config.val_seed, config.val_count, config.sizes, &device),
         };
         on_epoch(&log);
     }

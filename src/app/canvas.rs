@@ -1,0 +1,217 @@
+//! The image view: zoom and pan, the mapping between image pixels and the screen, and drawing
+//! the image with its map (through the GPU overlay, or composited on the CPU when the frame is
+//! not rendered by wgpu), the boxes at the threshold and the wipe divider.
+
+use super::overlay::{OverlayCallback, OverlayUniforms, ViewContent};
+use super::settings::{Look, ViewMode};
+use crate::imaging::Geometry;
+use crate::map::PixelBox;
+use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2, pos2};
+
+/// Zoom and pan shared by every view that shows the same image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewTransform {
+    /// Screen points per image pixel; `None` fits the image to the view.
+    pub zoom: Option<f32>,
+    /// Image pixel at the centre of the view.
+    pub center: Option<Pos2>,
+}
+
+impl Default for ViewTransform {
+    fn default() -> Self {
+        Self { zoom: None, center: None }
+    }
+}
+
+impl ViewTransform {
+    /// Screen rectangle of the whole image inside `view`.
+    pub fn image_rect(&self, view: Rect, image: Vec2) -> Rect {
+        let fit = (view.width() / image.x).min(view.height() / image.y).max(1e-6);
+        let zoom = self.zoom.unwrap_or(fit);
+        let center = self.center.unwrap_or(pos2(image.x / 2.0, image.y / 2.0));
+        let min = view.center() - center.to_vec2() * zoom;
+        Rect::from_min_size(min, image * zoom)
+    }
+
+    /// The current zoom in `view` (the fit zoom when not set).
+    pub fn effective_zoom(&self, view: Rect, image: Vec2) -> f32 {
+        self.image_rect(view, image).width() / image.x
+    }
+
+    /// Zoom by `factor` keeping the image point under `anchor` (screen) in place.
+    pub fn zoom_at(&mut self, view: Rect, image: Vec2, anchor: Pos2, factor: f32) {
+        let rect = self.image_rect(view, image);
+        let zoom = rect.width() / image.x;
+        let new_zoom = (zoom * factor).clamp(0.02, 64.0);
+        let at = ((anchor - rect.min) / zoom).to_pos2();
+        // Keep `at` under the anchor: centre = at - (anchor - view.center) / new_zoom.
+        self.center = Some(at - (anchor - view.center()) / new_zoom);
+        self.zoom = Some(new_zoom);
+    }
+
+    /// Pan by a screen-space drag.
+    pub fn pan(&mut self, view: Rect, image: Vec2, delta: Vec2) {
+        let rect = self.image_rect(view, image);
+        let zoom = rect.width() / image.x;
+        let center = self.center.unwrap_or(pos2(image.x / 2.0, image.y / 2.0));
+        self.center = Some(center - delta / zoom);
+        self.zoom = Some(zoom);
+    }
+
+    pub fn fit(&mut self) {
+        *self = Self::default();
+    }
+
+    /// One image pixel per screen pixel.
+    pub fn actual_size(&mut self, pixels_per_point: f32) {
+        self.zoom = Some(1.0 / pixels_per_point);
+    }
+
+    /// Image pixel under a screen point, if it is on the image.
+    pub fn pixel_at(&self, view: Rect, image: Vec2, screen: Pos2) -> Option<(u32, u32)> {
+        let rect = self.image_rect(view, image);
+        let p = (screen - rect.min) / (rect.width() / image.x);
+        (p.x >= 0.0 && p.y >= 0.0 && p.x < image.x && p.y < image.y).then(|| (p.x as u32, p.y as u32))
+    }
+}
+
+/// The part of the image visible in `view` as UV `(u0, v0, du, dv)` for the shader.
+pub fn view_uv(view: Rect, image_rect: Rect) -> [f32; 4] {
+    let du = view.width() / image_rect.width();
+    let dv = view.height() / image_rect.height();
+    let u0 = (view.min.x - image_rect.min.x) / image_rect.width();
+    let v0 = (view.min.y - image_rect.min.y) / image_rect.height();
+    [u0, v0, du, dv]
+}
+
+/// Where the map lies in image UV.
+pub fn map_uv(g: &Geometry) -> [f32; 4] {
+    let (x, y, w, h) = g.crop_in_original();
+    let (iw, ih) = (f64::from(g.original.0), f64::from(g.original.1));
+    [(x / iw) as f32, (y / ih) as f32, (w / iw) as f32, (h / ih) as f32]
+}
+
+/// Map-pixel box → screen rectangle.
+pub fn box_on_screen(b: &PixelBox, map_size: (usize, usize), g: &Geometry, image_rect: Rect) -> Rect {
+    let [u0, v0, du, dv] = map_uv(g);
+    let to_screen = |x: f32, y: f32| {
+        let u = u0 + du * x / map_size.0 as f32;
+        let v = v0 + dv * y / map_size.1 as f32;
+        pos2(image_rect.min.x + u * image_rect.width(), image_rect.min.y + v * image_rect.height())
+    };
+    Rect::from_min_max(to_screen(b.x0 as f32, b.y0 as f32), to_screen(b.x1 as f32 + 1.0, b.y1 as f32 + 1.0))
+}
+
+/// The shader uniforms for a view.
+pub fn uniforms(look: &Look, view: Rect, image_rect: Rect, geometry: Option<&Geometry>) -> OverlayUniforms {
+    OverlayUniforms {
+        view_uv: view_uv(view, image_rect),
+        map_uv: geometry.map_or([0.0, 0.0, 1.0, 1.0], map_uv),
+        alpha: look.alpha,
+        gamma: look.gamma,
+        threshold: look.threshold,
+        wipe: ((image_rect.min.x + look.wipe * image_rect.width() - view.min.x) / view.width()).clamp(0.0, 1.0),
+        mode: look.mode.code(),
+        contour: u32::from(look.contour),
+        colormap: crate::colormap::Colormap::ALL.iter().position(|c| *c == look.colormap).unwrap_or(0) as u32,
+        has_map: u32::from(geometry.is_some()),
+    }
+}
+
+/// Draw one view into `rect`: the GPU overlay when available, else the CPU-composited texture.
+pub fn paint_view(
+    ui: &mut egui::Ui,
+    rect: Rect,
+    view_id: u64,
+    content: &ViewContent,
+    uniforms: OverlayUniforms,
+    gpu: bool,
+    fallback: Option<&egui::TextureHandle>,
+    image_rect: Rect,
+) {
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, Color32::from_gray(18));
+    if gpu {
+        painter.add(eframe::egui_wgpu::Callback::new_paint_callback(rect, OverlayCallback { view: view_id, content: content.clone(), uniforms }));
+    } else if let Some(tex) = fallback {
+        painter.image(tex.id(), image_rect, Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)), Color32::WHITE);
+    }
+}
+
+/// Boxes and the wipe divider on top of a view.
+pub fn paint_annotations(ui: &egui::Ui, rect: Rect, look: &Look, boxes: &[Rect], image_rect: Rect) {
+    let painter = ui.painter_at(rect);
+    if look.boxes {
+        for b in boxes {
+            painter.rect_stroke(*b, 0.0, Stroke::new(2.0, Color32::from_rgb(255, 230, 40)), StrokeKind::Outside);
+        }
+    }
+    if look.mode == ViewMode::Wipe {
+        let x = image_rect.min.x + look.wipe * image_rect.width();
+        painter.line_segment([pos2(x, rect.top()), pos2(x, rect.bottom())], Stroke::new(2.0, Color32::WHITE));
+        painter.circle_filled(pos2(x, rect.center().y), 7.0, Color32::WHITE);
+    }
+}
+
+/// Allocate the canvas area and handle zoom (wheel, pinch), pan (drag) and the wipe divider.
+/// Returns the response and whether the divider is being dragged.
+pub fn interact(ui: &mut egui::Ui, rect: Rect, image: Vec2, transform: &mut ViewTransform, look: &mut Look) -> egui::Response {
+    let response = ui.allocate_rect(rect, Sense::click_and_drag());
+    let image_rect = transform.image_rect(rect, image);
+    let divider_x = image_rect.min.x + look.wipe * image_rect.width();
+    let on_divider = look.mode == ViewMode::Wipe
+        && response.interact_pointer_pos().or(response.hover_pos()).is_some_and(|p| (p.x - divider_x).abs() < 10.0);
+    if response.dragged() {
+        if look.mode == ViewMode::Wipe && (on_divider || ui.memory(|m| m.data.get_temp::<bool>(response.id).unwrap_or(false))) {
+            ui.memory_mut(|m| m.data.insert_temp(response.id, true));
+            if let Some(p) = response.interact_pointer_pos() {
+                look.wipe = ((p.x - image_rect.min.x) / image_rect.width()).clamp(0.0, 1.0);
+            }
+        } else {
+            transform.pan(rect, image, response.drag_delta());
+        }
+    }
+    if response.drag_stopped() {
+        ui.memory_mut(|m| m.data.remove::<bool>(response.id));
+    }
+    if let Some(hover) = response.hover_pos() {
+        let (scroll, zoom) = ui.input(|i| (i.smooth_scroll_delta.y, i.zoom_delta()));
+        let factor = zoom * (scroll / 200.0).exp();
+        if (factor - 1.0).abs() > 1e-4 {
+            transform.zoom_at(rect, image, hover, factor);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egui::vec2;
+
+    #[test]
+    fn fit_zoom_and_pixel_mapping() {
+        let view = Rect::from_min_size(pos2(0.0, 0.0), vec2(200.0, 100.0));
+        let image = vec2(100.0, 100.0);
+        let mut t = ViewTransform::default();
+        let r = t.image_rect(view, image);
+        assert_eq!(r, Rect::from_min_size(pos2(50.0, 0.0), vec2(100.0, 100.0)));
+        assert_eq!(t.pixel_at(view, image, pos2(60.0, 10.0)), Some((10, 10)));
+        assert_eq!(t.pixel_at(view, image, pos2(10.0, 10.0)), None);
+        // Zooming at a point keeps that image pixel under it.
+        t.zoom_at(view, image, pos2(60.0, 10.0), 2.0);
+        assert_eq!(t.pixel_at(view, image, pos2(60.0, 10.0)), Some((10, 10)));
+        assert!((t.effective_zoom(view, image) - 2.0).abs() < 1e-5);
+        t.pan(view, image, vec2(20.0, 0.0));
+        assert_eq!(t.pixel_at(view, image, pos2(80.0, 10.0)), Some((10, 10)));
+        t.fit();
+        assert_eq!(t, ViewTransform::default());
+    }
+
+    #[test]
+    fn uv_rectangles() {
+        let view = Rect::from_min_size(pos2(0.0, 0.0), vec2(100.0, 100.0));
+        let image_rect = Rect::from_min_size(pos2(-100.0, 0.0), vec2(200.0, 100.0));
+        assert_eq!(view_uv(view, image_rect), [0.5, 0.0, 0.5, 1.0]);
+    }
+}

@@ -1,0 +1,164 @@
+//! The images being browsed: the demo images, a folder or files. The current image and its
+//! neighbours are decoded by the worker ahead of time; thumbnails load in the background; full
+//! images far from the current one are let go so a large folder does not fill memory.
+
+use super::worker::{ImageSource, Worker};
+use image::{RgbImage, RgbaImage};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A decoded image, kept in the two forms the views need.
+pub struct Decoded {
+    pub rgb: Arc<RgbImage>,
+    pub rgba: Arc<RgbaImage>,
+}
+
+pub enum Load<T> {
+    No,
+    Pending,
+    Ready(T),
+    Failed(String),
+}
+
+pub struct GalleryImage {
+    pub id: u64,
+    pub source: ImageSource,
+    pub image: Load<Decoded>,
+    pub thumb: Load<RgbImage>,
+    pub thumb_texture: Option<egui::TextureHandle>,
+    /// CPU-composited views for frames not drawn by wgpu: per view, keyed by what it shows.
+    pub fallbacks: std::collections::HashMap<u64, (u64, egui::TextureHandle)>,
+}
+
+impl GalleryImage {
+    fn new(id: u64, source: ImageSource) -> Self {
+        Self { id, source, image: Load::No, thumb: Load::No, thumb_texture: None, fallbacks: Default::default() }
+    }
+
+    pub fn loaded(&self) -> bool {
+        matches!(self.image, Load::Ready(_))
+    }
+
+    pub fn decoded(&self) -> Option<&Decoded> {
+        match &self.image {
+            Load::Ready(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.source.name()
+    }
+}
+
+#[derive(Default)]
+pub struct Gallery {
+    pub images: Vec<GalleryImage>,
+    pub index: usize,
+}
+
+/// How many images around the current one stay decoded.
+const KEEP: usize = 2;
+/// Thumbnails requested at most (a huge folder still opens at once).
+const THUMBNAILS: usize = 500;
+
+impl Gallery {
+    fn set(&mut self, sources: Vec<ImageSource>, next_id: &mut u64) {
+        self.images = sources
+            .into_iter()
+            .map(|s| {
+                *next_id += 1;
+                GalleryImage::new(*next_id, s)
+            })
+            .collect();
+        self.index = 0;
+    }
+
+    /// The bundled demo images.
+    pub fn set_demo(&mut self, next_id: &mut u64) {
+        let sources = crate::models::demo::IMAGES.iter().map(|(name, bytes)| ImageSource::Bytes { name: name.to_string(), bytes }).collect();
+        self.set(sources, next_id);
+    }
+
+    pub fn set_files(&mut self, files: Vec<PathBuf>, next_id: &mut u64) {
+        self.set(files.into_iter().map(ImageSource::File).collect(), next_id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    pub fn current(&self) -> Option<&GalleryImage> {
+        self.images.get(self.index)
+    }
+
+    pub fn current_mut(&mut self) -> Option<&mut GalleryImage> {
+        self.images.get_mut(self.index)
+    }
+
+    /// Move by `delta` (wrapping); false when there is nothing to move to.
+    pub fn step(&mut self, delta: isize) -> bool {
+        let n = self.images.len() as isize;
+        if n < 2 {
+            return false;
+        }
+        self.index = (self.index as isize + delta).rem_euclid(n) as usize;
+        true
+    }
+
+    pub fn select(&mut self, index: usize) -> bool {
+        if index < self.images.len() && index != self.index {
+            self.index = index;
+            return true;
+        }
+        false
+    }
+
+    /// Ask the worker for the current image, its neighbours and thumbnails; release far images.
+    pub fn request_loads(&mut self, worker: &Worker) {
+        let n = self.images.len();
+        if n == 0 {
+            return;
+        }
+        for offset in [0isize, 1, -1] {
+            let i = (self.index as isize + offset).rem_euclid(n as isize) as usize;
+            let img = &mut self.images[i];
+            if matches!(img.image, Load::No) {
+                img.image = Load::Pending;
+                worker.load_image(img.id, img.source.clone());
+            }
+        }
+        for (i, img) in self.images.iter_mut().enumerate() {
+            let distance = (i as isize - self.index as isize).unsigned_abs().min(n - (i as isize - self.index as isize).unsigned_abs());
+            if distance > KEEP && matches!(img.image, Load::Ready(_)) {
+                img.image = Load::No;
+                img.fallbacks.clear();
+            }
+            if n > 1 && i < THUMBNAILS && matches!(img.thumb, Load::No) {
+                img.thumb = Load::Pending;
+                worker.load_thumbnail(img.id, img.source.clone());
+            }
+        }
+    }
+
+    pub fn loaded(&mut self, id: u64, result: Result<Arc<RgbImage>, String>) {
+        if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
+            img.image = match result {
+                Ok(rgb) => {
+                    let rgba = Arc::new(image::DynamicImage::ImageRgb8((*rgb).clone()).into_rgba8());
+                    Load::Ready(Decoded { rgb, rgba })
+                }
+                Err(e) => Load::Failed(e),
+            };
+        }
+    }
+
+    pub fn thumbnail(&mut self, id: u64, result: Result<RgbImage, String>) {
+        if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
+            img.thumb = match result {
+                Ok(t) => Load::Ready(t),
+                Err(e) => Load::Failed(e),
+            };
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! The panels around the view: menu bar, inspector (method, parameters, layer, class chart,
+//! look), thumbnail strip and status bar.
+
+use super::settings::{CompareAxis, ViewMode};
+use super::worker::ModelSource;
+use super::{LanternApp, QUICK_METHODS};
+use crate::colormap::Colormap;
+use crate::explain::{Family, IntegrationRule, Method, Target};
+use egui::{Color32, RichText};
+use egui_plot::{Bar, BarChart, Plot};
+
+/// Larger type in presentation mode.
+pub fn apply_style(ctx: &egui::Context, presentation: bool) {
+    let scale = if presentation { 1.6 } else { 1.0 };
+    ctx.global_style_mut(|style| {
+        for (text_style, font) in style.text_styles.iter_mut() {
+            let base = match text_style {
+                egui::TextStyle::Heading => 18.0,
+                egui::TextStyle::Small => 10.0,
+                egui::TextStyle::Monospace => 13.0,
+                _ => 13.5,
+            };
+            font.size = base * scale;
+        }
+    });
+}
+
+pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
+    egui::Panel::top("lantern menu").show(ui, |ui| {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open images…").clicked() {
+                    ui.close();
+                    let dialog = rfd::FileDialog::new().add_filter("Images", &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]).set_parent(frame);
+                    if let Some(files) = dialog.pick_files() {
+                        app.open_paths(files);
+                    }
+                }
+                if ui.button("Open folder…").clicked() {
+                    ui.close();
+                    if let Some(dir) = rfd::FileDialog::new().set_parent(frame).pick_folder() {
+                        app.open_paths(vec![dir]);
+                    }
+                }
+                if ui.button("Open model…").clicked() {
+                    ui.close();
+                    let dialog = rfd::FileDialog::new().add_filter("Weights", &["pth", "pt", "safetensors"]).set_parent(frame);
+                    if let Some(file) = dialog.pick_file() {
+                        app.open_model(ModelSource::File(file));
+                    }
+                }
+                if ui.button("Demo model and images").clicked() {
+                    ui.close();
+                    app.open_model(ModelSource::Demo);
+                    app.gallery.set_demo(&mut app.next_id);
+                }
+                ui.menu_button("Recent", |ui| {
+                    let recent = app.settings.recent.clone();
+                    if recent.is_empty() {
+                        ui.label("Nothing yet");
+                    }
+                    for path in recent {
+                        if ui.button(path.display().to_string()).clicked() {
+                            ui.close();
+                            app.open_paths(vec![path]);
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Export view and map…").clicked() {
+                    ui.close();
+                    if let Some(dir) = rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder() {
+                        super::export::export_current(app, &dir);
+                    }
+                }
+                if ui.button("Save all images…").clicked() {
+                    ui.close();
+                    if let Some(dir) = rfd::FileDialog::new().set_title("Save every image into folder").set_parent(frame).pick_folder() {
+                        super::export::save_all(app, dir);
+                    }
+                }
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    ui.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                ui.checkbox(&mut app.settings.show_inspector, "Inspector");
+                ui.checkbox(&mut app.settings.show_thumbnails, "Thumbnails");
+                ui.checkbox(&mut app.compare, "Compare grid (C)");
+                if ui.button("Presentation mode (F11 / P)").clicked() {
+                    ui.close();
+                    app.toggle_presentation(ui.ctx());
+                }
+                if ui.button("Fit (F)").clicked() {
+                    app.transform.fit();
+                }
+                if ui.button("Actual size (0)").clicked() {
+                    app.transform.actual_size(ui.ctx().pixels_per_point());
+                }
+            });
+            ui.menu_button("Help", |ui| {
+                ui.label("←/→, PageUp/PageDown: previous/next image");
+                ui.label("1–9: Grad-CAM, Grad-CAM++, XGrad-CAM, LayerCAM, HiResCAM, Eigen-CAM, Score-CAM, Saliency, Integrated Gradients");
+                ui.label("Wheel or pinch: zoom · drag: pan · F: fit · 0: actual size");
+                ui.label("C: compare grid · F11 or P: presentation · Esc: leave presentation");
+                ui.label("Drop images, folders or .pth/.safetensors files on the window.");
+            });
+        });
+    });
+}
+
+pub fn status_bar(app: &mut LanternApp, ui: &mut egui::Ui) {
+    egui::Panel::bottom("lantern status").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.label(format!("Compute: {}", app.compute));
+            ui.separator();
+            ui.label(format!("Render: {}", app.renderer));
+            ui.separator();
+            match &app.model.info {
+                Some(i) => ui.label(format!("Model: {} ({})", i.name, i.arch)),
+                None if app.model.loading => ui.label("Model: loading…"),
+                None => ui.label("Model: none"),
+            };
+            if let Some((x, y, v)) = app.readout {
+                ui.separator();
+                match v {
+                    Some(v) => ui.label(format!("({x}, {y}) map {v:.3}")),
+                    None => ui.label(format!("({x}, {y})")),
+                };
+            }
+            if let Some(e) = app.toasts.last_error() {
+                ui.separator();
+                ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 110)));
+            }
+        });
+    });
+}
+
+pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
+    egui::Panel::bottom("lantern thumbnails").resizable(false).show(ui, |ui| {
+        egui::ScrollArea::horizontal().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let mut select = None;
+                for (i, img) in app.gallery.images.iter_mut().enumerate() {
+                    if img.thumb_texture.is_none()
+                        && let super::gallery::Load::Ready(t) = &img.thumb
+                    {
+                        let colour = egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
+                        img.thumb_texture = Some(ui.ctx().load_texture(format!("thumb {}", img.id), colour, egui::TextureOptions::LINEAR));
+                    }
+                    let selected = i == app.gallery.index;
+                    let response = match &img.thumb_texture {
+                        Some(t) => ui.add(egui::Button::image_and_text(egui::Image::new(t).max_height(56.0), RichText::new(img.name()).small()).selected(selected)),
+                        None => ui.add(egui::Button::new(img.name()).selected(selected)),
+                    };
+                    if response.on_hover_text(img.name()).clicked() {
+                        select = Some(i);
+                    }
+                }
+                if let Some(i) = select
+                    && app.gallery.select(i)
+                {
+                    app.transform.fit();
+                }
+            });
+        });
+    });
+}
+
+fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method) {
+    egui::ComboBox::from_label(label).selected_text(method.title()).width(180.0).show_ui(ui, |ui| {
+        for family in [Family::Cam, Family::Gradient, Family::Perturbation] {
+            ui.label(RichText::new(match family {
+                Family::Cam => "Class activation maps",
+                Family::Gradient => "Gradients",
+                Family::Perturbation => "Perturbation",
+            }).small().weak());
+            for m in Method::ALL.into_iter().filter(|m| m.family() == family) {
+                ui.selectable_value(method, m, m.title()).on_hover_text(m.summary());
+            }
+        }
+    });
+}
+
+fn params_ui(ui: &mut egui::Ui, method: Method, p: &mut crate::explain::Params) {
+    match method {
+        Method::SmoothGrad => {
+            ui.add(egui::Slider::new(&mut p.smoothgrad_samples, 1..=100).text("samples"));
+            ui.add(egui::Slider::new(&mut p.smoothgrad_sigma, 0.0..=1.0).text("noise σ"));
+        }
+        Method::IntegratedGradients => {
+            ui.add(egui::Slider::new(&mut p.ig_steps, 2..=300).text("steps"));
+            egui::ComboBox::from_label("rule").selected_text(format!("{:?}", p.ig_rule)).show_ui(ui, |ui| {
+                for r in [IntegrationRule::GaussLegendre, IntegrationRule::RiemannTrapezoid, IntegrationRule::RiemannLeft, IntegrationRule::RiemannRight, IntegrationRule::RiemannMiddle] {
+                    ui.selectable_value(&mut p.ig_rule, r, format!("{r:?}"));
+                }
+            });
+        }
+        Method::Occlusion => {
+            ui.add(egui::Slider::new(&mut p.occlusion_window, 2..=64).text("window"));
+            ui.add(egui::Slider::new(&mut p.occlusion_stride, 1..=32).text("stride"));
+        }
+        Method::Rise => {
+            ui.add(egui::Slider::new(&mut p.rise_masks, 50..=8000).logarithmic(true).text("masks"));
+            ui.add(egui::Slider::new(&mut p.rise_cells, 2..=16).text("cells"));
+            ui.add(egui::Slider::new(&mut p.rise_keep, 0.05..=0.95).text("keep p"));
+        }
+        _ => {}
+    }
+    if method.is_long() {
+        ui.add(egui::Slider::new(&mut p.batch, 1..=128).text("batch"));
+    }
+}
+
+pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
+    egui::Panel::right("lantern inspector").resizable(true).default_size(300.0).show(ui, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("Explanation");
+            method_combo(ui, "Method", &mut app.settings.method);
+            params_ui(ui, app.settings.method, &mut app.settings.params);
+            if let Some(info) = &app.model.info {
+                let uses_layer = app.settings.method.uses_layer() && app.settings.method != Method::Cam;
+                ui.add_enabled_ui(uses_layer, |ui| {
+                    let current = app.layer.clone().unwrap_or_else(|| info.default_layer.clone());
+                    egui::ComboBox::from_label("Layer").selected_text(&current).show_ui(ui, |ui| {
+                        for l in &info.layers {
+                            if ui.selectable_label(*l == current, l).clicked() {
+                                app.layer = Some(l.clone());
+                            }
+                        }
+                    });
+                });
+            }
+            let running = app.main.running();
+            if let Some((done, total)) = app.main.progress {
+                ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done} / {total}")));
+            } else if running {
+                ui.add(egui::ProgressBar::new(0.0).animate(true).text("computing"));
+            }
+            if running && ui.button("Cancel").clicked() {
+                app.cancel();
+            }
+            if let Some(o) = &app.main.output {
+                ui.label(format!("{} took {:.1} ms", o.method.title(), o.milliseconds));
+            }
+            if let Some(job) = &app.export {
+                let s = job.status.lock().expect("export status lock").clone();
+                ui.add(egui::ProgressBar::new(s.done as f32 / s.total.max(1) as f32).text(format!("saving {} / {}", s.done, s.total)));
+                if ui.button("Cancel saving").clicked() {
+                    job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            if let Some(e) = &app.main.error {
+                ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 110)));
+            }
+            ui.separator();
+            prediction_chart(app, ui);
+            ui.separator();
+            look_ui(app, ui);
+            ui.separator();
+            compare_ui(app, ui);
+            ui.separator();
+            model_ui(app, ui);
+        });
+    });
+}
+
+fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
+    ui.heading("Prediction");
+    let Some(out) = &app.main.output else {
+        ui.label("…");
+        return;
+    };
+    let labels: Vec<String> = out.top.iter().map(|(c, _)| app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("class {c}"))).collect();
+    let (best, p) = out.top[0];
+    ui.label(RichText::new(format!("{} ({:.1} %)", labels[0], p * 100.0)).strong());
+    ui.label(format!("Explaining: {} (class {})", app.model.info.as_ref().and_then(|i| i.labels.get(out.class).cloned()).unwrap_or_default(), out.class));
+    let top: Vec<(usize, f32)> = out.top.iter().take(5).copied().collect();
+    let bars: Vec<Bar> = top
+        .iter()
+        .enumerate()
+        .map(|(i, &(c, p))| {
+            let colour = if c == out.class { Color32::from_rgb(255, 170, 40) } else { Color32::from_rgb(90, 140, 220) };
+            Bar::new(i as f64, f64::from(p)).name(&labels[i]).fill(colour).width(0.7)
+        })
+        .collect();
+    let hit = Plot::new("lantern top-k")
+        .height(120.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show_axes([false, true])
+        .show(ui, |pu| {
+            pu.bar_chart(BarChart::new("probability", bars));
+            if pu.response().clicked() { pu.pointer_coordinate() } else { None }
+        })
+        .inner;
+    if let Some(p) = hit {
+        let i = p.x.round();
+        if (p.x - i).abs() <= 0.35 && i >= 0.0 && (i as usize) < top.len() {
+            app.target = Target::Class(top[i as usize].0);
+        }
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Class:");
+        if ui.selectable_label(app.target == Target::Top1, format!("top-1 ({})", labels[0])).clicked() {
+            app.target = Target::Top1;
+        }
+        for (i, &(c, _)) in top.iter().enumerate().skip(1) {
+            if ui.selectable_label(app.target == Target::Class(c), &labels[i]).clicked() {
+                app.target = Target::Class(c);
+            }
+        }
+    });
+    let _ = best;
+}
+
+fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+    let look = &mut app.settings.look;
+    ui.heading("Look");
+    egui::ComboBox::from_label("Mode").selected_text(look.mode.label()).show_ui(ui, |ui| {
+        for m in ViewMode::ALL {
+            ui.selectable_value(&mut look.mode, m, m.label());
+        }
+    });
+    egui::ComboBox::from_label("Colormap").selected_text(look.colormap.name()).show_ui(ui, |ui| {
+        for c in Colormap::ALL {
+            ui.selectable_value(&mut look.colormap, c, c.name());
+        }
+    });
+    ui.add(egui::Slider::new(&mut look.alpha, 0.0..=1.0).text("Opacity"));
+    ui.add(egui::Slider::new(&mut look.gamma, 0.2..=3.0).text("Gamma"));
+    ui.add(egui::Slider::new(&mut look.threshold, 0.0..=0.99).text("Threshold"));
+    ui.checkbox(&mut look.contour, "Contour at threshold");
+    ui.checkbox(&mut look.boxes, "Boxes at threshold");
+    if look.mode == ViewMode::Wipe {
+        ui.add(egui::Slider::new(&mut look.wipe, 0.0..=1.0).text("Wipe"));
+    }
+}
+
+fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+    ui.heading("Compare");
+    ui.checkbox(&mut app.compare, "Show grid");
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Methods, "methods");
+        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Classes, "classes");
+        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Layers, "layers");
+    });
+    if app.settings.compare_axis == CompareAxis::Methods {
+        let mut remove = None;
+        for (i, m) in app.settings.compare_methods.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                method_combo(ui, &format!("Cell {}", i + 1), m);
+                if ui.small_button("✕").on_hover_text("remove").clicked() {
+                    remove = Some(i);
+                }
+            });
+        }
+        if let Some(i) = remove {
+            app.settings.compare_methods.remove(i);
+        }
+        if app.settings.compare_methods.len() < 9 && ui.button("Add method").clicked() {
+            let next = QUICK_METHODS.into_iter().find(|m| !app.settings.compare_methods.contains(m)).unwrap_or(Method::GradCam);
+            app.settings.compare_methods.push(next);
+        }
+    }
+}
+
+fn model_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+    ui.heading("Model");
+    match &app.model.info {
+        Some(i) => {
+            ui.label(format!("{} — {}", i.name, i.arch));
+            ui.label(format!("{} classes, {} layers", i.classes, i.layers.len()));
+            let p = &i.preprocess;
+            ui.label(format!("input: resize {} · crop {} · mean {:?} · std {:?}", p.resize, p.crop, p.mean, p.std));
+            if let Some(l) = &i.cam_layer {
+                ui.label(format!("CAM layer: {l}"));
+            }
+        }
+        None => {
+            ui.label(if app.model.loading { "loading…" } else { "none" });
+        }
+    }
+    ui.label(format!("Compute: {}", app.compute));
+}

@@ -1,0 +1,95 @@
+//! What the app remembers between runs (stored with eframe's storage): view settings, the method
+//! and its parameters, recent files and which panels are open.
+
+use crate::colormap::Colormap;
+pub use crate::render::ViewMode;
+use crate::explain::{Method, Params};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What the compare grid varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareAxis {
+    Methods,
+    Classes,
+    Layers,
+}
+
+/// Overlay appearance: only shader inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Look {
+    pub colormap: Colormap,
+    pub alpha: f32,
+    pub gamma: f32,
+    pub threshold: f32,
+    pub contour: bool,
+    pub boxes: bool,
+    pub mode: ViewMode,
+    /// Wipe divider position across the view, 0..1.
+    pub wipe: f32,
+}
+
+impl Default for Look {
+    fn default() -> Self {
+        Self { colormap: Colormap::Jet, alpha: 0.5, gamma: 1.0, threshold: 0.5, contour: true, boxes: true, mode: ViewMode::Overlay, wipe: 0.5 }
+    }
+}
+
+/// Everything persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub look: Look,
+    pub method: Method,
+    pub params: Params,
+    /// Recently opened images, folders and models, newest first.
+    pub recent: Vec<PathBuf>,
+    pub show_inspector: bool,
+    pub show_thumbnails: bool,
+    pub compare_axis: CompareAxis,
+    /// Methods shown in the compare grid.
+    pub compare_methods: Vec<Method>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            look: Look::default(),
+            method: Method::GradCam,
+            params: Params { rise_masks: 1000, ..Params::default() },
+            recent: Vec::new(),
+            show_inspector: true,
+            show_thumbnails: true,
+            compare_axis: CompareAxis::Methods,
+            compare_methods: vec![Method::GradCam, Method::GradCamPlusPlus, Method::LayerCam, Method::EigenCam],
+        }
+    }
+}
+
+impl Settings {
+    /// Put `path` first in the recent list (at most ten entries).
+    pub fn remember(&mut self, path: PathBuf) {
+        self.recent.retain(|p| *p != path);
+        self.recent.insert(0, path);
+        self.recent.truncate(10);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_files_are_unique_newest_first_and_capped() {
+        let mut s = Settings::default();
+        for i in 0..12 {
+            s.remember(PathBuf::from(format!("/img/{i}.png")));
+        }
+        s.remember(PathBuf::from("/img/5.png"));
+        assert_eq!(s.recent.len(), 10);
+        assert_eq!(s.recent[0], PathBuf::from("/img/5.png"));
+        assert_eq!(s.recent.iter().filter(|p| p.ends_with("5.png")).count(), 1);
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Settings>(&text).unwrap(), s);
+    }
+}

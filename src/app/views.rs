@@ -1,0 +1,175 @@
+//! The central area: one large view, or the compare grid of views that share zoom, pan and look.
+
+use super::canvas::{self, ViewTransform};
+use super::gallery::GalleryImage;
+use super::overlay::ViewContent;
+use super::settings::{CompareAxis, Look};
+use super::worker::Slot;
+use super::{LanternApp, ViewState};
+use crate::render::{OverlayStyle, ViewLook, render_view};
+use egui::{Align2, Color32, FontId, Rect, RichText, vec2};
+
+/// Stable id of a view for its GPU resources.
+fn view_id(slot: Slot) -> u64 {
+    match slot {
+        Slot::Main => 0,
+        Slot::Cell(i) => 1 + i as u64,
+    }
+}
+
+/// The map a view shows: the finished one, or the partial one of a method still running.
+fn shown_map(v: &ViewState) -> Option<&std::sync::Arc<crate::map::WeightMap>> {
+    v.partial.as_ref().or(v.output.as_ref().map(|o| &o.map))
+}
+
+/// Draw one view; returns the response of its canvas.
+fn draw(
+    ui: &mut egui::Ui,
+    rect: Rect,
+    slot: Slot,
+    image: &mut GalleryImage,
+    view: &ViewState,
+    look: &mut Look,
+    transform: &mut ViewTransform,
+    gpu: bool,
+) -> Option<egui::Response> {
+    let decoded = image.decoded()?;
+    let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
+    let response = canvas::interact(ui, rect, size, transform, look);
+    let image_rect = transform.image_rect(rect, size);
+    let output = view.output.as_ref();
+    let geometry = output.map(|o| o.geometry);
+    let map = shown_map(view).cloned();
+    let content = ViewContent { image_key: image.id, image: decoded.rgba.clone(), map_key: view.map_key, map: map.clone() };
+    let uniforms = canvas::uniforms(look, rect, image_rect, if map.is_some() { geometry.as_ref() } else { None });
+    let fallback = if gpu {
+        None
+    } else {
+        // Frames not drawn by wgpu (tests without a GPU renderer): composite on the CPU,
+        // only when the image, the map or the look changes.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (image.id, view.map_key, format!("{look:?}")).hash(&mut h);
+            h.finish()
+        };
+        if image.fallbacks.get(&view_id(slot)).is_none_or(|(k, _)| *k != key) {
+            let rgb = match (&map, &geometry) {
+                (Some(m), Some(g)) => {
+                    let style = OverlayStyle { colormap: look.colormap, alpha: look.alpha, gamma: look.gamma };
+                    render_view(&decoded.rgb, m, g, &ViewLook { style, mode: look.mode, wipe: look.wipe, threshold: look.threshold, contour: look.contour })
+                }
+                _ => (*decoded.rgb).clone(),
+            };
+            let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
+            let tex = ui.ctx().load_texture(format!("lantern view {}", view_id(slot)), colour, egui::TextureOptions::LINEAR);
+            image.fallbacks.insert(view_id(slot), (key, tex));
+        }
+        image.fallbacks.get(&view_id(slot)).map(|(_, t)| t.clone())
+    };
+    canvas::paint_view(ui, rect, view_id(slot), &content, uniforms, gpu, fallback.as_ref(), image_rect);
+    let boxes: Vec<Rect> = match (output, &map) {
+        (Some(o), Some(m)) if view.partial.is_none() => {
+            let t = ((look.threshold * 100.0).floor() as usize).min(99);
+            o.boxes[t].iter().map(|b| canvas::box_on_screen(b, (m.width, m.height), &o.geometry, image_rect)).collect()
+        }
+        _ => Vec::new(),
+    };
+    canvas::paint_annotations(ui, rect, look, &boxes, image_rect);
+    Some(response)
+}
+
+/// A caption in the top-left corner of a view.
+fn caption(ui: &egui::Ui, rect: Rect, text: &str, size: f32) {
+    let painter = ui.painter_at(rect);
+    let pos = rect.left_top() + vec2(8.0, 6.0);
+    let galley = painter.layout_no_wrap(text.to_string(), FontId::proportional(size), Color32::WHITE);
+    painter.rect_filled(Rect::from_min_size(pos - vec2(4.0, 2.0), galley.size() + vec2(8.0, 4.0)), 4.0, Color32::from_black_alpha(170));
+    painter.galley(pos, galley, Color32::WHITE);
+}
+
+fn describe(app: &LanternApp, view: &ViewState) -> String {
+    let label = |c: usize| app.model.info.as_ref().and_then(|i| i.labels.get(c).cloned()).unwrap_or_else(|| format!("class {c}"));
+    match (&view.output, &view.progress, &view.requested) {
+        (_, Some((done, total)), Some(r)) => format!("{} … {done}/{total}", r.method.title()),
+        (Some(o), _, _) => {
+            let layer = if o.layer.is_empty() { String::new() } else { format!(" @ {}", o.layer) };
+            format!("{} · {}{layer}", o.method.title(), label(o.class))
+        }
+        (None, _, Some(r)) => format!("{} …", r.method.title()),
+        _ => String::new(),
+    }
+}
+
+/// The single large view with the hover readout.
+pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
+    let rect = ui.available_rect_before_wrap();
+    let gpu = app.gpu;
+    let text = describe(app, &app.main);
+    let Some(image) = app.gallery.images.get_mut(app.gallery.index) else {
+        ui.centered_and_justified(|ui| ui.label("Open an image (File ▸ Open) or drop one here."));
+        return;
+    };
+    if let super::gallery::Load::Failed(e) = &image.image {
+        let e = e.clone();
+        ui.centered_and_justified(|ui| ui.label(RichText::new(format!("Cannot show this image:\n{e}")).color(Color32::from_rgb(255, 120, 110))));
+        return;
+    }
+    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, &mut app.settings.look, &mut app.transform, gpu) else {
+        ui.centered_and_justified(|ui| ui.spinner());
+        return;
+    };
+    let size = app.gallery.current().and_then(|i| i.decoded()).map(|d| vec2(d.rgb.width() as f32, d.rgb.height() as f32));
+    app.readout = match (response.hover_pos(), size) {
+        (Some(p), Some(size)) => app.transform.pixel_at(rect, size, p).map(|(x, y)| (x, y, map_value_at(&app.main, x, y))),
+        _ => None,
+    };
+    let big = if app.presentation { 26.0 } else { 14.0 };
+    caption(ui, rect, &text, big);
+    if app.presentation {
+        let painter = ui.painter_at(rect);
+        let name = app.gallery.current().map(|i| i.name()).unwrap_or_default();
+        painter.text(rect.center_bottom() - vec2(0.0, 12.0), Align2::CENTER_BOTTOM, name, FontId::proportional(20.0), Color32::from_gray(200));
+    }
+}
+
+/// The map value under image pixel `(x, y)`, if the map covers it.
+fn map_value_at(view: &ViewState, x: u32, y: u32) -> Option<f32> {
+    let o = view.output.as_ref()?;
+    let (cx, cy, cw, ch) = o.geometry.crop_in_original();
+    let (u, v) = ((f64::from(x) + 0.5 - cx) / cw, (f64::from(y) + 0.5 - cy) / ch);
+    if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
+        return None;
+    }
+    o.map.get((u * o.map.width as f64) as usize, (v * o.map.height as f64) as usize)
+}
+
+/// A grid of views varying method, class or layer, sharing zoom, pan and look.
+pub fn compare_grid(app: &mut LanternApp, ui: &mut egui::Ui) {
+    let n = app.cells.len();
+    if n == 0 {
+        ui.centered_and_justified(|ui| ui.label("Nothing to compare yet."));
+        return;
+    }
+    let area = ui.available_rect_before_wrap();
+    let cols = (n as f32).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let cell = vec2(area.width() / cols as f32, area.height() / rows as f32);
+    let gpu = app.gpu;
+    let texts: Vec<String> = app.cells.iter().map(|v| describe(app, v)).collect();
+    let axis = app.settings.compare_axis;
+    for (i, text) in texts.iter().enumerate() {
+        let (r, c) = (i / cols, i % cols);
+        let rect = Rect::from_min_size(area.min + vec2(c as f32 * cell.x, r as f32 * cell.y), cell).shrink(2.0);
+        let Some(image) = app.gallery.images.get_mut(app.gallery.index) else { return };
+        let view = &app.cells[i];
+        if draw(ui, rect, Slot::Cell(i), image, view, &mut app.settings.look, &mut app.transform, gpu).is_some() {
+            let prefix = match axis {
+                CompareAxis::Methods => "",
+                CompareAxis::Classes => "class: ",
+                CompareAxis::Layers => "layer: ",
+            };
+            caption(ui, rect, &format!("{prefix}{text}"), 13.0);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The compute worker: one named background thread that owns the models, decoded images and
+//! per-image explanation sessions (so activations are cached per image, model and layer). The UI
+//! sends jobs and polls events; it never waits. For each view slot only the newest explain
+//! request is kept, and a newer request cancels the one running for its slot.
+
+use crate::explain::{Control, Method, Params, Progress, Session, Target, top_k};
+use crate::imaging::{self, Geometry};
+use crate::map::boxes::{boxes_from_quantized, quantize};
+use crate::map::{BoxMode, PixelBox, WeightMap};
+use crate::models::Network;
+use burn::tensor::Device;
+use image::RgbImage;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Which view a result is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Main,
+    Cell(usize),
+}
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    File(PathBuf),
+    /// A bundled demo image.
+    Bytes { name: String, bytes: &'static [u8] },
+}
+
+impl ImageSource {
+    pub fn name(&self) -> String {
+        match self {
+            ImageSource::File(p) => p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string()),
+            ImageSource::Bytes { name, .. } => name.clone(),
+        }
+    }
+
+    fn decode(&self) -> crate::Result<RgbImage> {
+        match self {
+            ImageSource::File(p) => imaging::load_image(p),
+            ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
+        }
+    }
+}
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    Demo,
+    File(PathBuf),
+}
+
+/// What the UI shows about a loaded model.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub name: String,
+    pub arch: String,
+    pub classes: usize,
+    pub labels: Vec<String>,
+    pub layers: Vec<String>,
+    pub default_layer: String,
+    pub cam_layer: Option<String>,
+    pub preprocess: imaging::Preprocess,
+}
+
+/// One explanation to compute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainRequest {
+    pub slot: Slot,
+    pub token: u64,
+    pub image: u64,
+    pub model: u64,
+    pub method: Method,
+    pub target: Target,
+    pub layer: Option<String>,
+    pub params: Params,
+}
+
+/// The result of an explain request.
+#[derive(Debug, Clone)]
+pub struct ExplainOutput {
+    pub map: Arc<WeightMap>,
+    /// Boxes of every region above threshold `i / 100`, for `i` in `0..100`.
+    pub boxes: Arc<Vec<Vec<PixelBox>>>,
+    /// The ten most probable classes: `(class, probability)`.
+    pub top: Vec<(usize, f32)>,
+    pub class: usize,
+    pub method: Method,
+    pub layer: String,
+    pub milliseconds: f64,
+    pub geometry: Geometry,
+}
+
+/// What the worker reports.
+#[derive(Debug)]
+pub enum Event {
+    ModelLoaded { id: u64, result: Result<ModelInfo, String> },
+    ImageLoaded { id: u64, result: Result<Arc<RgbImage>, String> },
+    Thumbnail { id: u64, result: Result<RgbImage, String> },
+    Progress { slot: Slot, token: u64, done: usize, total: usize, partial: Option<Arc<WeightMap>> },
+    Explained { slot: Slot, token: u64, result: Result<ExplainOutput, String> },
+}
+
+enum Load {
+    Model { id: u64, source: ModelSource },
+    Image { id: u64, source: ImageSource, thumbnail: bool },
+}
+
+#[derive(Default)]
+struct Queue {
+    loads: VecDeque<Load>,
+    explains: VecDeque<ExplainRequest>,
+    running: Option<(Slot, Arc<AtomicBool>)>,
+    shutdown: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+/// Handle to the worker thread.
+pub struct Worker {
+    shared: Arc<Shared>,
+    events: Receiver<Event>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Start the worker; `repaint` is called whenever an event is sent.
+    pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
+        let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
+        let (tx, events) = channel();
+        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new() };
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("lantern-worker".into())
+            .spawn(move || run(thread_shared, state))
+            .expect("the worker thread starts");
+        Self { shared, events, thread: Some(thread) }
+    }
+
+    fn push(&self, f: impl FnOnce(&mut Queue)) {
+        let mut q = self.shared.queue.lock().expect("worker queue lock");
+        f(&mut q);
+        self.shared.wake.notify_one();
+    }
+
+    pub fn load_model(&self, id: u64, source: ModelSource) {
+        self.push(|q| q.loads.push_back(Load::Model { id, source }));
+    }
+
+    pub fn load_image(&self, id: u64, source: ImageSource) {
+        self.push(|q| q.loads.push_back(Load::Image { id, source, thumbnail: false }));
+    }
+
+    pub fn load_thumbnail(&self, id: u64, source: ImageSource) {
+        self.push(|q| q.loads.push_back(Load::Image { id, source, thumbnail: true }));
+    }
+
+    /// Queue an explanation; an older pending request for the same slot is dropped, and one
+    /// running for it is cancelled.
+    pub fn explain(&self, request: ExplainRequest) {
+        self.push(|q| {
+            q.explains.retain(|r| r.slot != request.slot);
+            if let Some((slot, cancel)) = &q.running
+                && *slot == request.slot
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            q.explains.push_back(request);
+        });
+    }
+
+    /// Cancel whatever runs for `slot` and drop its pending request.
+    pub fn cancel(&self, slot: Slot) {
+        self.push(|q| {
+            q.explains.retain(|r| r.slot != slot);
+            if let Some((s, cancel)) = &q.running
+                && *s == slot
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Every event that arrived since the last call.
+    pub fn poll(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Block until an event arrives or `timeout` passes (tests use this; the UI never does).
+    pub fn wait(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.push(|q| {
+            q.shutdown = true;
+            if let Some((_, cancel)) = &q.running {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        });
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct State {
+    device: Device,
+    tx: Sender<Event>,
+    repaint: Box<dyn Fn() + Send>,
+    models: HashMap<u64, Arc<Network>>,
+    images: HashMap<u64, Arc<RgbImage>>,
+    /// Most recently used last; `(image, model)` and its session.
+    sessions: VecDeque<((u64, u64), Session)>,
+}
+
+const SESSIONS_KEPT: usize = 8;
+
+enum Next {
+    Load(Load),
+    Explain(ExplainRequest, Arc<AtomicBool>),
+}
+
+fn run(shared: Arc<Shared>, mut state: State) {
+    loop {
+        let next = {
+            let mut q = shared.queue.lock().expect("worker queue lock");
+            q.running = None;
+            loop {
+                if q.shutdown {
+                    return;
+                }
+                if let Some(l) = q.loads.pop_front() {
+                    break Next::Load(l);
+                }
+                if let Some(r) = q.explains.pop_front() {
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    q.running = Some((r.slot, Arc::clone(&cancel)));
+                    break Next::Explain(r, cancel);
+                }
+                q = shared.wake.wait(q).expect("worker queue lock");
+            }
+        };
+        // A panic in one job must not take the worker down with it.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match next {
+            Next::Load(load) => state.load(load),
+            Next::Explain(r, cancel) => state.explain(r, &cancel),
+        }));
+        if outcome.is_err() {
+            eprintln!("lantern: a background job failed unexpectedly");
+        }
+    }
+}
+
+impl State {
+    fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+        (self.repaint)();
+    }
+
+    fn load(&mut self, load: Load) {
+        match load {
+            Load::Model { id, source } => {
+                let result = match &source {
+                    ModelSource::Demo => crate::models::demo::network(&self.device).map(|n| (n, "demo classifier".to_string())),
+                    ModelSource::File(p) => crate::models::load(p, None, &self.device)
+                        .map(|n| (n, p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().to_string()))),
+                };
+                let result = result.map(|(net, name)| {
+                    let info = ModelInfo {
+                        name,
+                        arch: net.arch.clone(),
+                        classes: net.classes(),
+                        labels: (0..net.classes()).map(|c| net.labels.name(c)).collect(),
+                        layers: net.layers.iter().map(|l| l.name.clone()).collect(),
+                        default_layer: net.default_layer.clone(),
+                        cam_layer: crate::explain::cam_layer(&net).map(String::from),
+                        preprocess: net.preprocess.clone(),
+                    };
+                    self.models.insert(id, Arc::new(net));
+                    self.sessions.retain(|((_, m), _)| *m != id);
+                    info
+                });
+                self.send(Event::ModelLoaded { id, result: result.map_err(|e| e.to_string()) });
+            }
+            Load::Image { id, source, thumbnail } => {
+                let decoded = source.decode().map_err(|e| e.to_string());
+                if thumbnail {
+                    let small = decoded.map(|img| image::imageops::thumbnail(&img, 96, 96 * img.height().max(1) / img.width().max(1)));
+                    self.send(Event::Thumbnail { id, result: small });
+                } else {
+                    let decoded = decoded.map(Arc::new);
+                    if let Ok(img) = &decoded {
+                        self.images.insert(id, Arc::clone(img));
+                    }
+                    self.send(Event::ImageLoaded { id, result: decoded });
+                }
+            }
+        }
+    }
+
+    fn explain(&mut self, r: ExplainRequest, cancel: &AtomicBool) {
+        let start = Instant::now();
+        let result = self.compute(&r, cancel);
+        let result = result.map(|mut out| {
+            out.milliseconds = start.elapsed().as_secs_f64() * 1000.0;
+            out
+        });
+        self.send(Event::Explained { slot: r.slot, token: r.token, result });
+    }
+
+    fn compute(&mut self, r: &ExplainRequest, cancel: &AtomicBool) -> Result<ExplainOutput, String> {
+        let geometry = {
+            let img = self.images.get(&r.image).ok_or("the image is not loaded yet")?;
+            let net = self.models.get(&r.model).ok_or("the model is not loaded yet")?;
+            net.preprocess.geometry(img.width(), img.height())
+        };
+        let tx = self.tx.clone();
+        let (slot, token) = (r.slot, r.token);
+        let mut last = Instant::now();
+        let mut on_progress = |p: Progress<'_>| {
+            // At most ~20 updates a second: partial maps are copied to the UI thread.
+            if p.done < p.total && last.elapsed() < Duration::from_millis(50) {
+                return;
+            }
+            last = Instant::now();
+            let _ = tx.send(Event::Progress { slot, token, done: p.done, total: p.total, partial: p.partial.cloned().map(Arc::new) });
+        };
+        let repaint = &self.repaint;
+        let mut forward = |p: Progress<'_>| {
+            on_progress(p);
+            repaint();
+        };
+        let mut control = Control::with_progress(cancel, &mut forward);
+        // Borrow juggling: the session needs &mut self, the callback borrows self.repaint.
+        let sessions = &mut self.sessions;
+        let models = &self.models;
+        let images = &self.images;
+        let key = (r.image, r.model);
+        let pos = match sessions.iter().position(|(k, _)| *k == key) {
+            Some(p) => p,
+            None => {
+                let net = models.get(&r.model).ok_or("the model is not loaded yet")?;
+                let img = images.get(&r.image).ok_or("the image is not loaded yet")?;
+                if sessions.len() >= SESSIONS_KEPT {
+                    sessions.pop_front();
+                }
+                sessions.push_back((key, Session::new(Arc::clone(net), net.preprocess.tensor(img, &net.device()))));
+                sessions.len() - 1
+            }
+        };
+        let session = &mut sessions[pos].1;
+        let logits = session.logits().to_vec();
+        let class = r.target.resolve(&logits);
+        let e = session.explain(r.method, class, r.layer.as_deref(), &r.params, &mut control).map_err(|e| e.to_string())?;
+        let q = quantize(&e.map);
+        let boxes: Vec<Vec<PixelBox>> = (0..100).map(|i| boxes_from_quantized(&q, f64::from(i) / 100.0, BoxMode::All)).collect();
+        Ok(ExplainOutput {
+            map: Arc::new(e.map),
+            boxes: Arc::new(boxes),
+            top: top_k(&logits, 10),
+            class,
+            method: r.method,
+            layer: e.layer,
+            milliseconds: 0.0,
+            geometry,
+        })
+    }
+}

@@ -1,0 +1,236 @@
+//! Gradient attributions with respect to the input pixels. Every gradient is of the target
+//! class's logit (not its probability), as Captum computes it with `target=c`.
+
+use super::attribution::Attribution;
+use super::backprop::{ReluRule, input_gradient};
+use super::control::Control;
+use super::method::{Baseline, IntegrationRule};
+use crate::error::Result;
+use crate::metrics::faithfulness::blurred;
+use crate::models::Network;
+use crate::models::network::host_values;
+use burn::tensor::{Tensor, TensorData};
+
+fn attribution(t: Tensor<4>) -> Attribution {
+    let [_, c, h, w] = t.dims();
+    Attribution { channels: c, height: h, width: w, values: host_values(t) }
+}
+
+/// `d logit_class / d x` for every image of the batch `x`, through burn's autodiff.
+pub fn gradients(net: &Network, x: Tensor<4>, class: usize) -> Tensor<4> {
+    let [n, ..] = x.dims();
+    let leaf = x.autodiff().require_grad();
+    let logits = net.forward(leaf.clone());
+    let grads = logits.slice([0..n, class..class + 1]).sum().backward();
+    leaf.grad(&grads).expect("the input takes part in the graph").without_autodiff()
+}
+
+/// Saliency (Simonyan et al., "Deep Inside Convolutional Networks", ICLR workshop 2014):
+/// `dy/dx`, or `|dy/dx|` when `absolute`.
+pub fn saliency(net: &Network, x: &Tensor<4>, class: usize, absolute: bool) -> Attribution {
+    let g = gradients(net, x.clone(), class);
+    attribution(if absolute { g.abs() } else { g })
+}
+
+/// Input x Gradient (Shrikumar et al., "Not Just a Black Box", 2016): `x * dy/dx`.
+pub fn input_x_gradient(net: &Network, x: &Tensor<4>, class: usize) -> Attribution {
+    attribution(x.clone() * gradients(net, x.clone(), class))
+}
+
+/// SmoothGrad (Smilkov et al., "SmoothGrad: removing noise by adding noise", 2017):
+/// `mean_k dy/dx(x + e_k)`, `e_k ~ N(0, sigma^2)` element-wise in normalised input units (Captum's
+/// absolute `stdevs`). Sample `k`'s noise is [`crate::seeded::normal`] of key `smoothgrad.{k}`.
+pub fn smoothgrad(
+    net: &Network,
+    x: &Tensor<4>,
+    class: usize,
+    samples: usize,
+    sigma: f32,
+    seed: u64,
+    batch: usize,
+    control: &mut Control,
+) -> Result<Attribution> {
+    let [_, c, h, w] = x.dims();
+    let n = c * h * w;
+    let base = host_values(x.clone());
+    let device = x.device();
+    let mut total: Option<Tensor<4>> = None;
+    let samples = samples.max(1);
+    for start in (0..samples).step_by(batch.max(1)) {
+        control.check()?;
+        let end = (start + batch.max(1)).min(samples);
+        let mut values = Vec::with_capacity((end - start) * n);
+        for k in start..end {
+            let noise = crate::seeded::normal(&format!("smoothgrad.{k}"), n, seed);
+            values.extend(base.iter().zip(noise).map(|(&v, e)| v + e * sigma));
+        }
+        let g = gradients(net, Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device), class);
+        let sum = g.sum_dim(0);
+        total = Some(match total {
+            Some(t) => t + sum,
+            None => sum,
+        });
+        control.report(end, samples, None);
+    }
+    Ok(attribution(total.expect("at least one sample") / samples as f32))
+}
+
+/// `n` values from `start` to `end` as `torch.linspace` computes them in `f32`: the first half
+/// counted up from `start`, the second half down from `end`.
+fn linspace(start: f32, end: f32, n: usize) -> Vec<f32> {
+    if n == 1 {
+        return vec![start];
+    }
+    let step = (end - start) / (n - 1) as f32;
+    (0..n)
+        .map(|i| if i < n / 2 { step.mul_add(i as f32, start) } else { (-step).mul_add((n - 1 - i) as f32, end) })
+        .collect()
+}
+
+/// Nodes and weights of `n`-point Gauss-Legendre quadrature on `[0, 1]`, ascending (Newton's
+/// method on the Legendre recurrence).
+fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut nodes = Vec::with_capacity(n);
+    let mut weights = Vec::with_capacity(n);
+    for k in 1..=n {
+        let mut x = (std::f64::consts::PI * (k as f64 - 0.25) / (n as f64 + 0.5)).cos();
+        let mut dp = 0.0;
+        for _ in 0..100 {
+            let (mut p0, mut p1) = (1.0, x);
+            for j in 2..=n {
+                let p2 = ((2 * j - 1) as f64 * x * p1 - (j - 1) as f64 * p0) / j as f64;
+                p0 = p1;
+                p1 = p2;
+            }
+            let p = if n == 0 { 1.0 } else { p1 };
+            dp = n as f64 * (x * p - p0) / (x * x - 1.0);
+            let dx = p / dp;
+            x -= dx;
+            if dx.abs() < 1e-16 {
+                break;
+            }
+        }
+        nodes.push(0.5 * (1.0 + x));
+        weights.push(1.0 / ((1.0 - x * x) * dp * dp));
+    }
+    nodes.reverse();
+    weights.reverse();
+    (nodes, weights)
+}
+
+/// Points `alpha_i` on the path and their weights, as Captum's approximation methods give them.
+pub fn integration_points(steps: usize, rule: IntegrationRule) -> (Vec<f32>, Vec<f32>) {
+    let n = steps.max(2);
+    let uniform = vec![1.0 / n as f32; n];
+    match rule {
+        IntegrationRule::GaussLegendre => {
+            let (a, w) = gauss_legendre(n);
+            (a.into_iter().map(|v| v as f32).collect(), w.into_iter().map(|v| v as f32).collect())
+        }
+        IntegrationRule::RiemannTrapezoid => {
+            let mut w = uniform;
+            w[0] /= 2.0;
+            w[n - 1] /= 2.0;
+            (linspace(0.0, 1.0, n), w)
+        }
+        IntegrationRule::RiemannLeft => (linspace(0.0, 1.0 - 1.0 / n as f32, n), uniform),
+        IntegrationRule::RiemannRight => (linspace(1.0 / n as f32, 1.0, n), uniform),
+        IntegrationRule::RiemannMiddle => (linspace(0.5 / n as f32, 1.0 - 0.5 / n as f32, n), uniform),
+    }
+}
+
+/// The baseline image for `x` (normalised space); `mean`/`std` undo normalisation for `Black`.
+pub fn baseline_tensor(baseline: &Baseline, x: &Tensor<4>, mean: [f32; 3], std: [f32; 3]) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let device = x.device();
+    match baseline {
+        Baseline::Zeros => Tensor::zeros([n, c, h, w], &device),
+        Baseline::Black => {
+            let per_channel: Vec<f32> = (0..c).map(|k| -mean[k.min(2)] / std[k.min(2)]).collect();
+            Tensor::<1>::from_data(TensorData::new(per_channel, [c]), &device).reshape([1, c, 1, 1]).expand([n, c, h, w])
+        }
+        Baseline::Blurred => blurred(x),
+        Baseline::Custom(values) => Tensor::<4>::from_data(TensorData::new(values.clone(), [1, c, h, w]), &device).expand([n, c, h, w]),
+    }
+}
+
+/// Integrated Gradients (Sundararajan et al., "Axiomatic Attribution for Deep Networks", ICML
+/// 2017): `(x - x') * sum_i w_i dy/dx(x' + alpha_i (x - x'))`. Returns the attribution and the
+/// completeness gap `sum(attribution) - (y(x) - y(x'))`.
+#[allow(clippy::too_many_arguments)]
+pub fn integrated_gradients(
+    net: &Network,
+    x: &Tensor<4>,
+    baseline: &Tensor<4>,
+    class: usize,
+    steps: usize,
+    rule: IntegrationRule,
+    batch: usize,
+    control: &mut Control,
+) -> Result<(Attribution, f64)> {
+    let (alphas, weights) = integration_points(steps, rule);
+    let [_, c, h, w] = x.dims();
+    let device = x.device();
+    let diff = x.clone() - baseline.clone();
+    let mut total: Tensor<4> = Tensor::zeros([1, c, h, w], &device);
+    let n = alphas.len();
+    for start in (0..n).step_by(batch.max(1)) {
+        control.check()?;
+        let end = (start + batch.max(1)).min(n);
+        let a = Tensor::<1>::from_data(TensorData::new(alphas[start..end].to_vec(), [end - start]), &device).reshape([end - start, 1, 1, 1]);
+        let wts = Tensor::<1>::from_data(TensorData::new(weights[start..end].to_vec(), [end - start]), &device).reshape([end - start, 1, 1, 1]);
+        let points = baseline.clone() + a * diff.clone();
+        let g = gradients(net, points, class);
+        total = total + (g * wts).sum_dim(0);
+        control.report(end, n, None);
+    }
+    let attr = total * diff;
+    let ends = net.forward(Tensor::cat(vec![x.clone(), baseline.clone()], 0));
+    let ends = host_values(ends.slice([0..2, class..class + 1]));
+    let a = attribution(attr);
+    let sum: f64 = a.values.iter().map(|&v| f64::from(v)).sum();
+    let delta = sum - f64::from(ends[0] - ends[1]);
+    Ok((a, delta))
+}
+
+/// Guided Backpropagation (see [`super::backprop`]).
+pub fn guided_backprop(net: &Network, x: &Tensor<4>, class: usize) -> Attribution {
+    attribution(input_gradient(net, x.clone(), class, ReluRule::Guided))
+}
+
+/// Guided Grad-CAM (Selvaraju et al., ICCV 2017): Guided Backprop times the layer's Grad-CAM
+/// `relu(sum_k mean(dy/dA^k) A^k)`, unnormalised and upsampled by nearest neighbour, as Captum's
+/// `GuidedGradCam` combines them.
+pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: (usize, usize), class: usize) -> Attribution {
+    let mut gb = guided_backprop(net, x, class);
+    let (cw, ch) = cam_size;
+    let (w, h) = (gb.width, gb.height);
+    for y in 0..h {
+        let sy = (y * ch / h).min(ch - 1);
+        for xx in 0..w {
+            let sx = (xx * cw / w).min(cw - 1);
+            let m = grad_cam[sy * cw + sx].max(0.0);
+            for c in 0..gb.channels {
+                gb.values[(c * h + y) * w + xx] *= m;
+            }
+        }
+    }
+    gb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integration_points_sum_to_one_where_captum_does() {
+        let (a, w) = integration_points(50, IntegrationRule::GaussLegendre);
+        assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!((a[0] - 0.000_566_797_8).abs() < 1e-7 && (a[49] - 0.999_433_2).abs() < 1e-6);
+        let (a, w) = integration_points(50, IntegrationRule::RiemannTrapezoid);
+        assert_eq!((a[0], a[49], a[1]), (0.0, 1.0, 0.020_408_163));
+        assert!((w.iter().sum::<f32>() - 0.98).abs() < 1e-5, "Captum's trapezoid weights sum to 1 - 1/n");
+        let (a, _) = integration_points(4, IntegrationRule::RiemannMiddle);
+        assert_eq!(a, vec![0.125, 0.375, 0.625, 0.875]);
+    }
+}

@@ -1,0 +1,237 @@
+//! Black-box attributions: the model is only run, never differentiated. Perturbed inputs are
+//! built on the host and run in batches of `batch` images; partial maps are handed out as
+//! batches complete.
+
+use super::attribution::Attribution;
+use super::control::Control;
+use super::method::Reduction;
+use crate::error::Result;
+use crate::explain::softmax;
+use crate::map::WeightMap;
+use crate::models::Network;
+use crate::models::network::host_values;
+use crate::seeded::Rng;
+use burn::tensor::{Tensor, TensorData};
+
+/// Logits of class `class` for a batch of `n` images given as host values.
+fn class_logits(net: &Network, values: Vec<f32>, n: usize, shape: [usize; 3], class: usize, device: &burn::tensor::Device) -> Vec<f32> {
+    let [c, h, w] = shape;
+    let logits = net.forward(Tensor::from_data(TensorData::new(values, [n, c, h, w]), device));
+    host_values(logits.slice([0..n, class..class + 1]))
+}
+
+/// Window offsets along an axis of length `len`: `0, stride, ...`, `ceil((len - window) / stride) + 1`
+/// of them, as Captum's `Occlusion` places them.
+fn offsets(len: usize, window: usize, stride: usize) -> Vec<usize> {
+    let count = if len > window { (len - window).div_ceil(stride) + 1 } else { 1 };
+    (0..count).map(|i| i * stride).collect()
+}
+
+/// Occlusion (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014),
+/// as Captum computes it: every `window x window` patch (all channels) is replaced by the
+/// baseline; a pixel's attribution is the mean drop `y(x) - y(x_occluded)` over the windows that
+/// cover it.
+#[allow(clippy::too_many_arguments)]
+pub fn occlusion(
+    net: &Network,
+    x: &Tensor<4>,
+    baseline: &Tensor<4>,
+    class: usize,
+    window: usize,
+    stride: usize,
+    batch: usize,
+    control: &mut Control,
+) -> Result<Attribution> {
+    let [_, c, h, w] = x.dims();
+    let device = x.device();
+    let (window, stride, batch) = (window.max(1), stride.max(1), batch.max(1));
+    let image = host_values(x.clone());
+    let base = host_values(baseline.clone());
+    let plane = h * w;
+    let reference = class_logits(net, image.clone(), 1, [c, h, w], class, &device)[0];
+    let windows: Vec<(usize, usize)> =
+        offsets(h, window, stride).into_iter().flat_map(|r| offsets(w, window, stride).into_iter().map(move |q| (r, q))).collect();
+    let mut total = vec![0.0f32; plane];
+    let mut count = vec![0.0f32; plane];
+    let cover = |&(r, q): &(usize, usize)| (r..(r + window).min(h)).flat_map(move |y| (q..(q + window).min(w)).map(move |x| y * w + x));
+    for start in (0..windows.len()).step_by(batch) {
+        control.check()?;
+        let chunk = &windows[start..(start + batch).min(windows.len())];
+        let mut values = Vec::with_capacity(chunk.len() * c * plane);
+        for win in chunk {
+            let mut img = image.clone();
+            for p in cover(win) {
+                for ch in 0..c {
+                    img[ch * plane + p] = base[ch * plane + p];
+                }
+            }
+            values.extend(img);
+        }
+        let scores = class_logits(net, values, chunk.len(), [c, h, w], class, &device);
+        for (win, s) in chunk.iter().zip(scores) {
+            for p in cover(win) {
+                total[p] += reference - s;
+                count[p] += 1.0;
+            }
+        }
+        let done = start + chunk.len();
+        if control.wants_partials() {
+            let partial = averaged(&total, &count, c, h, w).to_map(Reduction::AbsoluteSum);
+            control.report(done, windows.len(), Some(&partial));
+        } else {
+            control.report(done, windows.len(), None);
+        }
+    }
+    Ok(averaged(&total, &count, c, h, w))
+}
+
+fn averaged(total: &[f32], count: &[f32], c: usize, h: usize, w: usize) -> Attribution {
+    let plane: Vec<f32> = total.iter().zip(count).map(|(t, n)| if *n > 0.0 { t / n } else { 0.0 }).collect();
+    Attribution { channels: c, height: h, width: w, values: plane.repeat(c) }
+}
+
+/// RISE's random masks (Petsiuk et al., BMVC 2018, and their code): a binary `cells x cells` grid
+/// with cells kept with probability `keep`, bilinearly upsampled (mirror edges, half-pixel centres)
+/// to `(cells + 1) * ceil(size / cells)` and cropped at a random shift below one cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiseMasks {
+    pub height: usize,
+    pub width: usize,
+    pub cells: usize,
+    pub keep: f32,
+    /// Row-major `cells x cells` grids of 0/1.
+    pub grids: Vec<Vec<u8>>,
+    /// `(row, column)` shift of each mask's crop.
+    pub shifts: Vec<(usize, usize)>,
+}
+
+/// One axis of the upsampling: for output index `k`, the two source taps and their weights.
+/// SciPy's `zoom(order=1, mode='mirror', grid_mode=True)`, which scikit-image's `resize` calls.
+fn mirror_taps(n: usize, m: usize) -> Vec<(usize, usize, f64, f64)> {
+    let zoom = n as f64 / m as f64;
+    (0..m)
+        .map(|k| {
+            let mut cc = (k as f64 + 0.5) * zoom - 0.5;
+            if cc < 0.0 {
+                cc = -cc;
+            }
+            let i0 = cc.floor() as usize;
+            let t = cc - i0 as f64;
+            let w0 = 1.0 - t;
+            let mut i1 = i0 + 1;
+            if i1 > n - 1 {
+                i1 = (2 * (n - 1)).saturating_sub(i1);
+            }
+            (i0.min(n - 1), i1, w0, 1.0 - w0)
+        })
+        .collect()
+}
+
+impl RiseMasks {
+    /// `count` masks for a `height x width` input, drawn from `seed`.
+    pub fn generate(count: usize, cells: usize, keep: f32, height: usize, width: usize, seed: u64) -> Self {
+        let cells = cells.max(1);
+        let mut rng = Rng::new(seed);
+        let grids = (0..count).map(|_| (0..cells * cells).map(|_| u8::from(rng.f32() < keep)).collect()).collect();
+        let (ch, cw) = (height.div_ceil(cells), width.div_ceil(cells));
+        let shifts = (0..count).map(|_| (rng.below(ch), rng.below(cw))).collect();
+        Self { height, width, cells, keep, grids, shifts }
+    }
+
+    pub fn len(&self) -> usize {
+        self.grids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.grids.is_empty()
+    }
+
+    /// Mask `i` as `height x width` values in `[0, 1]`.
+    pub fn mask(&self, i: usize) -> Vec<f32> {
+        let s = self.cells;
+        let (up_h, up_w) = ((s + 1) * self.height.div_ceil(s), (s + 1) * self.width.div_ceil(s));
+        let rows = mirror_taps(s, up_h);
+        let cols = mirror_taps(s, up_w);
+        let (dy, dx) = self.shifts[i];
+        let g = &self.grids[i];
+        let mut out = Vec::with_capacity(self.height * self.width);
+        for r in dy..dy + self.height {
+            let (r0, r1, wr0, wr1) = rows[r];
+            for q in dx..dx + self.width {
+                let (q0, q1, wq0, wq1) = cols[q];
+                let v = f64::from(g[r0 * s + q0]) * wr0 * wq0
+                    + f64::from(g[r0 * s + q1]) * wr0 * wq1
+                    + f64::from(g[r1 * s + q0]) * wr1 * wq0
+                    + f64::from(g[r1 * s + q1]) * wr1 * wq1;
+                out.push(v as f32);
+            }
+        }
+        out
+    }
+}
+
+/// RISE saliency: `S = sum_i P(class | x * M_i) M_i / (N keep)`, with the class probability from
+/// the softmax of the logits. Returns the map and the probabilities.
+pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, class: usize, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
+    let [_, c, h, w] = x.dims();
+    let device = x.device();
+    let image = host_values(x.clone());
+    let plane = h * w;
+    let batch = batch.max(1);
+    let mut saliency = vec![0.0f64; plane];
+    let mut scores = Vec::with_capacity(masks.len());
+    for start in (0..masks.len()).step_by(batch) {
+        control.check()?;
+        let end = (start + batch).min(masks.len());
+        let ms: Vec<Vec<f32>> = (start..end).map(|i| masks.mask(i)).collect();
+        let mut values = Vec::with_capacity((end - start) * c * plane);
+        for m in &ms {
+            for ch in 0..c {
+                values.extend(image[ch * plane..(ch + 1) * plane].iter().zip(m).map(|(v, k)| v * k));
+            }
+        }
+        let logits = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
+        let classes = logits.dims()[1];
+        let logits = host_values(logits);
+        for (row, m) in logits.chunks(classes).zip(&ms) {
+            let p = softmax(row)[class];
+            scores.push(p);
+            for (s, &k) in saliency.iter_mut().zip(m) {
+                *s += f64::from(p) * f64::from(k);
+            }
+        }
+        if control.wants_partials() {
+            let partial = rise_map(&saliency, end, masks.keep, w, h);
+            control.report(end, masks.len(), Some(&partial));
+        } else {
+            control.report(end, masks.len(), None);
+        }
+    }
+    Ok((rise_map(&saliency, masks.len(), masks.keep, w, h), scores))
+}
+
+fn rise_map(sum: &[f64], n: usize, keep: f32, w: usize, h: usize) -> WeightMap {
+    let scale = 1.0 / (n.max(1) as f64 * f64::from(keep));
+    WeightMap::new(w, h, sum.iter().map(|v| (v * scale) as f32).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occlusion_offsets_follow_captum() {
+        assert_eq!(offsets(112, 16, 8), (0..13).map(|i| i * 8).collect::<Vec<_>>());
+        assert_eq!(offsets(10, 4, 4), vec![0, 4, 8]);
+        assert_eq!(offsets(3, 16, 8), vec![0]);
+    }
+
+    #[test]
+    fn rise_masks_keep_about_p_and_are_deterministic() {
+        let m = RiseMasks::generate(200, 7, 0.5, 56, 56, 3);
+        assert_eq!(m, RiseMasks::generate(200, 7, 0.5, 56, 56, 3));
+        let mean: f64 = (0..m.len()).flat_map(|i| m.mask(i)).map(f64::from).sum::<f64>() / (200.0 * 56.0 * 56.0);
+        assert!((mean - 0.5).abs() < 0.03, "{mean}");
+        assert!(m.mask(0).iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}

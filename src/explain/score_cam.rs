@@ -1,0 +1,127 @@
+//! The perturbation members of the CAM family: channel weights come from running the model, not
+//! from gradients.
+
+use super::activations::{FeatureMaps, LayerActivations};
+use super::cam::cam as weighted_channels;
+use super::control::Control;
+use super::finish;
+use crate::error::Result;
+use crate::map::{Interpolation, resize};
+use crate::models::Network;
+use crate::models::network::host_values;
+use burn::tensor::{Tensor, TensorData};
+use std::collections::HashMap;
+
+fn softmax64(v: &[f32]) -> Vec<f32> {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = v.iter().map(|&x| f64::from(x - max).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.into_iter().map(|x| (x / s) as f32).collect()
+}
+
+/// Score-CAM (Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional
+/// Neural Networks", CVPR workshops 2020), as pytorch-grad-cam computes it: each channel `A^k`
+/// is upsampled to the input (bilinear, corners aligned), min-max normalised
+/// (`(U - min) / (max - min + 1e-8)`) and multiplied into the input; the channel's score is the
+/// class logit of that input, the weights are the softmax of the scores over channels, and the
+/// map is `sum_k w_k A^k`. Channels with the same mask (e.g. all-zero ones) are run once.
+/// Returns the layer-resolution map and the weights.
+pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, class: usize, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+    let a = &acts.maps;
+    let [_, c, h, w] = x.dims();
+    let plane = h * w;
+    let device = x.device();
+    let image = host_values(x.clone());
+    // Upsampled, normalised masks, deduplicated by content.
+    let mut unique: Vec<Vec<f32>> = Vec::new();
+    let mut seen: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut which = Vec::with_capacity(a.channels);
+    for k in 0..a.channels {
+        let mut m = resize(a.channel(k), a.width, a.height, w, h, Interpolation::BilinearAlignCorners);
+        let lo = m.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for v in &mut m {
+            *v = (*v - lo) / (hi - lo + 1e-8);
+        }
+        let key: Vec<u32> = m.iter().map(|v| v.to_bits()).collect();
+        let id = *seen.entry(key).or_insert_with(|| {
+            unique.push(m);
+            unique.len() - 1
+        });
+        which.push(id);
+    }
+    let mut unique_scores = vec![0.0f32; unique.len()];
+    let batch = batch.max(1);
+    for start in (0..unique.len()).step_by(batch) {
+        control.check()?;
+        let end = (start + batch).min(unique.len());
+        let mut values = Vec::with_capacity((end - start) * c * plane);
+        for m in &unique[start..end] {
+            for ch in 0..c {
+                values.extend(image[ch * plane..(ch + 1) * plane].iter().zip(m).map(|(v, k)| v * k));
+            }
+        }
+        let logits = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
+        let s = host_values(logits.slice([0..end - start, class..class + 1]));
+        unique_scores[start..end].copy_from_slice(&s);
+        if control.wants_partials() {
+            // Channels not scored yet do not count: weights over the scored ones only.
+            let (scores, done): (Vec<f32>, Vec<bool>) = which.iter().map(|&u| (unique_scores[u], u < end)).unzip();
+            let partial = partial_map(a, &scores, &done, acts.input_size);
+            control.report(end, unique.len(), Some(&partial));
+        } else {
+            control.report(end, unique.len(), None);
+        }
+    }
+    let scores: Vec<f32> = which.iter().map(|&u| unique_scores[u]).collect();
+    let weights = softmax64(&scores);
+    Ok((weighted_channels(a, &weights), weights))
+}
+
+fn partial_map(a: &FeatureMaps, scores: &[f32], done: &[bool], size: (usize, usize)) -> crate::map::WeightMap {
+    let kept: Vec<f32> = scores.iter().zip(done).filter(|(_, d)| **d).map(|(s, _)| *s).collect();
+    let soft = softmax64(&kept);
+    let mut it = soft.into_iter();
+    let weights: Vec<f32> = done.iter().map(|&d| if d { it.next().unwrap_or(0.0) } else { 0.0 }).collect();
+    finish(weighted_channels(a, &weights), a.width, a.height, size)
+}
+
+/// Ablation-CAM (Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional
+/// Network via Gradient-free Localization", WACV 2020), as pytorch-grad-cam computes it: channel
+/// `k` is replaced by 0 (or by `min(A) - 1e7` when the activations are not non-negative), the
+/// layer's output runs through the rest of the network, and `w_k = (y - y_k) / y`; the map is
+/// `sum_k w_k A^k`. Only the part of the network after the layer runs. Returns the
+/// layer-resolution map and the weights.
+pub fn ablation_cam(net: &Network, acts: &LayerActivations, class: usize, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+    let a = &acts.maps;
+    let (c, plane) = (a.channels, a.plane());
+    let device = acts.tensor.device();
+    let reference = acts.logits[class];
+    let min = a.values.iter().copied().fold(f32::INFINITY, f32::min);
+    let ablated = if min == 0.0 { 0.0 } else { min - 1e7 };
+    let batch = batch.max(1);
+    let mut weights = vec![0.0f32; c];
+    for start in (0..c).step_by(batch) {
+        control.check()?;
+        let end = (start + batch).min(c);
+        let mut values = Vec::with_capacity((end - start) * a.values.len());
+        for k in start..end {
+            let mut v = a.values.clone();
+            v[k * plane..(k + 1) * plane].fill(ablated);
+            values.extend(v);
+        }
+        let input = Tensor::from_data(TensorData::new(values, [end - start, c, a.height, a.width]), &device);
+        let logits = net.forward_from(input, acts.layer.cut);
+        let s = host_values(logits.slice([0..end - start, class..class + 1]));
+        for (k, sk) in (start..end).zip(s) {
+            weights[k] = (reference - sk) / reference;
+        }
+        if control.wants_partials() {
+            let partial = finish(weighted_channels(a, &weights), a.width, a.height, acts.input_size);
+            control.report(end, c, Some(&partial));
+        } else {
+            control.report(end, c, None);
+        }
+    }
+    Ok((weighted_channels(a, &weights), weights))
+}

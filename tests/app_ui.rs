@@ -1,0 +1,157 @@
+//! UI tests that drive the real app with egui_kittest: it opens on the demo with an explanation,
+//! method, class and layer changes change the map, the threshold moves the boxes, export writes
+//! files, a bad file gives an error without stopping the app; plus a snapshot through wgpu.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use lantern::app::{Launch, LanternApp};
+use lantern::explain::{Method, Target};
+use std::time::{Duration, Instant};
+
+fn harness<'a>(launch: Launch) -> Harness<'a, LanternApp> {
+    Harness::builder().with_size(egui::vec2(1200.0, 800.0)).with_pixels_per_point(1.0).build_eframe(move |cc| LanternApp::new(cc, launch))
+}
+
+/// Step frames until `done` holds (the worker computes on its own thread).
+fn wait_for(h: &mut Harness<'_, LanternApp>, what: &str, done: impl Fn(&LanternApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn explained(app: &LanternApp) -> bool {
+    !app.main.pending && app.main.output.is_some()
+}
+
+fn map_of(app: &LanternApp) -> Vec<f32> {
+    app.main.output.as_ref().expect("an explanation").map.values.clone()
+}
+
+#[test]
+fn starts_on_the_demo_with_an_explanation() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    let app = h.state();
+    assert_eq!(app.model.info.as_ref().unwrap().arch, "lantern_cnn");
+    assert_eq!(app.gallery.len(), 6);
+    let out = app.main.output.as_ref().unwrap();
+    assert_eq!(out.method, Method::GradCam);
+    assert_eq!(out.map.width, 112);
+    // The demo's first image is a star and the model says so.
+    assert_eq!(app.model.info.as_ref().unwrap().labels[out.top[0].0], "star");
+    h.get_by_label_contains("Grad-CAM · star");
+}
+
+#[test]
+fn method_class_and_layer_choices_change_the_explanation() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    let first = map_of(h.state());
+
+    h.get_by_label("Method").click();
+    h.step();
+    h.get_by_label("LayerCAM").click();
+    h.step();
+    wait_for(&mut h, "LayerCAM", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::LayerCam);
+    let layercam = map_of(h.state());
+    assert_ne!(first, layercam);
+
+    let second_class = h.state().main.output.as_ref().unwrap().top[1].0;
+    let label = h.state().model.info.as_ref().unwrap().labels[second_class].clone();
+    h.get_by_label(&label).click();
+    wait_for(&mut h, "the second class", |a| explained(a) && a.main.output.as_ref().unwrap().class == second_class);
+    assert_eq!(h.state().target, Target::Class(second_class));
+    assert_ne!(map_of(h.state()), layercam);
+    let class_map = map_of(h.state());
+
+    h.get_by_label("Layer").click();
+    h.step();
+    h.get_by_label("blocks.2").click();
+    wait_for(&mut h, "layer blocks.2", |a| explained(a) && a.main.output.as_ref().unwrap().layer == "blocks.2");
+    assert_ne!(map_of(h.state()), class_map);
+}
+
+#[test]
+fn the_threshold_slider_moves_the_boxes() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    let boxes_at = |a: &LanternApp| {
+        let t = ((a.settings.look.threshold * 100.0).floor() as usize).min(99);
+        a.main.output.as_ref().unwrap().boxes[t].clone()
+    };
+    h.state_mut().settings.look.threshold = 0.2;
+    h.step();
+    let low = boxes_at(h.state());
+    let slider = h.get_by_role_and_label(egui::accesskit::Role::Slider, "Threshold");
+    slider.set_value_accesskit(0.8);
+    h.step();
+    h.step();
+    assert!((h.state().settings.look.threshold - 0.8).abs() < 0.01, "{}", h.state().settings.look.threshold);
+    let high = boxes_at(h.state());
+    assert_ne!(low, high, "a higher threshold gives other boxes");
+    let area = |b: &[lantern::map::PixelBox]| b.iter().map(|b| b.area()).max().unwrap_or(0);
+    assert!(area(&high) < area(&low), "higher threshold, smaller box");
+    assert!(!h.state().main.pending, "moving the slider runs no model");
+}
+
+#[test]
+fn export_writes_the_view_the_map_and_a_record() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    let dir = tempfile::tempdir().unwrap();
+    h.state_mut().export_to(dir.path());
+    for name in ["star.gradcam.view.png", "star.gradcam.map.npy", "star.gradcam.map.png", "star.gradcam.json"] {
+        let p = dir.path().join(name);
+        assert!(p.is_file(), "{name} missing");
+        assert!(std::fs::metadata(&p).unwrap().len() > 100);
+    }
+    let view = image::open(dir.path().join("star.gradcam.view.png")).unwrap();
+    let demo = image::load_from_memory(lantern::models::demo::IMAGES[0].1).unwrap();
+    assert_eq!((view.width(), view.height()), (demo.width(), demo.height()), "the view is exported at the image's resolution");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("star.gradcam.json")).unwrap()).unwrap();
+    assert_eq!(record["method"], "gradcam");
+    assert_eq!(record["predictions"][0]["label"], "star");
+}
+
+#[test]
+fn a_bad_file_shows_an_error_and_the_app_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\n this is not really a png").unwrap();
+    let good = dir.path().join("good.png");
+    image::load_from_memory(lantern::models::demo::IMAGES[1].1).unwrap().save(&good).unwrap();
+    let mut h = harness(Launch { paths: vec![bad.clone(), good], model: None });
+    wait_for(&mut h, "the error", |a| a.toasts.last_error().is_some());
+    let e = h.state().toasts.last_error().unwrap().to_string();
+    assert!(e.contains("broken.png") && e.contains("not a readable image"), "{e}");
+    h.get_by_label_contains("Cannot show this image");
+    h.key_press(egui::Key::ArrowRight);
+    wait_for(&mut h, "the next image's explanation", explained);
+    assert_eq!(h.state().gallery.current().unwrap().name(), "good.png");
+
+    // A garbage model file: an error, and the demo model stays usable.
+    let junk = dir.path().join("junk.pth");
+    std::fs::write(&junk, b"not a checkpoint").unwrap();
+    h.state_mut().open_paths(vec![junk]);
+    wait_for(&mut h, "the model error", |a| a.toasts.last_error().is_some_and(|e| e.contains("junk.pth")));
+    wait_for(&mut h, "the demo model back", |a| a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a));
+}
+
+#[test]
+fn snapshot_of_the_main_view_through_wgpu() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 720.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| LanternApp::new(cc, Launch::default()));
+    assert!(h.state().gpu, "the overlay renders through wgpu");
+    wait_for(&mut h, "the first explanation", explained);
+    wait_for(&mut h, "thumbnails", |a| a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_))));
+    h.state_mut().readout = None;
+    h.step();
+    h.snapshot_options("main_view", &egui_kittest::SnapshotOptions::new().threshold(1.5).max_failed_pixels(2000));
+}

@@ -1,0 +1,179 @@
+//! Gradient and perturbation attributions against Captum, pytorch-grad-cam and the RISE code on
+//! the same seeded ResNet-18 and input (fixtures from tests/reference/make_attribution_fixtures.py).
+
+mod common;
+
+use burn::tensor::Device;
+use common::*;
+use lantern::explain::backprop::{ReluRule, input_gradient};
+use lantern::explain::gradients::{self, integration_points};
+use lantern::explain::perturbation::{self, RiseMasks};
+use lantern::explain::score_cam::{ablation_cam, score_cam};
+use lantern::explain::{self, Attribution, Control, IntegrationRule};
+use lantern::imaging::Preprocess;
+use lantern::models::network::host_values;
+use lantern::models::{self, Network, StateDict};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+struct Fixture {
+    net: Network,
+    x: burn::tensor::Tensor<4>,
+    json: Value,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = fixtures().join("attribution");
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("resnet18_chelsea112.json")).unwrap()).unwrap();
+        let device = Device::flex();
+        let layout = models::layout("resnet18", 1000).unwrap();
+        let net = models::build(&StateDict::seeded(&layout, json["seed"].as_u64().unwrap()), "resnet18", &device).unwrap();
+        let pre = Preprocess { resize: 0, crop: 0, ..Preprocess::imagenet() };
+        let view = image::open(fixtures().join("photos/chelsea_112.png")).unwrap().into_rgb8();
+        let x = pre.tensor(&view, &device);
+        Fixture { net, x, json }
+    })
+}
+
+fn npy_f32(name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(fixtures().join("attribution").join(name)).unwrap();
+    npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap()
+}
+
+fn target() -> usize {
+    fixture().json["target"].as_u64().unwrap() as usize
+}
+
+fn check(name: &str, ours: &[f32], file: &str, min_r: f64) {
+    let reference = npy_f32(file);
+    assert_eq!(ours.len(), reference.len(), "{name}: size");
+    let r = pearson(ours, &reference);
+    let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let d = max_abs_diff(ours, &reference) / scale.max(1e-12);
+    eprintln!("{name:<22} r = {r:.6}  max|diff|/max|ref| = {d:.2e}");
+    assert!(r >= min_r, "{name}: r = {r}");
+}
+
+#[test]
+fn logits_and_target_match() {
+    let f = fixture();
+    let logits = host_values(f.net.forward(f.x.clone()));
+    let expected: Vec<f32> = f.json["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert!(max_abs_diff(&logits, &expected) / 85.0 < 1e-3);
+    assert_eq!(explain::Target::Top1.resolve(&logits), target());
+}
+
+#[test]
+fn saliency_and_input_x_gradient_match_captum() {
+    let f = fixture();
+    check("saliency (abs)", &gradients::saliency(&f.net, &f.x, target(), true).values, "saliency_abs.npy", 0.999);
+    check("saliency (signed)", &gradients::saliency(&f.net, &f.x, target(), false).values, "saliency_signed.npy", 0.999);
+    check("input x gradient", &gradients::input_x_gradient(&f.net, &f.x, target()).values, "input_x_gradient.npy", 0.999);
+}
+
+#[test]
+fn hand_written_backward_equals_autodiff() {
+    let f = fixture();
+    let manual = host_values(input_gradient(&f.net, f.x.clone(), target(), ReluRule::Gradient));
+    let auto = host_values(gradients::gradients(&f.net, f.x.clone(), target()));
+    let r = pearson(&manual, &auto);
+    assert!(r > 0.99999, "r = {r}");
+    assert!(max_abs_diff(&manual, &auto) < 1e-4 * auto.iter().fold(0.0f32, |m, v| m.max(v.abs())));
+}
+
+#[test]
+fn integrated_gradients_match_captum() {
+    let f = fixture();
+    let zeros = burn::tensor::Tensor::zeros(f.x.dims(), &f.x.device());
+    let expected_alphas: Vec<f32> = f.json["ig"]["riemann_trapezoid"]["alphas"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert_eq!(integration_points(50, IntegrationRule::RiemannTrapezoid).0, expected_alphas, "torch.linspace's alphas, bit for bit");
+    for (rule, file, key) in [
+        (IntegrationRule::RiemannTrapezoid, "ig_riemann_trapezoid.npy", "ig_riemann_trapezoid"),
+        (IntegrationRule::GaussLegendre, "ig_gausslegendre.npy", "ig_gausslegendre"),
+    ] {
+        let (a, delta) = gradients::integrated_gradients(&f.net, &f.x, &zeros, target(), 50, rule, 25, &mut Control::none()).unwrap();
+        check(key, &a.values, file, 0.999);
+        let expected = f.json["methods"][key]["convergence_delta"].as_f64().unwrap();
+        eprintln!("{key:<22} delta = {delta:.4} (Captum {expected:.4})");
+        assert!((delta - expected).abs() < 0.05 * (1.0 + expected.abs()), "{key}: delta {delta} vs {expected}");
+    }
+}
+
+#[test]
+fn smoothgrad_matches_captum_with_the_same_noise() {
+    let f = fixture();
+    let a = gradients::smoothgrad(&f.net, &f.x, target(), 16, 0.15, 7, 8, &mut Control::none()).unwrap();
+    check("smoothgrad", &a.values, "smoothgrad.npy", 0.999);
+}
+
+#[test]
+fn guided_backprop_and_guided_gradcam_match_captum() {
+    let f = fixture();
+    check("guided backprop", &gradients::guided_backprop(&f.net, &f.x, target()).values, "guided_backprop.npy", 0.999);
+    let acts = explain::activations(&f.net, f.x.clone(), "layer4").unwrap();
+    let g = explain::gradient(&f.net, &acts, target()).unwrap();
+    let cam = explain::cam::grad_cam(&acts.maps, &g);
+    let a = gradients::guided_gradcam(&f.net, &f.x, &cam, (acts.maps.width, acts.maps.height), target());
+    check("guided grad-cam", &a.values, "guided_gradcam.npy", 0.999);
+}
+
+#[test]
+fn occlusion_matches_captum() {
+    let f = fixture();
+    let zeros = burn::tensor::Tensor::zeros(f.x.dims(), &f.x.device());
+    let a: Attribution = perturbation::occlusion(&f.net, &f.x, &zeros, target(), 16, 8, 32, &mut Control::none()).unwrap();
+    check("occlusion", &a.values, "occlusion.npy", 0.999);
+}
+
+#[test]
+fn score_cam_and_ablation_cam_match_pytorch_grad_cam() {
+    let f = fixture();
+    let acts = explain::activations(&f.net, f.x.clone(), "layer4").unwrap();
+    let (raw, weights) = score_cam(&f.net, &f.x, &acts, target(), 32, &mut Control::none()).unwrap();
+    check("score-cam weights", &weights, "scorecam_weights.npy", 0.999);
+    let map = explain::finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
+    check("score-cam", &map.values, "scorecam.npy", 0.999);
+    assert!(max_abs_diff(&map.values, &npy_f32("scorecam.npy")) <= 0.01);
+    let (raw, weights) = ablation_cam(&f.net, &acts, target(), 32, &mut Control::none()).unwrap();
+    check("ablation-cam weights", &weights, "ablationcam_weights.npy", 0.999);
+    let map = explain::finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
+    check("ablation-cam", &map.values, "ablationcam.npy", 0.999);
+    assert!(max_abs_diff(&map.values, &npy_f32("ablationcam.npy")) <= 0.01);
+}
+
+#[test]
+fn rise_matches_the_papers_code_with_the_same_masks() {
+    let f = fixture();
+    let dir = fixtures().join("attribution");
+    let grid_bytes = std::fs::read(dir.join("rise_grid.npy")).unwrap();
+    let grid = npyz::NpyFile::new(&grid_bytes[..]).unwrap();
+    let shape: Vec<usize> = grid.shape().iter().map(|&d| d as usize).collect();
+    let grid: Vec<u8> = grid.into_vec().unwrap();
+    let shift_bytes = std::fs::read(dir.join("rise_shifts.npy")).unwrap();
+    let shifts: Vec<i64> = npyz::NpyFile::new(&shift_bytes[..]).unwrap().into_vec().unwrap();
+    let (n, s) = (shape[0], shape[1]);
+    let masks = RiseMasks {
+        height: 112,
+        width: 112,
+        cells: s,
+        keep: 0.5,
+        grids: grid.chunks(s * s).map(<[u8]>::to_vec).collect(),
+        shifts: shifts.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect(),
+    };
+    assert_eq!(masks.len(), n);
+    let first4: Vec<f32> = (0..4).flat_map(|i| masks.mask(i)).collect();
+    assert_eq!(first4, npy_f32("rise_masks_first4.npy"), "masks are exact in f32");
+    let (map, scores) = perturbation::rise(&f.net, &f.x, &masks, target(), 50, &mut Control::none()).unwrap();
+    let expected_scores = npy_f32("rise_scores.npy");
+    for (a, b) in scores.iter().zip(&expected_scores) {
+        assert!((a - b).abs() <= 1e-3 * b.abs().max(1e-3), "{a} vs {b}");
+    }
+    check("rise", &map.values, "rise_saliency.npy", 0.999);
+    // Statistics of freshly generated masks: the keep probability and reproducibility.
+    let fresh = RiseMasks::generate(400, 7, 0.5, 112, 112, 11);
+    assert_eq!(fresh, RiseMasks::generate(400, 7, 0.5, 112, 112, 11));
+    let mean = (0..fresh.len()).flat_map(|i| fresh.mask(i)).map(f64::from).sum::<f64>() / (400.0 * 112.0 * 112.0);
+    assert!((mean - 0.5).abs() < 0.02, "mean mask {mean}");
+}
