@@ -53,9 +53,9 @@ fn method_class_and_layer_choices_change_the_explanation() {
     let first = map_of(h.state());
 
     h.get_by_label("Method").click();
-    h.step();
+    h.run_steps(3);
     h.get_by_label("LayerCAM").click();
-    h.step();
+    h.run_steps(2);
     wait_for(&mut h, "LayerCAM", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::LayerCam);
     let layercam = map_of(h.state());
     assert_ne!(first, layercam);
@@ -69,7 +69,7 @@ fn method_class_and_layer_choices_change_the_explanation() {
     let class_map = map_of(h.state());
 
     h.get_by_label("Layer").click();
-    h.step();
+    h.run_steps(3);
     h.get_by_label("blocks.2").click();
     wait_for(&mut h, "layer blocks.2", |a| explained(a) && a.main.output.as_ref().unwrap().layer == "blocks.2");
     assert_ne!(map_of(h.state()), class_map);

@@ -111,7 +111,11 @@ fn smoothgrad_matches_captum_with_the_same_noise() {
 #[test]
 fn guided_backprop_and_guided_gradcam_match_captum() {
     let f = fixture();
-    check("guided backprop", &gradients::guided_backprop(&f.net, &f.x, target()).values, "guided_backprop.npy", 0.999);
+    let gb = gradients::guided_backprop(&f.net, &f.x, target());
+    check("guided backprop", &gb.values, "guided_backprop.npy", 0.999);
+    // pytorch-grad-cam's GuidedBackpropReLUModel returns the same gradient as HWC.
+    let hwc: Vec<f32> = (0..gb.height * gb.width).flat_map(|p| (0..3).map(move |c| (c, p))).map(|(c, p)| gb.values[c * gb.height * gb.width + p]).collect();
+    check("guided backprop (grad-cam)", &hwc, "guided_backprop_gradcam_pkg.npy", 0.999);
     let acts = explain::activations(&f.net, f.x.clone(), "layer4").unwrap();
     let g = explain::gradient(&f.net, &acts, target()).unwrap();
     let cam = explain::cam::grad_cam(&acts.maps, &g);

@@ -100,7 +100,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 }
             });
             ui.menu_button("Help", |ui| {
-                ui.label("←/→, PageUp/PageDown: previous/next image");
+                ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");
                 ui.label("1–9: Grad-CAM, Grad-CAM++, XGrad-CAM, LayerCAM, HiResCAM, Eigen-CAM, Score-CAM, Saliency, Integrated Gradients");
                 ui.label("Wheel or pinch: zoom · drag: pan · F: fit · 0: actual size");
                 ui.label("C: compare grid · F11 or P: presentation · Esc: leave presentation");
@@ -355,7 +355,7 @@ fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
         for (i, m) in app.settings.compare_methods.iter_mut().enumerate() {
             ui.horizontal(|ui| {
                 method_combo(ui, &format!("Cell {}", i + 1), m);
-                if ui.small_button("✕").on_hover_text("remove").clicked() {
+                if ui.small_button("x").on_hover_text("remove").clicked() {
                     remove = Some(i);
                 }
             });

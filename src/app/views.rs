@@ -107,7 +107,7 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
     let gpu = app.gpu;
     let text = describe(app, &app.main);
     let Some(image) = app.gallery.images.get_mut(app.gallery.index) else {
-        ui.centered_and_justified(|ui| ui.label("Open an image (File ▸ Open) or drop one here."));
+        ui.centered_and_justified(|ui| ui.label("Open an image (File > Open images) or drop one here."));
         return;
     };
     if let super::gallery::Load::Failed(e) = &image.image {

@@ -99,13 +99,15 @@ pub fn train(command: &TrainCommand) -> Result<()> {
             bar.inc(1);
             bar.set_message(format!("epoch {} loss {loss:.3}", epoch + 1));
         },
-        |e| {
+        |e, model| {
             bar.suspend(|| {
                 println!("epoch {}: loss {:.4}  train {:.1}%  val {:.1}%", e.epoch + 1, e.loss, e.train_accuracy * 100.0, e.val_accuracy * 100.0)
             });
             if let Err(err) = writeln!(log, "{},{},{},{}", e.epoch + 1, e.loss, e.train_accuracy, e.val_accuracy) {
                 io_error.get_or_insert(err);
             }
+            // Every epoch's weights are saved, so an interrupted run keeps its progress.
+            model.save(&args.out)
         },
     )?;
     bar.finish_and_clear();

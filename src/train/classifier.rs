@@ -70,9 +70,10 @@ impl DemoNet {
         self.fc.forward(h.mean_dim(3).mean_dim(2).reshape([batch, c]))
     }
 
-    /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`).
+    /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`),
+    /// replacing `path` only once the new file is complete.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter);
+        let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
         self.save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
     }
 }
@@ -141,19 +142,23 @@ pub fn evaluate(model: &DemoNet, seed: u64, count: usize, sizes: (u32, u32), dev
     right as f64 / count.max(1) as f64
 }
 
-/// Train; `progress(epoch, step, steps, loss)` is called after every step, `stop` ends training
-/// early (the model so far is returned).
+/// Train; `progress(epoch, step, steps, loss)` is called after every step and
+/// `on_epoch(log, model)` after every epoch (to save a checkpoint, for instance); `stop` ends
+/// training early (the model so far is returned).
 pub fn train(
     config: &TrainConfig,
     device: &Device,
     stop: &AtomicBool,
     mut progress: impl FnMut(usize, usize, usize, f64),
-    mut on_epoch: impl FnMut(&EpochLog),
+    mut on_epoch: impl FnMut(&EpochLog, &DemoNet) -> Result<()>,
 ) -> Result<DemoNet> {
     if config.widths.is_empty() || config.batch == 0 || config.train_count < config.batch {
         return Err(LanternError::Invalid("training needs widths, a batch size and at least one batch of images".into()));
     }
     let device = device.clone().autodiff();
+    // Seeded initial weights: the same command trains the same model (up to the rounding of
+    // multi-threaded reductions).
+    device.seed(config.seed);
     let pre = lantern_cnn::preprocess();
     let mut model = DemoNet::new(&config.widths, SHAPES.len(), &device);
     let mut optim = AdamConfig::new().init();
@@ -190,7 +195,7 @@ pub fn train(
             train_accuracy: right as f64 / (steps * config.batch) as f64,
             val_accuracy: evaluate(&model, config.val_seed, config.val_count, config.sizes, &device),
         };
-        on_epoch(&log);
+        on_epoch(&log, &model)?;
     }
     Ok(model)
 }

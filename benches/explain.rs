@@ -1,0 +1,55 @@
+//! Criterion benchmarks of the engine on CPU (burn Flex): Grad-CAM from scratch and a class switch
+//! with cached activations on ResNet-50 (seeded weights) and on the demo model, and the batched
+//! perturbation methods on the demo model. `cargo bench --bench explain`.
+
+use burn::tensor::Device;
+use criterion::{Criterion, criterion_group, criterion_main};
+use lantern::explain::{Control, Method, Params, Session};
+use lantern::models::{self, Network, StateDict};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn photo() -> image::RgbImage {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/chelsea.jpg");
+    lantern::imaging::load_image(&path).expect("the fixture photo decodes")
+}
+
+fn explain(net: &Arc<Network>, image: &image::RgbImage, method: Method, params: &Params) {
+    let mut s = Session::new(Arc::clone(net), net.preprocess.tensor(image, &net.device()));
+    let class = lantern::explain::Target::Top1.resolve(s.logits());
+    black_box(s.explain(method, class, None, params, &mut Control::none()).expect("explains"));
+}
+
+fn benches(c: &mut Criterion) {
+    let device = Device::flex();
+    let image = photo();
+    let params = Params::default();
+
+    let resnet = Arc::new(models::build(&StateDict::seeded(&models::layout("resnet50", 1000).unwrap(), 7), "resnet50", &device).unwrap());
+    let mut g = c.benchmark_group("resnet50");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    g.bench_function("gradcam from scratch", |b| b.iter(|| explain(&resnet, &image, Method::GradCam, &params)));
+    let mut session = Session::new(Arc::clone(&resnet), resnet.preprocess.tensor(&image, &device));
+    session.explain(Method::GradCam, 0, None, &params, &mut Control::none()).unwrap();
+    let mut class = 0;
+    g.bench_function("gradcam class switch (cached activations)", |b| {
+        b.iter(|| {
+            class = (class + 1) % 1000;
+            black_box(session.explain(Method::GradCam, class, None, &params, &mut Control::none()).unwrap())
+        })
+    });
+    g.finish();
+
+    let demo = Arc::new(models::demo::network(&device).unwrap());
+    let mut g = c.benchmark_group("demo model");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    let small = Params { rise_masks: 500, ..Params::default() };
+    for method in [Method::GradCam, Method::ScoreCam, Method::IntegratedGradients, Method::Occlusion, Method::Rise] {
+        g.bench_function(method.title(), |b| b.iter(|| explain(&demo, &image, method, &small)));
+    }
+    g.finish();
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);
