@@ -77,7 +77,7 @@ fn main() {
     wait(&mut h, |a| idle(a) && a.main.output.as_ref().unwrap().method == Method::GradCam);
     let top: Vec<usize> = h.state().main.output.as_ref().unwrap().top.iter().map(|t| t.0).collect();
     let mut latencies = Vec::new();
-    for round in 0..4 {
+    for _ in 0..4 {
         for &c in &top[..top.len().min(5)] {
             let class = Target::Class(c);
             if h.state().target == class {
@@ -89,7 +89,6 @@ fn main() {
             h.render().expect("renders");
             latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let _ = round;
     }
     let (m, p) = stats(latencies.clone());
     println!("\nchange class -> new overlay drawn (cached activations, Grad-CAM, demo model): median {m:.1} ms, p95 {p:.1} ms over {} switches", latencies.len());

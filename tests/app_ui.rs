@@ -43,7 +43,7 @@ fn starts_on_the_demo_with_an_explanation() {
     assert_eq!(out.map.width, 112);
     // The demo's first image is a star and the model says so.
     assert_eq!(app.model.info.as_ref().unwrap().labels[out.top[0].0], "star");
-    h.get_by_label_contains("Grad-CAM · star");
+    h.get_by_label_contains("Explaining: star");
 }
 
 #[test]

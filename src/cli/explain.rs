@@ -195,7 +195,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let net = Arc::new(load_network(&args.model, &device.device)?);
     let preprocess = preprocess_for(args, &net)?;
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
-    let info = explain::find_layer(&net, &layer)?;
+    explain::find_layer(&net, &layer)?;
     if let Target::Class(c) = args.target {
         explain::activations::check_class(&net, c)?;
     }
@@ -203,13 +203,9 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     if args.methods.contains(&Method::Cam) && explain::cam_layer(&net).is_none() {
         return Err(LanternError::MethodNotApplicable {
             method: "CAM".into(),
-            reason: match explain::cam_layer(&net) {
-                Some(l) => format!("it needs --layer {l}, the feature map the classifier pools"),
-                None => "the model's head is not global-average-pool + linear".into(),
-            },
+            reason: "the model's head is not global-average-pool + linear".into(),
         });
     }
-    let _ = info;
     std::fs::create_dir_all(&args.out).map_err(|e| LanternError::io(&args.out, e))?;
     let style = OverlayStyle { colormap: args.colormap, alpha: args.alpha, gamma: 1.0 };
     let job = Job { args, net: &net, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device, params };
@@ -230,9 +226,11 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
                 }
                 records.append(&mut r);
             }
+            // One image: its error is the command's one-line reason.
+            Err(e) if args.images.len() == 1 => return Err(e),
             Err(e) => {
                 failures += 1;
-                bar.suspend(|| eprintln!("lantern: {e}"));
+                bar.suspend(|| eprintln!("skipped: {e}"));
             }
         }
         bar.inc(1);
@@ -303,8 +301,7 @@ impl Job<'_> {
             export::write_map_npy(&files["npy"], &e.map)?;
             export::write_map_png16(&files["png16"], &e.map)?;
             let faithfulness = if self.args.faithfulness {
-                let predicted = Target::Top1.resolve(&logits);
-                let (del, ins) = crate::metrics::faithfulness::deletion_and_insertion(self.net, &x, &e.map, predicted, self.params.batch)?;
+                let (del, ins) = crate::metrics::faithfulness::deletion_and_insertion(self.net, &x, &e.map, class, self.params.batch)?;
                 crate::metrics::faithfulness::write_curves(&files["curves_csv"], &files["curves_png"], method.title(), &del, &ins)?;
                 Some([del.auc, ins.auc])
             } else {

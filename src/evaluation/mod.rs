@@ -16,7 +16,7 @@ use crate::models::Network;
 use image::GrayImage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -163,17 +163,27 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, config: &EvalConfig, thr
     Ok(results)
 }
 
-/// Results already in `state.jsonl` (a torn last line from an interrupted run is skipped).
+/// Results already in `state.jsonl`. Lines that do not parse (a torn last line from an
+/// interrupted run) are dropped and the file is rewritten without them, so that new results are
+/// appended on a line of their own.
 pub fn load_state(path: &Path) -> Result<Vec<ImageResult>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let file = std::fs::File::open(path).map_err(|e| LanternError::io(path, e))?;
-    Ok(std::io::BufReader::new(file)
-        .lines()
-        .map_while(|l| l.ok())
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect())
+    let text = std::fs::read_to_string(path).map_err(|e| LanternError::io(path, e))?;
+    let mut results = Vec::new();
+    let mut clean = String::with_capacity(text.len());
+    for line in text.lines() {
+        if let Ok(r) = serde_json::from_str::<ImageResult>(line) {
+            results.push(r);
+            clean.push_str(line);
+            clean.push('\n');
+        }
+    }
+    if clean != text {
+        crate::export::write_atomic(path, |f| f.write_all(clean.as_bytes()))?;
+    }
+    Ok(results)
 }
 
 /// Run the evaluation; results go to `out/state.jsonl` as they are made. `progress(done, total)`
