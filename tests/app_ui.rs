@@ -76,6 +76,21 @@ fn method_class_and_layer_choices_change_the_explanation() {
 }
 
 #[test]
+fn stepping_to_the_next_image_never_shows_the_previous_images_map() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    assert_eq!(h.state().gallery.current().unwrap().name(), "star.png");
+    h.key_press(egui::Key::ArrowRight);
+    h.step();
+    assert_eq!(h.state().gallery.current().unwrap().name(), "ring.png");
+    assert!(h.state().main.output.is_none(), "the star's map is gone as soon as the image changes");
+    wait_for(&mut h, "the ring's explanation", explained);
+    let app = h.state();
+    let out = app.main.output.as_ref().unwrap();
+    assert_eq!(app.model.info.as_ref().unwrap().labels[out.top[0].0], "ring");
+}
+
+#[test]
 fn the_threshold_slider_moves_the_boxes() {
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the first explanation", explained);

@@ -236,6 +236,20 @@ impl LanternApp {
         let cells = if self.compare { self.compare_len() } else { 0 };
         self.cells.resize_with(cells, ViewState::default);
         let slots: Vec<Slot> = std::iter::once(Slot::Main).chain((0..cells).map(Slot::Cell)).collect();
+        // A view whose map belongs to another image or model shows nothing until its new map
+        // comes (the new image may still be loading, so no request can be sent yet).
+        let shown = (self.gallery.current().map(|i| i.id), self.model.id);
+        for slot in &slots {
+            let view = self.view_mut(*slot).expect("slot exists");
+            if view.requested.as_ref().is_some_and(|r| (Some(r.image), r.model) != shown) {
+                view.requested = None;
+                view.output = None;
+                view.partial = None;
+                view.progress = None;
+                view.pending = false;
+                view.error = None;
+            }
+        }
         for slot in slots {
             let Some(mut want) = self.wanted(slot) else { continue };
             let current = self.view_mut(slot).and_then(|v| v.requested.clone());
