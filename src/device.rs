@@ -82,10 +82,25 @@ pub fn adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// Whether this machine could have a hardware GPU at all. On Linux every GPU driver exposes a
+/// render node (`/dev/dri/renderD*`) or, for NVIDIA's own driver, `/dev/nvidia*`; without one,
+/// probing adapters only wakes the Vulkan loader (which prints warnings such as
+/// "XDG_RUNTIME_DIR is invalid or not set") to find software rasterizers.
+pub fn gpu_possible() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let has = |dir: &str, prefix: &str| {
+        std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
+    };
+    has("/dev/dri", "renderD") || has("/dev", "nvidia")
+}
+
 /// Resolve a choice to a device.
 pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
     match choice {
         DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
+        DeviceChoice::Auto if !gpu_possible() => Ok(ComputeDevice::cpu()),
         DeviceChoice::Auto => Ok(match adapters().into_iter().find(|a| a.hardware) {
             Some(a) => wgpu_device(DeviceKind::DefaultDevice, &a),
             None => ComputeDevice::cpu(),

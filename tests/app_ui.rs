@@ -76,6 +76,38 @@ fn method_class_and_layer_choices_change_the_explanation() {
 }
 
 #[test]
+fn any_class_can_be_found_by_typing_its_name() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    let top5: Vec<usize> = h.state().main.output.as_ref().unwrap().top.iter().take(5).map(|t| t.0).collect();
+    // The demo has six classes: the one outside the top five is only reachable by search.
+    let hidden = (0..6).find(|c| !top5.contains(c)).unwrap();
+    let name = h.state().model.info.as_ref().unwrap().labels[hidden].clone();
+    h.get_by_label("Find class").click();
+    h.run_steps(1);
+    h.get_by_label("Find class").type_text(&name[..3]);
+    h.run_steps(2);
+    h.get_by_label(&format!("{name} ({hidden})")).click();
+    wait_for(&mut h, "the searched class", |a| explained(a) && a.main.output.as_ref().unwrap().class == hidden);
+    assert_eq!(h.state().target, Target::Class(hidden));
+}
+
+#[test]
+fn the_app_reopens_the_last_folder_and_layer_and_says_when_the_model_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ring.png"), lantern::models::demo::IMAGES[1].1).unwrap();
+    let last = lantern::app::settings::Last { model: Some(dir.path().join("moved.safetensors")), paths: vec![dir.path().to_path_buf(), dir.path().join("gone")], layer: Some("blocks.1".into()) };
+    let mut h = harness(Launch::default());
+    h.state_mut().resume(&last);
+    wait_for(&mut h, "the explanation on the reopened folder", |a| explained(a) && a.gallery.len() == 1 && a.main.output.as_ref().unwrap().layer == "blocks.1");
+    let app = h.state();
+    assert_eq!(app.model.info.as_ref().unwrap().arch, "lantern_cnn", "the missing model falls back to the demo");
+    let errors: Vec<&str> = app.toasts.visible().filter(|t| t.error).map(|t| t.text.as_str()).collect();
+    assert!(errors.iter().any(|e| e.contains("moved.safetensors")) && errors.iter().any(|e| e.contains("gone")), "{errors:?}");
+    assert_eq!(app.settings.last.paths, vec![dir.path().to_path_buf()], "what is open now is what the next start reopens");
+}
+
+#[test]
 fn stepping_to_the_next_image_never_shows_the_previous_images_map() {
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the first explanation", explained);
@@ -133,6 +165,26 @@ fn export_writes_the_view_the_map_and_a_record() {
 }
 
 #[test]
+fn an_export_toast_is_visible_after_minutes_of_uptime_and_save_all_runs_as_a_task() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    // egui's clock runs on: a toast stamped with time zero would already have expired.
+    for _ in 0..4 {
+        h.step();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    h.state_mut().commands.push(lantern::app::commands::Command::ExportView(dir.path().to_path_buf()));
+    h.run_steps(2);
+    h.get_by_label_contains("Exported 4 files to");
+    let all = dir.path().join("all");
+    h.state_mut().commands.push(lantern::app::commands::Command::SaveAll(all.clone()));
+    wait_for(&mut h, "save all", |a| a.tasks.is_empty() && a.toasts.visible().any(|t| t.text.starts_with("Saved")));
+    h.get_by_label_contains("Saved 6 images to");
+    let records = std::fs::read_dir(&all).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+    assert_eq!(records, 6, "one record per demo image");
+}
+
+#[test]
 fn a_bad_file_shows_an_error_and_the_app_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.png");
@@ -166,7 +218,12 @@ fn snapshot_of_the_main_view_through_wgpu() {
     assert!(h.state().gpu, "the overlay renders through wgpu");
     wait_for(&mut h, "the first explanation", explained);
     wait_for(&mut h, "thumbnails", |a| a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_))));
-    h.state_mut().readout = None;
+    // Text that varies by machine (device names, thread count, timings) is fixed for the picture.
+    let app = h.state_mut();
+    app.readout = None;
+    app.compute = "CPU".into();
+    app.renderer = "wgpu".into();
+    app.main.output.as_mut().unwrap().milliseconds = 10.0;
     h.step();
     h.snapshot_options("main_view", &egui_kittest::SnapshotOptions::new().threshold(1.5).max_failed_pixels(2000));
 }

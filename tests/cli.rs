@@ -95,6 +95,33 @@ fn bad_models_layers_and_classes_give_one_line_and_exit_code_2() {
 }
 
 #[test]
+fn out_of_range_method_flags_are_refused_with_the_flag_and_its_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let star = root().join("assets/demo/images/star.png");
+    let out = dir.path().join("out");
+    let model = demo_model();
+    for (flag, value) in [("--keep", "0"), ("--keep", "1.5"), ("--steps", "1"), ("--window", "0"), ("--masks", "0"), ("--cells", "0"), ("--sigma", "-1"), ("--batch", "0")] {
+        let setting = format!("{flag}={value}");
+        let run = lantern(&["explain", s(&star), "--model", s(&model), "--method", "rise", "--device", "cpu", "--out", s(&out), &setting]);
+        assert_bad_input(&run, flag);
+        assert!(String::from_utf8_lossy(&run.stderr).contains(" to "), "the range is given: {}", String::from_utf8_lossy(&run.stderr));
+    }
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(), "nothing is written for a refused run");
+}
+
+#[test]
+fn device_auto_keeps_the_vulkan_loaders_noise_off_the_terminal_without_a_gpu() {
+    let run = Command::new(env!("CARGO_BIN_EXE_lantern")).args(["layers", "--model", s(&demo_model())]).env_remove("XDG_RUNTIME_DIR").output().unwrap();
+    assert!(run.status.success());
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    if !lantern::device::gpu_possible() {
+        assert!(stdout.contains("device: CPU"), "{stdout}");
+        assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    }
+}
+
+#[test]
 fn layers_and_methods_list_what_can_be_explained() {
     let layers = lantern(&["layers", "--model", s(&demo_model())]);
     assert!(layers.status.success());

@@ -1,91 +1,37 @@
 //! Exports from the app: the current view at the image's full resolution, its raw map (`.npy`,
-//! 16-bit PNG) and a JSON record; and "save all", which explains every image of the gallery with
-//! the current settings on its own thread, with progress and cancel.
+//! 16-bit PNG) and a JSON record (written by [`crate::record`], as the CLI writes them); and
+//! "save all", a named task that explains every image of the gallery with the current settings.
 
 use super::LanternApp;
 use super::worker::{ImageSource, ModelSource};
+use crate::control::Control;
+use crate::device::ComputeDevice;
 use crate::error::{LanternError, Result};
-use crate::explain::{Control, Method, Params, Session, Target, softmax, top_k};
-use crate::export::{self, Prediction, Record};
-use crate::imaging::Geometry;
-use crate::map::WeightMap;
+use crate::explain::{Method, Params, Session, Target};
 use crate::models::Network;
+use crate::models::Labels;
+use crate::record::{self, Boxes, Extras, ModelFacts, Subject};
 use crate::render::{OverlayStyle, ViewLook, render_view};
-use image::RgbImage;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// Progress of a running "save all".
-#[derive(Debug, Clone, Default)]
-pub struct ExportStatus {
-    pub done: usize,
-    pub total: usize,
-    pub finished: bool,
-    pub errors: Vec<String>,
-}
-
-pub struct ExportJob {
-    pub status: Arc<Mutex<ExportStatus>>,
-    pub cancel: Arc<AtomicBool>,
-    pub dir: PathBuf,
-}
+use std::sync::Arc;
 
 fn stem(name: &str) -> String {
     Path::new(name).file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().to_string())
 }
 
-/// Write the four files of one explained image into `dir`; returns the record.
-#[allow(clippy::too_many_arguments)]
-fn write_files(
-    dir: &Path,
-    name: &str,
-    image: &RgbImage,
-    map: &WeightMap,
-    geometry: &Geometry,
-    look: &ViewLook,
-    method: Method,
-    layer: &str,
-    class: usize,
-    logits_top: &[(usize, f32)],
-    labels: &dyn Fn(usize) -> String,
-    model: &str,
-    arch: &str,
-    device: &str,
-    preprocess: &crate::imaging::Preprocess,
-) -> Result<Record> {
-    let base = format!("{}.{}", stem(name), method.name().replace('+', "p"));
-    let files: BTreeMap<String, PathBuf> = [("view", "view.png"), ("npy", "map.npy"), ("png16", "map.png"), ("json", "json")]
+/// File stems unique within one export: `cat.jpg` and `cat.png` become `cat` and `cat-2`.
+pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    names
         .into_iter()
-        .map(|(k, s)| (k.to_string(), dir.join(format!("{base}.{s}"))))
-        .collect();
-    export::write_rgb_png(&files["view"], &render_view(image, map, geometry, look))?;
-    export::write_map_npy(&files["npy"], map)?;
-    export::write_map_png16(&files["png16"], map)?;
-    let prediction = |(index, probability): (usize, f32)| Prediction { index, label: labels(index), probability };
-    let (cx, cy, cw, ch) = geometry.crop_in_original();
-    let target_p = logits_top.iter().find(|(c, _)| *c == class).map_or(0.0, |t| t.1);
-    let record = Record {
-        image: name.to_string(),
-        image_size: [image.width(), image.height()],
-        model: model.to_string(),
-        arch: arch.to_string(),
-        device: device.to_string(),
-        method: method.name().to_string(),
-        layer: layer.to_string(),
-        target: prediction((class, target_p)),
-        predictions: logits_top.iter().take(5).copied().map(prediction).collect(),
-        preprocess: preprocess.clone(),
-        crop_in_original: [cx, cy, cw, ch],
-        map_size: [map.width, map.height],
-        timing_ms: Default::default(),
-        deletion_auc: None,
-        insertion_auc: None,
-        files: files.iter().map(|(k, p)| (k.clone(), p.display().to_string())).collect(),
-    };
-    export::write_json(&files["json"], &record)?;
-    Ok(record)
+        .map(|name| {
+            let s = stem(name);
+            let n = seen.entry(s.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { s } else { format!("{s}-{n}") }
+        })
+        .collect()
 }
 
 fn view_look(app: &LanternApp) -> ViewLook {
@@ -95,45 +41,46 @@ fn view_look(app: &LanternApp) -> ViewLook {
 
 /// Export what the main view shows into `dir`.
 pub fn export_current(app: &mut LanternApp, dir: &Path) {
-    let now = 0.0;
-    let (Some(out), Some(img), Some(info)) = (&app.main.output, app.gallery.current(), &app.model.info) else {
-        app.toasts.error(now, "Nothing to export yet: wait for the explanation.");
-        return;
-    };
-    let Some(decoded) = img.decoded() else {
-        app.toasts.error(now, "The image is not loaded.");
-        return;
-    };
-    let labels = |c: usize| info.labels.get(c).cloned().unwrap_or_else(|| format!("class {c}"));
-    let result = write_files(
-        dir,
-        &img.name(),
-        &decoded.rgb,
-        &out.map,
-        &out.geometry,
-        &view_look(app),
-        out.method,
-        &out.layer,
-        out.class,
-        &out.top,
-        &labels,
-        &info.name,
-        &info.arch,
-        &app.compute,
-        &info.preprocess,
-    );
+    let result = write_current(app, dir);
     match result {
-        Ok(r) => app.toasts.note(now, format!("Exported {} files to {}", r.files.len(), dir.display())),
-        Err(e) => app.toasts.error(now, e.to_string()),
+        Ok(n) => app.toasts.note(format!("Exported {n} files to {}", dir.display())),
+        Err(e) => app.toasts.error(e.to_string()),
     }
 }
 
-/// Explain and export every image of the gallery into `dir` on a background thread.
+fn write_current(app: &LanternApp, dir: &Path) -> Result<usize> {
+    let (Some(out), Some(img), Some(info)) = (&app.main.output, app.gallery.current(), &app.model.info) else {
+        return Err(LanternError::Invalid("Nothing to export yet: wait for the explanation.".into()));
+    };
+    let decoded = img.decoded().ok_or_else(|| LanternError::Invalid("The image is not loaded.".into()))?;
+    let look = view_look(app);
+    let threshold = app.settings.look.threshold;
+    let boxes = app.settings.look.boxes.then(|| {
+        let i = ((threshold * 100.0).round() as usize).min(99);
+        Boxes { threshold, boxes: out.boxes[i].clone() }
+    });
+    let e = crate::explain::Explanation {
+        map: (*out.map).clone(),
+        method: out.method,
+        layer: out.layer.clone(),
+        objective: crate::explain::Objective::Class(out.class),
+        timing: out.timing,
+        attribution: None,
+    };
+    let name = img.name();
+    let labels = Labels::from_names(info.labels.clone());
+    let model = ModelFacts { name: &info.name, arch: &info.arch, labels: &labels, output: info.output, preprocess: &info.preprocess };
+    let subject = Subject { name: &name, image: &decoded.rgb, geometry: &out.geometry, model, device: &app.compute, logits: &out.logits };
+    let picture = render_view(&decoded.rgb, &out.map, &out.geometry, &look);
+    std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
+    let r = record::write(dir, &record::file_base(&stem(&name), out.method), &subject, &e, Extras { picture: ("view", picture), boxes, curves: None })?;
+    Ok(r.files.len())
+}
+
+/// Explain and export every image of the gallery into `dir` as a named task.
 pub fn save_all(app: &mut LanternApp, dir: PathBuf) {
     let Some(source) = app.model.source.clone() else { return };
     let images: Vec<ImageSource> = app.gallery.images.iter().map(|i| i.source.clone()).collect();
-    let status = Arc::new(Mutex::new(ExportStatus { total: images.len(), ..Default::default() }));
-    let cancel = Arc::new(AtomicBool::new(false));
     let job = Job {
         model: source,
         images,
@@ -142,14 +89,11 @@ pub fn save_all(app: &mut LanternApp, dir: PathBuf) {
         layer: app.layer.clone(),
         params: app.settings.params.clone(),
         look: view_look(app),
-        dir: dir.clone(),
-        device: app.compute.clone(),
+        dir,
     };
-    let (s, c) = (Arc::clone(&status), Arc::clone(&cancel));
-    let spawned = std::thread::Builder::new().name("lantern-export".into()).spawn(move || job.run(&s, &c));
-    match spawned {
-        Ok(_) => app.export = Some(ExportJob { status, cancel, dir }),
-        Err(e) => app.toasts.error(0.0, format!("could not start the export: {e}")),
+    let repaint = app.repaint_handle();
+    if let Err(e) = app.tasks.spawn("save all", repaint, move |control| job.run(control)) {
+        app.toasts.error(e.to_string());
     }
 }
 
@@ -162,19 +106,20 @@ struct Job {
     params: Params,
     look: ViewLook,
     dir: PathBuf,
-    device: String,
 }
 
 impl Job {
-    fn network(&self) -> Result<(Network, String)> {
-        let device = burn::tensor::Device::flex();
-        match &self.model {
-            ModelSource::Demo => Ok((crate::models::demo::network(&device)?, "demo classifier".into())),
-            ModelSource::File(p) => Ok((crate::models::load(p, None, &device)?, p.display().to_string())),
-        }
+    /// The network on the CPU, and the device description the records carry.
+    fn network(&self) -> Result<(Network, String, String)> {
+        let cpu = ComputeDevice::cpu();
+        let net = match &self.model {
+            ModelSource::Demo => (crate::models::demo::network(&cpu.device)?, "demo classifier".into()),
+            ModelSource::File(p) => (crate::models::load(p, None, &cpu.device)?, p.display().to_string()),
+        };
+        Ok((net.0, net.1, cpu.description))
     }
 
-    fn one(&self, net: &Arc<Network>, name: &str, source: &ImageSource, model: &str, cancel: &AtomicBool) -> Result<()> {
+    fn one(&self, net: &Arc<Network>, name: &str, stem: &str, source: &ImageSource, model: &str, device: &str, control: &mut Control) -> Result<()> {
         let image = match source {
             ImageSource::File(p) => crate::imaging::load_image(p)?,
             ImageSource::Bytes { name, bytes } => crate::imaging::decode_image_bytes(bytes, Path::new(name))?,
@@ -183,40 +128,46 @@ impl Job {
         let mut session = Session::new(Arc::clone(net), net.preprocess.tensor(&image, &net.device()));
         let logits = session.logits().to_vec();
         let class = self.target.resolve(&logits);
-        let e = session.explain(self.method, class, self.layer.as_deref(), &self.params, &mut Control::new(cancel))?;
-        let probs = softmax(&logits);
-        let top: Vec<(usize, f32)> = top_k(&logits, 5).into_iter().chain(std::iter::once((class, probs[class]))).collect();
-        let labels = |c: usize| net.labels.name(c);
-        write_files(&self.dir, name, &image, &e.map, &geometry, &self.look, self.method, &e.layer, class, &top, &labels, model, &net.arch, &self.device, &net.preprocess)?;
+        let e = session.explain(self.method, class, self.layer.as_deref(), &self.params, control)?;
+        let subject = Subject { name, image: &image, geometry: &geometry, model: ModelFacts::of(net, model), device, logits: &logits };
+        let picture = render_view(&image, &e.map, &geometry, &self.look);
+        record::write(&self.dir, &record::file_base(stem, self.method), &subject, &e, Extras { picture: ("view", picture), boxes: None, curves: None })?;
         Ok(())
     }
 
-    fn run(self, status: &Mutex<ExportStatus>, cancel: &AtomicBool) {
-        let fail = |e: String| {
-            let mut s = status.lock().expect("export status lock");
-            s.errors.push(e);
-            s.finished = true;
-        };
-        if let Err(e) = std::fs::create_dir_all(&self.dir) {
-            return fail(LanternError::io(&self.dir, e).to_string());
-        }
-        let (net, model) = match self.network() {
-            Ok(n) => n,
-            Err(e) => return fail(e.to_string()),
-        };
+    fn run(self, control: &mut Control) -> Result<String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| LanternError::io(&self.dir, e))?;
+        let (net, model, device) = self.network()?;
         let net = Arc::new(net);
-        for source in &self.images {
-            if cancel.load(Ordering::Relaxed) {
-                break;
+        let names: Vec<String> = self.images.iter().map(ImageSource::name).collect();
+        let stems = unique_stems(names.iter().map(String::as_str));
+        let mut errors = Vec::new();
+        for (i, (source, (name, stem))) in self.images.iter().zip(names.iter().zip(&stems)).enumerate() {
+            control.check()?;
+            // The method's own progress is not forwarded: the task counts images.
+            if let Err(e) = self.one(&net, name, stem, source, &model, &device, &mut Control::new(control.cancel_flag())) {
+                if matches!(e, LanternError::Cancelled) {
+                    return Err(e);
+                }
+                errors.push(format!("{name}: {e}"));
             }
-            let name = source.name();
-            let result = self.one(&net, &name, source, &model, cancel);
-            let mut s = status.lock().expect("export status lock");
-            if let Err(e) = result {
-                s.errors.push(format!("{name}: {e}"));
-            }
-            s.done += 1;
+            control.report(i + 1, self.images.len(), None);
         }
-        status.lock().expect("export status lock").finished = true;
+        let dir = self.dir.display();
+        if errors.is_empty() {
+            Ok(format!("Saved {} images to {dir}", self.images.len()))
+        } else {
+            Err(LanternError::Invalid(format!("Saved {} of {} images to {dir}; {}", self.images.len() - errors.len(), self.images.len(), errors.join("; "))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_never_collide() {
+        assert_eq!(unique_stems(["cat.jpg", "cat.png", "dog.png", "a/cat.bmp"]), vec!["cat", "cat-2", "dog", "cat-3"]);
     }
 }

@@ -92,10 +92,6 @@ impl Gallery {
         self.images.get(self.index)
     }
 
-    pub fn current_mut(&mut self) -> Option<&mut GalleryImage> {
-        self.images.get_mut(self.index)
-    }
-
     /// Move by `delta` (wrapping); false when there is nothing to move to.
     pub fn step(&mut self, delta: isize) -> bool {
         let n = self.images.len() as isize;

@@ -5,11 +5,13 @@
 //! show into requests for the [`worker::Worker`]. Overlay appearance is shader input only.
 
 mod canvas;
+pub mod commands;
 mod export;
 pub mod gallery;
 mod overlay;
 mod panels;
 pub mod settings;
+pub mod tasks;
 mod toasts;
 mod views;
 pub mod worker;
@@ -17,25 +19,14 @@ pub mod worker;
 use crate::device::ComputeDevice;
 use crate::explain::{Method, Target};
 use canvas::ViewTransform;
+use commands::{Command, Commands};
 use gallery::Gallery;
 use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tasks::{Outcome, Tasks};
 use toasts::Toasts;
 use worker::{Event, ExplainOutput, ExplainRequest, ModelInfo, ModelSource, Slot, Worker};
-
-/// The methods the number keys select, in order.
-pub const QUICK_METHODS: [Method; 9] = [
-    Method::GradCam,
-    Method::GradCamPlusPlus,
-    Method::XGradCam,
-    Method::LayerCam,
-    Method::HiResCam,
-    Method::EigenCam,
-    Method::ScoreCam,
-    Method::Saliency,
-    Method::IntegratedGradients,
-];
 
 /// What one view (the main canvas or a compare cell) shows and is waiting for.
 #[derive(Default)]
@@ -93,13 +84,21 @@ pub struct LanternApp {
     pub target: Target,
     /// Layer explained (`None`: the model's default).
     pub layer: Option<String>,
+    /// The text typed into the class search.
+    pub class_filter: String,
+    /// A layer to select once the model being loaded is ready (from the last session).
+    pending_layer: Option<String>,
     pub toasts: Toasts,
     next_id: u64,
     next_token: u64,
     /// Hover readout: image pixel and map value.
     pub readout: Option<(u32, u32, Option<f32>)>,
-    /// A running "save all".
-    pub export: Option<export::ExportJob>,
+    /// Named background tasks ("save all").
+    pub tasks: Tasks,
+    /// What widgets asked for this frame.
+    pub commands: Commands,
+    /// Asks egui for a frame (from other threads).
+    repaint: Arc<dyn Fn() + Send + Sync>,
     /// Whether the first explanation was announced (see `LANTERN_REPORT_FIRST`).
     reported_first: bool,
 }
@@ -126,7 +125,9 @@ impl LanternApp {
             None => (ComputeDevice::cpu(), "egui (no wgpu renderer)".to_string(), false),
         };
         let ctx = cc.egui_ctx.clone();
-        let worker = Worker::start(compute.device.clone(), move || ctx.request_repaint());
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let for_worker = Arc::clone(&repaint);
+        let worker = Worker::start(compute.device.clone(), move || for_worker());
         let mut app = Self {
             settings,
             worker,
@@ -142,20 +143,87 @@ impl LanternApp {
             transform: ViewTransform::default(),
             target: Target::Top1,
             layer: None,
+            class_filter: String::new(),
+            pending_layer: None,
             toasts: Toasts::default(),
             next_id: 1,
             next_token: 1,
             readout: None,
-            export: None,
+            tasks: Tasks::default(),
+            commands: Commands::default(),
+            repaint,
             reported_first: false,
         };
-        app.open_model(launch.model.map_or(ModelSource::Demo, ModelSource::File));
-        if launch.paths.is_empty() {
-            app.gallery.set_demo(&mut app.next_id);
+        if launch.paths.is_empty() && launch.model.is_none() {
+            let last = app.settings.last.clone();
+            app.resume(&last);
         } else {
-            app.open_paths(launch.paths);
+            app.open_model(launch.model.map_or(ModelSource::Demo, ModelSource::File));
+            if launch.paths.is_empty() {
+                app.gallery.set_demo(&mut app.next_id);
+            } else {
+                app.open_paths(launch.paths);
+            }
         }
         app
+    }
+
+    /// Reopen what was open when the app last closed; what has gone missing falls back to the
+    /// demo, with a message.
+    pub fn resume(&mut self, last: &settings::Last) {
+        match &last.model {
+            Some(p) if p.is_file() => self.open_model(ModelSource::File(p.clone())),
+            Some(p) => {
+                self.toasts.error(format!("The last model, {}, is gone: opened the demo model.", p.display()));
+                self.open_model(ModelSource::Demo);
+            }
+            None => self.open_model(ModelSource::Demo),
+        }
+        let (present, missing): (Vec<PathBuf>, Vec<PathBuf>) = last.paths.iter().cloned().partition(|p| p.exists());
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+            self.toasts.error(format!("Gone since last time: {}", names.join(", ")));
+        }
+        if present.is_empty() {
+            self.gallery.set_demo(&mut self.next_id);
+        } else {
+            self.open_paths(present);
+        }
+        if self.gallery.len() == 0 {
+            self.gallery.set_demo(&mut self.next_id);
+        }
+        self.pending_layer = last.layer.clone();
+    }
+
+    /// A handle that asks for a frame, for background tasks.
+    pub fn repaint_handle(&self) -> impl Fn() + Send + 'static {
+        let repaint = Arc::clone(&self.repaint);
+        move || repaint()
+    }
+
+    /// Apply what the widgets asked for this frame.
+    pub fn apply_commands(&mut self, ctx: &egui::Context) {
+        for command in self.commands.drain() {
+            match command {
+                Command::OpenPaths(paths) => self.open_paths(paths),
+                Command::OpenModel(source) => self.open_model(source),
+                Command::OpenDemo => {
+                    self.open_model(ModelSource::Demo);
+                    self.settings.last.paths.clear();
+                    self.gallery.set_demo(&mut self.next_id);
+                }
+                Command::SelectMethod(m) => self.settings.method = m,
+                Command::StepImage(delta) => self.step_image(delta),
+                Command::ExportView(dir) => export::export_current(self, &dir),
+                Command::SaveAll(dir) => export::save_all(self, dir),
+                Command::CancelMain => self.cancel(),
+                Command::CancelTask(name) => self.tasks.running.iter().filter(|t| t.name == name).for_each(tasks::Task::cancel),
+                Command::TogglePresentation => self.toggle_presentation(ctx),
+                Command::ToggleCompare => self.compare = !self.compare,
+                Command::FitView => self.transform.fit(),
+                Command::ActualSize => self.transform.actual_size(ctx.pixels_per_point()),
+            }
+        }
     }
 
     fn fresh_id(&mut self) -> u64 {
@@ -168,6 +236,10 @@ impl LanternApp {
         if let ModelSource::File(p) = &source {
             self.settings.remember(p.clone());
         }
+        self.settings.last.model = match &source {
+            ModelSource::File(p) => Some(p.clone()),
+            ModelSource::Demo => None,
+        };
         self.model = ModelState { id, source: Some(source.clone()), info: None, loading: true };
         self.layer = None;
         self.target = Target::Top1;
@@ -177,6 +249,7 @@ impl LanternApp {
     /// Open image files and folders (a model file among them is opened as the model).
     pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
         let mut images = Vec::new();
+        let mut opened = Vec::new();
         for p in paths {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             if ["pth", "pt", "safetensors"].contains(&ext.as_str()) {
@@ -185,17 +258,20 @@ impl LanternApp {
                 match crate::datasets::folder::images_in(&p) {
                     Ok(files) if !files.is_empty() => {
                         self.settings.remember(p.clone());
+                        opened.push(p);
                         images.extend(files);
                     }
-                    Ok(_) => self.toasts.error(0.0, format!("{}: no images in this folder", p.display())),
-                    Err(e) => self.toasts.error(0.0, e.to_string()),
+                    Ok(_) => self.toasts.error(format!("{}: no images in this folder", p.display())),
+                    Err(e) => self.toasts.error(e.to_string()),
                 }
             } else {
                 self.settings.remember(p.clone());
+                opened.push(p.clone());
                 images.push(p);
             }
         }
         if !images.is_empty() {
+            self.settings.last.paths = opened;
             self.gallery.set_files(images, &mut self.next_id);
             self.transform.fit();
         }
@@ -277,15 +353,21 @@ impl LanternApp {
     }
 
     /// Apply the worker's events.
-    pub fn handle_events(&mut self, now: f64) {
+    pub fn handle_events(&mut self) {
         for event in self.worker.poll() {
             match event {
                 Event::ModelLoaded { id, result } if id == self.model.id => {
                     self.model.loading = false;
                     match result {
-                        Ok(info) => self.model.info = Some(info),
+                        Ok(info) => {
+                            // The layer of the last session, if this model has it.
+                            if let Some(l) = self.pending_layer.take().filter(|l| info.layers.contains(l)) {
+                                self.layer = Some(l);
+                            }
+                            self.model.info = Some(info);
+                        }
                         Err(e) => {
-                            self.toasts.error(now, e);
+                            self.toasts.error(e);
                             if self.model.source != Some(ModelSource::Demo) {
                                 self.open_model(ModelSource::Demo);
                             }
@@ -295,7 +377,7 @@ impl LanternApp {
                 Event::ModelLoaded { .. } => {}
                 Event::ImageLoaded { id, result } => {
                     if let Err(e) = &result {
-                        self.toasts.error(now, e.clone());
+                        self.toasts.error(e.clone());
                     }
                     self.gallery.loaded(id, result);
                 }
@@ -338,7 +420,7 @@ impl LanternApp {
                         }
                     }
                     if let Some(e) = error {
-                        self.toasts.error(now, e);
+                        self.toasts.error(e);
                     }
                     // Scripts (tests/gui_smoke.sh) wait for this line.
                     if let Some(what) = announce
@@ -372,17 +454,13 @@ impl LanternApp {
         }
     }
 
-    /// Report a finished "save all".
-    fn poll_export(&mut self, now: f64) {
-        let Some(job) = &self.export else { return };
-        let s = job.status.lock().expect("export status lock").clone();
-        if s.finished {
-            let dir = job.dir.display().to_string();
-            self.export = None;
-            if s.errors.is_empty() {
-                self.toasts.note(now, format!("Saved {} images to {dir}", s.done));
-            } else {
-                self.toasts.error(now, format!("Saved {} of {} images to {dir}; {}", s.done - s.errors.len().min(s.done), s.total, s.errors.join("; ")));
+    /// Report finished background tasks.
+    fn poll_tasks(&mut self) {
+        for (name, outcome) in self.tasks.take_finished() {
+            match outcome {
+                Outcome::Done(message) => self.toasts.note(message),
+                Outcome::Cancelled => self.toasts.note(format!("{name}: cancelled")),
+                Outcome::Failed(e) => self.toasts.error(format!("{name}: {e}")),
             }
         }
     }
@@ -407,28 +485,28 @@ impl LanternApp {
         use egui::Key;
         let pressed = |k: Key| ctx.input(|i| i.key_pressed(k));
         if pressed(Key::F11) || pressed(Key::P) || (self.presentation && pressed(Key::Escape)) {
-            self.toggle_presentation(ctx);
+            self.commands.push(Command::TogglePresentation);
         }
         if pressed(Key::ArrowRight) || pressed(Key::PageDown) {
-            self.step_image(1);
+            self.commands.push(Command::StepImage(1));
         }
         if pressed(Key::ArrowLeft) || pressed(Key::PageUp) {
-            self.step_image(-1);
+            self.commands.push(Command::StepImage(-1));
         }
         let digits = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
-        for (k, m) in digits.iter().zip(QUICK_METHODS) {
+        for (k, m) in digits.iter().zip(Method::quick()) {
             if pressed(*k) {
-                self.settings.method = m;
+                self.commands.push(Command::SelectMethod(m));
             }
         }
         if pressed(Key::F) {
-            self.transform.fit();
+            self.commands.push(Command::FitView);
         }
         if pressed(Key::Num0) {
-            self.transform.actual_size(ctx.pixels_per_point());
+            self.commands.push(Command::ActualSize);
         }
         if pressed(Key::C) {
-            self.compare = !self.compare;
+            self.commands.push(Command::ToggleCompare);
         }
     }
 }
@@ -452,17 +530,17 @@ fn compare_layers(info: &ModelInfo) -> Vec<String> {
 
 impl eframe::App for LanternApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        let now = ctx.input(|i| i.time);
-        self.handle_events(now);
+        self.handle_events();
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         if !dropped.is_empty() {
-            self.open_paths(dropped);
+            self.commands.push(Command::OpenPaths(dropped));
         }
         self.keys(ctx);
-        self.poll_export(now);
+        self.apply_commands(ctx);
+        self.poll_tasks();
         self.gallery.request_loads(&self.worker);
         self.reconcile();
-        if self.main.running() || self.cells.iter().any(ViewState::running) || self.export.is_some() {
+        if self.main.running() || self.cells.iter().any(ViewState::running) || !self.tasks.is_empty() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
@@ -491,6 +569,7 @@ impl eframe::App for LanternApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.settings.last.layer = self.layer.clone();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

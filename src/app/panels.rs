@@ -1,11 +1,13 @@
 //! The panels around the view: menu bar, inspector (method, parameters, layer, class chart,
 //! look), thumbnail strip and status bar.
 
+use super::LanternApp;
+use super::commands::Command;
 use super::settings::{CompareAxis, ViewMode};
 use super::worker::ModelSource;
-use super::{LanternApp, QUICK_METHODS};
 use crate::colormap::Colormap;
-use crate::explain::{Family, IntegrationRule, Method, Target};
+use crate::explain::params::ParamSpec;
+use crate::explain::{Baseline, Family, IntegrationRule, LayerUse, Method, Params, Reduction, Target};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Plot};
 
@@ -33,26 +35,25 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     ui.close();
                     let dialog = rfd::FileDialog::new().add_filter("Images", &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]).set_parent(frame);
                     if let Some(files) = dialog.pick_files() {
-                        app.open_paths(files);
+                        app.commands.push(Command::OpenPaths(files));
                     }
                 }
                 if ui.button("Open folder…").clicked() {
                     ui.close();
                     if let Some(dir) = rfd::FileDialog::new().set_parent(frame).pick_folder() {
-                        app.open_paths(vec![dir]);
+                        app.commands.push(Command::OpenPaths(vec![dir]));
                     }
                 }
                 if ui.button("Open model…").clicked() {
                     ui.close();
                     let dialog = rfd::FileDialog::new().add_filter("Weights", &["pth", "pt", "safetensors"]).set_parent(frame);
                     if let Some(file) = dialog.pick_file() {
-                        app.open_model(ModelSource::File(file));
+                        app.commands.push(Command::OpenModel(ModelSource::File(file)));
                     }
                 }
                 if ui.button("Demo model and images").clicked() {
                     ui.close();
-                    app.open_model(ModelSource::Demo);
-                    app.gallery.set_demo(&mut app.next_id);
+                    app.commands.push(Command::OpenDemo);
                 }
                 ui.menu_button("Recent", |ui| {
                     let recent = app.settings.recent.clone();
@@ -62,7 +63,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     for path in recent {
                         if ui.button(path.display().to_string()).clicked() {
                             ui.close();
-                            app.open_paths(vec![path]);
+                            app.commands.push(Command::OpenPaths(vec![path]));
                         }
                     }
                 });
@@ -70,13 +71,13 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 if ui.button("Export view and map…").clicked() {
                     ui.close();
                     if let Some(dir) = rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder() {
-                        super::export::export_current(app, &dir);
+                        app.commands.push(Command::ExportView(dir));
                     }
                 }
                 if ui.button("Save all images…").clicked() {
                     ui.close();
                     if let Some(dir) = rfd::FileDialog::new().set_title("Save every image into folder").set_parent(frame).pick_folder() {
-                        super::export::save_all(app, dir);
+                        app.commands.push(Command::SaveAll(dir));
                     }
                 }
                 ui.separator();
@@ -90,18 +91,18 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 ui.checkbox(&mut app.compare, "Compare grid (C)");
                 if ui.button("Presentation mode (F11 / P)").clicked() {
                     ui.close();
-                    app.toggle_presentation(ui.ctx());
+                    app.commands.push(Command::TogglePresentation);
                 }
                 if ui.button("Fit (F)").clicked() {
-                    app.transform.fit();
+                    app.commands.push(Command::FitView);
                 }
                 if ui.button("Actual size (0)").clicked() {
-                    app.transform.actual_size(ui.ctx().pixels_per_point());
+                    app.commands.push(Command::ActualSize);
                 }
             });
             ui.menu_button("Help", |ui| {
                 ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");
-                ui.label("1–9: Grad-CAM, Grad-CAM++, XGrad-CAM, LayerCAM, HiResCAM, Eigen-CAM, Score-CAM, Saliency, Integrated Gradients");
+                ui.label(format!("1–9: {}", Method::quick().map(Method::title).collect::<Vec<_>>().join(", ")));
                 ui.label("Wheel or pinch: zoom · drag: pan · F: fit · 0: actual size");
                 ui.label("C: compare grid · F11 or P: presentation · Esc: leave presentation");
                 ui.label("Drop images, folders or .pth/.safetensors files on the window.");
@@ -170,46 +171,58 @@ pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
 
 fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method) {
     egui::ComboBox::from_label(label).selected_text(method.title()).width(180.0).show_ui(ui, |ui| {
-        for family in [Family::Cam, Family::Gradient, Family::Perturbation] {
-            ui.label(RichText::new(match family {
-                Family::Cam => "Class activation maps",
-                Family::Gradient => "Gradients",
-                Family::Perturbation => "Perturbation",
-            }).small().weak());
-            for m in Method::ALL.into_iter().filter(|m| m.family() == family) {
+        for family in Family::ALL {
+            ui.label(RichText::new(family.title()).small().weak());
+            for &m in Method::ALL.iter().filter(|m| m.family() == family) {
                 ui.selectable_value(method, m, m.title()).on_hover_text(m.summary());
             }
         }
     });
 }
 
-fn params_ui(ui: &mut egui::Ui, method: Method, p: &mut crate::explain::Params) {
-    match method {
-        Method::SmoothGrad => {
-            ui.add(egui::Slider::new(&mut p.smoothgrad_samples, 1..=100).text("samples"));
-            ui.add(egui::Slider::new(&mut p.smoothgrad_sigma, 0.0..=1.0).text("noise σ"));
-        }
-        Method::IntegratedGradients => {
-            ui.add(egui::Slider::new(&mut p.ig_steps, 2..=300).text("steps"));
-            egui::ComboBox::from_label("rule").selected_text(format!("{:?}", p.ig_rule)).show_ui(ui, |ui| {
-                for r in [IntegrationRule::GaussLegendre, IntegrationRule::RiemannTrapezoid, IntegrationRule::RiemannLeft, IntegrationRule::RiemannRight, IntegrationRule::RiemannMiddle] {
-                    ui.selectable_value(&mut p.ig_rule, r, format!("{r:?}"));
-                }
-            });
-        }
-        Method::Occlusion => {
-            ui.add(egui::Slider::new(&mut p.occlusion_window, 2..=64).text("window"));
-            ui.add(egui::Slider::new(&mut p.occlusion_stride, 1..=32).text("stride"));
-        }
-        Method::Rise => {
-            ui.add(egui::Slider::new(&mut p.rise_masks, 50..=8000).logarithmic(true).text("masks"));
-            ui.add(egui::Slider::new(&mut p.rise_cells, 2..=16).text("cells"));
-            ui.add(egui::Slider::new(&mut p.rise_keep, 0.05..=0.95).text("keep p"));
-        }
-        _ => {}
+/// One numeric parameter as a slider over its declared range.
+fn param_slider(ui: &mut egui::Ui, spec: &ParamSpec, p: &mut Params) {
+    let mut v = (spec.get)(p);
+    let slider = egui::Slider::new(&mut v, spec.min..=spec.max).text(spec.label).logarithmic(spec.logarithmic);
+    let slider = if spec.integer { slider.integer() } else { slider };
+    if ui.add(slider).changed() {
+        (spec.set)(p, v);
     }
-    if method.is_long() {
-        ui.add(egui::Slider::new(&mut p.batch, 1..=128).text("batch"));
+}
+
+/// The controls of the parameters `method` declares.
+fn params_ui(ui: &mut egui::Ui, method: Method, p: &mut Params) {
+    let spec = method.spec();
+    for param in method.params() {
+        param_slider(ui, &param, p);
+    }
+    if spec.uses_rule {
+        egui::ComboBox::from_label("rule").selected_text(format!("{:?}", p.ig_rule)).show_ui(ui, |ui| {
+            for r in IntegrationRule::ALL {
+                ui.selectable_value(&mut p.ig_rule, r, format!("{r:?}"));
+            }
+        });
+    }
+    if spec.uses_baseline {
+        let name = |b: &Baseline| match b {
+            Baseline::Zeros => "zeros",
+            Baseline::Black => "black",
+            Baseline::Blurred => "blurred",
+            Baseline::Custom(_) => "image",
+        };
+        egui::ComboBox::from_label("baseline").selected_text(name(&p.baseline)).show_ui(ui, |ui| {
+            for b in [Baseline::Zeros, Baseline::Black, Baseline::Blurred] {
+                let label = name(&b);
+                ui.selectable_value(&mut p.baseline, b, label);
+            }
+        });
+    }
+    if spec.uses_reduction {
+        egui::ComboBox::from_label("channels").selected_text(format!("{:?}", p.reduction)).show_ui(ui, |ui| {
+            for r in Reduction::ALL {
+                ui.selectable_value(&mut p.reduction, r, format!("{r:?}"));
+            }
+        });
     }
 }
 
@@ -220,7 +233,7 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
             method_combo(ui, "Method", &mut app.settings.method);
             params_ui(ui, app.settings.method, &mut app.settings.params);
             if let Some(info) = &app.model.info {
-                let uses_layer = app.settings.method.uses_layer() && app.settings.method != Method::Cam;
+                let uses_layer = app.settings.method.spec().layer == LayerUse::Chosen;
                 ui.add_enabled_ui(uses_layer, |ui| {
                     let current = app.layer.clone().unwrap_or_else(|| info.default_layer.clone());
                     egui::ComboBox::from_label("Layer").selected_text(&current).show_ui(ui, |ui| {
@@ -239,16 +252,16 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                 ui.add(egui::ProgressBar::new(0.0).animate(true).text("computing"));
             }
             if running && ui.button("Cancel").clicked() {
-                app.cancel();
+                app.commands.push(Command::CancelMain);
             }
             if let Some(o) = &app.main.output {
                 ui.label(format!("{} took {:.1} ms", o.method.title(), o.milliseconds));
             }
-            if let Some(job) = &app.export {
-                let s = job.status.lock().expect("export status lock").clone();
-                ui.add(egui::ProgressBar::new(s.done as f32 / s.total.max(1) as f32).text(format!("saving {} / {}", s.done, s.total)));
-                if ui.button("Cancel saving").clicked() {
-                    job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            for task in &app.tasks.running {
+                let s = task.status();
+                ui.add(egui::ProgressBar::new(s.done as f32 / s.total.max(1) as f32).text(format!("{} {} / {}", task.name, s.done, s.total)));
+                if ui.button(format!("Cancel {}", task.name)).clicked() {
+                    app.commands.push(Command::CancelTask(task.name.clone()));
                 }
             }
             if let Some(e) = &app.main.error {
@@ -273,7 +286,7 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
         return;
     };
     let labels: Vec<String> = out.top.iter().map(|(c, _)| app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("class {c}"))).collect();
-    let (best, p) = out.top[0];
+    let p = out.top[0].1;
     ui.label(RichText::new(format!("{} ({:.1} %)", labels[0], p * 100.0)).strong());
     ui.label(format!("Explaining: {} (class {})", app.model.info.as_ref().and_then(|i| i.labels.get(out.class).cloned()).unwrap_or_default(), out.class));
     let top: Vec<(usize, f32)> = out.top.iter().take(5).copied().collect();
@@ -316,7 +329,34 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
             }
         }
     });
-    let _ = best;
+    class_search(app, ui);
+}
+
+/// Any class by name: type to filter the model's classes (all 1000 of ImageNet's), click to explain.
+fn class_search(app: &mut LanternApp, ui: &mut egui::Ui) {
+    let Some(info) = &app.model.info else { return };
+    ui.horizontal(|ui| {
+        let label = ui.label("Find class");
+        ui.add(egui::TextEdit::singleline(&mut app.class_filter).hint_text("name or index").desired_width(f32::INFINITY)).labelled_by(label.id);
+    });
+    let needle = app.class_filter.trim().to_lowercase();
+    if needle.is_empty() {
+        return;
+    }
+    let matches: Vec<(usize, &String)> =
+        info.labels.iter().enumerate().filter(|(i, l)| l.to_lowercase().contains(&needle) || i.to_string() == needle).take(12).collect();
+    if matches.is_empty() {
+        ui.label(RichText::new("no class matches").weak());
+    }
+    let mut chosen = None;
+    for (c, label) in matches {
+        if ui.selectable_label(app.target == Target::Class(c), format!("{label} ({c})")).clicked() {
+            chosen = Some(c);
+        }
+    }
+    if let Some(c) = chosen {
+        app.target = Target::Class(c);
+    }
 }
 
 fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
@@ -364,7 +404,7 @@ fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
             app.settings.compare_methods.remove(i);
         }
         if app.settings.compare_methods.len() < 9 && ui.button("Add method").clicked() {
-            let next = QUICK_METHODS.into_iter().find(|m| !app.settings.compare_methods.contains(m)).unwrap_or(Method::GradCam);
+            let next = Method::quick().find(|m| !app.settings.compare_methods.contains(m)).unwrap_or(Method::GradCam);
             app.settings.compare_methods.push(next);
         }
     }

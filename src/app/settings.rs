@@ -49,6 +49,19 @@ pub struct Settings {
     pub compare_axis: CompareAxis,
     /// Methods shown in the compare grid.
     pub compare_methods: Vec<Method>,
+    /// What was open when the app last closed, reopened at the next start.
+    pub last: Last,
+}
+
+/// The model, images and layer of the last session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Last {
+    /// A model file (`None`: the demo).
+    pub model: Option<PathBuf>,
+    /// Image files and folders (empty: the demo images).
+    pub paths: Vec<PathBuf>,
+    pub layer: Option<String>,
 }
 
 impl Default for Settings {
@@ -62,6 +75,7 @@ impl Default for Settings {
             show_thumbnails: true,
             compare_axis: CompareAxis::Methods,
             compare_methods: vec![Method::GradCam, Method::GradCamPlusPlus, Method::LayerCam, Method::EigenCam],
+            last: Last::default(),
         }
     }
 }

@@ -1,14 +1,22 @@
 //! Short messages in the corner (egui has no toasts of its own): errors stay until clicked or for
-//! eight seconds, notes for four.
+//! eight seconds, notes for four. A toast reads the clock itself when it is made, so no caller
+//! can stamp it with a wrong time.
 
 use egui::{Align2, Color32, RichText};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Toast {
     pub text: String,
     pub error: bool,
-    /// `egui` time when it appeared.
-    pub since: f64,
+    /// When it appeared.
+    pub since: Instant,
+}
+
+impl Toast {
+    fn lifetime(&self) -> Duration {
+        Duration::from_secs(if self.error { 8 } else { 4 })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -17,20 +25,25 @@ pub struct Toasts {
 }
 
 impl Toasts {
-    pub fn error(&mut self, now: f64, text: impl Into<String>) {
-        self.push(now, text.into(), true);
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.push(text.into(), true);
     }
 
-    pub fn note(&mut self, now: f64, text: impl Into<String>) {
-        self.push(now, text.into(), false);
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.push(text.into(), false);
     }
 
-    fn push(&mut self, now: f64, text: String, error: bool) {
+    fn push(&mut self, text: String, error: bool) {
         self.items.retain(|t| t.text != text);
-        self.items.push(Toast { text, error, since: now });
+        self.items.push(Toast { text, error, since: Instant::now() });
         if self.items.len() > 5 {
             self.items.remove(0);
         }
+    }
+
+    /// The messages still on screen.
+    pub fn visible(&self) -> impl Iterator<Item = &Toast> {
+        self.items.iter().filter(|t| t.since.elapsed() < t.lifetime())
     }
 
     /// The newest error, for the status bar and tests.
@@ -39,8 +52,7 @@ impl Toasts {
     }
 
     pub fn show(&mut self, ctx: &egui::Context) {
-        let now = ctx.input(|i| i.time);
-        self.items.retain(|t| now - t.since < if t.error { 8.0 } else { 4.0 });
+        self.items.retain(|t| t.since.elapsed() < t.lifetime());
         if self.items.is_empty() {
             return;
         }
@@ -63,5 +75,20 @@ impl Toasts {
             self.items.remove(i);
         }
         ctx.request_repaint_after(std::time::Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_toast_is_visible_whenever_it_is_made() {
+        let mut t = Toasts::default();
+        t.note("Exported 4 files");
+        t.error("no images in this folder");
+        assert_eq!(t.visible().count(), 2);
+        t.items[0].since = Instant::now() - Duration::from_secs(5);
+        assert_eq!(t.visible().map(|t| t.text.as_str()).collect::<Vec<_>>(), vec!["no images in this folder"], "notes last four seconds, errors eight");
     }
 }

@@ -94,7 +94,9 @@ fn describe(app: &LanternApp, view: &ViewState) -> String {
         (_, Some((done, total)), Some(r)) => format!("{} … {done}/{total}", r.method.title()),
         (Some(o), _, _) => {
             let layer = if o.layer.is_empty() { String::new() } else { format!(" @ {}", o.layer) };
-            format!("{} · {}{layer}", o.method.title(), label(o.class))
+            let p = app.model.info.as_ref().and_then(|i| i.output.probabilities(&o.logits).get(o.class).copied());
+            let p = p.map_or(String::new(), |p| format!(" ({:.1} %)", p * 100.0));
+            format!("{} · {}{p}{layer}", o.method.title(), label(o.class))
         }
         (None, _, Some(r)) => format!("{} …", r.method.title()),
         _ => String::new(),
@@ -126,11 +128,32 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
     };
     let big = if app.presentation { 26.0 } else { 14.0 };
     caption(ui, rect, &text, big);
+    if let Some(o) = &app.main.output {
+        colour_bar(ui, rect, app.settings.look.colormap, o.map.min_max(), big);
+    }
     if app.presentation {
         let painter = ui.painter_at(rect);
         let name = app.gallery.current().map(|i| i.name()).unwrap_or_default();
         painter.text(rect.center_bottom() - vec2(0.0, 12.0), Align2::CENTER_BOTTOM, name, FontId::proportional(20.0), Color32::from_gray(200));
     }
+}
+
+/// A vertical colour bar at the right edge of `rect`, labelled with the map's value range.
+fn colour_bar(ui: &egui::Ui, rect: egui::Rect, colormap: crate::colormap::Colormap, (lo, hi): (f32, f32), text_size: f32) {
+    let painter = ui.painter_at(rect);
+    let bar = egui::Rect::from_min_size(rect.right_top() + vec2(-34.0, 40.0), vec2(14.0, (rect.height() * 0.4).max(60.0)));
+    let steps = 64;
+    for i in 0..steps {
+        let t = 1.0 - (i as f32 + 0.5) / steps as f32;
+        let [r, g, b] = colormap.color(t);
+        let y0 = bar.top() + bar.height() * i as f32 / steps as f32;
+        let cell = egui::Rect::from_min_max(egui::pos2(bar.left(), y0), egui::pos2(bar.right(), y0 + bar.height() / steps as f32 + 0.5));
+        painter.rect_filled(cell, 0.0, Color32::from_rgb(r, g, b));
+    }
+    painter.rect_stroke(bar, 0.0, egui::Stroke::new(1.0, Color32::from_gray(220)), egui::StrokeKind::Outside);
+    let font = FontId::proportional(text_size * 0.8);
+    painter.text(bar.center_top() - vec2(0.0, 4.0), Align2::CENTER_BOTTOM, format!("{hi:.2}"), font.clone(), Color32::from_gray(230));
+    painter.text(bar.center_bottom() + vec2(0.0, 4.0), Align2::CENTER_TOP, format!("{lo:.2}"), font, Color32::from_gray(230));
 }
 
 /// The map value under image pixel `(x, y)`, if the map covers it.

@@ -3,7 +3,8 @@
 //! sends jobs and polls events; it never waits. For each view slot only the newest explain
 //! request is kept, and a newer request cancels the one running for its slot.
 
-use crate::explain::{Control, Method, Params, Progress, Session, Target, top_k};
+use crate::explain::{Control, Method, Params, Progress, Session, Target, Timing};
+use crate::models::scores::ranked;
 use crate::imaging::{self, Geometry};
 use crate::map::boxes::{boxes_from_quantized, quantize};
 use crate::map::{BoxMode, PixelBox, WeightMap};
@@ -40,7 +41,7 @@ impl ImageSource {
         }
     }
 
-    fn decode(&self) -> crate::Result<RgbImage> {
+    fn decode(&self) -> crate::error::Result<RgbImage> {
         match self {
             ImageSource::File(p) => imaging::load_image(p),
             ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
@@ -66,6 +67,7 @@ pub struct ModelInfo {
     pub default_layer: String,
     pub cam_layer: Option<String>,
     pub preprocess: imaging::Preprocess,
+    pub output: crate::models::OutputKind,
 }
 
 /// One explanation to compute.
@@ -93,6 +95,10 @@ pub struct ExplainOutput {
     pub method: Method,
     pub layer: String,
     pub milliseconds: f64,
+    /// The forward pass and the method's own time.
+    pub timing: Timing,
+    /// The model's whole output for the image (for exported records).
+    pub logits: Arc<Vec<f32>>,
     pub geometry: Geometry,
 }
 
@@ -231,6 +237,36 @@ enum Next {
     Explain(ExplainRequest, Arc<AtomicBool>),
 }
 
+/// Who waits for a job, so a job that panicked can still be answered.
+#[derive(Clone, Copy)]
+enum Waiting {
+    Model(u64),
+    Image(u64),
+    Thumbnail(u64),
+    Explain(Slot, u64),
+}
+
+impl Waiting {
+    fn of(next: &Next) -> Self {
+        match next {
+            Next::Load(Load::Model { id, .. }) => Waiting::Model(*id),
+            Next::Load(Load::Image { id, thumbnail: false, .. }) => Waiting::Image(*id),
+            Next::Load(Load::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
+            Next::Explain(r, _) => Waiting::Explain(r.slot, r.token),
+        }
+    }
+
+    /// The event that tells the waiter the job failed with `e`.
+    fn failed(self, e: String) -> Event {
+        match self {
+            Waiting::Model(id) => Event::ModelLoaded { id, result: Err(e) },
+            Waiting::Image(id) => Event::ImageLoaded { id, result: Err(e) },
+            Waiting::Thumbnail(id) => Event::Thumbnail { id, result: Err(e) },
+            Waiting::Explain(slot, token) => Event::Explained { slot, token, result: Err(e) },
+        }
+    }
+}
+
 fn run(shared: Arc<Shared>, mut state: State) {
     loop {
         let next = {
@@ -251,13 +287,16 @@ fn run(shared: Arc<Shared>, mut state: State) {
                 q = shared.wake.wait(q).expect("worker queue lock");
             }
         };
-        // A panic in one job must not take the worker down with it.
+        // A panic in one job must not take the worker down with it, and whoever waits for the
+        // job gets an answer: the same event a failure would send.
+        let waiting = Waiting::of(&next);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match next {
             Next::Load(load) => state.load(load),
             Next::Explain(r, cancel) => state.explain(r, &cancel),
         }));
-        if outcome.is_err() {
-            eprintln!("lantern: a background job failed unexpectedly");
+        if let Err(panic) = outcome {
+            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+            state.send(waiting.failed(format!("the background job failed unexpectedly: {what}")));
         }
     }
 }
@@ -286,6 +325,7 @@ impl State {
                         default_layer: net.default_layer.clone(),
                         cam_layer: crate::explain::cam_layer(&net).map(String::from),
                         preprocess: net.preprocess.clone(),
+                        output: net.output,
                     };
                     self.models.insert(id, Arc::new(net));
                     self.sessions.retain(|((_, m), _)| *m != id);
@@ -363,16 +403,19 @@ impl State {
         let logits = session.logits().to_vec();
         let class = r.target.resolve(&logits);
         let e = session.explain(r.method, class, r.layer.as_deref(), &r.params, &mut control).map_err(|e| e.to_string())?;
+        let top = ranked(&session.network().output.probabilities(&logits), 10);
         let q = quantize(&e.map);
         let boxes: Vec<Vec<PixelBox>> = (0..100).map(|i| boxes_from_quantized(&q, f64::from(i) / 100.0, BoxMode::All)).collect();
         Ok(ExplainOutput {
             map: Arc::new(e.map),
             boxes: Arc::new(boxes),
-            top: top_k(&logits, 10),
+            top,
             class,
             method: r.method,
             layer: e.layer,
             milliseconds: 0.0,
+            timing: e.timing,
+            logits: Arc::new(logits),
             geometry,
         })
     }

@@ -67,7 +67,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if net.labels.is_empty() && dataset.classes.len() == net.classes() {
         net.labels = Labels::from_names(dataset.classes.clone());
     }
-    let methods = if args.methods.is_empty() { Method::CAM_FAMILY.to_vec() } else { args.methods.clone() };
+    let methods = if args.methods.is_empty() { Method::cam_family().collect() } else { args.methods.clone() };
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     crate::explain::find_layer(&net, &layer)?;
     let params = args.params.params(&net.preprocess)?;

@@ -3,14 +3,14 @@
 use super::ModelArgs;
 use crate::colormap::Colormap;
 use crate::error::{LanternError, Result};
-use crate::explain::{self, Baseline, Control, Method, Params, Session, Target};
-use crate::export::{self, Prediction, Record};
+use crate::explain::{self, Baseline, Control, Method, Objective, Params, Session, Target};
 use crate::imaging::{self, Preprocess};
 use crate::models::{self, Labels, Network};
+use crate::record::{self, Extras, ModelFacts, Record, Subject};
 use crate::render::{self, OverlayStyle};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -113,13 +113,7 @@ impl ParamArgs {
                 Baseline::Custom(preprocess.normalize(&preprocess.model_view(&img)))
             }
         };
-        if self.batch == 0 || self.samples == 0 || self.steps < 2 || self.window == 0 || self.stride == 0 || self.masks == 0 || self.cells == 0 {
-            return Err(LanternError::Invalid("--batch, --samples, --window, --stride, --masks and --cells must be positive and --steps at least 2".into()));
-        }
-        if !(0.0..=1.0).contains(&self.keep) || !self.sigma.is_finite() || self.sigma < 0.0 {
-            return Err(LanternError::Invalid("--keep must be within 0..1 and --sigma non-negative".into()));
-        }
-        Ok(Params {
+        let params = Params {
             batch: self.batch,
             seed: self.seed,
             smoothgrad_samples: self.samples,
@@ -133,7 +127,9 @@ impl ParamArgs {
             rise_cells: self.cells,
             rise_keep: self.keep,
             reduction: self.reduction,
-        })
+        };
+        params.validate().map_err(LanternError::Invalid)?;
+        Ok(params)
     }
 }
 
@@ -197,7 +193,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     explain::find_layer(&net, &layer)?;
     if let Target::Class(c) = args.target {
-        explain::activations::check_class(&net, c)?;
+        Objective::Class(c).check(&net)?;
     }
     let params = args.params.params(&preprocess)?;
     if args.methods.contains(&Method::Cam) && explain::cam_layer(&net).is_none() {
@@ -254,8 +250,8 @@ fn print_summary(path: &Path, records: &[Record]) {
             "  {:<13} layer {:<12} class {} {:<24} {:>7.1} ms  -> {}",
             r.method,
             r.layer,
-            r.target.index,
-            r.target.label,
+            r.target.as_ref().map_or(String::new(), |t| t.index.to_string()),
+            r.objective,
             r.timing_ms.forward_ms + r.timing_ms.method_ms,
             r.files.get("overlay").map_or("", String::as_str)
         );
@@ -281,53 +277,21 @@ impl Job<'_> {
         let x = self.preprocess.tensor(&image, self.tensor_device);
         let mut session = Session::new(Arc::clone(self.net), x.clone());
         let logits = session.logits().to_vec();
-        let class = self.args.target.resolve(&logits);
-        let prediction = |(index, probability): (usize, f32)| Prediction { index, label: self.net.labels.name(index), probability };
-        let probs = explain::softmax(&logits);
-        let predictions: Vec<Prediction> = explain::top_k(&logits, 5).into_iter().map(prediction).collect();
+        let objective = self.args.target.objective(&logits);
+        let name = path.display().to_string();
+        let model = self.args.model.model.display().to_string();
+        let subject = Subject { name: &name, image: &image, geometry: &geometry, model: ModelFacts::of(self.net, &model), device: self.device, logits: &logits };
         let mut records = Vec::new();
         for &method in &self.args.methods {
-            let e = session.explain(method, class, Some(self.layer), &self.params, &mut Control::none())?;
-            let method_name = method.name().replace('+', "p");
-            let mut kinds = vec![("overlay", "overlay.png"), ("npy", "map.npy"), ("png16", "map.png"), ("json", "json")];
-            if self.args.faithfulness {
-                kinds.extend([("curves_csv", "faithfulness.csv"), ("curves_png", "faithfulness.png")]);
-            }
-            let files: BTreeMap<String, PathBuf> = kinds
-                .into_iter()
-                .map(|(k, suffix)| (k.to_string(), self.args.out.join(format!("{stem}.{method_name}.{suffix}"))))
-                .collect();
-            export::write_rgb_png(&files["overlay"], &render::overlay_on_original(&image, &e.map, &geometry, &self.style))?;
-            export::write_map_npy(&files["npy"], &e.map)?;
-            export::write_map_png16(&files["png16"], &e.map)?;
-            let faithfulness = if self.args.faithfulness {
-                let (del, ins) = crate::metrics::faithfulness::deletion_and_insertion(self.net, &x, &e.map, class, self.params.batch)?;
-                crate::metrics::faithfulness::write_curves(&files["curves_csv"], &files["curves_png"], method.title(), &del, &ins)?;
-                Some([del.auc, ins.auc])
+            let e = session.explain(method, &objective, Some(self.layer), &self.params, &mut Control::none())?;
+            let curves = if self.args.faithfulness {
+                Some(crate::metrics::faithfulness::deletion_and_insertion(self.net, &x, &e.map, &objective, self.params.batch, &mut Control::none())?)
             } else {
                 None
             };
-            let (cx, cy, cw, ch) = geometry.crop_in_original();
-            let record = Record {
-                image: path.display().to_string(),
-                image_size: [image.width(), image.height()],
-                model: self.args.model.model.display().to_string(),
-                arch: self.net.arch.clone(),
-                device: self.device.to_string(),
-                method: method.name().to_string(),
-                layer: e.layer.clone(),
-                target: prediction((class, probs[class])),
-                predictions: predictions.clone(),
-                preprocess: self.preprocess.clone(),
-                crop_in_original: [cx, cy, cw, ch],
-                map_size: [e.map.width, e.map.height],
-                timing_ms: e.timing,
-                deletion_auc: faithfulness.map(|f| f[0]),
-                insertion_auc: faithfulness.map(|f| f[1]),
-                files: files.iter().map(|(k, p)| (k.clone(), p.display().to_string())).collect(),
-            };
-            export::write_json(&files["json"], &record)?;
-            records.push(record);
+            let picture = render::overlay_on_original(&image, &e.map, &geometry, &self.style);
+            let extras = Extras { picture: ("overlay", picture), boxes: None, curves };
+            records.push(record::write(&self.args.out, &record::file_base(stem, method), &subject, &e, extras)?);
         }
         Ok(records)
     }

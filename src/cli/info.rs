@@ -2,7 +2,7 @@
 
 use super::ModelArgs;
 use crate::error::Result;
-use crate::explain::{Method, cam_layer};
+use crate::explain::{Family, LayerUse, Method, cam_layer};
 
 /// Print the model's architecture, classes, preprocessing and layers.
 pub fn layers(args: &ModelArgs) -> Result<()> {
@@ -23,9 +23,26 @@ pub fn layers(args: &ModelArgs) -> Result<()> {
     Ok(())
 }
 
-/// Print every method with its formula and paper.
+/// Print every method by family, with its formula, paper, needs and parameters.
 pub fn methods() {
-    for m in Method::ALL {
-        println!("{:<14} {:<14} {}", m.name(), m.title(), m.summary());
+    for family in Family::ALL {
+        println!("{}:", family.title());
+        for m in Method::ALL.iter().filter(|m| m.family() == family) {
+            let spec = m.spec();
+            let mut needs = Vec::new();
+            match spec.layer {
+                LayerUse::Chosen => needs.push("a layer".to_string()),
+                LayerUse::CamHead => needs.push("a GAP + linear head".to_string()),
+                LayerUse::None => {}
+            }
+            if spec.gradients {
+                needs.push("gradients".into());
+            }
+            let flags: Vec<String> = m.params().iter().map(|p| format!("--{} {}..{}", p.flag, p.min, p.max)).collect();
+            println!("  {:<20} {:<21} {} ({})", m.name(), m.title(), spec.formula, spec.paper);
+            if !needs.is_empty() || !flags.is_empty() {
+                println!("  {:<20} {:<21} needs: {}; flags: {}", "", "", if needs.is_empty() { "-".into() } else { needs.join(", ") }, if flags.is_empty() { "-".into() } else { flags.join(" ") });
+            }
+        }
     }
 }

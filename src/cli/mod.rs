@@ -64,8 +64,17 @@ pub struct ModelArgs {
     pub device: DeviceChoice,
 }
 
-/// Parse the arguments and run; returns the process exit code.
-pub fn run_from<I, T>(args: I) -> i32
+/// What the binary should do after the arguments were read.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// A headless command ran; exit with this code.
+    Exit(i32),
+    /// Open the explorer window on these images/folders and this model (none: the demo).
+    Window { paths: Vec<PathBuf>, model: Option<PathBuf> },
+}
+
+/// Parse the arguments and run a headless command, or say that the window should open.
+pub fn run_from<I, T>(args: I) -> Outcome
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -75,7 +84,7 @@ where
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return code;
+            return Outcome::Exit(code);
         }
     };
     let result = match cli.command {
@@ -89,26 +98,16 @@ where
             info::methods();
             Ok(())
         }
-        Some(Command::Open { paths, model }) => return open_window(crate::app::Launch { paths, model }),
-        None => return open_window(crate::app::Launch::default()),
+        Some(Command::Open { paths, model }) => return Outcome::Window { paths, model },
+        None => return Outcome::Window { paths: Vec::new(), model: None },
     };
-    match result {
+    Outcome::Exit(match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("lantern: {e}");
             exit_code(&e)
         }
-    }
-}
-
-fn open_window(launch: crate::app::Launch) -> i32 {
-    match crate::app::run(launch) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("lantern: could not open the window: {e}");
-            1
-        }
-    }
+    })
 }
 
 /// 2 for errors caused by the input, 1 otherwise.

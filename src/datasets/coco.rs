@@ -42,9 +42,25 @@ struct Annotation {
     category_id: u64,
     bbox: [f64; 4],
     #[serde(default)]
-    segmentation: Option<serde_json::Value>,
+    segmentation: Option<RawSegmentation>,
     #[serde(default)]
     area: Option<f64>,
+}
+
+/// A segmentation as the file spells it: polygons, or an RLE object whose counts are numbers
+/// (uncompressed) or a string (pycocotools' compressed encoding).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSegmentation {
+    Polygons(Vec<Vec<f64>>),
+    Rle { counts: RawCounts },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCounts {
+    Numbers(Vec<u32>),
+    Compressed(String),
 }
 
 #[derive(Deserialize)]
@@ -88,28 +104,13 @@ pub fn decode_rle_string(s: &str) -> std::result::Result<Vec<u32>, String> {
     Ok(counts.into_iter().map(|c| c as u32).collect())
 }
 
-fn parse_segmentation(v: &serde_json::Value, width: u32, height: u32) -> std::result::Result<Segmentation, String> {
-    match v {
-        serde_json::Value::Array(polys) => polys
-            .iter()
-            .map(|p| {
-                p.as_array()
-                    .ok_or("a polygon must be a list of numbers")?
-                    .iter()
-                    .map(|x| x.as_f64().ok_or("a polygon must be a list of numbers"))
-                    .collect::<std::result::Result<Vec<f64>, _>>()
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map(Segmentation::Polygons)
-            .map_err(String::from),
-        serde_json::Value::Object(rle) => {
-            let counts = match rle.get("counts") {
-                Some(serde_json::Value::String(s)) => decode_rle_string(s)?,
-                Some(serde_json::Value::Array(a)) => a
-                    .iter()
-                    .map(|x| x.as_u64().map(|v| v as u32).ok_or("RLE counts must be whole numbers"))
-                    .collect::<std::result::Result<_, _>>()?,
-                _ => return Err("RLE needs 'counts'".into()),
+fn parse_segmentation(raw: &RawSegmentation, width: u32, height: u32) -> std::result::Result<Segmentation, String> {
+    match raw {
+        RawSegmentation::Polygons(polys) => Ok(Segmentation::Polygons(polys.clone())),
+        RawSegmentation::Rle { counts } => {
+            let counts = match counts {
+                RawCounts::Numbers(n) => n.clone(),
+                RawCounts::Compressed(s) => decode_rle_string(s)?,
             };
             let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
             if total != u64::from(width) * u64::from(height) {
@@ -117,7 +118,6 @@ fn parse_segmentation(v: &serde_json::Value, width: u32, height: u32) -> std::re
             }
             Ok(Segmentation::Rle { width, height, counts })
         }
-        _ => Err("segmentation must be polygons or an RLE object".into()),
     }
 }
 

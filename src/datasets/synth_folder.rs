@@ -4,7 +4,7 @@
 
 use super::synth::{self, SHAPES};
 use crate::error::{LanternError, Result};
-use crate::export::write_json;
+use crate::files::write_json;
 use crate::map::PixelBox;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,11 +53,9 @@ pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl 
         let id = format!("{i:06}");
         let file = format!("images/{}/{id}.png", SHAPES[s.class]);
         let mask = format!("masks/{id}.png");
-        crate::export::write_rgb_png(&dir.join(&file), &s.image)?;
+        crate::files::write_rgb_png(&dir.join(&file), &s.image)?;
         let mask_path = dir.join(&mask);
-        crate::export::write_atomic(&mask_path, |f| {
-            s.mask.write_to(&mut std::io::BufWriter::new(f), image::ImageFormat::Png).map_err(std::io::Error::other)
-        })?;
+        crate::files::write_gray_png(&mask_path, &s.mask)?;
         images.push(Annotation {
             id,
             file,
@@ -73,7 +71,7 @@ pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl 
     }
     let annotations = Annotations { seed, size, classes: SHAPES.iter().map(|s| s.to_string()).collect(), images };
     let classes = dir.join("classes.txt");
-    crate::export::write_atomic(&classes, |f| {
+    crate::files::write_atomic(&classes, |f| {
         use std::io::Write;
         f.write_all((SHAPES.join("\n") + "\n").as_bytes())
     })?;

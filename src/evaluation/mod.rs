@@ -7,7 +7,7 @@ pub mod report;
 
 use crate::datasets::{Dataset, Sample};
 use crate::error::{LanternError, Result};
-use crate::explain::{Control, Method, Params, Session, Target};
+use crate::explain::{Control, Method, Objective, Params, Session, Target};
 use crate::imaging::{self, Geometry};
 use crate::map::{BoxMode, PixelBox, WeightMap};
 use crate::metrics::faithfulness::{self, Game};
@@ -139,7 +139,8 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, config: &EvalConfig, thr
         let (mut deletion, mut insertion) = (None, None);
         if config.faithfulness {
             let step = map.width;
-            let curve = |game| faithfulness::causal_curve(net, &x, map, predicted, game, step, 16, cancel, |_, _| {});
+            let objective = Objective::Class(explained);
+            let curve = |game| faithfulness::causal_curve(net, &x, map, &objective, game, step, 16, &mut Control::new(cancel));
             deletion = Some(curve(Game::Deletion)?.scores);
             insertion = Some(curve(Game::Insertion)?.scores);
         }
@@ -181,7 +182,7 @@ pub fn load_state(path: &Path) -> Result<Vec<ImageResult>> {
         }
     }
     if clean != text {
-        crate::export::write_atomic(path, |f| f.write_all(clean.as_bytes()))?;
+        crate::files::write_atomic(path, |f| f.write_all(clean.as_bytes()))?;
     }
     Ok(results)
 }

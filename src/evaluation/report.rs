@@ -3,7 +3,7 @@
 
 use super::ImageResult;
 use crate::error::{LanternError, Result};
-use crate::export::write_atomic;
+use crate::files::write_atomic;
 use crate::metrics::faithfulness::auc;
 use crate::metrics::wsol::{BoxAccuracy, PixelPrecision, PrCurve, localization_accuracy};
 use crate::map::BoxMode;
@@ -226,7 +226,7 @@ fn csv_field(s: &str) -> String {
 
 /// Write `summary.json`, `summary.md` and `per_image.csv` into `out`.
 pub fn write_all(out: &Path, results: &[ImageResult], summary: &Summary) -> Result<()> {
-    crate::export::write_json(&out.join("summary.json"), summary)?;
+    crate::files::write_json(&out.join("summary.json"), summary)?;
     let md = markdown(summary);
     write_atomic(&out.join("summary.md"), |f| f.write_all(md.as_bytes()))?;
     write_csv(&out.join("per_image.csv"), results, summary)?;

@@ -2,11 +2,12 @@
 //!
 //! `A = forward_to(x)` runs without autodiff; `A` is then lifted to a fresh autodiff leaf and only
 //! `forward_from(A)` is recorded, so `dy_c/dA` costs the head's backward pass alone, and a second
-//! class reuses the same `A`.
+//! objective reuses the same `A`.
 
 use crate::models::network::host_values;
 use crate::error::{LanternError, Result};
 use crate::models::{LayerInfo, Network};
+use super::objective::Objective;
 use burn::tensor::Tensor;
 use std::time::{Duration, Instant};
 
@@ -76,54 +77,16 @@ pub fn activations(net: &Network, x: Tensor<4>, layer: &str) -> Result<LayerActi
     Ok(LayerActivations { layer: info, tensor: a, maps, logits, input_size: (w, h), forward_time })
 }
 
-/// Check `class` is one of the model's classes.
-pub fn check_class(net: &Network, class: usize) -> Result<()> {
-    let classes = net.classes();
-    if class >= classes {
-        return Err(LanternError::ClassOutOfRange { index: class, classes });
-    }
-    Ok(())
-}
-
-/// `dy_class / dA` for image 0, through the head only.
-pub fn gradient(net: &Network, acts: &LayerActivations, class: usize) -> Result<FeatureMaps> {
-    check_class(net, class)?;
+/// `dS / dA` for image 0, through the head only, `S` the objective (a class's logit, a
+/// similarity, ...).
+pub fn gradient(net: &Network, acts: &LayerActivations, objective: impl Into<Objective>) -> Result<FeatureMaps> {
+    let objective = objective.into();
+    objective.check(net)?;
     let leaf = acts.tensor.clone().autodiff().require_grad();
-    let logits = net.forward_from(leaf.clone(), acts.layer.cut);
-    let score = logits.slice([0..1, class..class + 1]).sum();
-    let grads = score.backward();
+    let output = net.forward_from(leaf.clone(), acts.layer.cut);
+    let grads = objective.score(output.slice([0..1])).sum().backward();
     let g = leaf
         .grad(&grads)
         .ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?;
     Ok(FeatureMaps::from_tensor(&g))
-}
-
-/// Softmax of logits (max-shifted for stability).
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
-}
-
-/// The `k` most probable classes as `(class, probability)`, most probable first.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let probs = softmax(logits);
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-    order.into_iter().take(k).map(|c| (c, probs[c])).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn softmax_and_top_k() {
-        let p = softmax(&[1.0, 3.0, 2.0]);
-        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        let top = top_k(&[1.0, 3.0, 2.0], 2);
-        assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
-        assert!(top[0].1 > top[1].1);
-    }
 }

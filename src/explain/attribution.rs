@@ -2,7 +2,7 @@
 //! [`WeightMap`]: reduce the channels, then scale as Captum's `visualize_image_attr` does, by the
 //! value at which the sorted magnitudes reach 98 % of their total (2 % outliers clipped to 1).
 
-use super::method::Reduction;
+use super::params::Reduction;
 use crate::map::WeightMap;
 
 /// A `[C, H, W]` attribution of the model input.

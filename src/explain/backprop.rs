@@ -5,7 +5,8 @@
 //! positive gradients pass where the input was positive, `g_in = relu(g_out) * [x > 0]`.
 //! As in Captum and pytorch-grad-cam, the rule applies to ReLU, not to ReLU6.
 
-use crate::models::network::{Act, Block, Conv, Head, Network, Skip, Stage};
+use super::objective::Objective;
+use crate::models::network::{Act, Block, Conv, Head, Network, Skip, Stage, global_average_pool};
 use burn::tensor::activation::relu;
 use burn::tensor::module::{adaptive_avg_pool2d, conv_transpose2d, max_pool2d_with_indices, max_pool2d_with_indices_backward};
 use burn::tensor::ops::{ConvTransposeOptions, MaxPoolOptions};
@@ -158,18 +159,22 @@ fn stage_backward(stage: &Stage, tape: &StageTape, g: Tensor<4>, rule: ReluRule)
     }
 }
 
-/// Gradient of the head's output for `class` with respect to its input `a`.
-fn head_backward(head: &Head, a: &Tensor<4>, class: usize, rule: ReluRule) -> Tensor<4> {
+/// Gradient of the objective with respect to the head's input `a`: the head runs forward, the
+/// objective gives `dS/dy`, and the head's layers take it back with `rule` at their activations.
+fn head_backward(head: &Head, a: &Tensor<4>, objective: &Objective, rule: ReluRule) -> Tensor<4> {
     let [n, c, h, w] = a.dims();
     match head {
         Head::GapLinear(fc) => {
-            let col = fc.weight.clone().slice([0..c, class..class + 1]).reshape([1, c, 1, 1]);
-            col.expand([n, c, h, w]) / (h * w) as f32
+            let pooled = global_average_pool(a.clone());
+            let g = objective.output_gradient(fc.forward(pooled));
+            // dS/dpooled = g W^T (burn's linear weight is `[in, out]`), spread evenly by the pool.
+            let g_pooled: Tensor<4> = g.matmul(fc.weight.clone().transpose()).reshape([n, c, 1, 1]);
+            g_pooled.expand([n, c, h, w]) / (h * w) as f32
         }
         Head::PoolMlp { pool, layers } => {
             // Forward through the MLP keeping pre-activations.
             let pooled = adaptive_avg_pool2d(a.clone(), *pool);
-            let [_, pc,ph, pw] = pooled.dims();
+            let [_, pc, ph, pw] = pooled.dims();
             let mut x = pooled.reshape([n, pc * ph * pw]);
             let mut pres = Vec::with_capacity(layers.len());
             for (fc, act) in layers {
@@ -177,8 +182,7 @@ fn head_backward(head: &Head, a: &Tensor<4>, class: usize, rule: ReluRule) -> Te
                 pres.push(pre.clone());
                 x = act.apply(pre);
             }
-            let out = layers.last().map_or(0, |(fc, _)| fc.out_features());
-            let mut g: Tensor<2> = Tensor::zeros([n, out], &a.device()).slice_fill([0..n, class..class + 1], 1.0);
+            let mut g = objective.output_gradient(x);
             for ((fc, act), pre) in layers.iter().zip(&pres).rev() {
                 let pre4: Tensor<4> = pre.clone().unsqueeze_dims(&[2, 3]);
                 let g4: Tensor<4> = g.unsqueeze_dims(&[2, 3]);
@@ -194,8 +198,9 @@ fn head_backward(head: &Head, a: &Tensor<4>, class: usize, rule: ReluRule) -> Te
     }
 }
 
-/// `d logit_class / d x` of the whole network for a batch `x`, with `rule` at the ReLUs.
-pub fn input_gradient(net: &Network, x: Tensor<4>, class: usize, rule: ReluRule) -> Tensor<4> {
+/// `dS / dx` of the whole network for a batch `x`, `S` the objective, with `rule` at the ReLUs.
+pub fn input_gradient(net: &Network, x: Tensor<4>, objective: impl Into<Objective>, rule: ReluRule) -> Tensor<4> {
+    let objective = objective.into();
     let mut tapes = Vec::with_capacity(net.stages.len());
     let mut h = x;
     for s in &net.stages {
@@ -203,7 +208,7 @@ pub fn input_gradient(net: &Network, x: Tensor<4>, class: usize, rule: ReluRule)
         tapes.push(t);
         h = y;
     }
-    let mut g = head_backward(&net.head, &h, class, rule);
+    let mut g = head_backward(&net.head, &h, &objective, rule);
     for (s, t) in net.stages.iter().zip(&tapes).rev() {
         g = stage_backward(s, t, g, rule);
     }

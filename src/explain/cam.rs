@@ -1,9 +1,90 @@
 //! The gradient-weighted class activation maps. Notation: `A^k` is channel `k` of the explained
-//! layer's activations, `G^k = dy_c / dA^k` the gradient of class `c`'s logit, sums over `i, j`
-//! run over the layer's spatial positions. Every function returns the layer-resolution map
-//! before the shared ReLU / normalise / resize step of [`super::finish`].
+//! layer's activations, `G^k = dS / dA^k` the gradient of the objective (class `c`'s logit for a
+//! class), sums over `i, j` run over the layer's spatial positions. Every function returns the
+//! layer-resolution map before the shared ReLU / normalise / resize step of [`super::finish`].
 
-use super::activations::FeatureMaps;
+use super::activations::{FeatureMaps, LayerActivations, gradient};
+use super::method::{Entry, Family, LayerUse, MethodSpec};
+use super::objective::Objective;
+use crate::error::{LanternError, Result};
+use crate::models::Network;
+use crate::models::network::host_values;
+use burn::tensor::{Tensor, TensorData};
+
+/// A CAM-family method of the layer's activations and their gradient.
+const fn gradient_cam(name: &'static str, title: &'static str, formula: &'static str, paper: &'static str, quick: bool, entry: Entry) -> MethodSpec {
+    MethodSpec {
+        name,
+        title,
+        aliases: &[],
+        formula,
+        paper,
+        family: Family::Cam,
+        layer: LayerUse::Chosen,
+        gradients: true,
+        long: false,
+        quick,
+        params: &[],
+        uses_rule: false,
+        uses_baseline: false,
+        uses_reduction: false,
+        entry,
+    }
+}
+
+pub const CAM: MethodSpec = MethodSpec {
+    layer: LayerUse::CamHead,
+    gradients: false,
+    ..gradient_cam("cam", "CAM", "sum_k w_ck A^k with the linear classifier's weights", "Zhou et al., CVPR 2016", false, Entry::Layer(run_cam))
+};
+pub const GRAD_CAM: MethodSpec =
+    gradient_cam("gradcam", "Grad-CAM", "sum_k mean(dS/dA^k) A^k", "Selvaraju et al., ICCV 2017", true, Entry::Layer(|n, a, o| with_gradient(n, a, o, grad_cam)));
+pub const GRAD_CAM_PLUS_PLUS: MethodSpec = gradient_cam(
+    "gradcam++",
+    "Grad-CAM++",
+    "sum_k (sum_ij alpha_ij relu(dS/dA^k_ij)) A^k",
+    "Chattopadhay et al., WACV 2018",
+    true,
+    Entry::Layer(|n, a, o| with_gradient(n, a, o, grad_cam_plus_plus)),
+);
+pub const XGRAD_CAM: MethodSpec = gradient_cam(
+    "xgradcam",
+    "XGrad-CAM",
+    "sum_k (sum_ij dS/dA^k_ij A^k_ij / sum A^k) A^k",
+    "Fu et al., BMVC 2020",
+    true,
+    Entry::Layer(|n, a, o| with_gradient(n, a, o, xgrad_cam)),
+);
+pub const LAYER_CAM: MethodSpec =
+    gradient_cam("layercam", "LayerCAM", "sum_k relu(dS/dA^k) * A^k", "Jiang et al., IEEE TIP 2021", true, Entry::Layer(|n, a, o| with_gradient(n, a, o, layer_cam)));
+pub const HIRES_CAM: MethodSpec =
+    gradient_cam("hirescam", "HiResCAM", "sum_k dS/dA^k * A^k", "Draelos & Carin, 2020", true, Entry::Layer(|n, a, o| with_gradient(n, a, o, hires_cam)));
+
+/// Run `f(A, dS/dA)`.
+fn with_gradient(net: &Network, acts: &LayerActivations, objective: &Objective, f: fn(&FeatureMaps, &FeatureMaps) -> Vec<f32>) -> Result<Vec<f32>> {
+    let g = gradient(net, acts, objective)?;
+    Ok(f(&acts.maps, &g))
+}
+
+/// CAM's channel weights for any objective: `W dS/dy` at the image's output, `W` the linear
+/// classifier's `[channels, outputs]` weights; for a class `c` (a one-hot `dS/dy`) this is
+/// column `c` of `W`, Zhou et al.'s `w_c`.
+fn run_cam(net: &Network, acts: &LayerActivations, objective: &Objective) -> Result<Vec<f32>> {
+    let fc = net.cam_weights_at(acts.layer.cut).ok_or_else(|| LanternError::MethodNotApplicable {
+        method: CAM.title.into(),
+        reason: format!(
+            "CAM needs the feature map that a global-average-pool + linear head reads ({}), not '{}'",
+            super::cam_layer(net).unwrap_or("this model has no such head"),
+            acts.layer.name
+        ),
+    })?;
+    let device = fc.weight.device();
+    let outputs = acts.logits.len();
+    let y = Tensor::<2>::from_data(TensorData::new(acts.logits.clone(), [1, outputs]), &device);
+    let g = objective.output_gradient(y);
+    let w = host_values(fc.weight.clone().matmul(g.transpose()));
+    Ok(cam(&acts.maps, &w))
+}
 
 /// `sum_k w_k A^k`.
 fn weighted_sum(a: &FeatureMaps, weights: &[f64]) -> Vec<f32> {

@@ -8,7 +8,41 @@
 //! Applied Sciences 2025 (eq. 13), which pytorch-grad-cam ships as
 //! `get_2d_projection_with_sign_correction`.
 
-use super::activations::FeatureMaps;
+use super::activations::{FeatureMaps, gradient};
+use super::cam::gradient_times_activation;
+use super::method::{Entry, Family, LayerUse, MethodSpec};
+
+pub const EIGEN_CAM: MethodSpec = MethodSpec {
+    name: "eigencam",
+    title: "Eigen-CAM",
+    aliases: &[],
+    formula: "first principal component of A (the same map for every objective)",
+    paper: "Muhammad & Yeasin, IJCNN 2020",
+    family: Family::Cam,
+    layer: LayerUse::Chosen,
+    gradients: false,
+    long: false,
+    quick: true,
+    params: &[],
+    uses_rule: false,
+    uses_baseline: false,
+    uses_reduction: false,
+    entry: Entry::Layer(|_, acts, _| Ok(first_component_projection(&acts.maps))),
+};
+
+pub const EIGEN_GRAD_CAM: MethodSpec = MethodSpec {
+    name: "eigengradcam",
+    title: "EigenGrad-CAM",
+    formula: "first principal component of dS/dA * A",
+    paper: "after Muhammad & Yeasin, IJCNN 2020",
+    gradients: true,
+    quick: false,
+    entry: Entry::Layer(|net, acts, objective| {
+        let g = gradient(net, acts, objective)?;
+        Ok(first_component_projection(&gradient_times_activation(&acts.maps, &g)))
+    }),
+    ..EIGEN_CAM
+};
 
 /// `X v` for the first principal direction `v` of the centred activations, sign-corrected.
 pub fn first_component_projection(a: &FeatureMaps) -> Vec<f32> {

@@ -1,55 +1,167 @@
-//! Gradient attributions with respect to the input pixels. Every gradient is of the target
-//! class's logit (not its probability), as Captum computes it with `target=c`.
+//! Gradient attributions with respect to the input pixels. Every gradient is of the objective's
+//! scalar `S(y)`: for a class, its logit (not its probability), as Captum computes it with
+//! `target=c`.
 
 use super::attribution::Attribution;
 use super::backprop::{ReluRule, input_gradient};
-use super::control::Control;
-use super::method::{Baseline, IntegrationRule};
+use crate::control::Control;
+use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::objective::Objective;
+use super::params::{Baseline, IntegrationRule, SAMPLES, SIGMA, STEPS};
 use crate::error::Result;
-use crate::metrics::faithfulness::blurred;
+use crate::imaging::blurred;
 use crate::models::Network;
 use crate::models::network::host_values;
 use burn::tensor::{Tensor, TensorData};
+
+/// An input-gradient method: one backward pass to the pixels, reduced to a map.
+const fn input_gradient_method(name: &'static str, title: &'static str, formula: &'static str, paper: &'static str, entry: Entry) -> MethodSpec {
+    MethodSpec {
+        name,
+        title,
+        aliases: &[],
+        formula,
+        paper,
+        family: Family::Gradient,
+        layer: LayerUse::None,
+        gradients: true,
+        long: false,
+        quick: false,
+        params: &[],
+        uses_rule: false,
+        uses_baseline: false,
+        uses_reduction: true,
+        entry,
+    }
+}
+
+pub const SALIENCY: MethodSpec = MethodSpec {
+    quick: true,
+    ..input_gradient_method(
+        "saliency",
+        "Saliency",
+        "|dS/dx|",
+        "Simonyan et al., ICLR-W 2014",
+        Entry::Input(|run| Ok(reduced(run, saliency(run.session.network(), run.session.input(), run.objective, true)))),
+    )
+};
+pub const INPUT_X_GRADIENT: MethodSpec = MethodSpec {
+    aliases: &["inputxgrad", "ixg"],
+    ..input_gradient_method(
+        "inputxgradient",
+        "Input x Gradient",
+        "x * dS/dx",
+        "Shrikumar et al., 2016",
+        Entry::Input(|run| Ok(reduced(run, input_x_gradient(run.session.network(), run.session.input(), run.objective)))),
+    )
+};
+pub const SMOOTHGRAD: MethodSpec = MethodSpec {
+    long: true,
+    params: &[SAMPLES, SIGMA],
+    ..input_gradient_method("smoothgrad", "SmoothGrad", "mean_k dS/dx at x + N(0, sigma^2)", "Smilkov et al., 2017", Entry::Input(run_smoothgrad))
+};
+pub const INTEGRATED_GRADIENTS: MethodSpec = MethodSpec {
+    aliases: &["ig"],
+    long: true,
+    quick: true,
+    params: &[STEPS],
+    uses_rule: true,
+    uses_baseline: true,
+    ..input_gradient_method(
+        "integratedgradients",
+        "Integrated Gradients",
+        "(x - x') * integral_0^1 dS/dx at x' + a (x - x') da",
+        "Sundararajan et al., ICML 2017",
+        Entry::Input(run_integrated_gradients),
+    )
+};
+pub const GUIDED_BACKPROP: MethodSpec = input_gradient_method(
+    "guidedbackprop",
+    "Guided Backprop",
+    "dS/dx with only positive gradients through ReLUs",
+    "Springenberg et al., ICLR-W 2015",
+    Entry::Input(|run| Ok(reduced(run, guided_backprop(run.session.network(), run.session.input(), run.objective)))),
+);
+pub const GUIDED_GRADCAM: MethodSpec = MethodSpec {
+    layer: LayerUse::Chosen,
+    ..input_gradient_method(
+        "guidedgradcam",
+        "Guided Grad-CAM",
+        "Guided Backprop * upsampled Grad-CAM",
+        "Selvaraju et al., ICCV 2017",
+        Entry::Input(run_guided_gradcam),
+    )
+};
+
+/// An input attribution as the run's output, reduced to one map by the run's reduction.
+fn reduced(run: &Run<'_, '_>, a: Attribution) -> Output {
+    Output { map: a.to_map(run.params.reduction), attribution: Some(a), forward_ms: 0.0 }
+}
+
+fn run_smoothgrad(run: &mut Run<'_, '_>) -> Result<Output> {
+    let p = run.params;
+    let a = smoothgrad(run.session.network(), run.session.input(), run.objective, p.smoothgrad_samples, p.smoothgrad_sigma, p.seed, p.batch, run.control)?;
+    Ok(reduced(run, a))
+}
+
+fn run_integrated_gradients(run: &mut Run<'_, '_>) -> Result<Output> {
+    let (net, x, p) = (run.session.network(), run.session.input(), run.params);
+    let b = baseline_tensor(&p.baseline, x, net.preprocess.mean, net.preprocess.std);
+    let (a, _) = integrated_gradients(net, x, &b, run.objective, p.ig_steps, p.ig_rule, p.batch, run.control)?;
+    Ok(reduced(run, a))
+}
+
+fn run_guided_gradcam(run: &mut Run<'_, '_>) -> Result<Output> {
+    let net = run.session.shared_network();
+    let x = run.session.input().clone();
+    let acts = run.session.activations(run.layer)?;
+    let g = super::activations::gradient(&net, acts, run.objective)?;
+    let cam = super::cam::grad_cam(&acts.maps, &g);
+    let forward_ms = super::ms(acts.forward_time);
+    let a = guided_gradcam(&net, &x, &cam, (acts.maps.width, acts.maps.height), run.objective);
+    Ok(Output { forward_ms, ..reduced(run, a) })
+}
 
 fn attribution(t: Tensor<4>) -> Attribution {
     let [_, c, h, w] = t.dims();
     Attribution { channels: c, height: h, width: w, values: host_values(t) }
 }
 
-/// `d logit_class / d x` for every image of the batch `x`, through burn's autodiff.
-pub fn gradients(net: &Network, x: Tensor<4>, class: usize) -> Tensor<4> {
-    let [n, ..] = x.dims();
+/// `dS / dx` for every image of the batch `x`, through burn's autodiff.
+pub fn gradients(net: &Network, x: Tensor<4>, objective: impl Into<Objective>) -> Tensor<4> {
+    let objective = objective.into();
     let leaf = x.autodiff().require_grad();
-    let logits = net.forward(leaf.clone());
-    let grads = logits.slice([0..n, class..class + 1]).sum().backward();
+    let output = net.forward(leaf.clone());
+    let grads = objective.score(output).sum().backward();
     leaf.grad(&grads).expect("the input takes part in the graph").without_autodiff()
 }
 
 /// Saliency (Simonyan et al., "Deep Inside Convolutional Networks", ICLR workshop 2014):
 /// `dy/dx`, or `|dy/dx|` when `absolute`.
-pub fn saliency(net: &Network, x: &Tensor<4>, class: usize, absolute: bool) -> Attribution {
-    let g = gradients(net, x.clone(), class);
+pub fn saliency(net: &Network, x: &Tensor<4>, objective: impl Into<Objective>, absolute: bool) -> Attribution {
+    let g = gradients(net, x.clone(), objective);
     attribution(if absolute { g.abs() } else { g })
 }
 
 /// Input x Gradient (Shrikumar et al., "Not Just a Black Box", 2016): `x * dy/dx`.
-pub fn input_x_gradient(net: &Network, x: &Tensor<4>, class: usize) -> Attribution {
-    attribution(x.clone() * gradients(net, x.clone(), class))
+pub fn input_x_gradient(net: &Network, x: &Tensor<4>, objective: impl Into<Objective>) -> Attribution {
+    attribution(x.clone() * gradients(net, x.clone(), objective))
 }
 
 /// SmoothGrad (Smilkov et al., "SmoothGrad: removing noise by adding noise", 2017):
-/// `mean_k dy/dx(x + e_k)`, `e_k ~ N(0, sigma^2)` element-wise in normalised input units (Captum's
+/// `mean_k dS/dx(x + e_k)`, `e_k ~ N(0, sigma^2)` element-wise in normalised input units (Captum's
 /// absolute `stdevs`). Sample `k`'s noise is [`crate::seeded::normal`] of key `smoothgrad.{k}`.
 pub fn smoothgrad(
     net: &Network,
     x: &Tensor<4>,
-    class: usize,
+    objective: impl Into<Objective>,
     samples: usize,
     sigma: f32,
     seed: u64,
     batch: usize,
     control: &mut Control,
 ) -> Result<Attribution> {
+    let objective = objective.into();
     let [_, c, h, w] = x.dims();
     let n = c * h * w;
     let base = host_values(x.clone());
@@ -64,7 +176,7 @@ pub fn smoothgrad(
             let noise = crate::seeded::normal(&format!("smoothgrad.{k}"), n, seed);
             values.extend(base.iter().zip(noise).map(|(&v, e)| v + e * sigma));
         }
-        let g = gradients(net, Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device), class);
+        let g = gradients(net, Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device), &objective);
         let sum = g.sum_dim(0);
         total = Some(match total {
             Some(t) => t + sum,
@@ -155,19 +267,20 @@ pub fn baseline_tensor(baseline: &Baseline, x: &Tensor<4>, mean: [f32; 3], std: 
 }
 
 /// Integrated Gradients (Sundararajan et al., "Axiomatic Attribution for Deep Networks", ICML
-/// 2017): `(x - x') * sum_i w_i dy/dx(x' + alpha_i (x - x'))`. Returns the attribution and the
-/// completeness gap `sum(attribution) - (y(x) - y(x'))`.
+/// 2017): `(x - x') * sum_i w_i dS/dx(x' + alpha_i (x - x'))`. Returns the attribution and the
+/// completeness gap `sum(attribution) - (S(x) - S(x'))`.
 #[allow(clippy::too_many_arguments)]
 pub fn integrated_gradients(
     net: &Network,
     x: &Tensor<4>,
     baseline: &Tensor<4>,
-    class: usize,
+    objective: impl Into<Objective>,
     steps: usize,
     rule: IntegrationRule,
     batch: usize,
     control: &mut Control,
 ) -> Result<(Attribution, f64)> {
+    let objective = objective.into();
     let (alphas, weights) = integration_points(steps, rule);
     let [_, c, h, w] = x.dims();
     let device = x.device();
@@ -180,13 +293,13 @@ pub fn integrated_gradients(
         let a = Tensor::<1>::from_data(TensorData::new(alphas[start..end].to_vec(), [end - start]), &device).reshape([end - start, 1, 1, 1]);
         let wts = Tensor::<1>::from_data(TensorData::new(weights[start..end].to_vec(), [end - start]), &device).reshape([end - start, 1, 1, 1]);
         let points = baseline.clone() + a * diff.clone();
-        let g = gradients(net, points, class);
+        let g = gradients(net, points, &objective);
         total = total + (g * wts).sum_dim(0);
         control.report(end, n, None);
     }
     let attr = total * diff;
     let ends = net.forward(Tensor::cat(vec![x.clone(), baseline.clone()], 0));
-    let ends = host_values(ends.slice([0..2, class..class + 1]));
+    let ends = host_values(objective.score(ends));
     let a = attribution(attr);
     let sum: f64 = a.values.iter().map(|&v| f64::from(v)).sum();
     let delta = sum - f64::from(ends[0] - ends[1]);
@@ -194,15 +307,15 @@ pub fn integrated_gradients(
 }
 
 /// Guided Backpropagation (see [`super::backprop`]).
-pub fn guided_backprop(net: &Network, x: &Tensor<4>, class: usize) -> Attribution {
-    attribution(input_gradient(net, x.clone(), class, ReluRule::Guided))
+pub fn guided_backprop(net: &Network, x: &Tensor<4>, objective: impl Into<Objective>) -> Attribution {
+    attribution(input_gradient(net, x.clone(), objective, ReluRule::Guided))
 }
 
 /// Guided Grad-CAM (Selvaraju et al., ICCV 2017): Guided Backprop times the layer's Grad-CAM
 /// `relu(sum_k mean(dy/dA^k) A^k)`, unnormalised and upsampled by nearest neighbour, as Captum's
 /// `GuidedGradCam` combines them.
-pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: (usize, usize), class: usize) -> Attribution {
-    let mut gb = guided_backprop(net, x, class);
+pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: (usize, usize), objective: impl Into<Objective>) -> Attribution {
+    let mut gb = guided_backprop(net, x, objective);
     let (cw, ch) = cam_size;
     let (w, h) = (gb.width, gb.height);
     for y in 0..h {

@@ -6,24 +6,29 @@ pub mod activations;
 pub mod attribution;
 pub mod backprop;
 pub mod cam;
-pub mod control;
 pub mod eigen;
 pub mod gradients;
 pub mod method;
+pub mod objective;
+pub mod params;
 pub mod perturbation;
+pub mod registry;
 pub mod score_cam;
 mod session;
 
-pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient, softmax, top_k};
+pub use crate::control::{Control, Progress};
+pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient};
 pub use attribution::Attribution;
-pub use control::{Control, Progress};
-pub use method::{Baseline, Family, IntegrationRule, Method, Params, Reduction};
+pub use method::{Entry, Family, LayerUse, MethodSpec};
+pub use objective::Objective;
+pub use params::{Baseline, IntegrationRule, Params, Reduction};
+pub use registry::Method;
 pub use session::Session;
 
-use crate::models::network::host_values;
 use crate::error::{LanternError, Result};
 use crate::map::{Interpolation, Provenance, WeightMap};
 use crate::models::Network;
+use crate::models::scores::ranked;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -42,9 +47,14 @@ impl Target {
     /// The class index for these logits.
     pub fn resolve(self, logits: &[f32]) -> usize {
         match self {
-            Target::Top1 => top_k(logits, 1).first().map_or(0, |t| t.0),
+            Target::Top1 => ranked(logits, 1).first().map_or(0, |t| t.0),
             Target::Class(c) => c,
         }
+    }
+
+    /// The objective for these logits: the resolved class.
+    pub fn objective(self, logits: &[f32]) -> Objective {
+        Objective::Class(self.resolve(logits))
     }
 }
 
@@ -85,7 +95,7 @@ pub struct Explanation {
     pub method: Method,
     /// The explained layer; empty for input-space methods.
     pub layer: String,
-    pub target: usize,
+    pub objective: Objective,
     pub timing: Timing,
     /// The per-channel input attribution, for input-space methods.
     pub attribution: Option<Attribution>,
@@ -103,46 +113,18 @@ pub fn finish(cam: Vec<f32>, width: usize, height: usize, size: (usize, usize)) 
     m
 }
 
-/// Explain class `class` with one of the [`Method::CAM_FAMILY`] methods from activations already
-/// computed (the other methods run through a [`Session`]).
-pub fn explain(net: &Network, acts: &LayerActivations, method: Method, class: usize) -> Result<Explanation> {
-    activations::check_class(net, class)?;
-    if !Method::CAM_FAMILY.contains(&method) {
+/// Explain `objective` with one of the methods that run from a layer's cached activations
+/// ([`Method::cam_family`]); the others run through a [`Session`].
+pub fn explain(net: &Network, acts: &LayerActivations, method: Method, objective: impl Into<Objective>) -> Result<Explanation> {
+    let objective = objective.into();
+    objective.check(net)?;
+    let Entry::Layer(f) = method.spec().entry else {
         return Err(LanternError::Invalid(format!("{} runs through an explain::Session", method.title())));
-    }
-    let start = Instant::now();
-    let a = &acts.maps;
-    let raw = match method {
-        Method::Cam => {
-            let fc = net.cam_weights_at(acts.layer.cut).ok_or_else(|| LanternError::MethodNotApplicable {
-                method: method.title().into(),
-                reason: format!(
-                    "CAM needs the feature map that a global-average-pool + linear head reads ({}), not '{}'",
-                    cam_layer(net).unwrap_or("this model has no such head"),
-                    acts.layer.name
-                ),
-            })?;
-            let [inputs, _] = fc.weight.dims();
-            let w = fc.weight.clone().slice([0..inputs, class..class + 1]);
-            let w = host_values(w);
-            cam::cam(a, &w)
-        }
-        Method::EigenCam => eigen::first_component_projection(a),
-        _ => {
-            let g = gradient(net, acts, class)?;
-            match method {
-                Method::GradCam => cam::grad_cam(a, &g),
-                Method::GradCamPlusPlus => cam::grad_cam_plus_plus(a, &g),
-                Method::XGradCam => cam::xgrad_cam(a, &g),
-                Method::LayerCam => cam::layer_cam(a, &g),
-                Method::HiResCam => cam::hires_cam(a, &g),
-                Method::EigenGradCam => eigen::first_component_projection(&cam::gradient_times_activation(a, &g)),
-                _ => unreachable!("only the CAM family reaches here"),
-            }
-        }
     };
-    let map = finish(raw, a.width, a.height, acts.input_size);
-    Ok(explanation(net, map, method, &acts.layer.name, class, ms(acts.forward_time), start, None))
+    let start = Instant::now();
+    let raw = f(net, acts, &objective)?;
+    let map = finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
+    Ok(explanation(net, map, method, &acts.layer.name, objective, ms(acts.forward_time), start, None))
 }
 
 /// Assemble an [`Explanation`] with the map's provenance.
@@ -152,7 +134,7 @@ fn explanation(
     map: WeightMap,
     method: Method,
     layer: &str,
-    class: usize,
+    objective: Objective,
     forward_ms: f64,
     start: Instant,
     attribution: Option<Attribution>,
@@ -160,15 +142,15 @@ fn explanation(
     let map = map.with_provenance(Provenance {
         method: method.name().into(),
         layer: layer.to_string(),
-        target: class,
-        target_label: net.labels.name(class),
+        target: objective.class(),
+        target_label: objective.describe(&net.labels),
         model: net.arch.clone(),
     });
     Explanation {
         map,
         method,
         layer: layer.to_string(),
-        target: class,
+        objective,
         timing: Timing { forward_ms, method_ms: ms(start.elapsed()) },
         attribution,
     }

@@ -3,21 +3,69 @@
 //! batches complete.
 
 use super::attribution::Attribution;
-use super::control::Control;
-use super::method::Reduction;
+use crate::control::Control;
+use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::objective::Objective;
+use super::params::{CELLS, KEEP, MASKS, Reduction, STRIDE, WINDOW};
+use super::gradients::baseline_tensor;
 use crate::error::Result;
-use crate::explain::softmax;
 use crate::map::WeightMap;
 use crate::models::Network;
 use crate::models::network::host_values;
 use crate::seeded::Rng;
 use burn::tensor::{Tensor, TensorData};
 
-/// Logits of class `class` for a batch of `n` images given as host values.
-fn class_logits(net: &Network, values: Vec<f32>, n: usize, shape: [usize; 3], class: usize, device: &burn::tensor::Device) -> Vec<f32> {
+pub const OCCLUSION: MethodSpec = MethodSpec {
+    name: "occlusion",
+    title: "Occlusion",
+    aliases: &[],
+    formula: "mean drop of S when a window around the pixel is replaced",
+    paper: "Zeiler & Fergus, ECCV 2014",
+    family: Family::Perturbation,
+    layer: LayerUse::None,
+    gradients: false,
+    long: true,
+    quick: false,
+    params: &[WINDOW, STRIDE],
+    uses_rule: false,
+    uses_baseline: true,
+    uses_reduction: true,
+    entry: Entry::Input(run_occlusion),
+};
+
+pub const RISE: MethodSpec = MethodSpec {
+    name: "rise",
+    title: "RISE",
+    formula: "sum_i P(x * M_i) M_i / (N p) over random masks",
+    paper: "Petsiuk et al., BMVC 2018",
+    params: &[MASKS, CELLS, KEEP],
+    uses_baseline: false,
+    uses_reduction: false,
+    entry: Entry::Input(run_rise),
+    ..OCCLUSION
+};
+
+fn run_occlusion(run: &mut Run<'_, '_>) -> Result<Output> {
+    let (net, x, p) = (run.session.network(), run.session.input(), run.params);
+    let b = baseline_tensor(&p.baseline, x, net.preprocess.mean, net.preprocess.std);
+    let a = occlusion(net, x, &b, run.objective, p.occlusion_window, p.occlusion_stride, p.batch, run.control)?;
+    Ok(Output { map: a.to_map(p.reduction), attribution: Some(a), forward_ms: 0.0 })
+}
+
+fn run_rise(run: &mut Run<'_, '_>) -> Result<Output> {
+    let (net, x, p) = (run.session.network(), run.session.input(), run.params);
+    let [_, _, h, w] = x.dims();
+    let masks = RiseMasks::generate(p.rise_masks, p.rise_cells, p.rise_keep, h, w, p.seed);
+    let (mut map, _) = rise(net, x, &masks, run.objective, p.batch, run.control)?;
+    map.normalize();
+    Ok(Output { map, attribution: None, forward_ms: 0.0 })
+}
+
+/// The objective's score `S` for a batch of `n` images given as host values.
+fn scores(net: &Network, values: Vec<f32>, n: usize, shape: [usize; 3], objective: &Objective, device: &burn::tensor::Device) -> Vec<f32> {
     let [c, h, w] = shape;
-    let logits = net.forward(Tensor::from_data(TensorData::new(values, [n, c, h, w]), device));
-    host_values(logits.slice([0..n, class..class + 1]))
+    let output = net.forward(Tensor::from_data(TensorData::new(values, [n, c, h, w]), device));
+    host_values(objective.score(output))
 }
 
 /// Window offsets along an axis of length `len`: `0, stride, ...`, `ceil((len - window) / stride) + 1`
@@ -29,26 +77,27 @@ fn offsets(len: usize, window: usize, stride: usize) -> Vec<usize> {
 
 /// Occlusion (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014),
 /// as Captum computes it: every `window x window` patch (all channels) is replaced by the
-/// baseline; a pixel's attribution is the mean drop `y(x) - y(x_occluded)` over the windows that
+/// baseline; a pixel's attribution is the mean drop `S(x) - S(x_occluded)` over the windows that
 /// cover it.
 #[allow(clippy::too_many_arguments)]
 pub fn occlusion(
     net: &Network,
     x: &Tensor<4>,
     baseline: &Tensor<4>,
-    class: usize,
+    objective: impl Into<Objective>,
     window: usize,
     stride: usize,
     batch: usize,
     control: &mut Control,
 ) -> Result<Attribution> {
+    let objective = objective.into();
     let [_, c, h, w] = x.dims();
     let device = x.device();
     let (window, stride, batch) = (window.max(1), stride.max(1), batch.max(1));
     let image = host_values(x.clone());
     let base = host_values(baseline.clone());
     let plane = h * w;
-    let reference = class_logits(net, image.clone(), 1, [c, h, w], class, &device)[0];
+    let reference = scores(net, image.clone(), 1, [c, h, w], &objective, &device)[0];
     let windows: Vec<(usize, usize)> =
         offsets(h, window, stride).into_iter().flat_map(|r| offsets(w, window, stride).into_iter().map(move |q| (r, q))).collect();
     let mut total = vec![0.0f32; plane];
@@ -67,8 +116,8 @@ pub fn occlusion(
             }
             values.extend(img);
         }
-        let scores = class_logits(net, values, chunk.len(), [c, h, w], class, &device);
-        for (win, s) in chunk.iter().zip(scores) {
+        let drops = scores(net, values, chunk.len(), [c, h, w], &objective, &device);
+        for (win, s) in chunk.iter().zip(drops) {
             for p in cover(win) {
                 total[p] += reference - s;
                 count[p] += 1.0;
@@ -170,9 +219,11 @@ impl RiseMasks {
     }
 }
 
-/// RISE saliency: `S = sum_i P(class | x * M_i) M_i / (N keep)`, with the class probability from
-/// the softmax of the logits. Returns the map and the probabilities.
-pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, class: usize, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
+/// RISE saliency: `sum_i P(x * M_i) M_i / (N keep)`, `P` the objective on a bounded scale (for a
+/// class, its probability under the model's softmax or sigmoid head, as RISE wraps the model in a
+/// softmax). Returns the map and the scores.
+pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
+    let objective = objective.into();
     let [_, c, h, w] = x.dims();
     let device = x.device();
     let image = host_values(x.clone());
@@ -194,7 +245,7 @@ pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, class: usize, batch
         let classes = logits.dims()[1];
         let logits = host_values(logits);
         for (row, m) in logits.chunks(classes).zip(&ms) {
-            let p = softmax(row)[class];
+            let p = objective.bounded_row(row, net.output);
             scores.push(p);
             for (s, &k) in saliency.iter_mut().zip(m) {
                 *s += f64::from(p) * f64::from(k);

@@ -3,14 +3,56 @@
 
 use super::activations::{FeatureMaps, LayerActivations};
 use super::cam::cam as weighted_channels;
-use super::control::Control;
+use crate::control::Control;
 use super::finish;
+use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::objective::Objective;
 use crate::error::Result;
 use crate::map::{Interpolation, resize};
 use crate::models::Network;
 use crate::models::network::host_values;
 use burn::tensor::{Tensor, TensorData};
 use std::collections::HashMap;
+
+pub const SCORE_CAM: MethodSpec = MethodSpec {
+    name: "scorecam",
+    title: "Score-CAM",
+    aliases: &[],
+    formula: "sum_k softmax_k(S(x * norm(up(A^k)))) A^k",
+    paper: "Wang et al., CVPR-W 2020",
+    family: Family::Cam,
+    layer: LayerUse::Chosen,
+    gradients: false,
+    long: true,
+    quick: true,
+    params: &[],
+    uses_rule: false,
+    uses_baseline: false,
+    uses_reduction: false,
+    entry: Entry::Input(|run| channel_weighted(run, |net, x, acts, objective, batch, control| score_cam(net, x, acts, objective, batch, control))),
+};
+
+pub const ABLATION_CAM: MethodSpec = MethodSpec {
+    name: "ablationcam",
+    title: "Ablation-CAM",
+    formula: "sum_k (S - S_without_A^k) / S * A^k",
+    paper: "Desai & Ramaswamy, WACV 2020",
+    quick: false,
+    entry: Entry::Input(|run| channel_weighted(run, |net, _, acts, objective, batch, control| ablation_cam(net, acts, objective, batch, control))),
+    ..SCORE_CAM
+};
+
+type ChannelWeights = fn(&Network, &Tensor<4>, &LayerActivations, &Objective, usize, &mut Control) -> Result<(Vec<f32>, Vec<f32>)>;
+
+/// Run a channel-weighting method on the run's layer and finish its map.
+fn channel_weighted(run: &mut Run<'_, '_>, weigh: ChannelWeights) -> Result<Output> {
+    let x = run.session.input().clone();
+    let net = run.session.shared_network();
+    let acts = run.session.activations(run.layer)?;
+    let (raw, _) = weigh(&net, &x, acts, run.objective, run.params.batch, run.control)?;
+    let map = finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
+    Ok(Output { map, attribution: None, forward_ms: super::ms(acts.forward_time) })
+}
 
 fn softmax64(v: &[f32]) -> Vec<f32> {
     let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -23,10 +65,11 @@ fn softmax64(v: &[f32]) -> Vec<f32> {
 /// Neural Networks", CVPR workshops 2020), as pytorch-grad-cam computes it: each channel `A^k`
 /// is upsampled to the input (bilinear, corners aligned), min-max normalised
 /// (`(U - min) / (max - min + 1e-8)`) and multiplied into the input; the channel's score is the
-/// class logit of that input, the weights are the softmax of the scores over channels, and the
+/// objective's score of that input (a class logit for a class), the weights are the softmax of the scores over channels, and the
 /// map is `sum_k w_k A^k`. Channels with the same mask (e.g. all-zero ones) are run once.
 /// Returns the layer-resolution map and the weights.
-pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, class: usize, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+    let objective = objective.into();
     let a = &acts.maps;
     let [_, c, h, w] = x.dims();
     let plane = h * w;
@@ -62,7 +105,7 @@ pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, class: u
             }
         }
         let logits = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
-        let s = host_values(logits.slice([0..end - start, class..class + 1]));
+        let s = host_values(objective.score(logits));
         unique_scores[start..end].copy_from_slice(&s);
         if control.wants_partials() {
             // Channels not scored yet do not count: weights over the scored ones only.
@@ -89,14 +132,15 @@ fn partial_map(a: &FeatureMaps, scores: &[f32], done: &[bool], size: (usize, usi
 /// Ablation-CAM (Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional
 /// Network via Gradient-free Localization", WACV 2020), as pytorch-grad-cam computes it: channel
 /// `k` is replaced by 0 (or by `min(A) - 1e7` when the activations are not non-negative), the
-/// layer's output runs through the rest of the network, and `w_k = (y - y_k) / y`; the map is
+/// layer's output runs through the rest of the network, and `w_k = (S - S_k) / S`, `S` the objective's score; the map is
 /// `sum_k w_k A^k`. Only the part of the network after the layer runs. Returns the
 /// layer-resolution map and the weights.
-pub fn ablation_cam(net: &Network, acts: &LayerActivations, class: usize, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn ablation_cam(net: &Network, acts: &LayerActivations, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+    let objective = objective.into();
     let a = &acts.maps;
     let (c, plane) = (a.channels, a.plane());
     let device = acts.tensor.device();
-    let reference = acts.logits[class];
+    let reference = objective.score_row(&acts.logits);
     let min = a.values.iter().copied().fold(f32::INFINITY, f32::min);
     let ablated = if min == 0.0 { 0.0 } else { min - 1e7 };
     let batch = batch.max(1);
@@ -112,7 +156,7 @@ pub fn ablation_cam(net: &Network, acts: &LayerActivations, class: usize, batch:
         }
         let input = Tensor::from_data(TensorData::new(values, [end - start, c, a.height, a.width]), &device);
         let logits = net.forward_from(input, acts.layer.cut);
-        let s = host_values(logits.slice([0..end - start, class..class + 1]));
+        let s = host_values(objective.score(logits));
         for (k, sk) in (start..end).zip(s) {
             weights[k] = (reference - sk) / reference;
         }

@@ -1,13 +1,13 @@
 //! One image under one model: the input tensor, the logits and the activations of every layer
 //! explained so far, so switching class or method reuses them.
 
-use super::activations::{LayerActivations, activations, check_class, gradient};
-use super::control::Control;
-use super::gradients::{baseline_tensor, guided_backprop, guided_gradcam, input_x_gradient, integrated_gradients, saliency, smoothgrad};
-use super::method::{Family, Method, Params};
-use super::perturbation::{RiseMasks, occlusion, rise};
-use super::score_cam::{ablation_cam, score_cam};
-use super::{Explanation, explain, explanation, finish, ms};
+use super::activations::{LayerActivations, activations};
+use super::method::{Entry, LayerUse, Output, Run};
+use super::registry::Method;
+use super::objective::Objective;
+use super::params::Params;
+use super::{Explanation, explain, explanation};
+use crate::control::Control;
 use crate::error::{LanternError, Result};
 use crate::models::Network;
 use crate::models::network::host_values;
@@ -32,6 +32,11 @@ impl Session {
 
     pub fn network(&self) -> &Network {
         &self.net
+    }
+
+    /// The network, shared (for methods that also borrow the session's caches).
+    pub fn shared_network(&self) -> Arc<Network> {
+        Arc::clone(&self.net)
     }
 
     pub fn input(&self) -> &Tensor<4> {
@@ -60,79 +65,36 @@ impl Session {
         Ok(&self.layers[layer])
     }
 
-    /// Whether `layer`'s activations are cached (so a CAM-family method will be quick).
-    pub fn has_layer(&self, layer: &str) -> bool {
-        self.layers.contains_key(layer)
-    }
-
-    /// Explain `class` with `method`. `layer` is used by the methods that explain a layer (the
-    /// model's default when `None`; CAM always uses the layer its head pools).
-    pub fn explain(&mut self, method: Method, class: usize, layer: Option<&str>, params: &Params, control: &mut Control) -> Result<Explanation> {
+    /// Explain `objective` with `method`. `layer` is used by the methods that explain a layer
+    /// (the model's default when `None`; CAM always uses the layer its head pools).
+    pub fn explain(&mut self, method: Method, objective: impl Into<Objective>, layer: Option<&str>, params: &Params, control: &mut Control) -> Result<Explanation> {
+        let objective = objective.into();
         let net = Arc::clone(&self.net);
-        let net: &Network = &net;
-        check_class(net, class)?;
-        let layer = match (method, layer) {
-            (Method::Cam, _) => super::cam_layer(net)
+        objective.check(&net)?;
+        params.validate().map_err(LanternError::Invalid)?;
+        let spec = method.spec();
+        let layer = match (spec.layer, layer) {
+            (LayerUse::None, _) => String::new(),
+            (LayerUse::CamHead, _) => super::cam_layer(&net)
                 .ok_or_else(|| LanternError::MethodNotApplicable {
                     method: method.title().into(),
                     reason: "the model's head is not global-average-pool + linear".into(),
                 })?
                 .to_string(),
-            (_, Some(l)) => l.to_string(),
-            (_, None) => net.default_layer.clone(),
+            (LayerUse::Chosen, Some(l)) => l.to_string(),
+            (LayerUse::Chosen, None) => net.default_layer.clone(),
         };
-        if Method::CAM_FAMILY.contains(&method) {
-            let acts = self.activations(&layer)?;
-            return explain(net, acts, method, class);
+        match spec.entry {
+            Entry::Layer(_) => {
+                let acts = self.activations(&layer)?;
+                explain(&net, acts, method, objective)
+            }
+            Entry::Input(run) => {
+                let start = Instant::now();
+                let Output { map, attribution, forward_ms } =
+                    run(&mut Run { session: self, objective: &objective, layer: &layer, params, control })?;
+                Ok(explanation(&net, map, method, &layer, objective, forward_ms, start, attribution))
+            }
         }
-        let start = Instant::now();
-        let x = self.x.clone();
-        let pre = &net.preprocess;
-        let (map, attribution, used_layer, forward_ms) = match method {
-            Method::ScoreCam | Method::AblationCam => {
-                let acts = self.activations(&layer)?;
-                let (raw, _) = if method == Method::ScoreCam {
-                    score_cam(net, &x, acts, class, params.batch, control)?
-                } else {
-                    ablation_cam(net, acts, class, params.batch, control)?
-                };
-                (finish(raw, acts.maps.width, acts.maps.height, acts.input_size), None, layer, ms(acts.forward_time))
-            }
-            Method::GuidedGradCam => {
-                let acts = self.activations(&layer)?;
-                let g = gradient(net, acts, class)?;
-                let cam = super::cam::grad_cam(&acts.maps, &g);
-                let a = guided_gradcam(net, &x, &cam, (acts.maps.width, acts.maps.height), class);
-                (a.to_map(params.reduction), Some(a), layer, ms(acts.forward_time))
-            }
-            Method::Rise => {
-                let [_, _, h, w] = x.dims();
-                let masks = RiseMasks::generate(params.rise_masks, params.rise_cells, params.rise_keep, h, w, params.seed);
-                let (map, _) = rise(net, &x, &masks, class, params.batch, control)?;
-                let mut map = map;
-                map.normalize();
-                (map, None, String::new(), 0.0)
-            }
-            _ => {
-                let a = match method {
-                    Method::Saliency => saliency(net, &x, class, true),
-                    Method::InputXGradient => input_x_gradient(net, &x, class),
-                    Method::SmoothGrad => smoothgrad(net, &x, class, params.smoothgrad_samples, params.smoothgrad_sigma, params.seed, params.batch, control)?,
-                    Method::IntegratedGradients => {
-                        let b = baseline_tensor(&params.baseline, &x, pre.mean, pre.std);
-                        integrated_gradients(net, &x, &b, class, params.ig_steps, params.ig_rule, params.batch, control)?.0
-                    }
-                    Method::GuidedBackprop => guided_backprop(net, &x, class),
-                    Method::Occlusion => {
-                        let b = baseline_tensor(&params.baseline, &x, pre.mean, pre.std);
-                        occlusion(net, &x, &b, class, params.occlusion_window, params.occlusion_stride, params.batch, control)?
-                    }
-                    _ => unreachable!("every other method is handled above"),
-                };
-                debug_assert!(matches!(method.family(), Family::Gradient | Family::Perturbation));
-                (a.to_map(params.reduction), Some(a), String::new(), 0.0)
-            }
-        };
-        Ok(explanation(net, map, method, &used_layer, class, forward_ms, start, attribution))
     }
 }

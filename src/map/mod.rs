@@ -4,11 +4,9 @@
 //! Nothing here depends on burn or egui: a map is a plain row-major `Vec<f32>`.
 
 pub(crate) mod boxes;
-mod composite;
 mod resize;
 
 pub use boxes::{BoxMode, PixelBox, boxes_at_threshold};
-pub use composite::{background, foreground};
 pub use resize::{Interpolation, resize};
 
 use serde::{Deserialize, Serialize};
@@ -20,9 +18,10 @@ pub struct Provenance {
     pub method: String,
     /// Layer the method explained, e.g. `layer4`; empty for input-space methods.
     pub layer: String,
-    /// Class index the map explains.
-    pub target: usize,
-    /// Human-readable label of the target class, when the model has labels.
+    /// Class index the map explains, when it explains one class.
+    pub target: Option<usize>,
+    /// Human-readable description of what the map explains (the class's label, when the model
+    /// has labels).
     pub target_label: String,
     /// Architecture of the model, e.g. `resnet50`.
     pub model: String,

@@ -9,16 +9,15 @@
 //! The score is the area under the curve normalised to the unit interval,
 //! `(sum(s) - s_0 / 2 - s_n / 2) / n`. Perturbed images are run through the model in batches.
 
-use crate::models::network::host_values;
+use crate::control::Control;
 use crate::error::{LanternError, Result};
-use crate::explain::softmax;
+use crate::explain::Objective;
+use crate::imaging::blurred;
 use crate::map::WeightMap;
 use crate::models::Network;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use crate::models::network::host_values;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which game.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,11 +26,12 @@ pub enum Game {
     Insertion,
 }
 
-/// Probability of the class after each step, and the normalised area under it.
+/// The objective's bounded score (a class's probability) after each step, and the normalised
+/// area under it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CausalCurve {
     pub game: Game,
-    pub class: usize,
+    pub objective: Objective,
     /// `scores[i]`: after `i * step` pixels changed (`scores[0]` is the start image).
     pub scores: Vec<f32>,
     pub auc: f64,
@@ -47,44 +47,6 @@ pub fn auc(scores: &[f32]) -> f64 {
     (sum - f64::from(scores[0]) / 2.0 - f64::from(scores[n - 1]) / 2.0) / (n - 1) as f64
 }
 
-/// The 1-D factor of `gkern(klen, sigma)`: SciPy's `gaussian_filter` (truncate 4, reflect mode) of
-/// a unit impulse at the centre of a `klen`-long signal.
-fn gaussian_kernel_1d(klen: usize, sigma: f64) -> Vec<f64> {
-    let radius = (4.0 * sigma + 0.5) as i64;
-    let weights: Vec<f64> = (-radius..=radius).map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp()).collect();
-    let total: f64 = weights.iter().sum();
-    let n = klen as i64;
-    let reflect = |i: i64| {
-        let period = 2 * n;
-        let m = i.rem_euclid(period);
-        if m < n { m } else { period - 1 - m }
-    };
-    let centre = n / 2;
-    (0..n)
-        .map(|i| {
-            (-radius..=radius)
-                .filter(|&o| reflect(i + o) == centre)
-                .map(|o| weights[(o + radius) as usize] / total)
-                .sum()
-        })
-        .collect()
-}
-
-/// The insertion substrate: each channel convolved with the 11x11 RISE kernel, zero padded.
-pub fn blurred(x: &Tensor<4>) -> Tensor<4> {
-    let k = gaussian_kernel_1d(11, 5.0);
-    let mut kernel = Vec::with_capacity(3 * 121);
-    for _ in 0..3 {
-        for a in &k {
-            for b in &k {
-                kernel.push((a * b) as f32);
-            }
-        }
-    }
-    let w = Tensor::from_data(TensorData::new(kernel, [3, 1, 11, 11]), &x.device());
-    conv2d(x.clone(), w, None, ConvOptions::new([1, 1], [5, 5], [1, 1], 3))
-}
-
 /// Pixel indices by decreasing map value (ties by index).
 fn salient_order(map: &WeightMap) -> Vec<usize> {
     let mut order: Vec<usize> = (0..map.values.len()).collect();
@@ -92,21 +54,21 @@ fn salient_order(map: &WeightMap) -> Vec<usize> {
     order
 }
 
-/// Run a deletion or insertion game on `x` (`[1, 3, H, W]`, normalised) for `class`, changing
-/// `step` pixels per step, `batch` images per forward pass. `cancel` stops it with
-/// [`LanternError::Cancelled`]; `progress(done, total)` follows the steps.
+/// Run a deletion or insertion game on `x` (`[1, 3, H, W]`, normalised) for `objective` (scored
+/// on its bounded scale: a class's probability), changing `step` pixels per step, `batch` images
+/// per forward pass, with `control`'s cancel flag and progress over the steps.
 #[allow(clippy::too_many_arguments)]
 pub fn causal_curve(
     net: &Network,
     x: &Tensor<4>,
     map: &WeightMap,
-    class: usize,
+    objective: &Objective,
     game: Game,
     step: usize,
     batch: usize,
-    cancel: &AtomicBool,
-    mut progress: impl FnMut(usize, usize),
+    control: &mut Control,
 ) -> Result<CausalCurve> {
+    objective.check(net)?;
     let [_, c, h, w] = x.dims();
     if map.width != w || map.height != h {
         return Err(LanternError::Invalid(format!("map is {}x{}, the input {w}x{h}", map.width, map.height)));
@@ -127,9 +89,7 @@ pub fn causal_curve(
     let mut scores = Vec::with_capacity(steps + 1);
     let mut done = 0;
     while done <= steps {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(LanternError::Cancelled);
-        }
+        control.check()?;
         let n = batch.min(steps + 1 - done);
         let mut values = Vec::with_capacity(n * c * plane);
         for i in done..done + n {
@@ -146,50 +106,21 @@ pub fn causal_curve(
         let classes = logits.dims()[1];
         let logits = host_values(logits);
         for row in logits.chunks(classes) {
-            scores.push(softmax(row)[class]);
+            scores.push(objective.bounded_row(row, net.output));
         }
         done += n;
-        progress(done.min(steps + 1), steps + 1);
+        control.report(done.min(steps + 1), steps + 1, None);
     }
     let auc = auc(&scores);
-    Ok(CausalCurve { game, class, scores, auc })
+    Ok(CausalCurve { game, objective: objective.clone(), scores, auc })
 }
 
-/// Both games with RISE's settings (one image row of pixels per step), for `class`.
-pub fn deletion_and_insertion(net: &Network, x: &Tensor<4>, map: &WeightMap, class: usize, batch: usize) -> Result<(CausalCurve, CausalCurve)> {
-    let never = AtomicBool::new(false);
+/// Both games with RISE's settings (one image row of pixels per step), for `objective`.
+pub fn deletion_and_insertion(net: &Network, x: &Tensor<4>, map: &WeightMap, objective: &Objective, batch: usize, control: &mut Control) -> Result<(CausalCurve, CausalCurve)> {
     let step = map.width;
-    let del = causal_curve(net, x, map, class, Game::Deletion, step, batch, &never, |_, _| {})?;
-    let ins = causal_curve(net, x, map, class, Game::Insertion, step, batch, &never, |_, _| {})?;
+    let del = causal_curve(net, x, map, objective, Game::Deletion, step, batch, control)?;
+    let ins = causal_curve(net, x, map, objective, Game::Insertion, step, batch, control)?;
     Ok((del, ins))
-}
-
-/// The two curves as CSV (`fraction,deletion,insertion`) and as a PNG plot.
-pub fn write_curves(csv: &std::path::Path, png: &std::path::Path, title: &str, del: &CausalCurve, ins: &CausalCurve) -> Result<()> {
-    use std::io::Write;
-    let n = del.scores.len().max(ins.scores.len());
-    let mut text = String::from("fraction,deletion,insertion\n");
-    for i in 0..n {
-        let f = i as f64 / (n.max(2) - 1) as f64;
-        let cell = |c: &CausalCurve| c.scores.get(i).map_or(String::new(), |v| v.to_string());
-        text.push_str(&format!("{f},{},{}\n", cell(del), cell(ins)));
-    }
-    crate::export::write_atomic(csv, |file| file.write_all(text.as_bytes()))?;
-    let points = |c: &CausalCurve| {
-        let m = (c.scores.len().max(2) - 1) as f64;
-        c.scores.iter().enumerate().map(|(i, &v)| (i as f64 / m, f64::from(v))).collect()
-    };
-    crate::evaluation::plots::line_plot(
-        png,
-        &format!("{title}: deletion and insertion"),
-        "fraction of pixels",
-        "class probability",
-        1.0,
-        &[
-            crate::evaluation::plots::Series { name: format!("deletion (AUC {:.3})", del.auc), points: points(del) },
-            crate::evaluation::plots::Series { name: format!("insertion (AUC {:.3})", ins.auc), points: points(ins) },
-        ],
-    )
 }
 
 #[cfg(test)]
@@ -200,15 +131,5 @@ mod tests {
     fn auc_is_the_normalised_trapezoid() {
         assert!((auc(&[1.0, 0.5, 0.0]) - 0.5).abs() < 1e-12);
         assert!((auc(&[1.0, 1.0]) - 1.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn kernel_matches_scipy_gaussian_filter_of_a_delta() {
-        // scipy.ndimage.gaussian_filter(delta_11x11, 5).sum(0), the 1-D factor of RISE's gkern(11, 5).
-        let expected = [0.08795815, 0.08889612, 0.0904742, 0.09219112, 0.09348939, 0.09398206];
-        let k = gaussian_kernel_1d(11, 5.0);
-        for (i, e) in expected.iter().enumerate() {
-            assert!((k[i] - e).abs() < 1e-8 && (k[10 - i] - e).abs() < 1e-8, "{k:?}");
-        }
     }
 }

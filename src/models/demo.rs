@@ -3,11 +3,12 @@
 //! from that benchmark. The app opens on them; `lantern eval` uses the model by default.
 
 use super::{Labels, Network, StateDict, build};
-use crate::datasets::synth::SHAPES;
 use crate::error::Result;
 use burn::tensor::Device;
 
 const WEIGHTS: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.safetensors");
+/// The class names, one per line, as `lantern train classifier` wrote them beside the weights.
+const LABELS: &str = include_str!("../../assets/demo/lantern_cnn.labels.txt");
 
 /// The demo images, by file name.
 pub const IMAGES: [(&str, &[u8]); 6] = [
@@ -23,6 +24,15 @@ pub const IMAGES: [(&str, &[u8]); 6] = [
 pub fn network(device: &Device) -> Result<Network> {
     let dict = StateDict::from_safetensors_bytes(WEIGHTS, "bundled demo classifier")?;
     let mut net = build(&dict, "lantern_cnn", device)?;
-    net.labels = Labels::from_names(SHAPES.iter().map(|s| s.to_string()).collect());
+    net.labels = Labels::from_names(LABELS.lines().map(str::to_string).collect());
     Ok(net)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn labels_are_the_benchmark_shapes_in_class_order() {
+        let labels: Vec<&str> = super::LABELS.lines().collect();
+        assert_eq!(labels, crate::datasets::synth::SHAPES);
+    }
 }

@@ -5,6 +5,7 @@
 //! `_fc`. Convolutions use TensorFlow's `SAME` padding; BatchNorm epsilon is 1e-3.
 
 use super::labels::Labels;
+use super::scores::OutputKind;
 use super::network::{Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_batchnorm, load_conv, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
@@ -73,5 +74,6 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
         preprocess: preprocess(),
         labels: Labels::default(),
         default_layer: "features".into(),
+        output: OutputKind::Softmax,
     })
 }

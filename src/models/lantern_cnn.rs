@@ -4,6 +4,7 @@
 //! procedural benchmark; the widths are read from the weights file.
 
 use super::labels::Labels;
+use super::scores::OutputKind;
 use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};
@@ -37,5 +38,5 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     }
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
     let default_layer = format!("blocks.{}", blocks - 1);
-    Ok(Network { arch: "lantern_cnn".into(), stages, head, layers, preprocess: preprocess(), labels: Labels::default(), default_layer })
+    Ok(Network { arch: "lantern_cnn".into(), stages, head, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Softmax })
 }

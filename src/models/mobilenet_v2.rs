@@ -3,6 +3,7 @@
 //! residual blocks, `features.18` the 1x1 expansion to 1280 channels, `classifier.1`.
 
 use super::labels::Labels;
+use super::scores::OutputKind;
 use super::network::{Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
@@ -71,5 +72,6 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),
         default_layer: "features.18".into(),
+        output: OutputKind::Softmax,
     })
 }

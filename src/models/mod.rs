@@ -9,12 +9,14 @@ pub mod lantern_cnn;
 pub mod mobilenet_v2;
 pub mod network;
 pub mod resnet;
+pub mod scores;
 pub mod state_dict;
 pub mod vgg;
 
 pub use detect::{ARCHITECTURES, detect};
 pub use labels::Labels;
 pub use network::{LayerInfo, Network};
+pub use scores::OutputKind;
 pub use state_dict::StateDict;
 
 use crate::error::{LanternError, Result};

@@ -12,6 +12,7 @@ use burn::tensor::{Tensor, TensorData};
 use super::labels::Labels;
 use super::state_dict::Loader;
 use crate::imaging::Preprocess;
+use super::scores::OutputKind;
 
 /// A tensor's values on the host, as `f32` (converting from any float dtype).
 pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -83,10 +84,6 @@ impl Conv {
         let pw = self.padding_sides(w, kw);
         let options = ConvOptions::new_with_padding([self.stride; 2], [ph, pw], [1, 1], self.groups);
         self.act.apply(conv2d(x, self.weight.clone(), self.bias.clone(), options))
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.weight.dims()[0]
     }
 }
 
@@ -324,6 +321,8 @@ pub struct Network {
     pub labels: Labels,
     /// The layer explained when none is chosen: the feature map the classifier pools.
     pub default_layer: String,
+    /// How the output is read: softmax classes, sigmoid labels or an embedding.
+    pub output: OutputKind,
 }
 
 impl Network {

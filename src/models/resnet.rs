@@ -3,6 +3,7 @@
 //! put the stride on the 3x3 convolution (torchvision's "ResNet v1.5").
 
 use super::labels::Labels;
+use super::scores::OutputKind;
 use super::network::{Act, Block, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
@@ -97,5 +98,6 @@ pub fn build(name: &str, config: ResNetConfig, l: &Loader, classes: usize) -> Re
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),
         default_layer: "layer4".into(),
+        output: OutputKind::Softmax,
     })
 }

@@ -4,6 +4,7 @@
 //! `avgpool` to 7x7 and `classifier.{0,3,6}`.
 
 use super::labels::Labels;
+use super::scores::OutputKind;
 use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, load_batchnorm, load_conv, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
@@ -81,5 +82,6 @@ pub fn build(name: &str, items: &[VggItem], batch_norm: bool, l: &Loader, classe
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),
         default_layer,
+        output: OutputKind::Softmax,
     })
 }

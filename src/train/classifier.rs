@@ -9,7 +9,7 @@
 use crate::models::network::host_values;
 use crate::datasets::synth::{self, SHAPES};
 use crate::error::{LanternError, Result};
-use crate::explain::top_k;
+use crate::models::scores::top_k;
 use crate::imaging::Preprocess;
 use crate::models::lantern_cnn;
 use crate::seeded::Rng;

@@ -1,4 +1,4 @@
-//! Progress reporting and cancellation for the long methods: a caller hands in a flag it may set
+//! Progress reporting and cancellation for long work (methods, exports, training): a caller hands in a flag it may set
 //! from another thread and, optionally, a callback that receives progress and partial maps.
 
 use crate::error::{LanternError, Result};
@@ -34,6 +34,11 @@ impl<'a> Control<'a> {
 
     pub fn with_progress(cancel: &'a AtomicBool, on_progress: &'a mut dyn FnMut(Progress<'_>)) -> Self {
         Self { cancel, on_progress: Some(on_progress) }
+    }
+
+    /// The cancel flag, for a nested run that reports its own progress (or none).
+    pub fn cancel_flag(&self) -> &'a AtomicBool {
+        self.cancel
     }
 
     /// `Err(Cancelled)` once the flag is set.

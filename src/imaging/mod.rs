@@ -6,6 +6,9 @@
 //! `ToTensor` + `Normalize` on PIL images bit for bit: the resize is PIL's antialiased bilinear
 //! resample in 8-bit fixed point, horizontal pass first.
 
+mod blur;
+
+pub use blur::blurred;
 use crate::error::{LanternError, Result};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};

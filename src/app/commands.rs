@@ -1,0 +1,49 @@
+//! What widgets ask for. A widget never changes engine state itself: it pushes a [`Command`], and
+//! [`super::LanternApp::apply_commands`] applies them all once per frame, before the views are
+//! reconciled with the settings.
+
+use super::worker::ModelSource;
+use crate::explain::Method;
+use std::path::PathBuf;
+
+/// One request from the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Open images, folders or a model file.
+    OpenPaths(Vec<PathBuf>),
+    OpenModel(ModelSource),
+    /// The demo model with the demo images.
+    OpenDemo,
+    SelectMethod(Method),
+    /// Step through the images by this many.
+    StepImage(isize),
+    /// Export what the main view shows into the folder.
+    ExportView(PathBuf),
+    /// Explain and export every image into the folder (a background task).
+    SaveAll(PathBuf),
+    /// Cancel the long method running in the main view.
+    CancelMain,
+    /// Cancel the named background task.
+    CancelTask(String),
+    TogglePresentation,
+    ToggleCompare,
+    FitView,
+    ActualSize,
+}
+
+/// The commands pushed during a frame.
+#[derive(Debug, Default)]
+pub struct Commands {
+    queue: Vec<Command>,
+}
+
+impl Commands {
+    pub fn push(&mut self, command: Command) {
+        self.queue.push(command);
+    }
+
+    /// Everything pushed since the last drain, in order.
+    pub fn drain(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.queue)
+    }
+}

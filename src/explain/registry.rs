@@ -1,0 +1,173 @@
+//! The one list of explanation methods. Adding a method is its file (a [`MethodSpec`] and its
+//! entry point) plus one line here; the [`Method`] enum, its names and every menu follow.
+
+use super::method::{Family, LayerUse, MethodSpec};
+use super::params::ParamSpec;
+use super::{cam, eigen, gradients, perturbation, score_cam};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! registry {
+    ($($variant:ident => $spec:path,)*) => {
+        /// An explanation method: a handle on its [`MethodSpec`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Method {
+            $($variant,)*
+        }
+
+        impl Method {
+            /// Every method, in menu order.
+            pub const ALL: &'static [Method] = &[$(Method::$variant,)*];
+
+            /// What the method declares about itself.
+            pub fn spec(self) -> &'static MethodSpec {
+                match self {
+                    $(Method::$variant => &$spec,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Cam => cam::CAM,
+    GradCam => cam::GRAD_CAM,
+    GradCamPlusPlus => cam::GRAD_CAM_PLUS_PLUS,
+    XGradCam => cam::XGRAD_CAM,
+    LayerCam => cam::LAYER_CAM,
+    HiResCam => cam::HIRES_CAM,
+    EigenCam => eigen::EIGEN_CAM,
+    EigenGradCam => eigen::EIGEN_GRAD_CAM,
+    ScoreCam => score_cam::SCORE_CAM,
+    AblationCam => score_cam::ABLATION_CAM,
+    Saliency => gradients::SALIENCY,
+    InputXGradient => gradients::INPUT_X_GRADIENT,
+    SmoothGrad => gradients::SMOOTHGRAD,
+    IntegratedGradients => gradients::INTEGRATED_GRADIENTS,
+    GuidedBackprop => gradients::GUIDED_BACKPROP,
+    GuidedGradCam => gradients::GUIDED_GRADCAM,
+    Occlusion => perturbation::OCCLUSION,
+    Rise => perturbation::RISE,
+}
+
+impl Method {
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// Display name.
+    pub fn title(self) -> &'static str {
+        self.spec().title
+    }
+
+    /// One line: the formula and where it comes from.
+    pub fn summary(self) -> String {
+        let s = self.spec();
+        format!("{} ({})", s.formula, s.paper)
+    }
+
+    pub fn family(self) -> Family {
+        self.spec().family
+    }
+
+    /// Whether the method explains a layer (and so takes `--layer`).
+    pub fn uses_layer(self) -> bool {
+        self.spec().layer != LayerUse::None
+    }
+
+    /// Whether the method runs many model passes (and so reports progress and can be cancelled).
+    pub fn is_long(self) -> bool {
+        self.spec().long
+    }
+
+    /// The methods that run from one layer's cached activations with at most one backward pass.
+    pub fn cam_family() -> impl Iterator<Item = Method> {
+        Method::ALL.iter().copied().filter(|m| matches!(m.spec().entry, super::method::Entry::Layer(_)))
+    }
+
+    /// The methods offered on the number keys, in order.
+    pub fn quick() -> impl Iterator<Item = Method> {
+        Method::ALL.iter().copied().filter(|m| m.spec().quick)
+    }
+
+    /// The numeric parameters this method reads, the batch size first for long methods.
+    pub fn params(self) -> Vec<ParamSpec> {
+        let s = self.spec();
+        let batch = s.long.then_some(super::params::BATCH);
+        batch.into_iter().chain(s.params.iter().copied()).collect()
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Lower-case without `-`, `_` and spaces, `plusplus`/`pp` as `++`.
+fn spelling_key(s: &str) -> String {
+    let key = s.to_ascii_lowercase().replace(['-', '_', ' '], "");
+    key.replace("plusplus", "++").replace("pp", "++")
+}
+
+impl FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let key = spelling_key(s);
+        Method::ALL
+            .iter()
+            .copied()
+            .find(|m| {
+                let spec = m.spec();
+                spec.name == key || spelling_key(spec.title) == key || spec.aliases.contains(&key.as_str())
+            })
+            .ok_or_else(|| {
+                let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown method '{s}' (choose from {})", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::params::{IntegrationRule, Reduction};
+
+    #[test]
+    fn names_parse_in_several_spellings() {
+        for &m in Method::ALL {
+            assert_eq!(m.name().parse::<Method>().unwrap(), m);
+            assert_eq!(m.title().parse::<Method>().unwrap(), m, "{}", m.title());
+        }
+        assert_eq!("grad_cam_plusplus".parse::<Method>().unwrap(), Method::GradCamPlusPlus);
+        assert_eq!("GradCAMpp".parse::<Method>().unwrap(), Method::GradCamPlusPlus);
+        assert_eq!("IG".parse::<Method>().unwrap(), Method::IntegratedGradients);
+        assert_eq!("ixg".parse::<Method>().unwrap(), Method::InputXGradient);
+        assert!("gradcam3".parse::<Method>().is_err());
+        assert_eq!("trapezoid".parse::<IntegrationRule>().unwrap(), IntegrationRule::RiemannTrapezoid);
+        assert_eq!("max_abs".parse::<Reduction>().unwrap(), Reduction::MaxAbsolute);
+    }
+
+    #[test]
+    fn families_and_needs() {
+        assert_eq!(Method::Rise.family(), Family::Perturbation);
+        assert!(Method::GuidedGradCam.uses_layer() && !Method::Saliency.uses_layer());
+        assert!(Method::ScoreCam.is_long() && !Method::GradCam.is_long());
+        assert_eq!(Method::cam_family().count(), 8);
+        assert!(Method::cam_family().all(|m| m.family() == Family::Cam && !m.is_long()));
+        assert!(Method::ALL.iter().filter(|m| m.is_long()).all(|m| m.params()[0].flag == "batch"));
+        assert!(!Method::Rise.spec().gradients && Method::Saliency.spec().gradients);
+    }
+
+    #[test]
+    fn every_name_is_unique_and_documented() {
+        let mut names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Method::ALL.len());
+        assert!(Method::ALL.iter().all(|m| !m.spec().formula.is_empty() && m.spec().paper.contains(char::is_numeric)));
+        assert_eq!(Method::quick().count(), 9);
+    }
+}

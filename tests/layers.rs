@@ -1,0 +1,128 @@
+//! Layers point down: every `crate::X` that a module of `src/` uses (outside its `#[cfg(test)]`
+//! code) must be of a lower tier in ARCHITECTURE.md's table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Module name → tier, from the `| tier | modules | ... |` table.
+fn tiers() -> BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md")).unwrap();
+    let mut tiers = BTreeMap::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let [_, tier, modules, ..] = cells.as_slice()
+            && let Ok(t) = tier.parse::<usize>()
+        {
+            for m in modules.split(',') {
+                tiers.insert(m.trim().to_string(), t);
+            }
+        }
+    }
+    tiers
+}
+
+/// The code of a file without its test modules and comments.
+fn production_code(text: &str) -> String {
+    let mut out = String::new();
+    let mut skip_depth: Option<i64> = None;
+    let mut depth = 0i64;
+    let mut pending_cfg_test = false;
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let trimmed = code.trim();
+        if trimmed.starts_with("#[cfg(test)]") {
+            pending_cfg_test = true;
+            continue;
+        }
+        let opens = code.matches('{').count() as i64;
+        let closes = code.matches('}').count() as i64;
+        if pending_cfg_test && skip_depth.is_none() {
+            if opens > 0 {
+                skip_depth = Some(depth);
+            } else if !trimmed.is_empty() {
+                // `#[cfg(test)] use ...;` or an item on one line.
+                pending_cfg_test = false;
+                depth += opens - closes;
+                continue;
+            }
+        }
+        depth += opens - closes;
+        if let Some(d) = skip_depth {
+            if depth <= d {
+                skip_depth = None;
+                pending_cfg_test = false;
+            }
+            continue;
+        }
+        out.push_str(code);
+        out.push('\n');
+    }
+    out
+}
+
+/// `crate::name` paths used in `code`.
+fn crate_uses(code: &str) -> Vec<String> {
+    let mut uses = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        let tail = &rest[i + "crate::".len()..];
+        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() {
+            uses.push(name);
+        }
+        rest = tail;
+    }
+    uses
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_module_uses_one_of_its_own_tier_or_above() {
+    let tiers = tiers();
+    assert!(tiers.len() >= 15, "ARCHITECTURE.md's table was not read: {tiers:?}");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let Some(&own) = tiers.get(&top) else {
+            violations.push(format!("{}: module '{top}' is not in ARCHITECTURE.md's table", rel.display()));
+            continue;
+        };
+        let code = production_code(&std::fs::read_to_string(&f).unwrap());
+        for used in crate_uses(&code) {
+            if used == top {
+                continue;
+            }
+            match tiers.get(&used) {
+                Some(&t) if t < own => {}
+                Some(&t) => violations.push(format!("{}: {top} (tier {own}) uses {used} (tier {t})", rel.display())),
+                None => violations.push(format!("{}: uses '{used}', which ARCHITECTURE.md's table does not place", rel.display())),
+            }
+        }
+    }
+    assert!(violations.is_empty(), "imports that do not point down:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn the_checker_sees_upward_imports_and_ignores_test_code() {
+    let code = production_code(
+        "use crate::map::WeightMap;\nfn f() { crate::app::run(); } // crate::cli in a comment\n#[cfg(test)]\nmod tests {\n    use crate::cli::x;\n    fn g() { if true { crate::app::y(); } }\n}\nfn h() { crate::models::z(); }\n",
+    );
+    assert_eq!(crate_uses(&code), vec!["map", "app", "models"]);
+}
