@@ -108,6 +108,24 @@ fn the_app_reopens_the_last_folder_and_layer_and_says_when_the_model_is_gone() {
 }
 
 #[test]
+fn a_dataset_folder_opens_with_its_ground_truth_beside_the_prediction() {
+    let dir = tempfile::tempdir().unwrap();
+    lantern::datasets::synth_folder::write(dir.path(), 3, 11, 112, |_| {}).unwrap();
+    let mut h = harness(Launch { paths: vec![dir.path().to_path_buf()], model: None });
+    let ready = |a: &LanternApp| {
+        a.gallery.len() == 3
+            && a.gallery.current().and_then(|i| i.truth.as_ref()).is_some_and(|t| matches!(t.mask_image, lantern::app::gallery::Load::Ready(_)))
+            && explained(a)
+    };
+    wait_for(&mut h, "the dataset with its masks", ready);
+    let truth = h.state().gallery.current().unwrap().truth.as_ref().unwrap();
+    assert_eq!(truth.boxes.len(), 1);
+    let summary = lantern::app::views::truth_summary(h.state()).unwrap();
+    assert!(summary.contains("IoU") && (summary.contains("class right") || summary.contains("class wrong")), "{summary}");
+    h.get_by_label_contains("Ground truth:");
+}
+
+#[test]
 fn stepping_to_the_next_image_never_shows_the_previous_images_map() {
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the first explanation", explained);

@@ -20,9 +20,22 @@ pub enum Load<T> {
     Failed(String),
 }
 
+/// A dataset image's ground truth, in original-image pixels.
+pub struct Truth {
+    pub class: Option<usize>,
+    pub class_name: Option<String>,
+    pub boxes: Vec<crate::map::PixelBox>,
+    pub mask: Option<crate::datasets::MaskSource>,
+    /// The mask, loaded by the worker when the image is shown, and its tinted texture.
+    pub mask_image: Load<Arc<image::GrayImage>>,
+    pub mask_texture: Option<egui::TextureHandle>,
+}
+
 pub struct GalleryImage {
     pub id: u64,
     pub source: ImageSource,
+    /// Ground truth, when the image comes from a dataset.
+    pub truth: Option<Truth>,
     pub image: Load<Decoded>,
     pub thumb: Load<RgbImage>,
     pub thumb_texture: Option<egui::TextureHandle>,
@@ -32,7 +45,7 @@ pub struct GalleryImage {
 
 impl GalleryImage {
     fn new(id: u64, source: ImageSource) -> Self {
-        Self { id, source, image: Load::No, thumb: Load::No, thumb_texture: None, fallbacks: Default::default() }
+        Self { id, source, truth: None, image: Load::No, thumb: Load::No, thumb_texture: None, fallbacks: Default::default() }
     }
 
     pub fn loaded(&self) -> bool {
@@ -84,6 +97,22 @@ impl Gallery {
         self.set(files.into_iter().map(ImageSource::File).collect(), next_id);
     }
 
+    /// Show a dataset's images with their ground truth.
+    pub fn set_dataset(&mut self, dataset: crate::datasets::Dataset, next_id: &mut u64) {
+        let sources = dataset.samples.iter().map(|s| ImageSource::File(s.image.clone())).collect();
+        self.set(sources, next_id);
+        for (img, sample) in self.images.iter_mut().zip(dataset.samples) {
+            img.truth = Some(Truth {
+                class: sample.class,
+                class_name: sample.class.and_then(|c| dataset.classes.get(c).cloned()),
+                boxes: sample.boxes,
+                mask: sample.mask,
+                mask_image: Load::No,
+                mask_texture: None,
+            });
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.images.len()
     }
@@ -123,6 +152,12 @@ impl Gallery {
                 img.image = Load::Pending;
                 worker.load_image(img.id, img.source.clone());
             }
+            if let Some(t) = img.truth.as_mut()
+                && let (Some(mask), Load::No) = (&t.mask, &t.mask_image)
+            {
+                t.mask_image = Load::Pending;
+                worker.load_mask(img.id, mask.clone());
+            }
         }
         for (i, img) in self.images.iter_mut().enumerate() {
             let distance = (i as isize - self.index as isize).unsigned_abs().min(n - (i as isize - self.index as isize).unsigned_abs());
@@ -144,6 +179,15 @@ impl Gallery {
                     let rgba = Arc::new(image::DynamicImage::ImageRgb8((*rgb).clone()).into_rgba8());
                     Load::Ready(Decoded { rgb, rgba })
                 }
+                Err(e) => Load::Failed(e),
+            };
+        }
+    }
+
+    pub fn mask_loaded(&mut self, id: u64, result: Result<Arc<image::GrayImage>, String>) {
+        if let Some(t) = self.images.iter_mut().find(|i| i.id == id).and_then(|i| i.truth.as_mut()) {
+            t.mask_image = match result {
+                Ok(m) => Load::Ready(m),
                 Err(e) => Load::Failed(e),
             };
         }

@@ -13,7 +13,7 @@ mod panels;
 pub mod settings;
 pub mod tasks;
 mod toasts;
-mod views;
+pub mod views;
 pub mod worker;
 
 use crate::device::ComputeDevice;
@@ -58,6 +58,9 @@ pub struct ModelState {
     pub info: Option<ModelInfo>,
     pub loading: bool,
 }
+
+/// The task that reads a dataset folder.
+const OPEN_DATASET: &str = "open dataset";
 
 /// How Lantern was started.
 #[derive(Debug, Clone, Default)]
@@ -254,6 +257,9 @@ impl LanternApp {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             if ["pth", "pt", "safetensors"].contains(&ext.as_str()) {
                 self.open_model(ModelSource::File(p));
+            } else if p.is_dir() && crate::datasets::Format::has_ground_truth_files(&p) {
+                self.settings.remember(p.clone());
+                self.open_dataset(p);
             } else if p.is_dir() {
                 match crate::datasets::folder::images_in(&p) {
                     Ok(files) if !files.is_empty() => {
@@ -274,6 +280,24 @@ impl LanternApp {
             self.settings.last.paths = opened;
             self.gallery.set_files(images, &mut self.next_id);
             self.transform.fit();
+        }
+    }
+
+    /// Read a dataset folder (its format detected) as a task; its images open with their ground
+    /// truth when it is read.
+    pub fn open_dataset(&mut self, dir: PathBuf) {
+        let repaint = self.repaint_handle();
+        let spawned = self.tasks.spawn(OPEN_DATASET, repaint, move |_control| {
+            let format = crate::datasets::Format::detect(&dir);
+            let dataset = crate::datasets::open(&dir, format)?;
+            if dataset.samples.is_empty() {
+                return Err(crate::error::LanternError::Invalid(format!("{}: the {format} dataset has no images", dir.display())));
+            }
+            let message = format!("{}: {} images with {format} ground truth", dir.display(), dataset.samples.len());
+            Ok(tasks::Finished { message, payload: Some(Box::new((dir, dataset))) })
+        });
+        if let Err(e) = spawned {
+            self.toasts.error(e.to_string());
         }
     }
 
@@ -382,6 +406,12 @@ impl LanternApp {
                     self.gallery.loaded(id, result);
                 }
                 Event::Thumbnail { id, result } => self.gallery.thumbnail(id, result),
+                Event::MaskLoaded { id, result } => {
+                    if let Err(e) = &result {
+                        self.toasts.error(format!("ground-truth mask: {e}"));
+                    }
+                    self.gallery.mask_loaded(id, result);
+                }
                 Event::Progress { slot, token, done, total, partial } => {
                     let mut key = self.next_token;
                     if let Some(v) = self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token)) {
@@ -456,7 +486,13 @@ impl LanternApp {
 
     /// Report finished background tasks.
     fn poll_tasks(&mut self) {
-        for (name, outcome) in self.tasks.take_finished() {
+        for (name, outcome, payload) in self.tasks.take_finished() {
+            if let Some(opened) = payload.and_then(|p| p.downcast::<(PathBuf, crate::datasets::Dataset)>().ok()) {
+                let (dir, dataset) = *opened;
+                self.settings.last.paths = vec![dir];
+                self.gallery.set_dataset(dataset, &mut self.next_id);
+                self.transform.fit();
+            }
             match outcome {
                 Outcome::Done(message) => self.toasts.note(message),
                 Outcome::Cancelled => self.toasts.note(format!("{name}: cancelled")),

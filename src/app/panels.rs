@@ -38,7 +38,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                         app.commands.push(Command::OpenPaths(files));
                     }
                 }
-                if ui.button("Open folder…").clicked() {
+                if ui.button("Open folder or dataset…").clicked() {
                     ui.close();
                     if let Some(dir) = rfd::FileDialog::new().set_parent(frame).pick_folder() {
                         app.commands.push(Command::OpenPaths(vec![dir]));
@@ -329,6 +329,9 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
             }
         }
     });
+    if let Some(t) = super::views::truth_summary(app) {
+        ui.label(RichText::new(format!("Ground {t}")).color(super::views::TRUTH_GREEN));
+    }
     class_search(app, ui);
 }
 

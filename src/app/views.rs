@@ -76,7 +76,58 @@ fn draw(
         _ => Vec::new(),
     };
     canvas::paint_annotations(ui, rect, look, &boxes, image_rect);
+    if let Some(truth) = image.truth.as_mut() {
+        paint_truth(ui, rect, image_rect, size, truth, look.boxes);
+    }
     Some(response)
+}
+
+/// Ground truth in green, distinct from the yellow predicted boxes: the mask as a translucent
+/// tint and the boxes as outlines.
+fn paint_truth(ui: &egui::Ui, rect: Rect, image_rect: Rect, size: egui::Vec2, truth: &mut super::gallery::Truth, boxes: bool) {
+    let painter = ui.painter_at(rect);
+    if let super::gallery::Load::Ready(mask) = &truth.mask_image {
+        let texture = truth.mask_texture.get_or_insert_with(|| {
+            let pixels: Vec<Color32> = mask.pixels().map(|p| if p.0[0] > 0 { Color32::from_rgba_unmultiplied(40, 230, 90, 70) } else { Color32::TRANSPARENT }).collect();
+            let colour = egui::ColorImage::new([mask.width() as usize, mask.height() as usize], pixels);
+            ui.ctx().load_texture("lantern ground-truth mask", colour, egui::TextureOptions::NEAREST)
+        });
+        painter.image(texture.id(), image_rect, Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), Color32::WHITE);
+    }
+    if boxes {
+        for b in &truth.boxes {
+            let at = |x: u32, y: u32| image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height());
+            let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
+            painter.rect_stroke(r, 0.0, egui::Stroke::new(2.0, TRUTH_GREEN), egui::StrokeKind::Outside);
+        }
+    }
+}
+
+/// The colour of ground truth on the canvas.
+pub const TRUTH_GREEN: Color32 = Color32::from_rgb(40, 230, 90);
+
+/// How the explanation of the current image compares with its ground truth: the IoU of the best
+/// predicted box at the threshold, and whether the explained class is the true one.
+pub fn truth_summary(app: &LanternApp) -> Option<String> {
+    let image = app.gallery.current()?;
+    let truth = image.truth.as_ref()?;
+    let out = app.main.output.as_ref()?;
+    let info = app.model.info.as_ref()?;
+    let t = ((app.settings.look.threshold * 100.0).floor() as usize).min(99);
+    let predicted: Vec<crate::map::PixelBox> = out.boxes[t].iter().map(|b| out.geometry.map_box_in_original(b, (out.map.width, out.map.height))).collect();
+    let iou = (!truth.boxes.is_empty()).then(|| crate::metrics::wsol::best_iou(&predicted, &truth.boxes));
+    let explained = info.labels.get(out.class);
+    let right = truth.class_name.as_ref().zip(explained).map(|(t, e)| t.eq_ignore_ascii_case(e));
+    let mut text = format!("truth: {}", truth.class_name.clone().unwrap_or_else(|| "?".into()));
+    if let Some(iou) = iou {
+        text.push_str(&format!(" · IoU {iou:.2}"));
+    }
+    match right {
+        Some(true) => text.push_str(" · class right"),
+        Some(false) => text.push_str(" · class wrong"),
+        None => {}
+    }
+    Some(text)
 }
 
 /// A caption in the top-left corner of a view.
@@ -127,6 +178,10 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         _ => None,
     };
     let big = if app.presentation { 26.0 } else { 14.0 };
+    let text = match truth_summary(app) {
+        Some(t) => format!("{text}  |  {t}"),
+        None => text,
+    };
     caption(ui, rect, &text, big);
     if let Some(o) = &app.main.output {
         colour_bar(ui, rect, app.settings.look.colormap, o.map.min_max(), big);

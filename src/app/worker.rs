@@ -108,6 +108,8 @@ pub enum Event {
     ModelLoaded { id: u64, result: Result<ModelInfo, String> },
     ImageLoaded { id: u64, result: Result<Arc<RgbImage>, String> },
     Thumbnail { id: u64, result: Result<RgbImage, String> },
+    /// A dataset image's ground-truth mask.
+    MaskLoaded { id: u64, result: Result<Arc<image::GrayImage>, String> },
     Progress { slot: Slot, token: u64, done: usize, total: usize, partial: Option<Arc<WeightMap>> },
     Explained { slot: Slot, token: u64, result: Result<ExplainOutput, String> },
 }
@@ -115,6 +117,7 @@ pub enum Event {
 enum Load {
     Model { id: u64, source: ModelSource },
     Image { id: u64, source: ImageSource, thumbnail: bool },
+    Mask { id: u64, source: crate::datasets::MaskSource },
 }
 
 #[derive(Default)]
@@ -163,6 +166,10 @@ impl Worker {
 
     pub fn load_image(&self, id: u64, source: ImageSource) {
         self.push(|q| q.loads.push_back(Load::Image { id, source, thumbnail: false }));
+    }
+
+    pub fn load_mask(&self, id: u64, source: crate::datasets::MaskSource) {
+        self.push(|q| q.loads.push_back(Load::Mask { id, source }));
     }
 
     pub fn load_thumbnail(&self, id: u64, source: ImageSource) {
@@ -243,6 +250,7 @@ enum Waiting {
     Model(u64),
     Image(u64),
     Thumbnail(u64),
+    Mask(u64),
     Explain(Slot, u64),
 }
 
@@ -252,6 +260,7 @@ impl Waiting {
             Next::Load(Load::Model { id, .. }) => Waiting::Model(*id),
             Next::Load(Load::Image { id, thumbnail: false, .. }) => Waiting::Image(*id),
             Next::Load(Load::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
+            Next::Load(Load::Mask { id, .. }) => Waiting::Mask(*id),
             Next::Explain(r, _) => Waiting::Explain(r.slot, r.token),
         }
     }
@@ -262,6 +271,7 @@ impl Waiting {
             Waiting::Model(id) => Event::ModelLoaded { id, result: Err(e) },
             Waiting::Image(id) => Event::ImageLoaded { id, result: Err(e) },
             Waiting::Thumbnail(id) => Event::Thumbnail { id, result: Err(e) },
+            Waiting::Mask(id) => Event::MaskLoaded { id, result: Err(e) },
             Waiting::Explain(slot, token) => Event::Explained { slot, token, result: Err(e) },
         }
     }
@@ -301,6 +311,15 @@ fn run(shared: Arc<Shared>, mut state: State) {
     }
 }
 
+/// The size of a thumbnail that fits a `side x side` box and keeps the aspect ratio, at least
+/// one pixel each way (a 10000 x 1 panorama must not become 96 x 0).
+fn thumbnail_size(width: u32, height: u32, side: u32) -> (u32, u32) {
+    let (w, h) = (u64::from(width.max(1)), u64::from(height.max(1)));
+    let side = u64::from(side);
+    let (tw, th) = if w >= h { (side, (side * h / w).max(1)) } else { ((side * w / h).max(1), side) };
+    (tw as u32, th as u32)
+}
+
 impl State {
     fn send(&self, e: Event) {
         let _ = self.tx.send(e);
@@ -336,7 +355,10 @@ impl State {
             Load::Image { id, source, thumbnail } => {
                 let decoded = source.decode().map_err(|e| e.to_string());
                 if thumbnail {
-                    let small = decoded.map(|img| image::imageops::thumbnail(&img, 96, 96 * img.height().max(1) / img.width().max(1)));
+                    let small = decoded.map(|img| {
+                        let (w, h) = thumbnail_size(img.width(), img.height(), 96);
+                        image::imageops::thumbnail(&img, w, h)
+                    });
                     self.send(Event::Thumbnail { id, result: small });
                 } else {
                     let decoded = decoded.map(Arc::new);
@@ -345,6 +367,10 @@ impl State {
                     }
                     self.send(Event::ImageLoaded { id, result: decoded });
                 }
+            }
+            Load::Mask { id, source } => {
+                let result = source.load().map(Arc::new).map_err(|e| e.to_string());
+                self.send(Event::MaskLoaded { id, result });
             }
         }
     }
@@ -418,5 +444,19 @@ impl State {
             logits: Arc::new(logits),
             geometry,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thumbnail_size;
+
+    #[test]
+    fn thumbnails_of_extreme_aspect_ratios_stay_inside_the_box_and_are_never_empty() {
+        assert_eq!(thumbnail_size(10_000, 1, 96), (96, 1));
+        assert_eq!(thumbnail_size(1, 10_000, 96), (1, 96));
+        assert_eq!(thumbnail_size(200, 100, 96), (96, 48));
+        assert_eq!(thumbnail_size(100, 200, 96), (48, 96));
+        assert_eq!(thumbnail_size(0, 0, 96), (96, 96));
     }
 }

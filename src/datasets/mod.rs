@@ -97,6 +97,45 @@ impl fmt::Display for Format {
     }
 }
 
+impl Format {
+    /// Whether `dir` holds the marker files of a format with ground truth (file-existence checks
+    /// only: cheap enough for a UI thread; [`Format::detect`] then reads to decide which).
+    pub fn has_ground_truth_files(dir: &Path) -> bool {
+        dir.join("annotations.json").is_file()
+            || (dir.join("images.txt").is_file() && dir.join("bounding_boxes.txt").is_file())
+            || (dir.join("Annotations").is_dir() && dir.join("JPEGImages").is_dir())
+    }
+
+    /// The format of a dataset folder, from the files that format keeps: `annotations.json` with
+    /// COCO's `categories` or the benchmark's `seed`, CUB's `images.txt` + `bounding_boxes.txt`,
+    /// VOC's `Annotations/` + `JPEGImages/`; anything else is a plain image folder.
+    pub fn detect(dir: &Path) -> Format {
+        let annotations = dir.join("annotations.json");
+        if annotations.is_file() {
+            #[derive(Deserialize)]
+            struct Keys {
+                categories: Option<serde::de::IgnoredAny>,
+                seed: Option<serde::de::IgnoredAny>,
+            }
+            if let Ok(keys) = std::fs::read_to_string(&annotations).map_err(|_| ()).and_then(|t| serde_json::from_str::<Keys>(&t).map_err(|_| ())) {
+                if keys.categories.is_some() {
+                    return Format::Coco;
+                }
+                if keys.seed.is_some() {
+                    return Format::Synth;
+                }
+            }
+        }
+        if dir.join("images.txt").is_file() && dir.join("bounding_boxes.txt").is_file() {
+            return Format::Cub;
+        }
+        if dir.join("Annotations").is_dir() && dir.join("JPEGImages").is_dir() {
+            return Format::Voc;
+        }
+        Format::Folder
+    }
+}
+
 /// Read a dataset folder in `format`.
 pub fn open(dir: &Path, format: Format) -> Result<Dataset> {
     if !dir.is_dir() {

@@ -152,6 +152,16 @@ impl Geometry {
             f64::from(self.crop_size.1) * sy,
         )
     }
+
+    /// A box of a `map_size` map over the crop, in original-image pixels (corners inclusive).
+    pub fn map_box_in_original(&self, b: &crate::map::PixelBox, map_size: (usize, usize)) -> crate::map::PixelBox {
+        let (cx, cy, cw, ch) = self.crop_in_original();
+        let (sx, sy) = (cw / map_size.0.max(1) as f64, ch / map_size.1.max(1) as f64);
+        let max = |n: u32| f64::from(n.max(1) - 1);
+        let x = |v: f64| (cx + v * sx).floor().clamp(0.0, max(self.original.0)) as u32;
+        let y = |v: f64| (cy + v * sy).floor().clamp(0.0, max(self.original.1)) as u32;
+        crate::map::PixelBox { x0: x(f64::from(b.x0)), y0: y(f64::from(b.y0)), x1: x(f64::from(b.x1) + 1.0 - 1e-9), y1: y(f64::from(b.y1) + 1.0 - 1e-9) }
+    }
 }
 
 /// torchvision's `Resize(int)`: the shorter side becomes `short`, the longer side
