@@ -200,25 +200,48 @@ fn id_of(line: usize) -> String {
     id(line % 20)
 }
 
+/// Two `record --jsonl -` processes on one file: each acknowledges a first verdict before either
+/// gets the rest, so both hold the file open and write at the same time.
 #[test]
 fn two_processes_writing_at_once_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_, audit) = dataset_and_audit(dir.path(), 10);
-    let children: Vec<_> = ["ana", "ben"]
+    let mut writers: Vec<_> = ["ana", "ben"]
         .into_iter()
         .map(|who| {
-            let file = dir.path().join(format!("{who}.jsonl"));
-            std::fs::write(&file, (0..500).map(|i| stream_line(i, 10, who)).collect::<String>()).unwrap();
-            Command::new(env!("CARGO_BIN_EXE_lantern")).args(["audit", "record", s(&audit), "--jsonl", s(&file)]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+                .args(["audit", "record", s(&audit), "--jsonl", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(stream_line(0, 10, who).as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            let out = BufReader::new(child.stdout.take().unwrap());
+            (who, child, Some(stdin), out)
         })
         .collect();
     let mut acked: Vec<i64> = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        let ids: Vec<i64> = ok(&out).lines().map(|l| l.parse().unwrap()).collect();
-        assert_eq!(ids.len(), 500);
-        acked.extend(ids);
+    for (_, _, _, out) in &mut writers {
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        acked.push(first.trim().parse().unwrap());
     }
+    let feeders: Vec<_> = writers
+        .iter_mut()
+        .map(|(who, _, stdin, _)| {
+            let (who, mut stdin) = (who.to_string(), stdin.take().unwrap());
+            std::thread::spawn(move || stdin.write_all((1..500).map(|i| stream_line(i, 10, &who)).collect::<String>().as_bytes()).unwrap())
+        })
+        .collect();
+    for (_, mut child, _, out) in writers {
+        let ids: Vec<i64> = out.lines().map(|l| l.unwrap().parse().unwrap()).collect();
+        assert_eq!(ids.len(), 499);
+        acked.extend(ids);
+        assert!(child.wait().unwrap().success());
+    }
+    feeders.into_iter().for_each(|f| f.join().unwrap());
     acked.sort();
     let a = Audit::open(&audit).unwrap();
     let stored = a.verdicts().unwrap();
@@ -227,8 +250,8 @@ fn two_processes_writing_at_once_lose_nothing() {
         let mine: Vec<&str> = stored.iter().filter(|v| v.annotator == who).map(|v| v.comment.as_str()).collect();
         assert_eq!(mine, (0..500).map(|i| format!("{who} {i}")).collect::<Vec<_>>(), "each writer's verdicts in its own order");
     }
-    let interleaved = stored.windows(2).filter(|w| w[0].annotator != w[1].annotator).count();
-    eprintln!("writers took turns {interleaved} times");
+    let turns = stored.windows(2).filter(|w| w[0].annotator != w[1].annotator).count();
+    eprintln!("the two writers' commits alternated {turns} times");
     assert_eq!(a.integrity_check().unwrap(), ["ok"]);
 }
 

@@ -8,7 +8,15 @@ use lantern::datasets::{Format, synth_folder};
 use lantern::map::PixelBox;
 use std::path::Path;
 
-fn kappa_cases() -> Vec<(String, Vec<VerdictKind>, Vec<VerdictKind>, Option<f64>)> {
+/// Two raters' labels and scikit-learn's kappa (`None` where it is NaN).
+struct KappaCase {
+    name: String,
+    a: Vec<VerdictKind>,
+    b: Vec<VerdictKind>,
+    kappa: Option<f64>,
+}
+
+fn kappa_cases() -> Vec<KappaCase> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit/kappa.json");
     let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let labels = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|l| l.as_str().unwrap().parse().unwrap()).collect::<Vec<VerdictKind>>();
@@ -16,7 +24,7 @@ fn kappa_cases() -> Vec<(String, Vec<VerdictKind>, Vec<VerdictKind>, Option<f64>
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), labels(&c["a"]), labels(&c["b"]), c["kappa"].as_f64()))
+        .map(|c| KappaCase { name: c["name"].as_str().unwrap().to_string(), a: labels(&c["a"]), b: labels(&c["b"]), kappa: c["kappa"].as_f64() })
         .collect()
 }
 
@@ -24,8 +32,8 @@ fn kappa_cases() -> Vec<(String, Vec<VerdictKind>, Vec<VerdictKind>, Option<f64>
 fn kappa_matches_scikit_learn() {
     let cases = kappa_cases();
     assert!(cases.len() >= 10);
-    assert!(cases.iter().any(|c| c.3.is_none()), "the fixture covers the undefined case");
-    for (name, a, b, expected) in cases {
+    assert!(cases.iter().any(|c| c.kappa.is_none()), "the fixture covers the undefined case");
+    for KappaCase { name, a, b, kappa: expected } in cases {
         match (cohen_kappa(&a, &b), expected) {
             (Some(k), Some(e)) => assert!((k - e).abs() < 1e-12, "{name}: {k} vs scikit-learn {e}"),
             (k, e) => assert_eq!(k, e, "{name}"),
@@ -48,10 +56,10 @@ fn synth_audit(dir: &Path, count: usize, annotator: &str) -> (Setup, Audit) {
 #[test]
 fn merged_audits_store_scikit_learns_kappa() {
     let cases = kappa_cases();
-    let largest = cases.iter().map(|c| c.1.len()).max().unwrap();
+    let largest = cases.iter().map(|c| c.a.len()).max().unwrap();
     let dir = tempfile::tempdir().unwrap();
     synth_folder::write(&dir.path().join("data"), largest + 1, 11, 32, |_| ()).unwrap();
-    for (n, (name, a, b, expected)) in cases.iter().enumerate() {
+    for (n, KappaCase { name, a, b, kappa: expected }) in cases.iter().enumerate() {
         let case = dir.path().join(format!("case{n}"));
         std::fs::create_dir(&case).unwrap();
         std::os::unix::fs::symlink(dir.path().join("data"), case.join("data")).unwrap();

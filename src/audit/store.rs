@@ -218,7 +218,8 @@ impl Audit {
             stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         if problems != ["ok"] {
-            return Err(AuditError::Corrupt { path: audit.path, reason: problems.into_iter().take(3).collect::<Vec<_>>().join("; ") });
+            let lines: Vec<&str> = problems.iter().flat_map(|p| p.lines()).map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("***")).take(3).collect();
+            return Err(AuditError::Corrupt { path: audit.path, reason: lines.join("; ") });
         }
         audit.read(|c| {
             c.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
@@ -800,8 +801,11 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("creating")).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
-        let journal: String = Audit::open(&path).unwrap().read(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0))).unwrap();
-        assert_eq!(journal, "wal");
+        let reopened = Audit::open(&path).unwrap();
+        let journal: String = reopened.read(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0))).unwrap();
+        let synchronous: i64 = reopened.read(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0))).unwrap();
+        let foreign_keys: i64 = reopened.read(|c| c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))).unwrap();
+        assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 2, 1), "WAL, synchronous=FULL, foreign keys on");
     }
 
     #[test]
@@ -865,7 +869,7 @@ mod tests {
         let mut v = verdict("img3", VerdictKind::Flag);
         v.iou = Some(0.9);
         audit.record(&v).unwrap();
-        audit.record_prediction("img4", &Prediction { class: Some(0), boxes: vec![PixelBox { x0: 0, y0: 0, x1: 9, y1: 9 }], iou: Some(0.1) }).unwrap();
+        audit.record_prediction("img4", &Prediction { class: Some(1), boxes: vec![PixelBox { x0: 0, y0: 0, x1: 9, y1: 9 }], iou: Some(0.1) }).unwrap();
         assert_eq!(audit.prediction("img4").unwrap().unwrap().iou, Some(0.1));
         let ids = |f: Filter| audit.list(&f).unwrap().into_iter().map(|s| s.image.id).collect::<Vec<_>>();
         assert_eq!(ids(Filter::default()).len(), 6);

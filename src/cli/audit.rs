@@ -60,7 +60,7 @@ pub struct RecordArgs {
     #[arg(required_unless_present = "jsonl")]
     pub verdict: Option<String>,
     /// Corrected box in image pixels, corners inclusive.
-    #[arg(long = "box", value_name = "x0,y0,x1,y1")]
+    #[arg(long = "box", value_name = "x0,y0,x1,y1", allow_hyphen_values = true)]
     pub corrected: Option<String>,
     #[arg(long)]
     pub comment: Option<String>,
