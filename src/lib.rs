@@ -5,6 +5,7 @@
 //! egui application on top.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod colormap;
 pub mod control;

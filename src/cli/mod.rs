@@ -1,6 +1,7 @@
 //! The `lantern` command line: headless access to the same engine the app uses.
 //! Exit codes: 0 on success, 2 when an input is bad (with a one-line reason), 1 on other failures.
 
+mod audit;
 mod bench;
 mod data;
 mod eval;
@@ -44,6 +45,9 @@ pub enum Command {
     /// Train a model.
     #[command(subcommand)]
     Train(data::TrainCommand),
+    /// Localisation audits: annotators' verdicts on predicted boxes, kept in an SQLite file.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Which model to load, on which device.
@@ -94,6 +98,7 @@ where
         Some(Command::Synth(args)) => data::synth(&args),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::Train(command)) => data::train(&command),
+        Some(Command::Audit(command)) => audit::run(&command),
         Some(Command::Methods) => {
             info::methods();
             Ok(())
