@@ -126,6 +126,77 @@ fn a_dataset_folder_opens_with_its_ground_truth_beside_the_prediction() {
 }
 
 #[test]
+fn an_annotator_audits_the_benchmark_with_keyboard_and_mouse_and_resumes_where_they_stopped() {
+    use lantern::app::commands::Command;
+    use lantern::audit::{Audit, NewAudit, Setup, VerdictKind};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    lantern::datasets::synth_folder::write(&data, 4, 5, 112, |_| {}).unwrap();
+    let db = dir.path().join("audit.db");
+    let new = NewAudit { data: data.clone(), format: lantern::datasets::Format::Synth, model: None, method: Some(Method::GradCam), threshold: 0.5, annotator: None };
+    Audit::create(&db, &Setup::from_dataset(&new).unwrap()).unwrap();
+
+    let mut h = harness(Launch::default());
+    h.state_mut().commands.push(Command::OpenAudit(db.clone()));
+    wait_for(&mut h, "the audit's first image explained", |a| a.audit.is_some() && a.gallery.len() == 4 && explained(a));
+    let ids: Vec<String> = h.state().audit.as_ref().unwrap().images.iter().map(|i| i.id.clone()).collect();
+    assert_eq!(h.state().gallery.index, 0);
+
+    // The name is asked once.
+    h.get_by_label("Annotator").click();
+    h.run_steps(1);
+    h.get_by_label("Annotator").type_text("ana");
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "the annotator", |a| a.audit.as_ref().unwrap().annotator.as_deref() == Some("ana"));
+
+    // A accepts and moves on to the next image without a verdict.
+    h.key_press(egui::Key::A);
+    wait_for(&mut h, "the second image", |a| a.gallery.index == 1 && explained(a));
+    let store = Audit::open(&db).unwrap();
+    let v = store.verdicts().unwrap();
+    assert_eq!((v.len(), v[0].image_id.as_str(), v[0].kind, v[0].annotator.as_str()), (1, ids[0].as_str(), VerdictKind::Accept, "ana"));
+    assert!(v[0].iou.is_some() && !v[0].predicted_boxes.is_empty(), "the IoU and boxes the annotator saw are recorded");
+
+    // B, then a drag on the image draws the corrected box; a comment; Reject.
+    h.key_press(egui::Key::B);
+    h.run_steps(2);
+    assert!(h.state().audit.as_ref().unwrap().drawing);
+    h.drag_at(egui::pos2(380.0, 300.0));
+    h.run_steps(1);
+    h.hover_at(egui::pos2(430.0, 350.0));
+    h.run_steps(1);
+    h.hover_at(egui::pos2(480.0, 420.0));
+    h.run_steps(1);
+    h.drop_at(egui::pos2(480.0, 420.0));
+    h.run_steps(2);
+    let drawn = h.state().audit.as_ref().unwrap().correction.expect("a corrected box");
+    assert!(drawn.x1 > drawn.x0 && drawn.y1 > drawn.y0, "{drawn:?}");
+    h.get_by_label("Comment").click();
+    h.run_steps(1);
+    h.get_by_label("Comment").type_text("the box misses the tip");
+    h.run_steps(1);
+    h.get_by_label("Reject (R)").click();
+    wait_for(&mut h, "the third image", |a| a.gallery.index == 2);
+    let v = Audit::open(&db).unwrap().verdicts().unwrap();
+    assert_eq!((v.len(), v[1].image_id.as_str(), v[1].kind), (2, ids[1].as_str(), VerdictKind::Reject));
+    assert_eq!(v[1].corrected_box, Some(drawn));
+    assert_eq!(v[1].comment, "the box misses the tip");
+    h.get_by_label_contains("Saved: reject");
+    drop(h);
+
+    // Reopened in a new window: the name is remembered and it resumes at the first unjudged image.
+    let mut h = harness(Launch::default());
+    h.state_mut().commands.push(Command::OpenAudit(db.clone()));
+    wait_for(&mut h, "the reopened audit", |a| a.audit.is_some() && a.gallery.len() == 4);
+    let app = h.state();
+    assert_eq!(app.gallery.index, 2, "resumes after the last judged image");
+    assert_eq!(app.audit.as_ref().unwrap().annotator.as_deref(), Some("ana"));
+    assert_eq!(app.audit.as_ref().unwrap().progress.audited, 2);
+    assert!(Audit::open(&db).unwrap().integrity_check().unwrap().iter().all(|l| l == "ok"));
+}
+
+#[test]
 fn stepping_to_the_next_image_never_shows_the_previous_images_map() {
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the first explanation", explained);

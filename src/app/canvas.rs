@@ -155,7 +155,8 @@ pub fn paint_annotations(ui: &egui::Ui, rect: Rect, look: &Look, boxes: &[Rect],
 
 /// Allocate the canvas area and handle zoom (wheel, pinch), pan (drag) and the wipe divider.
 /// Returns the response and whether the divider is being dragged.
-pub fn interact(ui: &mut egui::Ui, rect: Rect, image: Vec2, transform: &mut ViewTransform, look: &mut Look) -> egui::Response {
+/// With `pan` false a drag does not pan (the audit's box drawing takes it).
+pub fn interact(ui: &mut egui::Ui, rect: Rect, image: Vec2, transform: &mut ViewTransform, look: &mut Look, pan: bool) -> egui::Response {
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
     let image_rect = transform.image_rect(rect, image);
     let divider_x = image_rect.min.x + look.wipe * image_rect.width();
@@ -167,7 +168,7 @@ pub fn interact(ui: &mut egui::Ui, rect: Rect, image: Vec2, transform: &mut View
             if let Some(p) = response.interact_pointer_pos() {
                 look.wipe = ((p.x - image_rect.min.x) / image_rect.width()).clamp(0.0, 1.0);
             }
-        } else {
+        } else if pan {
             transform.pan(rect, image, response.drag_delta());
         }
     }

@@ -25,6 +25,14 @@ pub enum Command {
     CancelMain,
     /// Cancel the named background task.
     CancelTask(String),
+    /// Create an audit of a dataset folder into a new file, then open it.
+    NewAudit { data: PathBuf, file: PathBuf },
+    OpenAudit(PathBuf),
+    /// Record a verdict for the current audit image.
+    Verdict(crate::audit::VerdictKind),
+    /// The audit's next image without a verdict.
+    NextUnaudited,
+    SetAnnotator(String),
     TogglePresentation,
     ToggleCompare,
     FitView,

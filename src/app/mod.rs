@@ -4,6 +4,7 @@
 //! [`LanternApp::reconcile`] turns the difference between what each view shows and what it should
 //! show into requests for the [`worker::Worker`]. Overlay appearance is shader input only.
 
+pub mod audit_mode;
 mod canvas;
 pub mod commands;
 mod export;
@@ -98,6 +99,8 @@ pub struct LanternApp {
     pub readout: Option<(u32, u32, Option<f32>)>,
     /// Named background tasks ("save all").
     pub tasks: Tasks,
+    /// The open localisation audit, if any.
+    pub audit: Option<audit_mode::AuditSession>,
     /// What widgets asked for this frame.
     pub commands: Commands,
     /// Asks egui for a frame (from other threads).
@@ -153,6 +156,7 @@ impl LanternApp {
             next_token: 1,
             readout: None,
             tasks: Tasks::default(),
+            audit: None,
             commands: Commands::default(),
             repaint,
             reported_first: false,
@@ -213,10 +217,17 @@ impl LanternApp {
                 Command::OpenDemo => {
                     self.open_model(ModelSource::Demo);
                     self.settings.last.paths.clear();
+                    self.audit = None;
                     self.gallery.set_demo(&mut self.next_id);
                 }
                 Command::SelectMethod(m) => self.settings.method = m,
+                Command::StepImage(delta) if self.audit.is_some() => audit_mode::step(self, delta),
                 Command::StepImage(delta) => self.step_image(delta),
+                Command::NewAudit { data, file } => audit_mode::create(self, data, file),
+                Command::OpenAudit(path) => audit_mode::open(self, &path),
+                Command::Verdict(kind) => audit_mode::record(self, kind),
+                Command::NextUnaudited => audit_mode::next_unaudited(self),
+                Command::SetAnnotator(name) => audit_mode::set_annotator(self, &name),
                 Command::ExportView(dir) => export::export_current(self, &dir),
                 Command::SaveAll(dir) => export::save_all(self, dir),
                 Command::CancelMain => self.cancel(),
@@ -277,6 +288,7 @@ impl LanternApp {
             }
         }
         if !images.is_empty() {
+            self.audit = None;
             self.settings.last.paths = opened;
             self.gallery.set_files(images, &mut self.next_id);
             self.transform.fit();
@@ -429,6 +441,7 @@ impl LanternApp {
                     self.next_token = key;
                     let mut error = None;
                     let mut announce = None;
+                    let mut remember = false;
                     if let Some(v) = self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token)) {
                         v.pending = false;
                         v.progress = None;
@@ -437,6 +450,7 @@ impl LanternApp {
                             Ok(out) => {
                                 if slot == Slot::Main {
                                     announce = Some(format!("{}, {:.0} ms", out.method.title(), out.milliseconds));
+                                    remember = true;
                                 }
                                 v.output = Some(out);
                                 v.error = None;
@@ -451,6 +465,9 @@ impl LanternApp {
                     }
                     if let Some(e) = error {
                         self.toasts.error(e);
+                    }
+                    if remember && self.audit.is_some() {
+                        audit_mode::remember_prediction(self);
                     }
                     // Scripts (tests/gui_smoke.sh) wait for this line.
                     if let Some(what) = announce
@@ -487,11 +504,21 @@ impl LanternApp {
     /// Report finished background tasks.
     fn poll_tasks(&mut self) {
         for (name, outcome, payload) in self.tasks.take_finished() {
-            if let Some(opened) = payload.and_then(|p| p.downcast::<(PathBuf, crate::datasets::Dataset)>().ok()) {
-                let (dir, dataset) = *opened;
-                self.settings.last.paths = vec![dir];
-                self.gallery.set_dataset(dataset, &mut self.next_id);
-                self.transform.fit();
+            if let Some(payload) = payload {
+                match payload.downcast::<(PathBuf, crate::datasets::Dataset)>() {
+                    Ok(opened) => {
+                        let (dir, dataset) = *opened;
+                        self.settings.last.paths = vec![dir];
+                        self.audit = None;
+                        self.gallery.set_dataset(dataset, &mut self.next_id);
+                        self.transform.fit();
+                    }
+                    Err(other) => {
+                        if let Ok(file) = other.downcast::<audit_mode::NewAuditFile>() {
+                            audit_mode::open(self, &file.0);
+                        }
+                    }
+                }
             }
             match outcome {
                 Outcome::Done(message) => self.toasts.note(message),
@@ -533,6 +560,21 @@ impl LanternApp {
         for (k, m) in digits.iter().zip(Method::quick()) {
             if pressed(*k) {
                 self.commands.push(Command::SelectMethod(m));
+            }
+        }
+        if self.audit.is_some() {
+            for (key, kind) in [(Key::A, crate::audit::VerdictKind::Accept), (Key::R, crate::audit::VerdictKind::Reject), (Key::L, crate::audit::VerdictKind::Flag)] {
+                if pressed(key) {
+                    self.commands.push(Command::Verdict(kind));
+                }
+            }
+            if pressed(Key::N) {
+                self.commands.push(Command::NextUnaudited);
+            }
+            if pressed(Key::B)
+                && let Some(a) = self.audit.as_mut()
+            {
+                a.drawing = !a.drawing;
             }
         }
         if pressed(Key::F) {

@@ -68,6 +68,23 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     }
                 });
                 ui.separator();
+                if ui.button("New audit of a dataset…").clicked() {
+                    ui.close();
+                    let data = rfd::FileDialog::new().set_title("Dataset to audit").set_parent(frame).pick_folder();
+                    let file = data.as_ref().and_then(|_| {
+                        rfd::FileDialog::new().set_title("Save the audit as").add_filter("Lantern audit", &["db"]).set_file_name("audit.db").set_parent(frame).save_file()
+                    });
+                    if let (Some(data), Some(file)) = (data, file) {
+                        app.commands.push(Command::NewAudit { data, file });
+                    }
+                }
+                if ui.button("Open audit…").clicked() {
+                    ui.close();
+                    if let Some(file) = rfd::FileDialog::new().add_filter("Lantern audit", &["db"]).set_parent(frame).pick_file() {
+                        app.commands.push(Command::OpenAudit(file));
+                    }
+                }
+                ui.separator();
                 if ui.button("Export view and map…").clicked() {
                     ui.close();
                     if let Some(dir) = rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder() {
@@ -229,6 +246,10 @@ fn params_ui(ui: &mut egui::Ui, method: Method, p: &mut Params) {
 pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
     egui::Panel::right("lantern inspector").resizable(true).default_size(300.0).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
+            if app.audit.is_some() {
+                audit_ui(app, ui);
+                ui.separator();
+            }
             ui.heading("Explanation");
             method_combo(ui, "Method", &mut app.settings.method);
             params_ui(ui, app.settings.method, &mut app.settings.params);
@@ -360,6 +381,71 @@ fn class_search(app: &mut LanternApp, ui: &mut egui::Ui) {
     if let Some(c) = chosen {
         app.target = Target::Class(c);
     }
+}
+
+/// The audit panel: progress, the annotator's name (asked once), verdict buttons with their keys,
+/// the comment, the corrected box and the filters.
+fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+    use crate::audit::VerdictKind;
+    let index = app.gallery.index;
+    let Some(a) = app.audit.as_mut() else { return };
+    ui.heading("Audit");
+    let p = a.progress;
+    ui.add(egui::ProgressBar::new(p.audited as f32 / p.total.max(1) as f32).text(format!("{} / {} judged", p.audited, p.total)));
+    ui.label(format!("accepted {} · rejected {} · flagged {}", p.accepted, p.rejected, p.flagged));
+    let Some(annotator) = a.annotator.clone() else {
+        ui.label("Your name (recorded with every verdict):");
+        ui.horizontal(|ui| {
+            let label = ui.label("Annotator");
+            ui.add(egui::TextEdit::singleline(&mut a.name_entry).desired_width(140.0)).labelled_by(label.id);
+            if ui.button("Start").clicked() && !a.name_entry.trim().is_empty() {
+                app.commands.push(Command::SetAnnotator(a.name_entry.trim().to_string()));
+            }
+        });
+        return;
+    };
+    ui.label(format!("Annotator: {annotator}"));
+    if let Some(entry) = a.images.get(index) {
+        ui.label(format!("Image {} ({} of {})", entry.id, index + 1, a.images.len()));
+    }
+    ui.horizontal(|ui| {
+        for (kind, text) in [(VerdictKind::Accept, "Accept (A)"), (VerdictKind::Reject, "Reject (R)"), (VerdictKind::Flag, "Flag (L)")] {
+            if ui.button(text).clicked() {
+                app.commands.push(Command::Verdict(kind));
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        if ui.button("Next unjudged (N)").clicked() {
+            app.commands.push(Command::NextUnaudited);
+        }
+        ui.toggle_value(&mut a.drawing, "Draw box (B)");
+        if a.correction.is_some() && ui.small_button("clear box").clicked() {
+            a.correction = None;
+        }
+    });
+    if let Some(b) = a.correction {
+        ui.label(format!("Corrected box: {}, {} – {}, {}", b.x0, b.y0, b.x1, b.y1));
+    }
+    ui.horizontal(|ui| {
+        let label = ui.label("Comment");
+        ui.add(egui::TextEdit::singleline(&mut a.comment).desired_width(f32::INFINITY)).labelled_by(label.id);
+    });
+    if let Some((id, kind, row)) = &a.saved {
+        ui.label(RichText::new(format!("Saved: {kind} for {id} (row {row})")).color(super::views::TRUTH_GREEN));
+    }
+    ui.collapsing("Filters (arrows step through)", |ui| {
+        let mut iou_on = a.filter.iou_below.is_some();
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut iou_on, "IoU below");
+            let mut x = a.filter.iou_below.unwrap_or(0.5);
+            ui.add_enabled(iou_on, egui::Slider::new(&mut x, 0.0..=1.0));
+            a.filter.iou_below = iou_on.then_some(x);
+        });
+        ui.checkbox(&mut a.filter.wrong_class, "wrong class");
+        ui.checkbox(&mut a.filter.flagged, "flagged");
+        ui.checkbox(&mut a.filter.unaudited, "not yet judged");
+    });
 }
 
 fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {

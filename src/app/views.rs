@@ -32,10 +32,11 @@ fn draw(
     look: &mut Look,
     transform: &mut ViewTransform,
     gpu: bool,
+    pan: bool,
 ) -> Option<egui::Response> {
     let decoded = image.decoded()?;
     let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
-    let response = canvas::interact(ui, rect, size, transform, look);
+    let response = canvas::interact(ui, rect, size, transform, look, pan);
     let image_rect = transform.image_rect(rect, size);
     let output = view.output.as_ref();
     let geometry = output.map(|o| o.geometry);
@@ -99,6 +100,39 @@ fn paint_truth(ui: &egui::Ui, rect: Rect, image_rect: Rect, size: egui::Vec2, tr
             let at = |x: u32, y: u32| image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height());
             let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
             painter.rect_stroke(r, 0.0, egui::Stroke::new(2.0, TRUTH_GREEN), egui::StrokeKind::Outside);
+        }
+    }
+}
+
+/// The audit's corrected box: drawn by dragging in drawing mode (a drag from a corner moves it),
+/// shown in cyan with its corner handles.
+fn correction_ui(ui: &egui::Ui, rect: Rect, response: &egui::Response, transform: &ViewTransform, size: egui::Vec2, a: &mut super::audit_mode::AuditSession) {
+    let pixel = |p: egui::Pos2| transform.pixel_at(rect, size, p);
+    if a.drawing {
+        if response.drag_started()
+            && let Some(from) = response.interact_pointer_pos().and_then(pixel)
+        {
+            a.drag_start = Some((from, a.correction));
+        }
+        if response.dragged()
+            && let (Some((from, original)), Some(to)) = (a.drag_start, response.interact_pointer_pos().and_then(pixel))
+        {
+            let radius = (8.0 * size.x / transform.image_rect(rect, size).width().max(1.0)).ceil() as u32;
+            a.correction = Some(super::audit_mode::dragged_box(original, from, to, radius.max(1)));
+        }
+        if response.drag_stopped() {
+            a.drag_start = None;
+        }
+    }
+    if let Some(b) = a.correction {
+        let image_rect = transform.image_rect(rect, size);
+        let at = |x: u32, y: u32| image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height());
+        let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
+        let painter = ui.painter_at(rect);
+        let cyan = Color32::from_rgb(60, 220, 255);
+        painter.rect_stroke(r, 0.0, egui::Stroke::new(2.0, cyan), egui::StrokeKind::Outside);
+        for c in [r.left_top(), r.right_top(), r.left_bottom(), r.right_bottom()] {
+            painter.circle_filled(c, 4.0, cyan);
         }
     }
 }
@@ -168,7 +202,8 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.centered_and_justified(|ui| ui.label(RichText::new(format!("Cannot show this image:\n{e}")).color(Color32::from_rgb(255, 120, 110))));
         return;
     }
-    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, &mut app.settings.look, &mut app.transform, gpu) else {
+    let drawing = app.audit.as_ref().is_some_and(|a| a.drawing);
+    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, &mut app.settings.look, &mut app.transform, gpu, !drawing) else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
     };
@@ -177,6 +212,9 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         (Some(p), Some(size)) => app.transform.pixel_at(rect, size, p).map(|(x, y)| (x, y, map_value_at(&app.main, x, y))),
         _ => None,
     };
+    if let (Some(a), Some(size)) = (app.audit.as_mut(), size) {
+        correction_ui(ui, rect, &response, &app.transform, size, a);
+    }
     let big = if app.presentation { 26.0 } else { 14.0 };
     let text = match truth_summary(app) {
         Some(t) => format!("{text}  |  {t}"),
@@ -241,7 +279,7 @@ pub fn compare_grid(app: &mut LanternApp, ui: &mut egui::Ui) {
         let rect = Rect::from_min_size(area.min + vec2(c as f32 * cell.x, r as f32 * cell.y), cell).shrink(2.0);
         let Some(image) = app.gallery.images.get_mut(app.gallery.index) else { return };
         let view = &app.cells[i];
-        if draw(ui, rect, Slot::Cell(i), image, view, &mut app.settings.look, &mut app.transform, gpu).is_some() {
+        if draw(ui, rect, Slot::Cell(i), image, view, &mut app.settings.look, &mut app.transform, gpu, true).is_some() {
             let prefix = match axis {
                 CompareAxis::Methods => "",
                 CompareAxis::Classes => "class: ",

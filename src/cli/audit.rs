@@ -293,7 +293,7 @@ fn export_audit(args: &ExportArgs) -> Result<()> {
         }
     }
     match &args.out {
-        Some(path) => crate::export::write_atomic(path, |f| f.write_all(&bytes)),
+        Some(path) => crate::files::write_atomic(path, |f| f.write_all(&bytes)),
         None => std::io::stdout().write_all(&bytes).map_err(|e| LanternError::Invalid(format!("standard output: {e}"))),
     }
 }
