@@ -65,7 +65,7 @@ fn new_record_stats_and_exports() {
     assert!(ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
 
     let stats = ok(&lantern(&["audit", "stats", s(&audit)]));
-    assert!(stats.contains("2/6 images audited (33.3%): 1 accepted, 0 rejected, 1 flagged; 3 verdicts"), "{stats}");
+    assert!(stats.contains("2/6 images audited (33.3%): 1 accepted, 0 rejected, 1 flagged; 3 verdicts recorded"), "{stats}");
     assert!(stats.contains("method     gradcam, threshold 0.3"), "{stats}");
     assert!(stats.contains(&format!("next       {}", id(2))), "{stats}");
     assert!(!stats.contains("changed since"), "{stats}");

@@ -143,7 +143,8 @@ pub struct Merged {
 
 /// Merge audits of the same dataset, model, method and threshold into a new file `out`: every
 /// verdict of every input (with its time and annotator, ordered by time) and the agreement
-/// statistics of every pair of raters.
+/// statistics of every pair of raters. Inputs are opened like any audit (an input of an older
+/// schema is migrated in place); nothing else is written to them.
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     if inputs.len() < 2 {
         return Err(AuditError::Invalid(format!("merge needs two or more audits, got {}", inputs.len())));

@@ -166,6 +166,10 @@ impl Audit {
             return Err(AuditError::Exists { path: path.to_path_buf() });
         }
         let name = path.file_name().ok_or_else(|| AuditError::Invalid(format!("{}: not a file name", path.display())))?;
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(AuditError::Invalid(format!("{}: the folder {} does not exist", path.display(), parent.display())));
+        }
         let tmp = path.with_file_name(format!(".{}.{}.creating", name.to_string_lossy(), std::process::id()));
         remove_database_files(&tmp);
         let built = build(&tmp, setup, extra).map_err(|e| classify(&tmp, e));
@@ -692,10 +696,7 @@ fn remove_database_files(path: &Path) {
 
 /// Make a new directory entry durable.
 fn sync_parent(path: &Path) -> Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if cfg!(unix) {
         std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| AuditError::Io { path: parent.to_path_buf(), source: e })?;
     }
@@ -798,6 +799,8 @@ mod tests {
         drop(audit);
         let bytes = std::fs::read(&path).unwrap();
         assert!(matches!(Audit::create(&path, &setup(dir.path(), 5, None)), Err(AuditError::Exists { .. })));
+        let nowhere = Audit::create(&dir.path().join("no/such/folder/a.db"), &setup(dir.path(), 1, None)).unwrap_err();
+        assert!(nowhere.to_string().contains("no/such/folder does not exist"), "{nowhere}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("creating")).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");

@@ -227,13 +227,18 @@ fn stats(args: &StatsArgs) -> Result<()> {
     println!("annotator  {}", audit.annotator()?.unwrap_or_else(|| "not set".into()));
     let pct = if p.total > 0 { 100.0 * p.audited as f64 / p.total as f64 } else { 0.0 };
     println!(
-        "progress   {}/{} images audited ({pct:.1}%): {} accepted, {} rejected, {} flagged; {} verdicts recorded",
-        p.audited, p.total, p.accepted, p.rejected, p.flagged, p.verdicts
+        "progress   {}/{} images audited ({pct:.1}%): {} accepted, {} rejected, {} flagged; {} recorded",
+        p.audited,
+        p.total,
+        p.accepted,
+        p.rejected,
+        p.flagged,
+        count(p.verdicts, "verdict")
     );
     let latest = audit.latest_verdicts()?;
     let ious: Vec<f64> = latest.iter().filter_map(|v| v.iou).collect();
     if !ious.is_empty() {
-        println!("mean IoU   {:.3} over {} judged images with an IoU", ious.iter().sum::<f64>() / ious.len() as f64, ious.len());
+        println!("mean IoU   {:.3} over {} with an IoU", ious.iter().sum::<f64>() / ious.len() as f64, count(ious.len(), "judged image"));
     }
     match audit.resume()? {
         Some(next) => println!("next       {} (the next image without a verdict)", next.id),
@@ -252,6 +257,11 @@ fn stats(args: &StatsArgs) -> Result<()> {
         eprintln!("lantern: warning: {} more image files are missing (`lantern audit stats --missing` lists all)", missing.len() - shown);
     }
     Ok(())
+}
+
+/// "1 verdict", "2 verdicts".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn print_agreement(pairs: &[PairAgreement], images: &[ImageAgreement]) {
