@@ -36,8 +36,10 @@ pub struct AuditSession {
 
 impl AuditSession {
     /// Open the audit at `path` (a corrupt, foreign or newer file gives an error, untouched).
+    /// The UI waits at most about a second for another writer before it says the file is busy
+    /// (the CLI's default patience is 15 s).
     pub fn open(path: &Path) -> crate::error::Result<Self> {
-        let store = Audit::open(path)?;
+        let store = Audit::open_with(path, crate::audit::Patience { timeout: std::time::Duration::from_millis(300), retries: 2 })?;
         let settings = store.settings()?;
         let images = store.images()?;
         let progress = store.progress()?;
