@@ -7,37 +7,15 @@
 use crate::error::{LanternError, Result};
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum DeviceChoice {
-    #[default]
-    Auto,
-    Cpu,
-    Wgpu,
-}
-
-impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "cpu" | "flex" => Ok(Self::Cpu),
-            "wgpu" | "gpu" => Ok(Self::Wgpu),
-            _ => Err(format!("unknown device '{s}' (choose auto, cpu or wgpu)")),
-        }
-    }
-}
-
-impl fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Auto => "auto",
-            Self::Cpu => "cpu",
-            Self::Wgpu => "wgpu",
-        })
+crate::names::named_enum! {
+    /// What the user asked for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub enum DeviceChoice ("device") {
+        #[default]
+        Auto = "auto",
+        Cpu = "cpu" | "flex",
+        Wgpu = "wgpu" | "gpu",
     }
 }
 

@@ -17,6 +17,7 @@ pub mod explain;
 pub mod files;
 pub mod imaging;
 pub mod map;
+pub(crate) mod names;
 pub mod metrics;
 pub mod models;
 pub mod record;

@@ -18,36 +18,14 @@ use super::{AuditError, Result};
 use crate::map::PixelBox;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
-/// The formats `lantern audit export` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Csv,
-    Json,
-    Coco,
-}
-
-impl FromStr for ExportFormat {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "csv" => Ok(Self::Csv),
-            "json" => Ok(Self::Json),
-            "coco" => Ok(Self::Coco),
-            _ => Err(format!("unknown export format '{s}' (choose csv, json or coco)")),
-        }
-    }
-}
-
-impl fmt::Display for ExportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Csv => "csv",
-            Self::Json => "json",
-            Self::Coco => "coco",
-        })
+crate::names::named_enum! {
+    /// The formats `lantern audit export` writes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ExportFormat ("export format") {
+        Csv = "csv",
+        Json = "json",
+        Coco = "coco",
     }
 }
 
@@ -262,7 +240,7 @@ mod tests {
         for f in [ExportFormat::Csv, ExportFormat::Json, ExportFormat::Coco] {
             assert_eq!(f.to_string().to_uppercase().parse::<ExportFormat>(), Ok(f));
         }
-        assert!("xlsx".parse::<ExportFormat>().unwrap_err().contains("csv, json or coco"));
+        assert!("xlsx".parse::<ExportFormat>().unwrap_err().contains("choose csv, json, coco"));
     }
 
     #[test]

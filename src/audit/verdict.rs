@@ -8,46 +8,18 @@
 use crate::map::PixelBox;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
-/// What the annotator decided about the predicted localisation of an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VerdictKind {
-    /// The predicted boxes localise the object.
-    Accept,
-    /// They do not (a corrected box may say where the object is).
-    Reject,
-    /// Needs a second look (ambiguous ground truth, several objects, a bad image).
-    Flag,
-}
-
-impl VerdictKind {
-    pub const ALL: [VerdictKind; 3] = [VerdictKind::Accept, VerdictKind::Reject, VerdictKind::Flag];
-
-    /// The name stored in the file and typed on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerdictKind::Accept => "accept",
-            VerdictKind::Reject => "reject",
-            VerdictKind::Flag => "flag",
-        }
-    }
-}
-
-impl fmt::Display for VerdictKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for VerdictKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        VerdictKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown verdict '{s}' (choose accept, reject or flag)"))
+crate::names::named_enum! {
+    /// What the annotator decided about the predicted localisation of an image.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum VerdictKind ("verdict") {
+        /// The predicted boxes localise the object.
+        Accept = "accept",
+        /// They do not (a corrected box may say where the object is).
+        Reject = "reject",
+        /// Needs a second look (ambiguous ground truth, several objects, a bad image).
+        Flag = "flag",
     }
 }
 
@@ -201,11 +173,11 @@ mod tests {
 
     #[test]
     fn verdict_names_round_trip() {
-        for k in VerdictKind::ALL {
+        for &k in VerdictKind::ALL {
             assert_eq!(k.as_str().parse::<VerdictKind>(), Ok(k));
             assert_eq!(k.as_str().to_uppercase().parse::<VerdictKind>(), Ok(k));
         }
-        assert!("maybe".parse::<VerdictKind>().unwrap_err().contains("accept, reject or flag"));
+        assert!("maybe".parse::<VerdictKind>().unwrap_err().contains("choose accept, reject, flag"));
     }
 
     #[test]

@@ -15,7 +15,6 @@ use image::GrayImage;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// Where a sample's ground-truth mask comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,39 +60,15 @@ pub struct Dataset {
     pub samples: Vec<Sample>,
 }
 
-/// The formats `lantern eval --format` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Format {
-    Folder,
-    Cub,
-    Voc,
-    Coco,
-    Synth,
-}
-
-impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "folder" | "imagefolder" => Ok(Self::Folder),
-            "cub" => Ok(Self::Cub),
-            "voc" => Ok(Self::Voc),
-            "coco" => Ok(Self::Coco),
-            "synth" => Ok(Self::Synth),
-            _ => Err(format!("unknown format '{s}' (choose folder, cub, voc, coco or synth)")),
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Folder => "folder",
-            Self::Cub => "cub",
-            Self::Voc => "voc",
-            Self::Coco => "coco",
-            Self::Synth => "synth",
-        })
+crate::names::named_enum! {
+    /// The dataset formats Lantern reads.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Format ("format") {
+        Folder = "folder" | "imagefolder",
+        Cub = "cub",
+        Voc = "voc",
+        Coco = "coco",
+        Synth = "synth",
     }
 }
 
