@@ -115,10 +115,12 @@ impl LanternCnn {
     }
 
     /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`),
-    /// the file [`build`] loads, replacing `path` only once the new file is complete.
+    /// the file [`build`] loads, replacing `path` only once the new file is complete. What is
+    /// saved is the inference-mode copy, whose BatchNorm running statistics include the last
+    /// training batch (burn applies each update only at the next read).
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
-        self.save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
+        self.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
     }
 }
 
@@ -132,11 +134,11 @@ mod tests {
     /// folding them matters.
     fn trained_a_little(widths: &[usize], classes: usize) -> LanternCnn {
         let device = Device::flex().autodiff();
-        device.seed(11);
-        let model = LanternCnn::new(widths, classes, &device);
+        let model = crate::models::init::seeded(&device, 11, || LanternCnn::new(widths, classes, &device));
         for i in 0..3 {
-            let x = Tensor::<4>::random([4, 3, 24, 24], burn::tensor::Distribution::Normal(0.5, 1.0 + i as f64), &device);
-            let _ = model.forward(x);
+            let n = 4 * 3 * 24 * 24;
+            let values: Vec<f32> = crate::seeded::normal("lantern_cnn.test", n, i).iter().map(|v| 0.5 + v * (1.0 + i as f32)).collect();
+            let _ = model.forward(Tensor::from_data(TensorData::new(values, [4, 3, 24, 24]), &device));
         }
         model
     }

@@ -12,6 +12,7 @@
 use crate::error::{LanternError, Result};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
+use burn::tensor::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -57,7 +58,10 @@ pub fn save<M: Module, S: Serialize>(dir: &Path, name: &str, model: &M, optim: &
     }
     std::fs::create_dir(&scratch).map_err(|e| LanternError::io(&scratch, e))?;
     let model_path = scratch.join(MODEL);
-    model.clone().into_record().save(&model_path).map_err(|e| invalid(&model_path, e))?;
+    // `valid()` folds each running statistic's pending update (BatchNorm's last batch, which
+    // burn applies only at the next read) into its value; the copy it returns has the same
+    // parameter ids, and loading puts its plain tensors back on the training model's device.
+    model.valid().into_record().save(&model_path).map_err(|e| invalid(&model_path, e))?;
     let optim_path = scratch.join(OPTIMIZER);
     optim.save(&optim_path).map_err(|e| invalid(&optim_path, e))?;
     let state_path = scratch.join(STATE);
@@ -96,17 +100,23 @@ pub fn list<S: DeserializeOwned>(dir: &Path) -> Result<Vec<(PathBuf, S)>> {
     Ok(found.into_iter().map(|(_, path, state)| (path, state)).collect())
 }
 
+/// The bytes of a checkpoint file, read whole: records loaded from a file path read their
+/// tensors lazily, from a file a later [`prune`] may have removed.
+fn read(file: &Path) -> Result<Bytes> {
+    std::fs::read(file).map(Bytes::from_bytes_vec).map_err(|e| LanternError::io(file, e))
+}
+
 /// `model` with the parameters (and parameter ids) of checkpoint `path`.
 pub fn load_model<M: Module>(path: &Path, model: M) -> Result<M> {
     let file = path.join(MODEL);
-    let record = burn::store::ModuleRecord::load(&file).map_err(|e| invalid(&file, e))?;
+    let record = burn::store::ModuleRecord::from_bytes(read(&file)?).map_err(|e| invalid(&file, e))?;
     model.try_load_record(record).map_err(|e| invalid(&file, e))
 }
 
 /// `optim` with the state of checkpoint `path`.
 pub fn load_optimizer(path: &Path, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
     let file = path.join(OPTIMIZER);
-    optim.load(&file).map_err(|e| invalid(&file, e))
+    optim.from_bytes(read(&file)?).map_err(|e| invalid(&file, e))
 }
 
 /// Remove every checkpoint and partial folder in `dir` but those in `keep`.
@@ -135,8 +145,7 @@ mod tests {
     fn a_checkpoint_restores_weights_ids_and_optimiser_state() {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::flex().autodiff();
-        device.seed(5);
-        let mut model: Linear = LinearConfig::new(3, 2).init(&device);
+        let mut model: Linear = crate::models::init::seeded(&device, 5, || LinearConfig::new(3, 2).init(&device));
         let mut optim = AdamConfig::new().init();
         let x = Tensor::<2>::ones([4, 3], &device);
         let step = |model: Linear, optim: &mut ModuleOptimizer| {
@@ -147,13 +156,16 @@ mod tests {
         let path = save(dir.path(), &name(1, 0), &model, &optim, &serde_json::json!({"at": 1})).unwrap();
         assert_eq!(path, dir.path().join("step-00000001-epoch-0000"));
 
-        let fresh: Linear = LinearConfig::new(3, 2).init(&device);
+        let fresh: Linear = crate::models::init::seeded(&device, 6, || LinearConfig::new(3, 2).init(&device));
         let mut restored = load_model(&path, fresh).unwrap();
         let mut restored_optim = load_optimizer(&path, AdamConfig::new().init()).unwrap();
+        // What was loaded no longer needs the files.
+        prune(dir.path(), &[]).unwrap();
         restored = step(restored, &mut restored_optim);
         model = step(model, &mut optim);
         assert_eq!(model.weight.val().into_data(), restored.weight.val().into_data(), "same weights after one more step");
 
+        save(dir.path(), &name(1, 0), &model, &optim, &serde_json::json!({"at": 1})).unwrap();
         std::fs::create_dir(dir.path().join(".step-00000002-epoch-0000.partial")).unwrap();
         std::fs::create_dir(dir.path().join("step-00000003-epoch-0001")).unwrap();
         assert_eq!(position("step-00000003-epoch-0001"), Some((3, 1)));

@@ -14,6 +14,7 @@ use crate::error::{LanternError, Result};
 use crate::control::Control;
 use crate::models::scores::top_k;
 use crate::imaging::Preprocess;
+use crate::models::init;
 use crate::models::lantern_cnn::{self, LanternCnn};
 use crate::models::network::host_values;
 use crate::seeded::Rng;
@@ -136,8 +137,7 @@ pub fn train(config: &TrainConfig, files: &TrainFiles, device: &Device, control:
     let device = device.clone().autodiff();
     // Seeded initial weights: the same command trains the same model (up to the rounding of
     // multi-threaded reductions).
-    device.seed(config.seed);
-    let model = LanternCnn::new(&config.widths, SHAPES.len(), &device);
+    let model = init::seeded(&device, config.seed, || LanternCnn::new(&config.widths, SHAPES.len(), &device));
     let fit_config = FitConfig {
         epochs: config.epochs,
         batch: config.batch,
@@ -152,4 +152,79 @@ pub fn train(config: &TrainConfig, files: &TrainFiles, device: &Device, control:
     };
     let mut task = Classifier { config, pre: lantern_cnn::preprocess(), loss: CrossEntropyLossConfig::new().init(&device), device: device.clone() };
     fit::fit(&mut task, model, AdamConfig::new().init(), &fit_config, control, on_event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::StateDict;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn tiny() -> TrainConfig {
+        TrainConfig {
+            widths: vec![4, 6],
+            sizes: (48, 64),
+            train_count: 12,
+            val_count: 6,
+            epochs: 2,
+            batch: 4,
+            learning_rate: 0.01,
+            seed: 7,
+            val_seed: 8,
+            patience: None,
+        }
+    }
+
+    fn files(dir: &std::path::Path) -> TrainFiles {
+        TrainFiles { checkpoints: Some(dir.join("checkpoints")), log: Some(dir.join("log.csv")) }
+    }
+
+    /// Train (or finish training) in `dir`; the tensors of the weights file it writes.
+    fn weights_after(dir: &std::path::Path, config: &TrainConfig) -> StateDict {
+        let fitted = train(config, &files(dir), &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
+        let path = dir.join("out.safetensors");
+        fitted.model.save(&path).unwrap();
+        StateDict::load(&path).unwrap()
+    }
+
+    #[test]
+    fn a_cancelled_classifier_resumes_to_the_same_model_and_log() {
+        let config = tiny();
+        let straight = tempfile::tempdir().unwrap();
+        let expected = weights_after(straight.path(), &config);
+
+        let broken = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        let mut steps = 0;
+        let first = train(&config, &files(broken.path()), &Device::flex(), &mut Control::new(&cancel), &mut |e| {
+            if let Event::Step { .. } = e {
+                steps += 1;
+                // Mid-way through the second epoch (3 steps per epoch).
+                if steps == 4 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        assert!(matches!(first, Err(LanternError::Cancelled)), "{first:?}");
+        let resumed = weights_after(broken.path(), &config);
+
+        assert_eq!(expected.tensors.keys().collect::<Vec<_>>(), resumed.tensors.keys().collect::<Vec<_>>());
+        for (key, a) in &expected.tensors {
+            let b = &resumed.tensors[key];
+            let scale = a.values.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            for (x, y) in a.values.iter().zip(&b.values) {
+                assert!((x - y).abs() <= 1e-5 * scale, "{key}: {x} vs {y}");
+            }
+        }
+        let log = std::fs::read_to_string(broken.path().join("log.csv")).unwrap();
+        let straight_log = std::fs::read_to_string(straight.path().join("log.csv")).unwrap();
+        assert_eq!(log.lines().next(), Some("epoch,loss,train_accuracy,val_accuracy"));
+        assert_eq!(log.lines().count(), 3);
+        for (a, b) in log.lines().zip(straight_log.lines()).skip(1) {
+            let parse = |l: &str| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>();
+            for (x, y) in parse(a).iter().zip(parse(b)) {
+                assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
 }

@@ -6,14 +6,14 @@
 //! - epochs of `len / batch` steps (an incomplete last batch is dropped), items in order or
 //!   shuffled per epoch by a Fisher-Yates pass over [`Rng::for_item`]`(seed, epoch)`, so the
 //!   order of every epoch is fixed by `(seed, epoch)` alone;
-//! - backward pass and optimiser step at the learning rate of a [`Schedule`]; before each step
-//!   the model's devices are re-seeded from `(seed, global step)`, so random operations inside
-//!   the model (dropout) replay identically after a resume;
+//! - backward pass and optimiser step at the learning rate of a [`Schedule`];
 //! - after every epoch: validation (on `model.valid()`), the monitored score, best epoch and
 //!   early stopping, a checkpoint and the CSV log; the checkpoint holds the model, the
 //!   optimiser state and the position `(epoch, step)` with the running sums of the current
 //!   epoch, which is all the randomness the loop has, so a run resumed from it ends with the
-//!   same weights and log as one never interrupted;
+//!   same weights and log as one never interrupted (random operations inside a model, such as
+//!   dropout, draw from burn's process-wide generator and do not replay: a task that needs them
+//!   exact draws from [`crate::seeded`] keyed by its [`StepAt`]);
 //! - cancellation through [`Control`] between steps (and inside validation, if the task checks
 //!   it): a checkpoint is written at the current step and `Err(Cancelled)` returned; the next
 //!   run with the same configuration resumes there;
@@ -160,6 +160,8 @@ pub struct Best<M> {
     /// Counted from 1, like [`EpochRecord::epoch`].
     pub epoch: usize,
     pub score: f64,
+    /// In inference mode (`valid()`): a copy that training no longer touches. (A plain
+    /// `clone()` would share BatchNorm's running statistics, which burn updates in place.)
     pub model: M,
 }
 
@@ -308,9 +310,9 @@ impl<'c, M: Module> Run<'c, M> {
         run.optim = checkpoint::load_optimizer(&latest, run.optim)?;
         if let Some(b) = &state.best {
             let model = if dir.join(&b.checkpoint) == latest {
-                run.model.clone()
+                run.model.valid()
             } else {
-                checkpoint::load_model(&dir.join(&b.checkpoint), run.model.clone())?
+                checkpoint::load_model(&dir.join(&b.checkpoint), run.model.valid())?
             };
             run.best = Some(Best { epoch: b.epoch, score: b.score, model });
         }
@@ -366,10 +368,6 @@ impl<'c, M: Module> Run<'c, M> {
 
     /// One optimisation step; the loss terms with `loss` first.
     fn step<T: Task<Model = M>>(&mut self, task: &mut T, items: &[usize], at: StepAt, lr: f64) -> Result<Named> {
-        let seed = seeded::splitmix64(self.config.seed ^ seeded::fnv1a("train.step")).wrapping_add(at.global() as u64);
-        for device in self.model.devices() {
-            device.seed(seed);
-        }
         let loss = task.loss(&self.model, items, at)?;
         if loss.terms.iter().any(|(n, _)| n == "loss") {
             return Err(LanternError::Invalid("a trainer's extra loss terms may not be named 'loss'".into()));
@@ -400,7 +398,7 @@ impl<'c, M: Module> Run<'c, M> {
             record.score = Some(score);
             improved = self.best.as_ref().is_none_or(|b| m.better(score, b.score));
             if improved {
-                self.best = Some(Best { epoch, score, model: self.model.clone() });
+                self.best = Some(Best { epoch, score, model: self.model.valid() });
                 self.state.best = Some(BestState { epoch, score, checkpoint: checkpoint::name(epoch * self.steps, epoch) });
                 self.state.since_best = 0;
             } else {
@@ -467,8 +465,7 @@ mod tests {
         }
 
         fn model(&self, seed: u64) -> Linear {
-            self.device.seed(seed);
-            LinearConfig::new(3, 1).init(&self.device)
+            crate::models::init::seeded(&self.device, seed, || LinearConfig::new(3, 1).init(&self.device))
         }
     }
 
