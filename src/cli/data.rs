@@ -92,10 +92,8 @@ pub fn train(command: &TrainCommand) -> Result<()> {
         patience: args.patience,
     };
     let log_path = args.log.clone().unwrap_or_else(|| args.out.with_extension("log.csv"));
-    let files = TrainFiles {
-        checkpoints: Some(args.checkpoints.clone().unwrap_or_else(|| args.out.with_extension("checkpoints"))),
-        log: Some(log_path.clone()),
-    };
+    let checkpoints = args.checkpoints.clone().unwrap_or_else(|| args.out.with_extension("checkpoints"));
+    let files = TrainFiles { checkpoints: Some(checkpoints.clone()), log: Some(log_path.clone()) };
     let device = crate::device::ComputeDevice::cpu();
     eprintln!("device: {}", device.description);
     let steps = (args.count / args.batch.max(1)) as u64;
@@ -103,7 +101,7 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     let fitted = classifier::train(&config, &files, &device.device, &mut Control::none(), &mut |event| match event {
         Event::Resumed { at } => {
             bar.set_position(at.global() as u64);
-            bar.suspend(|| eprintln!("resuming at epoch {} step {}", at.epoch + 1, at.step + 1));
+            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
         }
         Event::Step { at, terms, eta, .. } => {
             bar.set_position(at.global() as u64 + 1);

@@ -239,6 +239,22 @@ fn identity(config: &FitConfig) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))
 }
 
+/// The settings that differ between a checkpoint's configuration and this run's, as
+/// `path: old, now new`.
+fn differences(path: &str, old: &serde_json::Value, new: &serde_json::Value, out: &mut Vec<String>) {
+    match (old, new) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                let null = serde_json::Value::Null;
+                let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                differences(&sub, a.get(key).unwrap_or(&null), b.get(key).unwrap_or(&null), out);
+            }
+        }
+        (a, b) if a != b => out.push(format!("{path}: {a} there, {b} now")),
+        _ => {}
+    }
+}
+
 /// Train `model` with `optim` on `task`. With `config.checkpoints` set and a checkpoint of the
 /// same configuration in it, the run continues from the newest one (a checkpoint of another
 /// configuration is an error: remove the folder to start over).
@@ -300,10 +316,12 @@ impl<'c, M: Module> Run<'c, M> {
         let Some(dir) = &config.checkpoints else { return Ok(run) };
         let Some((latest, state)) = checkpoint::list::<LoopState>(dir)?.pop() else { return Ok(run) };
         if state.config != run.state.config {
+            let mut changed = Vec::new();
+            differences("", &state.config, &run.state.config, &mut changed);
             return Err(LanternError::Invalid(format!(
                 "{} holds checkpoints of another training configuration ({}); remove it to start over",
                 dir.display(),
-                state.config
+                changed.join(", ")
             )));
         }
         run.model = checkpoint::load_model(&latest, run.model)?;
@@ -639,7 +657,7 @@ mod tests {
         let mut other = config(dir.path(), 1);
         other.batch = 6;
         let err = run(&mut Regression::new(), &other, &never, None).0.unwrap_err().to_string();
-        assert!(err.contains("another training configuration"), "{err}");
+        assert!(err.contains("another training configuration (batch: 4 there, 6 now)"), "{err}");
         let mut no_monitor = config(dir.path(), 1);
         no_monitor.monitor = None;
         no_monitor.patience = Some(1);
