@@ -122,6 +122,9 @@ pub fn train(command: &TrainCommand) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    if fitted.stopped_early {
+        println!("stopped early: {} epochs without a better validation accuracy", args.patience.unwrap_or(0));
+    }
     let model = match (args.patience, &fitted.best) {
         (Some(_), Some(best)) => {
             println!("best epoch: {} (val {:.1}%)", best.epoch, best.score * 100.0);

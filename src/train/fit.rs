@@ -15,8 +15,9 @@
 //!   dropout, draw from burn's process-wide generator and do not replay: a task that needs them
 //!   exact draws from [`crate::seeded`] keyed by its [`StepAt`]);
 //! - cancellation through [`Control`] between steps (and inside validation, if the task checks
-//!   it): a checkpoint is written at the current step and `Err(Cancelled)` returned; the next
-//!   run with the same configuration resumes there;
+//!   it): a checkpoint is written at the current step (when the run has a checkpoint folder) and
+//!   `Err(Cancelled)` returned; the next run with the same configuration resumes there;
+//! - a loss that is not finite ends the run with an error; the last checkpoint stays;
 //! - progress through [`Control::report`] (steps done of all steps) and through a richer
 //!   [`Event`] callback (loss terms per step, records per epoch, ETA) for bars and live curves.
 
