@@ -1,12 +1,12 @@
 //! `lantern synth` (write the procedural benchmark) and `lantern train classifier`.
 
 use crate::datasets::synth_folder;
-use crate::error::{LanternError, Result};
-use crate::train::classifier::{self, TrainConfig};
+use crate::error::Result;
+use crate::control::Control;
+use crate::train::classifier::{self, TrainConfig, TrainFiles};
+use crate::train::fit::Event;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
@@ -67,6 +67,14 @@ pub struct TrainClassifierArgs {
     /// Loss and accuracy per epoch, as CSV (default: <out>.log.csv).
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Checkpoint folder (default: <out>.checkpoints); a run with the same settings resumes
+    /// from the newest checkpoint in it.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// Stop after this many epochs without a better validation accuracy, and write the best
+    /// epoch's weights (without it, the last epoch's).
+    #[arg(long)]
+    pub patience: Option<usize>,
 }
 
 pub fn train(command: &TrainCommand) -> Result<()> {
@@ -81,39 +89,49 @@ pub fn train(command: &TrainCommand) -> Result<()> {
         learning_rate: args.lr,
         seed: args.seed,
         val_seed: args.val_seed,
+        patience: args.patience,
     };
+    let log_path = args.log.clone().unwrap_or_else(|| args.out.with_extension("log.csv"));
+    let checkpoints = args.checkpoints.clone().unwrap_or_else(|| args.out.with_extension("checkpoints"));
+    let files = TrainFiles { checkpoints: Some(checkpoints.clone()), log: Some(log_path.clone()) };
     let device = crate::device::ComputeDevice::cpu();
     eprintln!("device: {}", device.description);
-    let log_path = args.log.clone().unwrap_or_else(|| args.out.with_extension("log.csv"));
-    let mut log = std::fs::File::create(&log_path).map_err(|e| LanternError::io(&log_path, e))?;
-    writeln!(log, "epoch,loss,train_accuracy,val_accuracy").map_err(|e| LanternError::io(&log_path, e))?;
     let steps = (args.count / args.batch.max(1)) as u64;
     let bar = progress_bar(steps * args.epochs as u64, "{bar:30} {pos}/{len} steps  {elapsed_precise}  {msg}");
-    let stop = AtomicBool::new(false);
-    let mut io_error = None;
-    let model = classifier::train(
-        &config,
-        &device.device,
-        &stop,
-        |epoch, _, _, loss| {
-            bar.inc(1);
-            bar.set_message(format!("epoch {} loss {loss:.3}", epoch + 1));
-        },
-        |e, model| {
+    let fitted = classifier::train(&config, &files, &device.device, &mut Control::none(), &mut |event| match event {
+        Event::Resumed { at } => {
+            bar.set_position(at.global() as u64);
+            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
+        }
+        Event::Step { at, terms, eta, .. } => {
+            bar.set_position(at.global() as u64 + 1);
+            let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
+            bar.set_message(format!("epoch {} loss {:.3}{eta}", at.epoch + 1, terms[0].1));
+        }
+        Event::Epoch { record, .. } => {
+            let get = |name| record.get(name).unwrap_or(f64::NAN);
             bar.suspend(|| {
-                println!("epoch {}: loss {:.4}  train {:.1}%  val {:.1}%", e.epoch + 1, e.loss, e.train_accuracy * 100.0, e.val_accuracy * 100.0)
+                println!(
+                    "epoch {}: loss {:.4}  train {:.1}%  val {:.1}%",
+                    record.epoch,
+                    get("loss"),
+                    get("train_accuracy") * 100.0,
+                    get("val_accuracy") * 100.0
+                )
             });
-            if let Err(err) = writeln!(log, "{},{},{},{}", e.epoch + 1, e.loss, e.train_accuracy, e.val_accuracy) {
-                io_error.get_or_insert(err);
-            }
-            // Every epoch's weights are saved, so an interrupted run keeps its progress.
-            model.save(&args.out)
-        },
-    )?;
+        }
+    })?;
     bar.finish_and_clear();
-    if let Some(e) = io_error {
-        return Err(LanternError::io(&log_path, e));
+    if fitted.stopped_early {
+        println!("stopped early: {} epochs without a better validation accuracy", args.patience.unwrap_or(0));
     }
+    let model = match (args.patience, &fitted.best) {
+        (Some(_), Some(best)) => {
+            println!("best epoch: {} (val {:.1}%)", best.epoch, best.score * 100.0);
+            &best.model
+        }
+        _ => &fitted.model,
+    };
     model.save(&args.out)?;
     println!("saved {} (log {})", args.out.display(), log_path.display());
     Ok(())

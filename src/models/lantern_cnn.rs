@@ -1,7 +1,12 @@
 //! Lantern's small demo classifier: `blocks.{i}` = 3x3 convolution, BatchNorm, ReLU, and a 2x2
 //! max-pool after every block but the last, then global average pooling and `fc`. With a GAP +
-//! linear head, CAM applies to its last block. Trained by `lantern train classifier` on the
-//! procedural benchmark; the widths are read from the weights file.
+//! linear head, CAM applies to its last block.
+//!
+//! One definition serves both uses: [`LanternCnn`] is the trainable burn module (`lantern train
+//! classifier`), and [`build`] loads its weights file into the shared inference [`Network`]. Both
+//! read the shape of the network from the constants and [`pooled`] below, and the module's field
+//! names are the weights file's keys (`blocks.{i}.conv.weight`, `blocks.{i}.bn.running_var`,
+//! `fc.weight`, ...), which the unit tests check against what [`build`] asks for.
 
 use super::labels::Labels;
 use super::scores::OutputKind;
@@ -9,8 +14,27 @@ use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, load_conv_b
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};
 use crate::imaging::Preprocess;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor};
+use std::path::Path;
 
+/// BatchNorm's epsilon (PyTorch's default), in training and when folded for inference.
 const EPS: f32 = 1e-5;
+/// Side of every convolution kernel; padding `KERNEL / 2` keeps the spatial size.
+const KERNEL: usize = 3;
+/// Side and stride of the max-pooling between blocks.
+const POOL: usize = 2;
+
+/// Whether block `i` of `blocks` is followed by a max-pool (all but the last are).
+pub fn pooled(i: usize, blocks: usize) -> bool {
+    i + 1 < blocks
+}
 
 /// The preprocessing the demo model is trained with: 112x112, inputs scaled to `[-1, 1]`.
 pub fn preprocess() -> Preprocess {
@@ -29,9 +53,10 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     for i in 0..blocks {
         let cout = l.shape(&format!("blocks.{i}.conv.weight")).map_or(0, |s| s[0]);
         let p = format!("blocks.{i}");
-        stages.push(Stage::Conv(load_conv_bn(l, &format!("{p}.conv"), &format!("{p}.bn"), ConvSpec::new(cin, cout, 3, 1), EPS, Act::Relu)));
-        if i + 1 < blocks {
-            stages.push(Stage::MaxPool { kernel: 2, stride: 2, padding: 0 });
+        let spec = ConvSpec::new(cin, cout, KERNEL, 1);
+        stages.push(Stage::Conv(load_conv_bn(l, &format!("{p}.conv"), &format!("{p}.bn"), spec, EPS, Act::Relu)));
+        if pooled(i, blocks) {
+            stages.push(Stage::MaxPool { kernel: POOL, stride: POOL, padding: 0 });
         }
         layers.push(LayerInfo { name: p, cut: stages.len(), channels: cout, same_as: None });
         cin = cout;
@@ -39,4 +64,128 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
     let default_layer = format!("blocks.{}", blocks - 1);
     Ok(Network { arch: "lantern_cnn".into(), stages, head, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Softmax })
+}
+
+/// One block of the trainable network: convolution (no bias) and BatchNorm.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+/// The demo CNN as a trainable burn module; its parameter paths are the weights file's keys.
+#[derive(Module, Debug)]
+pub struct LanternCnn {
+    blocks: Vec<ConvBlock>,
+    fc: Linear,
+}
+
+impl LanternCnn {
+    /// A freshly initialised network with one block per entry of `widths` (burn's default
+    /// initialisers, drawn from `device`'s random generator).
+    pub fn new(widths: &[usize], classes: usize, device: &Device) -> Self {
+        let mut cin = 3;
+        let blocks = widths
+            .iter()
+            .map(|&cout| {
+                let pad = KERNEL / 2;
+                let conv = Conv2dConfig::new([cin, cout], [KERNEL, KERNEL])
+                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                    .with_bias(false)
+                    .init(device);
+                cin = cout;
+                ConvBlock { conv, bn: BatchNormConfig::new(cout).with_epsilon(f64::from(EPS)).init(device) }
+            })
+            .collect();
+        Self { blocks, fc: LinearConfig::new(cin, classes).init(device) }
+    }
+
+    /// Logits of a batch `[n, 3, h, w]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let n = self.blocks.len();
+        let mut h = x;
+        for (i, b) in self.blocks.iter().enumerate() {
+            h = relu(b.bn.forward(b.conv.forward(h)));
+            if pooled(i, n) {
+                h = max_pool2d(h, MaxPoolOptions::new([POOL, POOL]).with_stride([POOL, POOL]));
+            }
+        }
+        let [batch, c, _, _] = h.dims();
+        self.fc.forward(h.mean_dim(3).mean_dim(2).reshape([batch, c]))
+    }
+
+    /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`),
+    /// the file [`build`] loads, replacing `path` only once the new file is complete. What is
+    /// saved is the inference-mode copy, whose BatchNorm running statistics include the last
+    /// training batch (burn applies each update only at the next read).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
+        self.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::network::host_values;
+    use burn::tensor::TensorData;
+
+    /// A small network whose BatchNorm running statistics have moved away from (0, 1), so
+    /// folding them matters.
+    fn trained_a_little(widths: &[usize], classes: usize) -> LanternCnn {
+        let device = Device::flex().autodiff();
+        let model = crate::models::init::seeded(&device, 11, || LanternCnn::new(widths, classes, &device));
+        for i in 0..3 {
+            let n = 4 * 3 * 24 * 24;
+            let values: Vec<f32> = crate::seeded::normal("lantern_cnn.test", n, i).iter().map(|v| 0.5 + v * (1.0 + i as f32)).collect();
+            let _ = model.forward(Tensor::from_data(TensorData::new(values, [4, 3, 24, 24]), &device));
+        }
+        model
+    }
+
+    #[test]
+    fn module_parameters_are_the_keys_the_loader_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        trained_a_little(&[4, 8, 8], 6).save(&path).unwrap();
+        let dict = crate::models::StateDict::load(&path).unwrap();
+        let mut saved: Vec<(String, Vec<usize>)> = dict.tensors.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
+        saved.sort();
+        assert_eq!(saved.len(), 3 * 5 + 2, "conv weight and four BatchNorm tensors per block, fc weight and bias");
+        let blocks = [4, 8, 8];
+        let mut expected = vec![("fc.bias".to_string(), vec![6]), ("fc.weight".to_string(), vec![6, 8])];
+        let mut cin = 3;
+        for (i, &c) in blocks.iter().enumerate() {
+            expected.push((format!("blocks.{i}.conv.weight"), vec![c, cin, 3, 3]));
+            for leaf in ["weight", "bias", "running_mean", "running_var"] {
+                expected.push((format!("blocks.{i}.bn.{leaf}"), vec![c]));
+            }
+            cin = c;
+        }
+        expected.sort();
+        assert_eq!(saved, expected);
+        assert_eq!(crate::models::detect(&dict).unwrap(), "lantern_cnn");
+    }
+
+    #[test]
+    fn the_inference_graph_computes_what_the_module_computes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        let model = trained_a_little(&[4, 8, 6], 5);
+        model.save(&path).unwrap();
+        let plain = Device::flex();
+        let net = crate::models::load(&path, None, &plain).unwrap();
+        assert_eq!(net.arch, "lantern_cnn");
+        assert_eq!(net.classes(), 5);
+        let values: Vec<f32> = (0..2 * 3 * 40 * 40).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 40, 40]), &plain);
+        let ours = host_values(net.forward(x.clone()));
+        let theirs = host_values(model.valid().forward(x));
+        assert_eq!(ours.len(), 10);
+        let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 1e-3, "logits are not trivially zero: {theirs:?}");
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - b).abs() <= 1e-4 * scale.max(1.0), "{ours:?} vs {theirs:?}");
+        }
+    }
 }

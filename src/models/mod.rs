@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod detect;
 pub mod efficientnet_lite;
+pub mod init;
 pub mod labels;
 pub mod lantern_cnn;
 pub mod mobilenet_v2;

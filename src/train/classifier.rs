@@ -1,82 +1,29 @@
-//! Training the demo classifier on the procedural benchmark with burn's autodiff.
+//! Training the demo classifier ([`LanternCnn`]) on the procedural benchmark, through the shared
+//! loop ([`super::fit`]).
 //!
-//! The network is the one [`crate::models::lantern_cnn`] loads: `blocks.{i}` (3x3 conv, BatchNorm,
-//! ReLU, 2x2 max-pool but after the last) and `fc` after global average pooling. Images are
-//! generated on the fly from `(seed, index)` at a size drawn per image (so the model does not
-//! depend on the source resolution) and preprocessed as the model's input; the validation split
-//! uses another seed. Loss is cross-entropy, the optimiser Adam with a cosine learning-rate decay.
+//! Images are generated on the fly from `(seed, index)` at a size drawn per image (so the model
+//! does not depend on the source resolution) and preprocessed as the model's input. Every epoch
+//! sees fresh images: item `i` of epoch `e` is image `e * train_count + i`, in order (they are
+//! independent draws already, so there is nothing to shuffle). The validation split uses another
+//! seed. Loss is cross-entropy, the optimiser Adam with a cosine learning-rate decay.
 
-use crate::models::network::host_values;
+use super::fit::{self, Event, FitConfig, Fitted, Goal, Loss, Monitor, Schedule, StepAt, Task};
+use super::history::Named;
 use crate::datasets::synth::{self, SHAPES};
 use crate::error::{LanternError, Result};
+use crate::control::Control;
 use crate::models::scores::top_k;
 use crate::imaging::Preprocess;
-use crate::models::lantern_cnn;
+use crate::models::init;
+use crate::models::lantern_cnn::{self, LanternCnn};
+use crate::models::network::host_values;
 use crate::seeded::Rng;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::AdamConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-#[derive(Module, Debug)]
-pub struct ConvBlock {
-    conv: Conv2d,
-    bn: BatchNorm,
-}
-
-/// The trainable twin of `lantern_cnn`; its parameter paths are the weights file's keys.
-#[derive(Module, Debug)]
-pub struct DemoNet {
-    blocks: Vec<ConvBlock>,
-    fc: Linear,
-}
-
-impl DemoNet {
-    pub fn new(widths: &[usize], classes: usize, device: &Device) -> Self {
-        let mut cin = 3;
-        let blocks = widths
-            .iter()
-            .map(|&cout| {
-                let conv = Conv2dConfig::new([cin, cout], [3, 3])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .with_bias(false)
-                    .init(device);
-                cin = cout;
-                ConvBlock { conv, bn: BatchNormConfig::new(cout).init(device) }
-            })
-            .collect();
-        Self { blocks, fc: LinearConfig::new(cin, classes).init(device) }
-    }
-
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let n = self.blocks.len();
-        let mut h = x;
-        for (i, b) in self.blocks.iter().enumerate() {
-            h = relu(b.bn.forward(b.conv.forward(h)));
-            if i + 1 < n {
-                h = max_pool2d(h, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
-            }
-        }
-        let [batch, c, _, _] = h.dims();
-        self.fc.forward(h.mean_dim(3).mean_dim(2).reshape([batch, c]))
-    }
-
-    /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`),
-    /// replacing `path` only once the new file is complete.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
-        self.save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
-    }
-}
+use std::path::PathBuf;
 
 /// What to train.
 #[derive(Debug, Clone, Serialize)]
@@ -91,15 +38,17 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     pub seed: u64,
     pub val_seed: u64,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub patience: Option<usize>,
 }
 
-/// One epoch's numbers.
-#[derive(Debug, Clone, Serialize)]
-pub struct EpochLog {
-    pub epoch: usize,
-    pub loss: f64,
-    pub train_accuracy: f64,
-    pub val_accuracy: f64,
+/// Where the run keeps its files.
+#[derive(Debug, Clone, Default)]
+pub struct TrainFiles {
+    /// Checkpoint folder; a run finds its own checkpoints there and resumes.
+    pub checkpoints: Option<PathBuf>,
+    /// CSV log: `epoch,loss,train_accuracy,val_accuracy`.
+    pub log: Option<PathBuf>,
 }
 
 /// The side of generated image `i`: uniform in `sizes`, fixed by `(seed, i)`.
@@ -109,17 +58,18 @@ pub fn image_size(seed: u64, i: usize, sizes: (u32, u32)) -> u32 {
     lo + rng.below((hi - lo + 1) as usize) as u32
 }
 
-/// A batch of generated images as a normalised tensor and their classes.
-fn batch(seed: u64, indices: std::ops::Range<usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
+/// Generated images `indices` as a normalised tensor and their classes.
+fn batch(seed: u64, indices: impl ExactSizeIterator<Item = usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
+    let n = indices.len();
     let mut values = Vec::new();
     let mut classes = Vec::new();
-    for i in indices.clone() {
+    for i in indices {
         let s = synth::generate(seed, i as u64, image_size(seed, i, sizes));
         values.extend(pre.normalize(&pre.model_view(&s.image)));
         classes.push(s.class);
     }
     let (h, w) = (pre.crop as usize, pre.crop as usize);
-    (Tensor::from_data(TensorData::new(values, [indices.len(), 3, h, w]), device), classes)
+    (Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), classes)
 }
 
 fn correct(logits: Tensor<2>, classes: &[usize]) -> usize {
@@ -129,10 +79,10 @@ fn correct(logits: Tensor<2>, classes: &[usize]) -> usize {
 }
 
 /// Accuracy of `model` on `count` images of the `seed` split, in inference mode.
-pub fn evaluate(model: &DemoNet, seed: u64, count: usize, sizes: (u32, u32), device: &Device) -> f64 {
+pub fn evaluate(model: &LanternCnn, seed: u64, count: usize, sizes: (u32, u32), device: &Device) -> f64 {
     let pre = lantern_cnn::preprocess();
     let plain = device.clone().without_autodiff();
-    let model = model.clone().valid();
+    let model = model.valid();
     let mut right = 0;
     for start in (0..count).step_by(64) {
         let end = (start + 64).min(count);
@@ -142,60 +92,139 @@ pub fn evaluate(model: &DemoNet, seed: u64, count: usize, sizes: (u32, u32), dev
     right as f64 / count.max(1) as f64
 }
 
-/// Train; `progress(epoch, step, steps, loss)` is called after every step and
-/// `on_epoch(log, model)` after every epoch (to save a checkpoint, for instance); `stop` ends
-/// training early (the model so far is returned).
-pub fn train(
-    config: &TrainConfig,
-    device: &Device,
-    stop: &AtomicBool,
-    mut progress: impl FnMut(usize, usize, usize, f64),
-    mut on_epoch: impl FnMut(&EpochLog, &DemoNet) -> Result<()>,
-) -> Result<DemoNet> {
-    if config.widths.is_empty() || config.batch == 0 || config.train_count < config.batch {
-        return Err(LanternError::Invalid("training needs widths, a batch size and at least one batch of images".into()));
+/// The classifier as the loop's [`Task`].
+struct Classifier<'a> {
+    config: &'a TrainConfig,
+    pre: Preprocess,
+    loss: CrossEntropyLoss,
+    device: Device,
+}
+
+impl Task for Classifier<'_> {
+    type Model = LanternCnn;
+
+    fn train_len(&self) -> usize {
+        self.config.train_count
+    }
+
+    fn loss(&mut self, model: &LanternCnn, items: &[usize], at: StepAt) -> Result<Loss> {
+        let first = at.epoch * self.config.train_count;
+        let (x, classes) = batch(self.config.seed, items.iter().map(|i| first + i), self.config.sizes, &self.pre, &self.device);
+        let targets = Tensor::<1, Int>::from_data(
+            TensorData::new(classes.iter().map(|&c| c as i64).collect::<Vec<_>>(), [classes.len()]),
+            &self.device,
+        );
+        let logits = model.forward(x);
+        let right = correct(logits.clone().detach(), &classes);
+        Ok(Loss {
+            value: self.loss.forward(logits, targets),
+            terms: vec![("train_accuracy".into(), right as f64 / items.len() as f64)],
+        })
+    }
+
+    fn validate(&mut self, model: &LanternCnn, _epoch: usize, _control: &Control) -> Result<Named> {
+        let c = self.config;
+        Ok(vec![("val_accuracy".into(), evaluate(model, c.val_seed, c.val_count, c.sizes, &self.device))])
+    }
+}
+
+/// Train (or resume training) the demo classifier; `on_event` receives the loop's progress.
+/// `control` cancels between steps, leaving a checkpoint to resume from.
+pub fn train(config: &TrainConfig, files: &TrainFiles, device: &Device, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Fitted<LanternCnn>> {
+    if config.widths.is_empty() {
+        return Err(LanternError::Invalid("training needs at least one block width".into()));
     }
     let device = device.clone().autodiff();
     // Seeded initial weights: the same command trains the same model (up to the rounding of
     // multi-threaded reductions).
-    device.seed(config.seed);
-    let pre = lantern_cnn::preprocess();
-    let mut model = DemoNet::new(&config.widths, SHAPES.len(), &device);
-    let mut optim = AdamConfig::new().init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let steps = config.train_count / config.batch;
-    let total = (steps * config.epochs).max(1) as f64;
-    for epoch in 0..config.epochs {
-        let (mut loss_sum, mut right) = (0.0, 0usize);
-        for step in 0..steps {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(model);
-            }
-            // Each epoch sees fresh images: index space advances by train_count per epoch.
-            let first = epoch * config.train_count + step * config.batch;
-            let (x, classes) = batch(config.seed, first..first + config.batch, config.sizes, &pre, &device);
-            let targets = Tensor::<1, Int>::from_data(
-                TensorData::new(classes.iter().map(|&c| c as i64).collect::<Vec<_>>(), [classes.len()]),
-                &device,
-            );
-            let logits = model.forward(x);
-            right += correct(logits.clone().detach(), &classes);
-            let loss = loss_fn.forward(logits, targets);
-            let loss_value = f64::from(loss.clone().into_scalar::<f32>());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let t = (epoch * steps + step) as f64 / total;
-            let lr = config.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
-            model = optim.step(lr, model, grads);
-            loss_sum += loss_value;
-            progress(epoch, step, steps, loss_value);
+    let model = init::seeded(&device, config.seed, || LanternCnn::new(&config.widths, SHAPES.len(), &device));
+    let fit_config = FitConfig {
+        epochs: config.epochs,
+        batch: config.batch,
+        shuffle: false,
+        seed: config.seed,
+        schedule: Schedule::Cosine(config.learning_rate),
+        monitor: Some(Monitor { metric: "val_accuracy".into(), goal: Goal::Maximize }),
+        patience: config.patience,
+        task: serde_json::to_value(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+        checkpoints: files.checkpoints.clone(),
+        log: files.log.clone(),
+    };
+    let mut task = Classifier { config, pre: lantern_cnn::preprocess(), loss: CrossEntropyLossConfig::new().init(&device), device: device.clone() };
+    fit::fit(&mut task, model, AdamConfig::new().init(), &fit_config, control, on_event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::StateDict;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn tiny() -> TrainConfig {
+        TrainConfig {
+            widths: vec![4, 6],
+            sizes: (48, 64),
+            train_count: 12,
+            val_count: 6,
+            epochs: 2,
+            batch: 4,
+            learning_rate: 0.01,
+            seed: 7,
+            val_seed: 8,
+            patience: None,
         }
-        let log = EpochLog {
-            epoch,
-            loss: loss_sum / steps as f64,
-            train_accuracy: right as f64 / (steps * config.batch) as f64,
-            val_accuracy: evaluate(&model, config.val_seed, config.val_count, config.sizes, &device),
-        };
-        on_epoch(&log, &model)?;
     }
-    Ok(model)
+
+    fn files(dir: &std::path::Path) -> TrainFiles {
+        TrainFiles { checkpoints: Some(dir.join("checkpoints")), log: Some(dir.join("log.csv")) }
+    }
+
+    /// Train (or finish training) in `dir`; the tensors of the weights file it writes.
+    fn weights_after(dir: &std::path::Path, config: &TrainConfig) -> StateDict {
+        let fitted = train(config, &files(dir), &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
+        let path = dir.join("out.safetensors");
+        fitted.model.save(&path).unwrap();
+        StateDict::load(&path).unwrap()
+    }
+
+    #[test]
+    fn a_cancelled_classifier_resumes_to_the_same_model_and_log() {
+        let config = tiny();
+        let straight = tempfile::tempdir().unwrap();
+        let expected = weights_after(straight.path(), &config);
+
+        let broken = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        let mut steps = 0;
+        let first = train(&config, &files(broken.path()), &Device::flex(), &mut Control::new(&cancel), &mut |e| {
+            if let Event::Step { .. } = e {
+                steps += 1;
+                // Mid-way through the second epoch (3 steps per epoch).
+                if steps == 4 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        assert!(matches!(first, Err(LanternError::Cancelled)), "{first:?}");
+        let resumed = weights_after(broken.path(), &config);
+
+        assert_eq!(expected.tensors.keys().collect::<Vec<_>>(), resumed.tensors.keys().collect::<Vec<_>>());
+        for (key, a) in &expected.tensors {
+            let b = &resumed.tensors[key];
+            let scale = a.values.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            for (x, y) in a.values.iter().zip(&b.values) {
+                assert!((x - y).abs() <= 1e-5 * scale, "{key}: {x} vs {y}");
+            }
+        }
+        let log = std::fs::read_to_string(broken.path().join("log.csv")).unwrap();
+        let straight_log = std::fs::read_to_string(straight.path().join("log.csv")).unwrap();
+        assert_eq!(log.lines().next(), Some("epoch,loss,train_accuracy,val_accuracy"));
+        assert_eq!(log.lines().count(), 3);
+        for (a, b) in log.lines().zip(straight_log.lines()).skip(1) {
+            let parse = |l: &str| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>();
+            for (x, y) in parse(a).iter().zip(parse(b)) {
+                assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
 }

@@ -1,3 +1,7 @@
-//! Training loops: the demo classifier ([`classifier`]).
+//! Training: the shared loop ([`fit`]) with its checkpoints ([`checkpoint`]) and CSV log
+//! ([`history`]), and one file per trainer: the demo classifier ([`classifier`]).
 
+pub mod checkpoint;
 pub mod classifier;
+pub mod fit;
+pub mod history;
