@@ -5,7 +5,8 @@ use super::{Dataset, Sample};
 use crate::error::{LanternError, Result};
 use std::path::Path;
 
-const EXTENSIONS: [&str; 9] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif", "ppm"];
+/// The extensions of the formats the `image` crate is built to decode here.
+const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
 
 /// Whether a path has an image file extension Lantern decodes.
 pub fn is_image(path: &Path) -> bool {
@@ -44,4 +45,17 @@ pub fn read(dir: &Path) -> Result<Dataset> {
         }
     }
     Ok(Dataset { classes, samples })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EXTENSIONS;
+
+    #[test]
+    fn every_listed_extension_can_be_decoded() {
+        for ext in EXTENSIONS {
+            let format = image::ImageFormat::from_extension(ext).unwrap_or_else(|| panic!("{ext}: no image format"));
+            assert!(format.reading_enabled(), "{ext} is listed but its decoder is not built in");
+        }
+    }
 }
