@@ -72,10 +72,11 @@ impl Protocol {
                     "wsolevaluation's: every image resized to {s}x{s} with no crop, boxes and masks scaled to it (nearest for masks); the model's mean/std normalisation"
                 )
             }
-            Self::Crop => format!(
-                "the model's recipe: shorter side resized to {}, center crop {}, boxes and masks cut by the crop; the model's mean/std normalisation",
-                pre.resize, pre.crop
-            ),
+            Self::Crop => {
+                let resize = if pre.resize > 0 { format!("shorter side resized to {}", pre.resize) } else { "size kept".to_string() };
+                let crop = if pre.crop > 0 { format!("center crop {0}x{0}", pre.crop) } else { "no crop".to_string() };
+                format!("the model's recipe: {resize}, {crop}, boxes and masks cut by the crop (nearest for masks); the model's mean/std normalisation")
+            }
         }
     }
 }
@@ -188,7 +189,7 @@ mod tests {
             let mask = truth.mask.unwrap();
             let wrong = mask.iter().zip(&want).filter(|(a, b)| a != b).count();
             assert_eq!(wrong, 0, "{name}: {wrong} mask pixels differ from OpenCV's INTER_NEAREST");
-            assert!(want.iter().any(|&v| v == 1) && want.iter().any(|&v| v == 0));
+            assert!(want.contains(&1) && want.contains(&0), "{name}: the mask has both classes");
         }
     }
 
@@ -206,6 +207,8 @@ mod tests {
         let w = Protocol::Wsol.geometry(&pre, 200, 100);
         let whole = truth_in_view(&sample(PixelBox { x0: 0, y0: 10, x1: 40, y1: 20 }), &w).unwrap();
         assert_eq!(whole.boxes, vec![PixelBox { x0: 0, y0: 10, x1: 20, y1: 20 }], "wsol keeps it, scaled by 100/200");
+        assert!(Protocol::Crop.describe(&pre).contains("shorter side resized to 100, center crop 100x100"));
+        assert!(Protocol::Wsol.describe(&pre).contains("100x100 with no crop"));
         assert_eq!("WSOL".parse::<Protocol>(), Ok(Protocol::Wsol));
         assert!("center".parse::<Protocol>().is_err());
     }

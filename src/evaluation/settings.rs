@@ -116,7 +116,7 @@ pub fn check_state(state: &Path, rows: &[super::ImageResult], settings: &RunSett
 mod tests {
     use super::*;
 
-    pub(crate) fn settings() -> RunSettings {
+    fn settings() -> RunSettings {
         RunSettings {
             model_sha256: sha256_hex(b"weights"),
             arch: "lantern_cnn".into(),
@@ -145,8 +145,7 @@ mod tests {
     fn every_setting_changes_the_key_and_is_named() {
         let base = settings();
         let earlier = serde_json::to_value(&base).unwrap();
-        let mut params = Params::default();
-        params.rise_masks = 10;
+        let params = Params { rise_masks: 10, ..Params::default() };
         let changed: Vec<RunSettings> = vec![
             RunSettings { model_sha256: sha256_hex(b"other"), ..base.clone() },
             RunSettings { arch: "resnet18".into(), ..base.clone() },
