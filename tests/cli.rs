@@ -179,3 +179,185 @@ fn eval_reports_on_the_procedural_benchmark_and_resumes() {
         }
     }
 }
+
+/// A procedural split of `count` images of `size` pixels in `dir`.
+fn synth(dir: &Path, count: usize, size: u32) {
+    let run = lantern(&["synth", "--out", s(dir), "--count", &count.to_string(), "--seed", "77", "--size", &size.to_string()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The CSV's rows as maps from column name to text.
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines.map(|l| header.iter().map(|h| h.to_string()).zip(l.split(',').map(str::to_string)).collect()).collect()
+}
+
+/// Images three times as wide as high with the object in the left third: wsolevaluation's
+/// protocol (the whole image resized, no crop) keeps every box, the model's center crop keeps
+/// only the empty middle third.
+#[test]
+fn eval_follows_wsolevaluations_protocol_by_default_and_states_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wide");
+    synth(&data, 3, 64);
+    let mut annotations = json(&data.join("annotations.json"));
+    for a in annotations["images"].as_array_mut().unwrap() {
+        let image = image::open(data.join(a["file"].as_str().unwrap())).unwrap().into_rgb8();
+        let mut wide = image::RgbImage::from_pixel(192, 64, image::Rgb([128, 128, 128]));
+        image::imageops::replace(&mut wide, &image, 0, 0);
+        wide.save(data.join(a["file"].as_str().unwrap())).unwrap();
+        let mask = image::open(data.join(a["mask"].as_str().unwrap())).unwrap().into_luma8();
+        let mut wide_mask = image::GrayImage::new(192, 64);
+        image::imageops::replace(&mut wide_mask, &mask, 0, 0);
+        wide_mask.save(data.join(a["mask"].as_str().unwrap())).unwrap();
+        a["width"] = 192.into();
+    }
+    std::fs::write(data.join("annotations.json"), annotations.to_string()).unwrap();
+    let eval = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["eval", "--data", s(&data), "--format", "synth", "--methods", "gradcam", "--device", "cpu", "--out", s(out)];
+        args.extend_from_slice(extra);
+        let run = lantern(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    };
+    let wsol = dir.path().join("wsol");
+    eval(&wsol, &[]);
+    let summary = json(&wsol.join("summary.json"));
+    assert_eq!(summary["protocol"], "wsol");
+    assert!(summary["protocol_description"].as_str().unwrap().contains("112x112 with no crop"), "{summary}");
+    let md = std::fs::read_to_string(wsol.join("summary.md")).unwrap();
+    assert!(md.contains("Protocol `wsol`") && md.contains("no crop"), "{md}");
+    assert!(summary["methods"][0]["max_box_acc"].is_number(), "every box is in the frame: {summary}");
+    assert!(csv_rows(&wsol.join("per_image.csv")).iter().all(|r| !r["max_iou_v1"].is_empty()));
+
+    let crop = dir.path().join("crop");
+    eval(&crop, &["--protocol", "crop"]);
+    let summary = json(&crop.join("summary.json"));
+    assert_eq!(summary["protocol"], "crop");
+    assert!(summary["methods"][0]["max_box_acc"].is_null(), "the center crop holds no object: {summary}");
+    assert!(csv_rows(&crop.join("per_image.csv")).iter().all(|r| r["max_iou_v1"].is_empty()));
+    let unknown = lantern(&["eval", "--data", s(&data), "--format", "synth", "--protocol", "center", "--out", s(&crop)]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown protocol 'center' (choose wsol or crop)"));
+}
+
+/// A dataset with a seventh class the six-class demo model does not have: refused without a
+/// class map; with one, the maps explain the mapped model class.
+#[test]
+fn eval_refuses_classes_that_do_not_fit_the_model_and_reads_a_class_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("seven");
+    synth(&data, 4, 64);
+    let mut annotations = json(&data.join("annotations.json"));
+    annotations["classes"].as_array_mut().unwrap().push("hexagon".into());
+    std::fs::write(data.join("annotations.json"), annotations.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--data", s(&data), "--format", "synth", "--methods", "cam", "--device", "cpu", "--out", s(&out)];
+        args.extend_from_slice(extra);
+        lantern(&args)
+    };
+    let refused = eval(&[]);
+    assert_bad_input(&refused, "--class-map");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("7 classes"));
+    assert!(!out.exists(), "nothing is written for a refused run");
+
+    let shapes = ["circle", "square", "triangle", "star", "cross", "ring"];
+    let mut map = String::from("# dataset class -> model class, shifted by one\n");
+    for (i, name) in shapes.iter().enumerate() {
+        map.push_str(&format!("{name} {}\n", (i + 1) % 6));
+    }
+    map.push_str("6 0\n");
+    let map_file = dir.path().join("map.txt");
+    std::fs::write(&map_file, &map).unwrap();
+    let run = eval(&["--class-map", s(&map_file)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows = csv_rows(&out.join("per_image.csv"));
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        let class: usize = r["class"].parse().unwrap();
+        assert_eq!(r["explained"], ((class + 1) % 6).to_string(), "{r:?}");
+    }
+
+    std::fs::write(&map_file, "circle 1\nsquare 9\n").unwrap();
+    assert_bad_input(&eval(&["--class-map", s(&map_file), "--fresh"]), "map.txt:2");
+    std::fs::write(&map_file, "circle 1\n").unwrap();
+    assert_bad_input(&eval(&["--class-map", s(&map_file), "--fresh"]), "does not map dataset class");
+}
+
+/// A second run into the same folder with other settings is refused with what changed and
+/// leaves the state as it was (a coarser --interval used to index past the end of the old rows);
+/// --fresh starts over.
+#[test]
+fn eval_resume_is_keyed_on_the_settings_and_never_mixes_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synth(&data, 3, 64);
+    let out = dir.path().join("out");
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--data", s(&data), "--format", "synth", "--methods", "cam", "--device", "cpu", "--out", s(&out)];
+        args.extend_from_slice(extra);
+        lantern(&args)
+    };
+    let first = eval(&[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let state = std::fs::read_to_string(out.join("state.jsonl")).unwrap();
+    let settings = json(&out.join("settings.json"));
+    assert_eq!(settings["interval"], 0.01);
+    assert_eq!(settings["model_sha256"].as_str().unwrap().len(), 64);
+
+    for (extra, change) in [
+        (&["--interval", "0.05"][..], "interval: 0.01 -> 0.05"),
+        (&["--limit", "2"][..], "limit: null -> 2"),
+        (&["--layer", "blocks.3"][..], "layer:"),
+        (&["--protocol", "crop"][..], "protocol:"),
+        (&["--seed", "5"][..], "params:"),
+    ] {
+        let refused = eval(extra);
+        assert_bad_input(&refused, change);
+        assert_bad_input(&refused, "--fresh");
+        assert_eq!(std::fs::read_to_string(out.join("state.jsonl")).unwrap(), state, "{extra:?} left the state alone");
+    }
+    let again = eval(&[]);
+    assert!(again.status.success(), "the same settings resume: {}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read_to_string(out.join("state.jsonl")).unwrap(), state, "nothing was left to do");
+
+    let fresh = eval(&["--interval", "0.05", "--fresh"]);
+    assert!(fresh.status.success(), "{}", String::from_utf8_lossy(&fresh.stderr));
+    let rows: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("state.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["v1_ious"].as_array().unwrap().len() == 20), "every row has the 20 thresholds of 0.05");
+    assert_eq!(json(&out.join("summary.json"))["thresholds"].as_array().unwrap().len(), 20);
+}
+
+#[test]
+fn eval_numeric_flags_are_refused_with_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synth(&data, 2, 64);
+    let out = dir.path().join("out");
+    for (flag, value) in [
+        ("--limit", "0"),
+        ("--interval", "0"),
+        ("--interval", "1"),
+        ("--interval", "1.5"),
+        ("--interval", "-0.1"),
+        ("--interval", "NaN"),
+        ("--interval", "0.00001"),
+        ("--keep", "0"),
+        ("--masks", "0"),
+        ("--batch", "0"),
+        ("--window", "0"),
+    ] {
+        let setting = format!("{flag}={value}");
+        let run = lantern(&["eval", "--data", s(&data), "--format", "synth", "--methods", "rise", "--device", "cpu", "--out", s(&out), &setting]);
+        assert_bad_input(&run, flag);
+    }
+    assert!(!out.exists(), "nothing is written for a refused run");
+}

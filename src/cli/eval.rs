@@ -2,7 +2,7 @@
 
 use crate::datasets::{self, Format};
 use crate::error::{LanternError, Result};
-use crate::evaluation::{self, EvalConfig, plots, report};
+use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report, settings};
 use crate::explain::Method;
 use crate::models::{self, Labels, Network};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,42 +28,54 @@ pub struct EvalArgs {
     /// Layer the CAM-family methods explain (default: the model's).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Folder for state.jsonl, per_image.csv, summary.md/json and plots/.
+    /// Folder for state.jsonl, settings.json, per_image.csv, summary.md/json and plots/.
     #[arg(long)]
     pub out: PathBuf,
-    /// Evaluate at most this many images.
+    /// Evaluate at most this many images (at least 1).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// CAM threshold step of the box and pixel metrics.
+    /// CAM threshold step of the box and pixel metrics (0.001 to below 1).
     #[arg(long, default_value_t = 0.01)]
     pub interval: f64,
     /// Also run the deletion and insertion games (slower: one model pass per image row).
     #[arg(long)]
     pub faithfulness: bool,
+    /// How images and ground truth are framed: wsol (wsolevaluation's: resize to the model's
+    /// input side, no crop; the default with ground truth) or crop (the model's resize and center
+    /// crop; the default for the folder format).
+    #[arg(long)]
+    pub protocol: Option<Protocol>,
+    /// Dataset class to model class, one 'DATASET_CLASS MODEL_INDEX' line each; needed when the
+    /// dataset's classes are not the model's.
+    #[arg(long)]
+    pub class_map: Option<PathBuf>,
+    /// Discard the results of an earlier run in --out instead of resuming it.
+    #[arg(long)]
+    pub fresh: bool,
     #[arg(long, default_value = "auto")]
     pub device: crate::device::DeviceChoice,
     #[command(flatten)]
     pub params: super::explain::ParamArgs,
 }
 
-fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String)> {
+/// The network, its name in the report and the SHA-256 of its weights.
+fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String, String)> {
     match &args.model {
-        Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string())),
-        None => Ok((models::demo::network(device)?, "bundled demo classifier".to_string())),
+        Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string(), settings::file_sha256(path)?)),
+        None => Ok((models::demo::network(device)?, "bundled demo classifier".to_string(), settings::sha256_hex(models::demo::WEIGHTS))),
     }
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    if !(args.interval > 0.0 && args.interval < 1.0) {
-        return Err(LanternError::Invalid(format!("--interval must be between 0 and 1, got {}", args.interval)));
-    }
+    evaluation::check_numbers(args.interval, args.limit)?;
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
-    let (mut net, model_name) = network(args, &device.device)?;
+    let (mut net, model_name, model_sha256) = network(args, &device.device)?;
     let dataset = datasets::open(&args.data, args.format)?;
     if dataset.samples.is_empty() {
         return Err(LanternError::Invalid(format!("{}: no images found", args.data.display())));
     }
+    let class_map = args.class_map.as_deref().map(|p| ClassMap::read(p, &dataset.classes, net.classes())).transpose()?;
     if net.labels.is_empty() && dataset.classes.len() == net.classes() {
         net.labels = Labels::from_names(dataset.classes.clone());
     }
@@ -71,20 +83,43 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     crate::explain::find_layer(&net, &layer)?;
     let params = args.params.params(&net.preprocess)?;
-    let config = EvalConfig { methods: methods.clone(), layer: Some(layer.clone()), interval: args.interval, faithfulness: args.faithfulness, limit: args.limit, params };
+    let protocol = args.protocol.unwrap_or(if args.format == Format::Folder { Protocol::Crop } else { Protocol::Wsol });
+    let folder = std::fs::canonicalize(&args.data).unwrap_or_else(|_| args.data.clone());
+    let config = EvalConfig {
+        methods: methods.clone(),
+        layer: Some(layer.clone()),
+        interval: args.interval,
+        faithfulness: args.faithfulness,
+        limit: args.limit,
+        params,
+        protocol,
+        class_map,
+        model_sha256: model_sha256.clone(),
+        dataset: format!("{}:{}", args.format, folder.display()),
+        fresh: args.fresh,
+    };
     let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
     let bar = ProgressBar::new(total as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}").expect("valid template"));
     let cancel = AtomicBool::new(false);
     let net = std::sync::Arc::new(net);
-    let results = evaluation::run(&net, &dataset, &config, &args.out, &cancel, |done, _, id| {
+    let run = evaluation::run(&net, &dataset, &config, &args.out, &cancel, |done, _, id| {
         bar.set_position(done as u64);
         bar.set_message(id.to_string());
-    })?;
+    });
     bar.finish_and_clear();
+    let results = run?;
     let names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
     let thresholds = crate::metrics::wsol::cam_thresholds(args.interval);
-    let summary = report::summarize(&results, &names, &thresholds, &args.data.display().to_string(), &model_name, &layer);
+    let header = report::Header {
+        dataset: args.data.display().to_string(),
+        model: model_name,
+        model_sha256,
+        layer,
+        protocol,
+        protocol_description: protocol.describe(&net.preprocess),
+    };
+    let summary = report::summarize(&results, &names, &thresholds, header)?;
     report::write_all(&args.out, &results, &summary)?;
     let plots = plots::write_plots(&args.out.join("plots"), &summary)?;
     println!("{}", report::markdown(&summary));

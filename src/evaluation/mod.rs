@@ -1,19 +1,28 @@
 //! `lantern eval`: every method on every image of a dataset, the localisation and faithfulness
 //! metrics, and a report. Each finished (image, method) pair is appended to `state.jsonl` in the
-//! output folder, so an interrupted run resumes where it stopped.
+//! output folder, keyed on the run's settings ([`settings`]), so an interrupted run resumes where
+//! it stopped and a changed run never mixes its rows with the old ones. Images and ground truth
+//! are framed by a [`Protocol`] (wsolevaluation's by default); dataset classes become model
+//! classes through a [`ClassMap`].
 
+pub mod class_map;
 pub mod plots;
+pub mod protocol;
 pub mod report;
+pub mod settings;
+
+pub use class_map::ClassMap;
+pub use protocol::Protocol;
+pub use settings::RunSettings;
 
 use crate::datasets::{Dataset, Sample};
 use crate::error::{LanternError, Result};
 use crate::explain::{Control, Method, Objective, Params, Session, Target};
-use crate::imaging::{self, Geometry};
-use crate::map::{BoxMode, PixelBox, WeightMap};
+use crate::imaging;
+use crate::map::{BoxMode, WeightMap};
 use crate::metrics::faithfulness::{self, Game};
 use crate::metrics::wsol::{self, BoxAccuracy, PixelPrecision};
 use crate::models::Network;
-use image::GrayImage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::Write;
@@ -22,20 +31,46 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// Smallest CAM threshold step: 1000 thresholds.
+pub const MIN_INTERVAL: f64 = 0.001;
+
 /// What to evaluate.
 #[derive(Debug, Clone)]
 pub struct EvalConfig {
     pub methods: Vec<Method>,
     /// Layer for the CAM-family methods (default: the network's).
     pub layer: Option<String>,
-    /// CAM threshold step (wsolevaluation: 0.01).
+    /// CAM threshold step (wsolevaluation: 0.01), from [`MIN_INTERVAL`] to below 1.
     pub interval: f64,
     /// Also run deletion and insertion (one model pass per `step` pixels).
     pub faithfulness: bool,
-    /// Evaluate at most this many images.
+    /// Evaluate at most this many images (at least 1).
     pub limit: Option<usize>,
     /// Settings of the gradient and perturbation methods.
     pub params: Params,
+    /// How images, boxes and masks are framed.
+    pub protocol: Protocol,
+    /// Dataset class to model class; `None`: the identity, allowed only when the counts agree.
+    pub class_map: Option<ClassMap>,
+    /// SHA-256 of the model's weights (part of the resume key).
+    pub model_sha256: String,
+    /// The dataset's format and folder (part of the resume key).
+    pub dataset: String,
+    /// Discard an earlier run's state in the output folder instead of resuming it.
+    pub fresh: bool,
+}
+
+/// Refuse an out-of-range `--interval` or `--limit` with the flag and its range.
+pub fn check_numbers(interval: f64, limit: Option<usize>) -> Result<()> {
+    if !(MIN_INTERVAL..1.0).contains(&interval) {
+        return Err(LanternError::Invalid(format!(
+            "--interval must be from {MIN_INTERVAL} to below 1 (wsolevaluation uses 0.01), got {interval}"
+        )));
+    }
+    if limit == Some(0) {
+        return Err(LanternError::Invalid("--limit must be at least 1".into()));
+    }
+    Ok(())
 }
 
 /// Everything measured for one (image, method) pair; one line of `state.jsonl`.
@@ -43,9 +78,12 @@ pub struct EvalConfig {
 pub struct ImageResult {
     pub id: String,
     pub method: String,
+    /// Ground-truth class in the dataset's numbering.
     pub class: Option<usize>,
+    /// The model's top-1 class.
     pub predicted: usize,
-    /// Class the map explains: the ground-truth class when known (GT-known), else the prediction.
+    /// Model class the map explains: the ground-truth class through the class map when known
+    /// (GT-known), else the prediction.
     pub explained: usize,
     /// Best IoU per CAM threshold, largest region (empty without boxes).
     pub v1_ious: Vec<f64>,
@@ -59,67 +97,46 @@ pub struct ImageResult {
     pub deletion: Option<Vec<f32>>,
     pub insertion: Option<Vec<f32>>,
     pub milliseconds: f64,
+    /// [`RunSettings::key`] of the run that made the row (empty in rows of older versions).
+    #[serde(default)]
+    pub settings: String,
 }
 
-/// Ground truth moved into the model input's frame.
-struct Truth {
-    boxes: Vec<PixelBox>,
-    /// 1 foreground, 0 background, per model-input pixel.
-    mask: Option<Vec<u8>>,
+impl ImageResult {
+    /// Whether the model's top-1 class is the ground truth (`None` without a known class).
+    pub fn class_correct(&self) -> Option<bool> {
+        self.class.map(|_| self.explained == self.predicted)
+    }
 }
 
-/// Map original-image boxes and mask into the crop the model sees.
-fn truth_in_view(sample: &Sample, g: &Geometry) -> Result<Truth> {
-    let sx = f64::from(g.resized.0) / f64::from(g.original.0);
-    let sy = f64::from(g.resized.1) / f64::from(g.original.1);
-    let (ox, oy) = (f64::from(g.crop_origin.0), f64::from(g.crop_origin.1));
-    let (cw, ch) = g.crop_size;
-    let boxes = sample
-        .boxes
-        .iter()
-        .filter_map(|b| {
-            let x0 = (f64::from(b.x0) * sx - ox).floor();
-            let y0 = (f64::from(b.y0) * sy - oy).floor();
-            let x1 = (f64::from(b.x1) * sx - ox).floor();
-            let y1 = (f64::from(b.y1) * sy - oy).floor();
-            if x1 < 0.0 || y1 < 0.0 || x0 >= f64::from(cw) || y0 >= f64::from(ch) {
-                return None;
-            }
-            crate::datasets::clamp_box(x0, y0, x1, y1, cw, ch)
-        })
-        .collect();
-    let mask = match &sample.mask {
-        None => None,
-        Some(source) => {
-            let m: GrayImage = source.load()?;
-            if m.dimensions() != g.original {
-                return Err(LanternError::Invalid(format!(
-                    "{}: mask is {}x{}, the image {}x{}",
-                    sample.id, m.width(), m.height(), g.original.0, g.original.1
-                )));
-            }
-            let resized = image::imageops::resize(&m, g.resized.0, g.resized.1, image::imageops::FilterType::Nearest);
-            let view = image::imageops::crop_imm(&resized, g.crop_origin.0, g.crop_origin.1, cw, ch).to_image();
-            Some(view.pixels().map(|p| u8::from(p.0[0] > 127)).collect())
-        }
-    };
-    Ok(Truth { boxes, mask })
+/// What one sample is evaluated with.
+struct Job<'a> {
+    config: &'a EvalConfig,
+    methods: Vec<Method>,
+    layer: &'a str,
+    thresholds: &'a [f64],
+    classes: &'a ClassMap,
+    key: &'a str,
 }
 
-/// Evaluate one sample with every method.
-fn evaluate_sample(net: &Arc<Network>, sample: &Sample, config: &EvalConfig, thresholds: &[f64], cancel: &AtomicBool) -> Result<Vec<ImageResult>> {
+/// Evaluate one sample with every method of `job`.
+fn evaluate_sample(net: &Arc<Network>, sample: &Sample, job: &Job, cancel: &AtomicBool) -> Result<Vec<ImageResult>> {
+    let config = job.config;
+    let thresholds = job.thresholds;
     let image = imaging::load_image(&sample.image)?;
-    let g = net.preprocess.geometry(image.width(), image.height());
-    let truth = truth_in_view(sample, &g)?;
-    let x = net.preprocess.tensor(&image, &net.device());
-    let layer = config.layer.clone().unwrap_or_else(|| net.default_layer.clone());
+    let g = config.protocol.geometry(&net.preprocess, image.width(), image.height());
+    let truth = protocol::truth_in_view(sample, &g)?;
+    let x = net.preprocess.view_tensor(&g.view(&image), &net.device());
     let mut results = Vec::new();
     let mut session = Session::new(Arc::clone(net), x.clone());
     let predicted = Target::Top1.resolve(session.logits());
-    let explained = sample.class.filter(|&c| c < net.classes()).unwrap_or(predicted);
-    for &method in &config.methods {
+    let explained = match sample.class {
+        None => predicted,
+        Some(c) => job.classes.get(Some(c)).ok_or_else(|| LanternError::Invalid(format!("{}: dataset class {c} has no model class", sample.id)))?,
+    };
+    for &method in &job.methods {
         let start = Instant::now();
-        let e = session.explain(method, explained, Some(&layer), &config.params, &mut Control::new(cancel))?;
+        let e = session.explain(method, explained, Some(job.layer), &config.params, &mut Control::new(cancel))?;
         let map: &WeightMap = &e.map;
         let (mut v1, mut v2) = (Vec::new(), Vec::new());
         if !truth.boxes.is_empty() {
@@ -159,6 +176,7 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, config: &EvalConfig, thr
             deletion,
             insertion,
             milliseconds: start.elapsed().as_secs_f64() * 1000.0,
+            settings: job.key.to_string(),
         });
     }
     Ok(results)
@@ -187,8 +205,22 @@ pub fn load_state(path: &Path) -> Result<Vec<ImageResult>> {
     Ok(results)
 }
 
+/// Discard the state of an earlier run in `out` (`--fresh`).
+fn discard_state(out: &Path) -> Result<()> {
+    for name in ["state.jsonl", "settings.json"] {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(LanternError::io(&path, e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Run the evaluation; results go to `out/state.jsonl` as they are made. `progress(done, total)`
-/// is called after each image. Returns every result, earlier runs' included.
+/// is called after each image. Refuses, before writing anything, a class map that does not fit
+/// and an output folder whose state was made with other settings. Returns the results of this
+/// run's images and methods, earlier runs' included.
 pub fn run(
     net: &Arc<Network>,
     dataset: &Dataset,
@@ -197,9 +229,41 @@ pub fn run(
     cancel: &AtomicBool,
     mut progress: impl FnMut(usize, usize, &str),
 ) -> Result<Vec<ImageResult>> {
-    std::fs::create_dir_all(out).map_err(|e| LanternError::io(out, e))?;
+    check_numbers(config.interval, config.limit)?;
+    if config.methods.is_empty() {
+        return Err(LanternError::Invalid("no method to evaluate".into()));
+    }
+    let samples: Vec<&Sample> = dataset.samples.iter().take(config.limit.unwrap_or(usize::MAX)).collect();
+    let classes = ClassMap::resolve(config.class_map.clone(), &dataset.classes, net.classes(), &samples)?;
+    let settings = RunSettings {
+        model_sha256: config.model_sha256.clone(),
+        arch: net.arch.clone(),
+        preprocess: net.preprocess.clone(),
+        dataset: config.dataset.clone(),
+        protocol: config.protocol,
+        layer: config.layer.clone().unwrap_or_else(|| net.default_layer.clone()),
+        interval: config.interval,
+        faithfulness: config.faithfulness,
+        limit: config.limit,
+        class_map: classes.model_class.clone(),
+        params: settings::params_value(&config.params),
+    };
+    let key = settings.key();
+    if config.fresh {
+        discard_state(out)?;
+    }
     let state_path = out.join("state.jsonl");
-    let mut results = load_state(&state_path)?;
+    let settings_path = out.join("settings.json");
+    let earlier_rows = load_state(&state_path)?;
+    let earlier: Option<serde_json::Value> =
+        std::fs::read_to_string(&settings_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    settings::check_state(&state_path, &earlier_rows, &settings, earlier.as_ref())?;
+    std::fs::create_dir_all(out).map_err(|e| LanternError::io(out, e))?;
+    crate::files::write_json(&settings_path, &settings)?;
+    let wanted: HashSet<String> = config.methods.iter().map(|m| m.name().to_string()).collect();
+    let ids: HashSet<&str> = samples.iter().map(|s| s.id.as_str()).collect();
+    let mut results: Vec<ImageResult> =
+        earlier_rows.into_iter().filter(|r| wanted.contains(&r.method) && ids.contains(r.id.as_str())).collect();
     let done: HashSet<(String, String)> = results.iter().map(|r| (r.id.clone(), r.method.clone())).collect();
     let mut state = std::fs::OpenOptions::new()
         .create(true)
@@ -207,17 +271,16 @@ pub fn run(
         .open(&state_path)
         .map_err(|e| LanternError::io(&state_path, e))?;
     let thresholds = wsol::cam_thresholds(config.interval);
-    let samples: Vec<&Sample> = dataset.samples.iter().take(config.limit.unwrap_or(usize::MAX)).collect();
     let total = samples.len();
     for (i, sample) in samples.into_iter().enumerate() {
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(LanternError::Cancelled);
         }
-        let todo: Vec<Method> =
+        let methods: Vec<Method> =
             config.methods.iter().copied().filter(|m| !done.contains(&(sample.id.clone(), m.name().to_string()))).collect();
-        if !todo.is_empty() {
-            let sub = EvalConfig { methods: todo, ..config.clone() };
-            for r in evaluate_sample(net, sample, &sub, &thresholds, cancel)? {
+        if !methods.is_empty() {
+            let job = Job { config, methods, layer: &settings.layer, thresholds: &thresholds, classes: &classes, key: &key };
+            for r in evaluate_sample(net, sample, &job, cancel)? {
                 let line = serde_json::to_string(&r).expect("results serialise");
                 writeln!(state, "{line}").and_then(|_| state.flush()).map_err(|e| LanternError::io(&state_path, e))?;
                 results.push(r);

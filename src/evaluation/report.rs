@@ -1,7 +1,7 @@
 //! Summaries of an evaluation: per-method metrics (JSON and a Markdown table) and the
 //! per-image CSV.
 
-use super::ImageResult;
+use super::{ImageResult, Protocol};
 use crate::error::{LanternError, Result};
 use crate::files::write_atomic;
 use crate::metrics::faithfulness::auc;
@@ -46,12 +46,24 @@ pub struct MethodSummary {
     pub mean_insertion: Vec<f32>,
 }
 
+/// What was evaluated and how, stated above the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    pub dataset: String,
+    pub model: String,
+    /// SHA-256 of the weights (of the bundled bytes for the demo classifier).
+    pub model_sha256: String,
+    pub layer: String,
+    pub protocol: Protocol,
+    /// The protocol in one sentence.
+    pub protocol_description: String,
+}
+
 /// The whole evaluation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    pub dataset: String,
-    pub model: String,
-    pub layer: String,
+    #[serde(flatten)]
+    pub header: Header,
     pub images: usize,
     /// Top-1 classification accuracy over images with a known class.
     pub classification_accuracy: Option<f64>,
@@ -69,8 +81,28 @@ fn mean_curve(curves: &[&Vec<f32>]) -> Vec<f32> {
     (0..len).map(|i| curves.iter().map(|c| c[i]).sum::<f32>() / curves.len() as f32).collect()
 }
 
-/// Summarise `results` method by method, in `methods` order.
-pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64], dataset: &str, model: &str, layer: &str) -> Summary {
+/// Refuse rows measured on other CAM thresholds than `thresholds` (another `--interval`).
+fn check_thresholds(results: &[ImageResult], thresholds: &[f64]) -> Result<()> {
+    let n = thresholds.len();
+    let bins = PixelPrecision::new(thresholds).foreground.len();
+    let bad = results.iter().find(|r| {
+        [(&r.v1_ious, n), (&r.v2_ious, n), (&r.foreground_hist, bins), (&r.background_hist, bins)]
+            .iter()
+            .any(|(v, want)| !v.is_empty() && v.len() != *want)
+    });
+    match bad {
+        None => Ok(()),
+        Some(r) => Err(LanternError::Invalid(format!(
+            "the result of {} with {} was measured on other CAM thresholds than the {n} of this report (another --interval)",
+            r.id, r.method
+        ))),
+    }
+}
+
+/// Summarise `results` method by method, in `methods` order. Every result must have been
+/// measured on `thresholds`.
+pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64], header: Header) -> Result<Summary> {
+    check_thresholds(results, thresholds)?;
     let mut out = Vec::new();
     for method in methods {
         let rs: Vec<&ImageResult> = results.iter().filter(|r| &r.method == method).collect();
@@ -91,7 +123,7 @@ pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64]
             v2_at = Some([a2.max_accuracy(30).0, a2.max_accuracy(50).0, a2.max_accuracy(70).0]);
             v2 = Some(a2.mean_max_accuracy());
             let ious: Vec<Vec<f64>> = boxed.iter().map(|r| r.v1_ious.clone()).collect();
-            let correct: Vec<bool> = boxed.iter().map(|r| r.class == Some(r.predicted)).collect();
+            let correct: Vec<bool> = boxed.iter().map(|r| r.class_correct() == Some(true)).collect();
             let (g, t) = localization_accuracy(&ious, &correct, at);
             gt_known = Some(g);
             top1 = Some(t);
@@ -134,16 +166,14 @@ pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64]
     }
     let first: Vec<&ImageResult> = results.iter().filter(|r| Some(&r.method) == methods.first()).collect();
     let known: Vec<&&ImageResult> = first.iter().filter(|r| r.class.is_some()).collect();
-    Summary {
-        dataset: dataset.to_string(),
-        model: model.to_string(),
-        layer: layer.to_string(),
+    Ok(Summary {
+        header,
         images: first.len(),
         classification_accuracy: (!known.is_empty())
-            .then(|| known.iter().filter(|r| r.class == Some(r.predicted)).count() as f64 * 100.0 / known.len() as f64),
+            .then(|| known.iter().filter(|r| r.class_correct() == Some(true)).count() as f64 * 100.0 / known.len() as f64),
         thresholds: thresholds.to_vec(),
         methods: out,
-    }
+    })
 }
 
 fn cell(v: Option<f64>, digits: usize) -> String {
@@ -152,13 +182,17 @@ fn cell(v: Option<f64>, digits: usize) -> String {
 
 /// The summary as a Markdown table.
 pub fn markdown(s: &Summary) -> String {
+    let h = &s.header;
     let mut md = format!(
-        "Evaluation of `{}` on `{}` ({} images, layer `{}`); classification accuracy {}%.\n\n",
-        s.model,
-        s.dataset,
+        "Evaluation of `{}` (sha256 {}) on `{}` ({} images, layer `{}`); classification accuracy {}%.\n\nProtocol `{}`: {}.\n\n",
+        h.model,
+        &h.model_sha256[..h.model_sha256.len().min(12)],
+        h.dataset,
         s.images,
-        s.layer,
-        cell(s.classification_accuracy, 1)
+        h.layer,
+        cell(s.classification_accuracy, 1),
+        h.protocol,
+        h.protocol_description
     );
     md.push_str("| method | MaxBoxAcc | MaxBoxAccV2 (30/50/70) | GT-known loc | top-1 loc | PxAP | pointing | rel. mass | deletion AUC ↓ | insertion AUC ↑ | ms/image |\n");
     md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -234,4 +268,69 @@ pub fn write_all(out: &Path, results: &[ImageResult], summary: &Summary) -> Resu
         return Err(LanternError::Invalid("no image was evaluated".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::wsol::cam_thresholds;
+
+    fn header() -> Header {
+        Header {
+            dataset: "d".into(),
+            model: "m".into(),
+            model_sha256: "ab".into(),
+            layer: "l".into(),
+            protocol: Protocol::Wsol,
+            protocol_description: "wsolevaluation's".into(),
+        }
+    }
+
+    fn row(id: &str, class: Option<usize>, predicted: usize, explained: usize, interval: f64, iou: f64) -> ImageResult {
+        let n = cam_thresholds(interval).len();
+        ImageResult {
+            id: id.into(),
+            method: "cam".into(),
+            class,
+            predicted,
+            explained,
+            v1_ious: vec![iou; n],
+            v2_ious: vec![iou; n],
+            foreground_hist: Vec::new(),
+            background_hist: Vec::new(),
+            pointing_hit: None,
+            relevance_mass: None,
+            deletion: None,
+            insertion: None,
+            milliseconds: 1.0,
+            settings: String::new(),
+        }
+    }
+
+    #[test]
+    fn rows_of_another_interval_are_an_error_not_a_panic() {
+        let methods = ["cam".to_string()];
+        let finer = [row("a", Some(0), 0, 0, 0.01, 0.6)];
+        let coarse = cam_thresholds(0.05);
+        let e = summarize(&finer, &methods, &coarse, header()).unwrap_err().to_string();
+        assert!(e.contains("--interval"), "{e}");
+        let coarser = [row("a", Some(0), 0, 0, 0.1, 0.6)];
+        assert!(summarize(&coarser, &methods, &coarse, header()).is_err());
+    }
+
+    #[test]
+    fn class_correctness_is_judged_in_the_models_numbering() {
+        // Dataset class 7 maps to model class 3: predicting 3 is right, 7 is wrong.
+        let t = cam_thresholds(0.01);
+        let rows = [row("a", Some(7), 3, 3, 0.01, 0.6), row("b", Some(7), 7, 3, 0.01, 0.6), row("c", None, 1, 1, 0.01, 0.6)];
+        let s = summarize(&rows, &["cam".to_string()], &t, header()).unwrap();
+        assert_eq!(s.classification_accuracy, Some(50.0));
+        let m = &s.methods[0];
+        assert_eq!((m.gt_known_loc, m.top1_loc), (Some(100.0), Some(100.0 / 3.0)));
+        let md = markdown(&s);
+        assert!(md.contains("Protocol `wsol`: wsolevaluation's."), "{md}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["protocol"], "wsol");
+        assert_eq!(json["dataset"], "d");
+    }
 }

@@ -96,18 +96,7 @@ impl Preprocess {
 
     /// The image as the model sees it, before normalisation: resized and cropped RGB.
     pub fn model_view(&self, image: &RgbImage) -> RgbImage {
-        let g = self.geometry(image.width(), image.height());
-        let resized = if g.resized == image.dimensions() {
-            image.clone()
-        } else {
-            resize_bilinear_pil(image, g.resized.0, g.resized.1)
-        };
-        if g.crop_size == g.resized {
-            resized
-        } else {
-            image::imageops::crop_imm(&resized, g.crop_origin.0, g.crop_origin.1, g.crop_size.0, g.crop_size.1)
-                .to_image()
-        }
+        self.geometry(image.width(), image.height()).view(image)
     }
 
     /// Normalised CHW values of an already resized and cropped view.
@@ -125,9 +114,14 @@ impl Preprocess {
 
     /// The model input: a `[1, 3, H, W]` tensor on `device`.
     pub fn tensor(&self, image: &RgbImage, device: &Device) -> Tensor<4> {
-        let view = self.model_view(image);
+        self.view_tensor(&self.model_view(image), device)
+    }
+
+    /// An already resized and cropped view (see [`Geometry::view`]) as a normalised
+    /// `[1, 3, H, W]` tensor on `device`.
+    pub fn view_tensor(&self, view: &RgbImage, device: &Device) -> Tensor<4> {
         let (w, h) = view.dimensions();
-        Tensor::from_data(TensorData::new(self.normalize(&view), [1, 3, h as usize, w as usize]), device)
+        Tensor::from_data(TensorData::new(self.normalize(view), [1, 3, h as usize, w as usize]), device)
     }
 }
 
@@ -141,6 +135,28 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// The whole image resized to exactly `size` (width, height), aspect ratio not kept, no crop:
+    /// torchvision's `Resize((h, w))`, as wsolevaluation's evaluation transform.
+    pub fn stretched(original: (u32, u32), size: (u32, u32)) -> Self {
+        Self { original, resized: size, crop_origin: (0, 0), crop_size: size }
+    }
+
+    /// `image` (of size `original`) resized to `resized` with PIL's bilinear resample, then cut to
+    /// the crop.
+    pub fn view(&self, image: &RgbImage) -> RgbImage {
+        let resized = if self.resized == image.dimensions() {
+            image.clone()
+        } else {
+            resize_bilinear_pil(image, self.resized.0, self.resized.1)
+        };
+        if self.crop_size == self.resized {
+            resized
+        } else {
+            image::imageops::crop_imm(&resized, self.crop_origin.0, self.crop_origin.1, self.crop_size.0, self.crop_size.1)
+                .to_image()
+        }
+    }
+
     /// The crop as a rectangle `(x, y, w, h)` in original-image pixels.
     pub fn crop_in_original(&self) -> (f64, f64, f64, f64) {
         let sx = f64::from(self.original.0) / f64::from(self.resized.0);
@@ -276,6 +292,20 @@ mod tests {
         assert_eq!(round_half_even(16.5), 16);
         assert_eq!(round_half_even(17.5), 18);
         assert_eq!(round_half_even(3.2), 3);
+    }
+
+    #[test]
+    fn stretched_geometry_resizes_the_whole_image_without_a_crop() {
+        let g = Geometry::stretched((640, 480), (224, 224));
+        assert_eq!((g.resized, g.crop_origin, g.crop_size), ((224, 224), (0, 0), (224, 224)));
+        assert_eq!(g.crop_in_original(), (0.0, 0.0, 640.0, 480.0));
+        let mut img = RgbImage::from_pixel(40, 10, Rgb([0, 0, 0]));
+        img.put_pixel(0, 0, Rgb([255, 255, 255]));
+        let view = Geometry::stretched((40, 10), (8, 8)).view(&img);
+        assert_eq!(view.dimensions(), (8, 8));
+        assert!(view.get_pixel(0, 0).0[0] > 0, "the left edge is kept, not cropped away");
+        let p = Preprocess::imagenet();
+        assert_eq!(p.geometry(40, 10).view(&img), p.model_view(&img));
     }
 
     #[test]

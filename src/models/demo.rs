@@ -6,7 +6,8 @@ use super::{Labels, Network, StateDict, build};
 use crate::error::Result;
 use burn::tensor::Device;
 
-const WEIGHTS: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.safetensors");
+/// The demo classifier's safetensors bytes.
+pub const WEIGHTS: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.safetensors");
 /// The class names, one per line, as `lantern train classifier` wrote them beside the weights.
 const LABELS: &str = include_str!("../../assets/demo/lantern_cnn.labels.txt");
 
