@@ -11,6 +11,7 @@ pub mod colormap;
 pub mod control;
 pub mod datasets;
 pub mod device;
+pub mod digest;
 pub mod error;
 pub mod evaluation;
 pub mod explain;

@@ -22,7 +22,8 @@ mod store;
 pub mod verdict;
 
 pub use schema::SCHEMA_VERSION;
-pub use setup::{ModelCheck, ModelRef, NewAudit, Settings, Setup, sha256_file};
+pub use crate::digest::sha256_file;
+pub use setup::{ModelCheck, ModelRef, NewAudit, Settings, Setup};
 pub use store::{Audit, Filter, ImageEntry, ImageStatus, MissingFile, Origin, Patience, Prediction, Progress};
 pub use verdict::{NewVerdict, Verdict, VerdictId, VerdictKind, parse_box};
 

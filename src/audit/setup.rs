@@ -8,9 +8,8 @@ use crate::datasets::{self, Format};
 use crate::error::{LanternError, Result};
 use crate::explain::Method;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use crate::digest::sha256_file;
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// How `lantern audit new` was asked to set up an audit.
@@ -147,36 +146,18 @@ pub(crate) fn checked_annotator(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-/// SHA-256 of a file's bytes as lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
 /// SHA-256 over one line per image, `id \t file \t class \t boxes \n`, in dataset order: two
 /// audits with the same digest judged the same images with the same ground truth.
 pub(crate) fn dataset_digest(images: &[ImageEntry]) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = crate::digest::Hasher::default();
     for im in images {
         let class = im.class.map(|c| c.to_string()).unwrap_or_default();
         let boxes: Vec<[u32; 4]> = im.boxes.iter().map(corners).collect();
         hasher.update(format!("{}\t{}\t{class}\t{boxes:?}\n", im.id, im.file).as_bytes());
     }
-    hex(&hasher.finalize())
+    hasher.finish()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(v)
@@ -193,15 +174,6 @@ fn display_opt<T: std::fmt::Display, S: serde::Serializer>(v: &Option<T>, s: S) 
 mod tests {
     use super::*;
     use crate::map::PixelBox;
-
-    #[test]
-    fn sha256_matches_the_standard_test_vector() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("abc");
-        std::fs::write(&p, b"abc").unwrap();
-        // FIPS 180-2, appendix B.1.
-        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
 
     #[test]
     fn the_dataset_digest_changes_with_any_ground_truth() {

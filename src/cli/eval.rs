@@ -2,7 +2,7 @@
 
 use crate::datasets::{self, Format};
 use crate::error::{LanternError, Result};
-use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report, settings};
+use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report};
 use crate::explain::Method;
 use crate::models::{self, Labels, Network};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -61,8 +61,8 @@ pub struct EvalArgs {
 /// The network, its name in the report and the SHA-256 of its weights.
 fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String, String)> {
     match &args.model {
-        Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string(), settings::file_sha256(path)?)),
-        None => Ok((models::demo::network(device)?, "bundled demo classifier".to_string(), settings::sha256_hex(models::demo::WEIGHTS))),
+        Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string(), crate::digest::sha256_file(path).map_err(|e| crate::error::LanternError::io(path, e))?)),
+        None => Ok((models::demo::network(device)?, "bundled demo classifier".to_string(), crate::digest::sha256_hex(models::demo::WEIGHTS))),
     }
 }
 

@@ -12,8 +12,7 @@ use crate::explain::{Baseline, Params};
 use crate::imaging::Preprocess;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use std::io::Read;
+use crate::digest::sha256_hex;
 use std::path::Path;
 
 /// Everything that changes a result.
@@ -73,28 +72,6 @@ pub fn params_value(params: &Params) -> Value {
     v
 }
 
-/// SHA-256 in lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// SHA-256 of a file's bytes, read in blocks.
-pub fn file_sha256(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|e| LanternError::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer).map_err(|e| LanternError::io(path, e))?;
-        if n == 0 {
-            return Ok(hex(&hasher.finalize()));
-        }
-        hasher.update(&buffer[..n]);
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Refuse rows of `state` made with other settings than `settings`; `earlier` is the output
 /// folder's `settings.json`, if any, used to say what changed.
@@ -130,15 +107,6 @@ mod tests {
             class_map: vec![Some(0), Some(1)],
             params: params_value(&Params::default()),
         }
-    }
-
-    #[test]
-    fn sha256_of_known_input() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("w.bin");
-        std::fs::write(&f, b"abc").unwrap();
-        assert_eq!(file_sha256(&f).unwrap(), sha256_hex(b"abc"));
     }
 
     #[test]
