@@ -4,7 +4,7 @@
 
 /// Declare an enum with a name per variant:
 ///
-/// ```ignore
+/// ```text
 /// named_enum! {
 ///     /// Doc.
 ///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
