@@ -156,6 +156,9 @@ fn efficientnet_lite0_on_whole_photos_matches_pytorch() {
             let dp = top5.iter().zip(&top5_probs).map(|(&i, &p)| (f64::from(probs[i]) - p).abs()).fold(0.0, f64::max);
             eprintln!("{name:<24} {decoder:<15} logits max|diff|/max|logit| = {d:.2e}, top-5 prob max|diff| = {dp:.4}");
             assert_eq!(lantern::explain::Target::Top1.resolve(&logits), top5[0], "{name} {decoder}: top-1");
+            // Same pixels: float32 reordering only (measured <= 2.1e-6 relative). Lantern's own
+            // decode: measured <= 2.3e-2 relative on the logits and 0.013 on a top-5 probability;
+            // a systematic one-level shift of one channel already gives 5.5e-2.
             let (tol_logits, tol_prob) = if decoder == "PIL decode" { (1e-3, 1e-3) } else { (0.05, 0.03) };
             assert!(d <= tol_logits, "{name} {decoder}: logits differ by {d} (relative)");
             assert!(dp <= tol_prob, "{name} {decoder}: top-5 probabilities differ by {dp}");
