@@ -4,7 +4,6 @@
 use crate::audit::export::{self, ExportFormat};
 use crate::audit::merge::{self, ImageAgreement, PairAgreement};
 use crate::audit::{Audit, ModelCheck, NewAudit, NewVerdict, Setup, VerdictKind, parse_box};
-use crate::datasets::Format;
 use crate::error::{LanternError, Result};
 use crate::explain::Method;
 use serde::Deserialize;
@@ -30,12 +29,8 @@ pub enum AuditCommand {
 pub struct NewArgs {
     /// The audit file to create (never overwritten).
     pub audit: PathBuf,
-    /// Dataset folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Dataset format: folder, cub, voc, coco or synth.
-    #[arg(long)]
-    pub format: Format,
+    #[command(flatten)]
+    pub dataset: super::DatasetArgs,
     /// Weights file whose explanations are audited (its SHA-256 is stored).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -124,8 +119,8 @@ fn new(args: &NewArgs) -> Result<()> {
         return Err(crate::audit::AuditError::Exists { path: args.audit.clone() }.into());
     }
     let setup = Setup::from_dataset(&NewAudit {
-        data: args.data.clone(),
-        format: args.format,
+        data: args.dataset.data.clone(),
+        format: args.dataset.format,
         model: args.model.clone(),
         method: args.method,
         threshold: args.threshold,

@@ -11,12 +11,8 @@ use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Dataset folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Dataset format: folder, cub, voc, coco or synth.
-    #[arg(long)]
-    pub format: Format,
+    #[command(flatten)]
+    pub dataset: super::DatasetArgs,
     /// Weights file (default: the bundled demo classifier).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -71,9 +67,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
     let (mut net, model_name, model_sha256) = network(args, &device.device)?;
-    let dataset = datasets::open(&args.data, args.format)?;
+    let dataset = datasets::open(&args.dataset.data, args.dataset.format)?;
     if dataset.samples.is_empty() {
-        return Err(LanternError::Invalid(format!("{}: no images found", args.data.display())));
+        return Err(LanternError::Invalid(format!("{}: no images found", args.dataset.data.display())));
     }
     let class_map = args.class_map.as_deref().map(|p| ClassMap::read(p, &dataset.classes, net.classes())).transpose()?;
     if net.labels.is_empty() && dataset.classes.len() == net.classes() {
@@ -83,8 +79,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     crate::explain::find_layer(&net, &layer)?;
     let params = args.params.params(&net.preprocess)?;
-    let protocol = args.protocol.unwrap_or(if args.format == Format::Folder { Protocol::Crop } else { Protocol::Wsol });
-    let folder = std::fs::canonicalize(&args.data).unwrap_or_else(|_| args.data.clone());
+    let protocol = args.protocol.unwrap_or(if args.dataset.format == Format::Folder { Protocol::Crop } else { Protocol::Wsol });
+    let folder = std::fs::canonicalize(&args.dataset.data).unwrap_or_else(|_| args.dataset.data.clone());
     let config = EvalConfig {
         methods: methods.clone(),
         layer: Some(layer.clone()),
@@ -95,7 +91,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         protocol,
         class_map,
         model_sha256: model_sha256.clone(),
-        dataset: format!("{}:{}", args.format, folder.display()),
+        dataset: format!("{}:{}", args.dataset.format, folder.display()),
         fresh: args.fresh,
     };
     let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
@@ -112,7 +108,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
     let thresholds = crate::metrics::wsol::cam_thresholds(args.interval);
     let header = report::Header {
-        dataset: args.data.display().to_string(),
+        dataset: args.dataset.data.display().to_string(),
         model: model_name,
         model_sha256,
         layer,

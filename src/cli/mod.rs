@@ -50,6 +50,17 @@ pub enum Command {
     Audit(audit::AuditCommand),
 }
 
+/// Which dataset to read.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatasetArgs {
+    /// Dataset folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Dataset format: folder, cub, voc, coco or synth.
+    #[arg(long)]
+    pub format: crate::datasets::Format,
+}
+
 /// Which model to load, on which device.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {

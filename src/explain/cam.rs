@@ -13,23 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 
 /// A CAM-family method of the layer's activations and their gradient.
 const fn gradient_cam(name: &'static str, title: &'static str, formula: &'static str, paper: &'static str, quick: bool, entry: Entry) -> MethodSpec {
-    MethodSpec {
-        name,
-        title,
-        aliases: &[],
-        formula,
-        paper,
-        family: Family::Cam,
-        layer: LayerUse::Chosen,
-        gradients: true,
-        long: false,
-        quick,
-        params: &[],
-        uses_rule: false,
-        uses_baseline: false,
-        uses_reduction: false,
-        entry,
-    }
+    MethodSpec { quick, ..MethodSpec::new(name, title, formula, paper, Family::Cam, LayerUse::Chosen, true, entry) }
 }
 
 pub const CAM: MethodSpec = MethodSpec {

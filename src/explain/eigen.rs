@@ -13,21 +13,17 @@ use super::cam::gradient_times_activation;
 use super::method::{Entry, Family, LayerUse, MethodSpec};
 
 pub const EIGEN_CAM: MethodSpec = MethodSpec {
-    name: "eigencam",
-    title: "Eigen-CAM",
-    aliases: &[],
-    formula: "first principal component of A (the same map for every objective)",
-    paper: "Muhammad & Yeasin, IJCNN 2020",
-    family: Family::Cam,
-    layer: LayerUse::Chosen,
-    gradients: false,
-    long: false,
     quick: true,
-    params: &[],
-    uses_rule: false,
-    uses_baseline: false,
-    uses_reduction: false,
-    entry: Entry::Layer(|_, acts, _| Ok(first_component_projection(&acts.maps))),
+    ..MethodSpec::new(
+        "eigencam",
+        "Eigen-CAM",
+        "first principal component of A (the same map for every objective)",
+        "Muhammad & Yeasin, IJCNN 2020",
+        Family::Cam,
+        LayerUse::Chosen,
+        false,
+        Entry::Layer(|_, acts, _| Ok(first_component_projection(&acts.maps))),
+    )
 };
 
 pub const EIGEN_GRAD_CAM: MethodSpec = MethodSpec {

@@ -16,23 +16,7 @@ use burn::tensor::{Tensor, TensorData};
 
 /// An input-gradient method: one backward pass to the pixels, reduced to a map.
 const fn input_gradient_method(name: &'static str, title: &'static str, formula: &'static str, paper: &'static str, entry: Entry) -> MethodSpec {
-    MethodSpec {
-        name,
-        title,
-        aliases: &[],
-        formula,
-        paper,
-        family: Family::Gradient,
-        layer: LayerUse::None,
-        gradients: true,
-        long: false,
-        quick: false,
-        params: &[],
-        uses_rule: false,
-        uses_baseline: false,
-        uses_reduction: true,
-        entry,
-    }
+    MethodSpec { uses_reduction: true, ..MethodSpec::new(name, title, formula, paper, Family::Gradient, LayerUse::None, true, entry) }
 }
 
 pub const SALIENCY: MethodSpec = MethodSpec {

@@ -90,6 +90,40 @@ pub struct MethodSpec {
     pub entry: Entry,
 }
 
+impl MethodSpec {
+    /// A method with no aliases, no parameters and no rule, baseline or reduction option, not
+    /// long and without a quick key; a method file sets what differs with `..MethodSpec::new(..)`.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        name: &'static str,
+        title: &'static str,
+        formula: &'static str,
+        paper: &'static str,
+        family: Family,
+        layer: LayerUse,
+        gradients: bool,
+        entry: Entry,
+    ) -> Self {
+        Self {
+            name,
+            title,
+            aliases: &[],
+            formula,
+            paper,
+            family,
+            layer,
+            gradients,
+            long: false,
+            quick: false,
+            params: &[],
+            uses_rule: false,
+            uses_baseline: false,
+            uses_reduction: false,
+            entry,
+        }
+    }
+}
+
 /// What an [`InputFn`] gets: the session (input, cached activations), what to explain, the
 /// layer, the parameters and the control.
 pub struct Run<'s, 'c> {

@@ -16,21 +16,20 @@ use crate::seeded::Rng;
 use burn::tensor::{Tensor, TensorData};
 
 pub const OCCLUSION: MethodSpec = MethodSpec {
-    name: "occlusion",
-    title: "Occlusion",
-    aliases: &[],
-    formula: "mean drop of S when a window around the pixel is replaced",
-    paper: "Zeiler & Fergus, ECCV 2014",
-    family: Family::Perturbation,
-    layer: LayerUse::None,
-    gradients: false,
     long: true,
-    quick: false,
     params: &[WINDOW, STRIDE],
-    uses_rule: false,
     uses_baseline: true,
     uses_reduction: true,
-    entry: Entry::Input(run_occlusion),
+    ..MethodSpec::new(
+        "occlusion",
+        "Occlusion",
+        "mean drop of S when a window around the pixel is replaced",
+        "Zeiler & Fergus, ECCV 2014",
+        Family::Perturbation,
+        LayerUse::None,
+        false,
+        Entry::Input(run_occlusion),
+    )
 };
 
 pub const RISE: MethodSpec = MethodSpec {

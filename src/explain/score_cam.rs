@@ -15,21 +15,18 @@ use burn::tensor::{Tensor, TensorData};
 use std::collections::HashMap;
 
 pub const SCORE_CAM: MethodSpec = MethodSpec {
-    name: "scorecam",
-    title: "Score-CAM",
-    aliases: &[],
-    formula: "sum_k softmax_k(S(x * norm(up(A^k)))) A^k",
-    paper: "Wang et al., CVPR-W 2020",
-    family: Family::Cam,
-    layer: LayerUse::Chosen,
-    gradients: false,
     long: true,
     quick: true,
-    params: &[],
-    uses_rule: false,
-    uses_baseline: false,
-    uses_reduction: false,
-    entry: Entry::Input(|run| channel_weighted(run, |net, x, acts, objective, batch, control| score_cam(net, x, acts, objective, batch, control))),
+    ..MethodSpec::new(
+        "scorecam",
+        "Score-CAM",
+        "sum_k softmax_k(S(x * norm(up(A^k)))) A^k",
+        "Wang et al., CVPR-W 2020",
+        Family::Cam,
+        LayerUse::Chosen,
+        false,
+        Entry::Input(|run| channel_weighted(run, |net, x, acts, objective, batch, control| score_cam(net, x, acts, objective, batch, control))),
+    )
 };
 
 pub const ABLATION_CAM: MethodSpec = MethodSpec {
