@@ -1,11 +1,30 @@
 //! CPU rendering of maps for exports: the colourised map alone and the map blended over its image.
-//! The app's WGSL overlay computes the same blend per pixel, so an exported PNG looks like the view.
+//! The app's WGSL overlay computes the same blend per pixel, so an exported PNG looks like the view;
+//! [`decorate`] adds what the app draws on top of it (boxes, the colour bar).
 
 use crate::colormap::Colormap;
 use crate::imaging::Geometry;
-use crate::map::{Interpolation, WeightMap};
+use crate::map::{Interpolation, PixelBox, WeightMap};
 use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
 use serde::{Deserialize, Serialize};
+use std::sync::Once;
+
+/// Predicted boxes are drawn in yellow, in the app and in exports.
+pub const PREDICTED_BOX: [u8; 3] = [255, 230, 40];
+/// Ground truth is drawn in green, in the app and in exports.
+pub const TRUTH_BOX: [u8; 3] = [40, 230, 90];
+
+/// Register egui's bundled Ubuntu Light as plotters' "sans-serif", once: text in exported
+/// pictures and plots never depends on the system's fonts.
+pub fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+            .unwrap_or_else(|_| panic!("the bundled font parses"));
+    });
+}
 
 /// How the map is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +193,80 @@ pub fn render_view(image: &RgbImage, map: &WeightMap, geometry: &Geometry, look:
     out
 }
 
+/// What an exported view shows besides the map, as the app draws it.
+#[derive(Debug, Clone, Default)]
+pub struct Decorations {
+    /// Predicted boxes, in image pixels (inclusive corners), drawn in [`PREDICTED_BOX`] yellow.
+    pub predicted: Vec<PixelBox>,
+    /// Ground-truth boxes, in image pixels, drawn in [`TRUTH_BOX`] green.
+    pub truth: Vec<PixelBox>,
+    /// A colour bar labelled with the map's value range `(min, max)`, in a panel right of the image.
+    pub colour_bar: Option<(Colormap, (f32, f32))>,
+}
+
+/// Outline `b` with a `thickness`-pixel line inside its extent, clipped to the image.
+fn outline(image: &mut RgbImage, b: &PixelBox, colour: [u8; 3], thickness: u32) {
+    let (w, h) = image.dimensions();
+    if w == 0 || h == 0 {
+        return;
+    }
+    let (x0, y0, x1, y1) = (b.x0.min(w - 1), b.y0.min(h - 1), b.x1.min(w - 1), b.y1.min(h - 1));
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let edge = x < x0 + thickness || x + thickness > x1 || y < y0 + thickness || y + thickness > y1;
+            if edge {
+                image.put_pixel(x, y, Rgb(colour));
+            }
+        }
+    }
+}
+
+/// `view` with its boxes outlined and, when asked, a colour-bar panel added on the right: a
+/// vertical gradient of the colormap from the map's maximum (top) to its minimum (bottom),
+/// labelled with both values and the midpoint.
+pub fn decorate(view: &RgbImage, d: &Decorations) -> RgbImage {
+    let (w, h) = view.dimensions();
+    let mut image = view.clone();
+    let thickness = (w.min(h) / 250).max(2);
+    for b in &d.truth {
+        outline(&mut image, b, TRUTH_BOX, thickness);
+    }
+    for b in &d.predicted {
+        outline(&mut image, b, PREDICTED_BOX, thickness);
+    }
+    let Some((colormap, (lo, hi))) = d.colour_bar else { return image };
+    let text = (h / 24).clamp(11, 48);
+    let panel = (text * 5).max(w / 12);
+    let mut out = RgbImage::from_pixel(w + panel, h, Rgb([24, 24, 28]));
+    image::imageops::replace(&mut out, &image, 0, 0);
+    let (bx0, bx1) = (w + text / 2, w + text / 2 + (panel / 5).max(8));
+    let (by0, by1) = (h / 10 + text / 2, (h - h / 10).saturating_sub(text / 2).max(h / 10 + text / 2 + 2));
+    for y in by0..by1 {
+        let t = 1.0 - (y - by0) as f32 / (by1 - by0 - 1).max(1) as f32;
+        let colour = colormap.color(t);
+        for x in bx0..bx1.min(w + panel) {
+            out.put_pixel(x, y, Rgb(colour));
+        }
+    }
+    register_font();
+    let mid = by0 + (by1 - by0) / 2;
+    let labels = [(hi, by0), ((lo + hi) / 2.0, mid), (lo, by1.saturating_sub(1))];
+    {
+        let (width, height) = out.dimensions();
+        let root = BitMapBackend::with_buffer(&mut out, (width, height)).into_drawing_area();
+        let style = ("sans-serif", text as f64).into_font().color(&RGBColor(230, 230, 230)).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        for (value, y) in labels {
+            // A label that does not fit is left out rather than failing the export.
+            let _ = root.draw(&Text::new(format!("{value:.2}"), ((bx1 + text / 3) as i32, y as i32), style.clone()));
+        }
+        let _ = root.present();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +309,35 @@ mod tests {
         let out = overlay_on_original(&img, &map, &g, &style);
         assert_eq!(out.get_pixel(10, 100).0, [30, 30, 30]);
         assert_eq!(out.get_pixel(150, 100).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn decorate_outlines_boxes_inside_their_extent() {
+        let img = RgbImage::from_pixel(40, 30, Rgb([0, 0, 0]));
+        let b = PixelBox { x0: 5, y0: 6, x1: 20, y1: 25 };
+        let t = PixelBox { x0: 30, y0: 0, x1: 60, y1: 10 };
+        let out = decorate(&img, &Decorations { predicted: vec![b], truth: vec![t], colour_bar: None });
+        assert_eq!(out.dimensions(), (40, 30), "no colour bar, no panel");
+        assert_eq!(out.get_pixel(5, 6).0, PREDICTED_BOX);
+        assert_eq!(out.get_pixel(20, 25).0, PREDICTED_BOX);
+        assert_eq!(out.get_pixel(12, 15).0, [0, 0, 0], "the inside stays");
+        assert_eq!(out.get_pixel(4, 6).0, [0, 0, 0], "nothing outside the box");
+        assert_eq!(out.get_pixel(39, 0).0, TRUTH_BOX, "a box past the edge is clipped");
+    }
+
+    #[test]
+    fn decorate_adds_a_labelled_colour_bar() {
+        let img = RgbImage::from_pixel(240, 200, Rgb([0, 0, 0]));
+        let out = decorate(&img, &Decorations { colour_bar: Some((Colormap::Gray, (0.0, 1.0))), ..Default::default() });
+        let (w, h) = out.dimensions();
+        assert!(w > 240 && h == 200, "a panel is added on the right");
+        assert_eq!(out.get_pixel(10, 10).0, [0, 0, 0], "the view is kept");
+        // Text size 11 px, so the bar spans x 245..256 and y 25..175: white (max) at the top to
+        // black (min) at the bottom.
+        let (top, bottom) = (out.get_pixel(250, 26).0[0], out.get_pixel(250, 173).0[0]);
+        assert!(top > 240 && bottom < 15, "top {top}, bottom {bottom}");
+        // Labels: light text pixels right of the bar.
+        let text = (0..h).flat_map(|y| (260..w).map(move |x| (x, y))).filter(|&(x, y)| out.get_pixel(x, y).0[0] > 150).count();
+        assert!(text > 20, "the value labels are drawn ({text} light pixels)");
     }
 }

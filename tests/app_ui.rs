@@ -239,18 +239,35 @@ fn export_writes_the_view_the_map_and_a_record() {
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the first explanation", explained);
     let dir = tempfile::tempdir().unwrap();
+    h.state_mut().settings.look.boxes = false;
     h.state_mut().export_to(dir.path());
     for name in ["star.gradcam.view.png", "star.gradcam.map.npy", "star.gradcam.map.png", "star.gradcam.json"] {
         let p = dir.path().join(name);
         assert!(p.is_file(), "{name} missing");
         assert!(std::fs::metadata(&p).unwrap().len() > 100);
     }
-    let view = image::open(dir.path().join("star.gradcam.view.png")).unwrap();
+    let view = image::open(dir.path().join("star.gradcam.view.png")).unwrap().to_rgb8();
     let demo = image::load_from_memory(lantern::models::demo::IMAGES[0].1).unwrap();
-    assert_eq!((view.width(), view.height()), (demo.width(), demo.height()), "the view is exported at the image's resolution");
+    assert_eq!(view.height(), demo.height(), "the view is exported at the image's resolution");
+    assert!(view.width() > demo.width(), "with the colour bar in a panel on the right");
+    let yellow = |img: &image::RgbImage| img.pixels().filter(|p| p.0 == lantern::render::PREDICTED_BOX).count();
+    assert_eq!(yellow(&view), 0, "no boxes when they are not shown");
     let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("star.gradcam.json")).unwrap()).unwrap();
     assert_eq!(record["method"], "gradcam");
     assert_eq!(record["predictions"][0]["label"], "star");
+    assert!(record.get("boxes").is_none());
+
+    // With boxes shown, the picture has them and the record lists them at the threshold.
+    h.state_mut().settings.look.boxes = true;
+    h.state_mut().settings.look.threshold = 0.4;
+    let boxed = dir.path().join("boxed");
+    h.state_mut().export_to(&boxed);
+    let view = image::open(boxed.join("star.gradcam.view.png")).unwrap().to_rgb8();
+    assert!(yellow(&view) > 100, "the predicted boxes are drawn ({} yellow pixels)", yellow(&view));
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(boxed.join("star.gradcam.json")).unwrap()).unwrap();
+    assert!((record["boxes"]["threshold"].as_f64().unwrap() - 0.4).abs() < 1e-6);
+    let expected = h.state().main.output.as_ref().unwrap().boxes_at(0.4).len();
+    assert_eq!(record["boxes"]["boxes"].as_array().unwrap().len(), expected);
 }
 
 #[test]
@@ -315,4 +332,34 @@ fn snapshot_of_the_main_view_through_wgpu() {
     app.main.output.as_mut().unwrap().milliseconds = 10.0;
     h.step();
     h.snapshot_options("main_view", &egui_kittest::SnapshotOptions::new().threshold(1.5).max_failed_pixels(2000));
+}
+
+#[test]
+fn the_inspector_scrolls_to_its_last_row_at_1280x820() {
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 820.0)).with_pixels_per_point(1.0).build_eframe(|cc| LanternApp::new(cc, Launch::default()));
+    wait_for(&mut h, "the first explanation", explained);
+    // A full compare list: nine cells, the most the inspector allows.
+    h.state_mut().settings.compare_methods = Method::ALL.iter().copied().take(9).collect();
+    assert_eq!(h.state().settings.compare_methods.len(), 9);
+    h.run_steps(3);
+    let bottom = |h: &Harness<'_, LanternApp>| h.get_by_label("Cell 9").rect().bottom();
+    assert!(bottom(&h) > 820.0, "the last compare row starts below the window (at {})", bottom(&h));
+    h.get_by_label("Cell 9").scroll_to_me();
+    h.run_steps(3);
+    let b = bottom(&h);
+    assert!(b > 0.0 && b <= 820.0, "scrolled into view, its bottom at {b}");
+}
+
+#[test]
+fn key_m_hides_and_shows_the_map() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    assert!(!h.state().settings.look.hidden);
+    h.key_press(egui::Key::M);
+    h.run_steps(2);
+    assert!(h.state().settings.look.hidden, "M hides the map");
+    h.get_by_label("Show map (M)");
+    h.key_press(egui::Key::M);
+    h.run_steps(2);
+    assert!(!h.state().settings.look.hidden, "M shows it again");
 }

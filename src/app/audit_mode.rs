@@ -154,8 +154,7 @@ pub fn record(app: &mut LanternApp, kind: VerdictKind) {
 fn judged_prediction(app: &LanternApp) -> Option<(Option<f64>, usize, Vec<PixelBox>)> {
     let out = app.main.output.as_ref()?;
     let truth = app.gallery.current()?.truth.as_ref()?;
-    let t = ((app.settings.look.threshold * 100.0).floor() as usize).min(99);
-    let boxes: Vec<PixelBox> = out.boxes[t].iter().map(|b| out.geometry.map_box_in_original(b, (out.map.width, out.map.height))).collect();
+    let boxes = out.boxes_in_original(app.settings.look.threshold);
     let iou = (!truth.boxes.is_empty()).then(|| crate::metrics::wsol::best_iou(&boxes, &truth.boxes));
     Some((iou, out.class, boxes))
 }

@@ -143,7 +143,7 @@ pub fn paint_annotations(ui: &egui::Ui, rect: Rect, look: &Look, boxes: &[Rect],
     let painter = ui.painter_at(rect);
     if look.boxes {
         for b in boxes {
-            painter.rect_stroke(*b, 0.0, Stroke::new(2.0, Color32::from_rgb(255, 230, 40)), StrokeKind::Outside);
+            painter.rect_stroke(*b, 0.0, Stroke::new(2.0, Color32::from_rgb(crate::render::PREDICTED_BOX[0], crate::render::PREDICTED_BOX[1], crate::render::PREDICTED_BOX[2])), StrokeKind::Outside);
         }
     }
     if look.mode == ViewMode::Wipe {

@@ -35,6 +35,8 @@ pub enum Command {
     SetAnnotator(String),
     TogglePresentation,
     ToggleCompare,
+    /// Hide or show the map over the image.
+    ToggleMap,
     FitView,
     ActualSize,
 }

@@ -11,7 +11,8 @@ use crate::explain::{Method, Params, Session, Target};
 use crate::models::Network;
 use crate::models::Labels;
 use crate::record::{self, Boxes, Extras, ModelFacts, Subject};
-use crate::render::{OverlayStyle, ViewLook, render_view};
+use crate::map::BoxMode;
+use crate::render::{Decorations, ViewLook, decorate, render_view};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,11 +35,6 @@ pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
         .collect()
 }
 
-fn view_look(app: &LanternApp) -> ViewLook {
-    let l = &app.settings.look;
-    ViewLook { style: OverlayStyle { colormap: l.colormap, alpha: l.alpha, gamma: l.gamma }, mode: l.mode, wipe: l.wipe, threshold: l.threshold, contour: l.contour }
-}
-
 /// Export what the main view shows into `dir`.
 pub fn export_current(app: &mut LanternApp, dir: &Path) {
     let result = write_current(app, dir);
@@ -53,12 +49,18 @@ fn write_current(app: &LanternApp, dir: &Path) -> Result<usize> {
         return Err(LanternError::Invalid("Nothing to export yet: wait for the explanation.".into()));
     };
     let decoded = img.decoded().ok_or_else(|| LanternError::Invalid("The image is not loaded.".into()))?;
-    let look = view_look(app);
+    let look = app.settings.look.view_look();
     let threshold = app.settings.look.threshold;
-    let boxes = app.settings.look.boxes.then(|| {
-        let i = ((threshold * 100.0).round() as usize).min(99);
-        Boxes { threshold, boxes: out.boxes[i].clone() }
-    });
+    let shown = app.settings.look.boxes;
+    let boxes = shown.then(|| Boxes { threshold, boxes: out.boxes_at(threshold).to_vec() });
+    let decorations = Decorations {
+        predicted: if shown { out.boxes_in_original(threshold) } else { Vec::new() },
+        truth: match (&img.truth, shown) {
+            (Some(t), true) => t.boxes.clone(),
+            _ => Vec::new(),
+        },
+        colour_bar: Some((look.style.colormap, out.map.min_max())),
+    };
     let e = crate::explain::Explanation {
         map: (*out.map).clone(),
         method: out.method,
@@ -71,7 +73,7 @@ fn write_current(app: &LanternApp, dir: &Path) -> Result<usize> {
     let labels = Labels::from_names(info.labels.clone());
     let model = ModelFacts { name: &info.name, arch: &info.arch, labels: &labels, output: info.output, preprocess: &info.preprocess };
     let subject = Subject { name: &name, image: &decoded.rgb, geometry: &out.geometry, model, device: &app.compute, logits: &out.logits };
-    let picture = render_view(&decoded.rgb, &out.map, &out.geometry, &look);
+    let picture = decorate(&render_view(&decoded.rgb, &out.map, &out.geometry, &look), &decorations);
     std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
     let r = record::write(dir, &record::file_base(&stem(&name), out.method), &subject, &e, Extras { picture: ("view", picture), boxes, curves: None })?;
     Ok(r.files.len())
@@ -88,7 +90,8 @@ pub fn save_all(app: &mut LanternApp, dir: PathBuf) {
         target: app.target,
         layer: app.layer.clone(),
         params: app.settings.params.clone(),
-        look: view_look(app),
+        look: app.settings.look.view_look(),
+        boxes: app.settings.look.boxes,
         dir,
     };
     let repaint = app.repaint_handle();
@@ -105,6 +108,8 @@ struct Job {
     layer: Option<String>,
     params: Params,
     look: ViewLook,
+    /// Whether boxes were shown (then they are drawn and recorded at the look's threshold).
+    boxes: bool,
     dir: PathBuf,
 }
 
@@ -130,8 +135,15 @@ impl Job {
         let class = self.target.resolve(&logits);
         let e = session.explain(self.method, class, self.layer.as_deref(), &self.params, control)?;
         let subject = Subject { name, image: &image, geometry: &geometry, model: ModelFacts::of(net, model), device, logits: &logits };
-        let picture = render_view(&image, &e.map, &geometry, &self.look);
-        record::write(&self.dir, &record::file_base(stem, self.method), &subject, &e, Extras { picture: ("view", picture), boxes: None, curves: None })?;
+        let threshold = self.look.threshold;
+        let boxes = self.boxes.then(|| Boxes { threshold, boxes: e.map.boxes(threshold, BoxMode::All) });
+        let decorations = Decorations {
+            predicted: boxes.iter().flat_map(|b| &b.boxes).map(|b| geometry.map_box_in_original(b, (e.map.width, e.map.height))).collect(),
+            truth: Vec::new(),
+            colour_bar: Some((self.look.style.colormap, e.map.min_max())),
+        };
+        let picture = decorate(&render_view(&image, &e.map, &geometry, &self.look), &decorations);
+        record::write(&self.dir, &record::file_base(stem, self.method), &subject, &e, Extras { picture: ("view", picture), boxes, curves: None })?;
         Ok(())
     }
 

@@ -234,6 +234,7 @@ impl LanternApp {
                 Command::CancelTask(name) => self.tasks.running.iter().filter(|t| t.name == name).for_each(tasks::Task::cancel),
                 Command::TogglePresentation => self.toggle_presentation(ctx),
                 Command::ToggleCompare => self.compare = !self.compare,
+                Command::ToggleMap => self.settings.look.hidden = !self.settings.look.hidden,
                 Command::FitView => self.transform.fit(),
                 Command::ActualSize => self.transform.actual_size(ctx.pixels_per_point()),
             }
@@ -585,6 +586,9 @@ impl LanternApp {
         }
         if pressed(Key::C) {
             self.commands.push(Command::ToggleCompare);
+        }
+        if pressed(Key::M) {
+            self.commands.push(Command::ToggleMap);
         }
     }
 }

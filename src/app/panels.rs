@@ -466,6 +466,10 @@ fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     ui.add(egui::Slider::new(&mut look.threshold, 0.0..=0.99).text("Threshold"));
     ui.checkbox(&mut look.contour, "Contour at threshold");
     ui.checkbox(&mut look.boxes, "Boxes at threshold");
+    let mut shown = !look.hidden;
+    if ui.checkbox(&mut shown, "Show map (M)").changed() {
+        look.hidden = !shown;
+    }
     if look.mode == ViewMode::Wipe {
         ui.add(egui::Slider::new(&mut look.wipe, 0.0..=1.0).text("Wipe"));
     }

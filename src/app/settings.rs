@@ -27,11 +27,22 @@ pub struct Look {
     pub mode: ViewMode,
     /// Wipe divider position across the view, 0..1.
     pub wipe: f32,
+    /// The map is hidden (key M): the views show the bare image. Never persisted.
+    #[serde(skip)]
+    pub hidden: bool,
 }
 
 impl Default for Look {
     fn default() -> Self {
-        Self { colormap: Colormap::Jet, alpha: 0.5, gamma: 1.0, threshold: 0.5, contour: true, boxes: true, mode: ViewMode::Overlay, wipe: 0.5 }
+        Self { colormap: Colormap::Jet, alpha: 0.5, gamma: 1.0, threshold: 0.5, contour: true, boxes: true, mode: ViewMode::Overlay, wipe: 0.5, hidden: false }
+    }
+}
+
+impl Look {
+    /// What the CPU renderer needs of the look (exports and frames without wgpu).
+    pub fn view_look(&self) -> crate::render::ViewLook {
+        let style = crate::render::OverlayStyle { colormap: self.colormap, alpha: self.alpha, gamma: self.gamma };
+        crate::render::ViewLook { style, mode: self.mode, wipe: self.wipe, threshold: self.threshold, contour: self.contour }
     }
 }
 

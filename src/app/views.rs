@@ -6,7 +6,7 @@ use super::overlay::ViewContent;
 use super::settings::{CompareAxis, Look};
 use super::worker::Slot;
 use super::{LanternApp, ViewState};
-use crate::render::{OverlayStyle, ViewLook, render_view};
+use crate::render::render_view;
 use egui::{Align2, Color32, FontId, Rect, RichText, vec2};
 
 /// Stable id of a view for its GPU resources.
@@ -40,7 +40,7 @@ fn draw(
     let image_rect = transform.image_rect(rect, size);
     let output = view.output.as_ref();
     let geometry = output.map(|o| o.geometry);
-    let map = shown_map(view).cloned();
+    let map = if look.hidden { None } else { shown_map(view).cloned() };
     let content = ViewContent { image_key: image.id, image: decoded.rgba.clone(), map_key: view.map_key, map: map.clone() };
     let uniforms = canvas::uniforms(look, rect, image_rect, if map.is_some() { geometry.as_ref() } else { None });
     let fallback = if gpu {
@@ -56,10 +56,7 @@ fn draw(
         };
         if image.fallbacks.get(&view_id(slot)).is_none_or(|(k, _)| *k != key) {
             let rgb = match (&map, &geometry) {
-                (Some(m), Some(g)) => {
-                    let style = OverlayStyle { colormap: look.colormap, alpha: look.alpha, gamma: look.gamma };
-                    render_view(&decoded.rgb, m, g, &ViewLook { style, mode: look.mode, wipe: look.wipe, threshold: look.threshold, contour: look.contour })
-                }
+                (Some(m), Some(g)) => render_view(&decoded.rgb, m, g, &look.view_look()),
                 _ => (*decoded.rgb).clone(),
             };
             let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
@@ -71,8 +68,7 @@ fn draw(
     canvas::paint_view(ui, rect, view_id(slot), &content, uniforms, gpu, fallback.as_ref(), image_rect);
     let boxes: Vec<Rect> = match (output, &map) {
         (Some(o), Some(m)) if view.partial.is_none() => {
-            let t = ((look.threshold * 100.0).floor() as usize).min(99);
-            o.boxes[t].iter().map(|b| canvas::box_on_screen(b, (m.width, m.height), &o.geometry, image_rect)).collect()
+            o.boxes_at(look.threshold).iter().map(|b| canvas::box_on_screen(b, (m.width, m.height), &o.geometry, image_rect)).collect()
         }
         _ => Vec::new(),
     };
@@ -138,7 +134,7 @@ fn correction_ui(ui: &egui::Ui, rect: Rect, response: &egui::Response, transform
 }
 
 /// The colour of ground truth on the canvas.
-pub const TRUTH_GREEN: Color32 = Color32::from_rgb(40, 230, 90);
+pub const TRUTH_GREEN: Color32 = Color32::from_rgb(crate::render::TRUTH_BOX[0], crate::render::TRUTH_BOX[1], crate::render::TRUTH_BOX[2]);
 
 /// How the explanation of the current image compares with its ground truth: the IoU of the best
 /// predicted box at the threshold, and whether the explained class is the true one.
@@ -147,8 +143,7 @@ pub fn truth_summary(app: &LanternApp) -> Option<String> {
     let truth = image.truth.as_ref()?;
     let out = app.main.output.as_ref()?;
     let info = app.model.info.as_ref()?;
-    let t = ((app.settings.look.threshold * 100.0).floor() as usize).min(99);
-    let predicted: Vec<crate::map::PixelBox> = out.boxes[t].iter().map(|b| out.geometry.map_box_in_original(b, (out.map.width, out.map.height))).collect();
+    let predicted = out.boxes_in_original(app.settings.look.threshold);
     let iou = (!truth.boxes.is_empty()).then(|| crate::metrics::wsol::best_iou(&predicted, &truth.boxes));
     let explained = info.labels.get(out.class);
     let right = truth.class_name.as_ref().zip(explained).map(|(t, e)| t.eq_ignore_ascii_case(e));
@@ -221,7 +216,7 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         None => text,
     };
     caption(ui, rect, &text, big);
-    if let Some(o) = &app.main.output {
+    if let Some(o) = app.main.output.as_ref().filter(|_| !app.settings.look.hidden) {
         colour_bar(ui, rect, app.settings.look.colormap, o.map.min_max(), big);
     }
     if app.presentation {

@@ -102,6 +102,24 @@ pub struct ExplainOutput {
     pub geometry: Geometry,
 }
 
+impl ExplainOutput {
+    /// Index into [`ExplainOutput::boxes`] for a threshold: the largest `i / 100` not above it
+    /// (with slack for sliders that land a hair under a hundredth).
+    fn box_index(threshold: f32) -> usize {
+        ((threshold * 100.0 + 1e-3).floor().max(0.0) as usize).min(99)
+    }
+
+    /// The predicted boxes at `threshold`, in map pixels.
+    pub fn boxes_at(&self, threshold: f32) -> &[PixelBox] {
+        &self.boxes[Self::box_index(threshold)]
+    }
+
+    /// The predicted boxes at `threshold`, in original-image pixels.
+    pub fn boxes_in_original(&self, threshold: f32) -> Vec<PixelBox> {
+        self.boxes_at(threshold).iter().map(|b| self.geometry.map_box_in_original(b, (self.map.width, self.map.height))).collect()
+    }
+}
+
 /// What the worker reports.
 #[derive(Debug)]
 pub enum Event {

@@ -4,23 +4,12 @@
 use super::report::Summary;
 use crate::error::{LanternError, Result};
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::Once;
 
 /// One named line.
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
-}
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // egui's bundled Ubuntu Light: always present, so plots never depend on system fonts.
-        plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
-            .unwrap_or_else(|_| panic!("the bundled font parses"));
-    });
 }
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> LanternError {
@@ -29,7 +18,7 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> LanternError {
 
 /// Draw `series` into a 900x560 PNG at `path`.
 pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, y_max: f64, series: &[Series]) -> Result<()> {
-    register_font();
+    crate::render::register_font();
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
     let mut chart = ChartBuilder::on(&root)
