@@ -315,18 +315,23 @@ fn run(shared: Arc<Shared>, mut state: State) {
                 q = shared.wake.wait(q).expect("worker queue lock");
             }
         };
-        // A panic in one job must not take the worker down with it, and whoever waits for the
-        // job gets an answer: the same event a failure would send.
         let waiting = Waiting::of(&next);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match next {
+        let answer = guarded(waiting, || match next {
             Next::Load(load) => state.load(load),
             Next::Explain(r, cancel) => state.explain(r, &cancel),
-        }));
-        if let Err(panic) = outcome {
-            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
-            state.send(waiting.failed(format!("the background job failed unexpectedly: {what}")));
+        });
+        if let Some(event) = answer {
+            state.send(event);
         }
     }
+}
+
+/// Run one job. A panic in it must not take the worker down with it, and whoever waits for the
+/// job gets an answer: the failure event returned here, the same a failed job sends.
+fn guarded(waiting: Waiting, job: impl FnOnce()) -> Option<Event> {
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).err()?;
+    let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+    Some(waiting.failed(format!("the background job failed unexpectedly: {what}")))
 }
 
 /// The size of a thumbnail that fits a `side x side` box and keeps the aspect ratio, at least
@@ -467,7 +472,19 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::thumbnail_size;
+    use super::*;
+
+    #[test]
+    fn a_panicking_job_is_answered_with_a_failure_for_its_waiter() {
+        let event = guarded(Waiting::Explain(Slot::Main, 7), || panic!("the map was NaN")).expect("a panic is answered");
+        match event {
+            Event::Explained { slot: Slot::Main, token: 7, result: Err(e) } => assert!(e.contains("the map was NaN"), "{e}"),
+            _ => panic!("the explanation's waiter gets the failure"),
+        }
+        let event = guarded(Waiting::Mask(3), || panic!("{}", String::from("bad mask"))).expect("a panic is answered");
+        assert!(matches!(event, Event::MaskLoaded { id: 3, result: Err(ref e) } if e.contains("bad mask")));
+        assert!(guarded(Waiting::Model(1), || {}).is_none(), "a job that finishes answers for itself");
+    }
 
     #[test]
     fn thumbnails_of_extreme_aspect_ratios_stay_inside_the_box_and_are_never_empty() {
