@@ -179,12 +179,17 @@ pub fn rasterize(width: u32, height: u32, parts: &[Segmentation]) -> Result<Gray
 /// clipping arithmetic below stays finite (no image is a million billion pixels wide).
 const FAR: f64 = 1e15;
 
-/// A polygon cut to the frame one pixel around a `width x height` image (Sutherland-Hodgman,
-/// one frame side at a time). The fill inside the image is unchanged, and every corner ends
-/// within a pixel of it, so far-away corners neither overflow `i32` nor send the rasterizer
-/// along edges billions of pixels long. Polygons already inside the frame are returned as is.
+/// How far outside its image a polygon may reach before it is cut, in pixels.
+const FRAME_MARGIN: f64 = 4096.0;
+
+/// A polygon cut to the frame [`FRAME_MARGIN`] pixels around a `width x height` image
+/// (Sutherland-Hodgman, one frame side at a time), so that far-away corners neither overflow
+/// `i32` nor send the rasterizer along edges billions of pixels long. COCO polygons lie on
+/// their image, and any within the frame is returned as is; a cut edge keeps its line, up to
+/// the rounding of the new corner on the frame, thousands of pixels away.
 fn clip_to_frame(corners: Vec<(f64, f64)>, width: u32, height: u32) -> Vec<(f64, f64)> {
-    let (x0, y0, x1, y1) = (-1.0, -1.0, f64::from(width) + 1.0, f64::from(height) + 1.0);
+    let m = FRAME_MARGIN;
+    let (x0, y0, x1, y1) = (-m, -m, f64::from(width) + m, f64::from(height) + m);
     if corners.iter().all(|&(x, y)| (x0..=x1).contains(&x) && (y0..=y1).contains(&y)) {
         return corners;
     }
@@ -257,6 +262,17 @@ pub fn read(dir: &Path) -> Result<Dataset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polygons_are_cut_only_far_outside_their_image() {
+        let near = vec![(-30.5, 2.0), (50.0, -100.0), (20.0, 40.0)];
+        assert_eq!(clip_to_frame(near.clone(), 16, 12), near);
+        let far = clip_to_frame(vec![(-1e300, 5.0), (1e300, 5.0), (0.0, 1e12)], 16, 12);
+        assert!(far.iter().all(|&(x, y)| (-4096.0..=4112.0).contains(&x) && (-4096.0..=4108.0).contains(&y)), "{far:?}");
+        // The cut triangle still covers rows 5 and below across the whole 16x12 image.
+        let m = rasterize(16, 12, &[Segmentation::Polygons(vec![vec![-1e300, 5.0, 1e300, 5.0, 0.0, 1e12]])]).unwrap();
+        assert!(m.enumerate_pixels().all(|(_, y, p)| (p.0[0] == 255) == (y >= 5)));
+    }
 
     #[test]
     fn rle_string_decodes_like_pycocotools() {
