@@ -6,6 +6,7 @@
 
 use super::{Dataset, MaskSource, Sample, clamp_box, read_text};
 use crate::error::{LanternError, Result};
+use crate::imaging::MAX_MEGAPIXELS;
 use image::{GrayImage, Luma};
 use imageproc::point::Point;
 use serde::Deserialize;
@@ -69,18 +70,26 @@ struct Category {
     name: String,
 }
 
+/// Longest count of a compressed RLE string, in characters: 7 characters carry 35 bits, enough
+/// for any difference of two 32-bit counts with its sign.
+const MAX_RLE_CHARS: u32 = 7;
+
 /// Decode pycocotools' compressed RLE string (6-bit characters from '0', 5 payload bits, a
 /// continuation bit, sign extension, and counts after the second coded as differences).
+/// Counts must fit in 32 bits, as pycocotools' do.
 pub fn decode_rle_string(s: &str) -> std::result::Result<Vec<u32>, String> {
     let bytes = s.as_bytes();
-    let mut counts: Vec<i64> = Vec::new();
+    let mut counts: Vec<u32> = Vec::new();
     let mut p = 0;
     while p < bytes.len() {
         let (mut x, mut k) = (0i64, 0u32);
         loop {
             let Some(&b) = bytes.get(p) else { return Err("truncated RLE string".into()) };
-            if !(48..48 + 64).contains(&b) || k > 12 {
+            if !(48..48 + 64).contains(&b) {
                 return Err(format!("invalid RLE character '{}'", b as char));
+            }
+            if k == MAX_RLE_CHARS {
+                return Err(format!("an RLE count longer than {MAX_RLE_CHARS} characters at byte {p}"));
             }
             let c = i64::from(b - 48);
             x |= (c & 0x1f) << (5 * k);
@@ -94,14 +103,12 @@ pub fn decode_rle_string(s: &str) -> std::result::Result<Vec<u32>, String> {
             }
         }
         if counts.len() > 2 {
-            x += counts[counts.len() - 2];
+            x += i64::from(counts[counts.len() - 2]);
         }
-        if x < 0 {
-            return Err("negative run length".into());
-        }
-        counts.push(x);
+        let run = u32::try_from(x).map_err(|_| format!("RLE run length {x} is out of range (0..2^32)"))?;
+        counts.push(run);
     }
-    Ok(counts.into_iter().map(|c| c as u32).collect())
+    Ok(counts)
 }
 
 fn parse_segmentation(raw: &RawSegmentation, width: u32, height: u32) -> std::result::Result<Segmentation, String> {
@@ -121,15 +128,24 @@ fn parse_segmentation(raw: &RawSegmentation, width: u32, height: u32) -> std::re
     }
 }
 
-/// Paint the union of `parts` into a `width x height` mask (255 on the object).
+/// Paint the union of `parts` into a `width x height` mask (255 on the object). Masks over
+/// [`MAX_MEGAPIXELS`] are refused, as images are.
 pub fn rasterize(width: u32, height: u32, parts: &[Segmentation]) -> Result<GrayImage> {
+    if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 {
+        return Err(LanternError::Invalid(format!(
+            "a {width}x{height} COCO mask is over the {MAX_MEGAPIXELS} megapixel limit"
+        )));
+    }
     let mut mask = GrayImage::new(width, height);
     for part in parts {
         match part {
             Segmentation::Polygons(polys) => {
                 for poly in polys {
-                    let mut pts: Vec<Point<i32>> =
-                        poly.chunks_exact(2).map(|c| Point::new(c[0].round() as i32, c[1].round() as i32)).collect();
+                    let corners: Vec<(f64, f64)> = poly.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+                    let mut pts: Vec<Point<i32>> = clip_to_frame(corners, width, height)
+                        .into_iter()
+                        .map(|(x, y)| Point::new(x.round() as i32, y.round() as i32))
+                        .collect();
                     pts.dedup();
                     if pts.len() > 1 && pts.first() == pts.last() {
                         pts.pop();
@@ -157,6 +173,51 @@ pub fn rasterize(width: u32, height: u32, parts: &[Segmentation]) -> Result<Gray
         }
     }
     Ok(mask)
+}
+
+/// Largest coordinate magnitude kept as is; farther corners are clamped to it first, so the
+/// clipping arithmetic below stays finite (no image is a million billion pixels wide).
+const FAR: f64 = 1e15;
+
+/// How far outside its image a polygon may reach before it is cut, in pixels.
+const FRAME_MARGIN: f64 = 4096.0;
+
+/// A polygon cut to the frame [`FRAME_MARGIN`] pixels around a `width x height` image
+/// (Sutherland-Hodgman, one frame side at a time), so that far-away corners neither overflow
+/// `i32` nor send the rasterizer along edges billions of pixels long. COCO polygons lie on
+/// their image, and any within the frame is returned as is; a cut edge keeps its line, up to
+/// the rounding of the new corner on the frame, thousands of pixels away.
+fn clip_to_frame(corners: Vec<(f64, f64)>, width: u32, height: u32) -> Vec<(f64, f64)> {
+    let m = FRAME_MARGIN;
+    let (x0, y0, x1, y1) = (-m, -m, f64::from(width) + m, f64::from(height) + m);
+    if corners.iter().all(|&(x, y)| (x0..=x1).contains(&x) && (y0..=y1).contains(&y)) {
+        return corners;
+    }
+    let mut poly: Vec<(f64, f64)> = corners.into_iter().map(|(x, y)| (x.clamp(-FAR, FAR), y.clamp(-FAR, FAR))).collect();
+    // Each side: which axis, its value, and whether inside means below it.
+    for (axis_x, bound, below) in [(true, x0, false), (true, x1, true), (false, y0, false), (false, y1, true)] {
+        let coord = |p: (f64, f64)| if axis_x { p.0 } else { p.1 };
+        let inside = |p: (f64, f64)| if below { coord(p) <= bound } else { coord(p) >= bound };
+        let cross = |a: (f64, f64), b: (f64, f64)| {
+            let t = (bound - coord(a)) / (coord(b) - coord(a));
+            if axis_x { (bound, a.1 + t * (b.1 - a.1)) } else { (a.0 + t * (b.0 - a.0), bound) }
+        };
+        let mut out = Vec::with_capacity(poly.len() + 2);
+        for (i, &b) in poly.iter().enumerate() {
+            let a = poly[(i + poly.len() - 1) % poly.len()];
+            match (inside(a), inside(b)) {
+                (true, true) => out.push(b),
+                (true, false) => out.push(cross(a, b)),
+                (false, true) => {
+                    out.push(cross(a, b));
+                    out.push(b);
+                }
+                (false, false) => {}
+            }
+        }
+        poly = out;
+    }
+    poly
 }
 
 pub fn read(dir: &Path) -> Result<Dataset> {
@@ -203,11 +264,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn polygons_are_cut_only_far_outside_their_image() {
+        let near = vec![(-30.5, 2.0), (50.0, -100.0), (20.0, 40.0)];
+        assert_eq!(clip_to_frame(near.clone(), 16, 12), near);
+        let far = clip_to_frame(vec![(-1e300, 5.0), (1e300, 5.0), (0.0, 1e12)], 16, 12);
+        assert!(far.iter().all(|&(x, y)| (-4096.0..=4112.0).contains(&x) && (-4096.0..=4108.0).contains(&y)), "{far:?}");
+        // The cut triangle still covers rows 5 and below across the whole 16x12 image.
+        let m = rasterize(16, 12, &[Segmentation::Polygons(vec![vec![-1e300, 5.0, 1e300, 5.0, 0.0, 1e12]])]).unwrap();
+        assert!(m.enumerate_pixels().all(|(_, y, p)| (p.0[0] == 255) == (y >= 5)));
+    }
+
+    #[test]
     fn rle_string_decodes_like_pycocotools() {
         // pycocotools.mask.encode of a 4x3 (h x w) mask with a 2x2 block at rows 1-2, cols 1-2
         // gives counts [5, 2, 2, 2, 1] and the string "5220O" (the last count as a difference, -1).
         assert_eq!(decode_rle_string("5220O").unwrap(), vec![5, 2, 2, 2, 1]);
         assert!(decode_rle_string("5\u{7f}").is_err());
+        // A difference taking the fifth count below zero ("M" is -3), and the 32-bit limit.
+        assert!(decode_rle_string("5220M").unwrap_err().contains("out of range"));
+        assert_eq!(decode_rle_string("oooooo3").unwrap(), vec![u32::MAX]);
+        assert!(decode_rle_string("ooooooo3").unwrap_err().contains("longer than 7"));
         let m = rasterize(3, 4, &[Segmentation::Rle { width: 3, height: 4, counts: vec![5, 2, 2, 2, 1] }]).unwrap();
         let on: Vec<(u32, u32)> = m.enumerate_pixels().filter(|p| p.2.0[0] == 255).map(|p| (p.0, p.1)).collect();
         assert_eq!(on, vec![(1, 1), (2, 1), (1, 2), (2, 2)]);

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Cursor, Seek};
+use std::ops::Range;
 use std::path::Path;
 
 /// Largest image Lantern decodes, in megapixels.
@@ -102,7 +103,7 @@ impl Preprocess {
     /// Normalised CHW values of an already resized and cropped view.
     pub fn normalize(&self, view: &RgbImage) -> Vec<f32> {
         let (w, h) = view.dimensions();
-        let plane = (w * h) as usize;
+        let plane = w as usize * h as usize;
         let mut out = vec![0.0f32; 3 * plane];
         for (i, px) in view.pixels().enumerate() {
             for c in 0..3 {
@@ -142,19 +143,11 @@ impl Geometry {
     }
 
     /// `image` (of size `original`) resized to `resized` with PIL's bilinear resample, then cut to
-    /// the crop.
+    /// the crop. Only the crop is computed (see [`resize_bilinear_pil_window`]): the resized image
+    /// of a sliver (say 22000x1 pixels, whose shorter side resized to 256 makes it 5632000x256)
+    /// would not fit in memory.
     pub fn view(&self, image: &RgbImage) -> RgbImage {
-        let resized = if self.resized == image.dimensions() {
-            image.clone()
-        } else {
-            resize_bilinear_pil(image, self.resized.0, self.resized.1)
-        };
-        if self.crop_size == self.resized {
-            resized
-        } else {
-            image::imageops::crop_imm(&resized, self.crop_origin.0, self.crop_origin.1, self.crop_size.0, self.crop_size.1)
-                .to_image()
-        }
+        resize_bilinear_pil_window(image, self.resized, self.crop_origin, self.crop_size)
     }
 
     /// The crop as a rectangle `(x, y, w, h)` in original-image pixels.
@@ -181,12 +174,15 @@ impl Geometry {
 }
 
 /// torchvision's `Resize(int)`: the shorter side becomes `short`, the longer side
-/// `int(short * long / shorter)`.
+/// `int(short * long / shorter)`, saturated at `u32::MAX` (reached only by aspect ratios over
+/// 16 million to 1).
 fn resized_size(width: u32, height: u32, short: u32) -> (u32, u32) {
     if short == 0 {
         return (width, height);
     }
-    let long_of = |long: u32, shorter: u32| ((u64::from(short) * u64::from(long)) / u64::from(shorter)).max(1) as u32;
+    let long_of = |long: u32, shorter: u32| {
+        ((u64::from(short) * u64::from(long)) / u64::from(shorter.max(1))).clamp(1, u64::from(u32::MAX)) as u32
+    };
     if width <= height { (short, long_of(height, width)) } else { (long_of(width, height), short) }
 }
 
@@ -197,14 +193,15 @@ fn round_half_even(x: f64) -> u32 {
     v.max(0.0) as u32
 }
 
-/// One axis of PIL's resample: for each output index, the first input index and the fixed-point
-/// weights of the triangle filter stretched by the downscale factor.
-fn pil_coefficients(in_size: u32, out_size: u32) -> Vec<(usize, Vec<i32>)> {
+/// One axis of PIL's resample: for each output index in `outputs` (of `0..out_size`), the first
+/// input index and the fixed-point weights of the triangle filter stretched by the downscale
+/// factor.
+fn pil_coefficients(in_size: u32, out_size: u32, outputs: Range<u32>) -> Vec<(usize, Vec<i32>)> {
     const PRECISION_BITS: i32 = 32 - 8 - 2;
     let scale = f64::from(in_size) / f64::from(out_size);
     let filter_scale = scale.max(1.0);
     let support = filter_scale;
-    (0..out_size)
+    outputs
         .map(|xx| {
             let center = (f64::from(xx) + 0.5) * scale;
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
@@ -236,44 +233,71 @@ fn clip8(acc: i64) -> u8 {
 /// PIL's `Image.resize(size, BILINEAR)` for RGB images: horizontal pass then vertical pass,
 /// each rounded to 8 bits, as `ImagingResample` does.
 pub fn resize_bilinear_pil(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let (iw, ih) = image.dimensions();
+    resize_bilinear_pil_window(image, (width, height), (0, 0), (width, height))
+}
+
+/// The `window` (width, height) at `origin` of [`resize_bilinear_pil`]`(image, size)`, bit for
+/// bit, computing nothing outside it: each output pixel has its own taps, and the horizontal pass
+/// runs once per input row the window's vertical taps read, each row's result added into the
+/// rows it feeds at once, so memory stays the window's size whatever the image's. The window
+/// must lie inside `size`.
+pub fn resize_bilinear_pil_window(image: &RgbImage, size: (u32, u32), origin: (u32, u32), window: (u32, u32)) -> RgbImage {
+    let row_len = window.0 as usize * 3;
+    if row_len == 0 || window.1 == 0 {
+        return RgbImage::new(window.0, window.1);
+    }
+    let stride = image.width() as usize * 3;
     let src = image.as_raw();
-    let horizontal = if iw != width {
-        let cx = pil_coefficients(iw, width);
-        let mut tmp = vec![0u8; (width * ih * 3) as usize];
-        for y in 0..ih as usize {
-            for (x, (xmin, w)) in cx.iter().enumerate() {
-                for c in 0..3 {
-                    let mut acc: i64 = 1 << 21;
-                    for (k, wk) in w.iter().enumerate() {
-                        acc += i64::from(src[(y * iw as usize + xmin + k) * 3 + c]) * i64::from(*wk);
+    let cx = (image.width() != size.0).then(|| pil_coefficients(image.width(), size.0, origin.0..origin.0 + window.0));
+    // Input row `y` through the horizontal pass, the window's columns only.
+    let horizontal = |y: usize, out: &mut [u8]| {
+        let line = &src[y * stride..(y + 1) * stride];
+        match &cx {
+            None => out.copy_from_slice(&line[origin.0 as usize * 3..][..row_len]),
+            Some(cx) => {
+                for (x, (xmin, taps)) in cx.iter().enumerate() {
+                    for c in 0..3 {
+                        let acc = taps.iter().enumerate().fold(1i64 << 21, |acc, (k, &t)| acc + i64::from(line[(xmin + k) * 3 + c]) * i64::from(t));
+                        out[x * 3 + c] = clip8(acc);
                     }
-                    tmp[(y * width as usize + x) * 3 + c] = clip8(acc);
                 }
             }
         }
-        tmp
-    } else {
-        src.clone()
     };
-    let out = if ih != height {
-        let cy = pil_coefficients(ih, height);
-        let mut out = vec![0u8; (width * height * 3) as usize];
-        let row = width as usize * 3;
-        for (y, (ymin, w)) in cy.iter().enumerate() {
-            for i in 0..row {
-                let mut acc: i64 = 1 << 21;
-                for (k, wk) in w.iter().enumerate() {
-                    acc += i64::from(horizontal[(ymin + k) * row + i]) * i64::from(*wk);
+    let mut out = vec![0u8; window.1 as usize * row_len];
+    if image.height() == size.1 {
+        for (y, row) in out.chunks_exact_mut(row_len).enumerate() {
+            horizontal(origin.1 as usize + y, row);
+        }
+    } else {
+        let cy = pil_coefficients(image.height(), size.1, origin.1..origin.1 + window.1);
+        let mut acc = vec![1i64 << 21; out.len()];
+        let mut line = vec![0u8; row_len];
+        let first = cy.iter().map(|(m, _)| *m).min().unwrap_or(0);
+        let end = cy.iter().map(|(m, taps)| m + taps.len()).max().unwrap_or(first);
+        // Output rows' tap ranges start and end in increasing order; `lo` is the first whose
+        // range has not ended before input row `r`.
+        let mut lo = 0;
+        for r in first..end {
+            horizontal(r, &mut line);
+            while lo < cy.len() && cy[lo].0 + cy[lo].1.len() <= r {
+                lo += 1;
+            }
+            for (y, (ymin, taps)) in cy.iter().enumerate().skip(lo) {
+                if *ymin > r {
+                    break;
                 }
-                out[y * row + i] = clip8(acc);
+                let t = i64::from(taps[r - ymin]);
+                for (a, &v) in acc[y * row_len..(y + 1) * row_len].iter_mut().zip(&line) {
+                    *a += i64::from(v) * t;
+                }
             }
         }
-        out
-    } else {
-        horizontal
-    };
-    RgbImage::from_raw(width, height, out).expect("buffer sized width*height*3")
+        for (o, a) in out.iter_mut().zip(acc) {
+            *o = clip8(a);
+        }
+    }
+    RgbImage::from_raw(window.0, window.1, out).expect("buffer sized window width*height*3")
 }
 
 #[cfg(test)]
@@ -323,6 +347,34 @@ mod tests {
         let half = resize_bilinear_pil(&stripes, 2, 1);
         assert_eq!(half.get_pixel(0, 0).0[0], 43);
         assert_eq!(half.get_pixel(1, 0).0[0], 57);
+    }
+
+    #[test]
+    fn a_window_of_the_resize_is_the_crop_of_the_whole_resize() {
+        let img = RgbImage::from_fn(37, 23, |x, y| Rgb([(x * 7 + y * 3) as u8, (x * y) as u8, ((x ^ y) * 5) as u8]));
+        // Downscale, upscale, one axis each way, one axis unchanged, the whole image.
+        for (size, origin, window) in [
+            ((20, 9), (3, 2), (12, 6)),
+            ((80, 61), (11, 30), (40, 31)),
+            ((16, 50), (2, 7), (12, 30)),
+            ((37, 11), (5, 0), (30, 11)),
+            ((90, 23), (40, 4), (50, 12)),
+            ((37, 23), (0, 0), (37, 23)),
+        ] {
+            let whole = resize_bilinear_pil(&img, size.0, size.1);
+            let crop = image::imageops::crop_imm(&whole, origin.0, origin.1, window.0, window.1).to_image();
+            assert_eq!(resize_bilinear_pil_window(&img, size, origin, window), crop, "{size:?} {origin:?} {window:?}");
+        }
+        assert_eq!(resize_bilinear_pil_window(&img, (10, 10), (0, 0), (0, 4)).dimensions(), (0, 4));
+    }
+
+    #[test]
+    fn slivers_resize_to_a_model_input_without_overflow() {
+        let p = Preprocess::imagenet();
+        let g = p.geometry(20_000_000, 1);
+        assert_eq!((g.resized, g.crop_size), ((u32::MAX, 256), (224, 224)), "the long side saturates");
+        let sliver = RgbImage::from_fn(30_000, 1, |x, _| Rgb([(x % 256) as u8, 0, 0]));
+        assert_eq!(p.model_view(&sliver).dimensions(), (224, 224));
     }
 
     #[test]

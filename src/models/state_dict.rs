@@ -51,7 +51,8 @@ impl StateDict {
         // burn-store reports malformed files as errors; the unwind guard turns any panic deeper
         // in a parser into the same kind of error, so a hostile file can never take Lantern down.
         let owned = path.to_path_buf();
-        let read = std::panic::catch_unwind(move || read_tensors(&owned, format));
+        let file_len = meta.len();
+        let read = std::panic::catch_unwind(move || read_tensors(&owned, format, file_len));
         let tensors = match read {
             Ok(Ok(t)) => t,
             Ok(Err(reason)) => return Err(bad(reason)),
@@ -71,9 +72,10 @@ impl StateDict {
         }
         let owned = bytes.to_vec();
         let read = std::panic::catch_unwind(move || {
+            let file_len = owned.len() as u64;
             let mut store = SafetensorsStore::from_bytes(Some(owned)).map_indices_contiguous(false);
             let packed = store.get_all_tensors().map_err(|e| e.to_string())?.clone();
-            convert(packed)
+            convert(packed, file_len)
         });
         match read {
             Ok(Ok(tensors)) => Ok(Self { tensors, source: PathBuf::from(name) }),
@@ -143,7 +145,7 @@ fn sniff(head: &[u8]) -> Option<Format> {
     None
 }
 
-fn read_tensors(path: &Path, format: Format) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
+fn read_tensors(path: &Path, format: Format, file_len: u64) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
     let packed = match format {
         Format::Pytorch => {
             let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
@@ -154,11 +156,23 @@ fn read_tensors(path: &Path, format: Format) -> std::result::Result<BTreeMap<Str
             store.get_all_tensors().map_err(|e| e.to_string())?.clone()
         }
     };
-    convert(packed)
+    convert(packed, file_len)
 }
 
 /// Float tensors of a store as `f32` (integer buffers such as `num_batches_tracked` skipped).
-fn convert(packed: BTreeMap<String, burn::store::burn_pack::Tensor>) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
+///
+/// Nothing is read until the tensors' sizes are checked against the file's: together they may
+/// claim at most twice its `file_len` bytes (room for a weight stored once under two names). A
+/// PyTorch view with stride 0 (an `expand`ed tensor) reads one stored value many times, so a
+/// file of a few hundred bytes could otherwise make Lantern allocate gigabytes; the weights of a
+/// model are never such views.
+fn convert(packed: BTreeMap<String, burn::store::burn_pack::Tensor>, file_len: u64) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
+    let claimed = packed.values().fold(0u64, |sum, t| sum.saturating_add(t.byte_len() as u64));
+    if claimed > file_len.saturating_mul(2) {
+        return Err(format!(
+            "its tensors claim {claimed} bytes, more than the file holds ({file_len} bytes): views that repeat stored values are not weights"
+        ));
+    }
     let mut out = BTreeMap::new();
     for (name, tensor) in packed {
         let data = burn::store::bridge::to_data(&tensor).map_err(|e| format!("tensor {name}: {e}"))?;
