@@ -262,22 +262,14 @@ fn json(list: &[impl Serialize]) -> String {
     serde_json::to_string(list).expect("plain lists serialise")
 }
 
-/// The `__metadata__` of a safetensors file: an 8-byte little-endian header length, then a JSON
-/// header whose optional `__metadata__` object maps strings to strings.
-pub fn read_safetensors_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    use std::io::Read;
-    let bad = |reason: String| LanternError::ModelFile { path: path.to_path_buf(), reason };
-    let mut file = std::fs::File::open(path).map_err(|e| LanternError::io(path, e))?;
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len).map_err(|_| bad("too short for a safetensors file".into()))?;
-    let len = u64::from_le_bytes(len);
-    let size = file.metadata().map_err(|e| LanternError::io(path, e))?.len();
-    if len > size.saturating_sub(8) || len > 100 << 20 {
-        return Err(bad(format!("safetensors header of {len} bytes does not fit the file")));
-    }
-    let mut header = vec![0u8; len as usize];
-    file.read_exact(&mut header).map_err(|e| LanternError::io(path, e))?;
-    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| bad(format!("safetensors header: {e}")))?;
+/// The `__metadata__` of safetensors bytes (an 8-byte little-endian header length, then a JSON
+/// header whose optional `__metadata__` object maps strings to strings); `name` is for errors.
+pub fn safetensors_metadata(bytes: &[u8], name: &Path) -> Result<BTreeMap<String, String>> {
+    let bad = |reason: String| LanternError::ModelFile { path: name.to_path_buf(), reason };
+    let Some((len, rest)) = bytes.split_first_chunk::<8>() else { return Err(bad("too short for a safetensors file".into())) };
+    let len = u64::from_le_bytes(*len);
+    let header = usize::try_from(len).ok().and_then(|l| rest.get(..l)).ok_or_else(|| bad(format!("safetensors header of {len} bytes does not fit the file")))?;
+    let json: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(format!("safetensors header: {e}")))?;
     let Some(meta) = json.get("__metadata__") else { return Ok(BTreeMap::new()) };
     serde_json::from_value(meta.clone()).map_err(|e| bad(format!("safetensors __metadata__: {e}")))
 }
@@ -302,22 +294,24 @@ impl Generator {
 
     /// Read a generator file onto `device`, whatever classifier it was trained for.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let meta = GeneratorMeta::from_entries(&read_safetensors_metadata(path)?, path)?;
+        let bytes = std::fs::read(path).map_err(|e| LanternError::io(path, e))?;
+        Self::from_bytes(bytes, path, device)
+    }
+
+    /// A generator from the bytes of its file; `name` is for errors.
+    pub fn from_bytes(bytes: Vec<u8>, name: &Path, device: &Device) -> Result<Self> {
+        let meta = GeneratorMeta::from_entries(&safetensors_metadata(&bytes, name)?, name)?;
         let mut decoder = Decoder::new(&meta.shape, device);
-        let mut store = SafetensorsStore::from_file(path);
-        let result = decoder
-            .load_from(&mut store)
-            .map_err(|e| LanternError::ModelFile { path: path.to_path_buf(), reason: e.to_string() })?;
+        let mut store = SafetensorsStore::from_bytes(Some(bytes));
+        let bad = |reason: String| LanternError::ModelFile { path: name.to_path_buf(), reason };
+        let result = decoder.load_from(&mut store).map_err(|e| bad(e.to_string()))?;
         if !result.missing.is_empty() || !result.errors.is_empty() || !result.unused.is_empty() {
             let missing: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
-            return Err(LanternError::ModelFile {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "the generator's tensors do not fit its metadata (missing {missing:?}, unexpected {:?}, {} errors)",
-                    result.unused,
-                    result.errors.len()
-                ),
-            });
+            return Err(bad(format!(
+                "the generator's tensors do not fit its metadata (missing {missing:?}, unexpected {:?}, {} errors)",
+                result.unused,
+                result.errors.len()
+            )));
         }
         Ok(Self { decoder, meta })
     }
@@ -440,7 +434,7 @@ mod tests {
         let path = dir.path().join("g.safetensors");
         Generator::save(&decoder, &m, &path).unwrap();
 
-        let raw = read_safetensors_metadata(&path).unwrap();
+        let raw = safetensors_metadata(&std::fs::read(&path).unwrap(), &path).unwrap();
         assert_eq!(raw.get("classifier_sha256"), Some(&"ab".repeat(32)));
         assert_eq!(raw.get("taps").map(String::as_str), Some(r#"["blocks.0","blocks.1","blocks.2"]"#));
         assert_eq!(raw.get("objective").map(String::as_str), Some("classifier"));
