@@ -1,10 +1,12 @@
 //! Criterion benchmarks of the engine on CPU (burn Flex): Grad-CAM from scratch and a class switch
 //! with cached activations on ResNet-50 (seeded weights) and on the demo model, and the batched
-//! perturbation methods on the demo model. `cargo bench --bench explain`.
+//! perturbation methods and the weight-map generator (one forward pass) on the demo model.
+//! `cargo bench --bench explain`.
 
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
 use lantern::explain::{Control, Method, Params, Session};
+use lantern::models::generator::Generator;
 use lantern::models::{self, Network, StateDict};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -16,7 +18,11 @@ fn photo() -> image::RgbImage {
 }
 
 fn explain(net: &Arc<Network>, image: &image::RgbImage, method: Method, params: &Params) {
-    let mut s = Session::new(Arc::clone(net), net.preprocess.tensor(image, &net.device()));
+    explain_with(net, None, image, method, params);
+}
+
+fn explain_with(net: &Arc<Network>, generator: Option<&Arc<Generator>>, image: &image::RgbImage, method: Method, params: &Params) {
+    let mut s = Session::new(Arc::clone(net), net.preprocess.tensor(image, &net.device())).with_generator(generator.cloned());
     let class = lantern::explain::Target::Top1.resolve(s.logits());
     black_box(s.explain(method, class, None, params, &mut Control::none()).expect("explains"));
 }
@@ -48,6 +54,8 @@ fn benches(c: &mut Criterion) {
     for method in [Method::GradCam, Method::ScoreCam, Method::IntegratedGradients, Method::Occlusion, Method::Rise] {
         g.bench_function(method.title(), |b| b.iter(|| explain(&demo, &image, method, &small)));
     }
+    let generator = Arc::new(models::demo::generator(&device).unwrap());
+    g.bench_function("Generator", |b| b.iter(|| explain_with(&demo, Some(&generator), &image, Method::Generator, &small)));
     g.finish();
 }
 

@@ -186,15 +186,26 @@ pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
     });
 }
 
-fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method) {
+/// The method picker; `no_generator` is why the generator method cannot run on the open model
+/// (its entry is then greyed out, with the reason as tooltip).
+fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method, no_generator: Option<&str>) {
     egui::ComboBox::from_label(label).selected_text(method.title()).width(180.0).show_ui(ui, |ui| {
         for family in Family::ALL {
             ui.label(RichText::new(family.title()).small().weak());
             for &m in Method::ALL.iter().filter(|m| m.family() == family) {
-                ui.selectable_value(method, m, m.title()).on_hover_text(m.summary());
+                let missing = if m == Method::Generator { no_generator } else { None };
+                ui.add_enabled_ui(missing.is_none(), |ui| ui.selectable_value(method, m, m.title()))
+                    .inner
+                    .on_hover_text(m.summary())
+                    .on_disabled_hover_text(missing.unwrap_or_default());
             }
         }
     });
+}
+
+/// Why the open model has no generator (`None` when it has one or no model is open).
+fn no_generator(app: &LanternApp) -> Option<String> {
+    app.model.info.as_ref().and_then(|i| i.generator.as_ref().err().cloned())
 }
 
 /// One numeric parameter as a slider over its declared range.
@@ -251,7 +262,8 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                 ui.separator();
             }
             ui.heading("Explanation");
-            method_combo(ui, "Method", &mut app.settings.method);
+            let missing = no_generator(app);
+            method_combo(ui, "Method", &mut app.settings.method, missing.as_deref());
             params_ui(ui, app.settings.method, &mut app.settings.params);
             if let Some(info) = &app.model.info {
                 let uses_layer = app.settings.method.spec().layer == LayerUse::Chosen;
@@ -485,9 +497,10 @@ fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     });
     if app.settings.compare_axis == CompareAxis::Methods {
         let mut remove = None;
+        let missing = no_generator(app);
         for (i, m) in app.settings.compare_methods.iter_mut().enumerate() {
             ui.horizontal(|ui| {
-                method_combo(ui, &format!("Cell {}", i + 1), m);
+                method_combo(ui, &format!("Cell {}", i + 1), m, missing.as_deref());
                 if ui.small_button("x").on_hover_text("remove").clicked() {
                     remove = Some(i);
                 }

@@ -3,6 +3,7 @@
 //! sends jobs and polls events; it never waits. For each view slot only the newest explain
 //! request is kept, and a newer request cancels the one running for its slot.
 
+use crate::models::generator::Generator;
 use crate::explain::{Control, Method, Params, Progress, Session, Target, Timing};
 use crate::models::scores::ranked;
 use crate::imaging::{self, Geometry};
@@ -68,6 +69,8 @@ pub struct ModelInfo {
     pub cam_layer: Option<String>,
     pub preprocess: imaging::Preprocess,
     pub output: crate::models::OutputKind,
+    /// The weight-map generator found for the model (its name), or why there is none.
+    pub generator: Result<String, String>,
 }
 
 /// One explanation to compute.
@@ -163,7 +166,7 @@ impl Worker {
     pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
         let (tx, events) = channel();
-        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new() };
+        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), generators: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new() };
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("lantern-worker".into())
@@ -250,6 +253,8 @@ struct State {
     tx: Sender<Event>,
     repaint: Box<dyn Fn() + Send>,
     models: HashMap<u64, Arc<Network>>,
+    /// The weight-map generator of each model that has one.
+    generators: HashMap<u64, Arc<Generator>>,
     images: HashMap<u64, Arc<RgbImage>>,
     /// Most recently used last; `(image, model)` and its session.
     sessions: VecDeque<((u64, u64), Session)>,
@@ -343,6 +348,24 @@ fn thumbnail_size(width: u32, height: u32, side: u32) -> (u32, u32) {
     (tw as u32, th as u32)
 }
 
+/// The weight-map generator for a model: the bundled one for the demo, else
+/// `<stem>.generator.safetensors` beside the weights file, checked against the classifier's hash.
+/// Its name, or why there is none.
+fn find_generator(source: &ModelSource, device: &Device) -> Result<(String, Generator), String> {
+    match source {
+        ModelSource::Demo => crate::models::demo::generator(device).map(|g| ("bundled demo generator".to_string(), g)).map_err(|e| e.to_string()),
+        ModelSource::File(p) => {
+            let path = crate::models::generator::beside(p);
+            if !path.is_file() {
+                return Err(format!("no generator for this model: train one with `lantern train generator` (it is looked for as {})", path.display()));
+            }
+            let sha = crate::digest::sha256_file(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let g = Generator::load_for(&path, &sha, device).map_err(|e| e.to_string())?;
+            Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))
+        }
+    }
+}
+
 impl State {
     fn send(&self, e: Event) {
         let _ = self.tx.send(e);
@@ -358,6 +381,7 @@ impl State {
                         .map(|n| (n, p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().to_string()))),
                 };
                 let result = result.map(|(net, name)| {
+                    let generator = find_generator(&source, &self.device);
                     let info = ModelInfo {
                         name,
                         arch: net.arch.clone(),
@@ -368,6 +392,11 @@ impl State {
                         cam_layer: crate::explain::cam_layer(&net).map(String::from),
                         preprocess: net.preprocess.clone(),
                         output: net.output,
+                        generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
+                    };
+                    match generator {
+                        Ok((_, g)) => self.generators.insert(id, Arc::new(g)),
+                        Err(_) => self.generators.remove(&id),
                     };
                     self.models.insert(id, Arc::new(net));
                     self.sessions.retain(|((_, m), _)| *m != id);
@@ -434,6 +463,7 @@ impl State {
         // Borrow juggling: the session needs &mut self, the callback borrows self.repaint.
         let sessions = &mut self.sessions;
         let models = &self.models;
+        let generators = &self.generators;
         let images = &self.images;
         let key = (r.image, r.model);
         let pos = match sessions.iter().position(|(k, _)| *k == key) {
@@ -444,7 +474,8 @@ impl State {
                 if sessions.len() >= SESSIONS_KEPT {
                     sessions.pop_front();
                 }
-                sessions.push_back((key, Session::new(Arc::clone(net), net.preprocess.tensor(img, &net.device()))));
+                let session = Session::new(Arc::clone(net), net.preprocess.tensor(img, &net.device())).with_generator(generators.get(&r.model).cloned());
+                sessions.push_back((key, session));
                 sessions.len() - 1
             }
         };

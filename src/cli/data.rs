@@ -1,4 +1,5 @@
-//! `lantern synth` (write the procedural benchmark) and `lantern train classifier`.
+//! `lantern synth` (write the procedural benchmark) and `lantern train classifier` (the
+//! generator's trainer is in [`super::generator`]).
 
 use crate::datasets::synth_folder;
 use crate::error::Result;
@@ -34,6 +35,8 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
 pub enum TrainCommand {
     /// Train the demo CNN (GAP + linear head) on the procedural benchmark.
     Classifier(TrainClassifierArgs),
+    /// Train a weight-map generator (seed paper 000) for a frozen classifier.
+    Generator(super::generator::TrainGeneratorArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,7 +81,10 @@ pub struct TrainClassifierArgs {
 }
 
 pub fn train(command: &TrainCommand) -> Result<()> {
-    let TrainCommand::Classifier(args) = command;
+    let args = match command {
+        TrainCommand::Classifier(args) => args,
+        TrainCommand::Generator(args) => return super::generator::train(args),
+    };
     let config = TrainConfig {
         widths: args.widths.clone(),
         sizes: (args.min_size, args.max_size),
@@ -137,7 +143,7 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(len: u64, template: &str) -> ProgressBar {
+pub(super) fn progress_bar(len: u64, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(ProgressStyle::with_template(template).expect("valid progress template"));
     bar

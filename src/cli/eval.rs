@@ -4,6 +4,7 @@ use crate::datasets::{self, Format};
 use crate::error::{LanternError, Result};
 use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report};
 use crate::explain::Method;
+use crate::models::generator::Generator;
 use crate::models::{self, Labels, Network};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -24,6 +25,10 @@ pub struct EvalArgs {
     /// Layer the CAM-family methods explain (default: the model's).
     #[arg(long)]
     pub layer: Option<String>,
+    /// Weight-map generator for the `generator` method (default: `<model
+    /// stem>.generator.safetensors` beside --model, or the bundled demo generator).
+    #[arg(long)]
+    pub generator: Option<PathBuf>,
     /// Folder for state.jsonl, settings.json, per_image.csv, summary.md/json and plots/.
     #[arg(long)]
     pub out: PathBuf,
@@ -62,6 +67,27 @@ fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, S
     }
 }
 
+/// The generator the `generator` method runs with (when `needed` or named), and the SHA-256 of
+/// its file.
+fn generator(args: &EvalArgs, needed: bool, model_sha256: &str, device: &burn::tensor::Device) -> Result<Option<(std::sync::Arc<Generator>, String)>> {
+    let (bytes, name) = match (&args.generator, &args.model) {
+        (None, _) if !needed => return Ok(None),
+        (Some(path), _) => (std::fs::read(path).map_err(|e| LanternError::io(path, e))?, path.clone()),
+        (None, Some(model)) => {
+            let path = crate::models::generator::beside(model);
+            if !path.is_file() {
+                return Err(LanternError::MethodNotApplicable { method: "Generator".into(), reason: crate::explain::generator::NO_GENERATOR.into() });
+            }
+            (std::fs::read(&path).map_err(|e| LanternError::io(&path, e))?, path)
+        }
+        (None, None) => (models::demo::GENERATOR.to_vec(), PathBuf::from("bundled demo generator")),
+    };
+    let sha256 = crate::digest::sha256_hex(&bytes);
+    let g = Generator::from_bytes(bytes, &name, device)?;
+    g.check_classifier(model_sha256, &name)?;
+    Ok(Some((std::sync::Arc::new(g), sha256)))
+}
+
 pub fn run(args: &EvalArgs) -> Result<()> {
     evaluation::check_numbers(args.interval, args.limit)?;
     let device = crate::device::choose(args.device)?;
@@ -93,6 +119,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         model_sha256: model_sha256.clone(),
         dataset: format!("{}:{}", args.dataset.format, folder.display()),
         fresh: args.fresh,
+        generator: generator(args, methods.contains(&Method::Generator), &model_sha256, &device.device)?,
     };
     let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
     let bar = ProgressBar::new(total as u64);

@@ -5,6 +5,7 @@ use crate::colormap::Colormap;
 use crate::error::{LanternError, Result};
 use crate::explain::{self, Baseline, Control, Method, Objective, Params, Session, Target};
 use crate::imaging::{self, Preprocess};
+use crate::models::generator::{self, Generator};
 use crate::models::{self, Labels, Network};
 use crate::record::{self, Extras, ModelFacts, Record, Subject};
 use crate::render::{self, OverlayStyle};
@@ -24,6 +25,10 @@ pub struct ExplainArgs {
     /// Layer to explain (default: the feature map the classifier pools; see `lantern layers`).
     #[arg(long)]
     pub layer: Option<String>,
+    /// Weight-map generator for the `generator` method (default:
+    /// `<model stem>.generator.safetensors` beside the model, if there is one).
+    #[arg(long)]
+    pub generator: Option<PathBuf>,
     /// Method(s), repeatable or comma-separated (see `lantern methods`).
     #[arg(long = "method", value_delimiter = ',', default_value = "gradcam")]
     pub methods: Vec<Method>,
@@ -168,6 +173,21 @@ fn preprocess_for(args: &ExplainArgs, net: &Network) -> Result<Preprocess> {
     Ok(p)
 }
 
+/// The generator for the classifier in `model`: `named`, else the one beside the model when
+/// `needed` and present. A generator for another classifier, or none when `needed`, is an error.
+pub fn load_generator(named: Option<&Path>, model: &Path, needed: bool, device: &Device) -> Result<Option<Arc<Generator>>> {
+    let path = match named {
+        Some(p) => p.to_path_buf(),
+        None if !needed => return Ok(None),
+        None => generator::beside(model),
+    };
+    if named.is_none() && !path.is_file() {
+        return Err(LanternError::MethodNotApplicable { method: "Generator".into(), reason: explain::generator::NO_GENERATOR.into() });
+    }
+    let sha256 = crate::digest::sha256_file(model).map_err(|e| LanternError::io(model, e))?;
+    Ok(Some(Arc::new(Generator::load_for(&path, &sha256, device)?)))
+}
+
 /// Output file stems, unique even when two images share a file name.
 fn output_stems(images: &[PathBuf]) -> Vec<String> {
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -202,9 +222,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             reason: "the model's head is not global-average-pool + linear".into(),
         });
     }
+    let generator = load_generator(args.generator.as_deref(), &args.model.model, args.methods.contains(&Method::Generator), &device.device)?;
     std::fs::create_dir_all(&args.out).map_err(|e| LanternError::io(&args.out, e))?;
     let style = OverlayStyle { colormap: args.colormap, alpha: args.alpha, gamma: 1.0 };
-    let job = Job { args, net: &net, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device, params };
+    let job = Job { args, net: &net, generator, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device, params };
 
     let bar = if args.images.len() > 1 { ProgressBar::new(args.images.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -261,6 +282,7 @@ fn print_summary(path: &Path, records: &[Record]) {
 struct Job<'a> {
     args: &'a ExplainArgs,
     net: &'a Arc<Network>,
+    generator: Option<Arc<Generator>>,
     preprocess: &'a Preprocess,
     layer: &'a str,
     style: OverlayStyle,
@@ -275,7 +297,7 @@ impl Job<'_> {
         let image = imaging::load_image(path)?;
         let geometry = self.preprocess.geometry(image.width(), image.height());
         let x = self.preprocess.tensor(&image, self.tensor_device);
-        let mut session = Session::new(Arc::clone(self.net), x.clone());
+        let mut session = Session::new(Arc::clone(self.net), x.clone()).with_generator(self.generator.clone());
         let logits = session.logits().to_vec();
         let objective = self.args.target.objective(&logits);
         let name = path.display().to_string();

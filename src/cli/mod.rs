@@ -6,6 +6,7 @@ mod bench;
 mod data;
 mod eval;
 mod explain;
+mod generator;
 mod info;
 
 use crate::device::DeviceChoice;

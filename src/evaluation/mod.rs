@@ -23,6 +23,7 @@ use crate::map::{BoxMode, WeightMap};
 use crate::metrics::faithfulness::{self, Game};
 use crate::metrics::wsol::{self, BoxAccuracy, PixelPrecision};
 use crate::models::Network;
+use crate::models::generator::Generator;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::Write;
@@ -58,6 +59,9 @@ pub struct EvalConfig {
     pub dataset: String,
     /// Discard an earlier run's state in the output folder instead of resuming it.
     pub fresh: bool,
+    /// The weight-map generator for the `generator` method, with the SHA-256 of its file (part
+    /// of the resume key).
+    pub generator: Option<(Arc<Generator>, String)>,
 }
 
 /// Refuse an out-of-range `--interval` or `--limit` with the flag and its range.
@@ -128,7 +132,7 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, job: &Job, cancel: &Atom
     let truth = protocol::truth_in_view(sample, &g)?;
     let x = net.preprocess.view_tensor(&g.view(&image), &net.device());
     let mut results = Vec::new();
-    let mut session = Session::new(Arc::clone(net), x.clone());
+    let mut session = Session::new(Arc::clone(net), x.clone()).with_generator(config.generator.as_ref().map(|(g, _)| Arc::clone(g)));
     let predicted = Target::Top1.resolve(session.logits());
     let explained = match sample.class {
         None => predicted,
@@ -247,6 +251,7 @@ pub fn run(
         limit: config.limit,
         class_map: classes.model_class.clone(),
         params: settings::params_value(&config.params),
+        generator_sha256: config.generator.as_ref().map(|(_, sha)| sha.clone()),
     };
     let key = settings.key();
     if config.fresh {

@@ -16,8 +16,14 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> LanternError {
     LanternError::Invalid(format!("{}: could not draw the plot ({e})", path.display()))
 }
 
-/// Draw `series` into a 900x560 PNG at `path`.
+/// Draw `series` into a 900x560 PNG at `path`, x from 0 to 1, y from 0 to `y_max`.
 pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, y_max: f64, series: &[Series]) -> Result<()> {
+    xy_plot(path, title, (x_label, 0.0..1.0), (y_label, 0.0..y_max), series)
+}
+
+/// Draw `series` into a 900x560 PNG at `path` over the ranges `x` and `y` (each with its label).
+pub fn xy_plot(path: &Path, title: &str, x: (&str, std::ops::Range<f64>), y: (&str, std::ops::Range<f64>), series: &[Series]) -> Result<()> {
+    let ((x_label, x_range), (y_label, y_range)) = (x, y);
     crate::render::register_font();
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
@@ -26,7 +32,7 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, y_max: 
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d(0.0..1.0, 0.0..y_max)
+        .build_cartesian_2d(x_range, y_range)
         .map_err(|e| plot_error(path, e))?;
     chart
         .configure_mesh()

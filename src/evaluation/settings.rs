@@ -33,6 +33,10 @@ pub struct RunSettings {
     pub class_map: Vec<Option<usize>>,
     /// The method settings; a custom baseline image by the SHA-256 of its values.
     pub params: Value,
+    /// SHA-256 of the weight-map generator's file, when the `generator` method runs (absent
+    /// otherwise, which keeps the keys of runs without it unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_sha256: Option<String>,
 }
 
 impl RunSettings {
@@ -106,6 +110,7 @@ mod tests {
             limit: None,
             class_map: vec![Some(0), Some(1)],
             params: params_value(&Params::default()),
+            generator_sha256: None,
         }
     }
 
@@ -126,6 +131,7 @@ mod tests {
             RunSettings { limit: Some(3), ..base.clone() },
             RunSettings { class_map: vec![Some(1), Some(0)], ..base.clone() },
             RunSettings { params: params_value(&params), ..base.clone() },
+            RunSettings { generator_sha256: Some(sha256_hex(b"generator")), ..base.clone() },
         ];
         for c in &changed {
             assert_ne!(c.key(), base.key(), "{c:?}");
@@ -133,6 +139,7 @@ mod tests {
         }
         assert_eq!(changed[6].changes_from(&earlier), vec!["interval: 0.01 -> 0.05".to_string()]);
         assert_eq!(base.key(), settings().key());
+        assert!(!earlier.as_object().unwrap().contains_key("generator_sha256"), "runs without a generator keep their key");
         let custom = Params { baseline: Baseline::Custom(vec![0.5; 3 * 224 * 224]), ..Params::default() };
         assert!(params_value(&custom)["baseline"].as_str().unwrap().starts_with("custom image, sha256 "));
     }

@@ -21,16 +21,19 @@ pub enum Family {
     Gradient,
     /// Runs the model on perturbed inputs: works on black boxes.
     Perturbation,
+    /// A network trained to output the map (the weight-map generator).
+    Learned,
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::Cam, Family::Gradient, Family::Perturbation];
+    pub const ALL: [Family; 4] = [Family::Cam, Family::Gradient, Family::Perturbation, Family::Learned];
 
     pub fn title(self) -> &'static str {
         match self {
             Family::Cam => "CAM family",
             Family::Gradient => "Gradients",
             Family::Perturbation => "Perturbation",
+            Family::Learned => "Trained generator",
         }
     }
 }

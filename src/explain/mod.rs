@@ -7,6 +7,7 @@ pub mod attribution;
 pub mod backprop;
 pub mod cam;
 pub mod eigen;
+pub mod generator;
 pub mod gradients;
 pub mod method;
 pub mod objective;

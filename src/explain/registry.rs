@@ -3,7 +3,7 @@
 
 use super::method::{Family, LayerUse, MethodSpec};
 use super::params::ParamSpec;
-use super::{cam, eigen, gradients, perturbation, score_cam};
+use super::{cam, eigen, generator, gradients, perturbation, score_cam};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -49,6 +49,7 @@ registry! {
     GuidedGradCam => gradients::GUIDED_GRADCAM,
     Occlusion => perturbation::OCCLUSION,
     Rise => perturbation::RISE,
+    Generator => generator::GENERATOR,
 }
 
 impl Method {

@@ -10,6 +10,7 @@ use super::{Explanation, explain, explanation};
 use crate::control::Control;
 use crate::error::{LanternError, Result};
 use crate::models::Network;
+use crate::models::generator::Generator;
 use crate::models::network::host_values;
 use burn::tensor::Tensor;
 use std::collections::HashMap;
@@ -22,12 +23,24 @@ pub struct Session {
     x: Tensor<4>,
     layers: HashMap<String, LayerActivations>,
     logits: Option<Vec<f32>>,
+    generator: Option<Arc<Generator>>,
 }
 
 impl Session {
     /// `x` is the preprocessed `[1, 3, H, W]` input.
     pub fn new(net: Arc<Network>, x: Tensor<4>) -> Self {
-        Self { net, x, layers: HashMap::new(), logits: None }
+        Self { net, x, layers: HashMap::new(), logits: None, generator: None }
+    }
+
+    /// The same session with a weight-map generator trained for its network (the `generator`
+    /// method's model), or none.
+    pub fn with_generator(mut self, generator: Option<Arc<Generator>>) -> Self {
+        self.generator = generator;
+        self
+    }
+
+    pub fn generator(&self) -> Option<&Generator> {
+        self.generator.as_deref()
     }
 
     pub fn network(&self) -> &Network {

@@ -8,6 +8,9 @@ use burn::tensor::Device;
 
 /// The demo classifier's safetensors bytes.
 pub const WEIGHTS: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.safetensors");
+/// The weight-map generator trained for the demo classifier (`assets/demo/README.md` has the
+/// command that made it).
+pub const GENERATOR: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.generator.safetensors");
 /// The class names, one per line, as `lantern train classifier` wrote them beside the weights.
 const LABELS: &str = include_str!("../../assets/demo/lantern_cnn.labels.txt");
 
@@ -29,11 +32,26 @@ pub fn network(device: &Device) -> Result<Network> {
     Ok(net)
 }
 
+/// The demo generator on `device`, checked against the demo classifier.
+pub fn generator(device: &Device) -> Result<super::generator::Generator> {
+    let name = std::path::Path::new("bundled demo generator");
+    let g = super::generator::Generator::from_bytes(GENERATOR.to_vec(), name, device)?;
+    g.check_classifier(&crate::digest::sha256_hex(WEIGHTS), name)?;
+    Ok(g)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn labels_are_the_benchmark_shapes_in_class_order() {
         let labels: Vec<&str> = super::LABELS.lines().collect();
         assert_eq!(labels, crate::datasets::synth::SHAPES);
+    }
+
+    #[test]
+    fn the_bundled_generator_was_trained_for_the_bundled_classifier() {
+        let g = super::generator(&burn::tensor::Device::flex()).unwrap();
+        assert_eq!(g.meta.classifier_arch, "lantern_cnn");
+        assert_eq!(g.meta.input_size, 112);
     }
 }

@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod detect;
 pub mod efficientnet_lite;
+pub mod generator;
 pub mod init;
 pub mod labels;
 pub mod lantern_cnn;

@@ -271,13 +271,23 @@ pub enum Head {
 
 impl Head {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.features_and_logits(x).1
+    }
+
+    /// The penultimate features (what the last linear layer reads: the pooled features of a
+    /// GAP + linear head) and the logits.
+    pub fn features_and_logits(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         match self {
-            Head::GapLinear(fc) => fc.forward(global_average_pool(x)),
+            Head::GapLinear(fc) => {
+                let features = global_average_pool(x);
+                (features.clone(), fc.forward(features))
+            }
             Head::PoolMlp { pool, layers } => {
                 let p = adaptive_avg_pool2d(x, *pool);
                 let [n, c, h, w] = p.dims();
-                let flat = p.reshape([n, c * h * w]);
-                layers.iter().fold(flat, |h, (fc, act)| act.apply(fc.forward(h)))
+                let (last, hidden) = layers.split_last().expect("an MLP head has a layer");
+                let features = hidden.iter().fold(p.reshape([n, c * h * w]), |h, (fc, act)| act.apply(fc.forward(h)));
+                (features.clone(), last.1.apply(last.0.forward(features)))
             }
         }
     }

@@ -59,7 +59,7 @@ pub fn image_size(seed: u64, i: usize, sizes: (u32, u32)) -> u32 {
 }
 
 /// Generated images `indices` as a normalised tensor and their classes.
-fn batch(seed: u64, indices: impl ExactSizeIterator<Item = usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
+pub(super) fn batch(seed: u64, indices: impl ExactSizeIterator<Item = usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
     let n = indices.len();
     let mut values = Vec::new();
     let mut classes = Vec::new();

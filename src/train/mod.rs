@@ -1,7 +1,10 @@
 //! Training: the shared loop ([`fit`]) with its checkpoints ([`checkpoint`]) and CSV log
-//! ([`history`]), and one file per trainer: the demo classifier ([`classifier`]).
+//! ([`history`]), loss terms ([`losses`]), and one file per trainer: the demo classifier
+//! ([`classifier`]) and the weight-map generator ([`generator`]).
 
 pub mod checkpoint;
 pub mod classifier;
 pub mod fit;
+pub mod generator;
 pub mod history;
+pub mod losses;
