@@ -363,3 +363,46 @@ fn key_m_hides_and_shows_the_map() {
     h.run_steps(2);
     assert!(!h.state().settings.look.hidden, "M shows it again");
 }
+
+#[test]
+fn the_train_panel_trains_a_generator_pauses_resumes_and_the_view_switches_to_it() {
+    use lantern::app::train_panel::RunState;
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A tiny run: two epochs of two steps on procedural images.
+        let t = &mut h.state_mut().train;
+        t.out_dir = dir.path().to_path_buf();
+        (t.count, t.val_count, t.batch, t.epochs) = (8, 4, 4, 2);
+    }
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Train generator…").click();
+    h.run_steps(2);
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    h.get_by_label("Pause").click();
+    h.run_steps(1);
+    let state = |a: &LanternApp| a.train.run.as_ref().map(|r| r.state.clone());
+    wait_for(&mut h, "the pause", |a| matches!(state(a), Some(RunState::Paused | RunState::Done(_) | RunState::Failed(_))));
+    assert_eq!(state(h.state()), Some(RunState::Paused), "Pause stops the run at its next step");
+    h.get_by_label_contains("paused");
+    let paused_at = h.state().train.run.as_ref().unwrap().live().steps.len();
+    assert!(paused_at < 4, "paused before the end ({paused_at} steps)");
+    h.get_by_label("Resume").click();
+    wait_for(&mut h, "the end of the run", |a| matches!(state(a), Some(RunState::Done(_)) | Some(RunState::Failed(_))));
+    let Some(RunState::Done(file)) = state(h.state()) else { panic!("the run failed: {:?}", state(h.state())) };
+    assert!(file.starts_with(dir.path()) && file.is_file(), "{}", file.display());
+    let live = h.state().train.run.as_ref().unwrap().live();
+    assert_eq!(live.epochs.len(), 2, "one validation point per epoch");
+    assert_eq!(live.steps.last().map(|s| s.0), Some(3), "the last of 2 x 2 steps is plotted");
+    assert!(live.epochs[1].metrics.iter().any(|(n, _)| n.contains("maxboxacc")), "{:?}", live.epochs[1].metrics);
+    // The loss curve's legend is drawn.
+    h.get_by_label("loss");
+    wait_for(&mut h, "the view on the new generator", |a| {
+        explained(a) && a.main.output.as_ref().unwrap().method == Method::Generator && a.model.info.as_ref().unwrap().generator.as_ref().is_ok_and(|g| g.contains("generator"))
+    });
+    let name = h.state().model.info.as_ref().unwrap().generator.clone().unwrap();
+    assert_eq!(Some(name.as_str()), file.file_name().and_then(|n| n.to_str()), "the trained generator, not the bundled one");
+}

@@ -14,6 +14,7 @@ mod panels;
 pub mod settings;
 pub mod tasks;
 mod toasts;
+pub mod train_panel;
 pub mod views;
 pub mod worker;
 
@@ -101,6 +102,10 @@ pub struct LanternApp {
     pub tasks: Tasks,
     /// The open localisation audit, if any.
     pub audit: Option<audit_mode::AuditSession>,
+    /// The dataset folder whose images are open, if any.
+    pub dataset_dir: Option<PathBuf>,
+    /// The Train panel (generator training).
+    pub train: train_panel::TrainPanel,
     /// What widgets asked for this frame.
     pub commands: Commands,
     /// Asks egui for a frame (from other threads).
@@ -157,6 +162,8 @@ impl LanternApp {
             readout: None,
             tasks: Tasks::default(),
             audit: None,
+            dataset_dir: None,
+            train: train_panel::TrainPanel::default(),
             commands: Commands::default(),
             repaint,
             reported_first: false,
@@ -193,11 +200,13 @@ impl LanternApp {
         }
         if present.is_empty() {
             self.gallery.set_demo(&mut self.next_id);
+            self.dataset_dir = None;
         } else {
             self.open_paths(present);
         }
         if self.gallery.len() == 0 {
             self.gallery.set_demo(&mut self.next_id);
+            self.dataset_dir = None;
         }
         self.pending_layer = last.layer.clone();
     }
@@ -219,6 +228,7 @@ impl LanternApp {
                     self.settings.last.paths.clear();
                     self.audit = None;
                     self.gallery.set_demo(&mut self.next_id);
+                    self.dataset_dir = None;
                 }
                 Command::SelectMethod(m) => self.settings.method = m,
                 Command::StepImage(delta) if self.audit.is_some() => audit_mode::step(self, delta),
@@ -292,6 +302,7 @@ impl LanternApp {
             self.audit = None;
             self.settings.last.paths = opened;
             self.gallery.set_files(images, &mut self.next_id);
+            self.dataset_dir = None;
             self.transform.fit();
         }
     }
@@ -412,6 +423,8 @@ impl LanternApp {
                     }
                 }
                 Event::ModelLoaded { .. } => {}
+                Event::GeneratorLoaded { id, result } if id == self.model.id => train_panel::generator_installed(self, result),
+                Event::GeneratorLoaded { .. } => {}
                 Event::ImageLoaded { id, result } => {
                     if let Err(e) = &result {
                         self.toasts.error(e.clone());
@@ -505,11 +518,21 @@ impl LanternApp {
     /// Report finished background tasks.
     fn poll_tasks(&mut self) {
         for (name, outcome, payload) in self.tasks.take_finished() {
+            if name == train_panel::TASK {
+                train_panel::finished(self, &outcome, payload);
+                match outcome {
+                    Outcome::Done(message) => self.toasts.note(message),
+                    Outcome::Cancelled => {}
+                    Outcome::Failed(e) => self.toasts.error(format!("{name}: {e}")),
+                }
+                continue;
+            }
             if let Some(payload) = payload {
                 match payload.downcast::<(PathBuf, crate::datasets::Dataset)>() {
                     Ok(opened) => {
                         let (dir, dataset) = *opened;
-                        self.settings.last.paths = vec![dir];
+                        self.settings.last.paths = vec![dir.clone()];
+                        self.dataset_dir = Some(dir);
                         self.audit = None;
                         self.gallery.set_dataset(dataset, &mut self.next_id);
                         self.transform.fit();
@@ -638,6 +661,8 @@ impl eframe::App for LanternApp {
             if self.settings.show_inspector {
                 panels::inspector(self, ui);
             }
+            let ctx = ui.ctx().clone();
+            train_panel::window(self, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if self.compare && !self.presentation {

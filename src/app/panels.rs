@@ -116,6 +116,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 if ui.button("Actual size (0)").clicked() {
                     app.commands.push(Command::ActualSize);
                 }
+                ui.checkbox(&mut app.train.open, "Train generator…");
             });
             ui.menu_button("Help", |ui| {
                 ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");

@@ -131,6 +131,8 @@ pub enum Event {
     Thumbnail { id: u64, result: Result<RgbImage, String> },
     /// A dataset image's ground-truth mask.
     MaskLoaded { id: u64, result: Result<Arc<image::GrayImage>, String> },
+    /// A generator file was installed for model `id`: its name, or why it does not fit.
+    GeneratorLoaded { id: u64, result: Result<String, String> },
     Progress { slot: Slot, token: u64, done: usize, total: usize, partial: Option<Arc<WeightMap>> },
     Explained { slot: Slot, token: u64, result: Result<ExplainOutput, String> },
 }
@@ -139,6 +141,7 @@ enum Load {
     Model { id: u64, source: ModelSource },
     Image { id: u64, source: ImageSource, thumbnail: bool },
     Mask { id: u64, source: crate::datasets::MaskSource },
+    Generator { id: u64, model: ModelSource, path: PathBuf },
 }
 
 #[derive(Default)]
@@ -191,6 +194,11 @@ impl Worker {
 
     pub fn load_mask(&self, id: u64, source: crate::datasets::MaskSource) {
         self.push(|q| q.loads.push_back(Load::Mask { id, source }));
+    }
+
+    /// Use the generator file at `path` for model `id` (checked against the model's weights).
+    pub fn load_generator(&self, id: u64, model: ModelSource, path: PathBuf) {
+        self.push(|q| q.loads.push_back(Load::Generator { id, model, path }));
     }
 
     pub fn load_thumbnail(&self, id: u64, source: ImageSource) {
@@ -274,6 +282,7 @@ enum Waiting {
     Image(u64),
     Thumbnail(u64),
     Mask(u64),
+    Generator(u64),
     Explain(Slot, u64),
 }
 
@@ -284,6 +293,7 @@ impl Waiting {
             Next::Load(Load::Image { id, thumbnail: false, .. }) => Waiting::Image(*id),
             Next::Load(Load::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
             Next::Load(Load::Mask { id, .. }) => Waiting::Mask(*id),
+            Next::Load(Load::Generator { id, .. }) => Waiting::Generator(*id),
             Next::Explain(r, _) => Waiting::Explain(r.slot, r.token),
         }
     }
@@ -295,6 +305,7 @@ impl Waiting {
             Waiting::Image(id) => Event::ImageLoaded { id, result: Err(e) },
             Waiting::Thumbnail(id) => Event::Thumbnail { id, result: Err(e) },
             Waiting::Mask(id) => Event::MaskLoaded { id, result: Err(e) },
+            Waiting::Generator(id) => Event::GeneratorLoaded { id, result: Err(e) },
             Waiting::Explain(slot, token) => Event::Explained { slot, token, result: Err(e) },
         }
     }
@@ -359,11 +370,19 @@ fn find_generator(source: &ModelSource, device: &Device) -> Result<(String, Gene
             if !path.is_file() {
                 return Err(format!("no generator for this model: train one with `lantern train generator` (it is looked for as {})", path.display()));
             }
-            let sha = crate::digest::sha256_file(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let g = Generator::load_for(&path, &sha, device).map_err(|e| e.to_string())?;
-            Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))
+            generator_file(source, &path, device)
         }
     }
+}
+
+/// The generator file at `path`, checked against the weights of model `source`; its file name.
+fn generator_file(source: &ModelSource, path: &std::path::Path, device: &Device) -> Result<(String, Generator), String> {
+    let sha = match source {
+        ModelSource::Demo => crate::digest::sha256_hex(crate::models::demo::WEIGHTS),
+        ModelSource::File(p) => crate::digest::sha256_file(p).map_err(|e| format!("{}: {e}", p.display()))?,
+    };
+    let g = Generator::load_for(path, &sha, device).map_err(|e| e.to_string())?;
+    Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))
 }
 
 impl State {
@@ -423,6 +442,15 @@ impl State {
             Load::Mask { id, source } => {
                 let result = source.load().map(Arc::new).map_err(|e| e.to_string());
                 self.send(Event::MaskLoaded { id, result });
+            }
+            Load::Generator { id, model, path } => {
+                let result = generator_file(&model, &path, &self.device).map(|(name, g)| {
+                    self.generators.insert(id, Arc::new(g));
+                    // Cached sessions hold the generator they were made with.
+                    self.sessions.retain(|((_, m), _)| *m != id);
+                    name
+                });
+                self.send(Event::GeneratorLoaded { id, result });
             }
         }
     }
