@@ -442,25 +442,31 @@ pub fn train(config: &GeneratorConfig, files: &GeneratorFiles, device: &Device, 
     Ok(TrainedGenerator { fitted, meta, monitor: monitor.metric })
 }
 
-/// PNG plots of a run's history into `dir`: the loss terms and the validation metrics against
+/// PNG plots of a run's history into `dir`: the loss terms, and the validation metrics in
+/// percent (MaxBoxAccV2 as it is, the map area and the foreground accuracy times 100), against
 /// the epoch. Returns the files written.
 pub fn write_plots(dir: &Path, history: &[EpochRecord]) -> Result<Vec<PathBuf>> {
     use crate::evaluation::plots::{Series, xy_plot};
     let Some(first) = history.first() else { return Ok(Vec::new()) };
     std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
     let last = history.last().map_or(1, |r| r.epoch).max(2) as f64;
-    let series = |names: Vec<&str>| -> Vec<Series> {
-        names.into_iter().map(|n| Series { name: n.to_string(), points: history.iter().filter_map(|r| Some((r.epoch as f64, r.get(n)?))).collect() }).collect()
+    let series = |names: Vec<&str>, scale: &dyn Fn(&str) -> f64| -> Vec<Series> {
+        names
+            .into_iter()
+            .map(|n| Series { name: n.to_string(), points: history.iter().filter_map(|r| Some((r.epoch as f64, r.get(n)? * scale(n)))).collect() })
+            .collect()
     };
-    let mut written = Vec::new();
     let terms: Vec<&str> = first.terms.iter().map(|(n, _)| n.as_str()).chain(std::iter::once("val_loss")).collect();
     let metrics: Vec<&str> = first.metrics.iter().map(|(n, _)| n.as_str()).filter(|n| *n != "val_loss").collect();
-    for (name, title, names, percent) in [("loss.png", "Generator training: loss terms", terms, false), ("validation.png", "Generator validation", metrics, true)] {
-        let s = series(names);
-        let top = s.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
-        let y_max = if percent { top.max(1.0) * 1.05 } else { top.max(1e-3) * 1.05 };
+    let plots = [
+        ("loss.png", "Generator training: loss terms", "loss", series(terms, &|_| 1.0)),
+        ("validation.png", "Generator validation", "percent", series(metrics, &|n| if n == "val_maxboxacc_v2" { 1.0 } else { 100.0 })),
+    ];
+    let mut written = Vec::new();
+    for (name, title, unit, s) in plots {
+        let top = s.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1e-3, f64::max);
         let path = dir.join(name);
-        xy_plot(&path, title, ("epoch", 1.0..last), (if percent { "value (MaxBoxAccV2 in %)" } else { "loss" }, 0.0..y_max), &s)?;
+        xy_plot(&path, title, ("epoch", 1.0..last), (unit, 0.0..top * 1.05), &s)?;
         written.push(path);
     }
     Ok(written)
