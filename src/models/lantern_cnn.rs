@@ -229,11 +229,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("multi.safetensors");
         let model = trained_a_little(&[4, 6], 3);
-        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0 };
+        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0, input_size: Some(16) };
         model.save_as(&path, &run).unwrap();
         let plain = Device::flex();
         let net = crate::models::load(&path, None, &plain).unwrap();
         assert_eq!((net.output, net.boost()), (OutputKind::Sigmoid, Some(5.0)));
+        assert_eq!((net.preprocess.resize, net.preprocess.crop), (16, 16));
         let values: Vec<f32> = (0..2 * 3 * 16 * 16).map(|i| ((i * 53 % 97) as f32 / 48.0) - 1.0).collect();
         let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 16, 16]), &plain);
         let valid = model.valid();

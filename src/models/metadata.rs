@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `lantern.output` | `softmax` (default), `sigmoid` | exclusive classes, or independent labels (multi-label) |
 //! | `lantern.boost_alpha` | a number >= 1 (default 1) | BoostLU's `alpha` on the class activation maps of a GAP + linear head |
+//! | `lantern.input_size` | pixels, 16 to 4096 (default: the architecture's) | the side the model was trained at: resize the shorter side to it, centre-crop a square |
 
 use super::network::Network;
 use super::scores::OutputKind;
@@ -16,6 +17,8 @@ use std::collections::BTreeMap;
 pub const OUTPUT: &str = "lantern.output";
 /// The key holding BoostLU's `alpha`.
 pub const BOOST_ALPHA: &str = "lantern.boost_alpha";
+/// The key holding the input side.
+pub const INPUT_SIZE: &str = "lantern.input_size";
 /// The largest BoostLU `alpha` a file or an explanation may ask for.
 pub const MAX_BOOST_ALPHA: f32 = 100.0;
 
@@ -24,11 +27,13 @@ pub const MAX_BOOST_ALPHA: f32 = 100.0;
 pub struct RunAs {
     pub output: OutputKind,
     pub boost_alpha: f32,
+    /// The input side, when it is not the architecture's own.
+    pub input_size: Option<u32>,
 }
 
 impl Default for RunAs {
     fn default() -> Self {
-        Self { output: OutputKind::Softmax, boost_alpha: 1.0 }
+        Self { output: OutputKind::Softmax, boost_alpha: 1.0, input_size: None }
     }
 }
 
@@ -51,6 +56,10 @@ impl RunAs {
                 .filter(|a| (1.0..=MAX_BOOST_ALPHA).contains(a))
                 .ok_or_else(|| LanternError::Invalid(format!("metadata {BOOST_ALPHA} = '{v}': expected a number from 1 to {MAX_BOOST_ALPHA}")))?;
         }
+        if let Some(v) = metadata.get(INPUT_SIZE) {
+            let size = v.parse::<u32>().ok().filter(|s| (16..=4096).contains(s));
+            run.input_size = Some(size.ok_or_else(|| LanternError::Invalid(format!("metadata {INPUT_SIZE} = '{v}': expected pixels from 16 to 4096")))?);
+        }
         Ok(run)
     }
 
@@ -60,7 +69,9 @@ impl RunAs {
             OutputKind::Sigmoid => "sigmoid",
             OutputKind::Softmax | OutputKind::Embedding => "softmax",
         };
-        vec![(OUTPUT.to_string(), output.to_string()), (BOOST_ALPHA.to_string(), self.boost_alpha.to_string())]
+        let mut entries = vec![(OUTPUT.to_string(), output.to_string()), (BOOST_ALPHA.to_string(), self.boost_alpha.to_string())];
+        entries.extend(self.input_size.map(|s| (INPUT_SIZE.to_string(), s.to_string())));
+        entries
     }
 
     /// `net` run this way; BoostLU needs a GAP + linear head.
@@ -73,6 +84,10 @@ impl RunAs {
             })?
         };
         net.output = self.output;
+        if let Some(side) = self.input_size {
+            net.preprocess.resize = side;
+            net.preprocess.crop = side;
+        }
         Ok(net)
     }
 }
@@ -88,11 +103,11 @@ mod tests {
     #[test]
     fn keys_read_back_and_bad_values_are_refused() {
         assert_eq!(RunAs::read(&meta(&[])).unwrap(), RunAs::default());
-        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0 };
+        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0, input_size: Some(64) };
         let written: BTreeMap<String, String> = run.entries().into_iter().collect();
         assert_eq!(RunAs::read(&written).unwrap(), run);
         assert_eq!(RunAs::read(&meta(&[(OUTPUT, "sigmoid")])).unwrap().boost_alpha, 1.0);
-        for bad in [(OUTPUT, "logits"), (BOOST_ALPHA, "0.5"), (BOOST_ALPHA, "five"), (BOOST_ALPHA, "NaN"), (BOOST_ALPHA, "1000")] {
+        for bad in [(OUTPUT, "logits"), (BOOST_ALPHA, "0.5"), (BOOST_ALPHA, "five"), (BOOST_ALPHA, "NaN"), (BOOST_ALPHA, "1000"), (INPUT_SIZE, "8"), (INPUT_SIZE, "-64")] {
             let e = RunAs::read(&meta(&[bad])).unwrap_err().to_string();
             assert!(e.contains(bad.0), "{e}");
         }

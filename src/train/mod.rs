@@ -5,3 +5,4 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod fit;
 pub mod history;
+pub mod partial_labels;
