@@ -171,6 +171,12 @@ fn head_backward(head: &Head, a: &Tensor<4>, objective: &Objective, rule: ReluRu
             let g_pooled: Tensor<4> = g.matmul(fc.weight.clone().transpose()).reshape([n, c, 1, 1]);
             g_pooled.expand([n, c, h, w]) / (h * w) as f32
         }
+        Head::BoostedCam { .. } => {
+            // BoostLU is not a ReLU: no rule applies, the ordinary gradient through autodiff.
+            let leaf = a.clone().autodiff().require_grad();
+            let grads = objective.score(head.forward(leaf.clone())).sum().backward();
+            leaf.grad(&grads).expect("the head's input takes part in the graph").without_autodiff()
+        }
         Head::PoolMlp { pool, layers } => {
             // Forward through the MLP keeping pre-activations.
             let pooled = adaptive_avg_pool2d(a.clone(), *pool);

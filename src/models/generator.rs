@@ -265,13 +265,7 @@ fn json(list: &[impl Serialize]) -> String {
 /// The `__metadata__` of safetensors bytes (an 8-byte little-endian header length, then a JSON
 /// header whose optional `__metadata__` object maps strings to strings); `name` is for errors.
 pub fn safetensors_metadata(bytes: &[u8], name: &Path) -> Result<BTreeMap<String, String>> {
-    let bad = |reason: String| LanternError::ModelFile { path: name.to_path_buf(), reason };
-    let Some((len, rest)) = bytes.split_first_chunk::<8>() else { return Err(bad("too short for a safetensors file".into())) };
-    let len = u64::from_le_bytes(*len);
-    let header = usize::try_from(len).ok().and_then(|l| rest.get(..l)).ok_or_else(|| bad(format!("safetensors header of {len} bytes does not fit the file")))?;
-    let json: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(format!("safetensors header: {e}")))?;
-    let Some(meta) = json.get("__metadata__") else { return Ok(BTreeMap::new()) };
-    serde_json::from_value(meta.clone()).map_err(|e| bad(format!("safetensors __metadata__: {e}")))
+    super::state_dict::metadata_of_bytes(bytes).map_err(|reason| LanternError::ModelFile { path: name.to_path_buf(), reason })
 }
 
 /// A trained generator: its decoder and what it was trained for.

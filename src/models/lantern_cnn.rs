@@ -1,16 +1,21 @@
 //! Lantern's small demo classifier: `blocks.{i}` = 3x3 convolution, BatchNorm, ReLU, and a 2x2
 //! max-pool after every block but the last, then global average pooling and `fc`. With a GAP +
-//! linear head, CAM applies to its last block.
+//! linear head, CAM applies to its last block. The multi-label variant reads `fc` as a 1x1
+//! convolution giving class activation maps, boosts them with BoostLU and pools them
+//! ([`LanternCnn::forward_boosted`]); its file records `alpha` and the sigmoid output in its
+//! metadata ([`super::metadata`]).
 //!
 //! One definition serves both uses: [`LanternCnn`] is the trainable burn module (`lantern train
-//! classifier`), and [`build`] loads its weights file into the shared inference [`Network`]. Both
+//! classifier`, `lantern train multilabel`), and [`build`] loads its weights file into the shared
+//! inference [`Network`]. Both
 //! read the shape of the network from the constants and [`pooled`] below, and the module's field
 //! names are the weights file's keys (`blocks.{i}.conv.weight`, `blocks.{i}.bn.running_var`,
 //! `fc.weight`, ...), which the unit tests check against what [`build`] asks for.
 
 use super::labels::Labels;
+use super::metadata::RunAs;
 use super::scores::OutputKind;
-use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, load_conv_bn, load_linear};
+use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, boost_lu, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};
 use crate::imaging::Preprocess;
@@ -100,8 +105,8 @@ impl LanternCnn {
         Self { blocks, fc: LinearConfig::new(cin, classes).init(device) }
     }
 
-    /// Logits of a batch `[n, 3, h, w]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// The last block's activations `A` of a batch `[n, 3, h, w]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let n = self.blocks.len();
         let mut h = x;
         for (i, b) in self.blocks.iter().enumerate() {
@@ -110,8 +115,23 @@ impl LanternCnn {
                 h = max_pool2d(h, MaxPoolOptions::new([POOL, POOL]).with_stride([POOL, POOL]));
             }
         }
+        h
+    }
+
+    /// Logits of a batch `[n, 3, h, w]`: `fc(mean_ij A_ij)`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let h = self.features(x);
         let [batch, c, _, _] = h.dims();
         self.fc.forward(h.mean_dim(3).mean_dim(2).reshape([batch, c]))
+    }
+
+    /// Logits from the boosted class activation maps, the multi-label head of Kim et al.
+    /// (CVPR 2023): `CAM = fc(A_ij)` at every position (a 1x1 convolution), `y = mean_ij
+    /// BoostLU(CAM)`. With `alpha = 1` it equals [`LanternCnn::forward`] up to rounding.
+    pub fn forward_boosted(&self, x: Tensor<4>, alpha: f32) -> Tensor<2> {
+        let cam = self.fc.forward(self.features(x).permute([0, 2, 3, 1]));
+        let [batch, _, _, c] = cam.dims();
+        boost_lu(cam, alpha).mean_dim(2).mean_dim(1).reshape([batch, c])
     }
 
     /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`),
@@ -119,7 +139,13 @@ impl LanternCnn {
     /// saved is the inference-mode copy, whose BatchNorm running statistics include the last
     /// training batch (burn applies each update only at the next read).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
+        self.save_as(path, &RunAs::default())
+    }
+
+    /// [`LanternCnn::save`] with `run` (output kind, BoostLU's `alpha`) in the file's metadata.
+    pub fn save_as(&self, path: &Path, run: &RunAs) -> Result<()> {
+        let store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
+        let mut store = run.entries().into_iter().fold(store, |s, (k, v)| s.metadata(k, v));
         self.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
     }
 }
@@ -186,6 +212,47 @@ mod tests {
         assert!(scale > 1e-3, "logits are not trivially zero: {theirs:?}");
         for (a, b) in ours.iter().zip(&theirs) {
             assert!((a - b).abs() <= 1e-4 * scale.max(1.0), "{ours:?} vs {theirs:?}");
+        }
+    }
+
+    /// `BoostLU(x) = alpha x` for `x > 0`, `x` otherwise, by hand on a CAM of one position per class.
+    #[test]
+    fn boost_lu_scales_the_positive_part_only() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![-2.0f32, -0.5, 0.0, 0.5, 3.0], [1, 5]), &device);
+        assert_eq!(host_values(boost_lu(x.clone(), 5.0)), vec![-2.0, -0.5, 0.0, 2.5, 15.0]);
+        assert_eq!(host_values(boost_lu(x, 1.0)), vec![-2.0, -0.5, 0.0, 0.5, 3.0]);
+    }
+
+    #[test]
+    fn the_boosted_module_and_the_loaded_network_agree_and_alpha_travels_in_the_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multi.safetensors");
+        let model = trained_a_little(&[4, 6], 3);
+        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0, input_size: Some(16) };
+        model.save_as(&path, &run).unwrap();
+        let plain = Device::flex();
+        let net = crate::models::load(&path, None, &plain).unwrap();
+        assert_eq!((net.output, net.boost()), (OutputKind::Sigmoid, Some(5.0)));
+        assert_eq!((net.preprocess.resize, net.preprocess.crop), (16, 16));
+        let values: Vec<f32> = (0..2 * 3 * 16 * 16).map(|i| ((i * 53 % 97) as f32 / 48.0) - 1.0).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 16, 16]), &plain);
+        let valid = model.valid();
+        let boosted = host_values(valid.forward_boosted(x.clone(), 5.0));
+        let ours = host_values(net.forward(x.clone()));
+        let plain_logits = host_values(valid.forward(x.clone()));
+        let scale = boosted.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for (a, b) in ours.iter().zip(&boosted) {
+            assert!((a - b).abs() <= 1e-4 * scale.max(1.0), "{ours:?} vs {boosted:?}");
+        }
+        // BoostLU changes the logits; alpha = 1 is the plain GAP + linear head.
+        assert!(boosted.iter().zip(&plain_logits).any(|(a, b)| (a - b).abs() > 1e-3), "{boosted:?} vs {plain_logits:?}");
+        for (a, b) in host_values(valid.forward_boosted(x.clone(), 1.0)).iter().zip(&plain_logits) {
+            assert!((a - b).abs() <= 1e-4 * scale.max(1.0));
+        }
+        let unboosted = host_values(net.boosted(1.0).unwrap().forward(x));
+        for (a, b) in unboosted.iter().zip(&plain_logits) {
+            assert!((a - b).abs() <= 1e-4 * scale.max(1.0), "{unboosted:?} vs {plain_logits:?}");
         }
     }
 }

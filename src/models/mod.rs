@@ -8,6 +8,7 @@ pub mod generator;
 pub mod init;
 pub mod labels;
 pub mod lantern_cnn;
+pub mod metadata;
 pub mod mobilenet_v2;
 pub mod network;
 pub mod resnet;
@@ -26,8 +27,8 @@ use burn::tensor::Device;
 use state_dict::Loader;
 use std::path::Path;
 
-/// Build architecture `arch` from a state dict; every missing, unexpected or misshapen tensor is
-/// reported in one error.
+/// Build architecture `arch` from a state dict, run as its metadata says (output kind, BoostLU,
+/// see [`metadata`]); every missing, unexpected or misshapen tensor is reported in one error.
 pub fn build(dict: &StateDict, arch: &str, device: &Device) -> Result<Network> {
     check_arch(arch)?;
     let classes = dict
@@ -38,7 +39,7 @@ pub fn build(dict: &StateDict, arch: &str, device: &Device) -> Result<Network> {
     let loader = Loader::new(dict, device);
     let network = build_with(&loader, arch, classes)?;
     loader.finish(arch)?;
-    Ok(network)
+    metadata::RunAs::read(&dict.metadata)?.apply(network)
 }
 
 fn check_arch(arch: &str) -> Result<()> {

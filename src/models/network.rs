@@ -252,6 +252,14 @@ impl Linear {
     pub fn out_features(&self) -> usize {
         self.weight.dims()[1]
     }
+
+    /// The layer applied at every position of `[N, K, H, W]` (a 1x1 convolution with its weights
+    /// and bias): the class activation maps `[N, C, H, W]` of a GAP + linear head.
+    pub fn forward_channels(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, k, h, w] = x.dims();
+        let rows = x.permute([0, 2, 3, 1]).reshape([n * h * w, k]);
+        self.forward(rows).reshape([n, h, w, self.out_features()]).permute([0, 3, 1, 2])
+    }
 }
 
 /// Load PyTorch's `{prefix}.weight` `[out, in]` and `{prefix}.bias`.
@@ -260,11 +268,26 @@ pub fn load_linear(l: &Loader, prefix: &str, input: usize, output: usize) -> Lin
     Linear { weight: w.transpose(), bias: l.tensor(&format!("{prefix}.bias"), [output]) }
 }
 
+/// BoostLU (Kim et al., "Bridging the Gap between Model Explanations in Partially Annotated
+/// Multi-label Classification", CVPR 2023): `alpha * x` where `x > 0`, `x` elsewhere, written
+/// `x + (alpha - 1) relu(x)` so autodiff sees the same piecewise-linear function.
+pub fn boost_lu<const D: usize>(x: Tensor<D>, alpha: f32) -> Tensor<D> {
+    if alpha == 1.0 {
+        return x;
+    }
+    x.clone() + relu(x) * (alpha - 1.0)
+}
+
 /// The classifier after the last stage.
 #[derive(Debug, Clone)]
 pub enum Head {
     /// Global average pooling then one linear layer: the head CAM needs.
     GapLinear(Linear),
+    /// The same weights read as a 1x1 convolution giving class activation maps, BoostLU with
+    /// `alpha != 1` on them, then global average pooling: `y_c = mean_ij BoostLU(w_c . A_ij + b_c)`
+    /// (Kim et al., CVPR 2023). With `alpha = 1` it is [`Head::GapLinear`], since pooling and a
+    /// linear map commute.
+    BoostedCam { fc: Linear, alpha: f32 },
     /// Adaptive average pooling to `pool`, flatten, then linear layers with activations (VGG).
     PoolMlp { pool: [usize; 2], layers: Vec<(Linear, Act)> },
 }
@@ -282,6 +305,7 @@ impl Head {
                 let features = global_average_pool(x);
                 (features.clone(), fc.forward(features))
             }
+            Head::BoostedCam { fc, alpha } => (global_average_pool(x.clone()), global_average_pool(boost_lu(fc.forward_channels(x), *alpha))),
             Head::PoolMlp { pool, layers } => {
                 let p = adaptive_avg_pool2d(x, *pool);
                 let [n, c, h, w] = p.dims();
@@ -294,7 +318,7 @@ impl Head {
 
     pub fn classes(&self) -> usize {
         match self {
-            Head::GapLinear(fc) => fc.out_features(),
+            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => fc.out_features(),
             Head::PoolMlp { layers, .. } => layers.last().map_or(0, |(fc, _)| fc.out_features()),
         }
     }
@@ -359,7 +383,7 @@ impl Network {
     /// The device the weights live on.
     pub fn device(&self) -> burn::tensor::Device {
         match &self.head {
-            Head::GapLinear(fc) => fc.weight.device(),
+            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => fc.weight.device(),
             Head::PoolMlp { layers, .. } => layers[0].0.weight.device(),
         }
     }
@@ -368,8 +392,30 @@ impl Network {
     /// CAM, where the map is the classifier's weights applied to the activations.
     pub fn cam_weights_at(&self, cut: usize) -> Option<&Linear> {
         match &self.head {
-            Head::GapLinear(fc) if cut == self.stages.len() => Some(fc),
+            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } if cut == self.stages.len() => Some(fc),
             _ => None,
         }
+    }
+
+    /// BoostLU's `alpha` of a class-activation-map head (1 for a plain GAP + linear head); `None`
+    /// when the head is not one.
+    pub fn boost(&self) -> Option<f32> {
+        match &self.head {
+            Head::GapLinear(_) => Some(1.0),
+            Head::BoostedCam { alpha, .. } => Some(*alpha),
+            Head::PoolMlp { .. } => None,
+        }
+    }
+
+    /// The same network with BoostLU's `alpha` on its class activation maps (`alpha = 1`: the
+    /// plain GAP + linear head); `None` when the head is not GAP + linear. Only the head
+    /// changes: activations computed up to any layer stay valid.
+    pub fn boosted(&self, alpha: f32) -> Option<Network> {
+        let fc = match &self.head {
+            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => fc.clone(),
+            Head::PoolMlp { .. } => return None,
+        };
+        let head = if alpha == 1.0 { Head::GapLinear(fc) } else { Head::BoostedCam { fc, alpha } };
+        Some(Network { head, ..self.clone() })
     }
 }

@@ -29,6 +29,9 @@ pub struct StateDict {
     pub tensors: BTreeMap<String, RawTensor>,
     /// The file it came from, for error messages (empty for in-memory dicts).
     pub source: PathBuf,
+    /// A safetensors file's `__metadata__` strings (empty for PyTorch files); Lantern's own keys
+    /// are listed in [`super::metadata`].
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl StateDict {
@@ -61,7 +64,11 @@ impl StateDict {
         if tensors.is_empty() {
             return Err(bad("the file holds no tensors".into()));
         }
-        Ok(Self { tensors: strip_wrappers(tensors), source: path.to_path_buf() })
+        let metadata = match format {
+            Format::Safetensors => read_header(path).and_then(|h| safetensors_metadata(&h)).map_err(bad)?,
+            Format::Pytorch => BTreeMap::new(),
+        };
+        Ok(Self { tensors: strip_wrappers(tensors), source: path.to_path_buf(), metadata })
     }
 
     /// Read a safetensors file held in memory (the bundled demo model); `name` is for errors.
@@ -77,8 +84,9 @@ impl StateDict {
             let packed = store.get_all_tensors().map_err(|e| e.to_string())?.clone();
             convert(packed, file_len)
         });
+        let metadata = metadata_of_bytes(bytes).map_err(bad)?;
         match read {
-            Ok(Ok(tensors)) => Ok(Self { tensors, source: PathBuf::from(name) }),
+            Ok(Ok(tensors)) => Ok(Self { tensors, source: PathBuf::from(name), metadata }),
             Ok(Err(reason)) => Err(bad(reason)),
             Err(_) => Err(bad("the data is malformed".into())),
         }
@@ -86,7 +94,7 @@ impl StateDict {
 
     /// A state dict from tensors already in memory.
     pub fn from_tensors(tensors: BTreeMap<String, RawTensor>) -> Self {
-        Self { tensors, source: PathBuf::new() }
+        Self { tensors, source: PathBuf::new(), metadata: BTreeMap::new() }
     }
 
     /// Deterministic pseudo-random weights for a layout (see [`seeded_values`]): for benchmarks
@@ -143,6 +151,42 @@ fn sniff(head: &[u8]) -> Option<Format> {
         return Some(Format::Safetensors);
     }
     None
+}
+
+/// Largest safetensors header read for its metadata (the format's own limit is 100 MB).
+const MAX_HEADER_BYTES: usize = 100 << 20;
+
+/// The JSON header length a safetensors file starts with (a little-endian `u64`).
+fn header_length(head: &[u8]) -> std::result::Result<usize, String> {
+    let bytes: [u8; 8] = head.get(..8).and_then(|b| b.try_into().ok()).ok_or("the header length is truncated")?;
+    let n = u64::from_le_bytes(bytes);
+    usize::try_from(n).ok().filter(|&n| n <= MAX_HEADER_BYTES).ok_or_else(|| format!("a {n} byte header is over the {MAX_HEADER_BYTES} byte limit"))
+}
+
+/// The JSON header of the safetensors file at `path`.
+fn read_header(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length).map_err(|e| e.to_string())?;
+    let mut header = vec![0u8; header_length(&length)?];
+    file.read_exact(&mut header).map_err(|_| "the header is truncated".to_string())?;
+    Ok(header)
+}
+
+/// The `__metadata__` string map of safetensors file bytes (empty when there is none).
+pub fn metadata_of_bytes(bytes: &[u8]) -> std::result::Result<BTreeMap<String, String>, String> {
+    let header = header_length(bytes).and_then(|n| bytes.get(8..8 + n).ok_or_else(|| "the header is truncated".to_string()))?;
+    safetensors_metadata(header)
+}
+
+/// The `__metadata__` string map of a safetensors JSON header (empty when there is none).
+fn safetensors_metadata(header: &[u8]) -> std::result::Result<BTreeMap<String, String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__", default)]
+        metadata: BTreeMap<String, String>,
+    }
+    serde_json::from_slice::<Header>(header).map(|h| h.metadata).map_err(|e| format!("the header's metadata: {e}"))
 }
 
 fn read_tensors(path: &Path, format: Format, file_len: u64) -> std::result::Result<BTreeMap<String, RawTensor>, String> {

@@ -6,11 +6,13 @@
 //! - epochs of `len / batch` steps (an incomplete last batch is dropped), items in order or
 //!   shuffled per epoch by a Fisher-Yates pass over [`Rng::for_item`]`(seed, epoch)`, so the
 //!   order of every epoch is fixed by `(seed, epoch)` alone;
-//! - backward pass and optimiser step at the learning rate of a [`Schedule`];
+//! - backward pass and optimiser step at the learning rate of a [`Schedule`] (a task may give
+//!   parameter groups a multiple of it, [`Task::learning_rates`]);
 //! - after every epoch: validation (on `model.valid()`), the monitored score, best epoch and
 //!   early stopping, a checkpoint and the CSV log; the checkpoint holds the model, the
 //!   optimiser state and the position `(epoch, step)` with the running sums of the current
-//!   epoch, which is all the randomness the loop has, so a run resumed from it ends with the
+//!   epoch, and the task's own state ([`Task::state`], such as labels corrected while training),
+//!   which is all the randomness the loop has, so a run resumed from it ends with the
 //!   same weights and log as one never interrupted (random operations inside a model, such as
 //!   dropout, draw from burn's process-wide generator and do not replay: a task that needs them
 //!   exact draws from [`crate::seeded`] keyed by its [`StepAt`]);
@@ -27,6 +29,7 @@ use crate::error::{LanternError, Result};
 use crate::control::Control;
 use crate::seeded::{self, Rng};
 use burn::module::Module;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -79,6 +82,23 @@ pub trait Task {
     /// Named metrics of `model` (in inference mode: `valid()`) at the end of epoch `epoch`
     /// (from 0); long validations may call `control.check()`.
     fn validate(&mut self, model: &Self::Model, epoch: usize, control: &Control) -> Result<Named>;
+
+    /// The learning rate of every parameter of `model` when the schedule gives `lr`: `lr` for
+    /// all by default; a task may give parameter groups their own (a head at ten times the rate).
+    fn learning_rates(&self, _model: &Self::Model, lr: f64) -> ModuleLearningRate {
+        lr.into()
+    }
+
+    /// What training changed in the task itself (labels corrected along the way), saved with
+    /// every checkpoint; `null` for tasks that change nothing.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Take back the [`Task::state`] of the checkpoint a run resumes from.
+    fn restore(&mut self, _state: serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Learning rate over the run, as a function of the fraction `t` of steps taken.
@@ -206,6 +226,9 @@ struct LoopState {
     /// Epochs since the best one.
     since_best: usize,
     stopped_early: bool,
+    /// [`Task::state`] when the checkpoint was taken.
+    #[serde(default)]
+    task: serde_json::Value,
 }
 
 /// Items of epoch `epoch`: `0..len` in order, or shuffled by `(seed, epoch)`.
@@ -281,6 +304,7 @@ pub fn fit<T: Task>(
     }
     let mut run = Run::start(model, optim, config, identity(config)?, steps)?;
     if run.state.epoch > 0 || run.state.step > 0 {
+        task.restore(run.state.task.clone())?;
         on_event(Event::Resumed { at: run.at(run.state.step) });
     }
     run.fit(task, control, on_event)?;
@@ -312,6 +336,7 @@ impl<'c, M: Module> Run<'c, M> {
             best: None,
             since_best: 0,
             stopped_early: false,
+            task: serde_json::Value::Null,
         };
         let mut run = Run { model, optim, config, state: fresh, best: None, steps, started: Instant::now(), taken: 0 };
         let Some(dir) = &config.checkpoints else { return Ok(run) };
@@ -357,7 +382,7 @@ impl<'c, M: Module> Run<'c, M> {
             let order = epoch_order(task.train_len(), self.config.shuffle, self.config.seed, self.state.epoch);
             while self.state.step < self.steps {
                 if let Err(e) = control.check() {
-                    self.checkpoint()?;
+                    self.checkpoint(task)?;
                     return Err(e);
                 }
                 let at = self.at(self.state.step);
@@ -373,12 +398,12 @@ impl<'c, M: Module> Run<'c, M> {
             }
             let metrics = match task.validate(&self.model.valid(), self.state.epoch, control) {
                 Err(LanternError::Cancelled) => {
-                    self.checkpoint()?;
+                    self.checkpoint(task)?;
                     return Err(LanternError::Cancelled);
                 }
                 other => other?,
             };
-            let improved = self.end_epoch(metrics)?;
+            let improved = self.end_epoch(task, metrics)?;
             let record = self.state.history.last().expect("an epoch was just recorded");
             on_event(Event::Epoch { record, improved, eta: self.eta() });
         }
@@ -396,7 +421,8 @@ impl<'c, M: Module> Run<'c, M> {
             return Err(LanternError::Invalid(format!("the loss is {value} at epoch {} step {}", at.epoch + 1, at.step + 1)));
         }
         let grads = GradientsParams::from_grads(loss.value.backward(), &self.model);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
+        let rates = task.learning_rates(&self.model, lr);
+        self.model = self.optim.step(rates, self.model.clone(), grads);
         let mut terms = vec![("loss".to_string(), value)];
         terms.extend(loss.terms);
         Ok(terms)
@@ -404,7 +430,7 @@ impl<'c, M: Module> Run<'c, M> {
 
     /// Record the finished epoch, update best and patience, checkpoint and log. Returns whether
     /// the epoch improved on the best score.
-    fn end_epoch(&mut self, metrics: Named) -> Result<bool> {
+    fn end_epoch<T: Task<Model = M>>(&mut self, task: &T, metrics: Named) -> Result<bool> {
         let weight = self.state.weight.max(f64::MIN_POSITIVE);
         let terms: Named = std::mem::take(&mut self.state.sums).into_iter().map(|(n, s)| (n, s / weight)).collect();
         let epoch = self.state.epoch + 1;
@@ -431,16 +457,18 @@ impl<'c, M: Module> Run<'c, M> {
         self.state.epoch += 1;
         self.state.step = 0;
         self.state.weight = 0.0;
-        self.checkpoint()?;
+        self.checkpoint(task)?;
         if let Some(log) = &self.config.log {
             write_log(log, &self.state.history)?;
         }
         Ok(improved)
     }
 
-    /// Write a checkpoint at the current position and drop all but it and the best.
-    fn checkpoint(&self) -> Result<()> {
+    /// Write a checkpoint at the current position (with the task's state) and drop all but it
+    /// and the best.
+    fn checkpoint<T: Task<Model = M>>(&mut self, task: &T) -> Result<()> {
         let Some(dir) = &self.config.checkpoints else { return Ok(()) };
+        self.state.task = task.state();
         let name = checkpoint::name(self.at(self.state.step).global(), self.state.history.len());
         let latest = checkpoint::save(dir, &name, &self.model, &self.optim, &self.state)?;
         let best = self.state.best.as_ref().map(|b| dir.join(&b.checkpoint));

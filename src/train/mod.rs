@@ -8,3 +8,4 @@ pub mod fit;
 pub mod generator;
 pub mod history;
 pub mod losses;
+pub mod partial_labels;
