@@ -6,6 +6,7 @@ pub mod coco;
 pub mod cub;
 pub mod folder;
 pub mod synth;
+pub mod synth_attributes;
 pub mod synth_folder;
 pub mod voc;
 

@@ -14,6 +14,7 @@ pub mod params;
 pub mod perturbation;
 pub mod registry;
 pub mod score_cam;
+pub mod similarity;
 mod session;
 
 pub use crate::control::{Control, Progress};
