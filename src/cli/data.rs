@@ -34,6 +34,10 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
 pub enum TrainCommand {
     /// Train the demo CNN (GAP + linear head) on the procedural benchmark.
     Classifier(TrainClassifierArgs),
+    /// Train an embedding network (triplet loss on shape and attribute agreement).
+    Embedding(super::train_similarity::TrainEmbeddingArgs),
+    /// Train an attribute predictor (one map per attribute value) guided by an embedding's saliency.
+    Attributes(super::train_similarity::TrainAttributesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,7 +82,11 @@ pub struct TrainClassifierArgs {
 }
 
 pub fn train(command: &TrainCommand) -> Result<()> {
-    let TrainCommand::Classifier(args) = command;
+    let args = match command {
+        TrainCommand::Classifier(args) => args,
+        TrainCommand::Embedding(args) => return super::train_similarity::train_embedding(args),
+        TrainCommand::Attributes(args) => return super::train_similarity::train_attributes(args),
+    };
     let config = TrainConfig {
         widths: args.widths.clone(),
         sizes: (args.min_size, args.max_size),
@@ -137,7 +145,7 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(len: u64, template: &str) -> ProgressBar {
+pub(super) fn progress_bar(len: u64, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(ProgressStyle::with_template(template).expect("valid progress template"));
     bar

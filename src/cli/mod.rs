@@ -7,6 +7,7 @@ mod data;
 mod eval;
 mod explain;
 mod info;
+mod train_similarity;
 
 use crate::device::DeviceChoice;
 use crate::error::LanternError;

@@ -306,6 +306,45 @@ pub fn similarity_gradcam(net: &Network, q: &Tensor<4>, references: &[Vec<f32>])
     Ok(map)
 }
 
+/// Grad-CAM of the similarity for a whole batch at once, each image `x_i` (`[n, 3, H, W]`,
+/// preprocessed) against its own reference embedding `references[i]`, at the model's default
+/// layer and at that layer's resolution, ReLU'd and min-max normalised (the first steps of
+/// Grad-CAM's post-processing, without the resize). What a trainer needs many of; one image's
+/// map with the full post-processing is [`similarity_gradcam`].
+pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Result<Vec<WeightMap>> {
+    check_embedding(net)?;
+    let n = x.dims()[0];
+    if references.len() != n {
+        return Err(LanternError::Invalid(format!("{n} images but {} references", references.len())));
+    }
+    let layer = super::activations::find_layer(net, &net.default_layer)?.clone();
+    let a = net.forward_to(x, layer.cut);
+    let leaf = a.clone().autodiff().require_grad();
+    let y = net.forward_from(leaf.clone(), layer.cut);
+    let k = y.dims()[1];
+    let flat: Vec<f32> = references.iter().flat_map(|r| crate::models::embedding::normalized(r)).collect();
+    if flat.len() != n * k {
+        return Err(LanternError::Invalid(format!("reference embeddings must have the model's {k} values")));
+    }
+    let r = Tensor::<2>::from_data(TensorData::new(flat, [n, k]), &y.device());
+    let norm = (y.clone() * y.clone()).sum_dim(1).sqrt().clamp_min(1e-8);
+    let cos = (y * r).sum_dim(1) / norm;
+    let grads = cos.sum().backward();
+    let g = leaf.grad(&grads).ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?.without_autodiff();
+    let [_, c, h, w] = a.dims();
+    let (a, g) = (crate::models::network::host_values(a), crate::models::network::host_values(g));
+    let block = c * h * w;
+    Ok((0..n)
+        .map(|i| {
+            let maps = |v: &[f32]| super::activations::FeatureMaps { channels: c, height: h, width: w, values: v[i * block..(i + 1) * block].to_vec() };
+            let mut m = WeightMap::new(w, h, super::cam::grad_cam(&maps(&a), &maps(&g)));
+            m.relu();
+            m.normalize();
+            m
+        })
+        .collect())
+}
+
 /// The map over the query `q` that explains its similarity to `r` (both preprocessed,
 /// `[1, 3, H, W]`), by `method`.
 pub fn query_map(net: &Network, method: PairMethod, q: &Tensor<4>, r: &Tensor<4>, settings: &PairSettings, control: &mut Control) -> Result<WeightMap> {
@@ -455,5 +494,28 @@ mod tests {
         let err = query_map(&classifier, PairMethod::GradCam, &r, &r, &PairSettings::default(), &mut Control::none()).unwrap_err();
         assert!(err.to_string().contains("not an embedding model"), "{err}");
         assert_eq!("slide".parse::<PairMethod>(), Ok(PairMethod::SlidingWindow));
+    }
+
+    #[test]
+    fn batched_gradcam_equals_one_image_at_a_time() {
+        let device = Device::flex();
+        let net = crate::models::embedding::penultimate(crate::models::demo::network(&device).unwrap());
+        let pre = &net.preprocess;
+        let images: Vec<Tensor<4>> = (0..3).map(|i| pre.tensor(&crate::datasets::synth::generate(2, i, 80).image, &device)).collect();
+        let refs: Vec<Vec<f32>> = images.iter().map(|x| embed(&net, x.clone()).remove(0)).collect();
+        let partners = [refs[1].clone(), refs[2].clone(), refs[0].clone()];
+        let batch = batch_gradcam(&net, Tensor::cat(images.clone(), 0), &partners).unwrap();
+        for (i, x) in images.iter().enumerate() {
+            let acts = activations(&net, x.clone(), &net.default_layer).unwrap();
+            let g = super::super::activations::gradient(&net, &acts, Objective::Similarity { reference: partners[i].clone() }).unwrap();
+            let mut one = WeightMap::new(acts.maps.width, acts.maps.height, super::super::cam::grad_cam(&acts.maps, &g));
+            one.relu();
+            one.normalize();
+            assert_eq!((batch[i].width, batch[i].height), (one.width, one.height));
+            for (a, b) in batch[i].values.iter().zip(&one.values) {
+                assert!((a - b).abs() < 1e-4, "image {i}: {a} vs {b}");
+            }
+            assert!(one.values.iter().any(|v| *v > 0.5), "a non-trivial map");
+        }
     }
 }
