@@ -3,11 +3,13 @@
 //! and normalise once more (its multi-layer aggregation step).
 
 pub mod activations;
+pub mod attribute_rank;
 pub mod attribution;
 pub mod backprop;
 pub mod cam;
 pub mod eigen;
 pub mod gradients;
+pub mod matching;
 pub mod method;
 pub mod objective;
 pub mod params;

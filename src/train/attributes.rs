@@ -11,7 +11,7 @@
 //! model's last layer (the same resolution as the attribute maps), ReLU'd and min-max normalised,
 //! `j` the image of the batch that agrees with `i` on the most properties ([`agreement`]; the
 //! authors pair each image with images of its class). `tau` is the temperature of the target
-//! ([`TEMPERATURE`]). Differences from the authors, and why: the classification term is binary
+//! ([`crate::explain::attribute_rank::SALIENCY_TEMPERATURE`]). Differences from the authors, and why: the classification term is binary
 //! cross-entropy on the sigmoid scores (they apply a smooth L1 loss to a softmax of the scores;
 //! our values are independent labels); and the saliency is Grad-CAM computed on the fly instead
 //! of RISE maps cached in advance (2000 masked passes per training image would take hours on two
@@ -25,6 +25,7 @@ use crate::control::Control;
 use crate::datasets::synth::Attributes;
 use crate::datasets::synth_attributes::{self, COUNT, agreement, indices};
 use crate::error::{LanternError, Result};
+use crate::explain::attribute_rank::attribute_distances;
 use crate::explain::similarity::batch_gradcam;
 use crate::imaging::Preprocess;
 use crate::map::{Interpolation, WeightMap};
@@ -34,14 +35,8 @@ use crate::models::network::host_values;
 use crate::models::{Network, init};
 use burn::module::Module;
 use burn::optim::AdamConfig;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
-
-/// Temperature `tau` of the saliency target `softmax(s / tau)`: with `s` in `[0, 1]`, the most
-/// salient position is at most `e^10` times as likely as the least. (The authors softmax raw
-/// RISE sums in the hundreds, which makes their target nearly one-hot.)
-pub const TEMPERATURE: f32 = 0.1;
 
 /// What to train.
 #[derive(Debug, Clone, Serialize)]
@@ -104,12 +99,10 @@ fn bce_with_logits(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
 }
 
 /// `min_{a true} ||softmax(A_a) - softmax(s / tau)||_2` per image (`[n]`), from the raw maps
-/// `[n, A, h, w]`, the targets `[n, A]` and the saliency `[n, h * w]`.
+/// `[n, A, h, w]`, the targets `[n, A]` and the saliency `[n, h * w]` ([`attribute_distances`]).
 pub fn saliency_distance(maps: Tensor<4>, targets: Tensor<2>, saliency: Tensor<2>) -> Tensor<1> {
-    let [n, a, h, w] = maps.dims();
-    let p = softmax(maps.reshape([n, a, h * w]), 2);
-    let q = softmax(saliency / TEMPERATURE, 1).reshape([n, 1, h * w]).expand([n, a, h * w]);
-    let d = ((p - q).powi_scalar(2).sum_dim(2) + 1e-12).sqrt().reshape([n, a]);
+    let n = maps.dims()[0];
+    let d = attribute_distances(maps, saliency);
     // Values the image does not have are pushed out of the minimum.
     let d = d + (targets.neg() + 1.0) * 10.0;
     d.min_dim(1).reshape([n])
@@ -230,7 +223,7 @@ mod tests {
         // One image, 2 attribute maps of 2 positions; attribute 0 true, 1 not.
         let maps = tensor(vec![0.0, 0.0, 5.0, -5.0], [1, 2, 1, 2]);
         let saliency = tensor(vec![1.0, 0.0], [1, 2]);
-        let q = crate::models::scores::softmax(&[10.0, 0.0]);
+        let q = crate::models::scores::softmax(&[1.0 / crate::explain::attribute_rank::SALIENCY_TEMPERATURE, 0.0]);
         // Map 0 is uniform: distance from q; map 1 is closer but not true.
         let d0 = ((0.5 - q[0]).powi(2) + (0.5 - q[1]).powi(2)).sqrt();
         let d = host_values(saliency_distance(maps.clone(), tensor(vec![1.0, 0.0], [1, 2]), saliency.clone()))[0];
