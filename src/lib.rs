@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod models;
 pub mod record;
 pub mod render;
+pub mod retrieval;
 pub mod seeded;
 pub mod train;
 

@@ -37,6 +37,10 @@ pub enum TrainCommand {
     Classifier(TrainClassifierArgs),
     /// Train a weight-map generator (seed paper 000) for a frozen classifier.
     Generator(super::generator::TrainGeneratorArgs),
+    /// Train an embedding network (triplet loss on shape and attribute agreement).
+    Embedding(super::train_similarity::TrainEmbeddingArgs),
+    /// Train an attribute predictor (one map per attribute value) guided by an embedding's saliency.
+    Attributes(super::train_similarity::TrainAttributesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +88,8 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     let args = match command {
         TrainCommand::Classifier(args) => args,
         TrainCommand::Generator(args) => return super::generator::train(args),
+        TrainCommand::Embedding(args) => return super::train_similarity::train_embedding(args),
+        TrainCommand::Attributes(args) => return super::train_similarity::train_attributes(args),
     };
     let config = TrainConfig {
         widths: args.widths.clone(),

@@ -8,6 +8,7 @@ mod eval;
 mod explain;
 mod generator;
 mod info;
+mod train_similarity;
 
 use crate::device::DeviceChoice;
 use crate::error::LanternError;

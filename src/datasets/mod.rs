@@ -7,6 +7,7 @@ pub mod coco;
 pub mod cub;
 pub mod folder;
 pub mod synth;
+pub mod synth_attributes;
 pub mod synth_folder;
 pub mod synth_multi;
 pub mod voc;

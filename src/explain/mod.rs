@@ -3,18 +3,21 @@
 //! and normalise once more (its multi-layer aggregation step).
 
 pub mod activations;
+pub mod attribute_rank;
 pub mod attribution;
 pub mod backprop;
 pub mod cam;
 pub mod eigen;
 pub mod generator;
 pub mod gradients;
+pub mod matching;
 pub mod method;
 pub mod objective;
 pub mod params;
 pub mod perturbation;
 pub mod registry;
 pub mod score_cam;
+pub mod similarity;
 mod session;
 
 pub use crate::control::{Control, Progress};

@@ -10,7 +10,7 @@ use super::params::{CELLS, KEEP, MASKS, Reduction, STRIDE, WINDOW};
 use super::gradients::baseline_tensor;
 use crate::error::Result;
 use crate::map::WeightMap;
-use crate::models::Network;
+use crate::models::{Network, OutputKind};
 use crate::models::network::host_values;
 use crate::seeded::Rng;
 use burn::tensor::{Tensor, TensorData};
@@ -218,46 +218,100 @@ impl RiseMasks {
     }
 }
 
-/// RISE saliency: `sum_i P(x * M_i) M_i / (N keep)`, `P` the objective on a bounded scale (for a
-/// class, its probability under the model's softmax or sigmoid head, as RISE wraps the model in a
-/// softmax). Returns the map and the scores.
-pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
-    let objective = objective.into();
+/// What a masked-input method makes of the model's outputs: [`run_masked`] hands it every mask
+/// with the output row of the masked input, and asks it for the map so far.
+pub trait MaskedScores {
+    /// Mask `M_i` (`h * w` values) and the model's output row for `x * M_i`, in mask order.
+    fn add(&mut self, mask: &[f32], output: &[f32]);
+    /// The map from the masks added so far.
+    fn map(&self) -> WeightMap;
+}
+
+/// Run the model on `x * M_i` for the masks `mask(0..count)` (each `h * w` values, applied to every
+/// channel of the normalised input), `batch` images per pass, handing each output row to
+/// `scores`; progress (with partial maps when wanted) and cancellation between batches.
+pub fn run_masked(
+    net: &Network,
+    x: &Tensor<4>,
+    count: usize,
+    mask: &dyn Fn(usize) -> Vec<f32>,
+    batch: usize,
+    control: &mut Control,
+    scores: &mut dyn MaskedScores,
+) -> Result<()> {
     let [_, c, h, w] = x.dims();
     let device = x.device();
     let image = host_values(x.clone());
     let plane = h * w;
     let batch = batch.max(1);
-    let mut saliency = vec![0.0f64; plane];
-    let mut scores = Vec::with_capacity(masks.len());
-    for start in (0..masks.len()).step_by(batch) {
+    for start in (0..count).step_by(batch) {
         control.check()?;
-        let end = (start + batch).min(masks.len());
-        let ms: Vec<Vec<f32>> = (start..end).map(|i| masks.mask(i)).collect();
+        let end = (start + batch).min(count);
+        let ms: Vec<Vec<f32>> = (start..end).map(mask).collect();
         let mut values = Vec::with_capacity((end - start) * c * plane);
         for m in &ms {
             for ch in 0..c {
                 values.extend(image[ch * plane..(ch + 1) * plane].iter().zip(m).map(|(v, k)| v * k));
             }
         }
-        let logits = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
-        let classes = logits.dims()[1];
-        let logits = host_values(logits);
-        for (row, m) in logits.chunks(classes).zip(&ms) {
-            let p = objective.bounded_row(row, net.output);
-            scores.push(p);
-            for (s, &k) in saliency.iter_mut().zip(m) {
-                *s += f64::from(p) * f64::from(k);
-            }
+        let outputs = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
+        let k = outputs.dims()[1];
+        let outputs = host_values(outputs);
+        for (row, m) in outputs.chunks(k).zip(&ms) {
+            scores.add(m, row);
         }
         if control.wants_partials() {
-            let partial = rise_map(&saliency, end, masks.keep, w, h);
-            control.report(end, masks.len(), Some(&partial));
+            let partial = scores.map();
+            control.report(end, count, Some(&partial));
         } else {
-            control.report(end, masks.len(), None);
+            control.report(end, count, None);
         }
     }
-    Ok((rise_map(&saliency, masks.len(), masks.keep, w, h), scores))
+    Ok(())
+}
+
+/// RISE's running sum `sum_i P_i M_i` and its scores.
+struct RiseSum<'o> {
+    objective: &'o Objective,
+    output: OutputKind,
+    keep: f32,
+    width: usize,
+    height: usize,
+    saliency: Vec<f64>,
+    scores: Vec<f32>,
+}
+
+impl MaskedScores for RiseSum<'_> {
+    fn add(&mut self, mask: &[f32], output: &[f32]) {
+        let p = self.objective.bounded_row(output, self.output);
+        self.scores.push(p);
+        for (s, &k) in self.saliency.iter_mut().zip(mask) {
+            *s += f64::from(p) * f64::from(k);
+        }
+    }
+
+    fn map(&self) -> WeightMap {
+        rise_map(&self.saliency, self.scores.len(), self.keep, self.width, self.height)
+    }
+}
+
+/// RISE saliency: `sum_i P(x * M_i) M_i / (N keep)`, `P` the objective on a bounded scale (for a
+/// class, its probability under the model's softmax or sigmoid head, as RISE wraps the model in a
+/// softmax). Returns the map and the scores.
+pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
+    let objective = objective.into();
+    let [_, _, h, w] = x.dims();
+    let mut sum = RiseSum {
+        objective: &objective,
+        output: net.output,
+        keep: masks.keep,
+        width: w,
+        height: h,
+        saliency: vec![0.0; h * w],
+        scores: Vec::with_capacity(masks.len()),
+    };
+    run_masked(net, x, masks.len(), &|i| masks.mask(i), batch, control, &mut sum)?;
+    Ok((sum.map(), sum.scores))
 }
 
 fn rise_map(sum: &[f64], n: usize, keep: f32, w: usize, h: usize) -> WeightMap {

@@ -5,7 +5,7 @@ use super::state_dict::StateDict;
 use crate::error::{LanternError, Result};
 
 /// Every architecture name Lantern can build, as `--arch` accepts it.
-pub const ARCHITECTURES: [&str; 16] = [
+pub const ARCHITECTURES: [&str; 18] = [
     "resnet18",
     "resnet34",
     "resnet50",
@@ -22,6 +22,8 @@ pub const ARCHITECTURES: [&str; 16] = [
     "mobilenet_v2",
     "efficientnet_lite0",
     "lantern_cnn",
+    super::embedding::ARCH,
+    super::attributes::ARCH,
 ];
 
 /// The architecture whose key layout `dict` has.
@@ -39,6 +41,12 @@ pub fn detect(dict: &StateDict) -> Result<String> {
                     if bottleneck { "bottleneck" } else { "basic" }
                 ))
             });
+    }
+    if dict.contains("blocks.0.conv.weight") && dict.contains("embed.weight") {
+        return Ok(super::embedding::ARCH.into());
+    }
+    if dict.contains("blocks.0.conv.weight") && dict.contains("heatmap.weight") {
+        return Ok(super::attributes::ARCH.into());
     }
     if dict.contains("blocks.0.conv.weight") && dict.contains("fc.weight") {
         return Ok("lantern_cnn".into());
@@ -88,6 +96,10 @@ pub fn detect(dict: &StateDict) -> Result<String> {
 pub fn classifier_key(arch: &str) -> &'static str {
     if arch.starts_with("resnet") || arch == "lantern_cnn" {
         "fc.weight"
+    } else if arch == super::embedding::ARCH {
+        "embed.weight"
+    } else if arch == super::attributes::ARCH {
+        "heatmap.weight"
     } else if arch.starts_with("vgg") {
         "classifier.6.weight"
     } else if arch == "mobilenet_v2" {

@@ -46,11 +46,14 @@ pub fn preprocess() -> Preprocess {
     Preprocess { resize: 112, crop: 112, mean: [0.5; 3], std: [0.5; 3] }
 }
 
-/// Build the demo CNN from `l`'s tensors; block widths come from the file.
-pub fn build(l: &Loader, classes: usize) -> Result<Network> {
+/// The convolutional trunk of a `blocks.{i}` weights file as inference stages (BatchNorm folded,
+/// 2x2 max-pool after every block but the last), its layers, and the last block's width. Block
+/// widths come from the file. Shared by the demo classifier and the embedding and attribute
+/// networks ([`super::similarity_nets`]).
+pub fn load_trunk(l: &Loader, arch: &str) -> Result<(Vec<Stage>, Vec<LayerInfo>, usize)> {
     let blocks = l.dict().count_indexed("blocks", "conv.weight");
     if blocks == 0 {
-        return Err(LanternError::Architecture("lantern_cnn: no blocks.0.conv.weight".into()));
+        return Err(LanternError::Architecture(format!("{arch}: no blocks.0.conv.weight")));
     }
     let mut stages = Vec::new();
     let mut layers = Vec::new();
@@ -66,8 +69,14 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
         layers.push(LayerInfo { name: p, cut: stages.len(), channels: cout, same_as: None });
         cin = cout;
     }
+    Ok((stages, layers, cin))
+}
+
+/// Build the demo CNN from `l`'s tensors; block widths come from the file.
+pub fn build(l: &Loader, classes: usize) -> Result<Network> {
+    let (stages, layers, cin) = load_trunk(l, "lantern_cnn")?;
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
-    let default_layer = format!("blocks.{}", blocks - 1);
+    let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
     Ok(Network { arch: "lantern_cnn".into(), stages, head, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Softmax })
 }
 
@@ -85,37 +94,56 @@ pub struct LanternCnn {
     fc: Linear,
 }
 
+/// Freshly initialised trunk blocks, one per entry of `widths` (burn's default initialisers,
+/// drawn from `device`'s random generator); the last block's width is `widths.last()`.
+pub fn new_blocks(widths: &[usize], device: &Device) -> Vec<ConvBlock> {
+    let mut cin = 3;
+    widths
+        .iter()
+        .map(|&cout| {
+            let pad = KERNEL / 2;
+            let conv = Conv2dConfig::new([cin, cout], [KERNEL, KERNEL])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_bias(false)
+                .init(device);
+            cin = cout;
+            ConvBlock { conv, bn: BatchNormConfig::new(cout).with_epsilon(f64::from(EPS)).init(device) }
+        })
+        .collect()
+}
+
+/// The trunk's feature map of a batch `[n, 3, h, w]`: every block, max-pooled after all but the last.
+pub fn trunk(blocks: &[ConvBlock], x: Tensor<4>) -> Tensor<4> {
+    let n = blocks.len();
+    let mut h = x;
+    for (i, b) in blocks.iter().enumerate() {
+        h = relu(b.bn.forward(b.conv.forward(h)));
+        if pooled(i, n) {
+            h = max_pool2d(h, MaxPoolOptions::new([POOL, POOL]).with_stride([POOL, POOL]));
+        }
+    }
+    h
+}
+
+/// Save a trainable module as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`,
+/// linear `[out, in]`), replacing `path` only once the new file is complete. What is saved is
+/// the inference-mode copy, whose BatchNorm running statistics include the last training batch
+/// (burn applies each update only at the next read).
+pub fn save_module<M: Module>(model: &M, path: &Path) -> Result<()> {
+    let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
+    model.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
+}
+
 impl LanternCnn {
-    /// A freshly initialised network with one block per entry of `widths` (burn's default
-    /// initialisers, drawn from `device`'s random generator).
+    /// A freshly initialised network with one block per entry of `widths` (see [`new_blocks`]).
     pub fn new(widths: &[usize], classes: usize, device: &Device) -> Self {
-        let mut cin = 3;
-        let blocks = widths
-            .iter()
-            .map(|&cout| {
-                let pad = KERNEL / 2;
-                let conv = Conv2dConfig::new([cin, cout], [KERNEL, KERNEL])
-                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-                    .with_bias(false)
-                    .init(device);
-                cin = cout;
-                ConvBlock { conv, bn: BatchNormConfig::new(cout).with_epsilon(f64::from(EPS)).init(device) }
-            })
-            .collect();
-        Self { blocks, fc: LinearConfig::new(cin, classes).init(device) }
+        let cin = widths.last().copied().unwrap_or(3);
+        Self { blocks: new_blocks(widths, device), fc: LinearConfig::new(cin, classes).init(device) }
     }
 
     /// The last block's activations `A` of a batch `[n, 3, h, w]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let n = self.blocks.len();
-        let mut h = x;
-        for (i, b) in self.blocks.iter().enumerate() {
-            h = relu(b.bn.forward(b.conv.forward(h)));
-            if pooled(i, n) {
-                h = max_pool2d(h, MaxPoolOptions::new([POOL, POOL]).with_stride([POOL, POOL]));
-            }
-        }
-        h
+        trunk(&self.blocks, x)
     }
 
     /// Logits of a batch `[n, 3, h, w]`: `fc(mean_ij A_ij)`.
@@ -134,10 +162,7 @@ impl LanternCnn {
         boost_lu(cam, alpha).mean_dim(2).mean_dim(1).reshape([batch, c])
     }
 
-    /// Save as a PyTorch-style safetensors file (BatchNorm `weight`/`bias`, linear `[out, in]`),
-    /// the file [`build`] loads, replacing `path` only once the new file is complete. What is
-    /// saved is the inference-mode copy, whose BatchNorm running statistics include the last
-    /// training batch (burn applies each update only at the next read).
+    /// Save as a PyTorch-style safetensors file (see [`save_module`]), the file [`build`] loads.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.save_as(path, &RunAs::default())
     }

@@ -1,10 +1,12 @@
 //! Classifiers Lantern can explain: loading torchvision-style weights into the shared
 //! [`Network`] graph, architecture detection and class labels.
 
+pub mod attributes;
 pub mod demo;
 pub mod detect;
 pub mod efficientnet_lite;
 pub mod generator;
+pub mod embedding;
 pub mod init;
 pub mod labels;
 pub mod lantern_cnn;
@@ -63,6 +65,10 @@ fn build_with(loader: &Loader, arch: &str, classes: usize) -> Result<Network> {
         mobilenet_v2::build(loader, classes)?
     } else if arch == "lantern_cnn" {
         lantern_cnn::build(loader, classes)?
+    } else if arch == embedding::ARCH {
+        embedding::build(loader, classes)?
+    } else if arch == attributes::ARCH {
+        attributes::build(loader, classes)?
     } else {
         efficientnet_lite::build(loader, classes)?
     })

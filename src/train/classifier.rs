@@ -9,7 +9,7 @@
 
 use super::fit::{self, Event, FitConfig, Fitted, Goal, Loss, Monitor, Schedule, StepAt, Task};
 use super::history::Named;
-use crate::datasets::synth::{self, SHAPES};
+use crate::datasets::synth::{self, Attributes, SHAPES};
 use crate::error::{LanternError, Result};
 use crate::control::Control;
 use crate::models::scores::top_k;
@@ -58,18 +58,23 @@ pub fn image_size(seed: u64, i: usize, sizes: (u32, u32)) -> u32 {
     lo + rng.below((hi - lo + 1) as usize) as u32
 }
 
-/// Generated images `indices` as a normalised tensor and their classes.
-pub(super) fn batch(seed: u64, indices: impl ExactSizeIterator<Item = usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<usize>) {
+/// Generated images `indices` as a normalised tensor and their attributes (the class is the
+/// shape).
+pub(super) fn batch(seed: u64, indices: impl ExactSizeIterator<Item = usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<Attributes>) {
     let n = indices.len();
     let mut values = Vec::new();
-    let mut classes = Vec::new();
+    let mut attributes = Vec::new();
     for i in indices {
         let s = synth::generate(seed, i as u64, image_size(seed, i, sizes));
         values.extend(pre.normalize(&pre.model_view(&s.image)));
-        classes.push(s.class);
+        attributes.push(s.attributes);
     }
     let (h, w) = (pre.crop as usize, pre.crop as usize);
-    (Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), classes)
+    (Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), attributes)
+}
+
+fn classes(attributes: &[Attributes]) -> Vec<usize> {
+    attributes.iter().map(|a| a.shape).collect()
 }
 
 fn correct(logits: Tensor<2>, classes: &[usize]) -> usize {
@@ -86,8 +91,8 @@ pub fn evaluate(model: &LanternCnn, seed: u64, count: usize, sizes: (u32, u32), 
     let mut right = 0;
     for start in (0..count).step_by(64) {
         let end = (start + 64).min(count);
-        let (x, classes) = batch(seed, start..end, sizes, &pre, &plain);
-        right += correct(model.forward(x), &classes);
+        let (x, attributes) = batch(seed, start..end, sizes, &pre, &plain);
+        right += correct(model.forward(x), &classes(&attributes));
     }
     right as f64 / count.max(1) as f64
 }
@@ -109,7 +114,8 @@ impl Task for Classifier<'_> {
 
     fn loss(&mut self, model: &LanternCnn, items: &[usize], at: StepAt) -> Result<Loss> {
         let first = at.epoch * self.config.train_count;
-        let (x, classes) = batch(self.config.seed, items.iter().map(|i| first + i), self.config.sizes, &self.pre, &self.device);
+        let (x, attributes) = batch(self.config.seed, items.iter().map(|i| first + i), self.config.sizes, &self.pre, &self.device);
+        let classes = classes(&attributes);
         let targets = Tensor::<1, Int>::from_data(
             TensorData::new(classes.iter().map(|&c| c as i64).collect::<Vec<_>>(), [classes.len()]),
             &self.device,

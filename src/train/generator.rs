@@ -209,8 +209,8 @@ impl GeneratorTask<'_> {
         match &self.source {
             Source::Synth { seed, count, sizes } => {
                 let pre = &self.net.preprocess;
-                let (x, classes) = super::classifier::batch(*seed, items.iter().map(|i| epoch * count + i), *sizes, pre, device);
-                Ok((x, classes.into_iter().map(Some).collect()))
+                let (x, attributes) = super::classifier::batch(*seed, items.iter().map(|i| epoch * count + i), *sizes, pre, device);
+                Ok((x, attributes.into_iter().map(|a| Some(a.shape)).collect()))
             }
             Source::Folder(samples) => {
                 let mut values = Vec::with_capacity(items.len() * 3 * self.side * self.side);

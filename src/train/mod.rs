@@ -2,8 +2,10 @@
 //! ([`history`]), loss terms ([`losses`]), and one file per trainer: the demo classifier
 //! ([`classifier`]) and the weight-map generator ([`generator`]).
 
+pub mod attributes;
 pub mod checkpoint;
 pub mod classifier;
+pub mod embedding;
 pub mod fit;
 pub mod generator;
 pub mod history;

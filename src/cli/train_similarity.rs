@@ -1,0 +1,188 @@
+//! `lantern train embedding` and `lantern train attributes`: the similarity models of
+//! `lantern similar`, trained on the procedural benchmark with the shared loop.
+
+use super::data::progress_bar;
+use crate::control::Control;
+use crate::datasets::synth_attributes;
+use crate::error::{LanternError, Result};
+use crate::files::write_atomic;
+use crate::train::attributes::{self, AttributeConfig};
+use crate::train::embedding::{self, EmbeddingConfig, RunFiles};
+use crate::train::fit::{Event, Fitted};
+use crate::train::history::EpochRecord;
+use burn::module::Module;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Settings both trainers share.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// Weights file to write (.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Trunk block widths, comma-separated (a 2x2 max-pool between blocks).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,64")]
+    pub widths: Vec<usize>,
+    /// Training images per epoch (fresh images every epoch).
+    #[arg(long, default_value_t = 3000)]
+    pub count: usize,
+    #[arg(long, default_value_t = 500)]
+    pub val_count: usize,
+    #[arg(long, default_value_t = 8)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0.003)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1_000_001)]
+    pub val_seed: u64,
+    /// Range of generated image sides (resized to the model's 64x64 input).
+    #[arg(long, default_value_t = 64)]
+    pub min_size: u32,
+    #[arg(long, default_value_t = 128)]
+    pub max_size: u32,
+    /// Per-epoch log as CSV (default: <out>.log.csv).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Checkpoint folder (default: <out>.checkpoints); a run with the same settings resumes.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// Stop after this many epochs without a better validation score, and write the best epoch.
+    #[arg(long)]
+    pub patience: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainEmbeddingArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Embedding dimension.
+    #[arg(long, default_value_t = 32)]
+    pub dim: usize,
+    /// Triplet margin per shared property (shape, colour, texture, size).
+    #[arg(long, default_value_t = 0.1)]
+    pub margin: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainAttributesArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The embedding model whose similarity saliency the attribute maps are pulled toward.
+    #[arg(long)]
+    pub embedding: PathBuf,
+    /// Weight of the saliency-agreement term (0: attribute classification alone).
+    #[arg(long, default_value_t = 0.5)]
+    pub saliency_weight: f64,
+}
+
+fn files(c: &CommonArgs) -> (RunFiles, PathBuf, PathBuf) {
+    let log = c.log.clone().unwrap_or_else(|| c.out.with_extension("log.csv"));
+    let checkpoints = c.checkpoints.clone().unwrap_or_else(|| c.out.with_extension("checkpoints"));
+    (RunFiles { checkpoints: Some(checkpoints.clone()), log: Some(log.clone()) }, log, checkpoints)
+}
+
+/// Train with a progress bar; every epoch's numbers are printed. Returns the model to save:
+/// the best epoch's with `--patience`, else the last.
+fn run<M: Module>(c: &CommonArgs, train: impl FnOnce(&RunFiles, &mut dyn FnMut(Event<'_>)) -> Result<Fitted<M>>) -> Result<(M, PathBuf)> {
+    let (files, log, checkpoints) = files(c);
+    let steps = (c.count / c.batch.max(1)) as u64;
+    let bar = progress_bar(steps * c.epochs as u64, "{bar:30} {pos}/{len} steps  {elapsed_precise}  {msg}");
+    let fitted = train(&files, &mut |event| match event {
+        Event::Resumed { at } => {
+            bar.set_position(at.global() as u64);
+            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
+        }
+        Event::Step { at, terms, eta, .. } => {
+            bar.set_position(at.global() as u64 + 1);
+            let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
+            bar.set_message(format!("epoch {} loss {:.4}{eta}", at.epoch + 1, terms[0].1));
+        }
+        Event::Epoch { record, .. } => bar.suspend(|| println!("{}", epoch_line(record))),
+    })?;
+    bar.finish_and_clear();
+    if fitted.stopped_early {
+        println!("stopped early: {} epochs without a better validation score", c.patience.unwrap_or(0));
+    }
+    let model = match (c.patience, fitted.best) {
+        (Some(_), Some(best)) => {
+            println!("best epoch: {} (score {:.4})", best.epoch, best.score);
+            best.model
+        }
+        _ => fitted.model,
+    };
+    Ok((model, log))
+}
+
+/// `epoch N: name value  name value ...` with every term and metric of the record.
+fn epoch_line(r: &EpochRecord) -> String {
+    let values: Vec<String> = r.terms.iter().chain(&r.metrics).map(|(n, v)| format!("{n} {v:.4}")).collect();
+    format!("epoch {}: {}", r.epoch, values.join("  "))
+}
+
+fn device() -> burn::tensor::Device {
+    let device = crate::device::ComputeDevice::cpu();
+    eprintln!("device: {}", device.description);
+    device.device
+}
+
+/// `lantern train embedding`.
+pub fn train_embedding(args: &TrainEmbeddingArgs) -> Result<()> {
+    let c = &args.common;
+    let config = EmbeddingConfig {
+        widths: c.widths.clone(),
+        dim: args.dim,
+        sizes: (c.min_size, c.max_size),
+        train_count: c.count,
+        val_count: c.val_count,
+        epochs: c.epochs,
+        batch: c.batch,
+        learning_rate: c.lr,
+        margin: args.margin,
+        seed: c.seed,
+        val_seed: c.val_seed,
+        patience: c.patience,
+    };
+    let device = device();
+    let (model, log) = run(c, |files, on_event| embedding::train(&config, files, &device, &mut Control::none(), on_event))?;
+    model.save(&c.out)?;
+    println!("saved {} (log {})", c.out.display(), log.display());
+    Ok(())
+}
+
+/// `<out>.labels.txt`: the attribute values' names, one per line.
+fn write_labels(out: &Path) -> Result<PathBuf> {
+    let path = out.with_extension("labels.txt");
+    let text = synth_attributes::names().join("\n") + "\n";
+    write_atomic(&path, |f| f.write_all(text.as_bytes()))?;
+    Ok(path)
+}
+
+/// `lantern train attributes`.
+pub fn train_attributes(args: &TrainAttributesArgs) -> Result<()> {
+    let c = &args.common;
+    let device = device();
+    let embedder = crate::models::embedding::penultimate(crate::models::load(&args.embedding, None, &device)?);
+    let digest = crate::digest::sha256_file(&args.embedding).map_err(|e| LanternError::io(&args.embedding, e))?;
+    let config = AttributeConfig {
+        widths: c.widths.clone(),
+        sizes: (c.min_size, c.max_size),
+        train_count: c.count,
+        val_count: c.val_count,
+        epochs: c.epochs,
+        batch: c.batch,
+        learning_rate: c.lr,
+        saliency_weight: args.saliency_weight,
+        seed: c.seed,
+        val_seed: c.val_seed,
+        patience: c.patience,
+        embedding_digest: digest,
+    };
+    let (model, log) = run(c, |files, on_event| attributes::train(&config, &embedder, files, &device, &mut Control::none(), on_event))?;
+    model.save(&c.out)?;
+    let labels = write_labels(&c.out)?;
+    println!("saved {} with {} (log {})", c.out.display(), labels.display(), log.display());
+    Ok(())
+}
