@@ -254,7 +254,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("multi.safetensors");
         let model = trained_a_little(&[4, 6], 3);
-        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0, input_size: Some(16) };
+        let run = RunAs { output: Some(OutputKind::Sigmoid), boost_alpha: 5.0, input_size: Some(16) };
         model.save_as(&path, &run).unwrap();
         let plain = Device::flex();
         let net = crate::models::load(&path, None, &plain).unwrap();

@@ -25,7 +25,8 @@ pub const MAX_BOOST_ALPHA: f32 = 100.0;
 /// How a model runs, as its weights file records it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunAs {
-    pub output: OutputKind,
+    /// The output kind, when the file sets one (else the architecture's own).
+    pub output: Option<OutputKind>,
     pub boost_alpha: f32,
     /// The input side, when it is not the architecture's own.
     pub input_size: Option<u32>,
@@ -33,7 +34,7 @@ pub struct RunAs {
 
 impl Default for RunAs {
     fn default() -> Self {
-        Self { output: OutputKind::Softmax, boost_alpha: 1.0, input_size: None }
+        Self { output: None, boost_alpha: 1.0, input_size: None }
     }
 }
 
@@ -44,8 +45,8 @@ impl RunAs {
         let mut run = Self::default();
         if let Some(v) = metadata.get(OUTPUT) {
             run.output = match v.as_str() {
-                "softmax" => OutputKind::Softmax,
-                "sigmoid" => OutputKind::Sigmoid,
+                "softmax" => Some(OutputKind::Softmax),
+                "sigmoid" => Some(OutputKind::Sigmoid),
                 other => return Err(LanternError::Invalid(format!("metadata {OUTPUT} = '{other}': expected softmax or sigmoid"))),
             };
         }
@@ -65,11 +66,13 @@ impl RunAs {
 
     /// The metadata entries that record this (defaults are written too, so a file says what it is).
     pub fn entries(&self) -> Vec<(String, String)> {
-        let output = match self.output {
-            OutputKind::Sigmoid => "sigmoid",
-            OutputKind::Softmax | OutputKind::Embedding => "softmax",
-        };
-        let mut entries = vec![(OUTPUT.to_string(), output.to_string()), (BOOST_ALPHA.to_string(), self.boost_alpha.to_string())];
+        let output = self.output.and_then(|o| match o {
+            OutputKind::Sigmoid => Some("sigmoid"),
+            OutputKind::Softmax => Some("softmax"),
+            OutputKind::Embedding => None,
+        });
+        let mut entries: Vec<(String, String)> = output.map(|o| (OUTPUT.to_string(), o.to_string())).into_iter().collect();
+        entries.push((BOOST_ALPHA.to_string(), self.boost_alpha.to_string()));
         entries.extend(self.input_size.map(|s| (INPUT_SIZE.to_string(), s.to_string())));
         entries
     }
@@ -83,7 +86,9 @@ impl RunAs {
                 LanternError::Invalid(format!("{BOOST_ALPHA} needs a global-average-pool + linear head, which {} does not have", net.arch))
             })?
         };
-        net.output = self.output;
+        if let Some(output) = self.output {
+            net.output = output;
+        }
         if let Some(side) = self.input_size {
             net.preprocess.resize = side;
             net.preprocess.crop = side;
@@ -103,7 +108,7 @@ mod tests {
     #[test]
     fn keys_read_back_and_bad_values_are_refused() {
         assert_eq!(RunAs::read(&meta(&[])).unwrap(), RunAs::default());
-        let run = RunAs { output: OutputKind::Sigmoid, boost_alpha: 5.0, input_size: Some(64) };
+        let run = RunAs { output: Some(OutputKind::Sigmoid), boost_alpha: 5.0, input_size: Some(64) };
         let written: BTreeMap<String, String> = run.entries().into_iter().collect();
         assert_eq!(RunAs::read(&written).unwrap(), run);
         assert_eq!(RunAs::read(&meta(&[(OUTPUT, "sigmoid")])).unwrap().boost_alpha, 1.0);
