@@ -85,9 +85,31 @@ pub fn write_csv<R: AsRef<[String]>>(path: &Path, header: &[&str], rows: &[R]) -
     })
 }
 
+/// `name` as a file-name part: letters, digits, `-` and `_` kept, every other run of
+/// characters one `_` (a label such as "tabby, tabby cat" becomes `tabby_tabby_cat`).
+pub fn safe_name(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_alphanumeric() || ch == '-' || ch == '_' {
+            out.push(ch);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    if trimmed.is_empty() { "label".to_string() } else { trimmed.to_string() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safe_names_keep_words_and_drop_separators() {
+        assert_eq!(safe_name("tabby, tabby cat"), "tabby_tabby_cat");
+        assert_eq!(safe_name("../x"), "x");
+        assert_eq!(safe_name("???"), "label");
+    }
 
     #[test]
     fn npy_and_png16_round_trip() {

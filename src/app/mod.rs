@@ -9,6 +9,7 @@ mod canvas;
 pub mod commands;
 mod export;
 pub mod gallery;
+mod labels_panel;
 mod overlay;
 mod panels;
 pub mod settings;
@@ -61,6 +62,11 @@ pub struct ModelState {
     pub loading: bool,
 }
 
+/// Probability from which a multi-label model's label counts as present.
+pub const LABEL_THRESHOLD: f32 = 0.5;
+/// Most present labels listed (and compared) at once.
+pub const MAX_LABELS: usize = 9;
+
 /// The task that reads a dataset folder.
 const OPEN_DATASET: &str = "open dataset";
 
@@ -83,6 +89,8 @@ pub struct LanternApp {
     pub gallery: Gallery,
     pub main: ViewState,
     pub cells: Vec<ViewState>,
+    /// The small maps of the present labels of a multi-label model.
+    pub label_views: Vec<ViewState>,
     pub compare: bool,
     pub presentation: bool,
     pub transform: ViewTransform,
@@ -149,6 +157,7 @@ impl LanternApp {
             gallery: Gallery::default(),
             main: ViewState::default(),
             cells: Vec::new(),
+            label_views: Vec::new(),
             compare: false,
             presentation: false,
             transform: ViewTransform::default(),
@@ -335,15 +344,14 @@ impl LanternApp {
         let mut method = self.settings.method;
         let mut target = self.target;
         let mut layer = self.layer.clone().or_else(|| Some(info.default_layer.clone()));
-        if let Slot::Cell(i) = slot {
-            match self.settings.compare_axis {
+        match slot {
+            Slot::Main => {}
+            Slot::Cell(i) => match self.settings.compare_axis {
                 settings::CompareAxis::Methods => method = *self.settings.compare_methods.get(i)?,
-                settings::CompareAxis::Classes => {
-                    let top = self.main.output.as_ref()?.top.get(i)?;
-                    target = Target::Class(top.0);
-                }
+                settings::CompareAxis::Classes => target = Target::Class(*self.compared_classes().get(i)?),
                 settings::CompareAxis::Layers => layer = Some(compare_layers(info).get(i)?.clone()),
-            }
+            },
+            Slot::Label(i) => target = Target::Class(self.present_labels().get(i)?.0),
         }
         Some(ExplainRequest { slot, token: 0, image: image.id, model: self.model.id, method, target, layer, params: self.settings.params.clone() })
     }
@@ -352,14 +360,40 @@ impl LanternApp {
         match slot {
             Slot::Main => Some(&mut self.main),
             Slot::Cell(i) => self.cells.get_mut(i),
+            Slot::Label(i) => self.label_views.get_mut(i),
         }
+    }
+
+    /// Whether the open model reads its outputs as independent labels.
+    pub fn multilabel(&self) -> bool {
+        self.model.info.as_ref().is_some_and(|i| i.output == crate::models::OutputKind::Sigmoid)
+    }
+
+    /// The labels a multi-label model finds present in the open image (probability at least
+    /// [`LABEL_THRESHOLD`]), most probable first, at most [`MAX_LABELS`]; empty for other models.
+    pub fn present_labels(&self) -> Vec<(usize, f32)> {
+        match &self.main.output {
+            Some(o) if self.multilabel() => o.top.iter().copied().take_while(|&(_, p)| p >= LABEL_THRESHOLD).take(MAX_LABELS).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The classes of the compare grid's class axis: every present label of a multi-label
+    /// model, else the four most probable classes.
+    pub fn compared_classes(&self) -> Vec<usize> {
+        if self.multilabel() {
+            return self.present_labels().into_iter().map(|(c, _)| c).collect();
+        }
+        self.main.output.as_ref().map_or_else(Vec::new, |o| o.top.iter().take(4).map(|t| t.0).collect())
     }
 
     /// Send a request for every view whose wanted content differs from what it asked for.
     pub fn reconcile(&mut self) {
         let cells = if self.compare { self.compare_len() } else { 0 };
         self.cells.resize_with(cells, ViewState::default);
-        let slots: Vec<Slot> = std::iter::once(Slot::Main).chain((0..cells).map(Slot::Cell)).collect();
+        let labels = self.present_labels().len();
+        self.label_views.resize_with(labels, ViewState::default);
+        let slots: Vec<Slot> = std::iter::once(Slot::Main).chain((0..cells).map(Slot::Cell)).chain((0..labels).map(Slot::Label)).collect();
         // A view whose map belongs to another image or model shows nothing until its new map
         // comes (the new image may still be loading, so no request can be sent yet).
         let shown = (self.gallery.current().map(|i| i.id), self.model.id);
@@ -395,7 +429,7 @@ impl LanternApp {
     fn compare_len(&self) -> usize {
         match self.settings.compare_axis {
             settings::CompareAxis::Methods => self.settings.compare_methods.len(),
-            settings::CompareAxis::Classes => self.main.output.as_ref().map_or(0, |o| o.top.len().min(4)),
+            settings::CompareAxis::Classes => self.compared_classes().len(),
             settings::CompareAxis::Layers => self.model.info.as_ref().map_or(0, |i| compare_layers(i).len()),
         }
     }
@@ -645,7 +679,7 @@ impl eframe::App for LanternApp {
         self.poll_tasks();
         self.gallery.request_loads(&self.worker);
         self.reconcile();
-        if self.main.running() || self.cells.iter().any(ViewState::running) || !self.tasks.is_empty() {
+        if self.main.running() || self.cells.iter().chain(&self.label_views).any(ViewState::running) || !self.tasks.is_empty() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }

@@ -304,6 +304,7 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
             ui.separator();
             prediction_chart(app, ui);
             ui.separator();
+            super::labels_panel::labels_ui(app, ui);
             look_ui(app, ui);
             ui.separator();
             compare_ui(app, ui);
@@ -491,9 +492,10 @@ fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
 fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     ui.heading("Compare");
     ui.checkbox(&mut app.compare, "Show grid");
+    let classes = if app.multilabel() { "present labels" } else { "classes" };
     ui.horizontal(|ui| {
         ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Methods, "methods");
-        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Classes, "classes");
+        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Classes, classes);
         ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Layers, "layers");
     });
     if app.settings.compare_axis == CompareAxis::Methods {

@@ -14,6 +14,7 @@ fn view_id(slot: Slot) -> u64 {
     match slot {
         Slot::Main => 0,
         Slot::Cell(i) => 1 + i as u64,
+        Slot::Label(i) => 1000 + i as u64,
     }
 }
 
@@ -43,28 +44,8 @@ fn draw(
     let map = if look.hidden { None } else { shown_map(view).cloned() };
     let content = ViewContent { image_key: image.id, image: decoded.rgba.clone(), map_key: view.map_key, map: map.clone() };
     let uniforms = canvas::uniforms(look, rect, image_rect, if map.is_some() { geometry.as_ref() } else { None });
-    let fallback = if gpu {
-        None
-    } else {
-        // Frames not drawn by wgpu (tests without a GPU renderer): composite on the CPU,
-        // only when the image, the map or the look changes.
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (image.id, view.map_key, format!("{look:?}")).hash(&mut h);
-            h.finish()
-        };
-        if image.fallbacks.get(&view_id(slot)).is_none_or(|(k, _)| *k != key) {
-            let rgb = match (&map, &geometry) {
-                (Some(m), Some(g)) => render_view(&decoded.rgb, m, g, &look.view_look()),
-                _ => (*decoded.rgb).clone(),
-            };
-            let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
-            let tex = ui.ctx().load_texture(format!("lantern view {}", view_id(slot)), colour, egui::TextureOptions::LINEAR);
-            image.fallbacks.insert(view_id(slot), (key, tex));
-        }
-        image.fallbacks.get(&view_id(slot)).map(|(_, t)| t.clone())
-    };
+    // Frames not drawn by wgpu (tests without a GPU renderer) composite on the CPU.
+    let fallback = if gpu { None } else { composited(ui, slot, image, view, look) };
     canvas::paint_view(ui, rect, view_id(slot), &content, uniforms, gpu, fallback.as_ref(), image_rect);
     let boxes: Vec<Rect> = match (output, &map) {
         (Some(o), Some(m)) if view.partial.is_none() => {
@@ -77,6 +58,31 @@ fn draw(
         paint_truth(ui, rect, image_rect, size, truth, look.boxes);
     }
     Some(response)
+}
+
+/// The view's image with its map over it, composited on the CPU and kept as a texture until the
+/// image, the map or the look changes (views that wgpu does not draw, and the small maps of the
+/// label list).
+pub fn composited(ui: &egui::Ui, slot: Slot, image: &mut GalleryImage, view: &ViewState, look: &Look) -> Option<egui::TextureHandle> {
+    let decoded = image.decoded()?;
+    let map = if look.hidden { None } else { shown_map(view).cloned() };
+    let geometry = view.output.as_ref().map(|o| o.geometry);
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (image.id, view.map_key, format!("{look:?}")).hash(&mut h);
+        h.finish()
+    };
+    if image.fallbacks.get(&view_id(slot)).is_none_or(|(k, _)| *k != key) {
+        let rgb = match (&map, &geometry) {
+            (Some(m), Some(g)) => render_view(&decoded.rgb, m, g, &look.view_look()),
+            _ => (*decoded.rgb).clone(),
+        };
+        let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
+        let tex = ui.ctx().load_texture(format!("lantern view {}", view_id(slot)), colour, egui::TextureOptions::LINEAR);
+        image.fallbacks.insert(view_id(slot), (key, tex));
+    }
+    image.fallbacks.get(&view_id(slot)).map(|(_, t)| t.clone())
 }
 
 /// Ground truth in green, distinct from the yellow predicted boxes: the mask as a translucent

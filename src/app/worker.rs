@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 pub enum Slot {
     Main,
     Cell(usize),
+    /// The small map of the `i`-th present label of a multi-label model (the inspector's list).
+    Label(usize),
 }
 
 /// Where an image comes from.
@@ -69,6 +71,8 @@ pub struct ModelInfo {
     pub cam_layer: Option<String>,
     pub preprocess: imaging::Preprocess,
     pub output: crate::models::OutputKind,
+    /// BoostLU's `alpha` of a class-activation-map head (1: none); `None` without such a head.
+    pub boost: Option<f32>,
     /// The weight-map generator found for the model (its name), or why there is none.
     pub generator: Result<String, String>,
 }
@@ -411,6 +415,7 @@ impl State {
                         cam_layer: crate::explain::cam_layer(&net).map(String::from),
                         preprocess: net.preprocess.clone(),
                         output: net.output,
+                        boost: net.boost(),
                         generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
                     };
                     match generator {

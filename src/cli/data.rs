@@ -1,7 +1,7 @@
 //! `lantern synth` (write the procedural benchmark) and `lantern train classifier` (the
 //! generator's trainer is in [`super::generator`]).
 
-use crate::datasets::synth_folder;
+use crate::datasets::{synth_folder, synth_multi};
 use crate::error::Result;
 use crate::control::Control;
 use crate::train::classifier::{self, TrainConfig, TrainFiles};
@@ -21,10 +21,20 @@ pub struct SynthArgs {
     /// Image side in pixels (64 to 224 is typical).
     #[arg(long, default_value_t = 112)]
     pub size: u32,
+    /// Write the multi-label variant: 1 to 4 objects per image, each with its mask and box,
+    /// and one observed positive label per image (multilabel.json).
+    #[arg(long)]
+    pub multilabel: bool,
 }
 
 pub fn synth(args: &SynthArgs) -> Result<()> {
     let bar = progress_bar(args.count as u64, "{bar:30} {pos}/{len} images  {elapsed_precise}");
+    if args.multilabel {
+        let a = synth_multi::write(&args.out, args.count, args.seed, args.size, |done| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        println!("wrote {} multi-label images of {} classes to {}", a.images.len(), a.classes.len(), args.out.display());
+        return Ok(());
+    }
     let a = synth_folder::write(&args.out, args.count, args.seed, args.size, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     println!("wrote {} images of {} classes to {}", a.images.len(), a.classes.len(), args.out.display());
@@ -41,6 +51,8 @@ pub enum TrainCommand {
     Embedding(super::train_similarity::TrainEmbeddingArgs),
     /// Train an attribute predictor (one map per attribute value) guided by an embedding's saliency.
     Attributes(super::train_similarity::TrainAttributesArgs),
+    /// Train a multi-label classifier with single positive labels (AN, LL-R, LL-Ct, LL-Cp; optionally BoostLU), then test it.
+    Multilabel(super::train_multilabel::TrainMultilabelArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +102,7 @@ pub fn train(command: &TrainCommand) -> Result<()> {
         TrainCommand::Generator(args) => return super::generator::train(args),
         TrainCommand::Embedding(args) => return super::train_similarity::train_embedding(args),
         TrainCommand::Attributes(args) => return super::train_similarity::train_attributes(args),
+        TrainCommand::Multilabel(args) => return super::train_multilabel::run(args),
     };
     let config = TrainConfig {
         widths: args.widths.clone(),

@@ -6,7 +6,8 @@ use crate::error::{LanternError, Result};
 use crate::explain::{self, Baseline, Control, Method, Objective, Params, Session, Target};
 use crate::imaging::{self, Preprocess};
 use crate::models::generator::{self, Generator};
-use crate::models::{self, Labels, Network};
+use crate::files;
+use crate::models::{self, Labels, Network, scores};
 use crate::record::{self, Extras, ModelFacts, Record, Subject};
 use crate::render::{self, OverlayStyle};
 use burn::tensor::Device;
@@ -32,9 +33,13 @@ pub struct ExplainArgs {
     /// Method(s), repeatable or comma-separated (see `lantern methods`).
     #[arg(long = "method", value_delimiter = ',', default_value = "gradcam")]
     pub methods: Vec<Method>,
-    /// Class to explain: a class index, or top1 for the prediction.
+    /// Class to explain: a class index, top1 for the prediction, or present for every label
+    /// whose probability is at least --label-threshold (multi-label models), one file set each.
     #[arg(long, default_value = "top1")]
-    pub target: Target,
+    pub target: Targets,
+    /// Probability from which a label counts as present (with --target present).
+    #[arg(long, default_value_t = 0.5)]
+    pub label_threshold: f32,
     #[arg(long, default_value = "jet")]
     pub colormap: Colormap,
     /// Opacity of the map over the image, 0 to 1.
@@ -63,6 +68,23 @@ pub struct ExplainArgs {
     pub faithfulness: bool,
     #[command(flatten)]
     pub params: ParamArgs,
+}
+
+/// What `--target` asks for: one class, or every present label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Targets {
+    One(Target),
+    Present,
+}
+
+impl std::str::FromStr for Targets {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("present") {
+            return Ok(Targets::Present);
+        }
+        s.parse::<Target>().map(Targets::One).map_err(|e| format!("{e}, or 'present'"))
+    }
 }
 
 /// Settings of the gradient and perturbation methods (defaults as in Captum and the RISE code).
@@ -104,6 +126,9 @@ pub struct ParamArgs {
     /// How input attributions become one map: absolute, positive, negative, max_abs.
     #[arg(long, default_value = "absolute")]
     pub reduction: crate::explain::Reduction,
+    /// BoostLU's alpha for the boostcam method (1: no boost).
+    #[arg(long, default_value_t = 5.0)]
+    pub boost_alpha: f32,
 }
 
 impl ParamArgs {
@@ -132,6 +157,7 @@ impl ParamArgs {
             rise_cells: self.cells,
             rise_keep: self.keep,
             reduction: self.reduction,
+            boost_alpha: self.boost_alpha,
         };
         params.validate().map_err(LanternError::Invalid)?;
         Ok(params)
@@ -149,6 +175,9 @@ fn parse_triple(s: &str) -> std::result::Result<[f32; 3], String> {
 /// Load the network of `args` with its labels.
 pub fn load_network(args: &ModelArgs, device: &Device) -> Result<Network> {
     let mut net = models::load(&args.model, args.arch.as_deref(), device)?;
+    if args.multilabel {
+        net.output = models::OutputKind::Sigmoid;
+    }
     if let Some(path) = &args.labels {
         net.labels = Labels::load(path, net.classes())?;
     }
@@ -212,8 +241,11 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let preprocess = preprocess_for(args, &net)?;
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     explain::find_layer(&net, &layer)?;
-    if let Target::Class(c) = args.target {
+    if let Targets::One(Target::Class(c)) = args.target {
         Objective::Class(c).check(&net)?;
+    }
+    if !(0.0..=1.0).contains(&args.label_threshold) {
+        return Err(LanternError::Invalid(format!("--label-threshold must be between 0 and 1, got {}", args.label_threshold)));
     }
     let params = args.params.params(&preprocess)?;
     if args.methods.contains(&Method::Cam) && explain::cam_layer(&net).is_none() {
@@ -299,21 +331,49 @@ impl Job<'_> {
         let x = self.preprocess.tensor(&image, self.tensor_device);
         let mut session = Session::new(Arc::clone(self.net), x.clone()).with_generator(self.generator.clone());
         let logits = session.logits().to_vec();
-        let objective = self.args.target.objective(&logits);
+        let targets: Vec<(Objective, String)> = match self.args.target {
+            Targets::One(t) => vec![(t.objective(&logits), stem.to_string())],
+            Targets::Present => {
+                let present = scores::present(&self.net.output.probabilities(&logits), self.args.label_threshold);
+                if present.is_empty() {
+                    eprintln!("{}: no label has a probability of at least {}", path.display(), self.args.label_threshold);
+                }
+                present.into_iter().map(|(c, _)| (Objective::Class(c), format!("{stem}-{}", files::safe_name(&self.net.labels.name(c))))).collect()
+            }
+        };
         let name = path.display().to_string();
         let model = self.args.model.model.display().to_string();
         let subject = Subject { name: &name, image: &image, geometry: &geometry, model: ModelFacts::of(self.net, &model), device: self.device, logits: &logits };
         let mut records = Vec::new();
+        for (objective, base) in &targets {
+            records.extend(self.explain_target(&mut session, &x, &image, &geometry, &subject, objective, base)?);
+        }
+        Ok(records)
+    }
+
+    /// Every method on one objective of the image, written under `base`.
+    #[allow(clippy::too_many_arguments)]
+    fn explain_target(
+        &self,
+        session: &mut Session,
+        x: &burn::tensor::Tensor<4>,
+        image: &image::RgbImage,
+        geometry: &imaging::Geometry,
+        subject: &Subject<'_>,
+        objective: &Objective,
+        base: &str,
+    ) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
         for &method in &self.args.methods {
-            let e = session.explain(method, &objective, Some(self.layer), &self.params, &mut Control::none())?;
+            let e = session.explain(method, objective, Some(self.layer), &self.params, &mut Control::none())?;
             let curves = if self.args.faithfulness {
-                Some(crate::metrics::faithfulness::deletion_and_insertion(self.net, &x, &e.map, &objective, self.params.batch, &mut Control::none())?)
+                Some(crate::metrics::faithfulness::deletion_and_insertion(self.net, x, &e.map, objective, self.params.batch, &mut Control::none())?)
             } else {
                 None
             };
-            let picture = render::overlay_on_original(&image, &e.map, &geometry, &self.style);
+            let picture = render::overlay_on_original(image, &e.map, geometry, &self.style);
             let extras = Extras { picture: ("overlay", picture), boxes: None, curves };
-            records.push(record::write(&self.args.out, &record::file_base(stem, method), &subject, &e, extras)?);
+            records.push(record::write(&self.args.out, &record::file_base(base, method), subject, &e, extras)?);
         }
         Ok(records)
     }

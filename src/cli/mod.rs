@@ -8,6 +8,7 @@ mod eval;
 mod explain;
 mod generator;
 mod info;
+mod train_multilabel;
 mod train_similarity;
 
 use crate::device::DeviceChoice;
@@ -79,6 +80,10 @@ pub struct ModelArgs {
     /// Where to compute: auto (a hardware GPU if present, else CPU), cpu or wgpu.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Read the outputs as independent labels (sigmoid) rather than exclusive classes
+    /// (softmax); files written by `lantern train multilabel` say so themselves.
+    #[arg(long)]
+    pub multilabel: bool,
 }
 
 /// What the binary should do after the arguments were read.

@@ -6,6 +6,7 @@
 //! classes through a [`ClassMap`].
 
 pub mod class_map;
+pub mod multilabel;
 pub mod plots;
 pub mod protocol;
 pub mod report;

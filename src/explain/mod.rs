@@ -6,6 +6,7 @@ pub mod activations;
 pub mod attribute_rank;
 pub mod attribution;
 pub mod backprop;
+pub mod boost_cam;
 pub mod cam;
 pub mod eigen;
 pub mod generator;

@@ -101,6 +101,13 @@ pub struct Params {
     /// Probability of a RISE cell being kept.
     pub rise_keep: f32,
     pub reduction: Reduction,
+    /// BoostLU's `alpha` for the BoostLU CAM (Kim et al., CVPR 2023; their default 5).
+    #[serde(default = "default_boost_alpha")]
+    pub boost_alpha: f32,
+}
+
+fn default_boost_alpha() -> f32 {
+    5.0
 }
 
 impl Default for Params {
@@ -119,6 +126,7 @@ impl Default for Params {
             rise_cells: 7,
             rise_keep: 0.5,
             reduction: Reduction::AbsoluteSum,
+            boost_alpha: default_boost_alpha(),
         }
     }
 }
@@ -253,8 +261,20 @@ pub const KEEP: ParamSpec = ParamSpec {
     set: |p, v| p.rise_keep = v as f32,
 };
 
+/// BoostLU's `alpha` on the positive part of the class activation map (1: no boost).
+pub const BOOST_ALPHA: ParamSpec = ParamSpec {
+    flag: "boost-alpha",
+    label: "BoostLU alpha",
+    min: 1.0,
+    max: crate::models::metadata::MAX_BOOST_ALPHA as f64,
+    integer: false,
+    logarithmic: true,
+    get: |p| f64::from(p.boost_alpha),
+    set: |p, v| p.boost_alpha = v as f32,
+};
+
 /// Every numeric parameter.
-pub const PARAMS: [ParamSpec; 9] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP];
+pub const PARAMS: [ParamSpec; 10] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA];
 
 impl Params {
     /// `Err` naming the first parameter outside its range.
@@ -270,7 +290,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_ranges_reject_what_breaks_a_method() {
         Params::default().validate().unwrap();
-        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN)] {
+        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5)] {
             let mut p = Params::default();
             (spec.set)(&mut p, bad);
             let err = p.validate().unwrap_err();

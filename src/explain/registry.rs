@@ -3,7 +3,7 @@
 
 use super::method::{Family, LayerUse, MethodSpec};
 use super::params::ParamSpec;
-use super::{cam, eigen, generator, gradients, perturbation, score_cam};
+use super::{boost_cam, cam, eigen, generator, gradients, perturbation, score_cam};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -32,6 +32,7 @@ macro_rules! registry {
 
 registry! {
     Cam => cam::CAM,
+    BoostCam => boost_cam::BOOST_CAM,
     GradCam => cam::GRAD_CAM,
     GradCamPlusPlus => cam::GRAD_CAM_PLUS_PLUS,
     XGradCam => cam::XGRAD_CAM,

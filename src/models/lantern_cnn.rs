@@ -141,6 +141,11 @@ impl LanternCnn {
         Self { blocks: new_blocks(widths, device), fc: LinearConfig::new(cin, classes).init(device) }
     }
 
+    /// The linear classifier (the 1x1 convolution of the multi-label head).
+    pub fn head(&self) -> &Linear {
+        &self.fc
+    }
+
     /// The last block's activations `A` of a batch `[n, 3, h, w]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         trunk(&self.blocks, x)

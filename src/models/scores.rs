@@ -55,6 +55,12 @@ pub fn ranked(probs: &[f32], k: usize) -> Vec<(usize, f32)> {
     order.into_iter().take(k).map(|c| (c, probs[c])).collect()
 }
 
+/// The labels a multi-label model finds present: those whose probability is at least
+/// `threshold`, most probable first (ties by index).
+pub fn present(probs: &[f32], threshold: f32) -> Vec<(usize, f32)> {
+    ranked(probs, probs.len()).into_iter().take_while(|&(_, p)| p >= threshold).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +81,11 @@ mod tests {
         assert_eq!(sigmoid(-200.0), 0.0);
         assert_eq!(sigmoid(200.0), 1.0);
         assert_eq!(OutputKind::Sigmoid.probabilities(&[0.0, 0.0]), vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn present_labels_are_those_at_or_above_the_threshold_most_probable_first() {
+        assert_eq!(present(&[0.2, 0.9, 0.5, 0.7], 0.5), vec![(1, 0.9), (3, 0.7), (2, 0.5)]);
+        assert!(present(&[0.2, 0.1], 0.5).is_empty());
     }
 }

@@ -10,4 +10,5 @@ pub mod fit;
 pub mod generator;
 pub mod history;
 pub mod losses;
+pub mod multilabel;
 pub mod partial_labels;

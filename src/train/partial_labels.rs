@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 crate::names::named_enum! {
     /// How unobserved labels are treated.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
     pub enum Scheme ("scheme") {
         /// Assume negative: plain BCE.
         An = "an",
