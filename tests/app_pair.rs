@@ -181,7 +181,10 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
 fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     gallery(dir.path());
-    let mut h = harness(Launch { paths: vec![dir.path().to_path_buf()], model: None });
+    // Through wgpu: the two sides are drawn by the GPU overlay.
+    let paths = vec![dir.path().to_path_buf()];
+    let mut h = Harness::builder().with_size(egui::vec2(1400.0, 900.0)).with_pixels_per_point(1.0).wgpu().build_eframe(move |cc| LanternApp::new(cc, Launch { paths, model: None }));
+    assert!(h.state().gpu);
     h.state_mut().similar.models.chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: None });
     h.state_mut().similar.pair.method = PairMethod::GradCam;
     wait_for(&mut h, "the gallery and the model", |a| a.gallery.len() == 6 && a.model.info.is_some());
