@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn neighbours_come_from_the_cache_and_skip_the_query_and_unreadable_images() {
         let net = penultimate(crate::models::demo::network(&Device::flex()).unwrap());
-        let images: Vec<(u64, ImageSource)> = crate::models::demo::IMAGES.iter().enumerate().map(|(i, (n, b))| (i as u64 + 10, ImageSource::Bytes { name: n.to_string(), bytes: *b })).collect();
+        let images: Vec<(u64, ImageSource)> = crate::models::demo::IMAGES.iter().enumerate().map(|(i, (n, b))| (i as u64 + 10, ImageSource::Bytes { name: n.to_string(), bytes: b })).collect();
         let mut all = images.clone();
         all.push((99, ImageSource::File(PathBuf::from("/nonexistent/broken.png"))));
         let job = NeighboursJob { token: 1, models: 1, query: 10, images: all, k: 3 };
