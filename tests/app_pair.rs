@@ -153,6 +153,19 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     h.get_by_label("Why do these match?");
     h.get_by_label_contains(&format!("1. {} —", attribute_label(&ranked[0])));
 
+    // Confidence only (w = 1): the same maps, ranked by the attribute model's confidence.
+    let maps = (out.query.map.values.clone(), out.reference.map.values.clone());
+    h.state_mut().similar.pair.weight = 1.0;
+    wait_for(&mut h, "the confidence-only ranking", |a| pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight == 1.0);
+    let baseline = h.state().similar.pair.output.clone().unwrap();
+    assert_eq!((baseline.query.map.values.clone(), baseline.reference.map.values.clone()), maps);
+    let by_confidence = baseline.ranked.unwrap();
+    assert!(by_confidence.windows(2).all(|w| w[0].confidence >= w[1].confidence && w[0].score == w[0].confidence));
+    h.state_mut().similar.pair.weight = lantern::explain::attribute_rank::DEFAULT_WEIGHT;
+    wait_for(&mut h, "the paper's ranking again", |a| pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight != 1.0);
+    let app = h.state();
+    assert_eq!(app.similar.pair.output.as_ref().unwrap().ranked.as_ref().unwrap(), &ranked);
+
     // Click the second-ranked value: both images show its maps.
     let picked = &ranked[1];
     h.get_by_label_contains(&format!("2. {} —", attribute_label(picked))).click();

@@ -221,21 +221,34 @@ fn side(image: &Arc<RgbImage>, map: &WeightMap, net: &Network, attributes: Optio
     }
 }
 
+/// The last pair's similarity maps and the job they were made for, with token and weight 0
+/// (changing only the ranking's weight reuses them).
+pub type PairMapsCache = Option<(PairJob, Vec<WeightMap>)>;
+
 /// Explain a pair: the similarity map on each side by `job.method` (the query's first, then the
-/// reference's; progress counts both), the cosine similarity, and, with an attribute model, the
-/// attribute values ranked for the query's map with both images' attribute maps.
-pub fn explain_pair(models: &SimilarityModels, q: &Arc<RgbImage>, r: &Arc<RgbImage>, job: &PairJob, control: &mut Control) -> Result<PairOutput> {
+/// reference's; progress counts both; taken from `cache` when only the weight changed), the
+/// cosine similarity, and, with an attribute model, the attribute values ranked for the query's
+/// map with both images' attribute maps.
+pub fn explain_pair(models: &SimilarityModels, q: &Arc<RgbImage>, r: &Arc<RgbImage>, job: &PairJob, cache: &mut PairMapsCache, control: &mut Control) -> Result<PairOutput> {
     let start = std::time::Instant::now();
     let net = &models.embedding;
     let device = net.device();
     let (qt, rt) = (net.preprocess.tensor(q, &device), net.preprocess.tensor(r, &device));
-    let flag = control.cancel_flag();
-    let mut maps = Vec::with_capacity(2);
-    for (pass, (a, b)) in [(&qt, &rt), (&rt, &qt)].into_iter().enumerate() {
-        let mut report = |p: Progress<'_>| control.report(pass * p.total + p.done, 2 * p.total, None);
-        let mut inner = Control::with_progress(flag, &mut report);
-        maps.push(query_map(net, job.method, a, b, &job.settings, &mut inner)?);
-    }
+    let key = PairJob { token: 0, weight: 0.0, ..job.clone() };
+    let maps = match cache {
+        Some((k, maps)) if *k == key => maps.clone(),
+        _ => {
+            let flag = control.cancel_flag();
+            let mut maps = Vec::with_capacity(2);
+            for (pass, (a, b)) in [(&qt, &rt), (&rt, &qt)].into_iter().enumerate() {
+                let mut report = |p: Progress<'_>| control.report(pass * p.total + p.done, 2 * p.total, None);
+                let mut inner = Control::with_progress(flag, &mut report);
+                maps.push(query_map(net, job.method, a, b, &job.settings, &mut inner)?);
+            }
+            *cache = Some((key, maps.clone()));
+            maps
+        }
+    };
     control.check()?;
     let embeddings = embed(net, burn::tensor::Tensor::cat(vec![qt, rt], 0));
     let similarity = cosine(&embeddings[0], &embeddings[1]);
@@ -311,6 +324,29 @@ mod tests {
         assert!(m.values[0].abs() < 1e-6 && (m.values[1] - 1.0).abs() < 1e-6, "{:?}", m.values);
         // A flat map stays flat (normalising a constant map gives zeros, not NaN).
         assert!(attribute_display_map(&maps, 1).values.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn a_new_weight_reranks_with_the_cached_maps_and_anything_else_recomputes_them() {
+        let device = Device::flex();
+        let models = SimilarityModels { embedding: penultimate(crate::models::demo::network(&device).unwrap()), attributes: None };
+        let image = |i: usize| Arc::new(ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i].1 }.decode().unwrap());
+        let (q, r) = (image(0), image(1));
+        let source = |i: u64| (i, ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i as usize].1 });
+        let job = PairJob { token: 3, models: 1, query: source(0), reference: source(1), method: PairMethod::GradCam, settings: PairSettings::default(), weight: 0.5 };
+        let mut cache = None;
+        let first = explain_pair(&models, &q, &r, &job, &mut cache, &mut Control::none()).unwrap();
+        assert_eq!(first.ranked, Err("no attribute model".to_string()));
+        assert!(first.query.attribute_maps.is_empty() && first.query.attribute_geometry.is_none());
+        // Planted maps for the same pair: another weight takes them, other settings do not.
+        let planted = vec![WeightMap::new(2, 2, vec![0.0, 1.0, 2.0, 4.0]), WeightMap::new(2, 2, vec![1.0, 0.0, 0.0, 0.0])];
+        cache = Some((PairJob { token: 0, weight: 0.0, ..job.clone() }, planted));
+        let reweighted = explain_pair(&models, &q, &r, &PairJob { token: 4, weight: 1.0, ..job.clone() }, &mut cache, &mut Control::none()).unwrap();
+        assert_eq!(reweighted.query.map.values, vec![0.0, 0.25, 0.5, 1.0], "the cached map, normalised for display");
+        let other = PairJob { settings: PairSettings { seed: 1, ..PairSettings::default() }, ..job.clone() };
+        let other = explain_pair(&models, &q, &r, &other, &mut cache, &mut Control::none()).unwrap();
+        assert_eq!(other.query.map.values, first.query.map.values, "computed again");
+        assert!((other.similarity - first.similarity).abs() < 1e-6);
     }
 
     #[test]

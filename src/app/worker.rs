@@ -188,7 +188,7 @@ impl Worker {
     pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
         let (tx, events) = channel();
-        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), generators: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new(), similarity: HashMap::new(), embeddings: HashMap::new() };
+        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), generators: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new(), similarity: HashMap::new(), embeddings: HashMap::new(), pair_maps: None };
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("lantern-worker".into())
@@ -324,6 +324,8 @@ struct State {
     similarity: HashMap<u64, Arc<SimilarityModels>>,
     /// Gallery embeddings by similarity-model id and image source.
     embeddings: HashMap<u64, HashMap<ImageSource, Vec<f32>>>,
+    /// The last pair's similarity maps.
+    pair_maps: pair_jobs::PairMapsCache,
 }
 
 const SESSIONS_KEPT: usize = 8;
@@ -564,12 +566,12 @@ impl State {
         let mut control = Control::with_progress(cancel, &mut forward);
         match job {
             SimilarJob::Pair(j) => {
-                let result = (|| {
-                    let models = self.similarity.get(&j.models).ok_or("the similarity models are not loaded yet")?;
-                    let q = self.image(j.query.0, &j.query.1).map_err(|e| e.to_string())?;
-                    let r = self.image(j.reference.0, &j.reference.1).map_err(|e| e.to_string())?;
-                    pair_jobs::explain_pair(models, &q, &r, &j, &mut control).map_err(|e| e.to_string())
-                })();
+                let images = (self.image(j.query.0, &j.query.1), self.image(j.reference.0, &j.reference.1));
+                let result = match (self.similarity.get(&j.models), images) {
+                    (None, _) => Err("the similarity models are not loaded yet".to_string()),
+                    (_, (Err(e), _) | (_, Err(e))) => Err(e.to_string()),
+                    (Some(models), (Ok(q), Ok(r))) => pair_jobs::explain_pair(models, &q, &r, &j, &mut self.pair_maps, &mut control).map_err(|e| e.to_string()),
+                };
                 self.send(Event::PairExplained { token, result });
             }
             SimilarJob::Neighbours(j) => {
