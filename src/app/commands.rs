@@ -39,6 +39,14 @@ pub enum Command {
     ToggleMap,
     FitView,
     ActualSize,
+    /// Show or hide the Neighbours panel.
+    ToggleNeighbours,
+    /// Open the Pair view of the open image and the gallery image with this id.
+    OpenPair(u64),
+    /// Back from the Pair view to the canvas.
+    ClosePair,
+    CancelPair,
+    CancelNeighbours,
 }
 
 /// The commands pushed during a frame.

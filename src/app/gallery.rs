@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A decoded image, kept in the two forms the views need.
+#[derive(Debug, Clone)]
 pub struct Decoded {
     pub rgb: Arc<RgbImage>,
     pub rgba: Arc<RgbaImage>,
@@ -61,6 +62,17 @@ impl GalleryImage {
 
     pub fn name(&self) -> String {
         self.source.name()
+    }
+
+    /// The thumbnail's texture, made from the thumbnail once it is loaded.
+    pub fn thumb_texture(&mut self, ctx: &egui::Context) -> Option<&egui::TextureHandle> {
+        if self.thumb_texture.is_none()
+            && let Load::Ready(t) = &self.thumb
+        {
+            let colour = egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
+            self.thumb_texture = Some(ctx.load_texture(format!("thumb {}", self.id), colour, egui::TextureOptions::LINEAR));
+        }
+        self.thumb_texture.as_ref()
     }
 }
 

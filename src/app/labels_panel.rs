@@ -31,8 +31,9 @@ fn label_list(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.label("…");
         return;
     }
+    ui.add(egui::Slider::new(&mut app.settings.label_threshold, 0.01..=0.99).text("present from"));
     if present.is_empty() {
-        ui.label(format!("No label reaches {:.0} %.", super::LABEL_THRESHOLD * 100.0));
+        ui.label(format!("No label reaches {:.0} %.", app.settings.label_threshold * 100.0));
         return;
     }
     let names: Vec<String> = present.iter().map(|(c, _)| app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("label {c}"))).collect();
@@ -40,7 +41,7 @@ fn label_list(app: &mut LanternApp, ui: &mut egui::Ui) {
     let look = app.settings.look.clone();
     for (i, (&(c, p), name)) in present.iter().zip(&names).enumerate() {
         let texture = match (app.gallery.images.get_mut(app.gallery.index), app.label_views.get(i)) {
-            (Some(image), Some(view)) if view.output.is_some() => super::views::composited(ui, Slot::Label(i), image, view, &look),
+            (Some(image), Some(view)) if view.output.is_some() => super::views::label_thumbnail(ui, Slot::Label(i), image, view, &look),
             _ => None,
         };
         let clicked = ui

@@ -11,6 +11,9 @@ mod export;
 pub mod gallery;
 mod labels_panel;
 mod overlay;
+pub mod pair;
+pub mod pair_jobs;
+pub mod pair_view;
 mod panels;
 pub mod settings;
 pub mod tasks;
@@ -62,8 +65,6 @@ pub struct ModelState {
     pub loading: bool,
 }
 
-/// Probability from which a multi-label model's label counts as present.
-pub const LABEL_THRESHOLD: f32 = 0.5;
 /// Most present labels listed (and compared) at once.
 pub const MAX_LABELS: usize = 9;
 
@@ -114,6 +115,8 @@ pub struct LanternApp {
     pub dataset_dir: Option<PathBuf>,
     /// The Train panel (generator training).
     pub train: train_panel::TrainPanel,
+    /// The Pair view and the Neighbours panel.
+    pub similar: pair::SimilarState,
     /// What widgets asked for this frame.
     pub commands: Commands,
     /// Asks egui for a frame (from other threads).
@@ -173,6 +176,7 @@ impl LanternApp {
             audit: None,
             dataset_dir: None,
             train: train_panel::TrainPanel::default(),
+            similar: pair::SimilarState::default(),
             commands: Commands::default(),
             repaint,
             reported_first: false,
@@ -256,6 +260,11 @@ impl LanternApp {
                 Command::ToggleMap => self.settings.look.hidden = !self.settings.look.hidden,
                 Command::FitView => self.transform.fit(),
                 Command::ActualSize => self.transform.actual_size(ctx.pixels_per_point()),
+                Command::ToggleNeighbours => self.similar.neighbours.open = !self.similar.neighbours.open,
+                Command::OpenPair(reference) => pair::open_pair(self, reference),
+                Command::ClosePair => self.similar.pair.open = false,
+                Command::CancelPair => pair::cancel_pair(self),
+                Command::CancelNeighbours => pair::cancel_neighbours(self),
             }
         }
     }
@@ -370,10 +379,10 @@ impl LanternApp {
     }
 
     /// The labels a multi-label model finds present in the open image (probability at least
-    /// [`LABEL_THRESHOLD`]), most probable first, at most [`MAX_LABELS`]; empty for other models.
+    /// the label threshold), most probable first, at most [`MAX_LABELS`]; empty for other models.
     pub fn present_labels(&self) -> Vec<(usize, f32)> {
         match &self.main.output {
-            Some(o) if self.multilabel() => o.top.iter().copied().take_while(|&(_, p)| p >= LABEL_THRESHOLD).take(MAX_LABELS).collect(),
+            Some(o) if self.multilabel() => o.top.iter().copied().take_while(|&(_, p)| p >= self.settings.label_threshold).take(MAX_LABELS).collect(),
             _ => Vec::new(),
         }
     }
@@ -437,6 +446,7 @@ impl LanternApp {
     /// Apply the worker's events.
     pub fn handle_events(&mut self) {
         for event in self.worker.poll() {
+            let Some(event) = pair::handle(self, event) else { continue };
             match event {
                 Event::ModelLoaded { id, result } if id == self.model.id => {
                     self.model.loading = false;
@@ -526,6 +536,7 @@ impl LanternApp {
                         self.reported_first = true;
                     }
                 }
+                Event::SimilarityLoaded { .. } | Event::SimilarProgress { .. } | Event::PairExplained { .. } | Event::NeighboursFound { .. } => {}
             }
         }
     }
@@ -607,6 +618,11 @@ impl LanternApp {
         let pressed = |k: Key| ctx.input(|i| i.key_pressed(k));
         if pressed(Key::F11) || pressed(Key::P) || (self.presentation && pressed(Key::Escape)) {
             self.commands.push(Command::TogglePresentation);
+        } else if self.similar.pair.open && pressed(Key::Escape) {
+            self.commands.push(Command::ClosePair);
+        }
+        if pressed(Key::S) {
+            self.commands.push(Command::ToggleNeighbours);
         }
         if pressed(Key::ArrowRight) || pressed(Key::PageDown) {
             self.commands.push(Command::StepImage(1));
@@ -679,7 +695,8 @@ impl eframe::App for LanternApp {
         self.poll_tasks();
         self.gallery.request_loads(&self.worker);
         self.reconcile();
-        if self.main.running() || self.cells.iter().chain(&self.label_views).any(ViewState::running) || !self.tasks.is_empty() {
+        pair::reconcile(self);
+        if self.main.running() || self.cells.iter().chain(&self.label_views).any(ViewState::running) || !self.tasks.is_empty() || pair::running(self) {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
@@ -695,11 +712,16 @@ impl eframe::App for LanternApp {
             if self.settings.show_inspector {
                 panels::inspector(self, ui);
             }
+            if self.similar.neighbours.open {
+                pair_view::neighbours_panel(self, ui);
+            }
             let ctx = ui.ctx().clone();
             train_panel::window(self, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.compare && !self.presentation {
+            if self.similar.pair.open && !self.presentation {
+                pair_view::pair_view(self, ui, frame);
+            } else if self.compare && !self.presentation {
                 views::compare_grid(self, ui);
             } else {
                 views::main_view(self, ui);

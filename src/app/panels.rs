@@ -117,12 +117,17 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     app.commands.push(Command::ActualSize);
                 }
                 ui.checkbox(&mut app.train.open, "Train generator…");
+                ui.separator();
+                ui.checkbox(&mut app.similar.neighbours.open, "Neighbours (S)");
+                ui.add_enabled(app.similar.pair.reference.is_some(), egui::Checkbox::new(&mut app.similar.pair.open, "Pair view (Esc closes)"))
+                    .on_disabled_hover_text("open a pair from the Neighbours panel");
             });
             ui.menu_button("Help", |ui| {
                 ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");
                 ui.label(format!("1–9: {}", Method::quick().map(Method::title).collect::<Vec<_>>().join(", ")));
                 ui.label("Wheel or pinch: zoom · drag: pan · F: fit · 0: actual size");
                 ui.label("C: compare grid · F11 or P: presentation · Esc: leave presentation");
+                ui.label("S: neighbours of the open image · click one for the Pair view · Esc: back");
                 ui.label("Drop images, folders or .pth/.safetensors files on the window.");
             });
         });
@@ -162,18 +167,13 @@ pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
             ui.horizontal(|ui| {
                 let mut select = None;
                 for (i, img) in app.gallery.images.iter_mut().enumerate() {
-                    if img.thumb_texture.is_none()
-                        && let super::gallery::Load::Ready(t) = &img.thumb
-                    {
-                        let colour = egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
-                        img.thumb_texture = Some(ui.ctx().load_texture(format!("thumb {}", img.id), colour, egui::TextureOptions::LINEAR));
-                    }
                     let selected = i == app.gallery.index;
-                    let response = match &img.thumb_texture {
-                        Some(t) => ui.add(egui::Button::image_and_text(egui::Image::new(t).max_height(56.0), RichText::new(img.name()).small()).selected(selected)),
-                        None => ui.add(egui::Button::new(img.name()).selected(selected)),
+                    let name = img.name();
+                    let response = match img.thumb_texture(ui.ctx()) {
+                        Some(t) => ui.add(egui::Button::image_and_text(egui::Image::new(t).max_height(56.0), RichText::new(&name).small()).selected(selected)),
+                        None => ui.add(egui::Button::new(&name).selected(selected)),
                     };
-                    if response.on_hover_text(img.name()).clicked() {
+                    if response.on_hover_text(name).clicked() {
                         select = Some(i);
                     }
                 }

@@ -62,6 +62,8 @@ pub struct Settings {
     pub compare_methods: Vec<Method>,
     /// What was open when the app last closed, reopened at the next start.
     pub last: Last,
+    /// Probability from which a multi-label model's label counts as present.
+    pub label_threshold: f32,
 }
 
 /// The model, images and layer of the last session.
@@ -87,6 +89,7 @@ impl Default for Settings {
             compare_axis: CompareAxis::Methods,
             compare_methods: vec![Method::GradCam, Method::GradCamPlusPlus, Method::LayerCam, Method::EigenCam],
             last: Last::default(),
+            label_threshold: 0.5,
         }
     }
 }

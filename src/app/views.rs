@@ -1,13 +1,16 @@
 //! The central area: one large view, or the compare grid of views that share zoom, pan and look.
 
 use super::canvas::{self, ViewTransform};
-use super::gallery::GalleryImage;
+use super::gallery::{Decoded, GalleryImage};
 use super::overlay::ViewContent;
 use super::settings::{CompareAxis, Look};
-use super::worker::Slot;
+use super::worker::{Slot, boxes_at};
 use super::{LanternApp, ViewState};
+use crate::imaging::Geometry;
+use crate::map::{PixelBox, WeightMap};
 use crate::render::render_view;
 use egui::{Align2, Color32, FontId, Rect, RichText, vec2};
+use std::sync::Arc;
 
 /// Stable id of a view for its GPU resources.
 fn view_id(slot: Slot) -> u64 {
@@ -23,6 +26,98 @@ fn shown_map(v: &ViewState) -> Option<&std::sync::Arc<crate::map::WeightMap>> {
     v.partial.as_ref().or(v.output.as_ref().map(|o| &o.map))
 }
 
+/// CPU-composited views for frames not drawn by wgpu: per view id, the key of what it shows and
+/// its texture.
+pub type Fallbacks = std::collections::HashMap<u64, (u64, egui::TextureHandle)>;
+
+/// A map drawn over a picture.
+pub struct Overlay<'a> {
+    pub map: &'a Arc<WeightMap>,
+    /// Changes whenever the map does (keys the GPU upload and the CPU composite).
+    pub key: u64,
+    /// Where the map lies on the image.
+    pub geometry: Geometry,
+    /// The boxes above each threshold `i / 100` ([`super::worker::threshold_boxes`]); `None`
+    /// draws none (partial maps).
+    pub boxes: Option<&'a [Vec<PixelBox>]>,
+}
+
+/// One picture of a view: an image and, unless the look hides it, a map over it, drawn under the
+/// shared look with zoom and pan. Every view (the canvas, compare cells, the Pair view's two
+/// sides) is drawn by this. Returns the canvas's response.
+#[allow(clippy::too_many_arguments)]
+pub fn paint_picture(
+    ui: &mut egui::Ui,
+    rect: Rect,
+    view: u64,
+    (image_key, decoded): (u64, &Decoded),
+    overlay: Option<Overlay<'_>>,
+    look: &mut Look,
+    transform: &mut ViewTransform,
+    gpu: bool,
+    fallbacks: &mut Fallbacks,
+    pan: bool,
+) -> egui::Response {
+    let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
+    let response = canvas::interact(ui, rect, size, transform, look, pan);
+    let image_rect = transform.image_rect(rect, size);
+    let overlay = overlay.filter(|_| !look.hidden);
+    let map_key = overlay.as_ref().map_or(0, |o| o.key);
+    let content = ViewContent { image_key, image: decoded.rgba.clone(), map_key, map: overlay.as_ref().map(|o| Arc::clone(o.map)) };
+    let uniforms = canvas::uniforms(look, rect, image_rect, overlay.as_ref().map(|o| &o.geometry));
+    // Frames not drawn by wgpu (tests without a GPU renderer) composite on the CPU.
+    let fallback = if gpu { None } else { Some(composite(ui, view, (image_key, decoded), overlay.as_ref(), look, fallbacks)) };
+    canvas::paint_view(ui, rect, view, &content, uniforms, gpu, fallback.as_ref(), image_rect);
+    let boxes: Vec<Rect> = match &overlay {
+        Some(Overlay { map, geometry, boxes: Some(b), .. }) => {
+            boxes_at(b, look.threshold).iter().map(|b| canvas::box_on_screen(b, (map.width, map.height), geometry, image_rect)).collect()
+        }
+        _ => Vec::new(),
+    };
+    canvas::paint_annotations(ui, rect, look, &boxes, image_rect);
+    response
+}
+
+/// The picture with its map composited on the CPU, kept as a texture in `fallbacks` until the
+/// image, the map or the look changes: frames not drawn by wgpu, and the small maps of the
+/// label list.
+pub fn composite(ui: &egui::Ui, view: u64, (image_key, decoded): (u64, &Decoded), overlay: Option<&Overlay<'_>>, look: &Look, fallbacks: &mut Fallbacks) -> egui::TextureHandle {
+    let map_key = overlay.map_or(0, |o| o.key);
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (image_key, map_key, overlay.is_some(), format!("{look:?}")).hash(&mut h);
+        h.finish()
+    };
+    if fallbacks.get(&view).is_none_or(|(k, _)| *k != key) {
+        let rgb = match overlay {
+            Some(o) => render_view(&decoded.rgb, o.map, &o.geometry, &look.view_look()),
+            None => (*decoded.rgb).clone(),
+        };
+        let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
+        let tex = ui.ctx().load_texture(format!("lantern view {view}"), colour, egui::TextureOptions::LINEAR);
+        fallbacks.insert(view, (key, tex));
+    }
+    fallbacks.get(&view).map(|(_, t)| t.clone()).expect("just inserted")
+}
+
+/// A view's map as an [`Overlay`] (none until its first map arrives).
+pub fn overlay_of(view: &ViewState) -> Option<Overlay<'_>> {
+    shown_map(view).zip(view.output.as_ref()).map(|(map, o)| Overlay {
+        map,
+        key: view.map_key,
+        geometry: o.geometry,
+        boxes: view.partial.is_none().then_some(o.boxes.as_slice()),
+    })
+}
+
+/// The small map of a label view (image and map, composited on the CPU).
+pub fn label_thumbnail(ui: &egui::Ui, slot: Slot, image: &mut GalleryImage, view: &ViewState, look: &Look) -> Option<egui::TextureHandle> {
+    let decoded = image.decoded()?.clone();
+    let overlay = overlay_of(view).filter(|_| !look.hidden);
+    Some(composite(ui, view_id(slot), (image.id, &decoded), overlay.as_ref(), look, &mut image.fallbacks))
+}
+
 /// Draw one view; returns the response of its canvas.
 fn draw(
     ui: &mut egui::Ui,
@@ -35,54 +130,14 @@ fn draw(
     gpu: bool,
     pan: bool,
 ) -> Option<egui::Response> {
-    let decoded = image.decoded()?;
-    let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
-    let response = canvas::interact(ui, rect, size, transform, look, pan);
-    let image_rect = transform.image_rect(rect, size);
-    let output = view.output.as_ref();
-    let geometry = output.map(|o| o.geometry);
-    let map = if look.hidden { None } else { shown_map(view).cloned() };
-    let content = ViewContent { image_key: image.id, image: decoded.rgba.clone(), map_key: view.map_key, map: map.clone() };
-    let uniforms = canvas::uniforms(look, rect, image_rect, if map.is_some() { geometry.as_ref() } else { None });
-    // Frames not drawn by wgpu (tests without a GPU renderer) composite on the CPU.
-    let fallback = if gpu { None } else { composited(ui, slot, image, view, look) };
-    canvas::paint_view(ui, rect, view_id(slot), &content, uniforms, gpu, fallback.as_ref(), image_rect);
-    let boxes: Vec<Rect> = match (output, &map) {
-        (Some(o), Some(m)) if view.partial.is_none() => {
-            o.boxes_at(look.threshold).iter().map(|b| canvas::box_on_screen(b, (m.width, m.height), &o.geometry, image_rect)).collect()
-        }
-        _ => Vec::new(),
-    };
-    canvas::paint_annotations(ui, rect, look, &boxes, image_rect);
+    let decoded = image.decoded()?.clone();
+    let overlay = overlay_of(view);
+    let response = paint_picture(ui, rect, view_id(slot), (image.id, &decoded), overlay, look, transform, gpu, &mut image.fallbacks, pan);
     if let Some(truth) = image.truth.as_mut() {
-        paint_truth(ui, rect, image_rect, size, truth, look.boxes);
+        let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
+        paint_truth(ui, rect, transform.image_rect(rect, size), size, truth, look.boxes);
     }
     Some(response)
-}
-
-/// The view's image with its map over it, composited on the CPU and kept as a texture until the
-/// image, the map or the look changes (views that wgpu does not draw, and the small maps of the
-/// label list).
-pub fn composited(ui: &egui::Ui, slot: Slot, image: &mut GalleryImage, view: &ViewState, look: &Look) -> Option<egui::TextureHandle> {
-    let decoded = image.decoded()?;
-    let map = if look.hidden { None } else { shown_map(view).cloned() };
-    let geometry = view.output.as_ref().map(|o| o.geometry);
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (image.id, view.map_key, format!("{look:?}")).hash(&mut h);
-        h.finish()
-    };
-    if image.fallbacks.get(&view_id(slot)).is_none_or(|(k, _)| *k != key) {
-        let rgb = match (&map, &geometry) {
-            (Some(m), Some(g)) => render_view(&decoded.rgb, m, g, &look.view_look()),
-            _ => (*decoded.rgb).clone(),
-        };
-        let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
-        let tex = ui.ctx().load_texture(format!("lantern view {}", view_id(slot)), colour, egui::TextureOptions::LINEAR);
-        image.fallbacks.insert(view_id(slot), (key, tex));
-    }
-    image.fallbacks.get(&view_id(slot)).map(|(_, t)| t.clone())
 }
 
 /// Ground truth in green, distinct from the yellow predicted boxes: the mask as a translucent

@@ -3,6 +3,7 @@
 //! sends jobs and polls events; it never waits. For each view slot only the newest explain
 //! request is kept, and a newer request cancels the one running for its slot.
 
+use super::pair_jobs::{self, SimilarJob, SimilarKind, SimilarityInfo, SimilarityModels, SimilaritySource};
 use crate::models::generator::Generator;
 use crate::explain::{Control, Method, Params, Progress, Session, Target, Timing};
 use crate::models::scores::ranked;
@@ -29,7 +30,7 @@ pub enum Slot {
 }
 
 /// Where an image comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ImageSource {
     File(PathBuf),
     /// A bundled demo image.
@@ -44,7 +45,7 @@ impl ImageSource {
         }
     }
 
-    fn decode(&self) -> crate::error::Result<RgbImage> {
+    pub fn decode(&self) -> crate::error::Result<RgbImage> {
         match self {
             ImageSource::File(p) => imaging::load_image(p),
             ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
@@ -109,16 +110,24 @@ pub struct ExplainOutput {
     pub geometry: Geometry,
 }
 
+/// The boxes of every region of `map` above threshold `i / 100`, for `i` in `0..100`.
+pub fn threshold_boxes(map: &WeightMap) -> Vec<Vec<PixelBox>> {
+    let q = quantize(map);
+    (0..100).map(|i| boxes_from_quantized(&q, f64::from(i) / 100.0, BoxMode::All)).collect()
+}
+
+/// The boxes at `threshold` of a [`threshold_boxes`] list: those of the largest `i / 100` not
+/// above it (with slack for sliders that land a hair under a hundredth).
+pub fn boxes_at(boxes: &[Vec<PixelBox>], threshold: f32) -> &[PixelBox] {
+    let i = ((threshold * 100.0 + 1e-3).floor().max(0.0) as usize).min(99);
+    boxes.get(i).map_or(&[], Vec::as_slice)
+}
+
 impl ExplainOutput {
-    /// Index into [`ExplainOutput::boxes`] for a threshold: the largest `i / 100` not above it
-    /// (with slack for sliders that land a hair under a hundredth).
-    fn box_index(threshold: f32) -> usize {
-        ((threshold * 100.0 + 1e-3).floor().max(0.0) as usize).min(99)
-    }
 
     /// The predicted boxes at `threshold`, in map pixels.
     pub fn boxes_at(&self, threshold: f32) -> &[PixelBox] {
-        &self.boxes[Self::box_index(threshold)]
+        boxes_at(&self.boxes, threshold)
     }
 
     /// The predicted boxes at `threshold`, in original-image pixels.
@@ -139,6 +148,11 @@ pub enum Event {
     GeneratorLoaded { id: u64, result: Result<String, String> },
     Progress { slot: Slot, token: u64, done: usize, total: usize, partial: Option<Arc<WeightMap>> },
     Explained { slot: Slot, token: u64, result: Result<ExplainOutput, String> },
+    /// Similarity models were loaded for id `id` (see [`pair_jobs`]).
+    SimilarityLoaded { id: u64, result: Result<SimilarityInfo, String> },
+    SimilarProgress { kind: SimilarKind, token: u64, done: usize, total: usize },
+    PairExplained { token: u64, result: Result<pair_jobs::PairOutput, String> },
+    NeighboursFound { token: u64, result: Result<pair_jobs::Neighbours, String> },
 }
 
 enum Load {
@@ -146,6 +160,8 @@ enum Load {
     Image { id: u64, source: ImageSource, thumbnail: bool },
     Mask { id: u64, source: crate::datasets::MaskSource },
     Generator { id: u64, model: ModelSource, path: PathBuf },
+    /// Similarity models, with the app's open model (for an embedding read from it).
+    Similarity { id: u64, source: SimilaritySource },
 }
 
 #[derive(Default)]
@@ -153,6 +169,9 @@ struct Queue {
     loads: VecDeque<Load>,
     explains: VecDeque<ExplainRequest>,
     running: Option<(Slot, Arc<AtomicBool>)>,
+    /// Similarity jobs (the newest of each kind), after the explanations.
+    similar: VecDeque<SimilarJob>,
+    running_similar: Option<(SimilarKind, Arc<AtomicBool>)>,
     shutdown: bool,
 }
 
@@ -173,7 +192,7 @@ impl Worker {
     pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
         let (tx, events) = channel();
-        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), generators: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new() };
+        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), generators: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new(), similarity: HashMap::new(), embeddings: HashMap::new(), pair_maps: None };
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("lantern-worker".into())
@@ -235,6 +254,38 @@ impl Worker {
         });
     }
 
+    /// Load the similarity models of `source` as id `id`.
+    pub fn load_similarity(&self, id: u64, source: SimilaritySource) {
+        self.push(|q| q.loads.push_back(Load::Similarity { id, source }));
+    }
+
+    /// Queue a similarity job; an older pending job of its kind is dropped, and one running is
+    /// cancelled.
+    pub fn similar(&self, job: SimilarJob) {
+        self.push(|q| {
+            let kind = job.kind();
+            q.similar.retain(|j| j.kind() != kind);
+            if let Some((k, cancel)) = &q.running_similar
+                && *k == kind
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            q.similar.push_back(job);
+        });
+    }
+
+    /// Cancel the similarity job of `kind` that runs and drop its pending one.
+    pub fn cancel_similar(&self, kind: SimilarKind) {
+        self.push(|q| {
+            q.similar.retain(|j| j.kind() != kind);
+            if let Some((k, cancel)) = &q.running_similar
+                && *k == kind
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
     /// Every event that arrived since the last call.
     pub fn poll(&self) -> Vec<Event> {
         self.events.try_iter().collect()
@@ -251,6 +302,9 @@ impl Drop for Worker {
         self.push(|q| {
             q.shutdown = true;
             if let Some((_, cancel)) = &q.running {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            if let Some((_, cancel)) = &q.running_similar {
                 cancel.store(true, Ordering::Relaxed);
             }
         });
@@ -270,6 +324,12 @@ struct State {
     images: HashMap<u64, Arc<RgbImage>>,
     /// Most recently used last; `(image, model)` and its session.
     sessions: VecDeque<((u64, u64), Session)>,
+    /// Loaded similarity models by id.
+    similarity: HashMap<u64, Arc<SimilarityModels>>,
+    /// Gallery embeddings by similarity-model id and image source.
+    embeddings: HashMap<u64, HashMap<ImageSource, Vec<f32>>>,
+    /// The last pair's similarity maps.
+    pair_maps: pair_jobs::PairMapsCache,
 }
 
 const SESSIONS_KEPT: usize = 8;
@@ -277,6 +337,7 @@ const SESSIONS_KEPT: usize = 8;
 enum Next {
     Load(Load),
     Explain(ExplainRequest, Arc<AtomicBool>),
+    Similar(SimilarJob, Arc<AtomicBool>),
 }
 
 /// Who waits for a job, so a job that panicked can still be answered.
@@ -288,6 +349,8 @@ enum Waiting {
     Mask(u64),
     Generator(u64),
     Explain(Slot, u64),
+    Similarity(u64),
+    Similar(SimilarKind, u64),
 }
 
 impl Waiting {
@@ -298,7 +361,9 @@ impl Waiting {
             Next::Load(Load::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
             Next::Load(Load::Mask { id, .. }) => Waiting::Mask(*id),
             Next::Load(Load::Generator { id, .. }) => Waiting::Generator(*id),
+            Next::Load(Load::Similarity { id, .. }) => Waiting::Similarity(*id),
             Next::Explain(r, _) => Waiting::Explain(r.slot, r.token),
+            Next::Similar(j, _) => Waiting::Similar(j.kind(), j.token()),
         }
     }
 
@@ -311,6 +376,9 @@ impl Waiting {
             Waiting::Mask(id) => Event::MaskLoaded { id, result: Err(e) },
             Waiting::Generator(id) => Event::GeneratorLoaded { id, result: Err(e) },
             Waiting::Explain(slot, token) => Event::Explained { slot, token, result: Err(e) },
+            Waiting::Similarity(id) => Event::SimilarityLoaded { id, result: Err(e) },
+            Waiting::Similar(SimilarKind::Pair, token) => Event::PairExplained { token, result: Err(e) },
+            Waiting::Similar(SimilarKind::Neighbours, token) => Event::NeighboursFound { token, result: Err(e) },
         }
     }
 }
@@ -320,6 +388,7 @@ fn run(shared: Arc<Shared>, mut state: State) {
         let next = {
             let mut q = shared.queue.lock().expect("worker queue lock");
             q.running = None;
+            q.running_similar = None;
             loop {
                 if q.shutdown {
                     return;
@@ -332,6 +401,11 @@ fn run(shared: Arc<Shared>, mut state: State) {
                     q.running = Some((r.slot, Arc::clone(&cancel)));
                     break Next::Explain(r, cancel);
                 }
+                if let Some(j) = q.similar.pop_front() {
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    q.running_similar = Some((j.kind(), Arc::clone(&cancel)));
+                    break Next::Similar(j, cancel);
+                }
                 q = shared.wake.wait(q).expect("worker queue lock");
             }
         };
@@ -339,6 +413,7 @@ fn run(shared: Arc<Shared>, mut state: State) {
         let answer = guarded(waiting, || match next {
             Next::Load(load) => state.load(load),
             Next::Explain(r, cancel) => state.explain(r, &cancel),
+            Next::Similar(j, cancel) => state.similar(j, &cancel),
         });
         if let Some(event) = answer {
             state.send(event);
@@ -457,6 +532,68 @@ impl State {
                 });
                 self.send(Event::GeneratorLoaded { id, result });
             }
+            Load::Similarity { id, source } => {
+                let open = match source.embedding {
+                    pair_jobs::EmbeddingChoice::OpenModel(m) => self.models.get(&m).cloned(),
+                    pair_jobs::EmbeddingChoice::File(_) => None,
+                };
+                let result = pair_jobs::load_models(&source, open.as_deref(), &self.device).map(|(models, info)| {
+                    self.similarity.insert(id, Arc::new(models));
+                    info
+                });
+                self.send(Event::SimilarityLoaded { id, result: result.map_err(|e| e.to_string()) });
+            }
+        }
+    }
+
+    /// A decoded image: the one the worker keeps for gallery image `id`, else decoded now.
+    fn image(&self, id: u64, source: &ImageSource) -> crate::error::Result<Arc<RgbImage>> {
+        match self.images.get(&id) {
+            Some(img) => Ok(Arc::clone(img)),
+            None => source.decode().map(Arc::new),
+        }
+    }
+
+    /// Run a similarity job, reporting its progress.
+    fn similar(&mut self, job: SimilarJob, cancel: &AtomicBool) {
+        let (kind, token) = (job.kind(), job.token());
+        let tx = self.tx.clone();
+        let repaint = &self.repaint;
+        let mut last = Instant::now();
+        let mut forward = |p: Progress<'_>| {
+            if p.done < p.total && last.elapsed() < Duration::from_millis(50) {
+                return;
+            }
+            last = Instant::now();
+            let _ = tx.send(Event::SimilarProgress { kind, token, done: p.done, total: p.total });
+            repaint();
+        };
+        let mut control = Control::with_progress(cancel, &mut forward);
+        match job {
+            SimilarJob::Pair(j) => {
+                let images = (self.image(j.query.0, &j.query.1), self.image(j.reference.0, &j.reference.1));
+                let result = match (self.similarity.get(&j.models), images) {
+                    (None, _) => Err("the similarity models are not loaded yet".to_string()),
+                    (_, (Err(e), _) | (_, Err(e))) => Err(e.to_string()),
+                    (Some(models), (Ok(q), Ok(r))) => pair_jobs::explain_pair(models, &q, &r, &j, &mut self.pair_maps, &mut control).map_err(|e| e.to_string()),
+                };
+                self.send(Event::PairExplained { token, result });
+            }
+            SimilarJob::Neighbours(j) => {
+                let result = match self.similarity.get(&j.models).cloned() {
+                    None => Err("the similarity models are not loaded yet".to_string()),
+                    Some(models) => {
+                        let images = &self.images;
+                        let read = |id: u64, s: &ImageSource| match images.get(&id) {
+                            Some(img) => Ok(Arc::clone(img)),
+                            None => s.decode().map(Arc::new),
+                        };
+                        let cache = self.embeddings.entry(j.models).or_default();
+                        pair_jobs::find_neighbours(&models.embedding, &j, cache, &read, &mut control).map_err(|e| e.to_string())
+                    }
+                };
+                self.send(Event::NeighboursFound { token, result });
+            }
         }
     }
 
@@ -517,8 +654,7 @@ impl State {
         let class = r.target.resolve(&logits);
         let e = session.explain(r.method, class, r.layer.as_deref(), &r.params, &mut control).map_err(|e| e.to_string())?;
         let top = ranked(&session.network().output.probabilities(&logits), 10);
-        let q = quantize(&e.map);
-        let boxes: Vec<Vec<PixelBox>> = (0..100).map(|i| boxes_from_quantized(&q, f64::from(i) / 100.0, BoxMode::All)).collect();
+        let boxes = threshold_boxes(&e.map);
         Ok(ExplainOutput {
             map: Arc::new(e.map),
             boxes: Arc::new(boxes),
