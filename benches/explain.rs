@@ -1,7 +1,9 @@
 //! Criterion benchmarks of the engine on CPU (burn Flex): Grad-CAM from scratch and a class switch
 //! with cached activations on ResNet-50 (seeded weights) and on the demo model, and the batched
-//! perturbation methods and the weight-map generator (one forward pass) on the demo model.
-//! `cargo bench --bench explain`.
+//! perturbation methods and the weight-map generator (one forward pass) on the demo model; and
+//! retrieval with the demo embedding model over a 1,000-image gallery (embedding the gallery
+//! once, reading it back from the cache, one query). `cargo bench --bench explain` (only the
+//! retrieval entries: `cargo bench --bench explain -- retrieval`).
 
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -59,5 +61,32 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(engine, benches);
+/// Retrieval over a gallery of 1,000 procedural images (64x64 PNGs, the embedding model's input
+/// size): embedding the whole gallery, reading its embeddings from the cache, and one query
+/// (embedding the query image and ranking the gallery by cosine similarity).
+fn retrieval(c: &mut Criterion) {
+    use lantern::retrieval::{embed_gallery, nearest};
+    let device = Device::flex();
+    let net = models::demo::embedding(&device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1000u64 {
+        lantern::datasets::synth::generate(11, i, 64).image.save(dir.path().join(format!("{i:04}.png"))).unwrap();
+    }
+    let cache = dir.path().join("embeddings.json");
+    let mut g = c.benchmark_group("retrieval (1000 images)");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("embed the gallery", |b| b.iter(|| black_box(embed_gallery(&net, "bench", dir.path(), None, 32, &mut Control::none()).unwrap())));
+    let (gallery, _) = embed_gallery(&net, "bench", dir.path(), Some(&cache), 32, &mut Control::none()).unwrap();
+    g.bench_function("gallery from the cache", |b| b.iter(|| black_box(embed_gallery(&net, "bench", dir.path(), Some(&cache), 32, &mut Control::none()).unwrap())));
+    let query = lantern::datasets::synth::generate(12, 0, 64).image;
+    g.bench_function("one query", |b| {
+        b.iter(|| {
+            let e = lantern::models::embedding::embed(&net, net.preprocess.tensor(&query, &device)).remove(0);
+            black_box(nearest(&gallery, &e, 10, None))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(engine, benches, retrieval);
 criterion_main!(engine);

@@ -5,9 +5,12 @@ mod audit;
 mod bench;
 mod data;
 mod eval;
+mod eval_similarity;
 mod explain;
 mod generator;
 mod info;
+mod similar;
+mod similar_html;
 mod train_multilabel;
 mod train_similarity;
 
@@ -43,6 +46,12 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure explanation methods on a dataset: MaxBoxAcc(V2), PxAP, localisation, faithfulness.
     Eval(eval::EvalArgs),
+    /// A query's nearest gallery images by embedding similarity, each match explained (pair
+    /// saliency maps, attributes): report.json and a self-contained report.html.
+    Similar(similar::SimilarArgs),
+    /// Evidence for similarity explanations on held-out procedural pairs: attribute top-1 of each
+    /// ranking, deletion/insertion AUC of each pair-saliency method.
+    EvalSimilarity(eval_similarity::EvalSimilarityArgs),
     /// Write the procedural localisation benchmark (images, masks, boxes, attributes).
     Synth(data::SynthArgs),
     /// Train a model.
@@ -115,6 +124,8 @@ where
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Synth(args)) => data::synth(&args),
         Some(Command::Eval(args)) => eval::run(&args),
+        Some(Command::Similar(args)) => similar::run(&args),
+        Some(Command::EvalSimilarity(args)) => eval_similarity::run(&args),
         Some(Command::Train(command)) => data::train(&command),
         Some(Command::Audit(command)) => audit::run(&command),
         Some(Command::Methods) => {

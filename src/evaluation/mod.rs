@@ -11,6 +11,7 @@ pub mod plots;
 pub mod protocol;
 pub mod report;
 pub mod settings;
+pub mod similarity;
 
 pub use class_map::ClassMap;
 pub use protocol::Protocol;

@@ -42,7 +42,7 @@ crate::names::named_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum PairMethod ("pair saliency method") {
         Rise = "rise" | "similarity-rise",
-        SlidingWindow = "sliding-window" | "slide" | "sliding_window",
+        SlidingWindow = "sliding-window" | "window" | "slide" | "sliding_window",
         GradCam = "gradcam" | "grad-cam",
     }
 }

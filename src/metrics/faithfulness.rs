@@ -48,7 +48,7 @@ pub fn auc(scores: &[f32]) -> f64 {
 }
 
 /// Pixel indices by decreasing map value (ties by index).
-fn salient_order(map: &WeightMap) -> Vec<usize> {
+pub fn salient_order(map: &WeightMap) -> Vec<usize> {
     let mut order: Vec<usize> = (0..map.values.len()).collect();
     order.sort_by(|&a, &b| map.values[b].total_cmp(&map.values[a]).then(a.cmp(&b)));
     order

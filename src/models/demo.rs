@@ -13,6 +13,12 @@ pub const WEIGHTS: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.safeten
 pub const GENERATOR: &[u8] = include_bytes!("../../assets/demo/lantern_cnn.generator.safetensors");
 /// The class names, one per line, as `lantern train classifier` wrote them beside the weights.
 const LABELS: &str = include_str!("../../assets/demo/lantern_cnn.labels.txt");
+/// The demo embedding model (`lantern train embedding`, see `assets/demo/README.md`).
+pub const EMBEDDING: &[u8] = include_bytes!("../../assets/demo/lantern_embedding.safetensors");
+/// The demo attribute model (`lantern train attributes` on the demo embedding's saliency).
+pub const ATTRIBUTES: &[u8] = include_bytes!("../../assets/demo/lantern_attributes.safetensors");
+/// The attribute values' names (`colour=red`, ...), as `lantern train attributes` wrote them.
+const ATTRIBUTE_LABELS: &str = include_str!("../../assets/demo/lantern_attributes.labels.txt");
 
 /// The demo images, by file name.
 pub const IMAGES: [(&str, &[u8]); 6] = [
@@ -32,6 +38,20 @@ pub fn network(device: &Device) -> Result<Network> {
     Ok(net)
 }
 
+/// The demo embedding model on `device`.
+pub fn embedding(device: &Device) -> Result<Network> {
+    let dict = StateDict::from_safetensors_bytes(EMBEDDING, "bundled demo embedding model")?;
+    build(&dict, super::embedding::ARCH, device)
+}
+
+/// The demo attribute model on `device`, with the attribute values' names as labels.
+pub fn attributes(device: &Device) -> Result<Network> {
+    let dict = StateDict::from_safetensors_bytes(ATTRIBUTES, "bundled demo attribute model")?;
+    let mut net = build(&dict, super::attributes::ARCH, device)?;
+    net.labels = Labels::from_names(ATTRIBUTE_LABELS.lines().map(str::to_string).collect());
+    Ok(net)
+}
+
 /// The demo generator on `device`, checked against the demo classifier.
 pub fn generator(device: &Device) -> Result<super::generator::Generator> {
     let name = std::path::Path::new("bundled demo generator");
@@ -46,6 +66,16 @@ mod tests {
     fn labels_are_the_benchmark_shapes_in_class_order() {
         let labels: Vec<&str> = super::LABELS.lines().collect();
         assert_eq!(labels, crate::datasets::synth::SHAPES);
+    }
+
+    #[test]
+    fn the_bundled_similarity_models_load_with_their_outputs() {
+        let device = burn::tensor::Device::flex();
+        let e = super::embedding(&device).unwrap();
+        assert_eq!(e.output, crate::models::OutputKind::Embedding);
+        let a = super::attributes(&device).unwrap();
+        assert_eq!(a.labels.len(), a.classes());
+        assert_eq!(a.labels.name(0), "colour=red");
     }
 
     #[test]
