@@ -12,12 +12,14 @@ use egui::{RichText, vec2};
 /// Side of a label's small map, points.
 const THUMB: f32 = 56.0;
 
-/// The label list (multi-label models only) and the BoostLU controls (models with a CAM head).
+/// The label list and the BoostLU controls, for multi-label models (BoostLU CAM stays in the
+/// method list for every model with a CAM head).
 pub fn labels_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
-    if app.multilabel() {
-        label_list(app, ui);
-        ui.separator();
+    if !app.multilabel() {
+        return;
     }
+    label_list(app, ui);
+    ui.separator();
     if app.model.info.as_ref().is_some_and(|i| i.cam_layer.is_some()) {
         boost_ui(app, ui);
         ui.separator();

@@ -152,9 +152,11 @@ mod tests {
             let mean = m.iter().map(|&v| f64::from(v)).sum::<f64>() / m.len() as f64;
             assert!((mean - f64::from(expected[c])).abs() < 1e-3 * (1.0 + f64::from(expected[c]).abs()), "class {c}: {mean} vs {}", expected[c]);
         }
+        // The predicted class: its map is positive somewhere, where BoostLU acts.
+        let predicted = crate::models::scores::ranked(&expected, 1)[0].0;
         let mut run = |alpha: f32| {
             let params = Params { boost_alpha: alpha, ..Params::default() };
-            session.explain(crate::explain::Method::BoostCam, 0usize, None, &params, &mut Control::none()).unwrap().map
+            session.explain(crate::explain::Method::BoostCam, predicted, None, &params, &mut Control::none()).unwrap().map
         };
         let (low, high) = (run(1.0), run(5.0));
         assert!(low.values.iter().zip(&high.values).all(|(l, h)| h >= l), "boosting never lowers the map");

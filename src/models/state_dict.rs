@@ -143,12 +143,13 @@ enum Format {
 }
 
 fn sniff(head: &[u8]) -> Option<Format> {
+    // safetensors: little-endian u64 header length, then a JSON object. Checked first: a header
+    // length whose low byte is 0x80 starts the file with a pickle's protocol opcode.
+    if head.len() >= 9 && head[8] == b'{' && head[4..8].iter().all(|&b| b == 0) {
+        return Some(Format::Safetensors);
+    }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(&[0x80]) {
         return Some(Format::Pytorch);
-    }
-    // safetensors: little-endian u64 header length, then a JSON object.
-    if head.len() >= 9 && head[8] == b'{' {
-        return Some(Format::Safetensors);
     }
     None
 }
@@ -375,6 +376,15 @@ impl<'a> Loader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_safetensors_header_of_length_0x80_mod_256_is_not_taken_for_a_pickle() {
+        let mut head = vec![0x80, 0x07, 0, 0, 0, 0, 0, 0];
+        head.extend_from_slice(b"{\"__metadata__\"");
+        assert!(matches!(sniff(&head), Some(Format::Safetensors)));
+        assert!(matches!(sniff(&[0x80, 0x02, b'}', b'q', 0, b'(']), Some(Format::Pytorch)));
+        assert!(matches!(sniff(b"PK\x03\x04rest"), Some(Format::Pytorch)));
+    }
 
     fn dict(entries: &[(&str, &[usize])]) -> StateDict {
         StateDict::from_tensors(
