@@ -2,30 +2,14 @@
 //! method, class and layer changes change the map, the threshold moves the boxes, export writes
 //! files, a bad file gives an error without stopping the app; plus a snapshot through wgpu.
 
+#[path = "common/ui.rs"]
+mod ui;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use lantern::app::{Launch, LanternApp};
 use lantern::explain::{Method, Target};
-use std::time::{Duration, Instant};
-
-fn harness<'a>(launch: Launch) -> Harness<'a, LanternApp> {
-    Harness::builder().with_size(egui::vec2(1200.0, 800.0)).with_pixels_per_point(1.0).build_eframe(move |cc| LanternApp::new(cc, launch))
-}
-
-/// Step frames until `done` holds (the worker computes on its own thread).
-fn wait_for(h: &mut Harness<'_, LanternApp>, what: &str, done: impl Fn(&LanternApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
-}
-
-fn explained(app: &LanternApp) -> bool {
-    !app.main.pending && app.main.output.is_some()
-}
+use ui::{explained, harness, wait_for};
 
 fn map_of(app: &LanternApp) -> Vec<f32> {
     app.main.output.as_ref().expect("an explanation").map.values.clone()
