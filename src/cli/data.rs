@@ -5,8 +5,7 @@ use crate::datasets::{synth_folder, synth_multi};
 use crate::error::Result;
 use crate::control::Control;
 use crate::train::classifier::{self, TrainConfig, TrainFiles};
-use crate::train::fit::Event;
-use indicatif::{ProgressBar, ProgressStyle};
+use super::progress::{FitProgress, progress_bar};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -121,32 +120,12 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     let files = TrainFiles { checkpoints: Some(checkpoints.clone()), log: Some(log_path.clone()) };
     let device = crate::device::ComputeDevice::cpu();
     eprintln!("device: {}", device.description);
-    let steps = (args.count / args.batch.max(1)) as u64;
-    let bar = progress_bar(steps * args.epochs as u64, "{bar:30} {pos}/{len} steps  {elapsed_precise}  {msg}");
-    let fitted = classifier::train(&config, &files, &device.device, &mut Control::none(), &mut |event| match event {
-        Event::Resumed { at } => {
-            bar.set_position(at.global() as u64);
-            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
-        }
-        Event::Step { at, terms, eta, .. } => {
-            bar.set_position(at.global() as u64 + 1);
-            let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
-            bar.set_message(format!("epoch {} loss {:.3}{eta}", at.epoch + 1, terms[0].1));
-        }
-        Event::Epoch { record, .. } => {
-            let get = |name| record.get(name).unwrap_or(f64::NAN);
-            bar.suspend(|| {
-                println!(
-                    "epoch {}: loss {:.4}  train {:.1}%  val {:.1}%",
-                    record.epoch,
-                    get("loss"),
-                    get("train_accuracy") * 100.0,
-                    get("val_accuracy") * 100.0
-                )
-            });
-        }
-    })?;
-    bar.finish_and_clear();
+    let mut progress = FitProgress::new(&checkpoints, |record, _| {
+        let get = |name| record.get(name).unwrap_or(f64::NAN);
+        format!("epoch {}: loss {:.4}  train {:.1}%  val {:.1}%", record.epoch, get("loss"), get("train_accuracy") * 100.0, get("val_accuracy") * 100.0)
+    });
+    let fitted = classifier::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
+    progress.finish();
     if fitted.stopped_early {
         println!("stopped early: {} epochs without a better validation accuracy", args.patience.unwrap_or(0));
     }
@@ -160,10 +139,4 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     model.save(&args.out)?;
     println!("saved {} (log {})", args.out.display(), log_path.display());
     Ok(())
-}
-
-pub(super) fn progress_bar(len: u64, template: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(ProgressStyle::with_template(template).expect("valid progress template"));
-    bar
 }

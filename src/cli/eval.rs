@@ -6,7 +6,7 @@ use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report};
 use crate::explain::Method;
 use crate::models::generator::Generator;
 use crate::models::{self, Labels, Network};
-use indicatif::{ProgressBar, ProgressStyle};
+use super::progress::progress_bar;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
@@ -122,8 +122,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         generator: generator(args, methods.contains(&Method::Generator), &model_sha256, &device.device)?,
     };
     let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}").expect("valid template"));
+    let bar = progress_bar(total as u64, "{bar:30} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}");
     let cancel = AtomicBool::new(false);
     let net = std::sync::Arc::new(net);
     let run = evaluation::run(&net, &dataset, &config, &args.out, &cancel, |done, _, id| {

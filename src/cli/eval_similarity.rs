@@ -2,7 +2,7 @@
 //! procedural benchmark ([`crate::evaluation::similarity`]): how often each attribute ranking's
 //! top-1 value is one the pair shares, and the deletion/insertion AUC of each pair-saliency method.
 
-use super::data::progress_bar;
+use super::progress::progress_bar;
 use super::similar::{load_attributes, load_embedder};
 use crate::control::Control;
 use crate::device::DeviceChoice;

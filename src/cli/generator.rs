@@ -3,7 +3,7 @@
 use crate::control::Control;
 use crate::datasets::Format;
 use crate::error::{LanternError, Result};
-use crate::train::fit::Event;
+use super::progress::{FitProgress, epoch_line};
 use crate::train::generator::{self, ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective};
 use std::path::PathBuf;
 
@@ -156,28 +156,9 @@ pub fn train(args: &TrainGeneratorArgs) -> Result<()> {
     let files = GeneratorFiles { checkpoints: Some(checkpoints.clone()), log: Some(log.clone()) };
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
-    let bar = super::data::progress_bar(0, "{bar:30} {pos}/{len} steps  {elapsed_precise}  {msg}");
-    let mut last_score = String::new();
-    let trained = generator::train(&config, &files, &device.device, &mut Control::none(), &mut |event| match event {
-        Event::Resumed { at } => {
-            bar.set_length(at.total() as u64);
-            bar.set_position(at.global() as u64);
-            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
-        }
-        Event::Step { at, terms, eta, .. } => {
-            bar.set_length(at.total() as u64);
-            bar.set_position(at.global() as u64 + 1);
-            let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
-            let terms: Vec<String> = terms.iter().map(|(n, v)| format!("{n} {v:.3}")).collect();
-            bar.set_message(format!("epoch {}/{}  {}{last_score}{eta}", at.epoch + 1, at.epochs, terms.join(" ")));
-        }
-        Event::Epoch { record, improved, .. } => {
-            let numbers: Vec<String> = record.terms.iter().chain(&record.metrics).map(|(n, v)| format!("{n} {v:.4}")).collect();
-            last_score = record.score.map(|s| format!("  val {s:.2}")).unwrap_or_default();
-            bar.suspend(|| println!("epoch {}: {}{}", record.epoch, numbers.join("  "), if improved { "  (best)" } else { "" }));
-        }
-    })?;
-    bar.finish_and_clear();
+    let mut progress = FitProgress::new(&checkpoints, epoch_line);
+    let trained = generator::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
+    progress.finish();
     if trained.fitted.stopped_early {
         println!("stopped early: {} epochs without a better {}", args.patience.unwrap_or(0), trained.monitor);
     }

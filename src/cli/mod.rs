@@ -9,6 +9,7 @@ mod eval_similarity;
 mod explain;
 mod generator;
 mod info;
+mod progress;
 mod similar;
 mod similar_html;
 mod train_multilabel;

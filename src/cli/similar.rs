@@ -4,7 +4,7 @@
 //! `report.json`, a self-contained `report.html` and the overlays (PNG) in the output folder; the
 //! gallery's embeddings are cached there per gallery ([`crate::retrieval`]).
 
-use super::data::progress_bar;
+use super::progress::progress_bar;
 use super::similar_html;
 use crate::control::Control;
 use crate::device::DeviceChoice;

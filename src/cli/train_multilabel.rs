@@ -2,14 +2,13 @@
 //! (AN, LL-R, LL-Ct or LL-Cp, with or without BoostLU), then measured on fully labelled test
 //! images: mAP and per-label MaxBoxAccV2 of its CAMs, written beside the weights.
 
-use super::data::progress_bar;
+use super::progress::{FitProgress, progress_bar};
 use crate::control::Control;
 use crate::datasets::synth::SHAPES;
 use crate::error::{LanternError, Result};
 use crate::evaluation::multilabel::{self, MultiLabelReport};
 use crate::files::write_json;
 use crate::train::classifier::TrainFiles;
-use crate::train::fit::Event;
 use crate::train::multilabel::{self as trainer, MultiLabelConfig};
 use crate::train::partial_labels::Scheme;
 use std::path::PathBuf;
@@ -41,7 +40,7 @@ pub struct TrainMultilabelArgs {
     /// Share of the images held out, fully labelled, to pick the best epoch.
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 24)]
     pub epochs: usize,
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -96,24 +95,12 @@ pub fn run(args: &TrainMultilabelArgs) -> Result<()> {
     let device = crate::device::ComputeDevice::cpu();
     let boost = if config.alpha == 1.0 { String::new() } else { format!(" + BoostLU (alpha {})", config.alpha) };
     eprintln!("device: {}; {}{boost}", device.description, config.scheme.title());
-    let steps = (config.split().0 / config.batch.max(1)) as u64;
-    let bar = progress_bar(steps * config.epochs as u64, "{bar:30} {pos}/{len} steps  {elapsed_precise}  {msg}");
-    let fitted = trainer::train(&config, &files, &device.device, &mut Control::none(), &mut |event| match event {
-        Event::Resumed { at } => {
-            bar.set_position(at.global() as u64);
-            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
-        }
-        Event::Step { at, terms, eta, .. } => {
-            bar.set_position(at.global() as u64 + 1);
-            let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
-            bar.set_message(format!("epoch {} loss {:.4}{eta}", at.epoch + 1, terms[0].1));
-        }
-        Event::Epoch { record, .. } => {
-            let get = |name| record.get(name).unwrap_or(f64::NAN);
-            bar.suspend(|| println!("epoch {}: loss {:.4}  modified {:.2}/batch  val mAP {:.2}", record.epoch, get("loss"), get("modified"), get("val_map") * 100.0));
-        }
-    })?;
-    bar.finish_and_clear();
+    let mut progress = FitProgress::new(&checkpoints, |record, _| {
+        let get = |name| record.get(name).unwrap_or(f64::NAN);
+        format!("epoch {}: loss {:.4}  modified {:.2}/batch  val mAP {:.2}", record.epoch, get("loss"), get("modified"), get("val_map") * 100.0)
+    });
+    let fitted = trainer::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
+    progress.finish();
     let best = fitted.best.as_ref().ok_or_else(|| LanternError::Invalid("training recorded no epoch".into()))?;
     println!("best epoch: {} (val mAP {:.2})", best.epoch, best.score * 100.0);
     best.model.save_as(&args.out, &config.run_as())?;

@@ -1,7 +1,7 @@
 //! `lantern train embedding` and `lantern train attributes`: the similarity models of
 //! `lantern similar`, trained on the procedural benchmark with the shared loop.
 
-use super::data::progress_bar;
+use super::progress::{FitProgress, epoch_line};
 use crate::control::Control;
 use crate::datasets::synth_attributes;
 use crate::error::{LanternError, Result};
@@ -9,7 +9,6 @@ use crate::files::write_atomic;
 use crate::train::attributes::{self, AttributeConfig};
 use crate::train::embedding::{self, EmbeddingConfig, RunFiles};
 use crate::train::fit::{Event, Fitted};
-use crate::train::history::EpochRecord;
 use burn::module::Module;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -88,21 +87,9 @@ fn files(c: &CommonArgs) -> (RunFiles, PathBuf, PathBuf) {
 /// the best epoch's with `--patience`, else the last.
 fn run<M: Module>(c: &CommonArgs, train: impl FnOnce(&RunFiles, &mut dyn FnMut(Event<'_>)) -> Result<Fitted<M>>) -> Result<(M, PathBuf)> {
     let (files, log, checkpoints) = files(c);
-    let steps = (c.count / c.batch.max(1)) as u64;
-    let bar = progress_bar(steps * c.epochs as u64, "{bar:30} {pos}/{len} steps  {elapsed_precise}  {msg}");
-    let fitted = train(&files, &mut |event| match event {
-        Event::Resumed { at } => {
-            bar.set_position(at.global() as u64);
-            bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", checkpoints.display(), at.global(), at.total()));
-        }
-        Event::Step { at, terms, eta, .. } => {
-            bar.set_position(at.global() as u64 + 1);
-            let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
-            bar.set_message(format!("epoch {} loss {:.4}{eta}", at.epoch + 1, terms[0].1));
-        }
-        Event::Epoch { record, .. } => bar.suspend(|| println!("{}", epoch_line(record))),
-    })?;
-    bar.finish_and_clear();
+    let mut progress = FitProgress::new(&checkpoints, epoch_line);
+    let fitted = train(&files, &mut |event| progress.on(event))?;
+    progress.finish();
     if fitted.stopped_early {
         println!("stopped early: {} epochs without a better validation score", c.patience.unwrap_or(0));
     }
@@ -114,12 +101,6 @@ fn run<M: Module>(c: &CommonArgs, train: impl FnOnce(&RunFiles, &mut dyn FnMut(E
         _ => fitted.model,
     };
     Ok((model, log))
-}
-
-/// `epoch N: name value  name value ...` with every term and metric of the record.
-fn epoch_line(r: &EpochRecord) -> String {
-    let values: Vec<String> = r.terms.iter().chain(&r.metrics).map(|(n, v)| format!("{n} {v:.4}")).collect();
-    format!("epoch {}: {}", r.epoch, values.join("  "))
 }
 
 fn device() -> burn::tensor::Device {
