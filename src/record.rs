@@ -34,6 +34,9 @@ pub struct Record {
     /// The device the map was computed on, as it was really used.
     pub device: String,
     pub method: String,
+    /// For an approximate method (never a default), what it skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximation: Option<String>,
     pub layer: String,
     /// What the map explains, in words.
     pub objective: String,
@@ -131,6 +134,7 @@ pub fn write(dir: &Path, base: &str, subject: &Subject<'_>, e: &Explanation, ext
         arch: model.arch.to_string(),
         device: subject.device.to_string(),
         method: e.method.name().to_string(),
+        approximation: e.approximation.clone(),
         layer: e.layer.clone(),
         objective: e.objective.describe(model.labels),
         target: e.objective.class().and_then(|c| probs.get(c).map(|&p| prediction((c, p)))),

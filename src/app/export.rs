@@ -68,6 +68,7 @@ fn write_current(app: &LanternApp, dir: &Path) -> Result<usize> {
         objective: crate::explain::Objective::Class(out.class),
         timing: out.timing,
         attribution: None,
+        approximation: out.approximation.clone(),
     };
     let name = img.name();
     let labels = Labels::from_names(info.labels.clone());

@@ -290,6 +290,9 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
             }
             if let Some(o) = &app.main.output {
                 ui.label(format!("{} took {:.1} ms", o.method.title(), o.milliseconds));
+                if let Some(note) = &o.approximation {
+                    ui.label(egui::RichText::new(format!("Approximate: {note}")).italics());
+                }
             }
             for task in &app.tasks.running {
                 let s = task.status();

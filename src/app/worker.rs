@@ -108,6 +108,8 @@ pub struct ExplainOutput {
     /// The model's whole output for the image (for exported records).
     pub logits: Arc<Vec<f32>>,
     pub geometry: Geometry,
+    /// For an approximate method, what it skipped.
+    pub approximation: Option<String>,
 }
 
 /// The boxes of every region of `map` above threshold `i / 100`, for `i` in `0..100`.
@@ -666,6 +668,7 @@ impl State {
             timing: e.timing,
             logits: Arc::new(logits),
             geometry,
+            approximation: e.approximation,
         })
     }
 }

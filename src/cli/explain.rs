@@ -11,7 +11,8 @@ use crate::models::{self, Labels, Network, scores};
 use crate::record::{self, Extras, ModelFacts, Record, Subject};
 use crate::render::{self, OverlayStyle};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
+use super::progress::progress_bar;
+use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -129,6 +130,13 @@ pub struct ParamArgs {
     /// BoostLU's alpha for the boostcam method (1: no boost).
     #[arg(long, default_value_t = 5.0)]
     pub boost_alpha: f32,
+    /// RISE with early stop (approximate): stop once the normalised map changes by less than this
+    /// per pixel and batch, twice in a row.
+    #[arg(long, default_value_t = 0.001)]
+    pub tolerance: f32,
+    /// Score-CAM on the top-k channels (approximate): channels scored, by activation variance.
+    #[arg(long = "top-k", default_value_t = 256)]
+    pub top_k: usize,
 }
 
 impl ParamArgs {
@@ -158,6 +166,8 @@ impl ParamArgs {
             rise_keep: self.keep,
             reduction: self.reduction,
             boost_alpha: self.boost_alpha,
+            rise_tolerance: self.tolerance,
+            score_cam_top_k: self.top_k,
         };
         params.validate().map_err(LanternError::Invalid)?;
         Ok(params)
@@ -259,11 +269,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let style = OverlayStyle { colormap: args.colormap, alpha: args.alpha, gamma: 1.0 };
     let job = Job { args, net: &net, generator, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device, params };
 
-    let bar = if args.images.len() > 1 { ProgressBar::new(args.images.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} images  {elapsed_precise}  {msg}")
-            .expect("valid progress template"),
-    );
+    let bar = if args.images.len() > 1 { progress_bar(args.images.len() as u64, "{bar:30} {pos}/{len} images  {elapsed_precise}  {msg}") } else { ProgressBar::hidden() };
     let mut records = Vec::new();
     let mut failures = 0usize;
     for (path, stem) in args.images.iter().zip(output_stems(&args.images)) {
@@ -308,6 +314,9 @@ fn print_summary(path: &Path, records: &[Record]) {
             r.timing_ms.forward_ms + r.timing_ms.method_ms,
             r.files.get("overlay").map_or("", String::as_str)
         );
+        if let Some(note) = &r.approximation {
+            println!("  {:<13} approximate: {note}", "");
+        }
     }
 }
 

@@ -46,7 +46,7 @@ fn run_boost_cam(run: &mut Run<'_, '_>) -> Result<Output> {
     let fc = net.cam_weights_at(acts.layer.cut).ok_or_else(|| not_applicable("the model's head is not global-average-pool + linear"))?;
     let g = readout(&net, fc, acts.logits.len(), run.objective)?;
     let raw = boosted_cam(&acts.maps, fc, &g, run.params.boost_alpha);
-    Ok(Output { map: probability_map(raw, acts.maps.width, acts.maps.height, acts.input_size), attribution: None, forward_ms: super::ms(acts.forward_time) })
+    Ok(Output { map: probability_map(raw, acts.maps.width, acts.maps.height, acts.input_size), attribution: None, forward_ms: super::ms(acts.forward_time), approximation: None })
 }
 
 fn not_applicable(reason: &str) -> LanternError {

@@ -34,7 +34,7 @@ fn run_generator(run: &mut Run<'_, '_>) -> Result<Output> {
     let [_, _, h, w] = x.dims();
     let maps = generator.forward(session.network(), x.clone())?;
     let map = WeightMap::new(w, h, host_values(maps));
-    Ok(Output { map, attribution: None, forward_ms: start.elapsed().as_secs_f64() * 1000.0 })
+    Ok(Output { map, attribution: None, forward_ms: start.elapsed().as_secs_f64() * 1000.0, approximation: None })
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ pub const GUIDED_GRADCAM: MethodSpec = MethodSpec {
 
 /// An input attribution as the run's output, reduced to one map by the run's reduction.
 fn reduced(run: &Run<'_, '_>, a: Attribution) -> Output {
-    Output { map: a.to_map(run.params.reduction), attribution: Some(a), forward_ms: 0.0 }
+    Output { map: a.to_map(run.params.reduction), attribution: Some(a), forward_ms: 0.0, approximation: None }
 }
 
 fn run_smoothgrad(run: &mut Run<'_, '_>) -> Result<Output> {

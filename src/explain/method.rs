@@ -90,6 +90,9 @@ pub struct MethodSpec {
     pub uses_rule: bool,
     pub uses_baseline: bool,
     pub uses_reduction: bool,
+    /// An approximation of another method, traded for speed: never a default, and its title
+    /// says "approximate".
+    pub approximate: bool,
     pub entry: Entry,
 }
 
@@ -122,6 +125,7 @@ impl MethodSpec {
             uses_rule: false,
             uses_baseline: false,
             uses_reduction: false,
+            approximate: false,
             entry,
         }
     }
@@ -145,4 +149,6 @@ pub struct Output {
     pub attribution: Option<Attribution>,
     /// Time of the forward pass to the layer, when the method used one (ms).
     pub forward_ms: f64,
+    /// For an approximate method, what it skipped (e.g. "stopped after 1184 of 4000 masks").
+    pub approximation: Option<String>,
 }

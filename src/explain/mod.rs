@@ -104,6 +104,8 @@ pub struct Explanation {
     pub timing: Timing,
     /// The per-channel input attribution, for input-space methods.
     pub attribution: Option<Attribution>,
+    /// For an approximate method, what it skipped.
+    pub approximation: Option<String>,
 }
 
 /// pytorch-grad-cam's post-processing of a layer-resolution map `cam` (`h x w`):
@@ -129,7 +131,7 @@ pub fn explain(net: &Network, acts: &LayerActivations, method: Method, objective
     let start = Instant::now();
     let raw = f(net, acts, &objective)?;
     let map = finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
-    Ok(explanation(net, map, method, &acts.layer.name, objective, ms(acts.forward_time), start, None))
+    Ok(explanation(net, map, method, &acts.layer.name, objective, ms(acts.forward_time), start, None, None))
 }
 
 /// Assemble an [`Explanation`] with the map's provenance.
@@ -143,6 +145,7 @@ fn explanation(
     forward_ms: f64,
     start: Instant,
     attribution: Option<Attribution>,
+    approximation: Option<String>,
 ) -> Explanation {
     let map = map.with_provenance(Provenance {
         method: method.name().into(),
@@ -158,6 +161,7 @@ fn explanation(
         objective,
         timing: Timing { forward_ms, method_ms: ms(start.elapsed()) },
         attribution,
+        approximation,
     }
 }
 

@@ -104,6 +104,21 @@ pub struct Params {
     /// BoostLU's `alpha` for the BoostLU CAM (Kim et al., CVPR 2023; their default 5).
     #[serde(default = "default_boost_alpha")]
     pub boost_alpha: f32,
+    /// RISE with early stop (approximate): stop once the normalised map's mean per-pixel change
+    /// over one batch falls under this, on two batches in a row.
+    #[serde(default = "default_rise_tolerance")]
+    pub rise_tolerance: f32,
+    /// Score-CAM on the top-k channels (approximate): how many channels, by activation variance.
+    #[serde(default = "default_score_cam_top_k")]
+    pub score_cam_top_k: usize,
+}
+
+fn default_rise_tolerance() -> f32 {
+    0.001
+}
+
+fn default_score_cam_top_k() -> usize {
+    256
 }
 
 fn default_boost_alpha() -> f32 {
@@ -127,6 +142,8 @@ impl Default for Params {
             rise_keep: 0.5,
             reduction: Reduction::AbsoluteSum,
             boost_alpha: default_boost_alpha(),
+            rise_tolerance: default_rise_tolerance(),
+            score_cam_top_k: default_score_cam_top_k(),
         }
     }
 }
@@ -153,7 +170,9 @@ impl ParamSpec {
     /// `Err` with a one-line reason when `value` is outside the range (or not whole).
     pub fn check(&self, value: f64) -> Result<(), String> {
         let whole = !self.integer || value.fract() == 0.0;
-        if value.is_finite() && whole && (self.min..=self.max).contains(&value) {
+        // Settings are stored as f32: a bound typed as a flag (0.01) comes back a hair outside.
+        let slack = if self.integer { 0.0 } else { 1e-6 };
+        if value.is_finite() && whole && (self.min * (1.0 - slack)..=self.max * (1.0 + slack)).contains(&value) {
             return Ok(());
         }
         let kind = if self.integer { "a whole number" } else { "a number" };
@@ -273,8 +292,32 @@ pub const BOOST_ALPHA: ParamSpec = ParamSpec {
     set: |p, v| p.boost_alpha = v as f32,
 };
 
+/// The early-stopping RISE's tolerance: mean per-pixel change of the normalised map per batch.
+pub const TOLERANCE: ParamSpec = ParamSpec {
+    flag: "tolerance",
+    label: "stop below change",
+    min: 1e-6,
+    max: 0.5,
+    integer: false,
+    logarithmic: true,
+    get: |p| f64::from(p.rise_tolerance),
+    set: |p, v| p.rise_tolerance = v as f32,
+};
+
+/// Channels the top-k Score-CAM scores.
+pub const TOP_K: ParamSpec = ParamSpec {
+    flag: "top-k",
+    label: "channels (top k)",
+    min: 1.0,
+    max: 100_000.0,
+    integer: true,
+    logarithmic: true,
+    get: |p| p.score_cam_top_k as f64,
+    set: |p, v| p.score_cam_top_k = v as usize,
+};
+
 /// Every numeric parameter.
-pub const PARAMS: [ParamSpec; 10] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA];
+pub const PARAMS: [ParamSpec; 12] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA, TOLERANCE, TOP_K];
 
 impl Params {
     /// `Err` naming the first parameter outside its range.
@@ -290,11 +333,20 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_ranges_reject_what_breaks_a_method() {
         Params::default().validate().unwrap();
-        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5)] {
+        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5), (TOLERANCE, 0.0), (TOP_K, 0.0)] {
             let mut p = Params::default();
             (spec.set)(&mut p, bad);
             let err = p.validate().unwrap_err();
             assert!(err.contains(&format!("--{}", spec.flag)), "{err}");
+        }
+    }
+
+    #[test]
+    fn bounds_survive_the_round_trip_through_f32() {
+        for spec in PARAMS {
+            let mut p = Params::default();
+            (spec.set)(&mut p, spec.min);
+            p.validate().unwrap_or_else(|e| panic!("{}: {e}", spec.flag));
         }
     }
 

@@ -6,7 +6,7 @@ use super::attribution::Attribution;
 use crate::control::Control;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
 use super::objective::Objective;
-use super::params::{CELLS, KEEP, MASKS, Reduction, STRIDE, WINDOW};
+use super::params::{CELLS, KEEP, MASKS, Reduction, STRIDE, TOLERANCE, WINDOW};
 use super::gradients::baseline_tensor;
 use crate::error::Result;
 use crate::map::WeightMap;
@@ -44,11 +44,22 @@ pub const RISE: MethodSpec = MethodSpec {
     ..OCCLUSION
 };
 
+/// RISE that stops early: an approximation, never the default.
+pub const RISE_EARLY_STOP: MethodSpec = MethodSpec {
+    name: "rise-early-stop",
+    title: "RISE, early stop (approximate)",
+    formula: "RISE's sum over masks, stopped once the normalised map changes by less than the tolerance per batch, twice in a row",
+    params: &[MASKS, CELLS, KEEP, TOLERANCE],
+    approximate: true,
+    entry: Entry::Input(run_rise_early_stop),
+    ..RISE
+};
+
 fn run_occlusion(run: &mut Run<'_, '_>) -> Result<Output> {
     let (net, x, p) = (run.session.network(), run.session.input(), run.params);
     let b = baseline_tensor(&p.baseline, x, net.preprocess.mean, net.preprocess.std);
     let a = occlusion(net, x, &b, run.objective, p.occlusion_window, p.occlusion_stride, p.batch, run.control)?;
-    Ok(Output { map: a.to_map(p.reduction), attribution: Some(a), forward_ms: 0.0 })
+    Ok(Output { map: a.to_map(p.reduction), attribution: Some(a), forward_ms: 0.0, approximation: None })
 }
 
 fn run_rise(run: &mut Run<'_, '_>) -> Result<Output> {
@@ -57,7 +68,18 @@ fn run_rise(run: &mut Run<'_, '_>) -> Result<Output> {
     let masks = RiseMasks::generate(p.rise_masks, p.rise_cells, p.rise_keep, h, w, p.seed);
     let (mut map, _) = rise(net, x, &masks, run.objective, p.batch, run.control)?;
     map.normalize();
-    Ok(Output { map, attribution: None, forward_ms: 0.0 })
+    Ok(Output { map, attribution: None, forward_ms: 0.0, approximation: None })
+}
+
+fn run_rise_early_stop(run: &mut Run<'_, '_>) -> Result<Output> {
+    let (net, x, p) = (run.session.network(), run.session.input(), run.params);
+    let [_, _, h, w] = x.dims();
+    let masks = RiseMasks::generate(p.rise_masks, p.rise_cells, p.rise_keep, h, w, p.seed);
+    let (mut map, scores) = rise_until(net, x, &masks, run.objective, p.batch, Some(p.rise_tolerance), run.control)?;
+    map.normalize();
+    let stopped = scores.len() < masks.len();
+    let note = stopped.then(|| format!("stopped after {} of {} masks (map change under {} per batch)", scores.len(), masks.len(), p.rise_tolerance));
+    Ok(Output { map, attribution: None, forward_ms: 0.0, approximation: note })
 }
 
 /// The objective's score `S` for a batch of `n` images given as host values.
@@ -225,11 +247,16 @@ pub trait MaskedScores {
     fn add(&mut self, mask: &[f32], output: &[f32]);
     /// The map from the masks added so far.
     fn map(&self) -> WeightMap;
+    /// Called after each batch: `true` stops [`run_masked`] before the remaining masks.
+    fn converged(&mut self) -> bool {
+        false
+    }
 }
 
 /// Run the model on `x * M_i` for the masks `mask(0..count)` (each `h * w` values, applied to every
 /// channel of the normalised input), `batch` images per pass, handing each output row to
-/// `scores`; progress (with partial maps when wanted) and cancellation between batches.
+/// `scores`; progress (with partial maps when wanted) and cancellation between batches; stops
+/// early when `scores` says it has converged.
 pub fn run_masked(
     net: &Network,
     x: &Tensor<4>,
@@ -266,6 +293,9 @@ pub fn run_masked(
         } else {
             control.report(end, count, None);
         }
+        if scores.converged() {
+            break;
+        }
     }
     Ok(())
 }
@@ -279,6 +309,35 @@ struct RiseSum<'o> {
     height: usize,
     saliency: Vec<f64>,
     scores: Vec<f32>,
+    /// Early stop, when asked for.
+    stop: Option<EarlyStop>,
+}
+
+/// When an early-stopping RISE has converged: the min-max normalised map's mean absolute
+/// per-pixel change over one batch is under `tolerance` on two batches in a row.
+struct EarlyStop {
+    tolerance: f32,
+    previous: Option<WeightMap>,
+    calm: usize,
+}
+
+impl EarlyStop {
+    /// Take the map after a batch; `true` once converged.
+    fn settled(&mut self, mut map: WeightMap) -> bool {
+        map.normalize();
+        let change = self.previous.as_ref().map(|p| mean_abs_difference(&p.values, &map.values));
+        self.calm = match change {
+            Some(d) if d < self.tolerance => self.calm + 1,
+            _ => 0,
+        };
+        self.previous = Some(map);
+        self.calm >= 2
+    }
+}
+
+fn mean_abs_difference(a: &[f32], b: &[f32]) -> f32 {
+    let sum: f64 = a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum();
+    (sum / a.len().max(1) as f64) as f32
 }
 
 impl MaskedScores for RiseSum<'_> {
@@ -293,12 +352,35 @@ impl MaskedScores for RiseSum<'_> {
     fn map(&self) -> WeightMap {
         rise_map(&self.saliency, self.scores.len(), self.keep, self.width, self.height)
     }
+
+    fn converged(&mut self) -> bool {
+        let map = if self.stop.is_some() { Some(self.map()) } else { None };
+        match (&mut self.stop, map) {
+            (Some(stop), Some(map)) => stop.settled(map),
+            _ => false,
+        }
+    }
 }
 
 /// RISE saliency: `sum_i P(x * M_i) M_i / (N keep)`, `P` the objective on a bounded scale (for a
 /// class, its probability under the model's softmax or sigmoid head, as RISE wraps the model in a
 /// softmax). Returns the map and the scores.
 pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
+    rise_until(net, x, masks, objective, batch, None, control)
+}
+
+/// [`rise`], stopped early (an approximation) when `tolerance` is given: after the batch at which
+/// the normalised map has changed by less than `tolerance` (mean absolute per-pixel change) on
+/// two batches in a row. The map and the scores cover the masks that ran, in order.
+pub fn rise_until(
+    net: &Network,
+    x: &Tensor<4>,
+    masks: &RiseMasks,
+    objective: impl Into<Objective>,
+    batch: usize,
+    tolerance: Option<f32>,
+    control: &mut Control,
+) -> Result<(WeightMap, Vec<f32>)> {
     let objective = objective.into();
     let [_, _, h, w] = x.dims();
     let mut sum = RiseSum {
@@ -309,6 +391,7 @@ pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, objective: impl Int
         height: h,
         saliency: vec![0.0; h * w],
         scores: Vec::with_capacity(masks.len()),
+        stop: tolerance.map(|tolerance| EarlyStop { tolerance, previous: None, calm: 0 }),
     };
     run_masked(net, x, masks.len(), &|i| masks.mask(i), batch, control, &mut sum)?;
     Ok((sum.map(), sum.scores))
@@ -328,6 +411,19 @@ mod tests {
         assert_eq!(offsets(112, 16, 8), (0..13).map(|i| i * 8).collect::<Vec<_>>());
         assert_eq!(offsets(10, 4, 4), vec![0, 4, 8]);
         assert_eq!(offsets(3, 16, 8), vec![0]);
+    }
+
+    #[test]
+    fn early_stop_waits_for_two_calm_batches() {
+        let map = |v: f32| WeightMap::new(2, 1, vec![0.0, v]);
+        let mut stop = EarlyStop { tolerance: 0.01, previous: None, calm: 0 };
+        // Normalised, [0, v] is [0, 1] whatever v > 0: no change from the second map on.
+        assert!(!stop.settled(WeightMap::new(2, 1, vec![1.0, 0.0])));
+        assert!(!stop.settled(map(1.0)), "a change of 1 per pixel is not calm");
+        assert!(!stop.settled(map(2.0)), "one calm batch is not enough");
+        assert!(stop.settled(map(3.0)));
+        assert!(!EarlyStop { tolerance: 0.01, previous: Some(map(1.0)), calm: 1 }.settled(WeightMap::new(2, 1, vec![1.0, 0.5])));
+        assert_eq!(mean_abs_difference(&[0.0, 1.0], &[0.5, 0.0]), 0.75);
     }
 
     #[test]

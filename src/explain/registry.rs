@@ -41,6 +41,7 @@ registry! {
     EigenCam => eigen::EIGEN_CAM,
     EigenGradCam => eigen::EIGEN_GRAD_CAM,
     ScoreCam => score_cam::SCORE_CAM,
+    ScoreCamTopK => score_cam::SCORE_CAM_TOP_K,
     AblationCam => score_cam::ABLATION_CAM,
     Saliency => gradients::SALIENCY,
     InputXGradient => gradients::INPUT_X_GRADIENT,
@@ -50,6 +51,7 @@ registry! {
     GuidedGradCam => gradients::GUIDED_GRADCAM,
     Occlusion => perturbation::OCCLUSION,
     Rise => perturbation::RISE,
+    RiseEarlyStop => perturbation::RISE_EARLY_STOP,
     Generator => generator::GENERATOR,
 }
 
@@ -123,7 +125,7 @@ impl FromStr for Method {
             .copied()
             .find(|m| {
                 let spec = m.spec();
-                spec.name == key || spelling_key(spec.title) == key || spec.aliases.contains(&key.as_str())
+                spelling_key(spec.name) == key || spelling_key(spec.title) == key || spec.aliases.contains(&key.as_str())
             })
             .ok_or_else(|| {
                 let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
@@ -161,6 +163,12 @@ mod tests {
         assert!(Method::cam_family().all(|m| m.family() == Family::Cam && !m.is_long()));
         assert!(Method::ALL.iter().filter(|m| m.is_long()).all(|m| m.params()[0].flag == "batch"));
         assert!(!Method::Rise.spec().gradients && Method::Saliency.spec().gradients);
+        // Approximations are labelled as such, and never offered on a quick key.
+        for &m in Method::ALL {
+            assert_eq!(m.spec().approximate, m.title().contains("(approximate)"), "{m}");
+            assert!(!(m.spec().approximate && m.spec().quick), "{m}");
+        }
+        assert!(Method::RiseEarlyStop.spec().approximate && Method::ScoreCamTopK.spec().approximate);
     }
 
     #[test]

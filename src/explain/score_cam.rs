@@ -6,6 +6,7 @@ use super::cam::cam as weighted_channels;
 use crate::control::Control;
 use super::finish;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::params::TOP_K;
 use super::objective::Objective;
 use crate::error::Result;
 use crate::map::{Interpolation, resize};
@@ -39,16 +40,38 @@ pub const ABLATION_CAM: MethodSpec = MethodSpec {
     ..SCORE_CAM
 };
 
-type ChannelWeights = fn(&Network, &Tensor<4>, &LayerActivations, &Objective, usize, &mut Control) -> Result<(Vec<f32>, Vec<f32>)>;
+/// Score-CAM on the channels of highest activation variance only: an approximation, never the
+/// default.
+pub const SCORE_CAM_TOP_K: MethodSpec = MethodSpec {
+    name: "scorecam-topk",
+    title: "Score-CAM, top-k channels (approximate)",
+    formula: "Score-CAM over the k channels of highest activation variance; the others weigh 0",
+    params: &[TOP_K],
+    quick: false,
+    approximate: true,
+    entry: Entry::Input(run_score_cam_top_k),
+    ..SCORE_CAM
+};
+
+fn run_score_cam_top_k(run: &mut Run<'_, '_>) -> Result<Output> {
+    let k = run.params.score_cam_top_k;
+    let mut out = channel_weighted(run, move |net, x, acts, objective, batch, control| score_cam_channels(net, x, acts, objective, batch, Some(k), control))?;
+    let channels = run.session.activations(run.layer)?.maps.channels;
+    out.approximation = (k < channels).then(|| format!("scored the {k} of {channels} channels of highest activation variance"));
+    Ok(out)
+}
 
 /// Run a channel-weighting method on the run's layer and finish its map.
-fn channel_weighted(run: &mut Run<'_, '_>, weigh: ChannelWeights) -> Result<Output> {
+fn channel_weighted(
+    run: &mut Run<'_, '_>,
+    weigh: impl Fn(&Network, &Tensor<4>, &LayerActivations, &Objective, usize, &mut Control) -> Result<(Vec<f32>, Vec<f32>)>,
+) -> Result<Output> {
     let x = run.session.input().clone();
     let net = run.session.shared_network();
     let acts = run.session.activations(run.layer)?;
     let (raw, _) = weigh(&net, &x, acts, run.objective, run.params.batch, run.control)?;
     let map = finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
-    Ok(Output { map, attribution: None, forward_ms: super::ms(acts.forward_time) })
+    Ok(Output { map, attribution: None, forward_ms: super::ms(acts.forward_time), approximation: None })
 }
 
 fn softmax64(v: &[f32]) -> Vec<f32> {
@@ -66,8 +89,43 @@ fn softmax64(v: &[f32]) -> Vec<f32> {
 /// map is `sum_k w_k A^k`. Channels with the same mask (e.g. all-zero ones) are run once.
 /// Returns the layer-resolution map and the weights.
 pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+    score_cam_channels(net, x, acts, objective, batch, None, control)
+}
+
+/// The `k` channels of highest activation variance (all of them when `k` is at least the
+/// channel count), in channel order.
+fn top_variance_channels(a: &FeatureMaps, k: usize) -> Vec<usize> {
+    if k >= a.channels {
+        return (0..a.channels).collect();
+    }
+    let variance = |ch: &[f32]| {
+        let n = ch.len().max(1) as f64;
+        let mean = ch.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        ch.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n
+    };
+    let v: Vec<f64> = (0..a.channels).map(|c| variance(a.channel(c))).collect();
+    let mut order: Vec<usize> = (0..a.channels).collect();
+    order.sort_by(|&i, &j| v[j].total_cmp(&v[i]).then(i.cmp(&j)));
+    order.truncate(k);
+    order.sort_unstable();
+    order
+}
+
+/// [`score_cam`], or with `top_k` its approximation: only the `k` channels of highest
+/// activation variance are scored, and the softmax runs over them (the others weigh 0).
+#[allow(clippy::too_many_arguments)]
+pub fn score_cam_channels(
+    net: &Network,
+    x: &Tensor<4>,
+    acts: &LayerActivations,
+    objective: impl Into<Objective>,
+    batch: usize,
+    top_k: Option<usize>,
+    control: &mut Control,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let objective = objective.into();
     let a = &acts.maps;
+    let chosen = top_variance_channels(a, top_k.unwrap_or(a.channels));
     let [_, c, h, w] = x.dims();
     let plane = h * w;
     let device = x.device();
@@ -75,8 +133,8 @@ pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, objectiv
     // Upsampled, normalised masks, deduplicated by content.
     let mut unique: Vec<Vec<f32>> = Vec::new();
     let mut seen: HashMap<Vec<u32>, usize> = HashMap::new();
-    let mut which = Vec::with_capacity(a.channels);
-    for k in 0..a.channels {
+    let mut which = Vec::with_capacity(chosen.len());
+    for &k in &chosen {
         let mut m = resize(a.channel(k), a.width, a.height, w, h, Interpolation::BilinearAlignCorners);
         let lo = m.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -106,7 +164,7 @@ pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, objectiv
         unique_scores[start..end].copy_from_slice(&s);
         if control.wants_partials() {
             // Channels not scored yet do not count: weights over the scored ones only.
-            let (scores, done): (Vec<f32>, Vec<bool>) = which.iter().map(|&u| (unique_scores[u], u < end)).unzip();
+            let (scores, done) = spread(a.channels, &chosen, which.iter().map(|&u| (unique_scores[u], u < end)));
             let partial = partial_map(a, &scores, &done, acts.input_size);
             control.report(end, unique.len(), Some(&partial));
         } else {
@@ -114,8 +172,18 @@ pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, objectiv
         }
     }
     let scores: Vec<f32> = which.iter().map(|&u| unique_scores[u]).collect();
-    let weights = softmax64(&scores);
-    Ok((weighted_channels(a, &weights), weights))
+    let (chosen_weights, _) = spread(a.channels, &chosen, softmax64(&scores).into_iter().map(|w| (w, true)));
+    Ok((weighted_channels(a, &chosen_weights), chosen_weights))
+}
+
+/// Per-channel values from values of the `chosen` channels: `(0, false)` for the others.
+fn spread(channels: usize, chosen: &[usize], values: impl Iterator<Item = (f32, bool)>) -> (Vec<f32>, Vec<bool>) {
+    let (mut out, mut flag) = (vec![0.0f32; channels], vec![false; channels]);
+    for (&k, (v, f)) in chosen.iter().zip(values) {
+        out[k] = v;
+        flag[k] = f;
+    }
+    (out, flag)
 }
 
 fn partial_map(a: &FeatureMaps, scores: &[f32], done: &[bool], size: (usize, usize)) -> crate::map::WeightMap {
@@ -165,4 +233,26 @@ pub fn ablation_cam(net: &Network, acts: &LayerActivations, objective: impl Into
         }
     }
     Ok((weighted_channels(a, &weights), weights))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_keeps_the_most_varied_channels_in_order() {
+        // Four 1x2 channels with variances 0, 1, 0.25, 4.
+        let a = FeatureMaps { channels: 4, height: 1, width: 2, values: vec![3.0, 3.0, 0.0, 2.0, 1.0, 2.0, 0.0, 4.0] };
+        assert_eq!(top_variance_channels(&a, 2), vec![1, 3]);
+        assert_eq!(top_variance_channels(&a, 3), vec![1, 2, 3]);
+        assert_eq!(top_variance_channels(&a, 4), vec![0, 1, 2, 3]);
+        assert_eq!(top_variance_channels(&a, 99), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn spread_puts_chosen_values_in_place() {
+        let (v, f) = spread(4, &[1, 3], [(0.5, true), (0.25, false)].into_iter());
+        assert_eq!(v, vec![0.0, 0.5, 0.0, 0.25]);
+        assert_eq!(f, vec![false, true, false, false]);
+    }
 }

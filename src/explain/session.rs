@@ -104,9 +104,9 @@ impl Session {
             }
             Entry::Input(run) => {
                 let start = Instant::now();
-                let Output { map, attribution, forward_ms } =
+                let Output { map, attribution, forward_ms, approximation } =
                     run(&mut Run { session: self, objective: &objective, layer: &layer, params, control })?;
-                Ok(explanation(&net, map, method, &layer, objective, forward_ms, start, attribution))
+                Ok(explanation(&net, map, method, &layer, objective, forward_ms, start, attribution, approximation))
             }
         }
     }
