@@ -1,7 +1,8 @@
 """Lantern against the Python references on the same machine, in one run.
 
     python benches/compare_pytorch.py cam          # Grad-CAM: ResNet-50 and EfficientNet-Lite0
-    python benches/compare_pytorch.py attribution  # Score-CAM, IG, Occlusion, RISE on ResNet-50
+    python benches/compare_pytorch.py attribution  # Score-CAM, IG, Occlusion, RISE on ResNet-50,
+                                                   # and the approximate Score-CAM and RISE
 
 224x224, batch 1, CPU. ResNet-50 has seeded weights (timing does not depend on their values);
 EfficientNet-Lite0 the real ImageNet weights from .ci/fetch-weights. Python times pytorch-grad-cam,
@@ -124,6 +125,13 @@ def main():
             ("RISE (4000 masks)", "PyTorch, RISE paper recipe",
              lambda: rise_pytorch(resnet, x, target),
              ["--method", "rise", "--masks", "4000", "--batch", "32"]),
+            # Lantern's approximate modes against the same exact references.
+            ("Score-CAM, top 256 channels (approximate)", "pytorch-grad-cam ScoreCAM (exact)",
+             lambda: ScoreCAM(model=resnet, target_layers=[resnet.layer4])(input_tensor=x, targets=[ClassifierOutputTarget(target)]),
+             ["--method", "scorecam-topk", "--top-k", "256", "--layer", "layer4", "--batch", "32"]),
+            ("RISE, early stop at 0.001 (approximate)", "PyTorch, RISE paper recipe (exact)",
+             lambda: rise_pytorch(resnet, x, target),
+             ["--method", "rise-early-stop", "--masks", "4000", "--tolerance", "0.001", "--batch", "32"]),
         ]
         for name, ref, fn, flags in cases:
             py = timed(fn, args.repeat, warmup=args.repeat > 1)

@@ -390,3 +390,17 @@ fn the_train_panel_trains_a_generator_pauses_resumes_and_the_view_switches_to_it
     let name = h.state().model.info.as_ref().unwrap().generator.clone().unwrap();
     assert_eq!(Some(name.as_str()), file.file_name().and_then(|n| n.to_str()), "the trained generator, not the bundled one");
 }
+
+#[test]
+fn an_approximate_method_says_what_it_skipped() {
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the first explanation", explained);
+    h.state_mut().settings.params.rise_masks = 400;
+    h.state_mut().settings.params.rise_tolerance = 0.5;
+    // Picked in code: the entry sits below the fold of the method list's scrolled popup.
+    h.state_mut().settings.method = Method::RiseEarlyStop;
+    wait_for(&mut h, "RISE with early stop", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::RiseEarlyStop);
+    let note = h.state().main.output.as_ref().unwrap().approximation.clone().expect("it stopped early");
+    assert_eq!(note, "stopped after 96 of 400 masks (map change under 0.5 per batch)");
+    h.get_by_label_contains("Approximate: stopped after 96 of 400 masks");
+}
