@@ -34,8 +34,9 @@ SETTINGS = [
     ("scorecam", "scorecam-topk", ["--layer", "_conv_head", "--top-k", "256"]),
     ("scorecam", "scorecam-topk", ["--layer", "_conv_head", "--top-k", "128"]),
     ("rise", "rise", []),
-    ("rise", "rise-early-stop", ["--tolerance", "0.001"]),
-    ("rise", "rise-early-stop", ["--tolerance", "0.003"]),
+    ("rise", "rise-early-stop", ["--tolerance", "0.005"]),
+    ("rise", "rise-early-stop", ["--tolerance", "0.01"]),
+    ("rise", "rise-early-stop", ["--tolerance", "0.02"]),
 ]
 
 

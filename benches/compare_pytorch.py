@@ -1,14 +1,20 @@
 """Lantern against the Python references on the same machine, in one run.
 
-    python benches/compare_pytorch.py cam          # Grad-CAM: ResNet-50 and EfficientNet-Lite0
-    python benches/compare_pytorch.py attribution  # Score-CAM, IG, Occlusion, RISE on ResNet-50,
-                                                   # and the approximate Score-CAM and RISE
+    python benches/compare_pytorch.py cam          # Grad-CAM on ResNet-50 and EfficientNet-Lite0,
+                                                   # and PyTorch's bare forward pass
+    python benches/compare_pytorch.py attribution  # Score-CAM, IG, SmoothGrad, Occlusion, RISE,
+                                                   # Ablation-CAM on ResNet-50, and the approximate
+                                                   # Score-CAM and RISE
+    python benches/compare_pytorch.py attribution --only rise,occlusion
 
 224x224, batch 1, CPU. ResNet-50 has seeded weights (timing does not depend on their values);
 EfficientNet-Lite0 the real ImageNet weights from .ci/fetch-weights. Python times pytorch-grad-cam,
-Captum and a PyTorch version of the RISE paper's code; Lantern runs `lantern bench` (the release
-binary: `cargo build --release` first). Prints a Markdown table of medians and ratios
-(Lantern / Python; below 1 means Lantern is faster).
+Captum and a PyTorch version of the RISE paper's code, each with its library's defaults (as a new
+user would run it); Lantern runs `lantern bench` with its defaults (the release binary:
+`cargo build --release` first). Every measurement is its own process, so the peak RSS of each
+(ru_maxrss of the child) is the method's own. Methods that take under a minute get a warm-up and
+`--repeat` timed runs on both sides (median); the slow ones (thousands of forward passes) one run.
+Prints Markdown tables of medians and ratios (Lantern / Python; below 1 means Lantern is faster).
 Needs torch, torchvision, grad-cam, captum, scikit-image and efficientnet-lite-pytorch.
 """
 import argparse
@@ -17,21 +23,37 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
-import torch
-import torchvision
-from pytorch_grad_cam import GradCAM, ScoreCAM
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
-from seeded import seeded_state_dict  # noqa: E402
-
 IMAGE = os.path.join(ROOT, "tests", "fixtures", "photos", "chelsea.jpg")
+WEIGHTS = os.path.join(os.environ.get("LANTERN_WEIGHTS_DIR", os.path.expanduser("~/.cache/lantern/weights")), "efficientnet-lite0-57934424.pth")
+
+# name: (row title, Python reference, Lantern flags on ResNet-50, slow)
+ATTRIBUTION = {
+    "scorecam": ("Score-CAM (`layer4`, 2048 channels)", "pytorch-grad-cam ScoreCAM (batch 16)",
+                 ["--method", "scorecam", "--layer", "layer4"], True),
+    "ig": ("Integrated Gradients (50 steps)", "Captum IntegratedGradients (one batch of 50)",
+           ["--method", "integratedgradients", "--steps", "50"], False),
+    "smoothgrad": ("SmoothGrad (50 samples, sigma 0.15)", "Captum NoiseTunnel(Saliency) (one batch of 50)",
+                   ["--method", "smoothgrad", "--samples", "50", "--sigma", "0.15"], False),
+    "occlusion": ("Occlusion (16 px window, stride 8; 729 windows)", "Captum Occlusion (1 window per pass)",
+                  ["--method", "occlusion", "--window", "16", "--stride", "8"], True),
+    "rise": ("RISE (4000 masks, s = 7, p = 0.5)", "PyTorch, RISE paper recipe (batch 100)",
+             ["--method", "rise", "--masks", "4000"], True),
+    "ablationcam": ("Ablation-CAM (`layer4`, 2048 channels)", "pytorch-grad-cam AblationCAM (batch 32)",
+                    ["--method", "ablationcam", "--layer", "layer4"], True),
+    # Lantern's approximate modes, against the same exact references.
+    "scorecam-topk": ("Score-CAM, top 256 channels (approximate)", "pytorch-grad-cam ScoreCAM (exact)",
+                      ["--method", "scorecam-topk", "--top-k", "256", "--layer", "layer4"], True),
+    "rise-early-stop": ("RISE, early stop at 0.01 (approximate)", "PyTorch, RISE paper recipe (exact)",
+                        ["--method", "rise-early-stop", "--masks", "4000", "--tolerance", "0.01"], True),
+}
+# The approximate rows reuse the exact reference's Python measurement.
+PYTHON_OF = {"scorecam-topk": "scorecam", "rise-early-stop": "rise"}
 
 
 def timed(fn, repeat, warmup=True):
@@ -45,16 +67,30 @@ def timed(fn, repeat, warmup=True):
     return statistics.median(times)
 
 
-def lantern(binary, extra, repeat):
-    cmd = [binary, "bench", IMAGE, "--device", "cpu", "--repeat", str(repeat)] + extra
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+def measured(cmd):
+    """stdout JSON and peak RSS (MB) of one child process."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with status {status}")
+    return json.loads(out), usage.ru_maxrss / 1024
+
+
+def lantern(binary, flags, repeat):
+    cmd = [binary, "bench", IMAGE, "--device", "cpu", "--repeat", str(repeat)] + flags
+    return measured(cmd)
+
+
+def python_case(suite_case, repeat):
+    return measured([sys.executable, os.path.abspath(__file__), "_case", suite_case, "--repeat", str(repeat)])
 
 
 def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
     """The RISE paper's recipe in PyTorch: random s x s grids kept with probability p1,
     bilinear upsampling (skimage, mirror edges) to (s+1)*cell, random shifts, then
     sum_i softmax(model(x * M_i))[c] * M_i / (N p1)."""
+    import torch
     from skimage.transform import resize
     rng = np.random.RandomState(seed)
     h, w = x.shape[-2:]
@@ -75,69 +111,110 @@ def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
     return sal.view(h, w) / n / p1
 
 
+def resnet50():
+    import torch
+    import torchvision
+    sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+    from seeded import seeded_state_dict
+    model = torchvision.models.resnet50(weights=None)
+    model.load_state_dict(seeded_state_dict(model, 7))
+    return model.eval()
+
+
+def lite0():
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+    model = EfficientNet.from_name("efficientnet-lite0")
+    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def run_case(case, repeat):
+    """In a child process: build the model, time one Python reference, print {"ms": median}."""
+    import torch
+    from pytorch_grad_cam import AblationCAM, GradCAM, ScoreCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 224, 224)
+    model = lite0() if case.endswith("lite0") else resnet50()
+    with torch.no_grad():
+        target = int(model(x).argmax())
+    targets = [ClassifierOutputTarget(target)]
+    layer = model._conv_head if case.endswith("lite0") else model.layer4
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def cam(kind):
+        def go():
+            with kind(model=model, target_layers=[layer]) as c:
+                c(input_tensor=x, targets=targets)
+        return go
+
+    fns = {
+        "gradcam-resnet50": cam(GradCAM),
+        "gradcam-lite0": cam(GradCAM),
+        "forward-resnet50": forward,
+        "forward-lite0": forward,
+        "scorecam": cam(ScoreCAM),
+        "ablationcam": cam(AblationCAM),
+        "ig": lambda: IntegratedGradients(model).attribute(x, target=target, n_steps=50),
+        "smoothgrad": lambda: NoiseTunnel(Saliency(model)).attribute(x, target=target, nt_type="smoothgrad",
+                                                                     nt_samples=50, stdevs=0.15),
+        "occlusion": lambda: Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 16, 16),
+                                                        strides=(3, 8, 8)),
+        "rise": lambda: rise_pytorch(model, x, target),
+    }
+    print(json.dumps({"ms": timed(fns[case], repeat, warmup=repeat > 1), "threads": torch.get_num_threads(),
+                      "torch": torch.__version__}))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("suite", choices=["cam", "attribution"])
-    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("suite", choices=["cam", "attribution", "_case"])
+    ap.add_argument("case", nargs="?")
+    ap.add_argument("--repeat", type=int, default=None, help="timed runs of the fast methods (default 20 cam, 3 attribution)")
+    ap.add_argument("--only", default=None, help="comma-separated attribution cases: " + ",".join(ATTRIBUTION))
     target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--lantern", default=os.path.join(target_dir, "release", "lantern"))
     args = ap.parse_args()
-    torch.manual_seed(0)
-    x = torch.randn(1, 3, 224, 224)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        resnet = torchvision.models.resnet50(weights=None)
-        resnet.load_state_dict(seeded_state_dict(resnet, 7))
-        resnet.eval()
-        if args.suite == "cam":
-            from efficientnet_lite_pytorch import EfficientNet
-            lite = EfficientNet.from_name("efficientnet-lite0")
-            weights = os.path.join(os.environ.get("LANTERN_WEIGHTS_DIR", os.path.expanduser("~/.cache/lantern/weights")), "efficientnet-lite0-57934424.pth")
-            lite.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-            lite.eval()
-            print("| model | pytorch-grad-cam Grad-CAM | Lantern Grad-CAM | ratio | Lantern class switch | ratio |")
-            print("|---|---|---|---|---|---|")
-            for name, model, layer, flags in [
-                ("ResNet-50", resnet, resnet.layer4, ["--arch", "resnet50", "--layer", "layer4"]),
-                ("EfficientNet-Lite0", lite, lite._conv_head, ["--model", weights, "--layer", "_conv_head"]),
-            ]:
-                with GradCAM(model=model, target_layers=[layer]) as cam:
-                    py = timed(lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(1)]), args.repeat)
-                ln = lantern(args.lantern, flags + ["--method", "gradcam"], args.repeat)
-                full, switch = ln["explain_ms"], ln["switch_class_ms"]
-                print(f"| {name} | {py:.1f} ms | {full:.1f} ms | {full / py:.2f}x | {switch:.2f} ms | {switch / py:.3f}x |", flush=True)
-            return
-        from captum.attr import IntegratedGradients, Occlusion
-        target = int(resnet(x).argmax())
-        print("| method (ResNet-50) | Python reference | time | Lantern | ratio |")
-        print("|---|---|---|---|---|")
-        cases = [
-            ("Score-CAM (layer4)", "pytorch-grad-cam ScoreCAM",
-             lambda: ScoreCAM(model=resnet, target_layers=[resnet.layer4])(input_tensor=x, targets=[ClassifierOutputTarget(target)]),
-             ["--method", "scorecam", "--layer", "layer4", "--batch", "32"]),
-            ("Integrated Gradients (50 steps)", "Captum IntegratedGradients",
-             lambda: IntegratedGradients(resnet).attribute(x, target=target, n_steps=50),
-             ["--method", "integratedgradients", "--steps", "50", "--batch", "25"]),
-            ("Occlusion (16 px window, stride 8)", "Captum Occlusion",
-             lambda: Occlusion(resnet).attribute(x, target=target, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8)),
-             ["--method", "occlusion", "--window", "16", "--stride", "8", "--batch", "32"]),
-            ("RISE (4000 masks)", "PyTorch, RISE paper recipe",
-             lambda: rise_pytorch(resnet, x, target),
-             ["--method", "rise", "--masks", "4000", "--batch", "32"]),
-            # Lantern's approximate modes against the same exact references.
-            ("Score-CAM, top 256 channels (approximate)", "pytorch-grad-cam ScoreCAM (exact)",
-             lambda: ScoreCAM(model=resnet, target_layers=[resnet.layer4])(input_tensor=x, targets=[ClassifierOutputTarget(target)]),
-             ["--method", "scorecam-topk", "--top-k", "256", "--layer", "layer4", "--batch", "32"]),
-            ("RISE, early stop at 0.001 (approximate)", "PyTorch, RISE paper recipe (exact)",
-             lambda: rise_pytorch(resnet, x, target),
-             ["--method", "rise-early-stop", "--masks", "4000", "--tolerance", "0.001", "--batch", "32"]),
-        ]
-        for name, ref, fn, flags in cases:
-            py = timed(fn, args.repeat, warmup=args.repeat > 1)
-            ln = lantern(args.lantern, ["--arch", "resnet50"] + flags, args.repeat)
-            full = ln["explain_ms"]
-            print(f"| {name} | {ref} | {py / 1000:.2f} s | {full / 1000:.2f} s | {full / py:.2f}x |", flush=True)
+    if args.suite == "_case":
+        return run_case(args.case, args.repeat)
+    if args.suite == "cam":
+        repeat = args.repeat or 20
+        info, _ = python_case("forward-resnet50", 1)
+        print(f"torch {info['torch']}, {info['threads']} threads; {repeat} timed runs after a warm-up\n")
+        print("| model | pytorch-grad-cam Grad-CAM | torch forward pass | Lantern Grad-CAM | / Grad-CAM | / forward | Lantern class switch | peak RSS Python, Lantern |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, key, flags in [
+            ("ResNet-50", "resnet50", ["--arch", "resnet50", "--layer", "layer4"]),
+            ("EfficientNet-Lite0", "lite0", ["--model", WEIGHTS, "--layer", "_conv_head"]),
+        ]:
+            py, py_rss = python_case(f"gradcam-{key}", repeat)
+            fwd, _ = python_case(f"forward-{key}", repeat)
+            ln, ln_rss = lantern(args.lantern, flags + ["--method", "gradcam"], repeat)
+            full, switch = ln["explain_ms"], ln["switch_class_ms"]
+            print(f"| {name} | {py['ms']:.1f} ms | {fwd['ms']:.1f} ms | {full:.1f} ms | {full / py['ms']:.2f}x | {full / fwd['ms']:.2f}x "
+                  f"| {switch:.2f} ms | {py_rss:.0f} MB, {ln_rss:.0f} MB |", flush=True)
+        return
+    repeat = args.repeat or 3
+    cases = args.only.split(",") if args.only else list(ATTRIBUTION)
+    print(f"ResNet-50, 224x224, CPU; fast methods: warm-up + median of {repeat}, slow: one run\n")
+    print("| method (ResNet-50) | Python reference | Python time | Lantern time | ratio | peak RSS Python, Lantern |")
+    print("|---|---|---|---|---|---|")
+    python = {}
+    for case in cases:
+        title, ref, flags, slow = ATTRIBUTION[case]
+        runs = 1 if slow else repeat
+        source = PYTHON_OF.get(case, case)
+        if source not in python:
+            python[source] = python_case(source, runs)
+        (py, py_rss) = python[source]
+        ln, ln_rss = lantern(args.lantern, ["--arch", "resnet50", "--no-switch"] + flags, runs)
+        full = ln["explain_ms"]
+        print(f"| {title} | {ref} | {py['ms'] / 1000:.2f} s | {full / 1000:.2f} s | {full / py['ms']:.2f}x | {py_rss:.0f} MB, {ln_rss:.0f} MB |", flush=True)
 
 
 if __name__ == "__main__":

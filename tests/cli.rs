@@ -1,6 +1,6 @@
-//! The `lantern` binary end to end: `explain` on the bundled demo, the one-line errors with exit
-//! code 2 on bad input, and a CI-sized `lantern eval` on the procedural benchmark, interrupted and
-//! resumed.
+//! The `lantern` binary end to end: `explain` and `bench` on the bundled demo, the one-line errors
+//! with exit code 2 on bad input, and a CI-sized `lantern eval` on the procedural benchmark,
+//! interrupted and resumed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -53,6 +53,21 @@ fn explain_writes_overlay_raw_map_and_record_for_each_method() {
         assert_eq!(record["target"]["label"], "star");
         assert!(record["timing_ms"].is_object());
     }
+}
+
+#[test]
+fn bench_reports_medians_and_skips_the_class_switch_when_asked() {
+    let (star, model) = (root().join("assets/demo/images/star.png"), demo_model());
+    let base = ["bench", s(&star), "--model", s(&model), "--device", "cpu", "--repeat", "2"];
+    let both = lantern(&[&base[..], &["--method", "gradcam"]].concat());
+    assert!(both.status.success(), "{}", String::from_utf8_lossy(&both.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&both.stdout).unwrap();
+    assert_eq!((report["method"].as_str(), report["repeat"].as_u64()), (Some("gradcam"), Some(2)));
+    assert!(report["explain_ms"].as_f64().unwrap() > 0.0 && report["switch_class_ms"].as_f64().unwrap() > 0.0, "{report}");
+    let one = lantern(&[&base[..], &["--method", "rise", "--masks", "64", "--no-switch"]].concat());
+    assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert!(report["explain_ms"].as_f64().unwrap() > 0.0 && report.get("switch_class_ms").is_none(), "{report}");
 }
 
 #[test]

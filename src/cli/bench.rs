@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Timed repetitions (after one untimed warm-up when more than one).
     #[arg(long, default_value_t = 20)]
     pub repeat: usize,
+    /// Do not time a second class on the cached activations (for methods that take minutes).
+    #[arg(long)]
+    pub no_switch: bool,
     #[command(flatten)]
     pub params: ParamArgs,
 }
@@ -44,8 +47,10 @@ struct BenchReport {
     repeat: usize,
     /// Median of: preprocessing, forward pass, the method for one class.
     explain_ms: f64,
-    /// Median of: the method for another class with the activations cached.
-    switch_class_ms: f64,
+    /// Median of: the method for another class with the activations cached (absent with
+    /// `--no-switch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    switch_class_ms: Option<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -81,12 +86,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let mut session = Session::new(Arc::clone(&net), net.preprocess.tensor(&image, &device.device));
         session.explain(args.method, i % classes, Some(&layer), &params, &mut Control::none())?;
         let t_full = start.elapsed().as_secs_f64() * 1000.0;
-        let start = Instant::now();
-        session.explain(args.method, (i + 1) % classes, Some(&layer), &params, &mut Control::none())?;
-        let t_switch = start.elapsed().as_secs_f64() * 1000.0;
         if i >= warmup {
             full.push(t_full);
-            switch.push(t_switch);
+        }
+        if !args.no_switch {
+            let start = Instant::now();
+            session.explain(args.method, (i + 1) % classes, Some(&layer), &params, &mut Control::none())?;
+            if i >= warmup {
+                switch.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
         }
     }
     let report = BenchReport {
@@ -96,7 +104,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         layer,
         repeat,
         explain_ms: median(full),
-        switch_class_ms: median(switch),
+        switch_class_ms: (!switch.is_empty()).then(|| median(switch)),
     };
     println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
     Ok(())

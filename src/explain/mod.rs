@@ -12,6 +12,7 @@ pub mod eigen;
 pub mod generator;
 pub mod gradients;
 pub mod matching;
+pub mod memory;
 pub mod method;
 pub mod objective;
 pub mod params;

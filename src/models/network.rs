@@ -376,6 +376,17 @@ impl Network {
         self.forward_from(x, 0)
     }
 
+    /// Bytes (f32) of every stage's output for the input `x`, summed over the stages: runs them
+    /// once on `x`.
+    pub fn stage_output_bytes(&self, x: &Tensor<4>) -> u64 {
+        let (_, total) = self.stages.iter().fold((x.clone(), 0u64), |(h, total), s| {
+            let out = s.forward(h);
+            let elements: usize = out.dims().iter().product();
+            (out, total + elements as u64 * 4)
+        });
+        total
+    }
+
     pub fn classes(&self) -> usize {
         self.head.classes()
     }
@@ -417,5 +428,22 @@ impl Network {
         };
         let head = if alpha == 1.0 { Head::GapLinear(fc) } else { Head::BoostedCam { fc, alpha } };
         Some(Network { head, ..self.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::models::{self, StateDict};
+    use burn::tensor::{Device, Tensor};
+
+    #[test]
+    fn stage_output_bytes_grow_with_the_input_area() {
+        let device = Device::flex();
+        let net = models::build(&StateDict::seeded(&models::layout("resnet18", 10).unwrap(), 4), "resnet18", &device).unwrap();
+        let small = net.stage_output_bytes(&Tensor::zeros([1, 3, 32, 32], &device));
+        let large = net.stage_output_bytes(&Tensor::zeros([1, 3, 64, 64], &device));
+        // The stem alone outputs 64 channels at half resolution.
+        assert!(small >= 64 * 16 * 16 * 4, "{small}");
+        assert_eq!(large, 4 * small);
     }
 }
