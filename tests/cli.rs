@@ -71,6 +71,17 @@ fn bench_reports_medians_and_skips_the_class_switch_when_asked() {
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern")).arg("methods").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // As `lantern methods | head -0`: the reader closes before the first line is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
 fn bad_images_give_one_line_and_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let model = demo_model();
