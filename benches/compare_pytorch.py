@@ -112,7 +112,6 @@ def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
 
 
 def resnet50():
-    import torch
     import torchvision
     sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
     from seeded import seeded_state_dict

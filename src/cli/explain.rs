@@ -92,19 +92,19 @@ impl std::str::FromStr for Targets {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ParamArgs {
     /// Images per model pass for sampling and perturbation methods.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = Params::default().batch)]
     pub batch: usize,
     /// Seed of SmoothGrad's noise and RISE's masks.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = Params::default().seed)]
     pub seed: u64,
     /// SmoothGrad samples.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = Params::default().smoothgrad_samples)]
     pub samples: usize,
     /// SmoothGrad noise standard deviation, in normalised input units.
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = Params::default().smoothgrad_sigma)]
     pub sigma: f32,
     /// Integrated Gradients steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = Params::default().ig_steps)]
     pub steps: usize,
     /// Integrated Gradients rule: riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre.
     #[arg(long, default_value = "gausslegendre")]
@@ -113,29 +113,29 @@ pub struct ParamArgs {
     #[arg(long, default_value = "zeros")]
     pub baseline: String,
     /// Occlusion window and stride, pixels.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = Params::default().occlusion_window)]
     pub window: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = Params::default().occlusion_stride)]
     pub stride: usize,
     /// RISE masks, grid cells per side, and keep probability.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = Params::default().rise_masks)]
     pub masks: usize,
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = Params::default().rise_cells)]
     pub cells: usize,
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = Params::default().rise_keep)]
     pub keep: f32,
     /// How input attributions become one map: absolute, positive, negative, max_abs.
     #[arg(long, default_value = "absolute")]
     pub reduction: crate::explain::Reduction,
     /// BoostLU's alpha for the boostcam method (1: no boost).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = Params::default().boost_alpha)]
     pub boost_alpha: f32,
     /// RISE with early stop (approximate): stop once the normalised map changes by less than this
     /// per pixel and batch, twice in a row.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = Params::default().rise_tolerance)]
     pub tolerance: f32,
     /// Score-CAM on the top-k channels (approximate): channels scored, by activation variance.
-    #[arg(long = "top-k", default_value_t = 256)]
+    #[arg(long = "top-k", default_value_t = Params::default().score_cam_top_k)]
     pub top_k: usize,
 }
 

@@ -354,11 +354,11 @@ impl MaskedScores for RiseSum<'_> {
     }
 
     fn converged(&mut self) -> bool {
-        let map = if self.stop.is_some() { Some(self.map()) } else { None };
-        match (&mut self.stop, map) {
-            (Some(stop), Some(map)) => stop.settled(map),
-            _ => false,
+        if self.stop.is_none() {
+            return false;
         }
+        let map = self.map();
+        self.stop.as_mut().is_some_and(|stop| stop.settled(map))
     }
 }
 
