@@ -101,7 +101,7 @@ fn saliency_and_input_x_gradient_match_captum() {
 #[test]
 fn hand_written_backward_equals_autodiff() {
     let f = fixture();
-    let manual = host_values(input_gradient(&f.net, f.x.clone(), target(), ReluRule::Gradient));
+    let manual = host_values(input_gradient(&f.net, f.x.clone(), target(), ReluRule::Gradient).unwrap());
     let auto = host_values(gradients::gradients(&f.net, f.x.clone(), target()));
     let r = pearson(&manual, &auto);
     assert!(r > 0.99999, "r = {r}");
@@ -136,7 +136,7 @@ fn smoothgrad_matches_captum_with_the_same_noise() {
 #[test]
 fn guided_backprop_and_guided_gradcam_match_captum() {
     let f = fixture();
-    let gb = gradients::guided_backprop(&f.net, &f.x, target());
+    let gb = gradients::guided_backprop(&f.net, &f.x, target()).unwrap();
     check("guided backprop", &gb.values, "guided_backprop.npy", ONE_PASS);
     // pytorch-grad-cam's GuidedBackpropReLUModel returns the same gradient as HWC.
     let hwc: Vec<f32> = (0..gb.height * gb.width).flat_map(|p| (0..3).map(move |c| (c, p))).map(|(c, p)| gb.values[c * gb.height * gb.width + p]).collect();
@@ -144,7 +144,7 @@ fn guided_backprop_and_guided_gradcam_match_captum() {
     let acts = explain::activations(&f.net, f.x.clone(), "layer4").unwrap();
     let g = explain::gradient(&f.net, &acts, target()).unwrap();
     let cam = explain::cam::grad_cam(&acts.maps, &g);
-    let a = gradients::guided_gradcam(&f.net, &f.x, &cam, (acts.maps.width, acts.maps.height), target());
+    let a = gradients::guided_gradcam(&f.net, &f.x, &cam, (acts.maps.width, acts.maps.height), target()).unwrap();
     check("guided grad-cam", &a.values, "guided_gradcam.npy", ONE_PASS);
 }
 

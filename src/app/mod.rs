@@ -295,7 +295,7 @@ impl LanternApp {
         let mut opened = Vec::new();
         for p in paths {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-            if ["pth", "pt", "safetensors"].contains(&ext.as_str()) {
+            if ["pth", "pt", "safetensors", "onnx"].contains(&ext.as_str()) {
                 self.open_model(ModelSource::File(p));
             } else if p.is_dir() && crate::datasets::Format::has_ground_truth_files(&p) {
                 self.settings.remember(p.clone());

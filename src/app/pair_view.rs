@@ -47,7 +47,7 @@ fn models_ui(models: &mut ModelsState, ui: &mut egui::Ui, frame: Option<&eframe:
     ui.horizontal_wrapped(|ui| {
         let current = models.loaded.as_ref().map(|(_, s)| s.clone());
         if ui.button("Embedding model…").on_hover_text("an embedding model, or a classifier read through its penultimate features").clicked()
-            && let Some(file) = rfd::FileDialog::new().add_filter("Weights", &["pth", "pt", "safetensors"]).set_parent(frame).pick_file()
+            && let Some(file) = rfd::FileDialog::new().add_filter("Models", &["pth", "pt", "safetensors", "onnx"]).set_parent(frame).pick_file()
         {
             let attributes = current.as_ref().and_then(|s| s.attributes.clone());
             models.chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(file), attributes });

@@ -46,7 +46,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 }
                 if ui.button("Open model…").clicked() {
                     ui.close();
-                    let dialog = rfd::FileDialog::new().add_filter("Weights", &["pth", "pt", "safetensors"]).set_parent(frame);
+                    let dialog = rfd::FileDialog::new().add_filter("Models", &["pth", "pt", "safetensors", "onnx"]).set_parent(frame);
                     if let Some(file) = dialog.pick_file() {
                         app.commands.push(Command::OpenModel(ModelSource::File(file)));
                     }
@@ -271,10 +271,23 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                 ui.add_enabled_ui(uses_layer, |ui| {
                     let current = app.layer.clone().unwrap_or_else(|| info.default_layer.clone());
                     egui::ComboBox::from_label("Layer").selected_text(&current).show_ui(ui, |ui| {
-                        for l in &info.layers {
-                            if ui.selectable_label(*l == current, l).clicked() {
-                                app.layer = Some(l.clone());
+                        if info.layer_tree.is_empty() {
+                            for l in &info.layers {
+                                if ui.selectable_label(*l == current, l).clicked() {
+                                    app.layer = Some(l.clone());
+                                }
                             }
+                        }
+                        // An ONNX graph: its layers under their top-level modules, with shapes.
+                        for (group, rows) in &info.layer_tree {
+                            let open = rows.iter().any(|(name, _)| *name == current);
+                            egui::CollapsingHeader::new(group).default_open(open).show(ui, |ui| {
+                                for (name, shape) in rows {
+                                    if ui.selectable_label(*name == current, format!("{name}  {shape}")).clicked() {
+                                        app.layer = Some(name.clone());
+                                    }
+                                }
+                            });
                         }
                     });
                 });

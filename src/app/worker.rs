@@ -76,6 +76,25 @@ pub struct ModelInfo {
     pub boost: Option<f32>,
     /// The weight-map generator found for the model (its name), or why there is none.
     pub generator: Result<String, String>,
+    /// An ONNX model's layers as a tree: per top-level module, each layer's name and its shape
+    /// and layout (empty for the hand-written networks, whose layers are a short list).
+    pub layer_tree: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// The layer tree the picker shows for an ONNX graph (see [`ModelInfo::layer_tree`]).
+fn layer_tree(net: &crate::models::Network) -> Vec<(String, Vec<(String, String)>)> {
+    let Some(graph) = net.graph() else { return Vec::new() };
+    let mut tree: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for (info, layer) in net.layers.iter().zip(&graph.layers) {
+        let top = layer.scope.as_deref().and_then(|s| s.split('.').next()).unwrap_or("(model)").to_string();
+        let layout = graph.layout(layer.value).map(|l| l.describe()).unwrap_or_default();
+        let row = (info.name.clone(), format!("{:?} {layout}", layer.dims));
+        match tree.last_mut() {
+            Some((group, rows)) if *group == top => rows.push(row),
+            _ => tree.push((top, vec![row])),
+        }
+    }
+    tree
 }
 
 /// One explanation to compute.
@@ -494,6 +513,7 @@ impl State {
                         output: net.output,
                         boost: net.boost(),
                         generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
+                        layer_tree: layer_tree(&net),
                     };
                     match generator {
                         Ok((_, g)) => self.generators.insert(id, Arc::new(g)),

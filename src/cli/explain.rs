@@ -137,6 +137,9 @@ pub struct ParamArgs {
     /// Score-CAM on the top-k channels (approximate): channels scored, by activation variance.
     #[arg(long = "top-k", default_value_t = Params::default().score_cam_top_k)]
     pub top_k: usize,
+    /// Attention rollout: share of each block's smallest attention values discarded.
+    #[arg(long, default_value_t = Params::default().rollout_discard)]
+    pub discard: f32,
 }
 
 impl ParamArgs {
@@ -168,6 +171,7 @@ impl ParamArgs {
             boost_alpha: self.boost_alpha,
             rise_tolerance: self.tolerance,
             score_cam_top_k: self.top_k,
+            rollout_discard: self.discard,
         };
         params.validate().map_err(LanternError::Invalid)?;
         Ok(params)
@@ -190,6 +194,16 @@ pub fn load_network(args: &ModelArgs, device: &Device) -> Result<Network> {
     }
     if let Some(path) = &args.labels {
         net.labels = Labels::load(path, net.classes())?;
+    }
+    if let Some(layout) = args.tokens {
+        let graph = net.graph().ok_or_else(|| crate::error::LanternError::Invalid("--tokens applies to ONNX models only".into()))?;
+        let fitting: Vec<usize> = graph.layers.iter().filter(|l| layout.fits(&l.dims)).map(|l| l.value).collect();
+        if fitting.is_empty() {
+            return Err(crate::error::LanternError::Invalid(format!("--tokens {}: no layer of this model has that shape", layout.describe())));
+        }
+        for v in fitting {
+            graph.set_layout(v, layout).map_err(|e| crate::error::LanternError::Invalid(e.to_string()))?;
+        }
     }
     Ok(net)
 }

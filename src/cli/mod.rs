@@ -77,7 +77,8 @@ pub struct DatasetArgs {
 /// Which model to load, on which device.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Weights file: a torchvision-style state dict (.pth, .pt or .safetensors).
+    /// Model file: a torchvision-style state dict (.pth, .pt or .safetensors) or any ONNX
+    /// classifier (.onnx).
     #[arg(long)]
     pub model: PathBuf,
     /// Architecture, when the file's key layout should not decide it (see `lantern layers`).
@@ -94,6 +95,15 @@ pub struct ModelArgs {
     /// (softmax); files written by `lantern train multilabel` say so themselves.
     #[arg(long)]
     pub multilabel: bool,
+    /// How an ONNX model's layer tensors are read as maps when detection cannot tell: `nchw`,
+    /// `nhwc`, or `PREFIX:HxW` for transformer tokens (e.g. `1:14x14`: one class token, then a
+    /// 14x14 patch grid); applies to every layer of that shape.
+    #[arg(long, value_parser = parse_layout)]
+    pub tokens: Option<crate::models::onnx::tokens::Layout>,
+}
+
+fn parse_layout(text: &str) -> std::result::Result<crate::models::onnx::tokens::Layout, String> {
+    crate::models::onnx::tokens::Layout::parse(text)
 }
 
 /// What the binary should do after the arguments were read.

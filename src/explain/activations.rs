@@ -6,6 +6,7 @@
 
 use crate::models::network::host_values;
 use crate::error::{LanternError, Result};
+use crate::models::network::Resume;
 use crate::models::{LayerInfo, Network};
 use super::objective::Objective;
 use burn::tensor::Tensor;
@@ -46,6 +47,8 @@ pub struct LayerActivations {
     pub layer: LayerInfo,
     /// `A` on the compute device, kept for gradient passes.
     pub tensor: Tensor<4>,
+    /// What the rest of the network needs besides `A` (an ONNX graph's values that skip the layer).
+    pub resume: Resume,
     /// `A` on the host.
     pub maps: FeatureMaps,
     /// Logits of image 0.
@@ -58,7 +61,7 @@ pub struct LayerActivations {
 
 /// Look up a layer by name, with the list of valid names in the error.
 pub fn find_layer<'a>(net: &'a Network, name: &str) -> Result<&'a LayerInfo> {
-    net.layers.iter().find(|l| l.name == name).ok_or_else(|| LanternError::UnknownLayer {
+    net.find_layer(name).ok_or_else(|| LanternError::UnknownLayer {
         layer: name.to_string(),
         available: net.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
     })
@@ -69,12 +72,12 @@ pub fn activations(net: &Network, x: Tensor<4>, layer: &str) -> Result<LayerActi
     let info = find_layer(net, layer)?.clone();
     let [_, _, h, w] = x.dims();
     let start = Instant::now();
-    let a = net.forward_to(x, info.cut);
-    let logits = net.forward_from(a.clone(), info.cut);
+    let (a, resume) = net.forward_to_resumable(x, info.cut);
+    let logits = net.forward_from_resumed(a.clone(), &resume, info.cut);
     let logits = host_values(logits);
     let forward_time = start.elapsed();
     let maps = FeatureMaps::from_tensor(&a);
-    Ok(LayerActivations { layer: info, tensor: a, maps, logits, input_size: (w, h), forward_time })
+    Ok(LayerActivations { layer: info, tensor: a, resume, maps, logits, input_size: (w, h), forward_time })
 }
 
 /// `dS / dA` for image 0, through the head only, `S` the objective (a class's logit, a
@@ -83,7 +86,7 @@ pub fn gradient(net: &Network, acts: &LayerActivations, objective: impl Into<Obj
     let objective = objective.into();
     objective.check(net)?;
     let leaf = acts.tensor.clone().autodiff().require_grad();
-    let output = net.forward_from(leaf.clone(), acts.layer.cut);
+    let output = net.forward_from_resumed(leaf.clone(), &acts.resume, acts.layer.cut);
     let grads = objective.score(output.slice([0..1])).sum().backward();
     let g = leaf
         .grad(&grads)

@@ -6,6 +6,7 @@
 //! As in Captum and pytorch-grad-cam, the rule applies to ReLU, not to ReLU6.
 
 use super::objective::Objective;
+use crate::error::{LanternError, Result};
 use crate::models::network::{Act, Block, Conv, Head, Network, Skip, Stage, global_average_pool};
 use burn::tensor::activation::relu;
 use burn::tensor::module::{adaptive_avg_pool2d, conv_transpose2d, max_pool2d_with_indices, max_pool2d_with_indices_backward};
@@ -205,18 +206,26 @@ fn head_backward(head: &Head, a: &Tensor<4>, objective: &Objective, rule: ReluRu
 }
 
 /// `dS / dx` of the whole network for a batch `x`, `S` the objective, with `rule` at the ReLUs.
-pub fn input_gradient(net: &Network, x: Tensor<4>, objective: impl Into<Objective>, rule: ReluRule) -> Tensor<4> {
+/// Refused for ONNX graphs, whose operators have no hand-written backward pass.
+pub fn input_gradient(net: &Network, x: Tensor<4>, objective: impl Into<Objective>, rule: ReluRule) -> Result<Tensor<4>> {
+    let Some(head) = net.head() else {
+        return Err(LanternError::MethodNotApplicable {
+            method: "Guided Backprop".into(),
+            reason: "it changes the backward rule at every ReLU, which Lantern writes for its hand-written networks only, not for ONNX graphs".into(),
+        });
+    };
     let objective = objective.into();
-    let mut tapes = Vec::with_capacity(net.stages.len());
+    let stages = net.stages();
+    let mut tapes = Vec::with_capacity(stages.len());
     let mut h = x;
-    for s in &net.stages {
+    for s in stages {
         let (y, t) = stage_forward(s, h);
         tapes.push(t);
         h = y;
     }
-    let mut g = head_backward(&net.head, &h, &objective, rule);
-    for (s, t) in net.stages.iter().zip(&tapes).rev() {
+    let mut g = head_backward(head, &h, &objective, rule);
+    for (s, t) in stages.iter().zip(&tapes).rev() {
         g = stage_backward(s, t, g, rule);
     }
-    g
+    Ok(g)
 }

@@ -64,7 +64,7 @@ pub const GUIDED_BACKPROP: MethodSpec = input_gradient_method(
     "Guided Backprop",
     "dS/dx with only positive gradients through ReLUs",
     "Springenberg et al., ICLR-W 2015",
-    Entry::Input(|run| Ok(reduced(run, guided_backprop(run.session.network(), run.session.input(), run.objective)))),
+    Entry::Input(|run| Ok(reduced(run, guided_backprop(run.session.network(), run.session.input(), run.objective)?))),
 );
 pub const GUIDED_GRADCAM: MethodSpec = MethodSpec {
     layer: LayerUse::Chosen,
@@ -102,7 +102,7 @@ fn run_guided_gradcam(run: &mut Run<'_, '_>) -> Result<Output> {
     let g = super::activations::gradient(&net, acts, run.objective)?;
     let cam = super::cam::grad_cam(&acts.maps, &g);
     let forward_ms = super::ms(acts.forward_time);
-    let a = guided_gradcam(&net, &x, &cam, (acts.maps.width, acts.maps.height), run.objective);
+    let a = guided_gradcam(&net, &x, &cam, (acts.maps.width, acts.maps.height), run.objective)?;
     Ok(Output { forward_ms, ..reduced(run, a) })
 }
 
@@ -291,15 +291,15 @@ pub fn integrated_gradients(
 }
 
 /// Guided Backpropagation (see [`super::backprop`]).
-pub fn guided_backprop(net: &Network, x: &Tensor<4>, objective: impl Into<Objective>) -> Attribution {
-    attribution(input_gradient(net, x.clone(), objective, ReluRule::Guided))
+pub fn guided_backprop(net: &Network, x: &Tensor<4>, objective: impl Into<Objective>) -> Result<Attribution> {
+    Ok(attribution(input_gradient(net, x.clone(), objective, ReluRule::Guided)?))
 }
 
 /// Guided Grad-CAM (Selvaraju et al., ICCV 2017): Guided Backprop times the layer's Grad-CAM
 /// `relu(sum_k mean(dy/dA^k) A^k)`, unnormalised and upsampled by nearest neighbour, as Captum's
 /// `GuidedGradCam` combines them.
-pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: (usize, usize), objective: impl Into<Objective>) -> Attribution {
-    let mut gb = guided_backprop(net, x, objective);
+pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: (usize, usize), objective: impl Into<Objective>) -> Result<Attribution> {
+    let mut gb = guided_backprop(net, x, objective)?;
     let (cw, ch) = cam_size;
     let (w, h) = (gb.width, gb.height);
     for y in 0..h {
@@ -312,7 +312,7 @@ pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: 
             }
         }
     }
-    gb
+    Ok(gb)
 }
 
 #[cfg(test)]

@@ -23,10 +23,12 @@ pub enum Family {
     Perturbation,
     /// A network trained to output the map (the weight-map generator).
     Learned,
+    /// Read from a transformer's attention probabilities.
+    Attention,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::Cam, Family::Gradient, Family::Perturbation, Family::Learned];
+    pub const ALL: [Family; 5] = [Family::Cam, Family::Gradient, Family::Perturbation, Family::Attention, Family::Learned];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -34,6 +36,7 @@ impl Family {
             Family::Gradient => "Gradients",
             Family::Perturbation => "Perturbation",
             Family::Learned => "Trained generator",
+            Family::Attention => "Transformer attention",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! and normalise once more (its multi-layer aggregation step).
 
 pub mod activations;
+pub mod attention;
 pub mod attribute_rank;
 pub mod attribution;
 pub mod backprop;

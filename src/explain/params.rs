@@ -111,6 +111,10 @@ pub struct Params {
     /// Score-CAM on the top-k channels (approximate): how many channels, by activation variance.
     #[serde(default = "default_score_cam_top_k")]
     pub score_cam_top_k: usize,
+    /// Attention rollout: the fraction of each block's smallest fused attention values set to 0
+    /// (0 keeps all, as Abnar & Zuidema).
+    #[serde(default)]
+    pub rollout_discard: f32,
 }
 
 /// Measured on EfficientNet-Lite0 photos at batch 32 (`benches/approximate_modes.py`): RISE
@@ -146,6 +150,7 @@ impl Default for Params {
             boost_alpha: default_boost_alpha(),
             rise_tolerance: default_rise_tolerance(),
             score_cam_top_k: default_score_cam_top_k(),
+            rollout_discard: 0.0,
         }
     }
 }
@@ -318,8 +323,20 @@ pub const TOP_K: ParamSpec = ParamSpec {
     set: |p, v| p.score_cam_top_k = v as usize,
 };
 
+/// The share of attention values attention rollout discards per block.
+pub const DISCARD: ParamSpec = ParamSpec {
+    flag: "discard",
+    label: "discard ratio",
+    min: 0.0,
+    max: 0.99,
+    integer: false,
+    logarithmic: false,
+    get: |p| f64::from(p.rollout_discard),
+    set: |p, v| p.rollout_discard = v as f32,
+};
+
 /// Every numeric parameter.
-pub const PARAMS: [ParamSpec; 12] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA, TOLERANCE, TOP_K];
+pub const PARAMS: [ParamSpec; 13] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA, TOLERANCE, TOP_K, DISCARD];
 
 impl Params {
     /// `Err` naming the first parameter outside its range.
@@ -335,7 +352,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_ranges_reject_what_breaks_a_method() {
         Params::default().validate().unwrap();
-        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5), (TOLERANCE, 0.0), (TOP_K, 0.0)] {
+        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5), (TOLERANCE, 0.0), (TOP_K, 0.0), (DISCARD, 1.0)] {
             let mut p = Params::default();
             (spec.set)(&mut p, bad);
             let err = p.validate().unwrap_err();

@@ -3,7 +3,7 @@
 
 use super::method::{Family, LayerUse, MethodSpec};
 use super::params::ParamSpec;
-use super::{boost_cam, cam, eigen, generator, gradients, perturbation, score_cam};
+use super::{attention, boost_cam, cam, eigen, generator, gradients, perturbation, score_cam};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -52,6 +52,10 @@ registry! {
     Occlusion => perturbation::OCCLUSION,
     Rise => perturbation::RISE,
     RiseEarlyStop => perturbation::RISE_EARLY_STOP,
+    AttentionRollout => attention::ROLLOUT,
+    AttentionRolloutMax => attention::ROLLOUT_MAX,
+    AttentionRolloutMin => attention::ROLLOUT_MIN,
+    Chefer => attention::CHEFER,
     Generator => generator::GENERATOR,
 }
 

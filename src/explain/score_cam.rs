@@ -220,7 +220,7 @@ pub fn ablation_cam(net: &Network, acts: &LayerActivations, objective: impl Into
             values.extend(v);
         }
         let input = Tensor::from_data(TensorData::new(values, [end - start, c, a.height, a.width]), &device);
-        let logits = net.forward_from(input, acts.layer.cut);
+        let logits = net.forward_from_resumed(input, &acts.resume, acts.layer.cut);
         let s = host_values(objective.score(logits));
         for (k, sk) in (start..end).zip(s) {
             weights[k] = (reference - sk) / reference;

@@ -318,9 +318,9 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
         return Err(LanternError::Invalid(format!("{n} images but {} references", references.len())));
     }
     let layer = super::activations::find_layer(net, &net.default_layer)?.clone();
-    let a = net.forward_to(x, layer.cut);
+    let (a, resume) = net.forward_to_resumable(x, layer.cut);
     let leaf = a.clone().autodiff().require_grad();
-    let y = net.forward_from(leaf.clone(), layer.cut);
+    let y = net.forward_from_resumed(leaf.clone(), &resume, layer.cut);
     let k = y.dims()[1];
     let flat: Vec<f32> = references.iter().flat_map(|r| crate::models::embedding::normalized(r)).collect();
     if flat.len() != n * k {
@@ -375,7 +375,7 @@ pub fn pair_maps(net: &Network, method: PairMethod, q: &Tensor<4>, r: &Tensor<4>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::network::{Head, Linear};
+    use crate::models::network::{Body, Head, Linear};
     use burn::tensor::Device;
 
     /// An embedding "model" whose output is the mean of each input channel over the left and
@@ -390,9 +390,8 @@ mod tests {
         }
         let id = Linear { weight: Tensor::from_data(TensorData::new(eye, [6, 6]), &device), bias: Tensor::zeros([6], &device) };
         let mut net = crate::models::demo::network(&device).unwrap();
-        net.stages.clear();
+        net.body = Body::Chain { stages: vec![], head: Head::PoolMlp { pool: [1, 2], layers: vec![(id, crate::models::network::Act::Identity)] } };
         net.layers.clear();
-        net.head = Head::PoolMlp { pool: [1, 2], layers: vec![(id, crate::models::network::Act::Identity)] };
         net.output = OutputKind::Embedding;
         net.preprocess.resize = side as u32;
         net.preprocess.crop = side as u32;

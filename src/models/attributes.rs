@@ -13,7 +13,7 @@
 use super::embedding::preprocess;
 use super::labels::Labels;
 use super::lantern_cnn::{self, ConvBlock, new_blocks, trunk};
-use super::network::{Act, ConvSpec, Head, LayerInfo, Linear, Network, Stage, global_average_pool, host_values, load_conv};
+use super::network::{Body, Act, ConvSpec, Head, LayerInfo, Linear, Network, Stage, global_average_pool, host_values, load_conv};
 use super::scores::{OutputKind, sigmoid};
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};
@@ -74,8 +74,7 @@ pub fn build(l: &Loader, attributes: usize) -> Result<Network> {
     });
     Ok(Network {
         arch: ARCH.into(),
-        stages,
-        head,
+        body: Body::Chain { stages, head },
         layers,
         preprocess: preprocess(),
         labels: Labels::default(),

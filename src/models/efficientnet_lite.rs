@@ -6,7 +6,7 @@
 
 use super::labels::Labels;
 use super::scores::OutputKind;
-use super::network::{Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_batchnorm, load_conv, load_conv_bn, load_linear};
+use super::network::{Body, Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_batchnorm, load_conv, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -68,8 +68,7 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let head = Head::GapLinear(load_linear(l, "_fc", 1280, classes));
     Ok(Network {
         arch: "efficientnet_lite0".into(),
-        stages,
-        head,
+        body: Body::Chain { stages, head },
         layers,
         preprocess: preprocess(),
         labels: Labels::default(),

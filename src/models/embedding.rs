@@ -12,7 +12,7 @@
 
 use super::labels::Labels;
 use super::lantern_cnn::{self, ConvBlock, new_blocks, trunk};
-use super::network::{Head, Linear, Network, global_average_pool, host_values, load_linear};
+use super::network::{Body, Head, Linear, Network, global_average_pool, host_values, load_linear};
 use super::scores::OutputKind;
 use super::state_dict::Loader;
 use crate::error::Result;
@@ -64,7 +64,7 @@ pub fn build(l: &Loader, dim: usize) -> Result<Network> {
     let (stages, layers, cin) = lantern_cnn::load_trunk(l, ARCH)?;
     let head = Head::GapLinear(load_linear(l, "embed", cin, dim));
     let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
-    Ok(Network { arch: ARCH.into(), stages, head, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Embedding })
+    Ok(Network { arch: ARCH.into(), body: Body::Chain { stages, head }, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Embedding })
 }
 
 /// The identity map on `n` values as a linear layer (weight `I`, bias 0): `x I + 0 = x` exactly.
@@ -84,14 +84,21 @@ pub fn penultimate(mut net: Network) -> Network {
         return net;
     }
     let device = net.device();
-    net.head = match net.head {
-        Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => Head::GapLinear(identity_linear(fc.weight.dims()[0], &device)),
-        Head::PoolMlp { pool, mut layers } => {
-            if layers.len() > 1 {
-                layers.pop();
-            }
-            Head::PoolMlp { pool, layers }
-        }
+    net.body = match net.body {
+        Body::Chain { stages, head } => Body::Chain {
+            stages,
+            head: match head {
+                Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => Head::GapLinear(identity_linear(fc.weight.dims()[0], &device)),
+                Head::PoolMlp { pool, mut layers } => {
+                    if layers.len() > 1 {
+                        layers.pop();
+                    }
+                    Head::PoolMlp { pool, layers }
+                }
+            },
+        },
+        // An ONNX graph's output is compared as it is: export the embedding model itself.
+        graph @ Body::Graph(_) => graph,
     };
     net.output = OutputKind::Embedding;
     net.labels = Labels::default();
@@ -157,7 +164,7 @@ mod tests {
         let dict = StateDict::seeded(&crate::models::layout("resnet18", 10).unwrap(), 4);
         let net = crate::models::build(&dict, "resnet18", &device).unwrap();
         let x = input(1, 32, 2);
-        let pooled = host_values(global_average_pool(net.forward_to(x.clone(), net.stages.len())));
+        let pooled = host_values(global_average_pool(net.forward_to(x.clone(), net.output_cut())));
         let cut = penultimate(net);
         assert_eq!((cut.classes(), cut.output), (512, OutputKind::Embedding));
         assert_eq!(host_values(cut.forward(x)), pooled, "the identity head passes the features through exactly");

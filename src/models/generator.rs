@@ -189,11 +189,11 @@ pub fn encode(net: &Network, x: Tensor<4>, cuts: &[usize]) -> (Vec<Tensor<4>>, T
     let mut h = x;
     let mut done = 0;
     for &cut in cuts {
-        h = net.stages[done..cut].iter().fold(h, |a, s| s.forward(a));
+        h = net.stages()[done..cut].iter().fold(h, |a, s| s.forward(a));
         done = cut;
         taps.push(h.clone());
     }
-    let last = net.stages[done..].iter().fold(h, |a, s| s.forward(a));
+    let last = net.stages()[done..].iter().fold(h, |a, s| s.forward(a));
     (taps, last)
 }
 

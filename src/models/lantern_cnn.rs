@@ -15,7 +15,7 @@
 use super::labels::Labels;
 use super::metadata::RunAs;
 use super::scores::OutputKind;
-use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, boost_lu, load_conv_bn, load_linear};
+use super::network::{Body, Act, ConvSpec, Head, LayerInfo, Network, Stage, boost_lu, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};
 use crate::imaging::Preprocess;
@@ -77,7 +77,7 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let (stages, layers, cin) = load_trunk(l, "lantern_cnn")?;
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
     let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
-    Ok(Network { arch: "lantern_cnn".into(), stages, head, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Softmax })
+    Ok(Network { arch: "lantern_cnn".into(), body: Body::Chain { stages, head }, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Softmax })
 }
 
 /// One block of the trainable network: convolution (no bias) and BatchNorm.

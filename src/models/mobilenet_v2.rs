@@ -4,7 +4,7 @@
 
 use super::labels::Labels;
 use super::scores::OutputKind;
-use super::network::{Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
+use super::network::{Body, Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -66,8 +66,7 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let head = Head::GapLinear(load_linear(l, "classifier.1", 1280, classes));
     Ok(Network {
         arch: "mobilenet_v2".into(),
-        stages,
-        head,
+        body: Body::Chain { stages, head },
         layers,
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),

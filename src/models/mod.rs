@@ -13,6 +13,7 @@ pub mod lantern_cnn;
 pub mod metadata;
 pub mod mobilenet_v2;
 pub mod network;
+pub mod onnx;
 pub mod resnet;
 pub mod scores;
 pub mod state_dict;
@@ -74,6 +75,11 @@ fn build_with(loader: &Loader, arch: &str, classes: usize) -> Result<Network> {
     })
 }
 
+/// Whether `path` names an ONNX model (by its extension).
+pub fn is_onnx(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
 /// The `(key, shape)` layout of an architecture's state dict with `classes` outputs.
 pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
     check_arch(arch)?;
@@ -89,6 +95,12 @@ pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
 /// Load a weights file: detect its architecture (or use `arch`), build it on `device` and attach
 /// its labels.
 pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network> {
+    if is_onnx(path) {
+        if let Some(a) = arch {
+            return Err(LanternError::Invalid(format!("--arch {a} does not apply to an ONNX model: its graph says what it is")));
+        }
+        return onnx::load(path, device);
+    }
     let dict = StateDict::load(path)?;
     let arch = match arch {
         Some(a) => a.to_string(),

@@ -12,7 +12,9 @@ use burn::tensor::{Tensor, TensorData};
 use super::labels::Labels;
 use super::state_dict::Loader;
 use crate::imaging::Preprocess;
+use super::onnx::{self, OnnxNet};
 use super::scores::OutputKind;
+use std::sync::Arc;
 
 /// A tensor's values on the host, as `f32` (converting from any float dtype).
 pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -343,13 +345,25 @@ pub struct LayerInfo {
     pub same_as: Option<String>,
 }
 
+/// How a network computes: a chain of stages and a head written in Rust, or an ONNX graph run by
+/// the interpreter.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Chain { stages: Vec<Stage>, head: Head },
+    Graph(Arc<OnnxNet>),
+}
+
+/// What the rest of the network needs besides the activations at a cut: nothing for a chain,
+/// the values that skip over the cut and a transformer's prefix tokens for a graph.
+#[derive(Debug, Clone, Default)]
+pub struct Resume(Option<Arc<onnx::Resume>>);
+
 /// A loaded classifier.
 #[derive(Debug, Clone)]
 pub struct Network {
     /// Architecture name, e.g. `resnet50`.
     pub arch: String,
-    pub stages: Vec<Stage>,
-    pub head: Head,
+    pub body: Body,
     pub layers: Vec<LayerInfo>,
     pub preprocess: Preprocess,
     pub labels: Labels,
@@ -360,50 +374,160 @@ pub struct Network {
 }
 
 impl Network {
-    /// Run the first `cut` stages.
-    pub fn forward_to(&self, x: Tensor<4>, cut: usize) -> Tensor<4> {
-        self.stages[..cut].iter().fold(x, |h, s| s.forward(h))
+    /// A network running an ONNX graph; its layers are the graph's map tensors, named by their
+    /// module when they are one's output (else by their ONNX name, the other name in `same_as`).
+    pub fn from_onnx(net: Arc<OnnxNet>, preprocess: Preprocess, labels: Labels, arch: String) -> crate::error::Result<Network> {
+        let layers: Vec<LayerInfo> = net
+            .layers
+            .iter()
+            .map(|l| {
+                let layout = net.layout(l.value);
+                let channels = match (layout, l.dims.as_slice()) {
+                    (Some(onnx::tokens::Layout::ChannelsFirst), [_, c, _, _]) => *c,
+                    (_, dims) => *dims.last().unwrap_or(&0),
+                };
+                let name = l.module.clone().unwrap_or_else(|| l.tensor.clone());
+                let same_as = (name != l.tensor).then(|| l.tensor.clone());
+                LayerInfo { name, cut: l.value, channels, same_as }
+            })
+            .collect();
+        let default_layer = net
+            .default_layer()
+            .and_then(|d| layers.iter().find(|l| l.cut == d.value))
+            .map(|l| l.name.clone())
+            .ok_or_else(|| crate::error::LanternError::Invalid(format!("{arch}: the graph has no tensor a map can be read from")))?;
+        Ok(Network { arch, body: Body::Graph(net), layers, preprocess, labels, default_layer, output: OutputKind::Softmax })
     }
 
-    /// Run the stages after `cut` and the head: logits `[N, classes]`.
+    /// The hand-written stages (none for a graph).
+    pub fn stages(&self) -> &[Stage] {
+        match &self.body {
+            Body::Chain { stages, .. } => stages,
+            Body::Graph(_) => &[],
+        }
+    }
+
+    /// The hand-written head (none for a graph).
+    pub fn head(&self) -> Option<&Head> {
+        match &self.body {
+            Body::Chain { head, .. } => Some(head),
+            Body::Graph(_) => None,
+        }
+    }
+
+    /// The ONNX graph, for a network loaded from one.
+    pub fn graph(&self) -> Option<&Arc<OnnxNet>> {
+        match &self.body {
+            Body::Graph(g) => Some(g),
+            Body::Chain { .. } => None,
+        }
+    }
+
+    /// The layer called `name`: a listed name, its other name, or for a graph any module path
+    /// (its output) or ONNX tensor name.
+    pub fn find_layer(&self, name: &str) -> Option<&LayerInfo> {
+        if let Some(l) = self.layers.iter().find(|l| l.name == name || l.same_as.as_deref() == Some(name)) {
+            return Some(l);
+        }
+        let value = self.graph()?.resolve(name)?.value;
+        self.layers.iter().find(|l| l.cut == value)
+    }
+
+    /// The cut at the network's input (the image itself): stage 0 of a chain, the input value of
+    /// a graph.
+    pub fn input_cut(&self) -> usize {
+        match &self.body {
+            Body::Chain { .. } => 0,
+            Body::Graph(g) => g.graph.input,
+        }
+    }
+
+    /// The cut after the last stage, what the head reads (a chain's stage count; a graph's output).
+    pub fn output_cut(&self) -> usize {
+        match &self.body {
+            Body::Chain { stages, .. } => stages.len(),
+            Body::Graph(g) => g.graph.output,
+        }
+    }
+
+    /// Run the network up to `cut` and keep what the rest needs besides the activations.
+    pub fn forward_to_resumable(&self, x: Tensor<4>, cut: usize) -> (Tensor<4>, Resume) {
+        match &self.body {
+            Body::Chain { stages, .. } => (stages[..cut].iter().fold(x, |h, s| s.forward(h)), Resume(None)),
+            Body::Graph(g) => {
+                let (a, resume) = g.forward_to(x, cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch));
+                (a, Resume(Some(Arc::new(resume))))
+            }
+        }
+    }
+
+    /// Run the first `cut` stages (for a graph: up to the value `cut`).
+    pub fn forward_to(&self, x: Tensor<4>, cut: usize) -> Tensor<4> {
+        self.forward_to_resumable(x, cut).0
+    }
+
+    /// Run from the activations `a` at `cut` to the logits `[N, classes]`, with what
+    /// [`Network::forward_to_resumable`] kept (a graph's values that skip over the cut).
+    pub fn forward_from_resumed(&self, a: Tensor<4>, resume: &Resume, cut: usize) -> Tensor<2> {
+        match &self.body {
+            Body::Chain { stages, head } => head.forward(stages[cut..].iter().fold(a, |h, s| s.forward(h))),
+            Body::Graph(g) => g.forward_from(a, resume.0.as_deref(), cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch)),
+        }
+    }
+
+    /// Run the stages after `cut` and the head: logits `[N, classes]`. For a graph, only where
+    /// nothing skips over the cut (the input, or a clean cut); else use
+    /// [`Network::forward_from_resumed`].
     pub fn forward_from(&self, a: Tensor<4>, cut: usize) -> Tensor<2> {
-        let h = self.stages[cut..].iter().fold(a, |h, s| s.forward(h));
-        self.head.forward(h)
+        self.forward_from_resumed(a, &Resume(None), cut)
     }
 
     /// Logits of the whole network.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.forward_from(x, 0)
+        self.forward_from(x, self.input_cut())
     }
 
     /// Bytes (f32) of every stage's output for the input `x`, summed over the stages: runs them
     /// once on `x`.
     pub fn stage_output_bytes(&self, x: &Tensor<4>) -> u64 {
-        let (_, total) = self.stages.iter().fold((x.clone(), 0u64), |(h, total), s| {
-            let out = s.forward(h);
-            let elements: usize = out.dims().iter().product();
-            (out, total + elements as u64 * 4)
-        });
-        total
+        match &self.body {
+            Body::Chain { stages, .. } => {
+                let (_, total) = stages.iter().fold((x.clone(), 0u64), |(h, total), s| {
+                    let out = s.forward(h);
+                    let elements: usize = out.dims().iter().product();
+                    (out, total + elements as u64 * 4)
+                });
+                total
+            }
+            Body::Graph(g) => {
+                let [n, _, _, _] = x.dims();
+                let per_image: usize = g.layers.iter().map(|l| l.dims.iter().product::<usize>()).sum();
+                (per_image * n) as u64 * 4
+            }
+        }
     }
 
     pub fn classes(&self) -> usize {
-        self.head.classes()
+        match &self.body {
+            Body::Chain { head, .. } => head.classes(),
+            Body::Graph(g) => g.classes,
+        }
     }
 
     /// The device the weights live on.
     pub fn device(&self) -> burn::tensor::Device {
-        match &self.head {
-            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => fc.weight.device(),
-            Head::PoolMlp { layers, .. } => layers[0].0.weight.device(),
+        match &self.body {
+            Body::Chain { head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. }, .. } => fc.weight.device(),
+            Body::Chain { head: Head::PoolMlp { layers, .. }, .. } => layers[0].0.weight.device(),
+            Body::Graph(g) => g.graph.device.clone(),
         }
     }
 
     /// Whether the stages after `cut` are nothing and the head is GAP + linear: the setting of
     /// CAM, where the map is the classifier's weights applied to the activations.
     pub fn cam_weights_at(&self, cut: usize) -> Option<&Linear> {
-        match &self.head {
-            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } if cut == self.stages.len() => Some(fc),
+        match &self.body {
+            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } if cut == stages.len() => Some(fc),
             _ => None,
         }
     }
@@ -411,7 +535,7 @@ impl Network {
     /// BoostLU's `alpha` of a class-activation-map head (1 for a plain GAP + linear head); `None`
     /// when the head is not one.
     pub fn boost(&self) -> Option<f32> {
-        match &self.head {
+        match self.head()? {
             Head::GapLinear(_) => Some(1.0),
             Head::BoostedCam { alpha, .. } => Some(*alpha),
             Head::PoolMlp { .. } => None,
@@ -422,12 +546,12 @@ impl Network {
     /// plain GAP + linear head); `None` when the head is not GAP + linear. Only the head
     /// changes: activations computed up to any layer stay valid.
     pub fn boosted(&self, alpha: f32) -> Option<Network> {
-        let fc = match &self.head {
-            Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => fc.clone(),
-            Head::PoolMlp { .. } => return None,
+        let (stages, fc) = match &self.body {
+            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } => (stages.clone(), fc.clone()),
+            _ => return None,
         };
         let head = if alpha == 1.0 { Head::GapLinear(fc) } else { Head::BoostedCam { fc, alpha } };
-        Some(Network { head, ..self.clone() })
+        Some(Network { body: Body::Chain { stages, head }, ..self.clone() })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::labels::Labels;
 use super::scores::OutputKind;
-use super::network::{Act, Block, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
+use super::network::{Body, Act, Block, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -92,8 +92,7 @@ pub fn build(name: &str, config: ResNetConfig, l: &Loader, classes: usize) -> Re
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
     Ok(Network {
         arch: name.to_string(),
-        stages,
-        head,
+        body: Body::Chain { stages, head },
         layers,
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),

@@ -5,7 +5,7 @@
 
 use super::labels::Labels;
 use super::scores::OutputKind;
-use super::network::{Act, ConvSpec, Head, LayerInfo, Network, Stage, load_batchnorm, load_conv, load_linear};
+use super::network::{Body, Act, ConvSpec, Head, LayerInfo, Network, Stage, load_batchnorm, load_conv, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -76,8 +76,7 @@ pub fn build(name: &str, items: &[VggItem], batch_norm: bool, l: &Loader, classe
     let default_layer = layers.last().map(|li: &LayerInfo| li.name.clone()).unwrap_or_default();
     Ok(Network {
         arch: name.to_string(),
-        stages,
-        head,
+        body: Body::Chain { stages, head },
         layers,
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),

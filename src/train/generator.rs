@@ -229,9 +229,13 @@ impl GeneratorTask<'_> {
     fn terms(&self, net: &Network, decoder: &Decoder, x: Tensor<4>, labels: &[Option<usize>]) -> Result<Terms> {
         let device = x.device();
         let [n, _, h, w] = x.dims();
+        let head = net.head().ok_or_else(|| LanternError::MethodNotApplicable {
+            method: "the weight-map generator".into(),
+            reason: "its decoder reads the classifier's stages, which Lantern trains on its hand-written networks only, not on ONNX graphs".into(),
+        })?;
         let (taps, last) = encode(net, x.clone(), &self.cuts);
         let taps: Vec<Tensor<4>> = taps.into_iter().map(Tensor::detach).collect();
-        let (image_features, image_logits) = net.head.features_and_logits(last.detach());
+        let (image_features, image_logits) = head.features_and_logits(last.detach());
         let targets: Vec<usize> = match self.config.target {
             ClassTarget::Prediction => argmax_rows(image_logits),
             ClassTarget::Label => labels
@@ -245,7 +249,7 @@ impl GeneratorTask<'_> {
         let inverse = keep.clone().neg().add_scalar(1.0);
         let foreground = x.clone() * keep.clone() + black.clone() * inverse.clone();
         let background = x * inverse + black * keep;
-        let run = |input: Tensor<4>| net.head.features_and_logits(net.forward_to(input, net.stages.len()));
+        let run = |input: Tensor<4>| head.features_and_logits(net.forward_to(input, net.output_cut()));
         let (fg_features, fg_logits) = run(foreground);
         let y = losses::one_hot(&targets, net.classes(), &device);
         let w = &self.config.weights;
