@@ -73,6 +73,10 @@ fn every_intermediate_tensor_and_the_logits_match_onnxruntime() {
         for entry in f.record["intermediates"].as_array().unwrap() {
             let tensor = entry["name"].as_str().unwrap();
             let Some(id) = graph.graph.names.iter().position(|n| n == tensor) else { panic!("{name}: Lantern has no value '{tensor}'") };
+            if graph.graph.folded.contains(&id) {
+                // A convolution whose BatchNorm was folded into it holds the norm's output.
+                continue;
+            }
             let Some(Value::Float { t, .. }) = env[id].as_ref() else { continue };
             let expected = f.values(&format!("t/{tensor}"));
             let ours = t.values();

@@ -328,7 +328,7 @@ pub const DISCARD: ParamSpec = ParamSpec {
     flag: "discard",
     label: "discard ratio",
     min: 0.0,
-    max: 0.99,
+    max: 1.0,
     integer: false,
     logarithmic: false,
     get: |p| f64::from(p.rollout_discard),
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_ranges_reject_what_breaks_a_method() {
         Params::default().validate().unwrap();
-        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5), (TOLERANCE, 0.0), (TOP_K, 0.0), (DISCARD, 1.0)] {
+        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5), (TOLERANCE, 0.0), (TOP_K, 0.0), (DISCARD, 1.5)] {
             let mut p = Params::default();
             (spec.set)(&mut p, bad);
             let err = p.validate().unwrap_err();

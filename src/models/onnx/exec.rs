@@ -20,6 +20,67 @@ use super::proto::ModelDef;
 use super::value::{each, Value, F};
 use super::OnnxError;
 
+/// Inference BatchNorm folded into the convolution before it, as exporters do by default:
+/// `W' = W * s[c_out]`, `b' = (b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`, when the
+/// convolution's weights and the norm's parameters are constants and the norm is the only reader
+/// of the convolution's output. The norm becomes an identity; the convolution's own output (the
+/// pre-norm tensor) then holds the normalised values, so it is no longer offered as a layer.
+/// Exact up to float rounding; saves a pass over the map per convolution.
+fn fold_batch_norms(steps: &mut [Step], table: &mut Vec<Option<Value>>, names: &mut Vec<String>, output: usize, device: &Device) -> Result<HashSet<usize>, OnnxError> {
+    let mut folded = HashSet::new();
+    let mut readers: HashMap<usize, usize> = HashMap::new();
+    for step in steps.iter() {
+        for &i in step.inputs.iter().flatten() {
+            *readers.entry(i).or_default() += 1;
+        }
+    }
+    let producer: HashMap<usize, usize> = steps.iter().enumerate().flat_map(|(s, st)| st.outputs.iter().map(move |&o| (o, s))).collect();
+    for t in 0..steps.len() {
+        let Op::BatchNorm { epsilon } = steps[t].op else { continue };
+        let Some(Some(x)) = steps[t].inputs.first().copied() else { continue };
+        let Some(&c) = producer.get(&x) else { continue };
+        if !matches!(steps[c].op, Op::Conv { .. }) || readers.get(&x) != Some(&1) || x == output || steps[c].outputs.len() != 1 {
+            continue;
+        }
+        let constant = |i: Option<&Option<usize>>| i.copied().flatten().and_then(|v| table[v].as_ref().map(|val| (v, val)));
+        let params: Option<Vec<Vec<f32>>> = (1..5).map(|k| constant(steps[t].inputs.get(k)).and_then(|(_, v)| v.to_float(device).ok()).map(|f| f.values())).collect();
+        let (Some(params), Some((_, w))) = (params, constant(steps[c].inputs.get(1))) else { continue };
+        let w = w.to_float(device)?;
+        let dims = w.dims();
+        let cout = dims[0];
+        if params.iter().any(|p| p.len() != cout) {
+            continue;
+        }
+        let (gamma, beta, mean, var) = (&params[0], &params[1], &params[2], &params[3]);
+        let scale: Vec<f32> = (0..cout).map(|o| gamma[o] / (var[o] + epsilon).sqrt()).collect();
+        let bias: Vec<f32> = match constant(steps[c].inputs.get(2)) {
+            Some((_, b)) => b.to_float(device)?.values(),
+            None if steps[c].inputs.get(2).copied().flatten().is_some() => continue,
+            None => vec![0.0; cout],
+        };
+        let per_out = dims.iter().skip(1).product::<usize>();
+        let mut weights = w.values();
+        for (o, row) in weights.chunks_mut(per_out).enumerate() {
+            row.iter_mut().for_each(|v| *v *= scale[o]);
+        }
+        let folded_bias: Vec<f32> = (0..cout).map(|o| (bias[o] - mean[o]) * scale[o] + beta[o]).collect();
+        let w_name = format!("{}.folded", names[steps[c].inputs[1].expect("a weight")]);
+        let b_name = format!("{}.folded_bias", steps[t].name);
+        let mut add = |name: String, v: Value| {
+            names.push(name);
+            table.push(Some(v));
+            names.len() - 1
+        };
+        let w_id = add(w_name, Value::float(F::from_values(weights, &dims, device)?));
+        let b_id = add(b_name, Value::float(F::from_values(folded_bias, &[cout], device)?));
+        steps[c].inputs = vec![steps[c].inputs[0], Some(w_id), Some(b_id)];
+        steps[t].op = Op::Identity;
+        steps[t].inputs.truncate(1);
+        folded.insert(x);
+    }
+    Ok(folded)
+}
+
 /// One operator with its inputs and outputs as value ids.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -60,6 +121,8 @@ pub struct Graph {
     pub device: Device,
     /// Whether the export accepts any batch size (else images run one at a time).
     pub dynamic_batch: bool,
+    /// Convolution outputs that hold their BatchNorm's result since it was folded in.
+    pub folded: HashSet<usize>,
     cuts: Mutex<HashMap<usize, Arc<CutPlan>>>,
 }
 
@@ -94,7 +157,7 @@ impl Graph {
                 producer[o] = Some(s);
             }
         }
-        let mut table = vec![None; names.len()];
+        let mut table: Vec<Option<Value>> = vec![None; names.len()];
         for (id, v) in constants {
             table[id] = Some(v);
         }
@@ -110,8 +173,10 @@ impl Graph {
                 table[o] = Some(v);
             }
         }
+        let folded = fold_batch_norms(&mut steps, &mut table, &mut names, output, device)?;
+        producer.resize(names.len(), None);
         let dynamic_batch = model.input.dims.first().is_some_and(Option::is_none);
-        Ok(Graph { names, producer, steps, constants: table, input, output, device: device.clone(), dynamic_batch, cuts: Mutex::new(HashMap::new()) })
+        Ok(Graph { names, producer, steps, constants: table, input, output, device: device.clone(), dynamic_batch, folded, cuts: Mutex::new(HashMap::new()) })
     }
 
     pub fn is_constant(&self, id: usize) -> bool {

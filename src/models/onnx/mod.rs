@@ -142,7 +142,7 @@ impl OnnxNet {
                 let dims = t.dims();
                 let hint = step.kind == "LayerNormalization" || step.kind == "Transpose";
                 let Some(layout) = tokens::detect(&dims, input_size, hint) else { continue };
-                if graph.is_constant(v) || !graph.reaches_output(v) {
+                if graph.is_constant(v) || graph.folded.contains(&v) || !graph.reaches_output(v) {
                     continue;
                 }
                 layouts.insert(v, layout);
