@@ -1,5 +1,6 @@
 //! Renders the README's screenshots of the real app through wgpu (egui_kittest): the main view,
-//! the compare grid and presentation mode, into `assets/screenshots/`.
+//! the compare grid, presentation mode and the demo Vision Transformer (an ONNX file) explained,
+//! into `assets/screenshots/`.
 //! `cargo bench --bench screenshots`.
 
 use egui_kittest::Harness;
@@ -52,4 +53,13 @@ fn main() {
     h.state_mut().settings.method = lantern::explain::Method::ScoreCam;
     settle(&mut h);
     save(&mut h, "presentation.png");
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| LanternApp::new(cc, Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")) }));
+    settle(&mut h);
+    save(&mut h, "vit.png");
 }

@@ -20,7 +20,7 @@ from PIL import Image
 p = argparse.ArgumentParser()
 p.add_argument("--data", default="/tmp/vitdata")
 p.add_argument("--out", default="assets/demo/lantern_vit.onnx")
-p.add_argument("--epochs", type=int, default=60)
+p.add_argument("--epochs", type=int, default=20)
 p.add_argument("--batch", type=int, default=64)
 p.add_argument("--lr", type=float, default=2e-3)
 p.add_argument("--wd", type=float, default=0.05)
@@ -75,8 +75,8 @@ print("parameters", sum(p.numel() for p in model.parameters()))
 
 opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
 steps_per_epoch = math.ceil(len(ytr) / args.batch)
-total, warm = args.epochs * steps_per_epoch, 2 * steps_per_epoch
-# Linear warm-up for two epochs, then cosine decay to zero.
+total, warm = args.epochs * steps_per_epoch, steps_per_epoch
+# Linear warm-up for one epoch, then cosine decay to zero.
 sched = torch.optim.lr_scheduler.LambdaLR(
     opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
 
@@ -96,8 +96,9 @@ for epoch in range(1, args.epochs + 1):
     for i in range(0, len(ytr), args.batch):
         idx = perm[i:i + args.batch]
         x, y = norm(augment(xtr[idx])), ytr[idx]
-        logits = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # ~1.8x faster on CPUs with AMX/AVX512-BF16
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); sched.step()

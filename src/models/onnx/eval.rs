@@ -13,6 +13,26 @@ use super::proto::HostTensor;
 use super::value::{device_mask, each, unify, with, BoolF, Bools, Ints, Value, F};
 use super::OnnxError;
 
+/// Apply a host function, generic over the element type and returning `(dims, values)`, to an
+/// integer or boolean value (floats take the device path before this is reached).
+macro_rules! on_host {
+    ($v:expr, $dims:ident, $values:ident => $body:expr) => {
+        match $v {
+            Value::Int(i) => {
+                let ($dims, $values) = (&i.dims, &i.values);
+                let (dims, values) = $body;
+                Value::Int(Ints { dims, values })
+            }
+            Value::Bool(b) => {
+                let ($dims, $values) = (&b.dims, &b.values);
+                let (dims, values) = $body;
+                Value::Bool(Bools { dims, values })
+            }
+            Value::Float { .. } => unreachable!("float values run on the device"),
+        }
+    };
+}
+
 fn arr<const N: usize>(v: &[usize]) -> [usize; N] {
     let mut out = [0; N];
     out.copy_from_slice(v);
@@ -191,14 +211,7 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
             }
             one(match v {
                 Value::Float { t, scalar } => Value::Float { t: each!(t.clone(), x => permute_any(x, &perm)), scalar: *scalar },
-                Value::Int(i) => {
-                    let (dims, values) = host::transpose(&i.dims, &i.values, &perm);
-                    Value::Int(Ints { dims, values })
-                }
-                Value::Bool(b) => {
-                    let (dims, values) = host::transpose(&b.dims, &b.values, &perm);
-                    Value::Bool(Bools { dims, values })
-                }
+                other => on_host!(other, dims, values => host::transpose(dims, values, &perm)),
             })
         }
         Op::Concat { axis: a } => concat(inputs, *a, device).map(|v| vec![v]),
@@ -751,14 +764,7 @@ fn slice(inputs: &[Option<Value>]) -> Result<Value, OnnxError> {
             }
             Value::float(each!(t.clone(), x => x.slice(slices.as_slice())))
         }
-        Value::Int(i) => {
-            let (dims, values) = host::slice(&i.dims, &i.values, &ranges);
-            Value::Int(Ints { dims, values })
-        }
-        Value::Bool(b) => {
-            let (dims, values) = host::slice(&b.dims, &b.values, &ranges);
-            Value::Bool(Bools { dims, values })
-        }
+        other => on_host!(other, dims, values => host::slice(dims, values, &ranges)),
     })
 }
 
@@ -784,14 +790,7 @@ fn split(inputs: &[Option<Value>], a: i64, sizes: Option<&[i64]>, outputs: usize
         let range = vec![(d, start as i64, (start + s) as i64, 1)];
         out.push(match v {
             Value::Float { t, .. } => Value::float(each!(t.clone(), x => x.slice_dim(d, start..start + s))),
-            Value::Int(i) => {
-                let (dims, values) = host::slice(&i.dims, &i.values, &range);
-                Value::Int(Ints { dims, values })
-            }
-            Value::Bool(b) => {
-                let (dims, values) = host::slice(&b.dims, &b.values, &range);
-                Value::Bool(Bools { dims, values })
-            }
+            other => on_host!(other, dims, values => host::slice(dims, values, &range)),
         });
         start += s;
     }
@@ -811,14 +810,7 @@ fn gather(data: &Value, indices: &Ints, a: i64, device: &Device) -> Result<Value
             out.extend(&dims[d + 1..]);
             Ok(Value::Float { scalar: out.is_empty(), t: selected.reshape(&out)? })
         }
-        Value::Int(i) => {
-            let (dims, values) = host::gather(&i.dims, &i.values, d, indices)?;
-            Ok(Value::Int(Ints { dims, values }))
-        }
-        Value::Bool(b) => {
-            let (dims, values) = host::gather(&b.dims, &b.values, d, indices)?;
-            Ok(Value::Bool(Bools { dims, values }))
-        }
+        other => Ok(on_host!(other, dims, values => host::gather(dims, values, d, indices)?)),
     }
 }
 
@@ -827,14 +819,7 @@ fn expand(v: &Value, target: &[usize]) -> Result<Value, OnnxError> {
     check_created(&out, "Expand")?;
     Ok(match v {
         Value::Float { t, .. } => Value::float(broadcast_to(t.clone(), &out)?),
-        Value::Int(i) => {
-            let (dims, values) = host::expand(&i.dims, &i.values, &out)?;
-            Value::Int(Ints { dims, values })
-        }
-        Value::Bool(b) => {
-            let (dims, values) = host::expand(&b.dims, &b.values, &out)?;
-            Value::Bool(Bools { dims, values })
-        }
+        other => on_host!(other, dims, values => host::expand(dims, values, &out)?),
     })
 }
 
