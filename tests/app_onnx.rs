@@ -27,15 +27,15 @@ fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
     let info = app.model.info.as_ref().unwrap();
     assert_eq!(info.default_layer, "blocks.1.norm1");
     assert_eq!(info.labels[2], "two", "class names from the model's metadata");
+    assert!(app.preprocess_prompt.is_none(), "its metadata says how it reads images: no question");
     assert!(info.layer_tree.iter().any(|(group, _)| group == "blocks"), "{:?}", info.layer_tree.iter().map(|g| &g.0).collect::<Vec<_>>());
     let first = app.main.output.as_ref().unwrap().map.values.clone();
     assert_eq!(app.main.output.as_ref().unwrap().layer, "blocks.1.norm1");
 
-    // The picker shows the module tree: open "blocks", pick the first block's norm.
+    // The picker shows the module tree, the current layer's group open: pick the first block's norm.
     h.get_by_label("Layer").click();
     h.run_steps(3);
-    h.get_by_label("blocks").click();
-    h.run_steps(3);
+    h.get_by_label("blocks");
     h.get_by_label_contains("blocks.0.norm1 ").click();
     wait_for(&mut h, "layer blocks.0.norm1", |a| explained(a) && a.main.output.as_ref().unwrap().layer == "blocks.0.norm1");
     assert_ne!(h.state().main.output.as_ref().unwrap().map.values, first);
@@ -62,4 +62,23 @@ fn an_onnx_file_with_an_unknown_operator_is_refused_and_the_app_keeps_its_model(
     let e = h.state().toasts.last_error().unwrap().to_string();
     assert!(e.contains("FancyOp (1x)"), "{e}");
     wait_for(&mut h, "the demo model still there", |a| a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a));
+}
+
+#[test]
+fn a_model_that_does_not_say_how_it_reads_images_is_asked_about_once() {
+    let model = common::fixtures().join("onnx").join("resnet.onnx");
+    let mut h = harness(Launch { paths: vec![], model: Some(model.clone()) });
+    wait_for(&mut h, "the question", |a| a.preprocess_prompt.is_some());
+    h.get_by_label_contains("does not say how its inputs are normalised");
+    h.state_mut().preprocess_prompt.as_mut().unwrap().1.mean = [0.5, 0.5, 0.5];
+    h.run_steps(2);
+    h.get_by_label("Use these").click();
+    wait_for(&mut h, "the model reopened with the answer", |a| explained(a) && a.model.info.as_ref().is_some_and(|i| i.preprocess.mean == [0.5, 0.5, 0.5]));
+    assert!(h.state().preprocess_prompt.is_none());
+    assert_eq!(h.state().settings.preprocess_by_model[&model].mean, [0.5, 0.5, 0.5], "remembered for this file");
+    // Opened again: the answer is applied and nothing is asked.
+    h.state_mut().open_paths(vec![model]);
+    wait_for(&mut h, "the model reopened", |a| explained(a) && !a.model.loading);
+    assert!(h.state().preprocess_prompt.is_none());
+    assert_eq!(h.state().model.info.as_ref().unwrap().preprocess.mean, [0.5, 0.5, 0.5]);
 }

@@ -2,11 +2,12 @@
 
 Data comes from Lantern's own procedural benchmark (run from the repository root):
 
-    lantern synth --out /tmp/vitdata/train --count 4000 --seed 1 --size 64
+    lantern synth --out /tmp/vitdata/train --count 20000 --seed 1 --size 64
     lantern synth --out /tmp/vitdata/val --count 600 --seed 1000001 --size 64
     python assets/demo/train_vit.py --data /tmp/vitdata --out assets/demo/lantern_vit.onnx
 
-Needs torch, timm, onnx (and onnxruntime for the final check). CPU only, seeded.
+Needs torch, timm, onnx (and onnxruntime for the final check). CPU only, seeded; training runs
+under bfloat16 autocast (the exported graph is float32). See assets/demo/README.md for the run.
 """
 import argparse, json, math, os, random, time
 
@@ -113,6 +114,7 @@ torch.onnx.export(model, norm(xva[:1]), args.out, opset_version=17, dynamo=False
                   dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
 m = onnx.load(args.out)
 for k, v in {"mean": "0.5,0.5,0.5", "std": "0.5,0.5,0.5", "input_size": "64",
+             "crop_pct": "1.0",  # Lantern's default is 0.875 (resize to 73, crop 64): use the whole image
              "class_names": json.dumps(CLASSES)}.items():
     e = m.metadata_props.add(); e.key, e.value = k, v
 onnx.save(m, args.out)

@@ -14,6 +14,7 @@ mod overlay;
 pub mod pair;
 pub mod pair_jobs;
 pub mod pair_view;
+mod preprocess_prompt;
 mod panels;
 pub mod settings;
 pub mod tasks;
@@ -102,6 +103,8 @@ pub struct LanternApp {
     pub class_filter: String,
     /// A layer to select once the model being loaded is ready (from the last session).
     pending_layer: Option<String>,
+    /// An ONNX model that does not say how it reads images, and the answer being edited.
+    pub preprocess_prompt: Option<(PathBuf, crate::imaging::Preprocess)>,
     pub toasts: Toasts,
     next_id: u64,
     next_token: u64,
@@ -168,6 +171,7 @@ impl LanternApp {
             layer: None,
             class_filter: String::new(),
             pending_layer: None,
+            preprocess_prompt: None,
             toasts: Toasts::default(),
             next_id: 1,
             next_token: 1,
@@ -286,7 +290,11 @@ impl LanternApp {
         self.model = ModelState { id, source: Some(source.clone()), info: None, loading: true };
         self.layer = None;
         self.target = Target::Top1;
-        self.worker.load_model(id, source);
+        let remembered = match &source {
+            ModelSource::File(p) => self.settings.preprocess_by_model.get(p).cloned(),
+            ModelSource::Demo => None,
+        };
+        self.worker.load_model(id, source, remembered);
     }
 
     /// Open image files and folders (a model file among them is opened as the model).
@@ -455,6 +463,11 @@ impl LanternApp {
                             // The layer of the last session, if this model has it.
                             if let Some(l) = self.pending_layer.take().filter(|l| info.layers.contains(l)) {
                                 self.layer = Some(l);
+                            }
+                            if let Some(ModelSource::File(p)) = &self.model.source {
+                                if info.asks_preprocess && !self.settings.preprocess_by_model.contains_key(p) {
+                                    self.preprocess_prompt = Some((p.clone(), info.preprocess.clone()));
+                                }
                             }
                             self.model.info = Some(info);
                         }
@@ -717,6 +730,7 @@ impl eframe::App for LanternApp {
             }
             let ctx = ui.ctx().clone();
             train_panel::window(self, &ctx);
+            preprocess_prompt::window(self, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if self.similar.pair.open && !self.presentation {

@@ -64,6 +64,8 @@ pub struct Settings {
     pub last: Last,
     /// Probability from which a multi-label model's label counts as present.
     pub label_threshold: f32,
+    /// How each ONNX model that does not say reads its images, as the user answered once.
+    pub preprocess_by_model: std::collections::BTreeMap<PathBuf, crate::imaging::Preprocess>,
 }
 
 /// The model, images and layer of the last session.
@@ -90,6 +92,7 @@ impl Default for Settings {
             compare_methods: vec![Method::GradCam, Method::GradCamPlusPlus, Method::LayerCam, Method::EigenCam],
             last: Last::default(),
             label_threshold: 0.5,
+            preprocess_by_model: Default::default(),
         }
     }
 }

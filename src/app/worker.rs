@@ -79,6 +79,8 @@ pub struct ModelInfo {
     /// An ONNX model's layers as a tree: per top-level module, each layer's name and its shape
     /// and layout (empty for the hand-written networks, whose layers are a short list).
     pub layer_tree: Vec<(String, Vec<(String, String)>)>,
+    /// An ONNX model whose metadata does not say how it reads images: the app asks once.
+    pub asks_preprocess: bool,
 }
 
 /// The layer tree the picker shows for an ONNX graph (see [`ModelInfo::layer_tree`]).
@@ -177,7 +179,9 @@ pub enum Event {
 }
 
 enum Load {
-    Model { id: u64, source: ModelSource },
+    /// A model, read with `preprocess` instead of its own when given (what the user chose for an
+    /// ONNX model that does not say).
+    Model { id: u64, source: ModelSource, preprocess: Option<imaging::Preprocess> },
     Image { id: u64, source: ImageSource, thumbnail: bool },
     Mask { id: u64, source: crate::datasets::MaskSource },
     Generator { id: u64, model: ModelSource, path: PathBuf },
@@ -228,8 +232,8 @@ impl Worker {
         self.shared.wake.notify_one();
     }
 
-    pub fn load_model(&self, id: u64, source: ModelSource) {
-        self.push(|q| q.loads.push_back(Load::Model { id, source }));
+    pub fn load_model(&self, id: u64, source: ModelSource, preprocess: Option<imaging::Preprocess>) {
+        self.push(|q| q.loads.push_back(Load::Model { id, source, preprocess }));
     }
 
     pub fn load_image(&self, id: u64, source: ImageSource) {
@@ -493,13 +497,17 @@ impl State {
 
     fn load(&mut self, load: Load) {
         match load {
-            Load::Model { id, source } => {
+            Load::Model { id, source, preprocess } => {
                 let result = match &source {
                     ModelSource::Demo => crate::models::demo::network(&self.device).map(|n| (n, "demo classifier".to_string())),
                     ModelSource::File(p) => crate::models::load(p, None, &self.device)
                         .map(|n| (n, p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().to_string()))),
                 };
-                let result = result.map(|(net, name)| {
+                let result = result.map(|(mut net, name)| {
+                    let asks_preprocess = net.graph().is_some_and(|g| !g.declares_preprocess);
+                    if let Some(p) = preprocess {
+                        net.preprocess = p;
+                    }
                     let generator = find_generator(&source, &self.device);
                     let info = ModelInfo {
                         name,
@@ -514,6 +522,7 @@ impl State {
                         boost: net.boost(),
                         generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
                         layer_tree: layer_tree(&net),
+                        asks_preprocess,
                     };
                     match generator {
                         Ok((_, g)) => self.generators.insert(id, Arc::new(g)),

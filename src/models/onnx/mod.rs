@@ -88,6 +88,8 @@ pub struct OnnxNet {
     pub op_counts: BTreeMap<String, usize>,
     pub opset: i64,
     pub metadata: BTreeMap<String, String>,
+    /// Whether the metadata says how the model reads images (its mean and std).
+    pub declares_preprocess: bool,
 }
 
 /// What crosses a cut: the carried values and prefix tokens, per image run.
@@ -163,6 +165,7 @@ impl OnnxNet {
             attention,
             op_counts,
             opset: model.opset,
+            declares_preprocess: first_key(&model.metadata, &["mean", "image_mean"]).is_some() && first_key(&model.metadata, &["std", "image_std"]).is_some(),
             metadata: model.metadata,
         })
     }

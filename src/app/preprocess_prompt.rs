@@ -1,0 +1,41 @@
+//! The one question the app asks about an ONNX model whose metadata does not say how it reads
+//! images: its mean, standard deviation and sizes, prefilled with what Lantern would assume
+//! (ImageNet's statistics, a 0.875 crop of the graph's input size). The answer is remembered per
+//! model file in the settings and applied whenever that file is opened again.
+
+use super::LanternApp;
+use super::worker::ModelSource;
+
+/// Draw the question while one is pending.
+pub fn window(app: &mut LanternApp, ctx: &egui::Context) {
+    let Some((path, p)) = app.preprocess_prompt.as_mut() else { return };
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let mut answer = None;
+    egui::Window::new("How does this model read images?").collapsible(false).resizable(false).anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0]).show(ctx, |ui| {
+        ui.label(format!("{name} does not say how its inputs are normalised. Lantern remembers your answer for this file."));
+        egui::Grid::new("preprocess").num_columns(4).show(ui, |ui| {
+            for (label, values) in [("mean", &mut p.mean), ("std", &mut p.std)] {
+                ui.label(label);
+                for v in values.iter_mut() {
+                    ui.add(egui::DragValue::new(v).speed(0.001).range(if label == "std" { 0.001..=10.0 } else { -10.0..=10.0 }));
+                }
+                ui.end_row();
+            }
+            ui.label("resize, crop");
+            ui.add(egui::DragValue::new(&mut p.resize).range(0..=4096));
+            ui.add(egui::DragValue::new(&mut p.crop).range(0..=4096));
+            ui.end_row();
+        });
+        ui.horizontal(|ui| {
+            if ui.button("Use these").clicked() {
+                answer = Some(p.clone());
+            }
+        });
+    });
+    if let Some(p) = answer {
+        let path = path.clone();
+        app.preprocess_prompt = None;
+        app.settings.preprocess_by_model.insert(path.clone(), p);
+        app.open_model(ModelSource::File(path));
+    }
+}
