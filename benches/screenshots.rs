@@ -61,5 +61,7 @@ fn main() {
         .wgpu()
         .build_eframe(|cc| LanternApp::new(cc, Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")) }));
     settle(&mut h);
+    h.state_mut().settings.method = lantern::explain::Method::Chefer;
+    settle(&mut h);
     save(&mut h, "vit.png");
 }

@@ -145,3 +145,19 @@ fn hostile_files_are_refused_in_one_line() {
     });
     assert_refused(&lantern(&["layers", "--model", s(&mismatch)]), "declares");
 }
+
+#[test]
+fn similarity_runs_on_an_onnx_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = dir.path().join("gallery");
+    std::fs::create_dir_all(&gallery).unwrap();
+    for name in ["circle", "cross", "ring"] {
+        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/demo/images/{name}.png")), gallery.join(format!("{name}.png"))).unwrap();
+    }
+    let query = gallery.join("circle.png");
+    let out = dir.path().join("report");
+    let run = lantern(&["similar", s(&query), "--gallery", s(&gallery), "--model", s(&model("vit")), "--out", s(&out), "--top", "2", "--method", "gradcam", "--device", "cpu"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["matches"].as_array().unwrap().len(), 2);
+}

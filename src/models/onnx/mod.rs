@@ -425,7 +425,8 @@ fn attention_values(graph: &Graph, env: &[Option<Value>]) -> Vec<usize> {
 }
 
 /// Open an ONNX model as a [`Network`](super::Network): labels from the metadata, else from
-/// `<model>.labels.txt`, else numbered.
+/// `<model>.labels.txt`, else numbered; the metadata key `output` (`softmax`, `sigmoid`,
+/// `embedding`) says how the output is read (softmax classes when absent).
 pub fn load(path: &Path, device: &Device) -> crate::error::Result<super::Network> {
     let bad = |e: OnnxError| match e {
         OnnxError::Unsupported(_) => crate::error::LanternError::ModelFile { path: path.to_path_buf(), reason: e.to_string() },
@@ -437,7 +438,16 @@ pub fn load(path: &Path, device: &Device) -> crate::error::Result<super::Network
         Some(names) => super::Labels::from_names(names),
         None => super::Labels::for_model(path, net.classes)?,
     };
-    super::Network::from_onnx(Arc::new(net), preprocess, labels, arch_name(path))
+    let output = match first_key(&net.metadata, &["output", "lantern.output"]).map(|o| o.trim().to_ascii_lowercase()) {
+        None => super::OutputKind::Softmax,
+        Some(o) if o == "softmax" || o == "logits" => super::OutputKind::Softmax,
+        Some(o) if o == "sigmoid" || o == "multilabel" => super::OutputKind::Sigmoid,
+        Some(o) if o == "embedding" => super::OutputKind::Embedding,
+        Some(o) => return Err(bad(OnnxError::File(format!("metadata 'output' = '{o}': expected softmax, sigmoid or embedding")))),
+    };
+    let mut network = super::Network::from_onnx(Arc::new(net), preprocess, labels, arch_name(path))?;
+    network.output = output;
+    Ok(network)
 }
 
 /// The architecture shown for an ONNX model: its file stem.
