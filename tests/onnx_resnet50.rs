@@ -19,9 +19,9 @@ use lantern::models;
 use std::sync::Arc;
 
 /// Methods refused on ONNX graphs (they read a hand-written head or backward rules) or that need
-/// a transformer or a trained generator.
-const NOT_ON_GRAPHS: [Method; 9] = [
-    Method::Cam,
+/// a transformer or a trained generator. CAM runs on both: the export ends in global average
+/// pooling and a Gemm, which the interpreter reads as CAM's head.
+const NOT_ON_GRAPHS: [Method; 8] = [
     Method::BoostCam,
     Method::GuidedBackprop,
     Method::GuidedGradCam,
@@ -42,6 +42,7 @@ fn a_resnet50_from_pth_and_from_onnx_gives_the_same_maps_for_every_method() {
     let pth = Arc::new(models::build(&dict, "resnet50", &device).unwrap());
     let graph = Arc::new(models::load(&onnx, None, &device).unwrap());
     assert_eq!(graph.default_layer, "layer4", "the classifier's pooled map");
+    assert_eq!(lantern::explain::cam_layer(&graph), Some("layer4"), "CAM reads the export's GAP + Gemm head");
 
     let view = image::open(fixtures().join("photos/chelsea_224.png")).unwrap().into_rgb8();
     let x = Preprocess { resize: 0, crop: 0, ..Preprocess::imagenet() }.tensor(&view, &device);

@@ -15,15 +15,16 @@ pub fn window(app: &mut LanternApp, ctx: &egui::Context) {
         ui.label(format!("{name} does not say how its inputs are normalised. Lantern remembers your answer for this file."));
         egui::Grid::new("preprocess").num_columns(4).show(ui, |ui| {
             for (label, values) in [("mean", &mut p.mean), ("std", &mut p.std)] {
-                ui.label(label);
-                for v in values.iter_mut() {
-                    ui.add(egui::DragValue::new(v).speed(0.001).range(if label == "std" { 0.001..=10.0 } else { -10.0..=10.0 }));
+                let row = ui.label(label);
+                for (v, channel) in values.iter_mut().zip(["red", "green", "blue"]) {
+                    let range = if label == "std" { 0.001..=10.0 } else { -10.0..=10.0 };
+                    ui.add(egui::DragValue::new(v).speed(0.001).range(range)).labelled_by(row.id).on_hover_text(format!("{label} of the {channel} channel"));
                 }
                 ui.end_row();
             }
-            ui.label("resize, crop");
-            ui.add(egui::DragValue::new(&mut p.resize).range(0..=4096));
-            ui.add(egui::DragValue::new(&mut p.crop).range(0..=4096));
+            let row = ui.label("resize, crop");
+            ui.add(egui::DragValue::new(&mut p.resize).range(0..=4096)).labelled_by(row.id).on_hover_text("shorter side after resizing (0: keep)");
+            ui.add(egui::DragValue::new(&mut p.crop).range(0..=4096)).labelled_by(row.id).on_hover_text("side of the centre crop (0: none)");
             ui.end_row();
         });
         ui.horizontal(|ui| {

@@ -528,6 +528,7 @@ impl Network {
     pub fn cam_weights_at(&self, cut: usize) -> Option<&Linear> {
         match &self.body {
             Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } if cut == stages.len() => Some(fc),
+            Body::Graph(g) => g.cam_head.as_ref().filter(|(pooled, _)| *pooled == cut).map(|(_, fc)| fc),
             _ => None,
         }
     }

@@ -90,6 +90,9 @@ pub struct OnnxNet {
     pub metadata: BTreeMap<String, String>,
     /// Whether the metadata says how the model reads images (its mean and std).
     pub declares_preprocess: bool,
+    /// A head of global average pooling and one linear layer (what CAM reads): the value it
+    /// pools and the layer, weights `[in, out]` as [`crate::models::network::Linear`] keeps them.
+    pub cam_head: Option<(usize, crate::models::network::Linear)>,
 }
 
 /// What crosses a cut: the carried values and prefix tokens, per image run.
@@ -156,6 +159,7 @@ impl OnnxNet {
             layer.module = module;
         }
         let attention = attention_values(&graph, &env);
+        let cam_head = cam_head(&graph, device);
         Ok(OnnxNet {
             graph,
             layers,
@@ -165,6 +169,7 @@ impl OnnxNet {
             attention,
             op_counts,
             opset: model.opset,
+            cam_head,
             declares_preprocess: first_key(&model.metadata, &["mean", "image_mean"]).is_some() && first_key(&model.metadata, &["std", "image_std"]).is_some(),
             metadata: model.metadata,
         })
@@ -370,6 +375,47 @@ fn is_global_pool(graph: &Graph, step: &exec::Step) -> bool {
     let mut a = axes;
     a.sort_unstable();
     a == [2, 3] || a == [-2, -1]
+}
+
+/// The head CAM needs, if the graph ends in one: global average pooling of a map `A` (keeping or
+/// dropping the spatial axes), an optional Flatten/Reshape/Squeeze, then a Gemm with constant
+/// weights straight to the output: `y = W mean_ij A_ij + b`.
+fn cam_head(graph: &Graph, device: &Device) -> Option<(usize, crate::models::network::Linear)> {
+    let by_output: HashMap<usize, &exec::Step> = graph.steps.iter().flat_map(|s| s.outputs.iter().map(move |&o| (o, s))).collect();
+    let gemm = by_output.get(&graph.output)?;
+    let ops::Op::Gemm { alpha, beta, trans_a: false, trans_b } = gemm.op else { return None };
+    if alpha != 1.0 || beta != 1.0 {
+        return None;
+    }
+    let mut v = gemm.inputs.first().copied().flatten()?;
+    while let Some(step) = by_output.get(&v) {
+        match step.op {
+            ops::Op::Flatten { .. } | ops::Op::Reshape { .. } | ops::Op::Squeeze { .. } | ops::Op::Identity => v = step.inputs.first().copied().flatten()?,
+            _ => break,
+        }
+    }
+    let pool = by_output.get(&v)?;
+    if !is_global_pool(graph, pool) || matches!(pool.op, ops::Op::GlobalPool { max: true } | ops::Op::Reduce { kind: ops::Reduce::Max, .. }) {
+        return None;
+    }
+    let pooled = pool.inputs.first().copied().flatten()?;
+    let weight = graph.constant(gemm.inputs.get(1).copied().flatten()?)?.to_float(device).ok()?;
+    let (w, dims) = (weight.values(), weight.dims());
+    let [rows, cols] = dims[..] else { return None };
+    // Linear keeps [in, out]: a Gemm with transB holds W as [out, in].
+    let (inputs, outputs, values) = if trans_b { (cols, rows, (0..cols).flat_map(|i| (0..rows).map(move |o| (i, o))).map(|(i, o)| w[o * cols + i]).collect()) } else { (rows, cols, w) };
+    let bias = match gemm.inputs.get(2).copied().flatten() {
+        Some(b) => graph.constant(b)?.to_float(device).ok()?.values(),
+        None => vec![0.0; outputs],
+    };
+    if bias.len() != outputs {
+        return None;
+    }
+    let linear = crate::models::network::Linear {
+        weight: Tensor::from_data(burn::tensor::TensorData::new(values, [inputs, outputs]), device),
+        bias: Tensor::from_data(burn::tensor::TensorData::new(bias, [outputs]), device),
+    };
+    Some((pooled, linear))
 }
 
 /// The input's `(height, width)`: the graph's declared size, else the metadata's
