@@ -252,3 +252,21 @@ fn batches_through_a_fixed_batch_export_equal_single_images() {
     let two = host_values(f.net.forward(flipped));
     assert_eq!(both, [one, two].concat());
 }
+
+#[test]
+fn the_interpreter_runs_on_wgpu_with_gradients_as_on_the_cpu() {
+    // lavapipe (mesa-vulkan-drivers, installed by .ci/run) stands in for a GPU.
+    let gpu = lantern::device::choose(lantern::device::DeviceChoice::Wgpu).expect("a wgpu adapter (lavapipe: mesa-vulkan-drivers)");
+    let path = fixtures().join("onnx").join("vit.onnx");
+    let run = |device: &Device| {
+        let net = models::load(&path, None, device).unwrap();
+        let values = fixture("vit").values("input").to_vec();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [1, 3, 32, 32]), device);
+        let acts = explain::activations(&net, x, "blocks.1.norm1").unwrap();
+        let g = explain::activations::gradient(&net, &acts, 2).unwrap();
+        (acts.logits, g.values)
+    };
+    let ((logits_cpu, grad_cpu), (logits_gpu, grad_gpu)) = (run(&Device::flex()), run(&gpu.device));
+    assert!(relative(&logits_gpu, &logits_cpu) <= 1e-4, "logits on {}: {:e}", gpu.description, relative(&logits_gpu, &logits_cpu));
+    assert!(relative(&grad_gpu, &grad_cpu) <= 1e-4, "gradient on {}: {:e}", gpu.description, relative(&grad_gpu, &grad_cpu));
+}
