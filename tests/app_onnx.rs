@@ -28,6 +28,8 @@ fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
     assert_eq!(info.default_layer, "blocks.1.norm1");
     assert_eq!(info.labels[2], "two", "class names from the model's metadata");
     assert!(app.preprocess_prompt.is_none(), "its metadata says how it reads images: no question");
+    let greyed: Vec<Method> = info.unavailable.iter().map(|(m, _)| *m).collect();
+    assert!(greyed.contains(&Method::GuidedBackprop) && !greyed.contains(&Method::AttentionRollout) && !greyed.contains(&Method::Chefer), "{greyed:?}");
     assert!(info.layer_tree.iter().any(|(group, _)| group == "blocks"), "{:?}", info.layer_tree.iter().map(|g| &g.0).collect::<Vec<_>>());
     let first = app.main.output.as_ref().unwrap().map.values.clone();
     assert_eq!(app.main.output.as_ref().unwrap().layer, "blocks.1.norm1");
@@ -57,6 +59,8 @@ fn an_onnx_file_with_an_unknown_operator_is_refused_and_the_app_keeps_its_model(
 
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the demo's first explanation", explained);
+    let greyed = &h.state().model.info.as_ref().unwrap().unavailable;
+    assert!(greyed.iter().any(|(m, why)| *m == Method::Chefer && why.contains("ONNX")), "the attention methods are greyed on a CNN: {greyed:?}");
     h.state_mut().open_paths(vec![bad]);
     wait_for(&mut h, "the model error", |a| a.toasts.last_error().is_some_and(|e| e.contains("fancy.onnx")));
     let e = h.state().toasts.last_error().unwrap().to_string();

@@ -187,14 +187,14 @@ pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
     });
 }
 
-/// The method picker; `no_generator` is why the generator method cannot run on the open model
-/// (its entry is then greyed out, with the reason as tooltip).
-fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method, no_generator: Option<&str>) {
+/// The method picker; `unavailable` says which methods cannot run on the open model and why
+/// (their entries are greyed out, with the reason as tooltip).
+fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method, unavailable: &[(Method, String)]) {
     egui::ComboBox::from_label(label).selected_text(method.title()).width(180.0).show_ui(ui, |ui| {
         for family in Family::ALL {
             ui.label(RichText::new(family.title()).small().weak());
             for &m in Method::ALL.iter().filter(|m| m.family() == family) {
-                let missing = if m == Method::Generator { no_generator } else { None };
+                let missing = unavailable.iter().find(|(u, _)| *u == m).map(|(_, why)| why.as_str());
                 ui.add_enabled_ui(missing.is_none(), |ui| ui.selectable_value(method, m, m.title()))
                     .inner
                     .on_hover_text(m.summary())
@@ -204,9 +204,15 @@ fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method, no_generato
     });
 }
 
-/// Why the open model has no generator (`None` when it has one or no model is open).
-fn no_generator(app: &LanternApp) -> Option<String> {
-    app.model.info.as_ref().and_then(|i| i.generator.as_ref().err().cloned())
+/// The methods that cannot run on the open model, with why: what the engine says of the network
+/// ([`crate::explain::unavailable`]), and the generator when none was found for it.
+fn unavailable(app: &LanternApp) -> Vec<(Method, String)> {
+    let Some(info) = app.model.info.as_ref() else { return Vec::new() };
+    let mut out = info.unavailable.clone();
+    if let Err(why) = &info.generator {
+        out.push((Method::Generator, why.clone()));
+    }
+    out
 }
 
 /// One numeric parameter as a slider over its declared range.
@@ -263,8 +269,8 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                 ui.separator();
             }
             ui.heading("Explanation");
-            let missing = no_generator(app);
-            method_combo(ui, "Method", &mut app.settings.method, missing.as_deref());
+            let missing = unavailable(app);
+            method_combo(ui, "Method", &mut app.settings.method, &missing);
             params_ui(ui, app.settings.method, &mut app.settings.params);
             if let Some(info) = &app.model.info {
                 let uses_layer = app.settings.method.spec().layer == LayerUse::Chosen;
@@ -516,10 +522,10 @@ fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     });
     if app.settings.compare_axis == CompareAxis::Methods {
         let mut remove = None;
-        let missing = no_generator(app);
+        let missing = unavailable(app);
         for (i, m) in app.settings.compare_methods.iter_mut().enumerate() {
             ui.horizontal(|ui| {
-                method_combo(ui, &format!("Cell {}", i + 1), m, missing.as_deref());
+                method_combo(ui, &format!("Cell {}", i + 1), m, &missing);
                 if ui.small_button("x").on_hover_text("remove").clicked() {
                     remove = Some(i);
                 }

@@ -81,6 +81,8 @@ pub struct ModelInfo {
     pub layer_tree: Vec<(String, Vec<(String, String)>)>,
     /// An ONNX model whose metadata does not say how it reads images: the app asks once.
     pub asks_preprocess: bool,
+    /// Methods that cannot run on this model, with why ([`crate::explain::unavailable`]).
+    pub unavailable: Vec<(crate::explain::Method, String)>,
 }
 
 /// The layer tree the picker shows for an ONNX graph (see [`ModelInfo::layer_tree`]).
@@ -523,6 +525,7 @@ impl State {
                         generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
                         layer_tree: layer_tree(&net),
                         asks_preprocess,
+                        unavailable: crate::explain::Method::ALL.iter().filter_map(|&m| crate::explain::unavailable(&net, m).map(|why| (m, why))).collect(),
                     };
                     match generator {
                         Ok((_, g)) => self.generators.insert(id, Arc::new(g)),

@@ -9,6 +9,7 @@ use burn::tensor::Tensor;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::DISCARD;
+use super::registry::Method;
 use crate::error::{LanternError, Result};
 use crate::map::WeightMap;
 use crate::models::Network;
@@ -141,13 +142,9 @@ pub fn class_row(r: &[f64], tokens: usize, prefix: usize) -> Vec<f32> {
     r[prefix..tokens].iter().map(|&v| v as f32).collect()
 }
 
-fn graph_of<'a>(net: &'a Network, method: &str) -> Result<&'a OnnxNet> {
-    let not = |reason: &str| LanternError::MethodNotApplicable { method: method.into(), reason: reason.into() };
-    let g = net.graph().ok_or_else(|| not("it reads a transformer's attention probabilities; open the model as an ONNX file"))?;
-    if g.attention.is_empty() {
-        return Err(not("the model has no attention blocks (no Softmax over query-key scores feeding a MatMul)"));
-    }
-    Ok(g)
+fn graph_of(net: &Network, method: Method) -> Result<&OnnxNet> {
+    super::check_available(net, method)?;
+    net.graph().map(|g| g.as_ref()).ok_or_else(|| LanternError::Invalid("an ONNX graph was checked for".into()))
 }
 
 fn error(e: impl std::fmt::Display) -> LanternError {
@@ -155,7 +152,7 @@ fn error(e: impl std::fmt::Display) -> LanternError {
 }
 
 /// Each block's attention for image 0 of `x`, and with `objective` its gradients.
-pub fn attention(net: &Network, x: &Tensor<4>, objective: Option<&Objective>, method: &str) -> Result<(Vec<Attention>, Vec<Attention>, usize, (usize, usize))> {
+pub fn attention(net: &Network, x: &Tensor<4>, objective: Option<&Objective>, method: Method) -> Result<(Vec<Attention>, Vec<Attention>, usize, (usize, usize))> {
     let g = graph_of(net, method)?;
     let (logits, probed) = g.attention_probe(x.clone(), objective.is_some()).map_err(error)?;
     let blocks = probed.iter().map(|(a, _)| Attention::from_tensor(a)).collect::<Result<Vec<_>>>()?;
@@ -189,14 +186,14 @@ fn output(run: &Run<'_, '_>, r: &[f64], tokens: usize, prefix: usize, grid: (usi
     Output { map, attribution: None, forward_ms: 0.0, approximation: None }
 }
 
-fn run_rollout(run: &mut Run<'_, '_>, fusion: HeadFusion, name: &str) -> Result<Output> {
-    let (blocks, _, prefix, grid) = attention(run.session.network(), run.session.input(), None, name)?;
+fn run_rollout(run: &mut Run<'_, '_>, fusion: HeadFusion, method: Method) -> Result<Output> {
+    let (blocks, _, prefix, grid) = attention(run.session.network(), run.session.input(), None, method)?;
     let r = rollout(&blocks, fusion, run.params.rollout_discard);
     Ok(output(run, &r, blocks[0].tokens, prefix, grid))
 }
 
 fn run_chefer(run: &mut Run<'_, '_>) -> Result<Output> {
-    let (blocks, grads, prefix, grid) = attention(run.session.network(), run.session.input(), Some(run.objective), "Chefer relevance")?;
+    let (blocks, grads, prefix, grid) = attention(run.session.network(), run.session.input(), Some(run.objective), Method::Chefer)?;
     let r = chefer(&blocks, &grads);
     Ok(output(run, &r, blocks[0].tokens, prefix, grid))
 }
@@ -212,19 +209,19 @@ pub const ROLLOUT: MethodSpec = rollout_method(
     "rollout",
     "Attention rollout",
     "R = prod_l norm(mean_h A_l + I), class row",
-    Entry::Input(|run| run_rollout(run, HeadFusion::Mean, "Attention rollout")),
+    Entry::Input(|run| run_rollout(run, HeadFusion::Mean, Method::AttentionRollout)),
 );
 pub const ROLLOUT_MAX: MethodSpec = rollout_method(
     "rollout-max",
     "Attention rollout (max)",
     "R = prod_l norm(max_h A_l + I), class row",
-    Entry::Input(|run| run_rollout(run, HeadFusion::Max, "Attention rollout (max)")),
+    Entry::Input(|run| run_rollout(run, HeadFusion::Max, Method::AttentionRolloutMax)),
 );
 pub const ROLLOUT_MIN: MethodSpec = rollout_method(
     "rollout-min",
     "Attention rollout (min)",
     "R = prod_l norm(min_h A_l + I), class row",
-    Entry::Input(|run| run_rollout(run, HeadFusion::Min, "Attention rollout (min)")),
+    Entry::Input(|run| run_rollout(run, HeadFusion::Min, Method::AttentionRolloutMin)),
 );
 pub const CHEFER: MethodSpec = MethodSpec {
     aliases: &["chefer", "attentionrelevance", "transformerattribution"],

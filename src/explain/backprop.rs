@@ -208,12 +208,8 @@ fn head_backward(head: &Head, a: &Tensor<4>, objective: &Objective, rule: ReluRu
 /// `dS / dx` of the whole network for a batch `x`, `S` the objective, with `rule` at the ReLUs.
 /// Refused for ONNX graphs, whose operators have no hand-written backward pass.
 pub fn input_gradient(net: &Network, x: Tensor<4>, objective: impl Into<Objective>, rule: ReluRule) -> Result<Tensor<4>> {
-    let Some(head) = net.head() else {
-        return Err(LanternError::MethodNotApplicable {
-            method: "Guided Backprop".into(),
-            reason: "it changes the backward rule at every ReLU, which Lantern writes for its hand-written networks only, not for ONNX graphs".into(),
-        });
-    };
+    super::check_available(net, super::Method::GuidedBackprop)?;
+    let head = net.head().ok_or_else(|| LanternError::Invalid("a hand-written head was checked for".into()))?;
     let objective = objective.into();
     let stages = net.stages();
     let mut tapes = Vec::with_capacity(stages.len());

@@ -167,6 +167,33 @@ fn explanation(
     }
 }
 
+/// Why `method` cannot run on `net` at all, whatever the image (`None` when it can): what the app
+/// greys out with the reason and what the method itself answers when asked. Covers what the
+/// network's kind decides (an ONNX graph, attention blocks); a method may still refuse an
+/// objective or a layer when it runs.
+pub fn unavailable(net: &Network, method: Method) -> Option<String> {
+    let graph = net.graph();
+    match method {
+        Method::GuidedBackprop | Method::GuidedGradCam if graph.is_some() => {
+            Some("it changes the backward rule at every ReLU, which Lantern writes for its hand-written networks only, not for ONNX graphs".into())
+        }
+        Method::AttentionRollout | Method::AttentionRolloutMax | Method::AttentionRolloutMin | Method::Chefer => match graph {
+            None => Some("it reads a transformer's attention probabilities; open the model as an ONNX file".into()),
+            Some(g) if g.attention.is_empty() => Some("the model has no attention blocks (no Softmax over query-key scores feeding a MatMul)".into()),
+            Some(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// [`unavailable`] as the error a method returns.
+pub fn check_available(net: &Network, method: Method) -> Result<()> {
+    match unavailable(net, method) {
+        Some(reason) => Err(LanternError::MethodNotApplicable { method: method.title().into(), reason }),
+        None => Ok(()),
+    }
+}
+
 /// The layer CAM applies to, if the model has a GAP + linear head.
 pub fn cam_layer(net: &Network) -> Option<&str> {
     net.layers.iter().find(|l| net.cam_weights_at(l.cut).is_some()).map(|l| l.name.as_str())
