@@ -285,3 +285,33 @@ fn annotations_hostile_inputs_fail_cleanly() {
     std::fs::write(cub.path().join("image_class_labels.txt"), "99999999999999999999999 1\n").unwrap();
     invalid(dataset_pipeline(cub.path(), Format::Cub));
 }
+
+// ---------------------------------------------------------------------------------------------
+// onnx_model: parse and check, then plan and dry-run the graph, unguarded.
+// ---------------------------------------------------------------------------------------------
+
+/// What `fuzz/fuzz_targets/onnx_model.rs` does with its input.
+fn onnx_pipeline(bytes: &[u8]) -> Result<(), String> {
+    use lantern::models::onnx::{OnnxNet, proto};
+    let model = proto::parse(bytes, None).map_err(|e| e.to_string())?;
+    OnnxNet::from_model(model, &burn::tensor::Device::flex()).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn onnx_model_hostile_inputs_fail_cleanly() {
+    // Found by the fuzzer: a Reshape whose target sizes multiply past usize (was an overflow panic).
+    let mut found = 0;
+    for entry in std::fs::read_dir(fuzz_fixtures("onnx_model")).unwrap() {
+        let path = entry.unwrap().path();
+        let err = onnx_pipeline(&std::fs::read(&path).unwrap()).expect_err("a crash input is not a model that runs");
+        assert!(!err.is_empty(), "{}", path.display());
+        found += 1;
+    }
+    assert!(found >= 1);
+    // Hand-made: nothing, a lone byte, a valid model cut short.
+    let resnet = std::fs::read(common::fixtures().join("onnx/resnet.onnx")).unwrap();
+    for bytes in [&[][..], &[0x08][..], &resnet[..resnet.len() / 2]] {
+        assert!(onnx_pipeline(bytes).is_err());
+    }
+    assert_eq!(onnx_pipeline(&resnet), Ok(()));
+}

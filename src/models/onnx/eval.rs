@@ -659,14 +659,15 @@ pub fn reshape_target(input: &[usize], shape: &[i64], allowzero: bool) -> Result
             _ => return Err(shape_error(format!("Reshape to {shape:?}: invalid target"))),
         }
     }
+    let count = |d: &[usize]| d.iter().try_fold(1usize, |acc, &x| acc.checked_mul(x));
     if let Some(i) = infer {
-        let known: usize = dims.iter().product();
+        let known = count(&dims).unwrap_or(0);
         if known == 0 || total % known != 0 {
             return Err(shape_error(format!("cannot reshape {input:?} to {shape:?}")));
         }
         dims[i] = total / known;
     }
-    if dims.iter().product::<usize>() != total {
+    if count(&dims) != Some(total) {
         return Err(shape_error(format!("cannot reshape {input:?} ({total} values) to {shape:?}")));
     }
     Ok(dims)

@@ -107,8 +107,8 @@ impl F {
     /// The same values with shape `dims` (same element count).
     pub fn reshape(self, dims: &[usize]) -> Result<F, OnnxError> {
         let have: usize = self.dims().iter().product();
-        let want: usize = dims.iter().product();
-        if have != want {
+        let want = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if want != Some(have) {
             return Err(OnnxError::Shape(format!("cannot reshape {:?} ({have} values) to {dims:?}", self.dims())));
         }
         let dims = if dims.is_empty() { vec![1] } else { dims.to_vec() };
