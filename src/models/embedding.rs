@@ -98,7 +98,7 @@ pub fn penultimate(mut net: Network) -> Network {
             },
         },
         // An ONNX graph's output is compared as it is: export the embedding model itself.
-        graph @ Body::Graph(_) => graph,
+        graph @ Body::Graph { .. } => graph,
     };
     net.output = OutputKind::Embedding;
     net.labels = Labels::default();

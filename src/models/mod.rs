@@ -99,7 +99,10 @@ pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network>
         if let Some(a) = arch {
             return Err(LanternError::Invalid(format!("--arch {a} does not apply to an ONNX model: its graph says what it is")));
         }
-        return onnx::load(path, device);
+        let opened = onnx::open_file(path, device)?;
+        let mut network = Network::from_onnx(std::sync::Arc::new(opened.net), opened.preprocess, opened.labels, opened.arch)?;
+        network.output = opened.output;
+        return Ok(network);
     }
     let dict = StateDict::load(path)?;
     let arch = match arch {

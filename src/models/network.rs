@@ -350,7 +350,9 @@ pub struct LayerInfo {
 #[derive(Debug, Clone)]
 pub enum Body {
     Chain { stages: Vec<Stage>, head: Head },
-    Graph(Arc<OnnxNet>),
+    /// An ONNX graph, and CAM's head when the graph ends in global average pooling and one
+    /// linear layer (the value it pools, and that layer).
+    Graph { net: Arc<OnnxNet>, cam: Option<(usize, Linear)> },
 }
 
 /// What the rest of the network needs besides the activations at a cut: nothing for a chain,
@@ -396,14 +398,15 @@ impl Network {
             .and_then(|d| layers.iter().find(|l| l.cut == d.value))
             .map(|l| l.name.clone())
             .ok_or_else(|| crate::error::LanternError::Invalid(format!("{arch}: the graph has no tensor a map can be read from")))?;
-        Ok(Network { arch, body: Body::Graph(net), layers, preprocess, labels, default_layer, output: OutputKind::Softmax })
+        let cam = net.cam_head.as_ref().map(|h| (h.pooled, Linear { weight: h.weight.clone(), bias: h.bias.clone() }));
+        Ok(Network { arch, body: Body::Graph { net, cam }, layers, preprocess, labels, default_layer, output: OutputKind::Softmax })
     }
 
     /// The hand-written stages (none for a graph).
     pub fn stages(&self) -> &[Stage] {
         match &self.body {
             Body::Chain { stages, .. } => stages,
-            Body::Graph(_) => &[],
+            Body::Graph { .. } => &[],
         }
     }
 
@@ -411,14 +414,14 @@ impl Network {
     pub fn head(&self) -> Option<&Head> {
         match &self.body {
             Body::Chain { head, .. } => Some(head),
-            Body::Graph(_) => None,
+            Body::Graph { .. } => None,
         }
     }
 
     /// The ONNX graph, for a network loaded from one.
     pub fn graph(&self) -> Option<&Arc<OnnxNet>> {
         match &self.body {
-            Body::Graph(g) => Some(g),
+            Body::Graph { net: g, .. } => Some(g),
             Body::Chain { .. } => None,
         }
     }
@@ -438,7 +441,7 @@ impl Network {
     pub fn input_cut(&self) -> usize {
         match &self.body {
             Body::Chain { .. } => 0,
-            Body::Graph(g) => g.graph.input,
+            Body::Graph { net: g, .. } => g.graph.input,
         }
     }
 
@@ -446,7 +449,7 @@ impl Network {
     pub fn output_cut(&self) -> usize {
         match &self.body {
             Body::Chain { stages, .. } => stages.len(),
-            Body::Graph(g) => g.graph.output,
+            Body::Graph { net: g, .. } => g.graph.output,
         }
     }
 
@@ -454,7 +457,7 @@ impl Network {
     pub fn forward_to_resumable(&self, x: Tensor<4>, cut: usize) -> (Tensor<4>, Resume) {
         match &self.body {
             Body::Chain { stages, .. } => (stages[..cut].iter().fold(x, |h, s| s.forward(h)), Resume(None)),
-            Body::Graph(g) => {
+            Body::Graph { net: g, .. } => {
                 let (a, resume) = g.forward_to(x, cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch));
                 (a, Resume(Some(Arc::new(resume))))
             }
@@ -471,7 +474,7 @@ impl Network {
     pub fn forward_from_resumed(&self, a: Tensor<4>, resume: &Resume, cut: usize) -> Tensor<2> {
         match &self.body {
             Body::Chain { stages, head } => head.forward(stages[cut..].iter().fold(a, |h, s| s.forward(h))),
-            Body::Graph(g) => g.forward_from(a, resume.0.as_deref(), cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch)),
+            Body::Graph { net: g, .. } => g.forward_from(a, resume.0.as_deref(), cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch)),
         }
     }
 
@@ -499,7 +502,7 @@ impl Network {
                 });
                 total
             }
-            Body::Graph(g) => {
+            Body::Graph { net: g, .. } => {
                 let [n, _, _, _] = x.dims();
                 let per_image: usize = g.layers.iter().map(|l| l.dims.iter().product::<usize>()).sum();
                 (per_image * n) as u64 * 4
@@ -510,7 +513,7 @@ impl Network {
     pub fn classes(&self) -> usize {
         match &self.body {
             Body::Chain { head, .. } => head.classes(),
-            Body::Graph(g) => g.classes,
+            Body::Graph { net: g, .. } => g.classes,
         }
     }
 
@@ -519,7 +522,7 @@ impl Network {
         match &self.body {
             Body::Chain { head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. }, .. } => fc.weight.device(),
             Body::Chain { head: Head::PoolMlp { layers, .. }, .. } => layers[0].0.weight.device(),
-            Body::Graph(g) => g.graph.device.clone(),
+            Body::Graph { net: g, .. } => g.graph.device.clone(),
         }
     }
 
@@ -528,7 +531,7 @@ impl Network {
     pub fn cam_weights_at(&self, cut: usize) -> Option<&Linear> {
         match &self.body {
             Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } if cut == stages.len() => Some(fc),
-            Body::Graph(g) => g.cam_head.as_ref().filter(|(pooled, _)| *pooled == cut).map(|(_, fc)| fc),
+            Body::Graph { cam, .. } => cam.as_ref().filter(|(pooled, _)| *pooled == cut).map(|(_, fc)| fc),
             _ => None,
         }
     }

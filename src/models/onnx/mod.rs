@@ -1,6 +1,6 @@
 //! Any model as an ONNX file: parsed (`onnx-ir`'s protobuf bindings), checked (every operator
 //! supported, nothing hostile) and run by an eager interpreter over burn tensors, so an ONNX
-//! classifier is a [`Network`](super::Network) like the hand-written ones and every method runs
+//! classifier is a `Network` (see `models::network::Body::Graph`) like the hand-written ones and every method runs
 //! on it unchanged: forward to any tensor, keep it, run the rest of the graph from it with a
 //! gradient leaf there.
 //!
@@ -19,7 +19,7 @@ pub mod value;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use burn::tensor::{Device, Tensor};
 
@@ -53,6 +53,15 @@ impl OnnxError {
             other => other,
         }
     }
+}
+
+/// Global average pooling of the value `pooled`, then `y = x W + b` straight to the output.
+#[derive(Debug, Clone)]
+pub struct CamHead {
+    pub pooled: usize,
+    /// `[in, out]`.
+    pub weight: Tensor<2>,
+    pub bias: Tensor<1>,
 }
 
 /// One layer of the graph: a value a map can be read from.
@@ -90,9 +99,8 @@ pub struct OnnxNet {
     pub metadata: BTreeMap<String, String>,
     /// Whether the metadata says how the model reads images (its mean and std).
     pub declares_preprocess: bool,
-    /// A head of global average pooling and one linear layer (what CAM reads): the value it
-    /// pools and the layer, weights `[in, out]` as [`crate::models::network::Linear`] keeps them.
-    pub cam_head: Option<(usize, crate::models::network::Linear)>,
+    /// A head of global average pooling and one linear layer, what CAM reads.
+    pub cam_head: Option<CamHead>,
 }
 
 /// What crosses a cut: the carried values and prefix tokens, per image run.
@@ -380,7 +388,7 @@ fn is_global_pool(graph: &Graph, step: &exec::Step) -> bool {
 /// The head CAM needs, if the graph ends in one: global average pooling of a map `A` (keeping or
 /// dropping the spatial axes), an optional Flatten/Reshape/Squeeze, then a Gemm with constant
 /// weights straight to the output: `y = W mean_ij A_ij + b`.
-fn cam_head(graph: &Graph, device: &Device) -> Option<(usize, crate::models::network::Linear)> {
+fn cam_head(graph: &Graph, device: &Device) -> Option<CamHead> {
     let by_output: HashMap<usize, &exec::Step> = graph.steps.iter().flat_map(|s| s.outputs.iter().map(move |&o| (o, s))).collect();
     let gemm = by_output.get(&graph.output)?;
     let ops::Op::Gemm { alpha, beta, trans_a: false, trans_b } = gemm.op else { return None };
@@ -411,11 +419,11 @@ fn cam_head(graph: &Graph, device: &Device) -> Option<(usize, crate::models::net
     if bias.len() != outputs {
         return None;
     }
-    let linear = crate::models::network::Linear {
+    Some(CamHead {
+        pooled,
         weight: Tensor::from_data(burn::tensor::TensorData::new(values, [inputs, outputs]), device),
         bias: Tensor::from_data(burn::tensor::TensorData::new(bias, [outputs]), device),
-    };
-    Some((pooled, linear))
+    })
 }
 
 /// The input's `(height, width)`: the graph's declared size, else the metadata's
@@ -470,30 +478,36 @@ fn attention_values(graph: &Graph, env: &[Option<Value>]) -> Vec<usize> {
         .collect()
 }
 
-/// Open an ONNX model as a [`Network`](super::Network): labels from the metadata, else from
-/// `<model>.labels.txt`, else numbered; the metadata key `output` (`softmax`, `sigmoid`,
-/// `embedding`) says how the output is read (softmax classes when absent).
-pub fn load(path: &Path, device: &Device) -> crate::error::Result<super::Network> {
-    let bad = |e: OnnxError| match e {
-        OnnxError::Unsupported(_) => crate::error::LanternError::ModelFile { path: path.to_path_buf(), reason: e.to_string() },
-        other => crate::error::LanternError::ModelFile { path: path.to_path_buf(), reason: other.to_string() },
-    };
+/// An ONNX file opened with what travels with it, ready to become a `Network`.
+pub struct Opened {
+    pub net: OnnxNet,
+    pub preprocess: Preprocess,
+    pub labels: crate::models::Labels,
+    pub output: crate::models::OutputKind,
+    /// `onnx:<file stem>`.
+    pub arch: String,
+}
+
+/// Open an ONNX model: labels from the metadata, else from `<model>.labels.txt`, else numbered;
+/// the metadata key `output` (`softmax`, `sigmoid`, `embedding`) says how the output is read
+/// (softmax classes when absent).
+pub fn open_file(path: &Path, device: &Device) -> crate::error::Result<Opened> {
+    use crate::models::{Labels, OutputKind};
+    let bad = |e: OnnxError| crate::error::LanternError::ModelFile { path: path.to_path_buf(), reason: e.to_string() };
     let net = OnnxNet::open(path, device).map_err(bad)?;
     let preprocess = net.preprocess().map_err(bad)?;
     let labels = match net.class_names() {
-        Some(names) => super::Labels::from_names(names),
-        None => super::Labels::for_model(path, net.classes)?,
+        Some(names) => Labels::from_names(names),
+        None => Labels::for_model(path, net.classes)?,
     };
     let output = match first_key(&net.metadata, &["output", "lantern.output"]).map(|o| o.trim().to_ascii_lowercase()) {
-        None => super::OutputKind::Softmax,
-        Some(o) if o == "softmax" || o == "logits" => super::OutputKind::Softmax,
-        Some(o) if o == "sigmoid" || o == "multilabel" => super::OutputKind::Sigmoid,
-        Some(o) if o == "embedding" => super::OutputKind::Embedding,
+        None => OutputKind::Softmax,
+        Some(o) if o == "softmax" || o == "logits" => OutputKind::Softmax,
+        Some(o) if o == "sigmoid" || o == "multilabel" => OutputKind::Sigmoid,
+        Some(o) if o == "embedding" => OutputKind::Embedding,
         Some(o) => return Err(bad(OnnxError::File(format!("metadata 'output' = '{o}': expected softmax, sigmoid or embedding")))),
     };
-    let mut network = super::Network::from_onnx(Arc::new(net), preprocess, labels, arch_name(path))?;
-    network.output = output;
-    Ok(network)
+    Ok(Opened { net, preprocess, labels, output, arch: arch_name(path) })
 }
 
 /// The architecture shown for an ONNX model: its file stem.
