@@ -491,7 +491,7 @@ impl Network {
     }
 
     /// Bytes (f32) of every stage's output for the input `x`, summed over the stages: runs them
-    /// once on `x`.
+    /// once on `x` (for a graph: its map tensors' sizes from the dry run at load, times the batch).
     pub fn stage_output_bytes(&self, x: &Tensor<4>) -> u64 {
         match &self.body {
             Body::Chain { stages, .. } => {

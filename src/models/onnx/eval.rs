@@ -91,7 +91,8 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
                 Ok(vec![Value::Float { t: unary(*u, v.to_float(device)?), scalar }])
             }
         },
-        Op::Binary(b) => binary_values(*b, input(inputs, 0)?, input(inputs, 1)?, device).map(|v| vec![v]),
+        // Max and Min take any number of inputs: fold them (the arithmetic operators have two).
+        Op::Binary(b) => inputs.iter().flatten().skip(1).try_fold(input(inputs, 0)?.clone(), |acc, v| binary_values(*b, &acc, v, device)).map(|v| vec![v]),
         Op::Compare(c) => one(Value::Bool(compare(*c, input(inputs, 0)?, input(inputs, 1)?)?)),
         Op::Not => {
             let b = input(inputs, 0)?.to_bools();

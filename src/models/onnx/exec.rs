@@ -1,6 +1,6 @@
 //! The eager interpreter: the graph planned once at load (values numbered, operators parsed,
-//! constants folded onto the device, each value's last reader known), then run step by step over
-//! burn tensors.
+//! constants folded onto the device) and each cut once when first asked for (its steps and, after
+//! each, the values no later step reads), then run step by step over burn tensors.
 //!
 //! A layer is any value of the graph. Cutting at value `c` splits the steps the output needs into
 //! the *front* (those that do not depend on `c`, `c`'s own producer among them) and the *rest*
@@ -96,15 +96,18 @@ pub struct Step {
 /// Which steps run on each side of a cut, and what crosses it.
 #[derive(Debug, Clone)]
 pub struct CutPlan {
-    pub front: Vec<usize>,
-    pub rest: Vec<usize>,
+    pub front: Schedule,
+    pub rest: Schedule,
     /// Values the rest reads that the front computed (or the graph input), other than the cut.
     pub carried: Vec<usize>,
 }
 
-/// Values computed by the front of a cut that the rest needs: one list per image.
+/// Steps to run in order, and after each the values no later step reads (to free them).
 #[derive(Debug, Clone, Default)]
-pub struct Carried(pub Vec<Vec<(usize, Value)>>);
+pub struct Schedule {
+    pub steps: Vec<usize>,
+    free: Vec<Vec<usize>>,
+}
 
 /// A planned graph.
 #[derive(Debug)]
@@ -237,28 +240,49 @@ impl Graph {
             .collect();
         carried.sort_unstable();
         carried.dedup();
+        let mut keep: HashSet<usize> = carried.iter().copied().collect();
+        keep.insert(cut);
+        let front = self.schedule(front, &keep);
+        let rest = self.schedule(rest, &HashSet::from([self.output]));
         CutPlan { front, rest, carried }
     }
 
-    /// Whether the output depends on value `v` (a gradient can reach it).
-    pub fn reaches_output(&self, v: usize) -> bool {
-        v == self.output || !self.cut(v).rest.is_empty()
-    }
-
-    /// Run `steps` over `env`, freeing each value after its last reader unless `keep` has it.
-    fn run(&self, env: &mut [Option<Value>], steps: &[usize], keep: &HashSet<usize>) -> Result<(), OnnxError> {
-        self.run_hooked(env, steps, keep, &mut |_, v| Ok(v))
-    }
-
-    /// [`Graph::run`] with `hook` applied to every value a step computes, by value id.
-    fn run_hooked(&self, env: &mut [Option<Value>], steps: &[usize], keep: &HashSet<usize>, hook: &mut dyn FnMut(usize, Value) -> Result<Value, OnnxError>) -> Result<(), OnnxError> {
+    /// `steps` with, after each, the values it was the last reader of, but for `keep`.
+    fn schedule(&self, steps: Vec<usize>, keep: &HashSet<usize>) -> Schedule {
         let mut last = HashMap::new();
         for (k, &s) in steps.iter().enumerate() {
             for &i in self.steps[s].inputs.iter().flatten() {
                 last.insert(i, k);
             }
         }
-        for (k, &s) in steps.iter().enumerate() {
+        let mut free = vec![Vec::new(); steps.len()];
+        for (v, k) in last {
+            if !keep.contains(&v) {
+                free[k].push(v);
+            }
+        }
+        Schedule { steps, free }
+    }
+
+    /// Every step the output needs, in order.
+    fn whole(&self, keep: &HashSet<usize>) -> Schedule {
+        let needed = self.needed(&[self.output]);
+        self.schedule((0..self.steps.len()).filter(|&s| needed[s]).collect(), keep)
+    }
+
+    /// Whether the output depends on value `v` (a gradient can reach it).
+    pub fn reaches_output(&self, v: usize) -> bool {
+        v == self.output || !self.cut(v).rest.steps.is_empty()
+    }
+
+    /// Run a schedule over `env`, freeing each value after its last reader.
+    fn run(&self, env: &mut [Option<Value>], schedule: &Schedule) -> Result<(), OnnxError> {
+        self.run_hooked(env, schedule, &mut |_, v| Ok(v))
+    }
+
+    /// [`Graph::run`] with `hook` applied to every value a step computes, by value id.
+    fn run_hooked(&self, env: &mut [Option<Value>], schedule: &Schedule, hook: &mut dyn FnMut(usize, Value) -> Result<Value, OnnxError>) -> Result<(), OnnxError> {
+        for (&s, free) in schedule.steps.iter().zip(&schedule.free) {
             let step = &self.steps[s];
             let args: Vec<Option<Value>> = step
                 .inputs
@@ -272,10 +296,8 @@ impl Graph {
             for (&o, v) in step.outputs.iter().zip(out) {
                 env[o] = Some(hook(o, v)?);
             }
-            for &i in step.inputs.iter().flatten() {
-                if last.get(&i) == Some(&k) && !keep.contains(&i) {
-                    env[i] = None;
-                }
+            for &v in free {
+                env[v] = None;
             }
         }
         Ok(())
@@ -286,10 +308,8 @@ impl Graph {
     pub fn run_all(&self, x: F) -> Result<Vec<Option<Value>>, OnnxError> {
         let mut env = vec![None; self.names.len()];
         env[self.input] = Some(Value::float(x));
-        let needed = self.needed(&[self.output]);
-        let steps: Vec<usize> = (0..self.steps.len()).filter(|&s| needed[s]).collect();
         let keep: HashSet<usize> = (0..self.names.len()).collect();
-        self.run(&mut env, &steps, &keep)?;
+        self.run(&mut env, &self.whole(&keep))?;
         Ok(env)
     }
 
@@ -300,8 +320,7 @@ impl Graph {
     pub fn run_probed(&self, x: F, probes: &[usize], leaves: bool) -> Result<(Value, Vec<(F, Option<F>)>), OnnxError> {
         let mut env = vec![None; self.names.len()];
         env[self.input] = Some(Value::float(x));
-        let needed = self.needed(&[self.output]);
-        let steps: Vec<usize> = (0..self.steps.len()).filter(|&s| needed[s]).collect();
+        let schedule = self.whole(&HashSet::from([self.output]));
         let mut seen: HashMap<usize, (F, Option<F>)> = HashMap::new();
         let mut hook = |id: usize, v: Value| -> Result<Value, OnnxError> {
             if !probes.contains(&id) {
@@ -319,7 +338,7 @@ impl Graph {
             seen.insert(id, (t, Some(zero)));
             Ok(Value::float(through))
         };
-        self.run_hooked(&mut env, &steps, &HashSet::from([self.output]), &mut hook)?;
+        self.run_hooked(&mut env, &schedule, &mut hook)?;
         let out = env[self.output].take().ok_or_else(|| OnnxError::Shape("the output was not computed".into()))?;
         let probed = probes.iter().map(|p| seen.remove(p).ok_or_else(|| OnnxError::Shape(format!("'{}' was not computed", self.names[*p])))).collect::<Result<Vec<_>, _>>()?;
         Ok((out, probed))
@@ -334,9 +353,7 @@ impl Graph {
         let plan = self.cut(cut);
         let mut env = vec![None; self.names.len()];
         env[self.input] = Some(Value::float(x));
-        let mut keep: HashSet<usize> = plan.carried.iter().copied().collect();
-        keep.insert(cut);
-        self.run(&mut env, &plan.front, &keep)?;
+        self.run(&mut env, &plan.front)?;
         let at = env[cut].take().ok_or_else(|| OnnxError::Shape(format!("'{}' was not computed", self.names[cut])))?;
         let carried = plan.carried.iter().filter_map(|&v| env[v].take().map(|val| (v, val))).collect();
         Ok((at, carried))
@@ -353,7 +370,7 @@ impl Graph {
             env[*v] = Some(val.clone());
         }
         env[cut] = Some(at);
-        self.run(&mut env, &plan.rest, &HashSet::from([self.output]))?;
+        self.run(&mut env, &plan.rest)?;
         env[self.output].take().ok_or_else(|| OnnxError::Shape("the output was not computed".into()))
     }
 }

@@ -229,6 +229,14 @@ impl OnnxNet {
         self.layers.iter().rev().find(|l| self.layout(l.value) == Some(Layout::ChannelsFirst)).or(self.layers.last())
     }
 
+    /// How the value at `cut` is read as a map (the input is one already).
+    fn layout_at(&self, cut: usize) -> Result<Layout, OnnxError> {
+        if cut == self.graph.input {
+            return Ok(Layout::ChannelsFirst);
+        }
+        self.layout(cut).ok_or_else(|| OnnxError::Shape(format!("'{}' is not a map layer", self.graph.names[cut])))
+    }
+
     /// Image batches run whole when the export has a free batch axis, else one image at a time.
     fn rows(&self, n: usize) -> Vec<std::ops::Range<usize>> {
         if self.graph.dynamic_batch { vec![0..n] } else { (0..n).map(|i| i..i + 1).collect() }
@@ -238,7 +246,7 @@ impl OnnxNet {
     /// rest of the graph needs besides it.
     pub fn forward_to(&self, x: Tensor<4>, cut: usize) -> Result<(Tensor<4>, Resume), OnnxError> {
         let [n, c, h, w] = x.dims();
-        let layout = if cut == self.graph.input { Layout::ChannelsFirst } else { self.layout(cut).ok_or_else(|| OnnxError::Shape(format!("'{}' is not a map layer", self.graph.names[cut])))? };
+        let layout = self.layout_at(cut)?;
         let mut maps = Vec::new();
         let mut runs = Vec::new();
         for rows in self.rows(n) {
@@ -259,7 +267,7 @@ impl OnnxNet {
     /// changed maps).
     pub fn forward_from(&self, a: Tensor<4>, resume: Option<&Resume>, cut: usize) -> Result<Tensor<2>, OnnxError> {
         let [m, c, h, w] = a.dims();
-        let layout = if cut == self.graph.input { Layout::ChannelsFirst } else { self.layout(cut).ok_or_else(|| OnnxError::Shape(format!("'{}' is not a map layer", self.graph.names[cut])))? };
+        let layout = self.layout_at(cut)?;
         let none = Resume { runs: vec![] };
         let resume = resume.unwrap_or(&none);
         let needs_resume = cut != self.graph.input && (!self.graph.cut(cut).carried.is_empty() || matches!(layout, Layout::Tokens { prefix: 1.., .. }));

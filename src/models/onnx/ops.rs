@@ -40,7 +40,8 @@ pub enum Unary {
     Gelu { tanh: bool },
 }
 
-/// Elementwise binary operators with numpy broadcasting.
+/// Elementwise binary operators with numpy broadcasting (`Max` and `Min` fold over any number of
+/// inputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binary {
     Add,
@@ -127,7 +128,6 @@ pub enum Op {
     Binary(Binary),
     Compare(Compare),
     Not,
-    /// Variadic sum (ONNX `Sum`) is not listed; `Max`/`Min` with more than two inputs fold.
     Clip { min: Option<f32>, max: Option<f32> },
     Identity,
     Conv { window: Window, groups: usize },
