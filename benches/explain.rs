@@ -23,8 +23,15 @@ fn explain(net: &Arc<Network>, image: &image::RgbImage, method: Method, params: 
     explain_with(net, None, image, method, params);
 }
 
-fn explain_with(net: &Arc<Network>, generator: Option<&Arc<Generator>>, image: &image::RgbImage, method: Method, params: &Params) {
-    let mut s = Session::new(Arc::clone(net), net.preprocess.tensor(image, &net.device())).with_generator(generator.cloned());
+fn explain_with(
+    net: &Arc<Network>,
+    generator: Option<&Arc<Generator>>,
+    image: &image::RgbImage,
+    method: Method,
+    params: &Params,
+) {
+    let mut s =
+        Session::new(Arc::clone(net), net.preprocess.tensor(image, &net.device())).with_generator(generator.cloned());
     let class = lantern::explain::Target::Top1.resolve(s.logits());
     black_box(s.explain(method, class, None, params, &mut Control::none()).expect("explains"));
 }
@@ -34,7 +41,9 @@ fn benches(c: &mut Criterion) {
     let image = photo();
     let params = Params::default();
 
-    let resnet = Arc::new(models::build(&StateDict::seeded(&models::layout("resnet50", 1000).unwrap(), 7), "resnet50", &device).unwrap());
+    let resnet = Arc::new(
+        models::build(&StateDict::seeded(&models::layout("resnet50", 1000).unwrap(), 7), "resnet50", &device).unwrap(),
+    );
     let mut g = c.benchmark_group("resnet50");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     g.bench_function("gradcam from scratch", |b| b.iter(|| explain(&resnet, &image, Method::GradCam, &params)));
@@ -57,7 +66,9 @@ fn benches(c: &mut Criterion) {
         g.bench_function(method.title(), |b| b.iter(|| explain(&demo, &image, method, &small)));
     }
     let generator = Arc::new(models::demo::generator(&device).unwrap());
-    g.bench_function("Generator", |b| b.iter(|| explain_with(&demo, Some(&generator), &image, Method::Generator, &small)));
+    g.bench_function("Generator", |b| {
+        b.iter(|| explain_with(&demo, Some(&generator), &image, Method::Generator, &small))
+    });
     g.finish();
 }
 
@@ -75,9 +86,13 @@ fn retrieval(c: &mut Criterion) {
     let cache = dir.path().join("embeddings.json");
     let mut g = c.benchmark_group("retrieval (1000 images)");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    g.bench_function("embed the gallery", |b| b.iter(|| black_box(embed_gallery(&net, "bench", dir.path(), None, 32, &mut Control::none()).unwrap())));
+    g.bench_function("embed the gallery", |b| {
+        b.iter(|| black_box(embed_gallery(&net, "bench", dir.path(), None, 32, &mut Control::none()).unwrap()))
+    });
     let (gallery, _) = embed_gallery(&net, "bench", dir.path(), Some(&cache), 32, &mut Control::none()).unwrap();
-    g.bench_function("gallery from the cache", |b| b.iter(|| black_box(embed_gallery(&net, "bench", dir.path(), Some(&cache), 32, &mut Control::none()).unwrap())));
+    g.bench_function("gallery from the cache", |b| {
+        b.iter(|| black_box(embed_gallery(&net, "bench", dir.path(), Some(&cache), 32, &mut Control::none()).unwrap()))
+    });
     let query = lantern::datasets::synth::generate(12, 0, 64).image;
     g.bench_function("one query", |b| {
         b.iter(|| {

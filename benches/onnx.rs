@@ -16,16 +16,27 @@ use std::time::Duration;
 
 fn cpu() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("unknown").trim().to_string();
+    let model = info
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_string();
     let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
-    let vector: Vec<&str> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"].into_iter().filter(|f| flags.split_whitespace().any(|x| x == *f)).collect();
+    let vector: Vec<&str> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
+        .into_iter()
+        .filter(|f| flags.split_whitespace().any(|x| x == *f))
+        .collect();
     format!("{model} ({})", vector.join(", "))
 }
 
 fn gradcam(net: &Arc<Network>, x: &burn::tensor::Tensor<4>) {
     let mut s = Session::new(Arc::clone(net), x.clone());
     let class = lantern::explain::Target::Top1.resolve(s.logits());
-    black_box(s.explain(Method::GradCam, class, Some("layer4"), &Params::default(), &mut Control::none()).expect("explains"));
+    black_box(
+        s.explain(Method::GradCam, class, Some("layer4"), &Params::default(), &mut Control::none()).expect("explains"),
+    );
 }
 
 fn benches(c: &mut Criterion) {
@@ -35,7 +46,10 @@ fn benches(c: &mut Criterion) {
     let (dict, onnx) = resnet50_onnx::seeded_resnet50(dir.path());
     let hand = Arc::new(models::build(&dict, "resnet50", &device).unwrap());
     let graph = Arc::new(models::load(&onnx, None, &device).unwrap());
-    let photo = lantern::imaging::load_image(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/chelsea.jpg")).unwrap();
+    let photo = lantern::imaging::load_image(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/chelsea.jpg"),
+    )
+    .unwrap();
     let x = hand.preprocess.tensor(&photo, &device);
 
     let mut g = c.benchmark_group("resnet50 gradcam");

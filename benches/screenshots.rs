@@ -4,7 +4,7 @@
 //! `cargo bench --bench screenshots`.
 
 use egui_kittest::Harness;
-use lantern::app::{Launch, LanternApp};
+use lantern::app::{LanternApp, Launch};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -55,11 +55,10 @@ fn main() {
     save(&mut h, "presentation.png");
 
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .with_pixels_per_point(1.0)
-        .wgpu()
-        .build_eframe(|cc| LanternApp::new(cc, Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")) }));
+    let mut h =
+        Harness::builder().with_size(egui::vec2(1280.0, 800.0)).with_pixels_per_point(1.0).wgpu().build_eframe(|cc| {
+            LanternApp::new(cc, Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")) })
+        });
     settle(&mut h);
     h.state_mut().settings.method = lantern::explain::Method::Chefer;
     settle(&mut h);

@@ -7,7 +7,7 @@
 //! reading the pixels back, which on this machine runs on the CPU rasterizer (lavapipe).
 
 use egui_kittest::Harness;
-use lantern::app::{Launch, LanternApp};
+use lantern::app::{LanternApp, Launch};
 use lantern::explain::{Method, Target};
 use std::time::{Duration, Instant};
 
@@ -93,5 +93,7 @@ fn main() {
     }
     let n = ready.len();
     let ((rm, rp), (dm, dp)) = (stats(ready), stats(drawn));
-    println!("\nchange class (cached activations, Grad-CAM, demo model), {n} switches: new map in the UI median {rm:.1} ms, p95 {rp:.1} ms; drawn median {dm:.1} ms, p95 {dp:.1} ms");
+    println!(
+        "\nchange class (cached activations, Grad-CAM, demo model), {n} switches: new map in the UI median {rm:.1} ms, p95 {rp:.1} ms; drawn median {dm:.1} ms, p95 {dp:.1} ms"
+    );
 }

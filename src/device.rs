@@ -69,7 +69,8 @@ pub fn gpu_possible() -> bool {
         return true;
     }
     let has = |dir: &str, prefix: &str| {
-        std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
+        std::fs::read_dir(dir)
+            .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
     };
     has("/dev/dri", "renderD") || has("/dev", "nvidia")
 }
@@ -112,7 +113,11 @@ pub fn share_wgpu(
         .setup(setup)
         .init()
         .map_err(|e| LanternError::Invalid(format!("could not share the GPU with burn: {e}")))?;
-    Ok(ComputeDevice { device, description: format!("GPU via wgpu, shared with the display: {name} ({backend:?})"), gpu: true })
+    Ok(ComputeDevice {
+        device,
+        description: format!("GPU via wgpu, shared with the display: {name} ({backend:?})"),
+        gpu: true,
+    })
 }
 
 fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {

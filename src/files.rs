@@ -11,10 +11,7 @@ use std::path::Path;
 
 /// Write `bytes` to `path` through a temporary sibling and a rename.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.partial",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")
-    ));
+    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         write(&mut f)?;
@@ -36,8 +33,7 @@ where
     [S]: image::EncodableLayout,
 {
     write_atomic(path, |f| {
-        img.write_to(&mut std::io::BufWriter::new(f), image::ImageFormat::Png)
-            .map_err(std::io::Error::other)
+        img.write_to(&mut std::io::BufWriter::new(f), image::ImageFormat::Png).map_err(std::io::Error::other)
     })
 }
 
@@ -48,8 +44,13 @@ pub fn write_rgb_png(path: &Path, img: &RgbImage) -> Result<()> {
 
 /// A `width x height` 16-bit grayscale PNG of row-major `values`.
 pub fn write_gray16_png(path: &Path, width: usize, height: usize, values: Vec<u16>) -> Result<()> {
-    let img: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_raw(width as u32, height as u32, values)
-        .ok_or_else(|| LanternError::Invalid(format!("{}: {width}x{height} image from a different number of values", path.display())))?;
+    let img: ImageBuffer<Luma<u16>, Vec<u16>> =
+        ImageBuffer::from_raw(width as u32, height as u32, values).ok_or_else(|| {
+            LanternError::Invalid(format!(
+                "{}: {width}x{height} image from a different number of values",
+                path.display()
+            ))
+        })?;
     encode_png(path, &img)
 }
 
@@ -61,7 +62,11 @@ pub fn write_gray_png(path: &Path, img: &image::GrayImage) -> Result<()> {
 /// A `float32` `.npy` array of the given shape.
 pub fn write_npy_f32(path: &Path, shape: &[u64], values: &[f32]) -> Result<()> {
     write_atomic(path, |f| {
-        let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(shape).writer(std::io::BufWriter::new(f)).begin_nd()?;
+        let mut w = npyz::WriteOptions::<f32>::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(std::io::BufWriter::new(f))
+            .begin_nd()?;
         w.extend(values.iter().copied())?;
         w.finish()
     })

@@ -9,8 +9,8 @@ use crate::files;
 use crate::imaging::{Geometry, Preprocess};
 use crate::map::{PixelBox, WeightMap};
 use crate::metrics::faithfulness::CausalCurve;
-use crate::models::{Labels, Network, OutputKind};
 use crate::models::scores::ranked;
+use crate::models::{Labels, Network, OutputKind};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -113,11 +113,17 @@ pub fn file_base(stem: &str, method: crate::explain::Method) -> String {
 /// Write the files of explanation `e` of `subject` into `dir` as `base.*`; returns the record.
 pub fn write(dir: &Path, base: &str, subject: &Subject<'_>, e: &Explanation, extras: Extras<'_>) -> Result<Record> {
     let (kind, picture) = extras.picture;
-    let mut kinds = vec![(kind, format!("{kind}.png")), ("npy", "map.npy".into()), ("png16", "map.png".into()), ("json", "json".into())];
+    let mut kinds = vec![
+        (kind, format!("{kind}.png")),
+        ("npy", "map.npy".into()),
+        ("png16", "map.png".into()),
+        ("json", "json".into()),
+    ];
     if extras.curves.is_some() {
         kinds.extend([("curves_csv", "faithfulness.csv".to_string()), ("curves_png", "faithfulness.png".to_string())]);
     }
-    let files: BTreeMap<String, PathBuf> = kinds.into_iter().map(|(k, suffix)| (k.to_string(), dir.join(format!("{base}.{suffix}")))).collect();
+    let files: BTreeMap<String, PathBuf> =
+        kinds.into_iter().map(|(k, suffix)| (k.to_string(), dir.join(format!("{base}.{suffix}")))).collect();
     files::write_rgb_png(&files[kind], &picture)?;
     write_map(&files["npy"], &files["png16"], &e.map)?;
     if let Some((del, ins)) = &extras.curves {
@@ -125,7 +131,8 @@ pub fn write(dir: &Path, base: &str, subject: &Subject<'_>, e: &Explanation, ext
     }
     let model = &subject.model;
     let probs = model.output.probabilities(subject.logits);
-    let prediction = |(index, probability): (usize, f32)| Prediction { index, label: model.labels.name(index), probability };
+    let prediction =
+        |(index, probability): (usize, f32)| Prediction { index, label: model.labels.name(index), probability };
     let (cx, cy, cw, ch) = subject.geometry.crop_in_original();
     let record = Record {
         image: subject.name.to_string(),
@@ -196,15 +203,30 @@ mod tests {
     fn writes_every_file_and_a_record_that_reads_back() {
         let device = burn::tensor::Device::flex();
         let net = std::sync::Arc::new(crate::models::demo::network(&device).unwrap());
-        let image = crate::imaging::decode_image_bytes(crate::models::demo::IMAGES[0].1, Path::new("star.png")).unwrap();
+        let image =
+            crate::imaging::decode_image_bytes(crate::models::demo::IMAGES[0].1, Path::new("star.png")).unwrap();
         let geometry = net.preprocess.geometry(image.width(), image.height());
         let mut session = Session::new(std::sync::Arc::clone(&net), net.preprocess.tensor(&image, &device));
         let logits = session.logits().to_vec();
         let e = session.explain(Method::GradCam, 0usize, None, &Params::default(), &mut Control::none()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let subject = Subject { name: "star.png", image: &image, geometry: &geometry, model: ModelFacts::of(&net, "demo"), device: "cpu", logits: &logits };
+        let subject = Subject {
+            name: "star.png",
+            image: &image,
+            geometry: &geometry,
+            model: ModelFacts::of(&net, "demo"),
+            device: "cpu",
+            logits: &logits,
+        };
         let boxes = Some(Boxes { threshold: 0.5, boxes: e.map.boxes(0.5, crate::map::BoxMode::Largest) });
-        let r = write(dir.path(), &file_base("star", Method::GradCamPlusPlus), &subject, &e, Extras { picture: ("view", image.clone()), boxes, curves: None }).unwrap();
+        let r = write(
+            dir.path(),
+            &file_base("star", Method::GradCamPlusPlus),
+            &subject,
+            &e,
+            Extras { picture: ("view", image.clone()), boxes, curves: None },
+        )
+        .unwrap();
         for k in ["view", "npy", "png16", "json"] {
             assert!(Path::new(&r.files[k]).is_file(), "{k}");
         }

@@ -40,7 +40,8 @@ pub enum ViewMode {
 }
 
 impl ViewMode {
-    pub const ALL: [ViewMode; 5] = [ViewMode::Overlay, ViewMode::MapOnly, ViewMode::Foreground, ViewMode::Background, ViewMode::Wipe];
+    pub const ALL: [ViewMode; 5] =
+        [ViewMode::Overlay, ViewMode::MapOnly, ViewMode::Foreground, ViewMode::Background, ViewMode::Wipe];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -179,12 +180,17 @@ pub fn render_view(image: &RgbImage, map: &WeightMap, geometry: &Geometry, look:
             ViewMode::Foreground => p.0.map(|c| (f32::from(c) * v).round() as u8),
             ViewMode::Background => p.0.map(|c| (f32::from(c) * (1.0 - v)).round() as u8),
             ViewMode::Wipe => {
-                if px < wipe_x { p.0 } else { blended }
+                if px < wipe_x {
+                    p.0
+                } else {
+                    blended
+                }
             }
         };
         if look.contour {
             let here = above(mx, my);
-            let edge = (mx + 1 < x1 - x0 && above(mx + 1, my) != here) || (my + 1 < y1 - y0 && above(mx, my + 1) != here);
+            let edge =
+                (mx + 1 < x1 - x0 && above(mx + 1, my) != here) || (my + 1 < y1 - y0 && above(mx, my + 1) != here);
             if edge {
                 p.0 = [255, 255, 255];
             }
@@ -254,10 +260,12 @@ pub fn decorate(view: &RgbImage, d: &Decorations) -> RgbImage {
     {
         let (width, height) = out.dimensions();
         let root = BitMapBackend::with_buffer(&mut out, (width, height)).into_drawing_area();
-        let style = ("sans-serif", text as f64).into_font().color(&RGBColor(230, 230, 230)).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Left,
-            plotters::style::text_anchor::VPos::Center,
-        ));
+        let style = ("sans-serif", text as f64).into_font().color(&RGBColor(230, 230, 230)).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            ),
+        );
         for (value, y) in labels {
             // A label that does not fit is left out rather than failing the export.
             let _ = root.draw(&Text::new(format!("{value:.2}"), ((bx1 + text / 3) as i32, y as i32), style.clone()));
@@ -337,7 +345,8 @@ mod tests {
         let (top, bottom) = (out.get_pixel(250, 26).0[0], out.get_pixel(250, 173).0[0]);
         assert!(top > 240 && bottom < 15, "top {top}, bottom {bottom}");
         // Labels: light text pixels right of the bar.
-        let text = (0..h).flat_map(|y| (260..w).map(move |x| (x, y))).filter(|&(x, y)| out.get_pixel(x, y).0[0] > 150).count();
+        let text =
+            (0..h).flat_map(|y| (260..w).map(move |x| (x, y))).filter(|&(x, y)| out.get_pixel(x, y).0[0] > 150).count();
         assert!(text > 20, "the value labels are drawn ({text} light pixels)");
     }
 }

@@ -119,7 +119,14 @@ pub fn embed_images(net: &Network, images: &[image::RgbImage], batch: usize) -> 
 /// The embeddings of every image under `dir` with `net` (identified by `model_digest`), reusing
 /// and then rewriting the cache file `cache` when given. An image that cannot be decoded is an
 /// error naming it.
-pub fn embed_gallery(net: &Network, model_digest: &str, dir: &Path, cache: Option<&Path>, batch: usize, control: &mut Control) -> Result<(Gallery, CacheUse)> {
+pub fn embed_gallery(
+    net: &Network,
+    model_digest: &str,
+    dir: &Path,
+    cache: Option<&Path>,
+    batch: usize,
+    control: &mut Control,
+) -> Result<(Gallery, CacheUse)> {
     let paths = gallery_images(dir)?;
     if paths.is_empty() {
         return Err(LanternError::Invalid(format!("{}: no images in the gallery", dir.display())));
@@ -162,8 +169,13 @@ pub fn embed_gallery(net: &Network, model_digest: &str, dir: &Path, cache: Optio
 /// The `k` gallery entries most similar to `query` as `(index, cosine)`, most similar first
 /// (ties by gallery order); entries named in `skip` (the query itself) are left out.
 pub fn nearest(gallery: &Gallery, query: &[f32], k: usize, skip: Option<&str>) -> Vec<(usize, f32)> {
-    let mut scored: Vec<(usize, f32)> =
-        gallery.entries.iter().enumerate().filter(|(_, e)| Some(e.name.as_str()) != skip).map(|(i, e)| (i, cosine(query, &e.embedding))).collect();
+    let mut scored: Vec<(usize, f32)> = gallery
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| Some(e.name.as_str()) != skip)
+        .map(|(i, e)| (i, cosine(query, &e.embedding)))
+        .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     scored.truncate(k);
     scored
@@ -187,7 +199,8 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         for i in 0..4u64 {
             let s = crate::datasets::synth::generate(5, i, 48);
-            let path = if i < 2 { dir.path().join(format!("{i}.png")) } else { dir.path().join(format!("sub/{i}.png")) };
+            let path =
+                if i < 2 { dir.path().join(format!("{i}.png")) } else { dir.path().join(format!("sub/{i}.png")) };
             s.image.save(&path).unwrap();
         }
         std::fs::write(dir.path().join("notes.txt"), "not an image").unwrap();
@@ -202,7 +215,10 @@ mod tests {
         let cache = out.path().join("embeddings.json");
         let (first, used) = embed_gallery(&net, "m1", dir.path(), Some(&cache), 3, &mut Control::none()).unwrap();
         assert_eq!(used, CacheUse { reused: 0, computed: 4 });
-        assert_eq!(first.entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["0.png", "1.png", "sub/2.png", "sub/3.png"]);
+        assert_eq!(
+            first.entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["0.png", "1.png", "sub/2.png", "sub/3.png"]
+        );
         assert!(first.entries.iter().all(|e| (e.embedding.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4));
         let (again, used) = embed_gallery(&net, "m1", dir.path(), Some(&cache), 3, &mut Control::none()).unwrap();
         assert_eq!(used, CacheUse { reused: 4, computed: 0 });
@@ -230,7 +246,12 @@ mod tests {
     fn an_empty_gallery_and_a_broken_image_are_errors() {
         let net = penultimate(crate::models::demo::network(&Device::flex()).unwrap());
         let dir = tempfile::tempdir().unwrap();
-        assert!(embed_gallery(&net, "m", dir.path(), None, 4, &mut Control::none()).unwrap_err().to_string().contains("no images"));
+        assert!(
+            embed_gallery(&net, "m", dir.path(), None, 4, &mut Control::none())
+                .unwrap_err()
+                .to_string()
+                .contains("no images")
+        );
         std::fs::write(dir.path().join("bad.png"), "not a png").unwrap();
         assert!(embed_gallery(&net, "m", dir.path(), None, 4, &mut Control::none()).is_err());
     }

@@ -30,7 +30,8 @@ fn model_and_image(dir: &std::path::Path) -> (std::path::PathBuf, std::path::Pat
         seed: 2,
     };
     let device = burn::tensor::Device::flex();
-    let fitted = train(&config, &Default::default(), &device, &mut lantern::control::Control::none(), &mut |_| {}).unwrap();
+    let fitted =
+        train(&config, &Default::default(), &device, &mut lantern::control::Control::none(), &mut |_| {}).unwrap();
     let model = dir.join("ml.safetensors");
     fitted.model.save_as(&model, &config.run_as()).unwrap();
     std::fs::write(dir.join("ml.labels.txt"), lantern::datasets::synth::SHAPES.join("\n")).unwrap();
@@ -73,7 +74,9 @@ fn present_labels_are_listed_with_small_maps_and_a_click_shows_one_large() {
 
     // Every present label in the compare grid.
     h.get_by_label("Compare every label").click();
-    wait_for(&mut h, "one compare cell per label", |a| a.cells.len() == present.len() && a.cells.iter().all(|v| v.output.is_some() && !v.pending));
+    wait_for(&mut h, "one compare cell per label", |a| {
+        a.cells.len() == present.len() && a.cells.iter().all(|v| v.output.is_some() && !v.pending)
+    });
     let classes: Vec<usize> = h.state().cells.iter().map(|v| v.output.as_ref().unwrap().class).collect();
     assert_eq!(classes, present.iter().map(|p| p.0).collect::<Vec<_>>());
 }
@@ -89,13 +92,18 @@ fn the_boostlu_slider_reweights_the_cam_of_the_cached_activations() {
     wait_for(&mut h, "BoostLU CAM", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::BoostCam);
     let at_five = h.state().main.output.as_ref().unwrap().map.values.clone();
     h.state_mut().settings.params.boost_alpha = 1.0;
-    wait_for(&mut h, "alpha 1", |a| explained(a) && a.main.requested.as_ref().is_some_and(|r| r.params.boost_alpha == 1.0));
+    wait_for(&mut h, "alpha 1", |a| {
+        explained(a) && a.main.requested.as_ref().is_some_and(|r| r.params.boost_alpha == 1.0)
+    });
     let at_one = h.state().main.output.as_ref().unwrap().map.values.clone();
     assert!(at_one.iter().zip(&at_five).all(|(a, b)| b + 1e-6 >= *a), "a larger alpha never lowers the map");
     if at_one.iter().any(|&a| a > 0.55) {
         assert!(at_one.iter().zip(&at_five).any(|(a, b)| b - a > 0.01), "and raises it where the CAM is positive");
     } else {
-        assert!(at_one.iter().zip(&at_five).all(|(a, b)| (b - a).abs() < 1e-6), "a map negative everywhere has nothing to boost");
+        assert!(
+            at_one.iter().zip(&at_five).all(|(a, b)| (b - a).abs() < 1e-6),
+            "a map negative everywhere has nothing to boost"
+        );
     }
     // The slider is the method's own parameter (its text and the slider itself).
     assert!(h.query_all_by_label("BoostLU alpha").count() >= 1);

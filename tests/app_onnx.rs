@@ -22,15 +22,26 @@ fn vit() -> std::path::PathBuf {
 #[test]
 fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
     let mut h = harness(Launch { paths: vec![], model: Some(vit()) });
-    wait_for(&mut h, "the ViT's first explanation", |a| explained(a) && a.model.info.as_ref().is_some_and(|i| i.arch == "onnx:vit"));
+    wait_for(&mut h, "the ViT's first explanation", |a| {
+        explained(a) && a.model.info.as_ref().is_some_and(|i| i.arch == "onnx:vit")
+    });
     let app = h.state();
     let info = app.model.info.as_ref().unwrap();
     assert_eq!(info.default_layer, "blocks.1.norm1");
     assert_eq!(info.labels[2], "two", "class names from the model's metadata");
     assert!(app.preprocess_prompt.is_none(), "its metadata says how it reads images: no question");
     let greyed: Vec<Method> = info.unavailable.iter().map(|(m, _)| *m).collect();
-    assert!(greyed.contains(&Method::GuidedBackprop) && !greyed.contains(&Method::AttentionRollout) && !greyed.contains(&Method::Chefer), "{greyed:?}");
-    assert!(info.layer_tree.iter().any(|(group, _)| group == "blocks"), "{:?}", info.layer_tree.iter().map(|g| &g.0).collect::<Vec<_>>());
+    assert!(
+        greyed.contains(&Method::GuidedBackprop)
+            && !greyed.contains(&Method::AttentionRollout)
+            && !greyed.contains(&Method::Chefer),
+        "{greyed:?}"
+    );
+    assert!(
+        info.layer_tree.iter().any(|(group, _)| group == "blocks"),
+        "{:?}",
+        info.layer_tree.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
     let first = app.main.output.as_ref().unwrap().map.values.clone();
     assert_eq!(app.main.output.as_ref().unwrap().layer, "blocks.1.norm1");
 
@@ -39,11 +50,15 @@ fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
     h.run_steps(3);
     h.get_by_label("blocks");
     h.get_by_label_contains("blocks.0.norm1 ").click();
-    wait_for(&mut h, "layer blocks.0.norm1", |a| explained(a) && a.main.output.as_ref().unwrap().layer == "blocks.0.norm1");
+    wait_for(&mut h, "layer blocks.0.norm1", |a| {
+        explained(a) && a.main.output.as_ref().unwrap().layer == "blocks.0.norm1"
+    });
     assert_ne!(h.state().main.output.as_ref().unwrap().map.values, first);
 
     h.state_mut().settings.method = Method::AttentionRollout;
-    wait_for(&mut h, "attention rollout", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::AttentionRollout);
+    wait_for(&mut h, "attention rollout", |a| {
+        explained(a) && a.main.output.as_ref().unwrap().method == Method::AttentionRollout
+    });
 
     h.state_mut().settings.method = Method::GuidedBackprop;
     wait_for(&mut h, "Guided Backprop's refusal", |a| a.main.error.as_deref().is_some_and(|e| e.contains("ONNX")));
@@ -60,12 +75,17 @@ fn an_onnx_file_with_an_unknown_operator_is_refused_and_the_app_keeps_its_model(
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the demo's first explanation", explained);
     let greyed = &h.state().model.info.as_ref().unwrap().unavailable;
-    assert!(greyed.iter().any(|(m, why)| *m == Method::Chefer && why.contains("ONNX")), "the attention methods are greyed on a CNN: {greyed:?}");
+    assert!(
+        greyed.iter().any(|(m, why)| *m == Method::Chefer && why.contains("ONNX")),
+        "the attention methods are greyed on a CNN: {greyed:?}"
+    );
     h.state_mut().open_paths(vec![bad]);
     wait_for(&mut h, "the model error", |a| a.toasts.last_error().is_some_and(|e| e.contains("fancy.onnx")));
     let e = h.state().toasts.last_error().unwrap().to_string();
     assert!(e.contains("FancyOp (1x)"), "{e}");
-    wait_for(&mut h, "the demo model still there", |a| a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a));
+    wait_for(&mut h, "the demo model still there", |a| {
+        a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a)
+    });
 }
 
 #[test]
@@ -77,7 +97,9 @@ fn a_model_that_does_not_say_how_it_reads_images_is_asked_about_once() {
     h.state_mut().preprocess_prompt.as_mut().unwrap().1.mean = [0.5, 0.5, 0.5];
     h.run_steps(2);
     h.get_by_label("Use these").click();
-    wait_for(&mut h, "the model reopened with the answer", |a| explained(a) && a.model.info.as_ref().is_some_and(|i| i.preprocess.mean == [0.5, 0.5, 0.5]));
+    wait_for(&mut h, "the model reopened with the answer", |a| {
+        explained(a) && a.model.info.as_ref().is_some_and(|i| i.preprocess.mean == [0.5, 0.5, 0.5])
+    });
     assert!(h.state().preprocess_prompt.is_none());
     assert_eq!(h.state().settings.preprocess_by_model[&model].mean, [0.5, 0.5, 0.5], "remembered for this file");
     // Opened again: the answer is applied and nothing is asked.

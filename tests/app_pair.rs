@@ -7,13 +7,16 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use lantern::app::pair_jobs::{EmbeddingChoice, SimilaritySource};
 use lantern::app::pair_view::{attribute_label, neighbour_label, side_overlay};
-use lantern::app::{Launch, LanternApp};
+use lantern::app::{LanternApp, Launch};
 use lantern::explain::similarity::PairMethod;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn harness<'a>(launch: Launch) -> Harness<'a, LanternApp> {
-    Harness::builder().with_size(egui::vec2(1400.0, 900.0)).with_pixels_per_point(1.0).build_eframe(move |cc| LanternApp::new(cc, launch))
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_pixels_per_point(1.0)
+        .build_eframe(move |cc| LanternApp::new(cc, launch))
 }
 
 /// Step frames until `done` holds (the worker computes on its own thread).
@@ -63,7 +66,8 @@ fn tiny_attribute_model(dir: &Path) -> PathBuf {
         embedding_digest: "test".into(),
     };
     let files = lantern::train::embedding::RunFiles { checkpoints: None, log: None };
-    let fitted = train(&config, &embedder, &files, &device, &mut lantern::control::Control::none(), &mut |_| {}).unwrap();
+    let fitted =
+        train(&config, &embedder, &files, &device, &mut lantern::control::Control::none(), &mut |_| {}).unwrap();
     let path = dir.join("attributes.safetensors");
     fitted.model.save(&path).unwrap();
     std::fs::write(dir.join("attributes.labels.txt"), lantern::datasets::synth_attributes::names().join("\n")).unwrap();
@@ -96,14 +100,17 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     let mut h = harness(Launch { paths: vec![folder], model: None });
     {
         let app = h.state_mut();
-        app.similar.models.chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: Some(attributes) });
+        app.similar.models.chosen =
+            Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: Some(attributes) });
         app.similar.pair.settings.masks = 200;
     }
     wait_for(&mut h, "the gallery and the model", |a| a.gallery.len() == 6 && a.model.info.is_some());
     open_neighbours_from_the_menu(&mut h);
     assert!(h.state().similar.neighbours.open);
     wait_for(&mut h, "the neighbours", neighbours_shown);
-    wait_for(&mut h, "their thumbnails", |a| a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_))));
+    wait_for(&mut h, "their thumbnails", |a| {
+        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_)))
+    });
     h.get_by_label_contains("Embedding: lantern_embedding.safetensors");
 
     // Five neighbours (every image but the open one), most similar first, as computed by hand.
@@ -149,20 +156,27 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     let ranked = out.ranked.clone().expect("an attribute ranking");
     assert_eq!(ranked.len(), 13);
     assert!(ranked.windows(2).all(|w| w[0].score >= w[1].score));
-    assert!(ranked.iter().all(|a| a.name == "colour" || a.name == "texture" || a.name == "size"), "named from the labels file");
+    assert!(
+        ranked.iter().all(|a| a.name == "colour" || a.name == "texture" || a.name == "size"),
+        "named from the labels file"
+    );
     h.get_by_label("Why do these match?");
     h.get_by_label_contains(&format!("1. {} —", attribute_label(&ranked[0])));
 
     // Confidence only (w = 1): the same maps, ranked by the attribute model's confidence.
     let maps = (out.query.map.values.clone(), out.reference.map.values.clone());
     h.state_mut().similar.pair.weight = 1.0;
-    wait_for(&mut h, "the confidence-only ranking", |a| pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight == 1.0);
+    wait_for(&mut h, "the confidence-only ranking", |a| {
+        pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight == 1.0
+    });
     let baseline = h.state().similar.pair.output.clone().unwrap();
     assert_eq!((baseline.query.map.values.clone(), baseline.reference.map.values.clone()), maps);
     let by_confidence = baseline.ranked.unwrap();
     assert!(by_confidence.windows(2).all(|w| w[0].confidence >= w[1].confidence && w[0].score == w[0].confidence));
     h.state_mut().similar.pair.weight = lantern::explain::attribute_rank::DEFAULT_WEIGHT;
-    wait_for(&mut h, "the paper's ranking again", |a| pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight != 1.0);
+    wait_for(&mut h, "the paper's ranking again", |a| {
+        pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight != 1.0
+    });
     let app = h.state();
     assert_eq!(app.similar.pair.output.as_ref().unwrap().ranked.as_ref().unwrap(), &ranked);
 
@@ -196,9 +210,14 @@ fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     gallery(dir.path());
     // Through wgpu: the two sides are drawn by the GPU overlay.
     let paths = vec![dir.path().to_path_buf()];
-    let mut h = Harness::builder().with_size(egui::vec2(1400.0, 900.0)).with_pixels_per_point(1.0).wgpu().build_eframe(move |cc| LanternApp::new(cc, Launch { paths, model: None }));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(move |cc| LanternApp::new(cc, Launch { paths, model: None }));
     assert!(h.state().gpu);
-    h.state_mut().similar.models.chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: None });
+    h.state_mut().similar.models.chosen =
+        Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: None });
     h.state_mut().similar.pair.method = PairMethod::GradCam;
     wait_for(&mut h, "the gallery and the model", |a| a.gallery.len() == 6 && a.model.info.is_some());
     // S opens the Neighbours panel.
@@ -219,7 +238,9 @@ fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     h.get_by_label("Pair method").click();
     h.run_steps(2);
     h.get_by_label("Sliding window").click();
-    wait_for(&mut h, "the sliding-window maps", |a| pair_explained(a) && a.similar.pair.output.as_ref().unwrap().method == PairMethod::SlidingWindow);
+    wait_for(&mut h, "the sliding-window maps", |a| {
+        pair_explained(a) && a.similar.pair.output.as_ref().unwrap().method == PairMethod::SlidingWindow
+    });
     let window = h.state().similar.pair.output.clone().unwrap();
     assert_ne!(window.query.map.values, out.query.map.values);
     assert!((window.similarity - out.similarity).abs() < 1e-6, "the same pair");

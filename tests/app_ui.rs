@@ -7,7 +7,7 @@ mod ui;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use lantern::app::{Launch, LanternApp};
+use lantern::app::{LanternApp, Launch};
 use lantern::explain::{Method, Target};
 use ui::{explained, harness, wait_for};
 
@@ -80,15 +80,28 @@ fn any_class_can_be_found_by_typing_its_name() {
 fn the_app_reopens_the_last_folder_and_layer_and_says_when_the_model_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ring.png"), lantern::models::demo::IMAGES[1].1).unwrap();
-    let last = lantern::app::settings::Last { model: Some(dir.path().join("moved.safetensors")), paths: vec![dir.path().to_path_buf(), dir.path().join("gone")], layer: Some("blocks.1".into()) };
+    let last = lantern::app::settings::Last {
+        model: Some(dir.path().join("moved.safetensors")),
+        paths: vec![dir.path().to_path_buf(), dir.path().join("gone")],
+        layer: Some("blocks.1".into()),
+    };
     let mut h = harness(Launch::default());
     h.state_mut().resume(&last);
-    wait_for(&mut h, "the explanation on the reopened folder", |a| explained(a) && a.gallery.len() == 1 && a.main.output.as_ref().unwrap().layer == "blocks.1");
+    wait_for(&mut h, "the explanation on the reopened folder", |a| {
+        explained(a) && a.gallery.len() == 1 && a.main.output.as_ref().unwrap().layer == "blocks.1"
+    });
     let app = h.state();
     assert_eq!(app.model.info.as_ref().unwrap().arch, "lantern_cnn", "the missing model falls back to the demo");
     let errors: Vec<&str> = app.toasts.visible().filter(|t| t.error).map(|t| t.text.as_str()).collect();
-    assert!(errors.iter().any(|e| e.contains("moved.safetensors")) && errors.iter().any(|e| e.contains("gone")), "{errors:?}");
-    assert_eq!(app.settings.last.paths, vec![dir.path().to_path_buf()], "what is open now is what the next start reopens");
+    assert!(
+        errors.iter().any(|e| e.contains("moved.safetensors")) && errors.iter().any(|e| e.contains("gone")),
+        "{errors:?}"
+    );
+    assert_eq!(
+        app.settings.last.paths,
+        vec![dir.path().to_path_buf()],
+        "what is open now is what the next start reopens"
+    );
 }
 
 #[test]
@@ -98,14 +111,20 @@ fn a_dataset_folder_opens_with_its_ground_truth_beside_the_prediction() {
     let mut h = harness(Launch { paths: vec![dir.path().to_path_buf()], model: None });
     let ready = |a: &LanternApp| {
         a.gallery.len() == 3
-            && a.gallery.current().and_then(|i| i.truth.as_ref()).is_some_and(|t| matches!(t.mask_image, lantern::app::gallery::Load::Ready(_)))
+            && a.gallery
+                .current()
+                .and_then(|i| i.truth.as_ref())
+                .is_some_and(|t| matches!(t.mask_image, lantern::app::gallery::Load::Ready(_)))
             && explained(a)
     };
     wait_for(&mut h, "the dataset with its masks", ready);
     let truth = h.state().gallery.current().unwrap().truth.as_ref().unwrap();
     assert_eq!(truth.boxes.len(), 1);
     let summary = lantern::app::views::truth_summary(h.state()).unwrap();
-    assert!(summary.contains("IoU") && (summary.contains("class right") || summary.contains("class wrong")), "{summary}");
+    assert!(
+        summary.contains("IoU") && (summary.contains("class right") || summary.contains("class wrong")),
+        "{summary}"
+    );
     h.get_by_label_contains("Ground truth:");
 }
 
@@ -117,12 +136,21 @@ fn an_annotator_audits_the_benchmark_with_keyboard_and_mouse_and_resumes_where_t
     let data = dir.path().join("data");
     lantern::datasets::synth_folder::write(&data, 4, 5, 112, |_| {}).unwrap();
     let db = dir.path().join("audit.db");
-    let new = NewAudit { data: data.clone(), format: lantern::datasets::Format::Synth, model: None, method: Some(Method::GradCam), threshold: 0.5, annotator: None };
+    let new = NewAudit {
+        data: data.clone(),
+        format: lantern::datasets::Format::Synth,
+        model: None,
+        method: Some(Method::GradCam),
+        threshold: 0.5,
+        annotator: None,
+    };
     Audit::create(&db, &Setup::from_dataset(&new).unwrap()).unwrap();
 
     let mut h = harness(Launch::default());
     h.state_mut().commands.push(Command::OpenAudit(db.clone()));
-    wait_for(&mut h, "the audit's first image explained", |a| a.audit.is_some() && a.gallery.len() == 4 && explained(a));
+    wait_for(&mut h, "the audit's first image explained", |a| {
+        a.audit.is_some() && a.gallery.len() == 4 && explained(a)
+    });
     let ids: Vec<String> = h.state().audit.as_ref().unwrap().images.iter().map(|i| i.id.clone()).collect();
     assert_eq!(h.state().gallery.index, 0);
 
@@ -139,7 +167,10 @@ fn an_annotator_audits_the_benchmark_with_keyboard_and_mouse_and_resumes_where_t
     wait_for(&mut h, "the second image", |a| a.gallery.index == 1 && explained(a));
     let store = Audit::open(&db).unwrap();
     let v = store.verdicts().unwrap();
-    assert_eq!((v.len(), v[0].image_id.as_str(), v[0].kind, v[0].annotator.as_str()), (1, ids[0].as_str(), VerdictKind::Accept, "ana"));
+    assert_eq!(
+        (v.len(), v[0].image_id.as_str(), v[0].kind, v[0].annotator.as_str()),
+        (1, ids[0].as_str(), VerdictKind::Accept, "ana")
+    );
     assert!(v[0].iou.is_some() && !v[0].predicted_boxes.is_empty(), "the IoU and boxes the annotator saw are recorded");
 
     // B, then a drag on the image draws the corrected box; a comment; Reject.
@@ -236,7 +267,8 @@ fn export_writes_the_view_the_map_and_a_record() {
     assert!(view.width() > demo.width(), "with the colour bar in a panel on the right");
     let yellow = |img: &image::RgbImage| img.pixels().filter(|p| p.0 == lantern::render::PREDICTED_BOX).count();
     assert_eq!(yellow(&view), 0, "no boxes when they are not shown");
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("star.gradcam.json")).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("star.gradcam.json")).unwrap()).unwrap();
     assert_eq!(record["method"], "gradcam");
     assert_eq!(record["predictions"][0]["label"], "star");
     assert!(record.get("boxes").is_none());
@@ -248,7 +280,8 @@ fn export_writes_the_view_the_map_and_a_record() {
     h.state_mut().export_to(&boxed);
     let view = image::open(boxed.join("star.gradcam.view.png")).unwrap().to_rgb8();
     assert!(yellow(&view) > 100, "the predicted boxes are drawn ({} yellow pixels)", yellow(&view));
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(boxed.join("star.gradcam.json")).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(boxed.join("star.gradcam.json")).unwrap()).unwrap();
     assert!((record["boxes"]["threshold"].as_f64().unwrap() - 0.4).abs() < 1e-6);
     let expected = h.state().main.output.as_ref().unwrap().boxes_at(0.4).len();
     assert_eq!(record["boxes"]["boxes"].as_array().unwrap().len(), expected);
@@ -270,7 +303,10 @@ fn an_export_toast_is_visible_after_minutes_of_uptime_and_save_all_runs_as_a_tas
     h.state_mut().commands.push(lantern::app::commands::Command::SaveAll(all.clone()));
     wait_for(&mut h, "save all", |a| a.tasks.is_empty() && a.toasts.visible().any(|t| t.text.starts_with("Saved")));
     h.get_by_label_contains("Saved 6 images to");
-    let records = std::fs::read_dir(&all).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+    let records = std::fs::read_dir(&all)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .count();
     assert_eq!(records, 6, "one record per demo image");
 }
 
@@ -295,7 +331,9 @@ fn a_bad_file_shows_an_error_and_the_app_keeps_working() {
     std::fs::write(&junk, b"not a checkpoint").unwrap();
     h.state_mut().open_paths(vec![junk]);
     wait_for(&mut h, "the model error", |a| a.toasts.last_error().is_some_and(|e| e.contains("junk.pth")));
-    wait_for(&mut h, "the demo model back", |a| a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a));
+    wait_for(&mut h, "the demo model back", |a| {
+        a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a)
+    });
 }
 
 #[test]
@@ -307,7 +345,9 @@ fn snapshot_of_the_main_view_through_wgpu() {
         .build_eframe(|cc| LanternApp::new(cc, Launch::default()));
     assert!(h.state().gpu, "the overlay renders through wgpu");
     wait_for(&mut h, "the first explanation", explained);
-    wait_for(&mut h, "thumbnails", |a| a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_))));
+    wait_for(&mut h, "thumbnails", |a| {
+        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_)))
+    });
     // Text that varies by machine (device names, thread count, timings) is fixed for the picture.
     let app = h.state_mut();
     app.readout = None;
@@ -320,7 +360,10 @@ fn snapshot_of_the_main_view_through_wgpu() {
 
 #[test]
 fn the_inspector_scrolls_to_its_last_row_at_1280x820() {
-    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 820.0)).with_pixels_per_point(1.0).build_eframe(|cc| LanternApp::new(cc, Launch::default()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 820.0))
+        .with_pixels_per_point(1.0)
+        .build_eframe(|cc| LanternApp::new(cc, Launch::default()));
     wait_for(&mut h, "the first explanation", explained);
     // A full compare list: nine cells, the most the inspector allows.
     h.state_mut().settings.compare_methods = Method::ALL.iter().copied().take(9).collect();
@@ -369,7 +412,9 @@ fn the_train_panel_trains_a_generator_pauses_resumes_and_the_view_switches_to_it
     h.get_by_label("Pause").click();
     h.run_steps(1);
     let state = |a: &LanternApp| a.train.run.as_ref().map(|r| r.state.clone());
-    wait_for(&mut h, "the pause", |a| matches!(state(a), Some(RunState::Paused | RunState::Done(_) | RunState::Failed(_))));
+    wait_for(&mut h, "the pause", |a| {
+        matches!(state(a), Some(RunState::Paused | RunState::Done(_) | RunState::Failed(_)))
+    });
     assert_eq!(state(h.state()), Some(RunState::Paused), "Pause stops the run at its next step");
     h.get_by_label_contains("paused");
     let paused_at = h.state().train.run.as_ref().unwrap().live().steps.len();
@@ -385,10 +430,16 @@ fn the_train_panel_trains_a_generator_pauses_resumes_and_the_view_switches_to_it
     // The loss curve's legend is drawn.
     h.get_by_label("loss");
     wait_for(&mut h, "the view on the new generator", |a| {
-        explained(a) && a.main.output.as_ref().unwrap().method == Method::Generator && a.model.info.as_ref().unwrap().generator.as_ref().is_ok_and(|g| g.contains("generator"))
+        explained(a)
+            && a.main.output.as_ref().unwrap().method == Method::Generator
+            && a.model.info.as_ref().unwrap().generator.as_ref().is_ok_and(|g| g.contains("generator"))
     });
     let name = h.state().model.info.as_ref().unwrap().generator.clone().unwrap();
-    assert_eq!(Some(name.as_str()), file.file_name().and_then(|n| n.to_str()), "the trained generator, not the bundled one");
+    assert_eq!(
+        Some(name.as_str()),
+        file.file_name().and_then(|n| n.to_str()),
+        "the trained generator, not the bundled one"
+    );
 }
 
 #[test]
@@ -399,7 +450,9 @@ fn an_approximate_method_says_what_it_skipped() {
     h.state_mut().settings.params.rise_tolerance = 0.5;
     // Picked in code: the entry sits below the fold of the method list's scrolled popup.
     h.state_mut().settings.method = Method::RiseEarlyStop;
-    wait_for(&mut h, "RISE with early stop", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::RiseEarlyStop);
+    wait_for(&mut h, "RISE with early stop", |a| {
+        explained(a) && a.main.output.as_ref().unwrap().method == Method::RiseEarlyStop
+    });
     let note = h.state().main.output.as_ref().unwrap().approximation.clone().expect("it stopped early");
     assert_eq!(note, "stopped after 96 of 400 masks (map change under 0.5 per batch)");
     h.get_by_label_contains("Approximate: stopped after 96 of 400 masks");

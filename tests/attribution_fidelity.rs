@@ -42,10 +42,12 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = fixtures().join("attribution");
-        let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("resnet18_chelsea112.json")).unwrap()).unwrap();
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("resnet18_chelsea112.json")).unwrap()).unwrap();
         let device = Device::flex();
         let layout = models::layout("resnet18", 1000).unwrap();
-        let net = models::build(&StateDict::seeded(&layout, json["seed"].as_u64().unwrap()), "resnet18", &device).unwrap();
+        let net =
+            models::build(&StateDict::seeded(&layout, json["seed"].as_u64().unwrap()), "resnet18", &device).unwrap();
         let pre = Preprocess { resize: 0, crop: 0, ..Preprocess::imagenet() };
         let view = image::open(fixtures().join("photos/chelsea_112.png")).unwrap().into_rgb8();
         let x = pre.tensor(&view, &device);
@@ -94,8 +96,18 @@ fn logits_and_target_match() {
 fn saliency_and_input_x_gradient_match_captum() {
     let f = fixture();
     check("saliency (abs)", &gradients::saliency(&f.net, &f.x, target(), true).values, "saliency_abs.npy", ONE_PASS);
-    check("saliency (signed)", &gradients::saliency(&f.net, &f.x, target(), false).values, "saliency_signed.npy", ONE_PASS);
-    check("input x gradient", &gradients::input_x_gradient(&f.net, &f.x, target()).values, "input_x_gradient.npy", ONE_PASS);
+    check(
+        "saliency (signed)",
+        &gradients::saliency(&f.net, &f.x, target(), false).values,
+        "saliency_signed.npy",
+        ONE_PASS,
+    );
+    check(
+        "input x gradient",
+        &gradients::input_x_gradient(&f.net, &f.x, target()).values,
+        "input_x_gradient.npy",
+        ONE_PASS,
+    );
 }
 
 #[test]
@@ -112,13 +124,24 @@ fn hand_written_backward_equals_autodiff() {
 fn integrated_gradients_match_captum() {
     let f = fixture();
     let zeros = burn::tensor::Tensor::zeros(f.x.dims(), &f.x.device());
-    let expected_alphas: Vec<f32> = f.json["ig"]["riemann_trapezoid"]["alphas"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-    assert_eq!(integration_points(50, IntegrationRule::RiemannTrapezoid).0, expected_alphas, "torch.linspace's alphas, bit for bit");
+    let expected_alphas: Vec<f32> = f.json["ig"]["riemann_trapezoid"]["alphas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(
+        integration_points(50, IntegrationRule::RiemannTrapezoid).0,
+        expected_alphas,
+        "torch.linspace's alphas, bit for bit"
+    );
     for (rule, file, key) in [
         (IntegrationRule::RiemannTrapezoid, "ig_riemann_trapezoid.npy", "ig_riemann_trapezoid"),
         (IntegrationRule::GaussLegendre, "ig_gausslegendre.npy", "ig_gausslegendre"),
     ] {
-        let (a, delta) = gradients::integrated_gradients(&f.net, &f.x, &zeros, target(), 50, rule, 25, &mut Control::none()).unwrap();
+        let (a, delta) =
+            gradients::integrated_gradients(&f.net, &f.x, &zeros, target(), 50, rule, 25, &mut Control::none())
+                .unwrap();
         check(key, &a.values, file, IG);
         let expected = f.json["methods"][key]["convergence_delta"].as_f64().unwrap();
         eprintln!("{key:<22} delta = {delta:.4} (Captum {expected:.4})");
@@ -139,7 +162,10 @@ fn guided_backprop_and_guided_gradcam_match_captum() {
     let gb = gradients::guided_backprop(&f.net, &f.x, target()).unwrap();
     check("guided backprop", &gb.values, "guided_backprop.npy", ONE_PASS);
     // pytorch-grad-cam's GuidedBackpropReLUModel returns the same gradient as HWC.
-    let hwc: Vec<f32> = (0..gb.height * gb.width).flat_map(|p| (0..3).map(move |c| (c, p))).map(|(c, p)| gb.values[c * gb.height * gb.width + p]).collect();
+    let hwc: Vec<f32> = (0..gb.height * gb.width)
+        .flat_map(|p| (0..3).map(move |c| (c, p)))
+        .map(|(c, p)| gb.values[c * gb.height * gb.width + p])
+        .collect();
     check("guided backprop (grad-cam)", &hwc, "guided_backprop_gradcam_pkg.npy", ONE_PASS);
     let acts = explain::activations(&f.net, f.x.clone(), "layer4").unwrap();
     let g = explain::gradient(&f.net, &acts, target()).unwrap();
@@ -152,7 +178,8 @@ fn guided_backprop_and_guided_gradcam_match_captum() {
 fn occlusion_matches_captum() {
     let f = fixture();
     let zeros = burn::tensor::Tensor::zeros(f.x.dims(), &f.x.device());
-    let a: Attribution = perturbation::occlusion(&f.net, &f.x, &zeros, target(), 16, 8, 32, &mut Control::none()).unwrap();
+    let a: Attribution =
+        perturbation::occlusion(&f.net, &f.x, &zeros, target(), 16, 8, 32, &mut Control::none()).unwrap();
     check("occlusion", &a.values, "occlusion.npy", LOGIT_DIFFERENCES);
 }
 

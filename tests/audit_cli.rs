@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn lantern(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("NO_COLOR", "1").output().expect("the lantern binary runs")
+    Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the lantern binary runs")
 }
 
 fn s(p: &Path) -> &str {
@@ -38,7 +42,19 @@ fn dataset_and_audit(dir: &Path, count: usize) -> (PathBuf, PathBuf) {
     let data = dir.join("data");
     ok(&lantern(&["synth", "--out", s(&data), "--count", &count.to_string(), "--seed", "7", "--size", "32"]));
     let audit = dir.join("a.db");
-    ok(&lantern(&["audit", "new", s(&audit), "--data", s(&data), "--format", "synth", "--method", "gradcam", "--annotator", "ana"]));
+    ok(&lantern(&[
+        "audit",
+        "new",
+        s(&audit),
+        "--data",
+        s(&data),
+        "--format",
+        "synth",
+        "--method",
+        "gradcam",
+        "--annotator",
+        "ana",
+    ]));
     (data, audit)
 }
 
@@ -54,18 +70,51 @@ fn new_record_stats_and_exports() {
     let model = dir.path().join("model.safetensors");
     std::fs::write(&model, b"weights").unwrap();
     let audit = dir.path().join("a.db");
-    let created = ok(&lantern(&["audit", "new", s(&audit), "--data", s(&data), "--format", "synth", "--model", s(&model), "--method", "gradcam", "--threshold", "0.3", "--annotator", "ana"]));
+    let created = ok(&lantern(&[
+        "audit",
+        "new",
+        s(&audit),
+        "--data",
+        s(&data),
+        "--format",
+        "synth",
+        "--model",
+        s(&model),
+        "--method",
+        "gradcam",
+        "--threshold",
+        "0.3",
+        "--annotator",
+        "ana",
+    ]));
     assert!(created.contains("6 images of 6 classes"), "{created}");
-    assert!(created.contains("sha256 9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c"), "sha256 of b\"weights\": {created}");
+    assert!(
+        created.contains("sha256 9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c"),
+        "sha256 of b\"weights\": {created}"
+    );
 
     let first = ok(&lantern(&["audit", "record", s(&audit), &id(0), "accept", "--iou", "0.8"]));
-    let second = ok(&lantern(&["audit", "record", s(&audit), &id(1), "reject", "--box", "2,3,20,25", "--comment", "too far left, \"really\""]));
+    let second = ok(&lantern(&[
+        "audit",
+        "record",
+        s(&audit),
+        &id(1),
+        "reject",
+        "--box",
+        "2,3,20,25",
+        "--comment",
+        "too far left, \"really\"",
+    ]));
     let third = ok(&lantern(&["audit", "record", s(&audit), &id(1), "flag", "--annotator", "ben"]));
-    let ids: Vec<i64> = [&first, &second, &third].iter().map(|o| o.trim().parse().expect("record prints the row id")).collect();
+    let ids: Vec<i64> =
+        [&first, &second, &third].iter().map(|o| o.trim().parse().expect("record prints the row id")).collect();
     assert!(ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
 
     let stats = ok(&lantern(&["audit", "stats", s(&audit)]));
-    assert!(stats.contains("2/6 images audited (33.3%): 1 accepted, 0 rejected, 1 flagged; 3 verdicts recorded"), "{stats}");
+    assert!(
+        stats.contains("2/6 images audited (33.3%): 1 accepted, 0 rejected, 1 flagged; 3 verdicts recorded"),
+        "{stats}"
+    );
     assert!(stats.contains("method     gradcam, threshold 0.3"), "{stats}");
     assert!(stats.contains(&format!("next       {}", id(2))), "{stats}");
     assert!(!stats.contains("changed since"), "{stats}");
@@ -87,16 +136,22 @@ fn new_record_stats_and_exports() {
     let latest = ok(&lantern(&["audit", "export", s(&audit), "--format", "csv"]));
     assert_eq!(latest.lines().count(), 1 + 2, "a header and the latest verdict of each judged image");
 
-    let json: serde_json::Value = serde_json::from_str(&ok(&lantern(&["audit", "export", s(&audit), "--format", "json"]))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&lantern(&["audit", "export", s(&audit), "--format", "json"]))).unwrap();
     assert_eq!(json["progress"]["audited"], 2);
     assert_eq!(json["settings"]["method"], "gradcam");
     assert_eq!(json["settings"]["format"], "synth");
     assert_eq!(json["images"].as_array().unwrap().len(), 6);
     assert_eq!(json["verdicts"][1]["verdict"], "flag");
 
-    let coco: serde_json::Value = serde_json::from_str(&ok(&lantern(&["audit", "export", s(&audit), "--format", "coco"]))).unwrap();
+    let coco: serde_json::Value =
+        serde_json::from_str(&ok(&lantern(&["audit", "export", s(&audit), "--format", "coco"]))).unwrap();
     assert_eq!(coco["images"].as_array().unwrap().len(), 6);
-    assert_eq!(coco["annotations"].as_array().unwrap().len(), 0, "image 0 has no predicted boxes and image 1 is flagged");
+    assert_eq!(
+        coco["annotations"].as_array().unwrap().len(),
+        0,
+        "image 0 has no predicted boxes and image 1 is flagged"
+    );
 }
 
 #[test]
@@ -107,28 +162,68 @@ fn bad_input_gives_one_line_and_exit_code_2_and_changes_nothing() {
     let before = std::fs::read(&audit).unwrap();
     assert_bad_input(&lantern(&["audit", "record", s(&audit), "nope", "accept"]), &["unknown image id 'nope'"]);
     for bad in ["1,2,3", "1,2,x,4", "5,2,3,4", "-1,0,3,4"] {
-        assert_bad_input(&lantern(&["audit", "record", s(&audit), &id(0), "reject", "--box", bad]), &["malformed box", bad]);
+        assert_bad_input(
+            &lantern(&["audit", "record", s(&audit), &id(0), "reject", "--box", bad]),
+            &["malformed box", bad],
+        );
     }
-    assert_bad_input(&lantern(&["audit", "record", s(&audit), &id(0), "reject", "--box", "0,0,32,5"]), &["outside image 000000 (32x32"]);
+    assert_bad_input(
+        &lantern(&["audit", "record", s(&audit), &id(0), "reject", "--box", "0,0,32,5"]),
+        &["outside image 000000 (32x32"],
+    );
     assert_bad_input(&lantern(&["audit", "record", s(&audit), &id(0), "maybe"]), &["unknown verdict 'maybe'"]);
-    assert_bad_input(&lantern(&["audit", "record", s(&audit), &id(0), "accept", "--iou", "2"]), &["IoU must be in [0, 1]"]);
-    assert_bad_input(&lantern(&["audit", "new", s(&audit), "--data", s(&data), "--format", "synth"]), &["already exists", "never overwritten"]);
+    assert_bad_input(
+        &lantern(&["audit", "record", s(&audit), &id(0), "accept", "--iou", "2"]),
+        &["IoU must be in [0, 1]"],
+    );
+    assert_bad_input(
+        &lantern(&["audit", "new", s(&audit), "--data", s(&data), "--format", "synth"]),
+        &["already exists", "never overwritten"],
+    );
     assert_bad_input(&lantern(&["audit", "stats", s(&dir.path().join("none.db"))]), &["no such audit file"]);
-    assert_bad_input(&lantern(&["audit", "new", s(&dir.path().join("b.db")), "--data", s(&dir.path().join("nowhere")), "--format", "synth"]), &["nowhere"]);
+    assert_bad_input(
+        &lantern(&[
+            "audit",
+            "new",
+            s(&dir.path().join("b.db")),
+            "--data",
+            s(&dir.path().join("nowhere")),
+            "--format",
+            "synth",
+        ]),
+        &["nowhere"],
+    );
     assert!(!dir.path().join("b.db").exists(), "a failed `new` leaves no file");
     assert_eq!(std::fs::read(&audit).unwrap(), before);
     let stream = dir.path().join("v.jsonl");
-    std::fs::write(&stream, format!("{{\"image\":\"{}\",\"verdict\":\"accept\"}}\n{{\"image\":\"{}\",\"verdict\":\"accept\",\"colour\":1}}\n", id(1), id(2))).unwrap();
+    std::fs::write(
+        &stream,
+        format!(
+            "{{\"image\":\"{}\",\"verdict\":\"accept\"}}\n{{\"image\":\"{}\",\"verdict\":\"accept\",\"colour\":1}}\n",
+            id(1),
+            id(2)
+        ),
+    )
+    .unwrap();
     let out = lantern(&["audit", "record", s(&audit), "--jsonl", s(&stream)]);
     assert_bad_input(&out, &["v.jsonl:2", "unknown field `colour`"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "the good line before was saved and acknowledged");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "the good line before was saved and acknowledged"
+    );
 }
 
 /// A verdict line of the streams below: cycling images and verdicts, a unique comment.
 fn stream_line(i: usize, images: usize, annotator: &str) -> String {
     let verdict = ["accept", "reject", "flag"][i % 3];
-    let corrected = if i % 3 == 1 { format!(",\"box\":[{},{},{},{}]", i % 5, i % 7, 20 + i % 11, 25) } else { String::new() };
-    format!("{{\"image\":\"{}\",\"verdict\":\"{verdict}\",\"comment\":\"{annotator} {i}\",\"iou\":{},\"annotator\":\"{annotator}\"{corrected}}}\n", id(i % images), (i % 100) as f64 / 100.0)
+    let corrected =
+        if i % 3 == 1 { format!(",\"box\":[{},{},{},{}]", i % 5, i % 7, 20 + i % 11, 25) } else { String::new() };
+    format!(
+        "{{\"image\":\"{}\",\"verdict\":\"{verdict}\",\"comment\":\"{annotator} {i}\",\"iou\":{},\"annotator\":\"{annotator}\"{corrected}}}\n",
+        id(i % images),
+        (i % 100) as f64 / 100.0
+    )
 }
 
 /// Stream `lines` into `lantern audit record --jsonl -` and SIGKILL it once `kill_after` row ids
@@ -180,12 +275,20 @@ fn every_verdict_acknowledged_before_a_sigkill_is_in_the_file() {
         let a = Audit::open(&audit).expect("the audit opens after the kill");
         assert_eq!(a.integrity_check().unwrap(), ["ok"]);
         for (id, i) in &acked {
-            let v = a.verdict(*id).unwrap().unwrap_or_else(|| panic!("acknowledged verdict {id} (line {i}) is missing"));
+            let v =
+                a.verdict(*id).unwrap().unwrap_or_else(|| panic!("acknowledged verdict {id} (line {i}) is missing"));
             assert_eq!((v.comment.as_str(), v.image_id.as_str()), (format!("ana {i}").as_str(), id_of(*i).as_str()));
         }
         let found = a.progress().unwrap().verdicts;
-        eprintln!("round {round}: {} verdicts acknowledged, {} in the file after the kill (from line {next})", acked.len(), found - next);
-        assert!(found - next >= acked.len() && found - next <= acked.len() + 1, "at most the verdict in flight is saved unacknowledged");
+        eprintln!(
+            "round {round}: {} verdicts acknowledged, {} in the file after the kill (from line {next})",
+            acked.len(),
+            found - next
+        );
+        assert!(
+            found - next >= acked.len() && found - next <= acked.len() + 1,
+            "at most the verdict in flight is saved unacknowledged"
+        );
         next = found;
     }
     let a = Audit::open(&audit).unwrap();
@@ -232,7 +335,9 @@ fn two_processes_writing_at_once_lose_nothing() {
         .iter_mut()
         .map(|(who, _, stdin, _)| {
             let (who, mut stdin) = (who.to_string(), stdin.take().unwrap());
-            std::thread::spawn(move || stdin.write_all((1..500).map(|i| stream_line(i, 10, &who)).collect::<String>().as_bytes()).unwrap())
+            std::thread::spawn(move || {
+                stdin.write_all((1..500).map(|i| stream_line(i, 10, &who)).collect::<String>().as_bytes()).unwrap()
+            })
         })
         .collect();
     for (_, mut child, _, out) in writers {
@@ -248,7 +353,11 @@ fn two_processes_writing_at_once_lose_nothing() {
     assert_eq!(stored.iter().map(|v| v.id.0).collect::<Vec<_>>(), acked, "1,000 distinct ids, all stored");
     for who in ["ana", "ben"] {
         let mine: Vec<&str> = stored.iter().filter(|v| v.annotator == who).map(|v| v.comment.as_str()).collect();
-        assert_eq!(mine, (0..500).map(|i| format!("{who} {i}")).collect::<Vec<_>>(), "each writer's verdicts in its own order");
+        assert_eq!(
+            mine,
+            (0..500).map(|i| format!("{who} {i}")).collect::<Vec<_>>(),
+            "each writer's verdicts in its own order"
+        );
     }
     let turns = stored.windows(2).filter(|w| w[0].annotator != w[1].annotator).count();
     eprintln!("the two writers' commits alternated {turns} times");
@@ -260,7 +369,12 @@ fn a_dataset_that_moved_is_reported_per_image_and_the_audit_still_opens() {
     let dir = tempfile::tempdir().unwrap();
     let (data, audit) = dataset_and_audit(dir.path(), 4);
     ok(&lantern(&["audit", "record", s(&audit), &id(1), "accept"]));
-    let lost = std::fs::read_dir(data.join("images")).unwrap().flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap()).map(|f| f.unwrap().path()).find(|p| p.ends_with(format!("{}.png", id(2)))).unwrap();
+    let lost = std::fs::read_dir(data.join("images"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .find(|p| p.ends_with(format!("{}.png", id(2))))
+        .unwrap();
     std::fs::remove_file(&lost).unwrap();
     let out = lantern(&["audit", "stats", s(&audit)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -273,9 +387,16 @@ fn a_dataset_that_moved_is_reported_per_image_and_the_audit_still_opens() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(ok(&out).contains("1/4 images audited"), "the audit opens and reports progress");
     for i in 0..4 {
-        assert!(stderr.contains(&format!("lantern: warning: image {}: ", id(i))) && stderr.contains("the dataset moved or lost the file"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("lantern: warning: image {}: ", id(i)))
+                && stderr.contains("the dataset moved or lost the file"),
+            "{stderr}"
+        );
     }
-    assert!(ok(&lantern(&["audit", "record", s(&audit), &id(3), "flag"])).trim().parse::<i64>().is_ok(), "verdicts can still be recorded");
+    assert!(
+        ok(&lantern(&["audit", "record", s(&audit), &id(3), "flag"])).trim().parse::<i64>().is_ok(),
+        "verdicts can still be recorded"
+    );
     assert_eq!(ok(&lantern(&["audit", "export", s(&audit), "--format", "csv"])).lines().count(), 3);
 }
 
@@ -320,7 +441,10 @@ fn damaged_foreign_and_newer_files_are_refused_and_never_modified() {
     assert_refused_untouched(&scribbled, "damaged");
 
     let foreign = dir.path().join("shop.db");
-    rusqlite::Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('x');").unwrap();
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('x');")
+        .unwrap();
     assert_refused_untouched(&foreign, "another program, with tables customers");
 
     let empty = dir.path().join("empty.db");
@@ -333,14 +457,20 @@ fn damaged_foreign_and_newer_files_are_refused_and_never_modified() {
     assert_refused_untouched(&newer, "newer Lantern (audit schema v3");
 
     assert_eq!(std::fs::read(&audit).unwrap(), good);
-    assert!(ok(&lantern(&["audit", "stats", s(&audit)])).contains("40/40 images audited"), "the intact audit still opens");
+    assert!(
+        ok(&lantern(&["audit", "stats", s(&audit)])).contains("40/40 images audited"),
+        "the intact audit still opens"
+    );
 }
 
 /// Two annotators audit the same images with the labels of a scikit-learn fixture case; the
 /// merge prints and stores scikit-learn's kappa.
 #[test]
 fn merge_prints_and_stores_agreement() {
-    let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit/kappa.json")).unwrap()).unwrap();
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit/kappa.json")).unwrap(),
+    )
+    .unwrap();
     let case = fixture["cases"].as_array().unwrap().iter().find(|c| c["a"].as_array().unwrap().len() == 20).unwrap();
     let expected = case["kappa"].as_f64().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -355,7 +485,13 @@ fn merge_prints_and_stores_agreement() {
             .unwrap()
             .iter()
             .enumerate()
-            .map(|(i, l)| format!("{{\"image\":\"{}\",\"verdict\":{l},\"box\":[0,0,{},9]}}\n", id(i), if who == "ana" { 9 } else { 4 }))
+            .map(|(i, l)| {
+                format!(
+                    "{{\"image\":\"{}\",\"verdict\":{l},\"box\":[0,0,{},9]}}\n",
+                    id(i),
+                    if who == "ana" { 9 } else { 4 }
+                )
+            })
             .collect();
         let file = dir.path().join(format!("{who}.jsonl"));
         std::fs::write(&file, lines).unwrap();
@@ -371,14 +507,24 @@ fn merge_prints_and_stores_agreement() {
     let a = Audit::open(&merged).unwrap();
     let pairs = a.agreement().unwrap();
     assert_eq!(pairs.len(), 1);
-    assert!((pairs[0].kappa.unwrap() - expected).abs() < 1e-12, "{} vs scikit-learn {expected}", pairs[0].kappa.unwrap());
+    assert!(
+        (pairs[0].kappa.unwrap() - expected).abs() < 1e-12,
+        "{} vs scikit-learn {expected}",
+        pairs[0].kappa.unwrap()
+    );
     assert!(ok(&lantern(&["audit", "stats", s(&merged)])).contains(&format!("Cohen's kappa {expected:.3}")));
-    assert_bad_input(&lantern(&["audit", "merge", s(&files[0]), s(&files[1]), "--out", s(&merged)]), &["already exists"]);
+    assert_bad_input(
+        &lantern(&["audit", "merge", s(&files[0]), s(&files[1]), "--out", s(&merged)]),
+        &["already exists"],
+    );
     let other = dir.path().join("other");
     ok(&lantern(&["synth", "--out", s(&other), "--count", "21", "--seed", "8", "--size", "32"]));
     let c = dir.path().join("c.db");
     ok(&lantern(&["audit", "new", s(&c), "--data", s(&other), "--format", "synth"]));
-    assert_bad_input(&lantern(&["audit", "merge", s(&files[0]), s(&c), "--out", s(&dir.path().join("m2.db"))]), &["different datasets"]);
+    assert_bad_input(
+        &lantern(&["audit", "merge", s(&files[0]), s(&c), "--out", s(&dir.path().join("m2.db"))]),
+        &["different datasets"],
+    );
 }
 
 /// The commands of tests/reference/make_audit_fixtures.py give the COCO export it checked with
@@ -386,12 +532,21 @@ fn merge_prints_and_stores_agreement() {
 #[test]
 fn the_coco_export_is_the_one_pycocotools_loaded() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
-    let commands: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("coco_commands.json")).unwrap()).unwrap();
-    let checked: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("coco_export.json")).unwrap()).unwrap();
+    let commands: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("coco_commands.json")).unwrap()).unwrap();
+    let checked: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("coco_export.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (data, audit, out) = (dir.path().join("data"), dir.path().join("a.db"), dir.path().join("coco.json"));
     for cmd in commands["commands"].as_array().unwrap() {
-        let args: Vec<String> = cmd.as_array().unwrap().iter().map(|a| a.as_str().unwrap().replace("{data}", s(&data)).replace("{audit}", s(&audit)).replace("{out}", s(&out))).collect();
+        let args: Vec<String> = cmd
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                a.as_str().unwrap().replace("{data}", s(&data)).replace("{audit}", s(&audit)).replace("{out}", s(&out))
+            })
+            .collect();
         ok(&Command::new(env!("CARGO_BIN_EXE_lantern")).args(&args).output().unwrap());
     }
     let mine: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();

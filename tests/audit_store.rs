@@ -19,12 +19,19 @@ struct KappaCase {
 fn kappa_cases() -> Vec<KappaCase> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit/kappa.json");
     let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let labels = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|l| l.as_str().unwrap().parse().unwrap()).collect::<Vec<VerdictKind>>();
+    let labels = |v: &serde_json::Value| {
+        v.as_array().unwrap().iter().map(|l| l.as_str().unwrap().parse().unwrap()).collect::<Vec<VerdictKind>>()
+    };
     fixture["cases"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| KappaCase { name: c["name"].as_str().unwrap().to_string(), a: labels(&c["a"]), b: labels(&c["b"]), kappa: c["kappa"].as_f64() })
+        .map(|c| KappaCase {
+            name: c["name"].as_str().unwrap().to_string(),
+            a: labels(&c["a"]),
+            b: labels(&c["b"]),
+            kappa: c["kappa"].as_f64(),
+        })
         .collect()
 }
 
@@ -46,7 +53,15 @@ fn synth_audit(dir: &Path, count: usize, annotator: &str) -> (Setup, Audit) {
     if !data.exists() {
         synth_folder::write(&data, count, 11, 48, |_| ()).unwrap();
     }
-    let setup = Setup::from_dataset(&NewAudit { data, format: Format::Synth, model: None, method: None, threshold: 0.5, annotator: Some(annotator.into()) }).unwrap();
+    let setup = Setup::from_dataset(&NewAudit {
+        data,
+        format: Format::Synth,
+        model: None,
+        method: None,
+        threshold: 0.5,
+        annotator: Some(annotator.into()),
+    })
+    .unwrap();
     let audit = Audit::create(&dir.join(format!("{annotator}.db")), &setup).unwrap();
     (setup, audit)
 }
@@ -99,7 +114,9 @@ fn an_annotator_resumes_where_they_stopped() {
         let gt = image.boxes[0];
         let predicted = PixelBox { x0: gt.x0, y0: gt.y0, x1: gt.x1.min(gt.x0 + 3), y1: gt.y1 };
         let iou = predicted.iou(&gt);
-        audit.record_prediction(&image.id, &Prediction { class: image.class, boxes: vec![predicted], iou: Some(iou) }).unwrap();
+        audit
+            .record_prediction(&image.id, &Prediction { class: image.class, boxes: vec![predicted], iou: Some(iou) })
+            .unwrap();
         let mut v = NewVerdict::new(&image.id, if iou > 0.5 { VerdictKind::Accept } else { VerdictKind::Reject });
         v.iou = Some(iou);
         v.predicted_boxes = vec![predicted];

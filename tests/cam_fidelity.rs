@@ -13,11 +13,11 @@
 
 mod common;
 
+use burn::tensor::Device;
 use common::*;
 use lantern::explain::{self, Method};
 use lantern::imaging::Preprocess;
 use lantern::models::{self, Network, StateDict};
-use burn::tensor::Device;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -68,7 +68,8 @@ fn check(net: &Network, record: &Value, device: &Device) -> Vec<Compared> {
     let layer = record["layer"].as_str().unwrap();
     if let Some(cam_layer) = record.get("cam_layer") {
         // CAM runs at explain::cam_layer (`layer4.1`, the same activation as `layer4`).
-        let info = net.layers.iter().find(|l| l.name == cam_layer.as_str().unwrap()).expect("the fixture's CAM layer exists");
+        let info =
+            net.layers.iter().find(|l| l.name == cam_layer.as_str().unwrap()).expect("the fixture's CAM layer exists");
         assert!(net.cam_weights_at(info.cut).is_some(), "CAM applies at the fixture's CAM layer");
     }
     let mut compared = Vec::new();
@@ -76,7 +77,8 @@ fn check(net: &Network, record: &Value, device: &Device) -> Vec<Compared> {
     for (image, entry) in record["images"].as_object().unwrap() {
         let view = image::open(fixtures().join("photos").join(format!("{image}_224.png"))).unwrap().into_rgb8();
         let x = pre.tensor(&view, device);
-        let expected_logits: Vec<f32> = entry["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let expected_logits: Vec<f32> =
+            entry["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
         let target = entry["target"].as_u64().unwrap() as usize;
         for (method, spec) in entry["maps"].as_object().unwrap() {
             let method: Method = method.parse().unwrap();
@@ -103,7 +105,12 @@ fn check(net: &Network, record: &Value, device: &Device) -> Vec<Compared> {
 fn maps_of<'a>(compared: &'a [Compared], image: &str, methods: &[Method]) -> Vec<&'a Compared> {
     methods
         .iter()
-        .map(|m| compared.iter().find(|c| c.image == image && c.method == *m).unwrap_or_else(|| panic!("{image}: no {}", m.name())))
+        .map(|m| {
+            compared
+                .iter()
+                .find(|c| c.image == image && c.method == *m)
+                .unwrap_or_else(|| panic!("{image}: no {}", m.name()))
+        })
         .collect()
 }
 
@@ -114,8 +121,17 @@ fn assert_distinct(compared: &[Compared], image: &str, methods: &[Method]) {
         for b in &maps[i + 1..] {
             let theirs = max_abs_diff(&a.reference, &b.reference);
             let ours = max_abs_diff(&a.ours, &b.ours);
-            eprintln!("{image:<10} {:<10} vs {:<10} max|diff|: reference {theirs:.3}, Lantern {ours:.3}", a.method.name(), b.method.name());
-            assert!(theirs >= DISTINCT && ours >= DISTINCT, "{image}: {} and {} coincide", a.method.name(), b.method.name());
+            eprintln!(
+                "{image:<10} {:<10} vs {:<10} max|diff|: reference {theirs:.3}, Lantern {ours:.3}",
+                a.method.name(),
+                b.method.name()
+            );
+            assert!(
+                theirs >= DISTINCT && ours >= DISTINCT,
+                "{image}: {} and {} coincide",
+                a.method.name(),
+                b.method.name()
+            );
         }
     }
 }

@@ -14,7 +14,11 @@ fn demo_model() -> PathBuf {
 }
 
 fn lantern(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("NO_COLOR", "1").output().expect("the lantern binary runs")
+    Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the lantern binary runs")
 }
 
 fn s(p: &Path) -> &str {
@@ -35,7 +39,19 @@ fn assert_bad_input(out: &Output, needle: &str) {
 fn explain_writes_overlay_raw_map_and_record_for_each_method() {
     let dir = tempfile::tempdir().unwrap();
     let star = root().join("assets/demo/images/star.png");
-    let out = lantern(&["explain", s(&star), "--model", s(&demo_model()), "--method", "gradcam,cam", "--device", "cpu", "--out", s(dir.path()), "--json"]);
+    let out = lantern(&[
+        "explain",
+        s(&star),
+        "--model",
+        s(&demo_model()),
+        "--method",
+        "gradcam,cam",
+        "--device",
+        "cpu",
+        "--out",
+        s(dir.path()),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for method in ["gradcam", "cam"] {
         for suffix in ["overlay.png", "map.npy", "map.png", "json"] {
@@ -46,7 +62,8 @@ fn explain_writes_overlay_raw_map_and_record_for_each_method() {
         assert_eq!((overlay.width(), overlay.height()), (224, 224), "the overlay covers the full image");
         let map16 = image::open(dir.path().join(format!("star.{method}.map.png"))).unwrap();
         assert!(matches!(map16, image::DynamicImage::ImageLuma16(_)), "the raw map PNG is 16-bit grey");
-        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join(format!("star.{method}.json"))).unwrap()).unwrap();
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(format!("star.{method}.json"))).unwrap()).unwrap();
         assert_eq!(record["method"], method);
         assert_eq!(record["predictions"].as_array().unwrap().len(), 5);
         assert_eq!(record["predictions"][0]["label"], "star", "the demo model recognises its demo star");
@@ -63,7 +80,10 @@ fn bench_reports_medians_and_skips_the_class_switch_when_asked() {
     assert!(both.status.success(), "{}", String::from_utf8_lossy(&both.stderr));
     let report: serde_json::Value = serde_json::from_slice(&both.stdout).unwrap();
     assert_eq!((report["method"].as_str(), report["repeat"].as_u64()), (Some("gradcam"), Some(2)));
-    assert!(report["explain_ms"].as_f64().unwrap() > 0.0 && report["switch_class_ms"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["explain_ms"].as_f64().unwrap() > 0.0 && report["switch_class_ms"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
     let one = lantern(&[&base[..], &["--method", "rise", "--masks", "64", "--no-switch"]].concat());
     assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
     let report: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
@@ -73,7 +93,12 @@ fn bench_reports_medians_and_skips_the_class_switch_when_asked() {
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern")).arg("methods").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .arg("methods")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // As `lantern methods | head -0`: the reader closes before the first line is written.
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
@@ -96,7 +121,17 @@ fn bad_images_give_one_line_and_exit_code_2() {
         let run = lantern(&["explain", s(image), "--model", s(&model), "--device", "cpu", "--out", s(&out)]);
         assert_bad_input(&run, needle);
     }
-    let several = lantern(&["explain", s(&missing), s(&root().join("assets/demo/images/ring.png")), "--model", s(&model), "--device", "cpu", "--out", s(&out)]);
+    let several = lantern(&[
+        "explain",
+        s(&missing),
+        s(&root().join("assets/demo/images/ring.png")),
+        "--model",
+        s(&model),
+        "--device",
+        "cpu",
+        "--out",
+        s(&out),
+    ]);
     assert_bad_input(&several, "1 of 2 images could not be explained");
     assert!(out.join("ring.gradcam.overlay.png").exists(), "the good image is still explained");
 }
@@ -115,7 +150,10 @@ fn bad_models_layers_and_classes_give_one_line_and_exit_code_2() {
         assert_bad_input(&lantern(&["layers", "--model", s(model)]), model.file_name().unwrap().to_str().unwrap());
     }
     let model = demo_model();
-    assert_bad_input(&lantern(&["explain", s(&star), "--model", s(&model), "--layer", "layer9", "--out", s(&out)]), "layer9");
+    assert_bad_input(
+        &lantern(&["explain", s(&star), "--model", s(&model), "--layer", "layer9", "--out", s(&out)]),
+        "layer9",
+    );
     assert_bad_input(&lantern(&["explain", s(&star), "--model", s(&model), "--target", "6", "--out", s(&out)]), "6");
     assert_bad_input(&lantern(&["layers", "--model", s(&model), "--arch", "resnet18"]), "resnet18");
 }
@@ -126,18 +164,47 @@ fn out_of_range_method_flags_are_refused_with_the_flag_and_its_range() {
     let star = root().join("assets/demo/images/star.png");
     let out = dir.path().join("out");
     let model = demo_model();
-    for (flag, value) in [("--keep", "0"), ("--keep", "1.5"), ("--steps", "1"), ("--window", "0"), ("--masks", "0"), ("--cells", "0"), ("--sigma", "-1"), ("--batch", "0")] {
+    for (flag, value) in [
+        ("--keep", "0"),
+        ("--keep", "1.5"),
+        ("--steps", "1"),
+        ("--window", "0"),
+        ("--masks", "0"),
+        ("--cells", "0"),
+        ("--sigma", "-1"),
+        ("--batch", "0"),
+    ] {
         let setting = format!("{flag}={value}");
-        let run = lantern(&["explain", s(&star), "--model", s(&model), "--method", "rise", "--device", "cpu", "--out", s(&out), &setting]);
+        let run = lantern(&[
+            "explain",
+            s(&star),
+            "--model",
+            s(&model),
+            "--method",
+            "rise",
+            "--device",
+            "cpu",
+            "--out",
+            s(&out),
+            &setting,
+        ]);
         assert_bad_input(&run, flag);
-        assert!(String::from_utf8_lossy(&run.stderr).contains(" to "), "the range is given: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains(" to "),
+            "the range is given: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
     }
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(), "nothing is written for a refused run");
 }
 
 #[test]
 fn device_auto_keeps_the_vulkan_loaders_noise_off_the_terminal_without_a_gpu() {
-    let run = Command::new(env!("CARGO_BIN_EXE_lantern")).args(["layers", "--model", s(&demo_model())]).env_remove("XDG_RUNTIME_DIR").output().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["layers", "--model", s(&demo_model())])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
     assert!(run.status.success());
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -155,7 +222,26 @@ fn layers_and_methods_list_what_can_be_explained() {
     assert!(text.contains("blocks.0") && text.contains("lantern_cnn"), "{text}");
     let methods = lantern(&["methods"]);
     let text = String::from_utf8_lossy(&methods.stdout);
-    for name in ["cam", "gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam", "eigengradcam", "scorecam", "ablationcam", "saliency", "inputxgradient", "smoothgrad", "integratedgradients", "guidedbackprop", "guidedgradcam", "occlusion", "rise"] {
+    for name in [
+        "cam",
+        "gradcam",
+        "gradcam++",
+        "xgradcam",
+        "layercam",
+        "hirescam",
+        "eigencam",
+        "eigengradcam",
+        "scorecam",
+        "ablationcam",
+        "saliency",
+        "inputxgradient",
+        "smoothgrad",
+        "integratedgradients",
+        "guidedbackprop",
+        "guidedgradcam",
+        "occlusion",
+        "rise",
+    ] {
         assert!(text.lines().any(|l| l.split_whitespace().next() == Some(name)), "{name} missing from:\n{text}");
     }
 }
@@ -169,7 +255,21 @@ fn eval_reports_on_the_procedural_benchmark_and_resumes() {
     let out = dir.path().join("eval");
     let synth = lantern(&["synth", "--out", s(&data), "--count", "12", "--seed", "4242", "--size", "128"]);
     assert!(synth.status.success(), "{}", String::from_utf8_lossy(&synth.stderr));
-    let eval = || lantern(&["eval", "--data", s(&data), "--format", "synth", "--methods", "cam,gradcam", "--device", "cpu", "--out", s(&out)]);
+    let eval = || {
+        lantern(&[
+            "eval",
+            "--data",
+            s(&data),
+            "--format",
+            "synth",
+            "--methods",
+            "cam,gradcam",
+            "--device",
+            "cpu",
+            "--out",
+            s(&out),
+        ])
+    };
     let first = eval();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     for f in ["per_image.csv", "summary.md", "summary.json", "state.jsonl"] {
@@ -208,7 +308,17 @@ fn eval_reports_on_the_procedural_benchmark_and_resumes() {
 
 /// A procedural split of `count` images of `size` pixels in `dir`.
 fn synth(dir: &Path, count: usize, size: u32) {
-    let run = lantern(&["synth", "--out", s(dir), "--count", &count.to_string(), "--seed", "77", "--size", &size.to_string()]);
+    let run = lantern(&[
+        "synth",
+        "--out",
+        s(dir),
+        "--count",
+        &count.to_string(),
+        "--seed",
+        "77",
+        "--size",
+        &size.to_string(),
+    ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
 }
 
@@ -246,7 +356,19 @@ fn eval_follows_wsolevaluations_protocol_by_default_and_states_it() {
     }
     std::fs::write(data.join("annotations.json"), annotations.to_string()).unwrap();
     let eval = |out: &Path, extra: &[&str]| {
-        let mut args = vec!["eval", "--data", s(&data), "--format", "synth", "--methods", "gradcam", "--device", "cpu", "--out", s(out)];
+        let mut args = vec![
+            "eval",
+            "--data",
+            s(&data),
+            "--format",
+            "synth",
+            "--methods",
+            "gradcam",
+            "--device",
+            "cpu",
+            "--out",
+            s(out),
+        ];
         args.extend_from_slice(extra);
         let run = lantern(&args);
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -267,7 +389,8 @@ fn eval_follows_wsolevaluations_protocol_by_default_and_states_it() {
     assert_eq!(summary["protocol"], "crop");
     assert!(summary["methods"][0]["max_box_acc"].is_null(), "the center crop holds no object: {summary}");
     assert!(csv_rows(&crop.join("per_image.csv")).iter().all(|r| r["max_iou_v1"].is_empty()));
-    let unknown = lantern(&["eval", "--data", s(&data), "--format", "synth", "--protocol", "center", "--out", s(&crop)]);
+    let unknown =
+        lantern(&["eval", "--data", s(&data), "--format", "synth", "--protocol", "center", "--out", s(&crop)]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown protocol 'center' (choose wsol or crop)"));
 }
@@ -284,7 +407,19 @@ fn eval_refuses_classes_that_do_not_fit_the_model_and_reads_a_class_map() {
     std::fs::write(data.join("annotations.json"), annotations.to_string()).unwrap();
     let out = dir.path().join("out");
     let eval = |extra: &[&str]| {
-        let mut args = vec!["eval", "--data", s(&data), "--format", "synth", "--methods", "cam", "--device", "cpu", "--out", s(&out)];
+        let mut args = vec![
+            "eval",
+            "--data",
+            s(&data),
+            "--format",
+            "synth",
+            "--methods",
+            "cam",
+            "--device",
+            "cpu",
+            "--out",
+            s(&out),
+        ];
         args.extend_from_slice(extra);
         lantern(&args)
     };
@@ -326,7 +461,19 @@ fn eval_resume_is_keyed_on_the_settings_and_never_mixes_rows() {
     synth(&data, 3, 64);
     let out = dir.path().join("out");
     let eval = |extra: &[&str]| {
-        let mut args = vec!["eval", "--data", s(&data), "--format", "synth", "--methods", "cam", "--device", "cpu", "--out", s(&out)];
+        let mut args = vec![
+            "eval",
+            "--data",
+            s(&data),
+            "--format",
+            "synth",
+            "--methods",
+            "cam",
+            "--device",
+            "cpu",
+            "--out",
+            s(&out),
+        ];
         args.extend_from_slice(extra);
         lantern(&args)
     };
@@ -355,10 +502,16 @@ fn eval_resume_is_keyed_on_the_settings_and_never_mixes_rows() {
 
     let fresh = eval(&["--interval", "0.05", "--fresh"]);
     assert!(fresh.status.success(), "{}", String::from_utf8_lossy(&fresh.stderr));
-    let rows: Vec<serde_json::Value> =
-        std::fs::read_to_string(out.join("state.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(out.join("state.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|r| r["v1_ious"].as_array().unwrap().len() == 20), "every row has the 20 thresholds of 0.05");
+    assert!(
+        rows.iter().all(|r| r["v1_ious"].as_array().unwrap().len() == 20),
+        "every row has the 20 thresholds of 0.05"
+    );
     assert_eq!(json(&out.join("summary.json"))["thresholds"].as_array().unwrap().len(), 20);
 }
 
@@ -382,7 +535,20 @@ fn eval_numeric_flags_are_refused_with_the_flag() {
         ("--window", "0"),
     ] {
         let setting = format!("{flag}={value}");
-        let run = lantern(&["eval", "--data", s(&data), "--format", "synth", "--methods", "rise", "--device", "cpu", "--out", s(&out), &setting]);
+        let run = lantern(&[
+            "eval",
+            "--data",
+            s(&data),
+            "--format",
+            "synth",
+            "--methods",
+            "rise",
+            "--device",
+            "cpu",
+            "--out",
+            s(&out),
+            &setting,
+        ]);
         assert_bad_input(&run, flag);
     }
     assert!(!out.exists(), "nothing is written for a refused run");

@@ -151,10 +151,16 @@ fn state_dict_hostile_inputs_fail_cleanly() {
             b
         }),
         // A million floats declared over 4 bytes of data.
-        ("short_data.safetensors", safetensors(r#"{"w":{"dtype":"F32","shape":[1000000],"data_offsets":[0,4000000]}}"#, &[0; 4])),
+        (
+            "short_data.safetensors",
+            safetensors(r#"{"w":{"dtype":"F32","shape":[1000000],"data_offsets":[0,4000000]}}"#, &[0; 4]),
+        ),
         // Shape and offsets that disagree, and an overflowing shape.
         ("mismatch.safetensors", safetensors(r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,4]}}"#, &[0; 4])),
-        ("overflow.safetensors", safetensors(r#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}}"#, &[0; 4])),
+        (
+            "overflow.safetensors",
+            safetensors(r#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}}"#, &[0; 4]),
+        ),
     ];
     for (name, bytes) in cases {
         let path = dir.path().join(name);
@@ -234,23 +240,35 @@ fn annotations_hostile_inputs_fail_cleanly() {
     let e = invalid(dataset_pipeline(coco_with(4, 3, &rle(format!("{}@", "o".repeat(12)))).path(), Format::Coco));
     assert!(e.contains("RLE"), "{e}");
     let huge = i64::MAX - 1;
-    let e = invalid(dataset_pipeline(coco_with(4, 3, &rle(encode_rle(&[0, huge, 0]) + &encode_rle(&[huge]))).path(), Format::Coco));
+    let e = invalid(dataset_pipeline(
+        coco_with(4, 3, &rle(encode_rle(&[0, huge, 0]) + &encode_rle(&[huge]))).path(),
+        Format::Coco,
+    ));
     assert!(e.contains("RLE"), "{e}");
     // Uncompressed counts beyond u32, and counts that do not cover the image.
     invalid(dataset_pipeline(coco_with(4, 3, r#"{"counts": [4294967308]}"#).path(), Format::Coco));
-    invalid(dataset_pipeline(coco_with(4, 3, r#"{"counts": [4294967295, 4294967295, 4294967295]}"#).path(), Format::Coco));
+    invalid(dataset_pipeline(
+        coco_with(4, 3, r#"{"counts": [4294967295, 4294967295, 4294967295]}"#).path(),
+        Format::Coco,
+    ));
 
     // A 100000 x 100000 image (10 gigapixels) with a polygon: refused before a mask is allocated.
     let e = invalid(dataset_pipeline(coco_with(100_000, 100_000, "[[0, 0, 10, 0, 10, 10]]").path(), Format::Coco));
     assert!(e.contains("megapixel"), "{e}");
     // An RLE covering 65536 x 65536 pixels in a few counts: the same limit.
-    let e = invalid(dataset_pipeline(coco_with(65_536, 65_536, r#"{"counts": [0, 4294967295, 1]}"#).path(), Format::Coco));
+    let e =
+        invalid(dataset_pipeline(coco_with(65_536, 65_536, r#"{"counts": [0, 4294967295, 1]}"#).path(), Format::Coco));
     assert!(e.contains("megapixel"), "{e}");
 
     // Polygons far outside a 16 x 12 image: a triangle with corners at +-1e12 covers it all.
-    let masks = dataset_pipeline(coco_with(16, 12, "[[-1e12, -1e12, 1e12, -1e12, 0, 1e12]]").path(), Format::Coco).unwrap();
+    let masks =
+        dataset_pipeline(coco_with(16, 12, "[[-1e12, -1e12, 1e12, -1e12, 0, 1e12]]").path(), Format::Coco).unwrap();
     assert!(masks[0].pixels().all(|p| p.0[0] == 255), "{:?}", masks[0]);
-    let masks = dataset_pipeline(coco_with(16, 12, "[[-1e300, 5, 1e300, 5, 1e300, 1e300, -1e300, 1e300]]").path(), Format::Coco).unwrap();
+    let masks = dataset_pipeline(
+        coco_with(16, 12, "[[-1e300, 5, 1e300, 5, 1e300, 1e300, -1e300, 1e300]]").path(),
+        Format::Coco,
+    )
+    .unwrap();
     let on: Vec<u32> = masks[0].enumerate_pixels().filter(|p| p.2.0[0] == 255).map(|p| p.1).collect();
     assert!(!on.is_empty() && on.iter().all(|&y| y >= 5), "only rows 5 and below are inside");
 

@@ -75,8 +75,26 @@ fn train_a_generator_from_the_cli_then_explain_and_evaluate_with_it() {
     let classifier = tiny_classifier(dir.path(), "tiny.safetensors", 4);
     let beside = dir.path().join("tiny.generator.safetensors");
     let args = [
-        "train", "generator", "--classifier", s(&classifier), "--data", s(&data), "--format", "synth", "--val-count", "6",
-        "--epochs", "2", "--batch", "4", "--widths", "4,4,4", "--seed", "5", "--device", "cpu",
+        "train",
+        "generator",
+        "--classifier",
+        s(&classifier),
+        "--data",
+        s(&data),
+        "--format",
+        "synth",
+        "--val-count",
+        "6",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--widths",
+        "4,4,4",
+        "--seed",
+        "5",
+        "--device",
+        "cpu",
     ];
     let train = lantern(&args);
     assert!(train.status.success(), "{}", text(&train));
@@ -95,22 +113,65 @@ fn train_a_generator_from_the_cli_then_explain_and_evaluate_with_it() {
     let image = data.join("images").join("circle");
     let image = std::fs::read_dir(&image).unwrap().next().unwrap().unwrap().path();
     let explained = dir.path().join("explained");
-    let run = lantern(&["explain", s(&image), "--model", s(&classifier), "--method", "generator,gradcam", "--out", s(&explained), "--json", "--device", "cpu"]);
+    let run = lantern(&[
+        "explain",
+        s(&image),
+        "--model",
+        s(&classifier),
+        "--method",
+        "generator,gradcam",
+        "--out",
+        s(&explained),
+        "--json",
+        "--device",
+        "cpu",
+    ]);
     assert!(run.status.success(), "{}", text(&run));
     let records: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(records[0]["method"], "generator");
     let stem = image.file_stem().unwrap().to_str().unwrap();
-    let npy = std::fs::read_dir(&explained).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("{stem}.generator."))).count();
+    let npy = std::fs::read_dir(&explained)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("{stem}.generator.")))
+        .count();
     assert!(npy >= 2, "overlay, map and record files for the generator");
 
     // Evaluate it next to CAM.
-    let eval = lantern(&["eval", "--data", s(&data), "--format", "synth", "--model", s(&classifier), "--methods", "cam,generator", "--out", s(&dir.path().join("eval")), "--limit", "4", "--device", "cpu"]);
+    let eval = lantern(&[
+        "eval",
+        "--data",
+        s(&data),
+        "--format",
+        "synth",
+        "--model",
+        s(&classifier),
+        "--methods",
+        "cam,generator",
+        "--out",
+        s(&dir.path().join("eval")),
+        "--limit",
+        "4",
+        "--device",
+        "cpu",
+    ]);
     assert!(eval.status.success(), "{}", text(&eval));
     assert!(text(&eval).contains("| generator |"), "{}", text(&eval));
 
     // Another classifier: the generator beside it does not fit, and the reason is given.
     let other = tiny_classifier(dir.path(), "other.safetensors", 9);
-    let wrong = lantern(&["explain", s(&image), "--model", s(&other), "--method", "generator", "--generator", s(&beside), "--out", s(&explained)]);
+    let wrong = lantern(&[
+        "explain",
+        s(&image),
+        "--model",
+        s(&other),
+        "--method",
+        "generator",
+        "--generator",
+        s(&beside),
+        "--out",
+        s(&explained),
+    ]);
     assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
     assert!(text(&wrong).contains("was trained for another classifier"), "{}", text(&wrong));
     let none = lantern(&["explain", s(&image), "--model", s(&other), "--method", "generator", "--out", s(&explained)]);

@@ -112,7 +112,8 @@ fn no_module_uses_one_of_its_own_tier_or_above() {
             match tiers.get(&used) {
                 Some(&t) if t < own => {}
                 Some(&t) => violations.push(format!("{}: {top} (tier {own}) uses {used} (tier {t})", rel.display())),
-                None => violations.push(format!("{}: uses '{used}', which ARCHITECTURE.md's table does not place", rel.display())),
+                None => violations
+                    .push(format!("{}: uses '{used}', which ARCHITECTURE.md's table does not place", rel.display())),
             }
         }
     }

@@ -30,9 +30,19 @@ fn map_equals_scikit_learn_to_1e6_including_ties() {
     // The tie case's ties matter: breaking them by item order gives another mAP.
     let ties = &cases[1];
     let labels = ties["labels"].as_u64().unwrap() as usize;
-    let broken: Vec<f32> = ties["scores"].as_array().unwrap().iter().enumerate().map(|(i, v)| v.as_f64().unwrap() as f32 + (i / labels) as f32 * 1e-4).collect();
+    let broken: Vec<f32> = ties["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.as_f64().unwrap() as f32 + (i / labels) as f32 * 1e-4)
+        .collect();
     let truth: Vec<bool> = ties["truth"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
     let (_, by_order) = mean_average_precision(&broken, &truth, labels);
     let constant = ties["per_label"][2].as_f64().unwrap();
-    assert!((by_order[2] - constant).abs() > 0.01, "the constant column: {} by order, {constant} with ties", by_order[2]);
+    assert!(
+        (by_order[2] - constant).abs() > 0.01,
+        "the constant column: {} by order, {constant} with ties",
+        by_order[2]
+    );
 }

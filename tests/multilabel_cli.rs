@@ -7,14 +7,35 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn lantern(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("NO_COLOR", "1").output().expect("the lantern binary runs")
+    Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the lantern binary runs")
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
 }
 
-const TINY: [&str; 16] = ["--widths", "4,8", "--size", "32", "--images", "40", "--epochs", "2", "--batch", "8", "--test-count", "12", "--lr", "0.01", "--seed", "5"];
+const TINY: [&str; 16] = [
+    "--widths",
+    "4,8",
+    "--size",
+    "32",
+    "--images",
+    "40",
+    "--epochs",
+    "2",
+    "--batch",
+    "8",
+    "--test-count",
+    "12",
+    "--lr",
+    "0.01",
+    "--seed",
+    "5",
+];
 
 fn train(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["train", "multilabel", "--out", s(out)];
@@ -69,11 +90,26 @@ fn explain_writes_one_file_set_per_present_label_and_boostcam_follows_alpha() {
 
     // With a threshold of 0 every label is present: six file sets, one per label name.
     let out = dir.path().join("present");
-    let o = lantern(&["explain", s(&image), "--model", s(&model), "--target", "present", "--label-threshold", "0", "--method", "cam", "--out", s(&out), "--json"]);
+    let o = lantern(&[
+        "explain",
+        s(&image),
+        "--model",
+        s(&model),
+        "--target",
+        "present",
+        "--label-threshold",
+        "0",
+        "--method",
+        "cam",
+        "--out",
+        s(&out),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let records: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(records.len(), 6);
-    let names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     for shape in lantern::datasets::synth::SHAPES {
         assert!(names.iter().any(|n| n.starts_with(&format!("000000-{shape}"))), "{shape}: {names:?}");
     }
@@ -81,9 +117,27 @@ fn explain_writes_one_file_set_per_present_label_and_boostcam_follows_alpha() {
     // BoostLU CAM: a larger alpha never lowers the map and raises it somewhere.
     let map_at = |alpha: &str| {
         let out = dir.path().join(format!("boost-{alpha}"));
-        let o = lantern(&["explain", s(&image), "--model", s(&model), "--target", "top1", "--method", "boostcam", "--boost-alpha", alpha, "--out", s(&out), "--json"]);
+        let o = lantern(&[
+            "explain",
+            s(&image),
+            "--model",
+            s(&model),
+            "--target",
+            "top1",
+            "--method",
+            "boostcam",
+            "--boost-alpha",
+            alpha,
+            "--out",
+            s(&out),
+            "--json",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let npy = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "npy")).unwrap();
+        let npy = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "npy"))
+            .unwrap();
         let bytes = std::fs::read(npy).unwrap();
         let reader = npyz::NpyFile::new(&bytes[..]).unwrap();
         reader.into_vec::<f32>().unwrap()
@@ -115,6 +169,17 @@ fn bad_multilabel_flags_give_one_line_and_exit_code_2() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(needle), "{flags:?}: {err}");
     }
-    let o = lantern(&["explain", "x.png", "--model", "m", "--target", "present", "--label-threshold", "2", "--out", s(dir.path())]);
+    let o = lantern(&[
+        "explain",
+        "x.png",
+        "--model",
+        "m",
+        "--target",
+        "present",
+        "--label-threshold",
+        "2",
+        "--out",
+        s(dir.path()),
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }

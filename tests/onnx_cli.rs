@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn lantern(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("NO_COLOR", "1").output().expect("the lantern binary runs")
+    Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the lantern binary runs")
 }
 
 fn model(name: &str) -> PathBuf {
@@ -33,7 +37,10 @@ fn assert_refused(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert_eq!(err.lines().filter(|l| l.contains(needle)).count(), 1, "'{needle}' in one line: {err}");
-    assert!(err.lines().filter(|l| l.starts_with("lantern:") || l.starts_with("error:")).count() == 1, "one error line: {err}");
+    assert!(
+        err.lines().filter(|l| l.starts_with("lantern:") || l.starts_with("error:")).count() == 1,
+        "one error line: {err}"
+    );
 }
 
 #[test]
@@ -41,9 +48,13 @@ fn transformers_and_convnets_explain_with_only_the_model_file() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["vit", "swin", "convnext"] {
         let out_dir = dir.path().join(name);
-        let out = lantern(&["explain", "--model", s(&model(name)), "--method", "gradcam", "--out", s(&out_dir), s(&photo())]);
+        let out =
+            lantern(&["explain", "--model", s(&model(name)), "--method", "gradcam", "--out", s(&out_dir), s(&photo())]);
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let written: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let written: Vec<_> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert!(written.iter().any(|f| f.ends_with(".png")), "{name}: {written:?}");
     }
 }
@@ -64,7 +75,18 @@ fn layers_lists_tensors_by_module_with_shapes_and_layouts() {
 #[test]
 fn the_token_layout_can_be_overridden_and_a_wrong_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ok = lantern(&["explain", "--model", s(&model("vit")), "--method", "gradcam", "--tokens", "1:4x4", "--out", s(dir.path()), s(&photo())]);
+    let ok = lantern(&[
+        "explain",
+        "--model",
+        s(&model("vit")),
+        "--method",
+        "gradcam",
+        "--tokens",
+        "1:4x4",
+        "--out",
+        s(dir.path()),
+        s(&photo()),
+    ]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert_refused(&lantern(&["layers", "--model", s(&model("vit")), "--tokens", "3:5x5"]), "no layer");
     assert_refused(&lantern(&["layers", "--model", s(&model("vit")), "--tokens", "5x5"]), "PREFIX:HxW");
@@ -73,11 +95,40 @@ fn the_token_layout_can_be_overridden_and_a_wrong_one_is_refused() {
 #[test]
 fn methods_that_cannot_apply_say_why() {
     let dir = tempfile::tempdir().unwrap();
-    let out = lantern(&["explain", "--model", s(&model("vit")), "--method", "guidedbackprop", "--out", s(dir.path()), s(&photo())]);
+    let out = lantern(&[
+        "explain",
+        "--model",
+        s(&model("vit")),
+        "--method",
+        "guidedbackprop",
+        "--out",
+        s(dir.path()),
+        s(&photo()),
+    ]);
     assert_refused(&out, "ONNX");
-    let out = lantern(&["explain", "--model", s(&model("resnet")), "--method", "rollout", "--out", s(dir.path()), s(&photo())]);
+    let out = lantern(&[
+        "explain",
+        "--model",
+        s(&model("resnet")),
+        "--method",
+        "rollout",
+        "--out",
+        s(dir.path()),
+        s(&photo()),
+    ]);
     assert_refused(&out, "no attention");
-    let out = lantern(&["explain", "--model", s(&model("vit")), "--method", "rollout", "--discard", "0.5", "--out", s(dir.path()), s(&photo())]);
+    let out = lantern(&[
+        "explain",
+        "--model",
+        s(&model("vit")),
+        "--method",
+        "rollout",
+        "--discard",
+        "0.5",
+        "--out",
+        s(dir.path()),
+        s(&photo()),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -110,7 +161,8 @@ fn hostile_files_are_refused_in_one_line() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     assert_refused(&lantern(&["layers", "--model", s(&truncated)]), "truncated.onnx");
     let random = dir.path().join("random.onnx");
-    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<_>>())
+        .unwrap();
     assert_refused(&lantern(&["layers", "--model", s(&random)]), "random.onnx");
 
     let cycle = edited(dir.path(), "cycle.onnx", |m| {
@@ -152,11 +204,30 @@ fn similarity_runs_on_an_onnx_model() {
     let gallery = dir.path().join("gallery");
     std::fs::create_dir_all(&gallery).unwrap();
     for name in ["circle", "cross", "ring"] {
-        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/demo/images/{name}.png")), gallery.join(format!("{name}.png"))).unwrap();
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/demo/images/{name}.png")),
+            gallery.join(format!("{name}.png")),
+        )
+        .unwrap();
     }
     let query = gallery.join("circle.png");
     let out = dir.path().join("report");
-    let run = lantern(&["similar", s(&query), "--gallery", s(&gallery), "--model", s(&model("vit")), "--out", s(&out), "--top", "2", "--method", "gradcam", "--device", "cpu"]);
+    let run = lantern(&[
+        "similar",
+        s(&query),
+        "--gallery",
+        s(&gallery),
+        "--model",
+        s(&model("vit")),
+        "--out",
+        s(&out),
+        "--top",
+        "2",
+        "--method",
+        "gradcam",
+        "--device",
+        "cpu",
+    ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["matches"].as_array().unwrap().len(), 2);

@@ -18,7 +18,7 @@ use lantern::control::Control;
 use lantern::explain::attention::{self, HeadFusion};
 use lantern::explain::{self, Method, Params, Session};
 use lantern::models::network::host_values;
-use lantern::models::onnx::value::{Value, F};
+use lantern::models::onnx::value::{F, Value};
 use lantern::models::{self, Network, StateDict};
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -33,9 +33,11 @@ struct Fixture {
 
 fn fixture(name: &str) -> Fixture {
     let dir = fixtures().join("onnx");
-    let record: Json = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+    let record: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
     let tensors = StateDict::load(&dir.join(format!("{name}.safetensors"))).unwrap();
-    let net = models::load(&dir.join(format!("{name}.onnx")), None, &Device::flex()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let net = models::load(&dir.join(format!("{name}.onnx")), None, &Device::flex())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     Fixture { record, tensors, net }
 }
 
@@ -72,7 +74,9 @@ fn every_intermediate_tensor_and_the_logits_match_onnxruntime() {
         let mut compared = 0;
         for entry in f.record["intermediates"].as_array().unwrap() {
             let tensor = entry["name"].as_str().unwrap();
-            let Some(id) = graph.graph.names.iter().position(|n| n == tensor) else { panic!("{name}: Lantern has no value '{tensor}'") };
+            let Some(id) = graph.graph.names.iter().position(|n| n == tensor) else {
+                panic!("{name}: Lantern has no value '{tensor}'")
+            };
             if graph.graph.folded.contains(&id) {
                 // A convolution whose BatchNorm was folded into it holds the norm's output.
                 continue;
@@ -80,7 +84,13 @@ fn every_intermediate_tensor_and_the_logits_match_onnxruntime() {
             let Some(Value::Float { t, .. }) = env[id].as_ref() else { continue };
             let expected = f.values(&format!("t/{tensor}"));
             let ours = t.values();
-            assert_eq!(ours.len(), expected.len(), "{name}: '{tensor}' has {} values, onnxruntime {}", ours.len(), expected.len());
+            assert_eq!(
+                ours.len(),
+                expected.len(),
+                "{name}: '{tensor}' has {} values, onnxruntime {}",
+                ours.len(),
+                expected.len()
+            );
             let err = relative(&ours, expected);
             assert!(err <= 1e-4, "{name}: first divergence at '{tensor}' ({}): {err:.2e} relative", entry["op"]);
             compared += 1;
@@ -99,11 +109,20 @@ fn the_gradient_at_the_layer_matches_torch_autograd() {
         let f = fixture(name);
         let module = f.layer_module();
         let acts = explain::activations(&f.net, f.input(), module).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(acts.layer.cut, f.net.find_layer(f.record["layer"]["onnx_tensor"].as_str().unwrap()).unwrap().cut, "{name}: {module} resolves to the fixture's tensor");
+        assert_eq!(
+            acts.layer.cut,
+            f.net.find_layer(f.record["layer"]["onnx_tensor"].as_str().unwrap()).unwrap().cut,
+            "{name}: {module} resolves to the fixture's tensor"
+        );
         let g = explain::activations::gradient(&f.net, &acts, f.target()).unwrap();
         // The reference is in the layer's own layout; compare through the same transform.
         let shape = &f.tensors.tensors["grad"].shape;
-        let reference = to_channels_first(f.values("grad"), shape, f.record["layer"]["layout"].as_str().unwrap(), f.record["layer"]["prefix_tokens"].as_u64().unwrap() as usize);
+        let reference = to_channels_first(
+            f.values("grad"),
+            shape,
+            f.record["layer"]["layout"].as_str().unwrap(),
+            f.record["layer"]["prefix_tokens"].as_u64().unwrap() as usize,
+        );
         let err = relative(&g.values, &reference);
         eprintln!("{name:<14} d logit / d {module}: {err:.1e} relative");
         assert!(err <= 1e-4, "{name}: the gradient at {module} differs by {err:.2e}");
@@ -133,9 +152,19 @@ fn cam_methods_match_pytorch_grad_cam_with_its_reshape_transform() {
         let net = Arc::new(f.net.clone());
         let mut session = Session::new(Arc::clone(&net), f.input());
         assert_eq!(explain::Target::Top1.resolve(session.logits()), f.target(), "{name}: the top class");
-        for (method, key) in [(Method::GradCam, "cam/gradcam"), (Method::GradCamPlusPlus, "cam/gradcam++"), (Method::ScoreCam, "cam/scorecam")] {
+        for (method, key) in [
+            (Method::GradCam, "cam/gradcam"),
+            (Method::GradCamPlusPlus, "cam/gradcam++"),
+            (Method::ScoreCam, "cam/scorecam"),
+        ] {
             let e = session
-                .explain(method, f.target(), Some(f.layer_module()), &Params { batch: 16, ..Params::default() }, &mut Control::none())
+                .explain(
+                    method,
+                    f.target(),
+                    Some(f.layer_module()),
+                    &Params { batch: 16, ..Params::default() },
+                    &mut Control::none(),
+                )
                 .unwrap_or_else(|e| panic!("{name} {}: {e}", method.name()));
             let reference = f.values(key);
             let r = pearson(&e.map.values, reference);
@@ -170,17 +199,27 @@ fn attention_rollout_and_chefer_relevance_match_their_reference() {
     for name in ["vit", "deit"] {
         let f = fixture(name);
         let prefix = f.record["attention"]["prefix_tokens"].as_u64().unwrap() as usize;
-        let (blocks, grads, found_prefix, grid) = attention::attention(&f.net, &f.input(), Some(&explain::Objective::from(f.target())), Method::Chefer).unwrap();
+        let (blocks, grads, found_prefix, grid) =
+            attention::attention(&f.net, &f.input(), Some(&explain::Objective::from(f.target())), Method::Chefer)
+                .unwrap();
         assert_eq!((found_prefix, grid), (prefix, (4, 4)), "{name}: the token grid");
         assert_eq!(blocks.len(), f.record["attention"]["blocks"].as_u64().unwrap() as usize);
         for (i, (a, g)) in blocks.iter().zip(&grads).enumerate() {
             let va: Vec<f32> = a.values.iter().map(|&v| v as f32).collect();
             let vg: Vec<f32> = g.values.iter().map(|&v| v as f32).collect();
             assert!(relative(&va, f.values(&format!("attn/{i}"))) <= 1e-4, "{name}: attention of block {i}");
-            assert!(relative(&vg, f.values(&format!("attn_grad/{i}"))) <= 1e-4, "{name}: attention gradient of block {i}");
+            assert!(
+                relative(&vg, f.values(&format!("attn_grad/{i}"))) <= 1e-4,
+                "{name}: attention gradient of block {i}"
+            );
         }
         let n = blocks[0].tokens;
-        for (fusion, discard, key) in [(HeadFusion::Mean, 0.0, "rollout/mean"), (HeadFusion::Max, 0.0, "rollout/max"), (HeadFusion::Min, 0.0, "rollout/min"), (HeadFusion::Mean, 0.5, "rollout/mean_discard0.5")] {
+        for (fusion, discard, key) in [
+            (HeadFusion::Mean, 0.0, "rollout/mean"),
+            (HeadFusion::Max, 0.0, "rollout/max"),
+            (HeadFusion::Min, 0.0, "rollout/min"),
+            (HeadFusion::Mean, 0.5, "rollout/mean_discard0.5"),
+        ] {
             let r = attention::rollout(&blocks, fusion, discard);
             assert_same_map(&attention::class_row(&r, n, prefix), f.values(key), &format!("{name} {key}"));
         }
@@ -193,23 +232,40 @@ fn attention_rollout_and_chefer_relevance_match_their_reference() {
 fn every_method_runs_on_a_vision_transformer_or_says_why_not() {
     let f = fixture("vit");
     let net = Arc::new(f.net.clone());
-    let params = Params { batch: 16, rise_masks: 64, smoothgrad_samples: 2, ig_steps: 4, occlusion_window: 8, occlusion_stride: 8, score_cam_top_k: 8, ..Params::default() };
+    let params = Params {
+        batch: 16,
+        rise_masks: 64,
+        smoothgrad_samples: 2,
+        ig_steps: 4,
+        occlusion_window: 8,
+        occlusion_stride: 8,
+        score_cam_top_k: 8,
+        ..Params::default()
+    };
     for &method in Method::ALL {
         let mut session = Session::new(Arc::clone(&net), f.input());
         let result = session.explain(method, f.target(), None, &params, &mut Control::none());
         // CAM and BoostLU CAM need a GAP + linear head (a ViT reads its class token), the guided
         // methods hand-written backward rules, the generator a trained decoder.
-        let refused = matches!(method, Method::Cam | Method::BoostCam | Method::GuidedBackprop | Method::GuidedGradCam | Method::Generator);
+        let refused = matches!(
+            method,
+            Method::Cam | Method::BoostCam | Method::GuidedBackprop | Method::GuidedGradCam | Method::Generator
+        );
         match (refused, result) {
             (true, Err(e)) => {
                 eprintln!("{:<22} refused: {e}", method.name());
-                assert!(matches!(e, lantern::LanternError::MethodNotApplicable { .. } | lantern::LanternError::Invalid(_)), "{}: {e}", method.name());
+                assert!(
+                    matches!(e, lantern::LanternError::MethodNotApplicable { .. } | lantern::LanternError::Invalid(_)),
+                    "{}: {e}",
+                    method.name()
+                );
             }
             (true, Ok(_)) => panic!("{} ran on the ViT; it should be refused with the reason", method.name()),
             (false, Ok(e)) => {
                 assert_eq!((e.map.width, e.map.height), (32, 32), "{}", method.name());
                 assert!(e.map.values.iter().all(|v| v.is_finite()), "{}", method.name());
-                let spread = e.map.values.iter().fold(f32::MIN, |m, &v| m.max(v)) - e.map.values.iter().fold(f32::MAX, |m, &v| m.min(v));
+                let spread = e.map.values.iter().fold(f32::MIN, |m, &v| m.max(v))
+                    - e.map.values.iter().fold(f32::MAX, |m, &v| m.min(v));
                 assert!(spread > 0.0, "{}: a flat map", method.name());
             }
             (false, Err(e)) => panic!("{} failed on the ViT: {e}", method.name()),
@@ -260,7 +316,8 @@ fn batches_through_a_fixed_batch_export_equal_single_images() {
 #[test]
 fn the_interpreter_runs_on_wgpu_with_gradients_as_on_the_cpu() {
     // lavapipe (mesa-vulkan-drivers, installed by .ci/run) stands in for a GPU.
-    let gpu = lantern::device::choose(lantern::device::DeviceChoice::Wgpu).expect("a wgpu adapter (lavapipe: mesa-vulkan-drivers)");
+    let gpu = lantern::device::choose(lantern::device::DeviceChoice::Wgpu)
+        .expect("a wgpu adapter (lavapipe: mesa-vulkan-drivers)");
     let path = fixtures().join("onnx").join("vit.onnx");
     let run = |device: &Device| {
         let net = models::load(&path, None, device).unwrap();
@@ -271,6 +328,16 @@ fn the_interpreter_runs_on_wgpu_with_gradients_as_on_the_cpu() {
         (acts.logits, g.values)
     };
     let ((logits_cpu, grad_cpu), (logits_gpu, grad_gpu)) = (run(&Device::flex()), run(&gpu.device));
-    assert!(relative(&logits_gpu, &logits_cpu) <= 1e-4, "logits on {}: {:e}", gpu.description, relative(&logits_gpu, &logits_cpu));
-    assert!(relative(&grad_gpu, &grad_cpu) <= 1e-4, "gradient on {}: {:e}", gpu.description, relative(&grad_gpu, &grad_cpu));
+    assert!(
+        relative(&logits_gpu, &logits_cpu) <= 1e-4,
+        "logits on {}: {:e}",
+        gpu.description,
+        relative(&logits_gpu, &logits_cpu)
+    );
+    assert!(
+        relative(&grad_gpu, &grad_cpu) <= 1e-4,
+        "gradient on {}: {:e}",
+        gpu.description,
+        relative(&grad_gpu, &grad_cpu)
+    );
 }

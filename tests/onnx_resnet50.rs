@@ -51,18 +51,32 @@ fn a_resnet50_from_pth_and_from_onnx_gives_the_same_maps_for_every_method() {
     let (la, lb) = (a.logits().to_vec(), b.logits().to_vec());
     let scale = la.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     assert!(max_abs_diff(&la, &lb) / scale <= 1e-4, "logits differ by {} relative", max_abs_diff(&la, &lb) / scale);
-    let expected: Vec<f32> = record["ort_logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let expected: Vec<f32> =
+        record["ort_logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     assert!(max_abs_diff(&lb[..expected.len()], &expected) / scale <= 1e-4, "ONNX logits vs onnxruntime");
 
     let target = lantern::explain::Target::Top1.resolve(&la);
-    let params = Params { batch: 16, rise_masks: 32, smoothgrad_samples: 2, ig_steps: 4, occlusion_window: 56, occlusion_stride: 56, score_cam_top_k: 8, ..Params::default() };
+    let params = Params {
+        batch: 16,
+        rise_masks: 32,
+        smoothgrad_samples: 2,
+        ig_steps: 4,
+        occlusion_window: 56,
+        occlusion_stride: 56,
+        score_cam_top_k: 8,
+        ..Params::default()
+    };
     for &method in Method::ALL {
         if NOT_ON_GRAPHS.contains(&method) || method == Method::ScoreCam {
             // Exact Score-CAM is 2048 ResNet-50 passes a side; its top-k form below runs the same code.
             continue;
         }
-        let ea = a.explain(method, target, Some("layer4"), &params, &mut Control::none()).unwrap_or_else(|e| panic!("{}: {e}", method.name()));
-        let eb = b.explain(method, target, Some("layer4"), &params, &mut Control::none()).unwrap_or_else(|e| panic!("{} on ONNX: {e}", method.name()));
+        let ea = a
+            .explain(method, target, Some("layer4"), &params, &mut Control::none())
+            .unwrap_or_else(|e| panic!("{}: {e}", method.name()));
+        let eb = b
+            .explain(method, target, Some("layer4"), &params, &mut Control::none())
+            .unwrap_or_else(|e| panic!("{} on ONNX: {e}", method.name()));
         let r = pearson(&ea.map.values, &eb.map.values);
         let d = max_abs_diff(&ea.map.values, &eb.map.values);
         eprintln!("{:<22} r = {r:.6}  max|diff| = {d:.2e}", method.name());

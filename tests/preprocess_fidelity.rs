@@ -128,7 +128,9 @@ fn whole_photo_preprocessing_matches_torchvision() {
         let (a, b) = (pre.normalize(&ours), pre.normalize(&theirs));
         let d = max_abs_diff(&a, &b);
         let r = pearson(&a, &b);
-        eprintln!("{name:<24} view: max|diff| = {d:.4} ({max_level} levels), mean |diff| = {mean_level:.3} levels, r = {r:.6}");
+        eprintln!(
+            "{name:<24} view: max|diff| = {d:.4} ({max_level} levels), mean |diff| = {mean_level:.3} levels, r = {r:.6}"
+        );
         // Measured: 4 levels (0.070) at most, mean <= 0.32 levels, r >= 0.9999.
         assert!(d <= 5.0 * LEVEL, "{name}: max|diff| {d}");
         assert!(mean_level <= 0.4, "{name}: mean |diff| {mean_level} levels");

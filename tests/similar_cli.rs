@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn lantern(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("NO_COLOR", "1").output().expect("the lantern binary runs")
+    Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the lantern binary runs")
 }
 
 fn s(p: &Path) -> &str {
@@ -21,10 +25,14 @@ fn gallery(dir: &Path, count: usize) -> PathBuf {
 }
 
 fn first_image(dir: &Path) -> PathBuf {
-    let mut images: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flat_map(|e| {
-        let p = e.unwrap().path();
-        if p.is_dir() { std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect() } else { vec![p] }
-    }).filter(|p| p.extension().is_some_and(|e| e == "png")).collect();
+    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flat_map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() { std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect() } else { vec![p] }
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
     images.sort();
     images.remove(0)
 }
@@ -50,13 +58,31 @@ fn similar_writes_the_report_and_reuses_the_gallery_cache() {
     let query = first_image(&images);
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("report");
-    let args = ["similar", s(&query), "--gallery", s(&images), "--out", s(&out), "--top", "3", "--method", "rise", "--masks", "60", "--device", "cpu"];
+    let args = [
+        "similar",
+        s(&query),
+        "--gallery",
+        s(&images),
+        "--out",
+        s(&out),
+        "--top",
+        "3",
+        "--method",
+        "rise",
+        "--masks",
+        "60",
+        "--device",
+        "cpu",
+    ];
     let run = lantern(&args);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["query"], s(&query));
     assert_eq!(report["method"], "rise");
-    assert_eq!((report["cache"]["images"].as_u64(), report["cache"]["cached"].as_u64(), report["cache"]["computed"].as_u64()), (Some(12), Some(0), Some(12)));
+    assert_eq!(
+        (report["cache"]["images"].as_u64(), report["cache"]["cached"].as_u64(), report["cache"]["computed"].as_u64()),
+        (Some(12), Some(0), Some(12))
+    );
     let matches = report["matches"].as_array().unwrap();
     assert_eq!(matches.len(), 3);
     let mut last = f64::INFINITY;
@@ -82,7 +108,11 @@ fn similar_writes_the_report_and_reuses_the_gallery_cache() {
         }
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert_eq!(html.matches("<img src=\"data:image/png;base64,").count(), 1 + 3 * 5, "query, then reference and four overlays per match");
+    assert_eq!(
+        html.matches("<img src=\"data:image/png;base64,").count(),
+        1 + 3 * 5,
+        "query, then reference and four overlays per match"
+    );
     assert!(!html.contains("src=\"match-"), "no external files");
 
     // Second run: every embedding comes from the cache file, which is not rewritten.
@@ -104,13 +134,44 @@ fn bad_input_gives_one_line_and_exit_code_2() {
     let query = first_image(&images);
     let out = tempfile::tempdir().unwrap();
     let o = s(out.path());
-    assert_bad_input(&lantern(&["similar", "no/such/query.png", "--gallery", s(&images), "--out", o, "--method", "gradcam"]), "query.png");
+    assert_bad_input(
+        &lantern(&["similar", "no/such/query.png", "--gallery", s(&images), "--out", o, "--method", "gradcam"]),
+        "query.png",
+    );
     assert_bad_input(&lantern(&["similar", s(&query), "--gallery", s(&images), "--out", o, "--top", "0"]), "--top");
     let empty = tempfile::tempdir().unwrap();
-    assert_bad_input(&lantern(&["similar", s(&query), "--gallery", s(empty.path()), "--out", o, "--method", "gradcam", "--device", "cpu"]), "no images");
+    assert_bad_input(
+        &lantern(&[
+            "similar",
+            s(&query),
+            "--gallery",
+            s(empty.path()),
+            "--out",
+            o,
+            "--method",
+            "gradcam",
+            "--device",
+            "cpu",
+        ]),
+        "no images",
+    );
     assert_bad_input(&lantern(&["similar", s(&query), "--gallery", "no/such/gallery", "--out", o]), "not a folder");
     std::fs::write(images.join("broken.png"), b"not a png").unwrap();
-    assert_bad_input(&lantern(&["similar", s(&query), "--gallery", s(&images), "--out", o, "--method", "gradcam", "--device", "cpu"]), "broken.png");
+    assert_bad_input(
+        &lantern(&[
+            "similar",
+            s(&query),
+            "--gallery",
+            s(&images),
+            "--out",
+            o,
+            "--method",
+            "gradcam",
+            "--device",
+            "cpu",
+        ]),
+        "broken.png",
+    );
     let corrupt = out.path().join("corrupt.jpg");
     std::fs::write(&corrupt, b"\xff\xd8 truncated").unwrap();
     assert_bad_input(&lantern(&["similar", s(&corrupt), "--gallery", s(empty.path()), "--out", o]), "corrupt.jpg");
@@ -121,10 +182,25 @@ fn bad_input_gives_one_line_and_exit_code_2() {
 fn eval_similarity_prints_both_tables() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("evidence.json");
-    let out = lantern(&["eval-similarity", "--pairs", "2", "--methods", "gradcam,window", "--device", "cpu", "--json", s(&json)]);
+    let out = lantern(&[
+        "eval-similarity",
+        "--pairs",
+        "2",
+        "--methods",
+        "gradcam,window",
+        "--device",
+        "cpu",
+        "--json",
+        s(&json),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("| confidence | - | 1 |") && stdout.contains("| Sliding window |") && stdout.contains("| random |"), "{stdout}");
+    assert!(
+        stdout.contains("| confidence | - | 1 |")
+            && stdout.contains("| Sliding window |")
+            && stdout.contains("| random |"),
+        "{stdout}"
+    );
     let e = read_json(&json);
     assert_eq!(e["pairs"].as_array().unwrap().len(), 2);
     assert_eq!(e["top1"].as_array().unwrap().len(), 5);

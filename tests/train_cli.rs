@@ -8,7 +8,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn lantern(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("NO_COLOR", "1").output().expect("the lantern binary runs")
+    Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the lantern binary runs")
 }
 
 fn s(p: &Path) -> &str {
@@ -16,7 +20,20 @@ fn s(p: &Path) -> &str {
 }
 
 const TINY: [&str; 14] = [
-    "--widths", "4,8", "--count", "48", "--val-count", "16", "--epochs", "2", "--batch", "16", "--min-size", "40", "--max-size", "56",
+    "--widths",
+    "4,8",
+    "--count",
+    "48",
+    "--val-count",
+    "16",
+    "--epochs",
+    "2",
+    "--batch",
+    "16",
+    "--min-size",
+    "40",
+    "--max-size",
+    "56",
 ];
 
 fn train(out: &Path, extra: &[&str]) -> Output {
@@ -73,6 +90,10 @@ fn checkpoints_of_another_configuration_are_refused() {
     assert_eq!(other.status.code(), Some(2), "{stderr}");
     let reason: Vec<&str> = stderr.lines().filter(|l| l.starts_with("lantern:")).collect();
     assert_eq!(reason.len(), 1, "{stderr}");
-    assert!(reason[0].contains("cnn.checkpoints") && reason[0].contains("task.learning_rate: 0.002 there, 0.1 now"), "{}", reason[0]);
+    assert!(
+        reason[0].contains("cnn.checkpoints") && reason[0].contains("task.learning_rate: 0.002 there, 0.1 now"),
+        "{}",
+        reason[0]
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -96,7 +96,8 @@ fn max_box_acc_v1_v2_and_localization_match() {
     for (acc, key) in [(&v1, "v1"), (&v2, "v2")] {
         let e = &f.expected["box"][key];
         for iou in [30u32, 50, 70] {
-            let counts: Vec<u64> = e["num_correct"][iou.to_string()].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+            let counts: Vec<u64> =
+                e["num_correct"][iou.to_string()].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
             let k = acc.iou_thresholds.iter().position(|&t| t == iou).unwrap();
             assert_eq!(acc.correct[k], counts, "{key} IoU {iou}");
             let (best, at) = acc.max_accuracy(iou);

@@ -35,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
     std::fs::create_dir_all(&dir).expect("scratch is writable");
     let format = match selector % 3 {
         0 => {
-            let names = ["classes.txt", "image_class_labels.txt", "bounding_boxes.txt", "train_test_split.txt", "images.txt"];
+            let names =
+                ["classes.txt", "image_class_labels.txt", "bounding_boxes.txt", "train_test_split.txt", "images.txt"];
             for (i, name) in names.iter().enumerate() {
                 write(&dir, name, parts.get(i));
             }

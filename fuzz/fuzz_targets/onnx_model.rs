@@ -6,7 +6,7 @@
 #![no_main]
 
 use burn::tensor::Device;
-use lantern::models::onnx::{proto, OnnxNet};
+use lantern::models::onnx::{OnnxNet, proto};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -39,7 +39,10 @@ impl AuditSession {
     /// The UI waits at most about a second for another writer before it says the file is busy
     /// (the CLI's default patience is 15 s).
     pub fn open(path: &Path) -> crate::error::Result<Self> {
-        let store = Audit::open_with(path, crate::audit::Patience { timeout: std::time::Duration::from_millis(300), retries: 2 })?;
+        let store = Audit::open_with(
+            path,
+            crate::audit::Patience { timeout: std::time::Duration::from_millis(300), retries: 2 },
+        )?;
         let settings = store.settings()?;
         let images = store.images()?;
         let progress = store.progress()?;
@@ -80,14 +83,27 @@ pub fn open(app: &mut LanternApp, path: &Path) {
     };
     let classes = session.store.classes().unwrap_or_default();
     let files: Vec<PathBuf> = session.images.iter().map(|i| session.settings.image_path(i)).collect();
-    let moved: Vec<String> = session.store.missing_files().unwrap_or_default().iter().map(|m| format!("{} ({})", m.image_id, m.path.display())).collect();
+    let moved: Vec<String> = session
+        .store
+        .missing_files()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| format!("{} ({})", m.image_id, m.path.display()))
+        .collect();
     if !moved.is_empty() {
-        app.toasts.error(format!("{} of the audit's images are not where they were: {}", moved.len(), moved.join(", ")));
+        app.toasts.error(format!(
+            "{} of the audit's images are not where they were: {}",
+            moved.len(),
+            moved.join(", ")
+        ));
     }
     match &session.settings.model {
         Some(m) => {
             if !matches!(m.check(), crate::audit::ModelCheck::Unchanged) {
-                app.toasts.error(format!("{}: the audit's model file is missing or changed since the audit began", m.path.display()));
+                app.toasts.error(format!(
+                    "{}: the audit's model file is missing or changed since the audit began",
+                    m.path.display()
+                ));
             }
             if m.path.is_file() {
                 app.open_model(ModelSource::File(m.path.clone()));
@@ -116,7 +132,12 @@ pub fn open(app: &mut LanternApp, path: &Path) {
     let resume = session.store.resume().ok().flatten().and_then(|e| session.index_of(&e.id)).unwrap_or(0);
     app.gallery.select(resume);
     app.transform.fit();
-    app.toasts.note(format!("Audit {}: {} of {} images judged", path.display(), session.progress.audited, session.progress.total));
+    app.toasts.note(format!(
+        "Audit {}: {} of {} images judged",
+        path.display(),
+        session.progress.audited,
+        session.progress.total
+    ));
     app.audit = Some(session);
 }
 

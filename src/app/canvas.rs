@@ -132,7 +132,10 @@ pub fn paint_view(
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::from_gray(18));
     if gpu {
-        painter.add(eframe::egui_wgpu::Callback::new_paint_callback(rect, OverlayCallback { view: view_id, content: content.clone(), uniforms }));
+        painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
+            rect,
+            OverlayCallback { view: view_id, content: content.clone(), uniforms },
+        ));
     } else if let Some(tex) = fallback {
         painter.image(tex.id(), image_rect, Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)), Color32::WHITE);
     }
@@ -143,7 +146,19 @@ pub fn paint_annotations(ui: &egui::Ui, rect: Rect, look: &Look, boxes: &[Rect],
     let painter = ui.painter_at(rect);
     if look.boxes {
         for b in boxes {
-            painter.rect_stroke(*b, 0.0, Stroke::new(2.0, Color32::from_rgb(crate::render::PREDICTED_BOX[0], crate::render::PREDICTED_BOX[1], crate::render::PREDICTED_BOX[2])), StrokeKind::Outside);
+            painter.rect_stroke(
+                *b,
+                0.0,
+                Stroke::new(
+                    2.0,
+                    Color32::from_rgb(
+                        crate::render::PREDICTED_BOX[0],
+                        crate::render::PREDICTED_BOX[1],
+                        crate::render::PREDICTED_BOX[2],
+                    ),
+                ),
+                StrokeKind::Outside,
+            );
         }
     }
     if look.mode == ViewMode::Wipe {
@@ -156,14 +171,23 @@ pub fn paint_annotations(ui: &egui::Ui, rect: Rect, look: &Look, boxes: &[Rect],
 /// Allocate the canvas area and handle zoom (wheel, pinch), pan (drag) and the wipe divider.
 /// Returns the response and whether the divider is being dragged.
 /// With `pan` false a drag does not pan (the audit's box drawing takes it).
-pub fn interact(ui: &mut egui::Ui, rect: Rect, image: Vec2, transform: &mut ViewTransform, look: &mut Look, pan: bool) -> egui::Response {
+pub fn interact(
+    ui: &mut egui::Ui,
+    rect: Rect,
+    image: Vec2,
+    transform: &mut ViewTransform,
+    look: &mut Look,
+    pan: bool,
+) -> egui::Response {
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
     let image_rect = transform.image_rect(rect, image);
     let divider_x = image_rect.min.x + look.wipe * image_rect.width();
     let on_divider = look.mode == ViewMode::Wipe
         && response.interact_pointer_pos().or(response.hover_pos()).is_some_and(|p| (p.x - divider_x).abs() < 10.0);
     if response.dragged() {
-        if look.mode == ViewMode::Wipe && (on_divider || ui.memory(|m| m.data.get_temp::<bool>(response.id).unwrap_or(false))) {
+        if look.mode == ViewMode::Wipe
+            && (on_divider || ui.memory(|m| m.data.get_temp::<bool>(response.id).unwrap_or(false)))
+        {
             ui.memory_mut(|m| m.data.insert_temp(response.id, true));
             if let Some(p) = response.interact_pointer_pos() {
                 look.wipe = ((p.x - image_rect.min.x) / image_rect.width()).clamp(0.0, 1.0);

@@ -26,7 +26,10 @@ pub enum Command {
     /// Cancel the named background task.
     CancelTask(String),
     /// Create an audit of a dataset folder into a new file, then open it.
-    NewAudit { data: PathBuf, file: PathBuf },
+    NewAudit {
+        data: PathBuf,
+        file: PathBuf,
+    },
     OpenAudit(PathBuf),
     /// Record a verdict for the current audit image.
     Verdict(crate::audit::VerdictKind),

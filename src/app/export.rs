@@ -8,10 +8,10 @@ use crate::control::Control;
 use crate::device::ComputeDevice;
 use crate::error::{LanternError, Result};
 use crate::explain::{Method, Params, Session, Target};
-use crate::models::Network;
-use crate::models::Labels;
-use crate::record::{self, Boxes, Extras, ModelFacts, Subject};
 use crate::map::BoxMode;
+use crate::models::Labels;
+use crate::models::Network;
+use crate::record::{self, Boxes, Extras, ModelFacts, Subject};
 use crate::render::{Decorations, ViewLook, decorate, render_view};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -72,11 +72,30 @@ fn write_current(app: &LanternApp, dir: &Path) -> Result<usize> {
     };
     let name = img.name();
     let labels = Labels::from_names(info.labels.clone());
-    let model = ModelFacts { name: &info.name, arch: &info.arch, labels: &labels, output: info.output, preprocess: &info.preprocess };
-    let subject = Subject { name: &name, image: &decoded.rgb, geometry: &out.geometry, model, device: &app.compute, logits: &out.logits };
+    let model = ModelFacts {
+        name: &info.name,
+        arch: &info.arch,
+        labels: &labels,
+        output: info.output,
+        preprocess: &info.preprocess,
+    };
+    let subject = Subject {
+        name: &name,
+        image: &decoded.rgb,
+        geometry: &out.geometry,
+        model,
+        device: &app.compute,
+        logits: &out.logits,
+    };
     let picture = decorate(&render_view(&decoded.rgb, &out.map, &out.geometry, &look), &decorations);
     std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
-    let r = record::write(dir, &record::file_base(&stem(&name), out.method), &subject, &e, Extras { picture: ("view", picture), boxes, curves: None })?;
+    let r = record::write(
+        dir,
+        &record::file_base(&stem(&name), out.method),
+        &subject,
+        &e,
+        Extras { picture: ("view", picture), boxes, curves: None },
+    )?;
     Ok(r.files.len())
 }
 
@@ -125,7 +144,16 @@ impl Job {
         Ok((net.0, net.1, cpu.description))
     }
 
-    fn one(&self, net: &Arc<Network>, name: &str, stem: &str, source: &ImageSource, model: &str, device: &str, control: &mut Control) -> Result<()> {
+    fn one(
+        &self,
+        net: &Arc<Network>,
+        name: &str,
+        stem: &str,
+        source: &ImageSource,
+        model: &str,
+        device: &str,
+        control: &mut Control,
+    ) -> Result<()> {
         let image = match source {
             ImageSource::File(p) => crate::imaging::load_image(p)?,
             ImageSource::Bytes { name, bytes } => crate::imaging::decode_image_bytes(bytes, Path::new(name))?,
@@ -135,16 +163,33 @@ impl Job {
         let logits = session.logits().to_vec();
         let class = self.target.resolve(&logits);
         let e = session.explain(self.method, class, self.layer.as_deref(), &self.params, control)?;
-        let subject = Subject { name, image: &image, geometry: &geometry, model: ModelFacts::of(net, model), device, logits: &logits };
+        let subject = Subject {
+            name,
+            image: &image,
+            geometry: &geometry,
+            model: ModelFacts::of(net, model),
+            device,
+            logits: &logits,
+        };
         let threshold = self.look.threshold;
         let boxes = self.boxes.then(|| Boxes { threshold, boxes: e.map.boxes(threshold, BoxMode::All) });
         let decorations = Decorations {
-            predicted: boxes.iter().flat_map(|b| &b.boxes).map(|b| geometry.map_box_in_original(b, (e.map.width, e.map.height))).collect(),
+            predicted: boxes
+                .iter()
+                .flat_map(|b| &b.boxes)
+                .map(|b| geometry.map_box_in_original(b, (e.map.width, e.map.height)))
+                .collect(),
             truth: Vec::new(),
             colour_bar: Some((self.look.style.colormap, e.map.min_max())),
         };
         let picture = decorate(&render_view(&image, &e.map, &geometry, &self.look), &decorations);
-        record::write(&self.dir, &record::file_base(stem, self.method), &subject, &e, Extras { picture: ("view", picture), boxes, curves: None })?;
+        record::write(
+            &self.dir,
+            &record::file_base(stem, self.method),
+            &subject,
+            &e,
+            Extras { picture: ("view", picture), boxes, curves: None },
+        )?;
         Ok(())
     }
 
@@ -158,7 +203,9 @@ impl Job {
         for (i, (source, (name, stem))) in self.images.iter().zip(names.iter().zip(&stems)).enumerate() {
             control.check()?;
             // The method's own progress is not forwarded: the task counts images.
-            if let Err(e) = self.one(&net, name, stem, source, &model, &device, &mut Control::new(control.cancel_flag())) {
+            if let Err(e) =
+                self.one(&net, name, stem, source, &model, &device, &mut Control::new(control.cancel_flag()))
+            {
                 if matches!(e, LanternError::Cancelled) {
                     return Err(e);
                 }
@@ -170,7 +217,12 @@ impl Job {
         if errors.is_empty() {
             Ok(format!("Saved {} images to {dir}", self.images.len()))
         } else {
-            Err(LanternError::Invalid(format!("Saved {} of {} images to {dir}; {}", self.images.len() - errors.len(), self.images.len(), errors.join("; "))))
+            Err(LanternError::Invalid(format!(
+                "Saved {} of {} images to {dir}; {}",
+                self.images.len() - errors.len(),
+                self.images.len(),
+                errors.join("; ")
+            )))
         }
     }
 }

@@ -46,7 +46,15 @@ pub struct GalleryImage {
 
 impl GalleryImage {
     fn new(id: u64, source: ImageSource) -> Self {
-        Self { id, source, truth: None, image: Load::No, thumb: Load::No, thumb_texture: None, fallbacks: Default::default() }
+        Self {
+            id,
+            source,
+            truth: None,
+            image: Load::No,
+            thumb: Load::No,
+            thumb_texture: None,
+            fallbacks: Default::default(),
+        }
     }
 
     pub fn loaded(&self) -> bool {
@@ -70,7 +78,8 @@ impl GalleryImage {
             && let Load::Ready(t) = &self.thumb
         {
             let colour = egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
-            self.thumb_texture = Some(ctx.load_texture(format!("thumb {}", self.id), colour, egui::TextureOptions::LINEAR));
+            self.thumb_texture =
+                Some(ctx.load_texture(format!("thumb {}", self.id), colour, egui::TextureOptions::LINEAR));
         }
         self.thumb_texture.as_ref()
     }
@@ -101,7 +110,10 @@ impl Gallery {
 
     /// The bundled demo images.
     pub fn set_demo(&mut self, next_id: &mut u64) {
-        let sources = crate::models::demo::IMAGES.iter().map(|(name, bytes)| ImageSource::Bytes { name: name.to_string(), bytes }).collect();
+        let sources = crate::models::demo::IMAGES
+            .iter()
+            .map(|(name, bytes)| ImageSource::Bytes { name: name.to_string(), bytes })
+            .collect();
         self.set(sources, next_id);
     }
 
@@ -172,7 +184,9 @@ impl Gallery {
             }
         }
         for (i, img) in self.images.iter_mut().enumerate() {
-            let distance = (i as isize - self.index as isize).unsigned_abs().min(n - (i as isize - self.index as isize).unsigned_abs());
+            let distance = (i as isize - self.index as isize)
+                .unsigned_abs()
+                .min(n - (i as isize - self.index as isize).unsigned_abs());
             if distance > KEEP && matches!(img.image, Load::Ready(_)) {
                 img.image = Load::No;
                 img.fallbacks.clear();

@@ -38,18 +38,27 @@ fn label_list(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.label(format!("No label reaches {:.0} %.", app.settings.label_threshold * 100.0));
         return;
     }
-    let names: Vec<String> = present.iter().map(|(c, _)| app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("label {c}"))).collect();
+    let names: Vec<String> = present
+        .iter()
+        .map(|(c, _)| {
+            app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("label {c}"))
+        })
+        .collect();
     let shown = app.main.output.as_ref().map(|o| o.class);
     let look = app.settings.look.clone();
     for (i, (&(c, p), name)) in present.iter().zip(&names).enumerate() {
         let texture = match (app.gallery.images.get_mut(app.gallery.index), app.label_views.get(i)) {
-            (Some(image), Some(view)) if view.output.is_some() => super::views::label_thumbnail(ui, Slot::Label(i), image, view, &look),
+            (Some(image), Some(view)) if view.output.is_some() => {
+                super::views::label_thumbnail(ui, Slot::Label(i), image, view, &look)
+            }
             _ => None,
         };
         let clicked = ui
             .horizontal(|ui| {
                 let thumb = match &texture {
-                    Some(t) => ui.add(egui::Image::new(t).fit_to_exact_size(vec2(THUMB, THUMB)).sense(egui::Sense::click())),
+                    Some(t) => {
+                        ui.add(egui::Image::new(t).fit_to_exact_size(vec2(THUMB, THUMB)).sense(egui::Sense::click()))
+                    }
                     None => ui.add_sized(vec2(THUMB, THUMB), egui::Spinner::new()),
                 };
                 let text = RichText::new(format!("{name}  {:.1} %", p * 100.0));
@@ -75,7 +84,11 @@ fn boost_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     }
     if app.settings.method == Method::BoostCam {
         ui.label(format!("The {} slider above re-weights the map from the cached activations.", BOOST_ALPHA.label));
-    } else if ui.button("Explain with BoostLU CAM").on_hover_text("sigmoid(BoostLU(CAM)), with an alpha slider").clicked() {
+    } else if ui
+        .button("Explain with BoostLU CAM")
+        .on_hover_text("sigmoid(BoostLU(CAM)), with an alpha slider")
+        .clicked()
+    {
         app.settings.method = Method::BoostCam;
     }
 }

@@ -14,8 +14,8 @@ mod overlay;
 pub mod pair;
 pub mod pair_jobs;
 pub mod pair_view;
-mod preprocess_prompt;
 mod panels;
+mod preprocess_prompt;
 pub mod settings;
 pub mod tasks;
 mod toasts;
@@ -142,8 +142,14 @@ impl LanternApp {
                 let compute = if info.device_type == eframe::wgpu::DeviceType::Cpu {
                     ComputeDevice::cpu()
                 } else {
-                    crate::device::share_wgpu(rs.instance.clone(), rs.adapter.clone(), rs.device.clone(), rs.queue.clone(), info.backend)
-                        .unwrap_or_else(|_| ComputeDevice::cpu())
+                    crate::device::share_wgpu(
+                        rs.instance.clone(),
+                        rs.adapter.clone(),
+                        rs.device.clone(),
+                        rs.queue.clone(),
+                        info.backend,
+                    )
+                    .unwrap_or_else(|_| ComputeDevice::cpu())
                 };
                 (compute, renderer, true)
             }
@@ -258,7 +264,9 @@ impl LanternApp {
                 Command::ExportView(dir) => export::export_current(self, &dir),
                 Command::SaveAll(dir) => export::save_all(self, dir),
                 Command::CancelMain => self.cancel(),
-                Command::CancelTask(name) => self.tasks.running.iter().filter(|t| t.name == name).for_each(tasks::Task::cancel),
+                Command::CancelTask(name) => {
+                    self.tasks.running.iter().filter(|t| t.name == name).for_each(tasks::Task::cancel)
+                }
                 Command::TogglePresentation => self.toggle_presentation(ctx),
                 Command::ToggleCompare => self.compare = !self.compare,
                 Command::ToggleMap => self.settings.look.hidden = !self.settings.look.hidden,
@@ -341,7 +349,10 @@ impl LanternApp {
             let format = crate::datasets::Format::detect(&dir);
             let dataset = crate::datasets::open(&dir, format)?;
             if dataset.samples.is_empty() {
-                return Err(crate::error::LanternError::Invalid(format!("{}: the {format} dataset has no images", dir.display())));
+                return Err(crate::error::LanternError::Invalid(format!(
+                    "{}: the {format} dataset has no images",
+                    dir.display()
+                )));
             }
             let message = format!("{}: {} images with {format} ground truth", dir.display(), dataset.samples.len());
             Ok(tasks::Finished { message, payload: Some(Box::new((dir, dataset))) })
@@ -370,7 +381,16 @@ impl LanternApp {
             },
             Slot::Label(i) => target = Target::Class(self.present_labels().get(i)?.0),
         }
-        Some(ExplainRequest { slot, token: 0, image: image.id, model: self.model.id, method, target, layer, params: self.settings.params.clone() })
+        Some(ExplainRequest {
+            slot,
+            token: 0,
+            image: image.id,
+            model: self.model.id,
+            method,
+            target,
+            layer,
+            params: self.settings.params.clone(),
+        })
     }
 
     fn view_mut(&mut self, slot: Slot) -> Option<&mut ViewState> {
@@ -390,7 +410,13 @@ impl LanternApp {
     /// the label threshold), most probable first, at most [`MAX_LABELS`]; empty for other models.
     pub fn present_labels(&self) -> Vec<(usize, f32)> {
         match &self.main.output {
-            Some(o) if self.multilabel() => o.top.iter().copied().take_while(|&(_, p)| p >= self.settings.label_threshold).take(MAX_LABELS).collect(),
+            Some(o) if self.multilabel() => o
+                .top
+                .iter()
+                .copied()
+                .take_while(|&(_, p)| p >= self.settings.label_threshold)
+                .take(MAX_LABELS)
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -410,7 +436,8 @@ impl LanternApp {
         self.cells.resize_with(cells, ViewState::default);
         let labels = self.present_labels().len();
         self.label_views.resize_with(labels, ViewState::default);
-        let slots: Vec<Slot> = std::iter::once(Slot::Main).chain((0..cells).map(Slot::Cell)).chain((0..labels).map(Slot::Label)).collect();
+        let slots: Vec<Slot> =
+            std::iter::once(Slot::Main).chain((0..cells).map(Slot::Cell)).chain((0..labels).map(Slot::Label)).collect();
         // A view whose map belongs to another image or model shows nothing until its new map
         // comes (the new image may still be loading, so no request can be sent yet).
         let shown = (self.gallery.current().map(|i| i.id), self.model.id);
@@ -480,7 +507,9 @@ impl LanternApp {
                     }
                 }
                 Event::ModelLoaded { .. } => {}
-                Event::GeneratorLoaded { id, result } if id == self.model.id => train_panel::generator_installed(self, result),
+                Event::GeneratorLoaded { id, result } if id == self.model.id => {
+                    train_panel::generator_installed(self, result)
+                }
                 Event::GeneratorLoaded { .. } => {}
                 Event::ImageLoaded { id, result } => {
                     if let Err(e) = &result {
@@ -497,7 +526,9 @@ impl LanternApp {
                 }
                 Event::Progress { slot, token, done, total, partial } => {
                     let mut key = self.next_token;
-                    if let Some(v) = self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token)) {
+                    if let Some(v) =
+                        self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token))
+                    {
                         v.progress = Some((done, total));
                         if let Some(p) = partial {
                             key += 1;
@@ -513,7 +544,9 @@ impl LanternApp {
                     let mut error = None;
                     let mut announce = None;
                     let mut remember = false;
-                    if let Some(v) = self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token)) {
+                    if let Some(v) =
+                        self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token))
+                    {
                         v.pending = false;
                         v.progress = None;
                         v.partial = None;
@@ -549,7 +582,10 @@ impl LanternApp {
                         self.reported_first = true;
                     }
                 }
-                Event::SimilarityLoaded { .. } | Event::SimilarProgress { .. } | Event::PairExplained { .. } | Event::NeighboursFound { .. } => {}
+                Event::SimilarityLoaded { .. }
+                | Event::SimilarProgress { .. }
+                | Event::PairExplained { .. }
+                | Event::NeighboursFound { .. } => {}
             }
         }
     }
@@ -643,14 +679,19 @@ impl LanternApp {
         if pressed(Key::ArrowLeft) || pressed(Key::PageUp) {
             self.commands.push(Command::StepImage(-1));
         }
-        let digits = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
+        let digits =
+            [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
         for (k, m) in digits.iter().zip(Method::quick()) {
             if pressed(*k) {
                 self.commands.push(Command::SelectMethod(m));
             }
         }
         if self.audit.is_some() {
-            for (key, kind) in [(Key::A, crate::audit::VerdictKind::Accept), (Key::R, crate::audit::VerdictKind::Reject), (Key::L, crate::audit::VerdictKind::Flag)] {
+            for (key, kind) in [
+                (Key::A, crate::audit::VerdictKind::Accept),
+                (Key::R, crate::audit::VerdictKind::Reject),
+                (Key::L, crate::audit::VerdictKind::Flag),
+            ] {
                 if pressed(key) {
                     self.commands.push(Command::Verdict(kind));
                 }
@@ -681,7 +722,8 @@ impl LanternApp {
 
 /// Layers offered in the compare grid: up to four, the default last.
 fn compare_layers(info: &ModelInfo) -> Vec<String> {
-    let distinct: Vec<&String> = info.layers.iter().filter(|l| !l.ends_with(char::is_alphabetic) || info.layers.len() < 8).collect();
+    let distinct: Vec<&String> =
+        info.layers.iter().filter(|l| !l.ends_with(char::is_alphabetic) || info.layers.len() < 8).collect();
     let n = distinct.len();
     let picks: Vec<String> = [n.saturating_sub(7), n.saturating_sub(5), n.saturating_sub(3), n.saturating_sub(1)]
         .iter()
@@ -709,7 +751,11 @@ impl eframe::App for LanternApp {
         self.gallery.request_loads(&self.worker);
         self.reconcile();
         pair::reconcile(self);
-        if self.main.running() || self.cells.iter().chain(&self.label_views).any(ViewState::running) || !self.tasks.is_empty() || pair::running(self) {
+        if self.main.running()
+            || self.cells.iter().chain(&self.label_views).any(ViewState::running)
+            || !self.tasks.is_empty()
+            || pair::running(self)
+        {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }

@@ -56,7 +56,15 @@ pub struct OverlayRenderer {
     views: HashMap<u64, ViewGpu>,
 }
 
-fn texture(device: &wgpu::Device, queue: &wgpu::Queue, label: &str, size: (u32, u32), format: wgpu::TextureFormat, bytes: &[u8], bpp: u32) -> wgpu::TextureView {
+fn texture(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    label: &str,
+    size: (u32, u32),
+    format: wgpu::TextureFormat,
+    bytes: &[u8],
+    bpp: u32,
+) -> wgpu::TextureView {
     let extent = wgpu::Extent3d { width: size.0.max(1), height: size.1.max(1), depth_or_array_layers: 1 };
     let tex = device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
@@ -69,9 +77,18 @@ fn texture(device: &wgpu::Device, queue: &wgpu::Queue, label: &str, size: (u32, 
         view_formats: &[],
     });
     queue.write_texture(
-        wgpu::TexelCopyTextureInfo { texture: &tex, mip_level: 0, origin: wgpu::Origin3d::ZERO, aspect: wgpu::TextureAspect::All },
+        wgpu::TexelCopyTextureInfo {
+            texture: &tex,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
         bytes,
-        wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(bpp * extent.width), rows_per_image: Some(extent.height) },
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(bpp * extent.width),
+            rows_per_image: Some(extent.height),
+        },
         extent,
     );
     tex.create_view(&wgpu::TextureViewDescriptor::default())
@@ -127,7 +144,12 @@ impl OverlayRenderer {
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("lantern overlay"),
             layout: Some(&pipeline_layout),
-            vertex: wgpu::VertexState { module: &module, entry_point: Some("vs_main"), compilation_options: Default::default(), buffers: &[] },
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
             fragment: Some(wgpu::FragmentState {
                 module: &module,
                 entry_point: Some("fs_main"),
@@ -156,17 +178,33 @@ impl OverlayRenderer {
                 table.extend([r, g, b, 255]);
             }
         }
-        let lut = texture(device, &rs.queue, "lantern colormaps", (256, Colormap::ALL.len() as u32), wgpu::TextureFormat::Rgba8Unorm, &table, 4);
-        rs.renderer.write().callback_resources.insert(OverlayRenderer { pipeline, layout, sampler, lut, views: HashMap::new() });
+        let lut = texture(
+            device,
+            &rs.queue,
+            "lantern colormaps",
+            (256, Colormap::ALL.len() as u32),
+            wgpu::TextureFormat::Rgba8Unorm,
+            &table,
+            4,
+        );
+        rs.renderer.write().callback_resources.insert(OverlayRenderer {
+            pipeline,
+            layout,
+            sampler,
+            lut,
+            views: HashMap::new(),
+        });
     }
 
     fn update_view(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, id: u64, content: &ViewContent) {
-        let stale = self.views.get(&id).is_none_or(|v| v.image_key != content.image_key || v.map_key != content.map_key);
+        let stale =
+            self.views.get(&id).is_none_or(|v| v.image_key != content.image_key || v.map_key != content.map_key);
         if !stale {
             return;
         }
         let img = &content.image;
-        let image = texture(device, queue, "lantern image", img.dimensions(), wgpu::TextureFormat::Rgba8Unorm, img.as_raw(), 4);
+        let image =
+            texture(device, queue, "lantern image", img.dimensions(), wgpu::TextureFormat::Rgba8Unorm, img.as_raw(), 4);
         let (map_size, map_bytes): ((u32, u32), Vec<u8>) = match &content.map {
             Some(m) => ((m.width as u32, m.height as u32), bytemuck::cast_slice(&m.values).to_vec()),
             None => ((1, 1), vec![0; 4]),
@@ -221,7 +259,12 @@ impl CallbackTrait for OverlayCallback {
         Vec::new()
     }
 
-    fn paint(&self, _info: egui::PaintCallbackInfo, pass: &mut wgpu::RenderPass<'static>, resources: &CallbackResources) {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &CallbackResources,
+    ) {
         let Some(r) = resources.get::<OverlayRenderer>() else { return };
         let Some(v) = r.views.get(&self.view) else { return };
         pass.set_pipeline(&r.pipeline);

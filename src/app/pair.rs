@@ -13,7 +13,10 @@
 
 use super::LanternApp;
 use super::canvas::ViewTransform;
-use super::pair_jobs::{EmbeddingChoice, Neighbours, NeighboursJob, PairJob, PairOutput, SimilarJob, SimilarKind, SimilarityInfo, SimilaritySource};
+use super::pair_jobs::{
+    EmbeddingChoice, Neighbours, NeighboursJob, PairJob, PairOutput, SimilarJob, SimilarKind, SimilarityInfo,
+    SimilaritySource,
+};
 use super::views::Fallbacks;
 use super::worker::{Event, ModelSource};
 use crate::explain::attribute_rank::DEFAULT_WEIGHT;
@@ -118,7 +121,16 @@ pub struct NeighboursState {
 
 impl Default for NeighboursState {
     fn default() -> Self {
-        Self { open: false, k: 8, requested: None, requested_key: None, found: None, pending: false, progress: None, error: None }
+        Self {
+            open: false,
+            k: 8,
+            requested: None,
+            requested_key: None,
+            found: None,
+            pending: false,
+            progress: None,
+            error: None,
+        }
     }
 }
 
@@ -255,7 +267,8 @@ pub fn reconcile(app: &mut LanternApp) {
         }
     }
     let pair = &app.similar.pair;
-    let reference = pair.reference.and_then(|r| app.gallery.images.iter().find(|i| i.id == r)).map(|i| (i.id, i.source.clone()));
+    let reference =
+        pair.reference.and_then(|r| app.gallery.images.iter().find(|i| i.id == r)).map(|i| (i.id, i.source.clone()));
     if pair.reference.is_some() && reference.is_none() {
         // Other images were opened: the reference has gone with them.
         let pair = &mut app.similar.pair;
@@ -266,14 +279,26 @@ pub fn reconcile(app: &mut LanternApp) {
         return;
     }
     if let (true, Some(reference)) = (pair.open, reference) {
-        let job = PairJob { token: 0, models, query, reference, method: pair.method, settings: pair.settings.clone(), weight: pair.weight };
+        let job = PairJob {
+            token: 0,
+            models,
+            query,
+            reference,
+            method: pair.method,
+            settings: pair.settings.clone(),
+            weight: pair.weight,
+        };
         let same = pair.requested.as_ref().is_some_and(|r| PairJob { token: 0, ..r.clone() } == job);
         if !same {
             app.next_token += 1;
             let job = PairJob { token: app.next_token, ..job };
             let pair = &mut app.similar.pair;
             // A pair of other images shows nothing until its maps come.
-            if pair.requested.as_ref().is_none_or(|r| (r.query.0, r.reference.0, r.models) != (job.query.0, job.reference.0, job.models)) {
+            if pair
+                .requested
+                .as_ref()
+                .is_none_or(|r| (r.query.0, r.reference.0, r.models) != (job.query.0, job.reference.0, job.models))
+            {
                 pair.output = None;
             }
             pair.requested = Some(job.clone());
@@ -297,10 +322,16 @@ pub fn handle(app: &mut LanternApp, event: Event) -> Option<Event> {
             }
         }
         Event::SimilarProgress { kind, token, done, total } => match kind {
-            SimilarKind::Pair if app.similar.pair.requested.as_ref().is_some_and(|r| r.token == token) && app.similar.pair.pending => {
+            SimilarKind::Pair
+                if app.similar.pair.requested.as_ref().is_some_and(|r| r.token == token)
+                    && app.similar.pair.pending =>
+            {
                 app.similar.pair.progress = Some((done, total));
             }
-            SimilarKind::Neighbours if app.similar.neighbours.requested.as_ref().is_some_and(|r| r.token == token) && app.similar.neighbours.pending => {
+            SimilarKind::Neighbours
+                if app.similar.neighbours.requested.as_ref().is_some_and(|r| r.token == token)
+                    && app.similar.neighbours.pending =>
+            {
                 app.similar.neighbours.progress = Some((done, total));
             }
             _ => {}
@@ -380,6 +411,9 @@ mod tests {
         assert_eq!(found.embedding, EmbeddingChoice::OpenModel(7));
         // The demo finds the bundled embedding model in the source tree.
         let demo = discover(&ModelSource::Demo, OutputKind::Softmax, 1);
-        assert!(matches!(&demo.embedding, EmbeddingChoice::File(p) if p.ends_with("assets/demo/lantern_embedding.safetensors")), "{demo:?}");
+        assert!(
+            matches!(&demo.embedding, EmbeddingChoice::File(p) if p.ends_with("assets/demo/lantern_embedding.safetensors")),
+            "{demo:?}"
+        );
     }
 }

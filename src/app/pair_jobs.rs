@@ -62,7 +62,11 @@ fn file_name(p: &std::path::Path) -> String {
 
 /// Load the models `source` names; `open` is the open model (for [`EmbeddingChoice::OpenModel`]).
 /// A missing or unusable attribute model is not an error: the info says why there is none.
-pub fn load_models(source: &SimilaritySource, open: Option<&Network>, device: &Device) -> Result<(SimilarityModels, SimilarityInfo)> {
+pub fn load_models(
+    source: &SimilaritySource,
+    open: Option<&Network>,
+    device: &Device,
+) -> Result<(SimilarityModels, SimilarityInfo)> {
     let (embedding, described) = match &source.embedding {
         EmbeddingChoice::File(p) => {
             let net = crate::models::load(p, None, device)?;
@@ -71,7 +75,11 @@ pub fn load_models(source: &SimilaritySource, open: Option<&Network>, device: &D
         }
         EmbeddingChoice::OpenModel(_) => {
             let net = open.ok_or_else(|| LanternError::Invalid("the open model is not loaded yet".into()))?.clone();
-            let what = if net.output == crate::models::OutputKind::Embedding { "the open model" } else { "the open model's penultimate features" };
+            let what = if net.output == crate::models::OutputKind::Embedding {
+                "the open model"
+            } else {
+                "the open model's penultimate features"
+            };
             (penultimate(net), format!("{what} ({})", open.map_or("", |n| n.arch.as_str())))
         }
     };
@@ -79,11 +87,16 @@ pub fn load_models(source: &SimilaritySource, open: Option<&Network>, device: &D
         None => (None, Err("no attribute model".to_string())),
         Some(p) => match crate::models::load(p, None, device) {
             Ok(net) if net.layers.iter().any(|l| l.name == MAPS_LAYER) => (Some(net), Ok(file_name(p))),
-            Ok(net) => (None, Err(format!("no attribute model: {} ({}) has no '{MAPS_LAYER}' layer", file_name(p), net.arch))),
+            Ok(net) => {
+                (None, Err(format!("no attribute model: {} ({}) has no '{MAPS_LAYER}' layer", file_name(p), net.arch)))
+            }
             Err(e) => (None, Err(format!("no attribute model: {e}"))),
         },
     };
-    Ok((SimilarityModels { embedding, attributes }, SimilarityInfo { embedding: described, attributes: attributes_info }))
+    Ok((
+        SimilarityModels { embedding, attributes },
+        SimilarityInfo { embedding: described, attributes: attributes_info },
+    ))
 }
 
 /// One pair to explain.
@@ -207,7 +220,12 @@ fn for_display(map: &WeightMap) -> WeightMap {
     m
 }
 
-fn side(image: &Arc<RgbImage>, map: &WeightMap, net: &Network, attributes: Option<(&Network, &AttributeMaps)>) -> PairSide {
+fn side(
+    image: &Arc<RgbImage>,
+    map: &WeightMap,
+    net: &Network,
+    attributes: Option<(&Network, &AttributeMaps)>,
+) -> PairSide {
     let shown = for_display(map);
     let boxes = threshold_boxes(&shown);
     let rgba = Arc::new(image::DynamicImage::ImageRgb8((**image).clone()).into_rgba8());
@@ -216,7 +234,8 @@ fn side(image: &Arc<RgbImage>, map: &WeightMap, net: &Network, attributes: Optio
         map: Arc::new(shown),
         boxes: Arc::new(boxes),
         geometry: net.preprocess.geometry(image.width(), image.height()),
-        attribute_maps: attributes.map_or_else(Vec::new, |(_, m)| (0..m.maps.len()).map(|a| Arc::new(attribute_display_map(m, a))).collect()),
+        attribute_maps: attributes
+            .map_or_else(Vec::new, |(_, m)| (0..m.maps.len()).map(|a| Arc::new(attribute_display_map(m, a))).collect()),
         attribute_geometry: attributes.map(|(n, _)| n.preprocess.geometry(image.width(), image.height())),
     }
 }
@@ -229,7 +248,14 @@ pub type PairMapsCache = Option<(PairJob, Vec<WeightMap>)>;
 /// reference's; progress counts both; taken from `cache` when only the weight changed), the
 /// cosine similarity, and, with an attribute model, the attribute values ranked for the query's
 /// map with both images' attribute maps.
-pub fn explain_pair(models: &SimilarityModels, q: &Arc<RgbImage>, r: &Arc<RgbImage>, job: &PairJob, cache: &mut PairMapsCache, control: &mut Control) -> Result<PairOutput> {
+pub fn explain_pair(
+    models: &SimilarityModels,
+    q: &Arc<RgbImage>,
+    r: &Arc<RgbImage>,
+    job: &PairJob,
+    cache: &mut PairMapsCache,
+    control: &mut Control,
+) -> Result<PairOutput> {
     let start = std::time::Instant::now();
     let net = &models.embedding;
     let device = net.device();
@@ -264,7 +290,14 @@ pub fn explain_pair(models: &SimilarityModels, q: &Arc<RgbImage>, r: &Arc<RgbIma
     };
     let query = side(q, &maps[0], net, attribute.as_ref().map(|(n, qa, _)| (*n, qa)));
     let reference = side(r, &maps[1], net, attribute.as_ref().map(|(n, _, ra)| (*n, ra)));
-    Ok(PairOutput { query, reference, similarity, method: job.method, ranked, milliseconds: start.elapsed().as_secs_f64() * 1000.0 })
+    Ok(PairOutput {
+        query,
+        reference,
+        similarity,
+        method: job.method,
+        ranked,
+        milliseconds: start.elapsed().as_secs_f64() * 1000.0,
+    })
 }
 
 /// Images embedded per model pass.
@@ -300,7 +333,10 @@ pub fn find_neighbours(
     }
     // The gallery in memory, named by image id (never written as a cache file).
     let known: Vec<&(u64, ImageSource)> = job.images.iter().filter(|(_, s)| cache.contains_key(s)).collect();
-    let entries = known.iter().map(|(id, s)| GalleryEntry { name: id.to_string(), size: 0, modified: 0, embedding: cache[s].clone() }).collect();
+    let entries = known
+        .iter()
+        .map(|(id, s)| GalleryEntry { name: id.to_string(), size: 0, modified: 0, embedding: cache[s].clone() })
+        .collect();
     let gallery = Gallery { version: 0, model: String::new(), root: PathBuf::new(), entries };
     let query = job
         .images
@@ -308,7 +344,10 @@ pub fn find_neighbours(
         .find(|(id, _)| *id == job.query)
         .and_then(|(_, s)| cache.get(s))
         .ok_or_else(|| LanternError::Invalid("the open image could not be read".into()))?;
-    let matches = nearest(&gallery, query, job.k, Some(job.query.to_string().as_str())).into_iter().map(|(i, s)| (known[i].0, s)).collect();
+    let matches = nearest(&gallery, query, job.k, Some(job.query.to_string().as_str()))
+        .into_iter()
+        .map(|(i, s)| (known[i].0, s))
+        .collect();
     Ok(Neighbours { query: job.query, matches, computed, unreadable })
 }
 
@@ -318,7 +357,12 @@ mod tests {
 
     #[test]
     fn attribute_maps_are_shown_as_their_spatial_softmax_scaled_to_0_1() {
-        let maps = AttributeMaps { width: 2, height: 1, maps: vec![vec![0.0, 2.0], vec![1.0, 1.0]], probabilities: vec![0.5, 0.7] };
+        let maps = AttributeMaps {
+            width: 2,
+            height: 1,
+            maps: vec![vec![0.0, 2.0], vec![1.0, 1.0]],
+            probabilities: vec![0.5, 0.7],
+        };
         let m = attribute_display_map(&maps, 0);
         assert_eq!((m.width, m.height), (2, 1));
         assert!(m.values[0].abs() < 1e-6 && (m.values[1] - 1.0).abs() < 1e-6, "{:?}", m.values);
@@ -329,19 +373,44 @@ mod tests {
     #[test]
     fn a_new_weight_reranks_with_the_cached_maps_and_anything_else_recomputes_them() {
         let device = Device::flex();
-        let models = SimilarityModels { embedding: penultimate(crate::models::demo::network(&device).unwrap()), attributes: None };
-        let image = |i: usize| Arc::new(ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i].1 }.decode().unwrap());
+        let models = SimilarityModels {
+            embedding: penultimate(crate::models::demo::network(&device).unwrap()),
+            attributes: None,
+        };
+        let image = |i: usize| {
+            Arc::new(
+                ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i].1 }.decode().unwrap(),
+            )
+        };
         let (q, r) = (image(0), image(1));
-        let source = |i: u64| (i, ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i as usize].1 });
-        let job = PairJob { token: 3, models: 1, query: source(0), reference: source(1), method: PairMethod::GradCam, settings: PairSettings::default(), weight: 0.5 };
+        let source =
+            |i: u64| (i, ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i as usize].1 });
+        let job = PairJob {
+            token: 3,
+            models: 1,
+            query: source(0),
+            reference: source(1),
+            method: PairMethod::GradCam,
+            settings: PairSettings::default(),
+            weight: 0.5,
+        };
         let mut cache = None;
         let first = explain_pair(&models, &q, &r, &job, &mut cache, &mut Control::none()).unwrap();
         assert_eq!(first.ranked, Err("no attribute model".to_string()));
         assert!(first.query.attribute_maps.is_empty() && first.query.attribute_geometry.is_none());
         // Planted maps for the same pair: another weight takes them, other settings do not.
-        let planted = vec![WeightMap::new(2, 2, vec![0.0, 1.0, 2.0, 4.0]), WeightMap::new(2, 2, vec![1.0, 0.0, 0.0, 0.0])];
+        let planted =
+            vec![WeightMap::new(2, 2, vec![0.0, 1.0, 2.0, 4.0]), WeightMap::new(2, 2, vec![1.0, 0.0, 0.0, 0.0])];
         cache = Some((PairJob { token: 0, weight: 0.0, ..job.clone() }, planted));
-        let reweighted = explain_pair(&models, &q, &r, &PairJob { token: 4, weight: 1.0, ..job.clone() }, &mut cache, &mut Control::none()).unwrap();
+        let reweighted = explain_pair(
+            &models,
+            &q,
+            &r,
+            &PairJob { token: 4, weight: 1.0, ..job.clone() },
+            &mut cache,
+            &mut Control::none(),
+        )
+        .unwrap();
         assert_eq!(reweighted.query.map.values, vec![0.0, 0.25, 0.5, 1.0], "the cached map, normalised for display");
         let other = PairJob { settings: PairSettings { seed: 1, ..PairSettings::default() }, ..job.clone() };
         let other = explain_pair(&models, &q, &r, &other, &mut cache, &mut Control::none()).unwrap();
@@ -352,7 +421,11 @@ mod tests {
     #[test]
     fn neighbours_come_from_the_cache_and_skip_the_query_and_unreadable_images() {
         let net = penultimate(crate::models::demo::network(&Device::flex()).unwrap());
-        let images: Vec<(u64, ImageSource)> = crate::models::demo::IMAGES.iter().enumerate().map(|(i, (n, b))| (i as u64 + 10, ImageSource::Bytes { name: n.to_string(), bytes: b })).collect();
+        let images: Vec<(u64, ImageSource)> = crate::models::demo::IMAGES
+            .iter()
+            .enumerate()
+            .map(|(i, (n, b))| (i as u64 + 10, ImageSource::Bytes { name: n.to_string(), bytes: b }))
+            .collect();
         let mut all = images.clone();
         all.push((99, ImageSource::File(PathBuf::from("/nonexistent/broken.png"))));
         let job = NeighboursJob { token: 1, models: 1, query: 10, images: all, k: 3 };

@@ -46,14 +46,24 @@ fn models_ui(models: &mut ModelsState, ui: &mut egui::Ui, frame: Option<&eframe:
     let Some(frame) = frame else { return };
     ui.horizontal_wrapped(|ui| {
         let current = models.loaded.as_ref().map(|(_, s)| s.clone());
-        if ui.button("Embedding model…").on_hover_text("an embedding model, or a classifier read through its penultimate features").clicked()
-            && let Some(file) = rfd::FileDialog::new().add_filter("Models", &["pth", "pt", "safetensors", "onnx"]).set_parent(frame).pick_file()
+        if ui
+            .button("Embedding model…")
+            .on_hover_text("an embedding model, or a classifier read through its penultimate features")
+            .clicked()
+            && let Some(file) = rfd::FileDialog::new()
+                .add_filter("Models", &["pth", "pt", "safetensors", "onnx"])
+                .set_parent(frame)
+                .pick_file()
         {
             let attributes = current.as_ref().and_then(|s| s.attributes.clone());
             models.chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(file), attributes });
         }
-        if ui.button("Attribute model…").on_hover_text("one activation map per attribute value (lantern train attributes)").clicked()
-            && let Some(file) = rfd::FileDialog::new().add_filter("Weights", &["safetensors"]).set_parent(frame).pick_file()
+        if ui
+            .button("Attribute model…")
+            .on_hover_text("one activation map per attribute value (lantern train attributes)")
+            .clicked()
+            && let Some(file) =
+                rfd::FileDialog::new().add_filter("Weights", &["safetensors"]).set_parent(frame).pick_file()
             && let Some(current) = current.clone()
         {
             models.chosen = Some(SimilaritySource { attributes: Some(file), ..current });
@@ -138,7 +148,11 @@ fn controls(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
         ui.add(egui::Slider::new(&mut pair.weight, 0.0..=1.0).text("w (confidence vs agreement)"));
         if pair.pending {
             match pair.progress {
-                Some((done, total)) => ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(160.0).text(format!("{done} / {total}"))),
+                Some((done, total)) => ui.add(
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .desired_width(160.0)
+                        .text(format!("{done} / {total}")),
+                ),
                 None => ui.add(egui::ProgressBar::new(0.0).animate(true).desired_width(160.0).text("computing")),
             };
             if ui.button("Cancel").clicked() {
@@ -172,12 +186,17 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
     let top: Vec<&RankedAttribute> = ranked.iter().take(CHART_VALUES).collect();
     let mut chosen = None;
     ui.horizontal_top(|ui| {
-        let names: Vec<String> = top.iter().map(|a| if a.value.is_empty() { a.name.clone() } else { a.value.clone() }).collect();
+        let names: Vec<String> =
+            top.iter().map(|a| if a.value.is_empty() { a.name.clone() } else { a.value.clone() }).collect();
         let bars: Vec<Bar> = top
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let colour = if pair.selected == Some(a.index) { Color32::from_rgb(255, 170, 40) } else { Color32::from_rgb(90, 140, 220) };
+                let colour = if pair.selected == Some(a.index) {
+                    Color32::from_rgb(255, 170, 40)
+                } else {
+                    Color32::from_rgb(90, 140, 220)
+                };
                 Bar::new(i as f64, f64::from(a.score)).name(attribute_label(a)).fill(colour).width(0.7)
             })
             .collect();
@@ -193,7 +212,11 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
             .include_y(1.0)
             .x_axis_formatter(move |mark, _| {
                 let i = mark.value.round();
-                if (mark.value - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .show(ui, |pu| {
                 pu.bar_chart(BarChart::new("score", bars));
@@ -212,7 +235,14 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
                     chosen = Some(None);
                 }
                 for (rank, a) in ranked.iter().enumerate() {
-                    let text = format!("{}. {} — {:.2} (confidence {:.2}, agreement {:.2})", rank + 1, attribute_label(a), a.score, a.confidence, a.agreement);
+                    let text = format!(
+                        "{}. {} — {:.2} (confidence {:.2}, agreement {:.2})",
+                        rank + 1,
+                        attribute_label(a),
+                        a.score,
+                        a.confidence,
+                        a.agreement
+                    );
                     if ui.selectable_label(pair.selected == Some(a.index), text).clicked() {
                         chosen = Some(Some(a.index));
                     }
@@ -234,7 +264,12 @@ pub fn side_overlay<'a>(side: &'a PairSide, selected: Option<usize>, key: u64) -
             geometry,
             boxes: None,
         }),
-        None => Some(Overlay { map: &side.map, key: key.wrapping_mul(1_000_003), geometry: side.geometry, boxes: Some(side.boxes.as_slice()) }),
+        None => Some(Overlay {
+            map: &side.map,
+            key: key.wrapping_mul(1_000_003),
+            geometry: side.geometry,
+            boxes: Some(side.boxes.as_slice()),
+        }),
     }
 }
 
@@ -245,7 +280,13 @@ fn side_caption(app: &LanternApp, side: usize) -> String {
     let Some(r) = &pair.requested else { return String::new() };
     let (role, id) = if side == 0 { ("Query", r.query.0) } else { ("Reference", r.reference.0) };
     let what = match (pair.selected, &pair.output) {
-        (Some(a), Some(o)) => o.ranked.as_ref().ok().and_then(|r| r.iter().find(|x| x.index == a)).map(|x| format!("{} map", attribute_label(x))).unwrap_or_default(),
+        (Some(a), Some(o)) => o
+            .ranked
+            .as_ref()
+            .ok()
+            .and_then(|r| r.iter().find(|x| x.index == a))
+            .map(|x| format!("{} map", attribute_label(x)))
+            .unwrap_or_default(),
         (None, Some(o)) => format!("{} map", o.method.title()),
         (_, None) => String::new(),
     };
@@ -255,7 +296,10 @@ fn side_caption(app: &LanternApp, side: usize) -> String {
 /// The Pair view, in the central area.
 pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
     egui::Panel::top("lantern pair controls").show(ui, |ui| controls(app, ui, frame));
-    egui::Panel::bottom("lantern pair attributes").resizable(true).default_size(240.0).show(ui, |ui| attributes_ui(&mut app.similar.pair, ui));
+    egui::Panel::bottom("lantern pair attributes")
+        .resizable(true)
+        .default_size(240.0)
+        .show(ui, |ui| attributes_ui(&mut app.similar.pair, ui));
     let area = ui.available_rect_before_wrap();
     if app.similar.pair.reference.is_none() || app.similar.pair.requested.is_none() {
         let text = if app.similar.models.loading() {
@@ -269,21 +313,39 @@ pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame)
     let half = area.width() / 2.0;
     let gpu = app.gpu;
     for side in 0..2 {
-        let column = Rect::from_min_size(area.min + vec2(side as f32 * half, 0.0), vec2(half, area.height())).shrink(3.0);
+        let column =
+            Rect::from_min_size(area.min + vec2(side as f32 * half, 0.0), vec2(half, area.height())).shrink(3.0);
         let caption = side_caption(app, side);
-        ui.put(Rect::from_min_size(column.min, vec2(column.width(), 20.0)), egui::Label::new(RichText::new(caption).strong()).truncate());
+        ui.put(
+            Rect::from_min_size(column.min, vec2(column.width(), 20.0)),
+            egui::Label::new(RichText::new(caption).strong()).truncate(),
+        );
         let rect = Rect::from_min_max(column.min + vec2(0.0, 24.0), column.max);
-        let PairState { output, requested, transforms, fallbacks, selected, map_key, progress, .. } = &mut app.similar.pair;
+        let PairState { output, requested, transforms, fallbacks, selected, map_key, progress, .. } =
+            &mut app.similar.pair;
         let (Some(out), Some(r)) = (output.as_ref(), requested.as_ref()) else {
             let text = match progress {
                 Some((done, total)) => format!("Explaining the pair… {done} / {total}"),
                 None => "Explaining the pair…".to_string(),
             };
-            ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| ui.centered_and_justified(|ui| ui.label(text)));
+            ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+                ui.centered_and_justified(|ui| ui.label(text))
+            });
             continue;
         };
         let (pside, image_key) = if side == 0 { (&out.query, r.query.0) } else { (&out.reference, r.reference.0) };
         let overlay = side_overlay(pside, *selected, *map_key);
-        paint_picture(ui, rect, VIEW_IDS[side], (image_key, &pside.image), overlay, &mut app.settings.look, &mut transforms[side], gpu, fallbacks, true);
+        paint_picture(
+            ui,
+            rect,
+            VIEW_IDS[side],
+            (image_key, &pside.image),
+            overlay,
+            &mut app.settings.look,
+            &mut transforms[side],
+            gpu,
+            fallbacks,
+            true,
+        );
     }
 }

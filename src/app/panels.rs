@@ -33,7 +33,9 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
             ui.menu_button("File", |ui| {
                 if ui.button("Open images…").clicked() {
                     ui.close();
-                    let dialog = rfd::FileDialog::new().add_filter("Images", &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]).set_parent(frame);
+                    let dialog = rfd::FileDialog::new()
+                        .add_filter("Images", &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"])
+                        .set_parent(frame);
                     if let Some(files) = dialog.pick_files() {
                         app.commands.push(Command::OpenPaths(files));
                     }
@@ -46,7 +48,9 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 }
                 if ui.button("Open model…").clicked() {
                     ui.close();
-                    let dialog = rfd::FileDialog::new().add_filter("Models", &["pth", "pt", "safetensors", "onnx"]).set_parent(frame);
+                    let dialog = rfd::FileDialog::new()
+                        .add_filter("Models", &["pth", "pt", "safetensors", "onnx"])
+                        .set_parent(frame);
                     if let Some(file) = dialog.pick_file() {
                         app.commands.push(Command::OpenModel(ModelSource::File(file)));
                     }
@@ -72,7 +76,12 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     ui.close();
                     let data = rfd::FileDialog::new().set_title("Dataset to audit").set_parent(frame).pick_folder();
                     let file = data.as_ref().and_then(|_| {
-                        rfd::FileDialog::new().set_title("Save the audit as").add_filter("Lantern audit", &["db"]).set_file_name("audit.db").set_parent(frame).save_file()
+                        rfd::FileDialog::new()
+                            .set_title("Save the audit as")
+                            .add_filter("Lantern audit", &["db"])
+                            .set_file_name("audit.db")
+                            .set_parent(frame)
+                            .save_file()
                     });
                     if let (Some(data), Some(file)) = (data, file) {
                         app.commands.push(Command::NewAudit { data, file });
@@ -80,20 +89,26 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 }
                 if ui.button("Open audit…").clicked() {
                     ui.close();
-                    if let Some(file) = rfd::FileDialog::new().add_filter("Lantern audit", &["db"]).set_parent(frame).pick_file() {
+                    if let Some(file) =
+                        rfd::FileDialog::new().add_filter("Lantern audit", &["db"]).set_parent(frame).pick_file()
+                    {
                         app.commands.push(Command::OpenAudit(file));
                     }
                 }
                 ui.separator();
                 if ui.button("Export view and map…").clicked() {
                     ui.close();
-                    if let Some(dir) = rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder() {
+                    if let Some(dir) =
+                        rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder()
+                    {
                         app.commands.push(Command::ExportView(dir));
                     }
                 }
                 if ui.button("Save all images…").clicked() {
                     ui.close();
-                    if let Some(dir) = rfd::FileDialog::new().set_title("Save every image into folder").set_parent(frame).pick_folder() {
+                    if let Some(dir) =
+                        rfd::FileDialog::new().set_title("Save every image into folder").set_parent(frame).pick_folder()
+                    {
                         app.commands.push(Command::SaveAll(dir));
                     }
                 }
@@ -119,8 +134,11 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 ui.checkbox(&mut app.train.open, "Train generator…");
                 ui.separator();
                 ui.checkbox(&mut app.similar.neighbours.open, "Neighbours (S)");
-                ui.add_enabled(app.similar.pair.reference.is_some(), egui::Checkbox::new(&mut app.similar.pair.open, "Pair view (Esc closes)"))
-                    .on_disabled_hover_text("open a pair from the Neighbours panel");
+                ui.add_enabled(
+                    app.similar.pair.reference.is_some(),
+                    egui::Checkbox::new(&mut app.similar.pair.open, "Pair view (Esc closes)"),
+                )
+                .on_disabled_hover_text("open a pair from the Neighbours panel");
             });
             ui.menu_button("Help", |ui| {
                 ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");
@@ -170,7 +188,13 @@ pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
                     let selected = i == app.gallery.index;
                     let name = img.name();
                     let response = match img.thumb_texture(ui.ctx()) {
-                        Some(t) => ui.add(egui::Button::image_and_text(egui::Image::new(t).max_height(56.0), RichText::new(&name).small()).selected(selected)),
+                        Some(t) => ui.add(
+                            egui::Button::image_and_text(
+                                egui::Image::new(t).max_height(56.0),
+                                RichText::new(&name).small(),
+                            )
+                            .selected(selected),
+                        ),
                         None => ui.add(egui::Button::new(&name).selected(selected)),
                     };
                     if response.on_hover_text(name).clicked() {
@@ -315,7 +339,10 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
             }
             for task in &app.tasks.running {
                 let s = task.status();
-                ui.add(egui::ProgressBar::new(s.done as f32 / s.total.max(1) as f32).text(format!("{} {} / {}", task.name, s.done, s.total)));
+                ui.add(
+                    egui::ProgressBar::new(s.done as f32 / s.total.max(1) as f32)
+                        .text(format!("{} {} / {}", task.name, s.done, s.total)),
+                );
                 if ui.button(format!("Cancel {}", task.name)).clicked() {
                     app.commands.push(Command::CancelTask(task.name.clone()));
                 }
@@ -342,10 +369,20 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.label("…");
         return;
     };
-    let labels: Vec<String> = out.top.iter().map(|(c, _)| app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("class {c}"))).collect();
+    let labels: Vec<String> = out
+        .top
+        .iter()
+        .map(|(c, _)| {
+            app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("class {c}"))
+        })
+        .collect();
     let p = out.top[0].1;
     ui.label(RichText::new(format!("{} ({:.1} %)", labels[0], p * 100.0)).strong());
-    ui.label(format!("Explaining: {} (class {})", app.model.info.as_ref().and_then(|i| i.labels.get(out.class).cloned()).unwrap_or_default(), out.class));
+    ui.label(format!(
+        "Explaining: {} (class {})",
+        app.model.info.as_ref().and_then(|i| i.labels.get(out.class).cloned()).unwrap_or_default(),
+        out.class
+    ));
     let top: Vec<(usize, f32)> = out.top.iter().take(5).copied().collect();
     let bars: Vec<Bar> = top
         .iter()
@@ -397,14 +434,22 @@ fn class_search(app: &mut LanternApp, ui: &mut egui::Ui) {
     let Some(info) = &app.model.info else { return };
     ui.horizontal(|ui| {
         let label = ui.label("Find class");
-        ui.add(egui::TextEdit::singleline(&mut app.class_filter).hint_text("name or index").desired_width(f32::INFINITY)).labelled_by(label.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut app.class_filter).hint_text("name or index").desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
     });
     let needle = app.class_filter.trim().to_lowercase();
     if needle.is_empty() {
         return;
     }
-    let matches: Vec<(usize, &String)> =
-        info.labels.iter().enumerate().filter(|(i, l)| l.to_lowercase().contains(&needle) || i.to_string() == needle).take(12).collect();
+    let matches: Vec<(usize, &String)> = info
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| l.to_lowercase().contains(&needle) || i.to_string() == needle)
+        .take(12)
+        .collect();
     if matches.is_empty() {
         ui.label(RichText::new("no class matches").weak());
     }
@@ -427,7 +472,10 @@ fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     let Some(a) = app.audit.as_mut() else { return };
     ui.heading("Audit");
     let p = a.progress;
-    ui.add(egui::ProgressBar::new(p.audited as f32 / p.total.max(1) as f32).text(format!("{} / {} judged", p.audited, p.total)));
+    ui.add(
+        egui::ProgressBar::new(p.audited as f32 / p.total.max(1) as f32)
+            .text(format!("{} / {} judged", p.audited, p.total)),
+    );
     ui.label(format!("accepted {} · rejected {} · flagged {}", p.accepted, p.rejected, p.flagged));
     let Some(annotator) = a.annotator.clone() else {
         ui.label("Your name (recorded with every verdict):");
@@ -445,7 +493,9 @@ fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.label(format!("Image {} ({} of {})", entry.id, index + 1, a.images.len()));
     }
     ui.horizontal(|ui| {
-        for (kind, text) in [(VerdictKind::Accept, "Accept (A)"), (VerdictKind::Reject, "Reject (R)"), (VerdictKind::Flag, "Flag (L)")] {
+        for (kind, text) in
+            [(VerdictKind::Accept, "Accept (A)"), (VerdictKind::Reject, "Reject (R)"), (VerdictKind::Flag, "Flag (L)")]
+        {
             if ui.button(text).clicked() {
                 app.commands.push(Command::Verdict(kind));
             }

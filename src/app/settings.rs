@@ -2,8 +2,8 @@
 //! and its parameters, recent files and which panels are open.
 
 use crate::colormap::Colormap;
-pub use crate::render::ViewMode;
 use crate::explain::{Method, Params};
+pub use crate::render::ViewMode;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -34,7 +34,17 @@ pub struct Look {
 
 impl Default for Look {
     fn default() -> Self {
-        Self { colormap: Colormap::Jet, alpha: 0.5, gamma: 1.0, threshold: 0.5, contour: true, boxes: true, mode: ViewMode::Overlay, wipe: 0.5, hidden: false }
+        Self {
+            colormap: Colormap::Jet,
+            alpha: 0.5,
+            gamma: 1.0,
+            threshold: 0.5,
+            contour: true,
+            boxes: true,
+            mode: ViewMode::Overlay,
+            wipe: 0.5,
+            hidden: false,
+        }
     }
 }
 
@@ -42,7 +52,13 @@ impl Look {
     /// What the CPU renderer needs of the look (exports and frames without wgpu).
     pub fn view_look(&self) -> crate::render::ViewLook {
         let style = crate::render::OverlayStyle { colormap: self.colormap, alpha: self.alpha, gamma: self.gamma };
-        crate::render::ViewLook { style, mode: self.mode, wipe: self.wipe, threshold: self.threshold, contour: self.contour }
+        crate::render::ViewLook {
+            style,
+            mode: self.mode,
+            wipe: self.wipe,
+            threshold: self.threshold,
+            contour: self.contour,
+        }
     }
 }
 

@@ -87,7 +87,9 @@ impl Tasks {
                     }
                     repaint();
                 };
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut Control::with_progress(&c, &mut on_progress))));
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    work(&mut Control::with_progress(&c, &mut on_progress))
+                }));
                 let outcome = match result.map(|r| r.map(Into::into)) {
                     Ok(Ok(Finished { message, payload })) => {
                         if let Ok(mut slot) = p.lock() {
@@ -129,7 +131,11 @@ impl Tasks {
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]
@@ -152,13 +158,19 @@ mod tests {
     fn outcomes_of_success_failure_cancel_and_panic_reach_the_ui() {
         let mut tasks = Tasks::default();
         tasks
-            .spawn("count", || {}, |c| {
-                c.report(3, 3, None);
-                Ok("counted".to_string())
-            })
+            .spawn(
+                "count",
+                || {},
+                |c| {
+                    c.report(3, 3, None);
+                    Ok("counted".to_string())
+                },
+            )
             .unwrap();
         assert_eq!(wait(&mut tasks), vec![("count".into(), Outcome::Done("counted".into()))]);
-        tasks.spawn("load", || {}, |_| Ok(Finished { message: "loaded".into(), payload: Some(Box::new(42usize)) })).unwrap();
+        tasks
+            .spawn("load", || {}, |_| Ok(Finished { message: "loaded".into(), payload: Some(Box::new(42usize)) }))
+            .unwrap();
         let start = Instant::now();
         let finished = loop {
             let f = tasks.take_finished();
@@ -166,18 +178,26 @@ mod tests {
                 break f;
             }
         };
-        assert_eq!(finished[0].2.as_ref().and_then(|p| p.downcast_ref::<usize>()), Some(&42), "the payload reaches the UI");
+        assert_eq!(
+            finished[0].2.as_ref().and_then(|p| p.downcast_ref::<usize>()),
+            Some(&42),
+            "the payload reaches the UI"
+        );
         tasks.spawn("fail", || {}, |_| Err::<String, _>(crate::error::LanternError::Invalid("bad".into()))).unwrap();
         assert_eq!(wait(&mut tasks)[0].1, Outcome::Failed("bad".into()));
         tasks.spawn("boom", || {}, |_| -> Result<String> { panic!("worker exploded") }).unwrap();
         assert!(matches!(&wait(&mut tasks)[0].1, Outcome::Failed(m) if m.contains("worker exploded")));
         tasks
-            .spawn("slow", || {}, |c| -> Result<String> {
-                loop {
-                    c.check()?;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            })
+            .spawn(
+                "slow",
+                || {},
+                |c| -> Result<String> {
+                    loop {
+                        c.check()?;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                },
+            )
             .unwrap();
         tasks.running[0].cancel();
         assert_eq!(wait(&mut tasks)[0].1, Outcome::Cancelled);

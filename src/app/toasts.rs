@@ -65,7 +65,10 @@ impl Toasts {
                     egui::Frame::popup(ui.style()).show(ui, |ui| {
                         ui.set_max_width(420.0);
                         let colour = if t.error { Color32::from_rgb(255, 120, 110) } else { ui.visuals().text_color() };
-                        if ui.add(egui::Label::new(RichText::new(&t.text).color(colour)).sense(egui::Sense::click())).clicked() {
+                        if ui
+                            .add(egui::Label::new(RichText::new(&t.text).color(colour)).sense(egui::Sense::click()))
+                            .clicked()
+                        {
                             dismiss = Some(i);
                         }
                     });
@@ -89,6 +92,10 @@ mod tests {
         t.error("no images in this folder");
         assert_eq!(t.visible().count(), 2);
         t.items[0].since = Instant::now() - Duration::from_secs(5);
-        assert_eq!(t.visible().map(|t| t.text.as_str()).collect::<Vec<_>>(), vec!["no images in this folder"], "notes last four seconds, errors eight");
+        assert_eq!(
+            t.visible().map(|t| t.text.as_str()).collect::<Vec<_>>(),
+            vec!["no images in this folder"],
+            "notes last four seconds, errors eight"
+        );
     }
 }

@@ -13,8 +13,10 @@ use crate::datasets::Format;
 use crate::error::{LanternError, Result};
 use crate::explain::Method;
 use crate::train::fit::Event;
+use crate::train::generator::{
+    self, ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective,
+};
 use crate::train::history::EpochRecord;
-use crate::train::generator::{self, ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -63,7 +65,10 @@ pub struct Run {
 
 impl Run {
     fn files(&self) -> GeneratorFiles {
-        GeneratorFiles { checkpoints: Some(self.out.with_extension("checkpoints")), log: Some(self.out.with_extension("log.csv")) }
+        GeneratorFiles {
+            checkpoints: Some(self.out.with_extension("checkpoints")),
+            log: Some(self.out.with_extension("log.csv")),
+        }
     }
 
     pub fn live(&self) -> Live {
@@ -92,7 +97,18 @@ pub struct TrainPanel {
 impl Default for TrainPanel {
     fn default() -> Self {
         let out_dir = eframe::storage_dir("lantern").unwrap_or_else(std::env::temp_dir).join("generators");
-        Self { open: false, use_dataset: true, objective: Objective::Classifier, epochs: 6, batch: 16, count: 1600, val_count: 200, learning_rate: 0.002, out_dir, run: None }
+        Self {
+            open: false,
+            use_dataset: true,
+            objective: Objective::Classifier,
+            epochs: 6,
+            batch: 16,
+            count: 1600,
+            val_count: 200,
+            learning_rate: 0.002,
+            out_dir,
+            run: None,
+        }
     }
 }
 
@@ -110,8 +126,16 @@ impl TrainPanel {
     /// The settings of a new run for `app`'s model and data.
     fn config(&self, app_dataset: Option<&Path>, classifier: PathBuf) -> GeneratorConfig {
         let data = match app_dataset.filter(|_| self.use_dataset) {
-            Some(dir) => GeneratorData::Folder { dir: dir.to_path_buf(), format: Format::detect(dir), val_count: self.val_count },
-            None => GeneratorData::Synth { seed: 1, count: self.count, sizes: (80, 224), val_seed: 1_000_001, val_count: self.val_count },
+            Some(dir) => {
+                GeneratorData::Folder { dir: dir.to_path_buf(), format: Format::detect(dir), val_count: self.val_count }
+            }
+            None => GeneratorData::Synth {
+                seed: 1,
+                count: self.count,
+                sizes: (80, 224),
+                val_seed: 1_000_001,
+                val_count: self.val_count,
+            },
         };
         GeneratorConfig {
             classifier,
@@ -159,7 +183,8 @@ pub fn start(app: &mut LanternApp) {
         Err(e) => return app.toasts.error(e.to_string()),
     };
     let config = app.train.config(app.dataset_dir.as_deref(), classifier);
-    app.train.run = Some(Run { config, out, model, model_id: app.model.id, live: Arc::default(), state: RunState::Running });
+    app.train.run =
+        Some(Run { config, out, model, model_id: app.model.id, live: Arc::default(), state: RunState::Running });
     spawn(app);
 }
 
@@ -179,7 +204,13 @@ fn spawn(app: &mut LanternApp) {
 }
 
 /// The task: train, feeding `live`, and write the generator to `out`.
-fn train(config: &GeneratorConfig, files: &GeneratorFiles, out: &Path, live: &Mutex<Live>, control: &mut Control) -> Result<Finished> {
+fn train(
+    config: &GeneratorConfig,
+    files: &GeneratorFiles,
+    out: &Path,
+    live: &Mutex<Live>,
+    control: &mut Control,
+) -> Result<Finished> {
     let device = crate::device::choose(crate::device::DeviceChoice::Auto)?;
     let update = |f: &mut dyn FnMut(&mut Live)| {
         if let Ok(mut l) = live.lock() {
@@ -205,7 +236,12 @@ fn train(config: &GeneratorConfig, files: &GeneratorFiles, out: &Path, live: &Mu
         }),
     })?;
     trained.save(out)?;
-    let best = trained.fitted.best.as_ref().map(|b| format!(", best epoch {} ({} {:.1})", b.epoch, trained.monitor, b.score)).unwrap_or_default();
+    let best = trained
+        .fitted
+        .best
+        .as_ref()
+        .map(|b| format!(", best epoch {} ({} {:.1})", b.epoch, trained.monitor, b.score))
+        .unwrap_or_default();
     let message = format!("Trained a generator in {} steps{best}: {}", total, out.display());
     Ok(Finished { message, payload: Some(Box::new(GeneratorFile(out.to_path_buf()))) })
 }
@@ -272,7 +308,11 @@ fn settings_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     let t = &mut app.train;
     match &app.dataset_dir {
         Some(dir) => {
-            ui.radio_value(&mut t.use_dataset, true, format!("Open dataset: {} ({})", dir.display(), Format::detect(dir)));
+            ui.radio_value(
+                &mut t.use_dataset,
+                true,
+                format!("Open dataset: {} ({})", dir.display(), Format::detect(dir)),
+            );
             ui.radio_value(&mut t.use_dataset, false, "Procedural images, drawn fresh every epoch");
         }
         None => {
@@ -294,20 +334,27 @@ fn settings_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
 }
 
 fn curves_ui(ui: &mut egui::Ui, live: &Live) {
-    let names: Vec<String> = live.steps.first().map(|(_, t)| t.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+    let names: Vec<String> =
+        live.steps.first().map(|(_, t)| t.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
     Plot::new("lantern train loss").height(150.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
         for (i, name) in names.iter().enumerate() {
-            let points: PlotPoints = live.steps.iter().filter_map(|(s, t)| t.get(i).map(|(_, v)| [*s as f64, *v])).collect();
+            let points: PlotPoints =
+                live.steps.iter().filter_map(|(s, t)| t.get(i).map(|(_, v)| [*s as f64, *v])).collect();
             plot.line(Line::new(name.clone(), points));
         }
     });
-    let metrics: Vec<String> = live.epochs.first().map(|r| r.metrics.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
-    Plot::new("lantern train validation").height(120.0).legend(Legend::default()).x_axis_label("epoch").show(ui, |plot| {
-        for (i, name) in metrics.iter().enumerate() {
-            let points: PlotPoints = live.epochs.iter().filter_map(|r| r.metrics.get(i).map(|(_, v)| [r.epoch as f64, *v])).collect();
-            plot.line(Line::new(name.clone(), points));
-        }
-    });
+    let metrics: Vec<String> =
+        live.epochs.first().map(|r| r.metrics.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+    Plot::new("lantern train validation").height(120.0).legend(Legend::default()).x_axis_label("epoch").show(
+        ui,
+        |plot| {
+            for (i, name) in metrics.iter().enumerate() {
+                let points: PlotPoints =
+                    live.epochs.iter().filter_map(|r| r.metrics.get(i).map(|(_, v)| [r.epoch as f64, *v])).collect();
+                plot.line(Line::new(name.clone(), points));
+            }
+        },
+    );
 }
 
 fn panel(app: &mut LanternApp, ui: &mut egui::Ui) {
@@ -328,7 +375,9 @@ fn panel(app: &mut LanternApp, ui: &mut egui::Ui) {
         if state == Some(RunState::Paused) && ui.button("Resume").clicked() {
             spawn(app);
         }
-        if matches!(state, Some(RunState::Running | RunState::Pausing | RunState::Paused)) && ui.button("Cancel").clicked() {
+        if matches!(state, Some(RunState::Running | RunState::Pausing | RunState::Paused))
+            && ui.button("Cancel").clicked()
+        {
             match state {
                 Some(RunState::Paused) => {
                     if let Some(r) = app.train.run.as_mut() {
@@ -358,7 +407,10 @@ fn panel(app: &mut LanternApp, ui: &mut egui::Ui) {
     ui.label(status);
     if let Some((epoch, epochs, done, total)) = live.at {
         let eta = live.eta.map(|d| format!(", about {} s left", d.as_secs())).unwrap_or_default();
-        ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("epoch {epoch}/{epochs}, step {done}/{total}{eta}")));
+        ui.add(
+            egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                .text(format!("epoch {epoch}/{epochs}, step {done}/{total}{eta}")),
+        );
     }
     if let Some(r) = live.epochs.last() {
         let numbers: Vec<String> = r.metrics.iter().map(|(n, v)| format!("{n} {v:.3}")).collect();

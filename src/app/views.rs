@@ -63,15 +63,22 @@ pub fn paint_picture(
     let image_rect = transform.image_rect(rect, size);
     let overlay = overlay.filter(|_| !look.hidden);
     let map_key = overlay.as_ref().map_or(0, |o| o.key);
-    let content = ViewContent { image_key, image: decoded.rgba.clone(), map_key, map: overlay.as_ref().map(|o| Arc::clone(o.map)) };
+    let content = ViewContent {
+        image_key,
+        image: decoded.rgba.clone(),
+        map_key,
+        map: overlay.as_ref().map(|o| Arc::clone(o.map)),
+    };
     let uniforms = canvas::uniforms(look, rect, image_rect, overlay.as_ref().map(|o| &o.geometry));
     // Frames not drawn by wgpu (tests without a GPU renderer) composite on the CPU.
-    let fallback = if gpu { None } else { Some(composite(ui, view, (image_key, decoded), overlay.as_ref(), look, fallbacks)) };
+    let fallback =
+        if gpu { None } else { Some(composite(ui, view, (image_key, decoded), overlay.as_ref(), look, fallbacks)) };
     canvas::paint_view(ui, rect, view, &content, uniforms, gpu, fallback.as_ref(), image_rect);
     let boxes: Vec<Rect> = match &overlay {
-        Some(Overlay { map, geometry, boxes: Some(b), .. }) => {
-            boxes_at(b, look.threshold).iter().map(|b| canvas::box_on_screen(b, (map.width, map.height), geometry, image_rect)).collect()
-        }
+        Some(Overlay { map, geometry, boxes: Some(b), .. }) => boxes_at(b, look.threshold)
+            .iter()
+            .map(|b| canvas::box_on_screen(b, (map.width, map.height), geometry, image_rect))
+            .collect(),
         _ => Vec::new(),
     };
     canvas::paint_annotations(ui, rect, look, &boxes, image_rect);
@@ -81,7 +88,14 @@ pub fn paint_picture(
 /// The picture with its map composited on the CPU, kept as a texture in `fallbacks` until the
 /// image, the map or the look changes: frames not drawn by wgpu, and the small maps of the
 /// label list.
-pub fn composite(ui: &egui::Ui, view: u64, (image_key, decoded): (u64, &Decoded), overlay: Option<&Overlay<'_>>, look: &Look, fallbacks: &mut Fallbacks) -> egui::TextureHandle {
+pub fn composite(
+    ui: &egui::Ui,
+    view: u64,
+    (image_key, decoded): (u64, &Decoded),
+    overlay: Option<&Overlay<'_>>,
+    look: &Look,
+    fallbacks: &mut Fallbacks,
+) -> egui::TextureHandle {
     let map_key = overlay.map_or(0, |o| o.key);
     let key = {
         use std::hash::{Hash, Hasher};
@@ -112,7 +126,13 @@ pub fn overlay_of(view: &ViewState) -> Option<Overlay<'_>> {
 }
 
 /// The small map of a label view (image and map, composited on the CPU).
-pub fn label_thumbnail(ui: &egui::Ui, slot: Slot, image: &mut GalleryImage, view: &ViewState, look: &Look) -> Option<egui::TextureHandle> {
+pub fn label_thumbnail(
+    ui: &egui::Ui,
+    slot: Slot,
+    image: &mut GalleryImage,
+    view: &ViewState,
+    look: &Look,
+) -> Option<egui::TextureHandle> {
     let decoded = image.decoded()?.clone();
     let overlay = overlay_of(view).filter(|_| !look.hidden);
     Some(composite(ui, view_id(slot), (image.id, &decoded), overlay.as_ref(), look, &mut image.fallbacks))
@@ -132,7 +152,18 @@ fn draw(
 ) -> Option<egui::Response> {
     let decoded = image.decoded()?.clone();
     let overlay = overlay_of(view);
-    let response = paint_picture(ui, rect, view_id(slot), (image.id, &decoded), overlay, look, transform, gpu, &mut image.fallbacks, pan);
+    let response = paint_picture(
+        ui,
+        rect,
+        view_id(slot),
+        (image.id, &decoded),
+        overlay,
+        look,
+        transform,
+        gpu,
+        &mut image.fallbacks,
+        pan,
+    );
     if let Some(truth) = image.truth.as_mut() {
         let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
         paint_truth(ui, rect, transform.image_rect(rect, size), size, truth, look.boxes);
@@ -142,19 +173,38 @@ fn draw(
 
 /// Ground truth in green, distinct from the yellow predicted boxes: the mask as a translucent
 /// tint and the boxes as outlines.
-fn paint_truth(ui: &egui::Ui, rect: Rect, image_rect: Rect, size: egui::Vec2, truth: &mut super::gallery::Truth, boxes: bool) {
+fn paint_truth(
+    ui: &egui::Ui,
+    rect: Rect,
+    image_rect: Rect,
+    size: egui::Vec2,
+    truth: &mut super::gallery::Truth,
+    boxes: bool,
+) {
     let painter = ui.painter_at(rect);
     if let super::gallery::Load::Ready(mask) = &truth.mask_image {
         let texture = truth.mask_texture.get_or_insert_with(|| {
-            let pixels: Vec<Color32> = mask.pixels().map(|p| if p.0[0] > 0 { Color32::from_rgba_unmultiplied(40, 230, 90, 70) } else { Color32::TRANSPARENT }).collect();
+            let pixels: Vec<Color32> =
+                mask.pixels()
+                    .map(|p| {
+                        if p.0[0] > 0 { Color32::from_rgba_unmultiplied(40, 230, 90, 70) } else { Color32::TRANSPARENT }
+                    })
+                    .collect();
             let colour = egui::ColorImage::new([mask.width() as usize, mask.height() as usize], pixels);
             ui.ctx().load_texture("lantern ground-truth mask", colour, egui::TextureOptions::NEAREST)
         });
-        painter.image(texture.id(), image_rect, Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), Color32::WHITE);
+        painter.image(
+            texture.id(),
+            image_rect,
+            Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+            Color32::WHITE,
+        );
     }
     if boxes {
         for b in &truth.boxes {
-            let at = |x: u32, y: u32| image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height());
+            let at = |x: u32, y: u32| {
+                image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height())
+            };
             let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
             painter.rect_stroke(r, 0.0, egui::Stroke::new(2.0, TRUTH_GREEN), egui::StrokeKind::Outside);
         }
@@ -163,7 +213,14 @@ fn paint_truth(ui: &egui::Ui, rect: Rect, image_rect: Rect, size: egui::Vec2, tr
 
 /// The audit's corrected box: drawn by dragging in drawing mode (a drag from a corner moves it),
 /// shown in cyan with its corner handles.
-fn correction_ui(ui: &egui::Ui, rect: Rect, response: &egui::Response, transform: &ViewTransform, size: egui::Vec2, a: &mut super::audit_mode::AuditSession) {
+fn correction_ui(
+    ui: &egui::Ui,
+    rect: Rect,
+    response: &egui::Response,
+    transform: &ViewTransform,
+    size: egui::Vec2,
+    a: &mut super::audit_mode::AuditSession,
+) {
     let pixel = |p: egui::Pos2| transform.pixel_at(rect, size, p);
     if a.drawing {
         if response.drag_started()
@@ -183,7 +240,9 @@ fn correction_ui(ui: &egui::Ui, rect: Rect, response: &egui::Response, transform
     }
     if let Some(b) = a.correction {
         let image_rect = transform.image_rect(rect, size);
-        let at = |x: u32, y: u32| image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height());
+        let at = |x: u32, y: u32| {
+            image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height())
+        };
         let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
         let painter = ui.painter_at(rect);
         let cyan = Color32::from_rgb(60, 220, 255);
@@ -195,7 +254,8 @@ fn correction_ui(ui: &egui::Ui, rect: Rect, response: &egui::Response, transform
 }
 
 /// The colour of ground truth on the canvas.
-pub const TRUTH_GREEN: Color32 = Color32::from_rgb(crate::render::TRUTH_BOX[0], crate::render::TRUTH_BOX[1], crate::render::TRUTH_BOX[2]);
+pub const TRUTH_GREEN: Color32 =
+    Color32::from_rgb(crate::render::TRUTH_BOX[0], crate::render::TRUTH_BOX[1], crate::render::TRUTH_BOX[2]);
 
 /// How the explanation of the current image compares with its ground truth: the IoU of the best
 /// predicted box at the threshold, and whether the explained class is the true one.
@@ -225,12 +285,18 @@ fn caption(ui: &egui::Ui, rect: Rect, text: &str, size: f32) {
     let painter = ui.painter_at(rect);
     let pos = rect.left_top() + vec2(8.0, 6.0);
     let galley = painter.layout_no_wrap(text.to_string(), FontId::proportional(size), Color32::WHITE);
-    painter.rect_filled(Rect::from_min_size(pos - vec2(4.0, 2.0), galley.size() + vec2(8.0, 4.0)), 4.0, Color32::from_black_alpha(170));
+    painter.rect_filled(
+        Rect::from_min_size(pos - vec2(4.0, 2.0), galley.size() + vec2(8.0, 4.0)),
+        4.0,
+        Color32::from_black_alpha(170),
+    );
     painter.galley(pos, galley, Color32::WHITE);
 }
 
 fn describe(app: &LanternApp, view: &ViewState) -> String {
-    let label = |c: usize| app.model.info.as_ref().and_then(|i| i.labels.get(c).cloned()).unwrap_or_else(|| format!("class {c}"));
+    let label = |c: usize| {
+        app.model.info.as_ref().and_then(|i| i.labels.get(c).cloned()).unwrap_or_else(|| format!("class {c}"))
+    };
     match (&view.output, &view.progress, &view.requested) {
         (_, Some((done, total)), Some(r)) => format!("{} … {done}/{total}", r.method.title()),
         (Some(o), _, _) => {
@@ -255,17 +321,24 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
     };
     if let super::gallery::Load::Failed(e) = &image.image {
         let e = e.clone();
-        ui.centered_and_justified(|ui| ui.label(RichText::new(format!("Cannot show this image:\n{e}")).color(Color32::from_rgb(255, 120, 110))));
+        ui.centered_and_justified(|ui| {
+            ui.label(RichText::new(format!("Cannot show this image:\n{e}")).color(Color32::from_rgb(255, 120, 110)))
+        });
         return;
     }
     let drawing = app.audit.as_ref().is_some_and(|a| a.drawing);
-    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, &mut app.settings.look, &mut app.transform, gpu, !drawing) else {
+    let Some(response) =
+        draw(ui, rect, Slot::Main, image, &app.main, &mut app.settings.look, &mut app.transform, gpu, !drawing)
+    else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
     };
-    let size = app.gallery.current().and_then(|i| i.decoded()).map(|d| vec2(d.rgb.width() as f32, d.rgb.height() as f32));
+    let size =
+        app.gallery.current().and_then(|i| i.decoded()).map(|d| vec2(d.rgb.width() as f32, d.rgb.height() as f32));
     app.readout = match (response.hover_pos(), size) {
-        (Some(p), Some(size)) => app.transform.pixel_at(rect, size, p).map(|(x, y)| (x, y, map_value_at(&app.main, x, y))),
+        (Some(p), Some(size)) => {
+            app.transform.pixel_at(rect, size, p).map(|(x, y)| (x, y, map_value_at(&app.main, x, y)))
+        }
         _ => None,
     };
     if let (Some(a), Some(size)) = (app.audit.as_mut(), size) {
@@ -283,26 +356,54 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
     if app.presentation {
         let painter = ui.painter_at(rect);
         let name = app.gallery.current().map(|i| i.name()).unwrap_or_default();
-        painter.text(rect.center_bottom() - vec2(0.0, 12.0), Align2::CENTER_BOTTOM, name, FontId::proportional(20.0), Color32::from_gray(200));
+        painter.text(
+            rect.center_bottom() - vec2(0.0, 12.0),
+            Align2::CENTER_BOTTOM,
+            name,
+            FontId::proportional(20.0),
+            Color32::from_gray(200),
+        );
     }
 }
 
 /// A vertical colour bar at the right edge of `rect`, labelled with the map's value range.
-fn colour_bar(ui: &egui::Ui, rect: egui::Rect, colormap: crate::colormap::Colormap, (lo, hi): (f32, f32), text_size: f32) {
+fn colour_bar(
+    ui: &egui::Ui,
+    rect: egui::Rect,
+    colormap: crate::colormap::Colormap,
+    (lo, hi): (f32, f32),
+    text_size: f32,
+) {
     let painter = ui.painter_at(rect);
-    let bar = egui::Rect::from_min_size(rect.right_top() + vec2(-34.0, 40.0), vec2(14.0, (rect.height() * 0.4).max(60.0)));
+    let bar =
+        egui::Rect::from_min_size(rect.right_top() + vec2(-34.0, 40.0), vec2(14.0, (rect.height() * 0.4).max(60.0)));
     let steps = 64;
     for i in 0..steps {
         let t = 1.0 - (i as f32 + 0.5) / steps as f32;
         let [r, g, b] = colormap.color(t);
         let y0 = bar.top() + bar.height() * i as f32 / steps as f32;
-        let cell = egui::Rect::from_min_max(egui::pos2(bar.left(), y0), egui::pos2(bar.right(), y0 + bar.height() / steps as f32 + 0.5));
+        let cell = egui::Rect::from_min_max(
+            egui::pos2(bar.left(), y0),
+            egui::pos2(bar.right(), y0 + bar.height() / steps as f32 + 0.5),
+        );
         painter.rect_filled(cell, 0.0, Color32::from_rgb(r, g, b));
     }
     painter.rect_stroke(bar, 0.0, egui::Stroke::new(1.0, Color32::from_gray(220)), egui::StrokeKind::Outside);
     let font = FontId::proportional(text_size * 0.8);
-    painter.text(bar.center_top() - vec2(0.0, 4.0), Align2::CENTER_BOTTOM, format!("{hi:.2}"), font.clone(), Color32::from_gray(230));
-    painter.text(bar.center_bottom() + vec2(0.0, 4.0), Align2::CENTER_TOP, format!("{lo:.2}"), font, Color32::from_gray(230));
+    painter.text(
+        bar.center_top() - vec2(0.0, 4.0),
+        Align2::CENTER_BOTTOM,
+        format!("{hi:.2}"),
+        font.clone(),
+        Color32::from_gray(230),
+    );
+    painter.text(
+        bar.center_bottom() + vec2(0.0, 4.0),
+        Align2::CENTER_TOP,
+        format!("{lo:.2}"),
+        font,
+        Color32::from_gray(230),
+    );
 }
 
 /// The map value under image pixel `(x, y)`, if the map covers it.

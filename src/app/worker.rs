@@ -4,13 +4,13 @@
 //! request is kept, and a newer request cancels the one running for its slot.
 
 use super::pair_jobs::{self, SimilarJob, SimilarKind, SimilarityInfo, SimilarityModels, SimilaritySource};
-use crate::models::generator::Generator;
 use crate::explain::{Control, Method, Params, Progress, Session, Target, Timing};
-use crate::models::scores::ranked;
 use crate::imaging::{self, Geometry};
 use crate::map::boxes::{boxes_from_quantized, quantize};
 use crate::map::{BoxMode, PixelBox, WeightMap};
 use crate::models::Network;
+use crate::models::generator::Generator;
+use crate::models::scores::ranked;
 use burn::tensor::Device;
 use image::RgbImage;
 use std::collections::{HashMap, VecDeque};
@@ -34,13 +34,18 @@ pub enum Slot {
 pub enum ImageSource {
     File(PathBuf),
     /// A bundled demo image.
-    Bytes { name: String, bytes: &'static [u8] },
+    Bytes {
+        name: String,
+        bytes: &'static [u8],
+    },
 }
 
 impl ImageSource {
     pub fn name(&self) -> String {
         match self {
-            ImageSource::File(p) => p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string()),
+            ImageSource::File(p) => {
+                p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string())
+            }
             ImageSource::Bytes { name, .. } => name.clone(),
         }
     }
@@ -149,7 +154,6 @@ pub fn boxes_at(boxes: &[Vec<PixelBox>], threshold: f32) -> &[PixelBox] {
 }
 
 impl ExplainOutput {
-
     /// The predicted boxes at `threshold`, in map pixels.
     pub fn boxes_at(&self, threshold: f32) -> &[PixelBox] {
         boxes_at(&self.boxes, threshold)
@@ -157,38 +161,98 @@ impl ExplainOutput {
 
     /// The predicted boxes at `threshold`, in original-image pixels.
     pub fn boxes_in_original(&self, threshold: f32) -> Vec<PixelBox> {
-        self.boxes_at(threshold).iter().map(|b| self.geometry.map_box_in_original(b, (self.map.width, self.map.height))).collect()
+        self.boxes_at(threshold)
+            .iter()
+            .map(|b| self.geometry.map_box_in_original(b, (self.map.width, self.map.height)))
+            .collect()
     }
 }
 
 /// What the worker reports.
 #[derive(Debug)]
 pub enum Event {
-    ModelLoaded { id: u64, result: Result<ModelInfo, String> },
-    ImageLoaded { id: u64, result: Result<Arc<RgbImage>, String> },
-    Thumbnail { id: u64, result: Result<RgbImage, String> },
+    ModelLoaded {
+        id: u64,
+        result: Result<ModelInfo, String>,
+    },
+    ImageLoaded {
+        id: u64,
+        result: Result<Arc<RgbImage>, String>,
+    },
+    Thumbnail {
+        id: u64,
+        result: Result<RgbImage, String>,
+    },
     /// A dataset image's ground-truth mask.
-    MaskLoaded { id: u64, result: Result<Arc<image::GrayImage>, String> },
+    MaskLoaded {
+        id: u64,
+        result: Result<Arc<image::GrayImage>, String>,
+    },
     /// A generator file was installed for model `id`: its name, or why it does not fit.
-    GeneratorLoaded { id: u64, result: Result<String, String> },
-    Progress { slot: Slot, token: u64, done: usize, total: usize, partial: Option<Arc<WeightMap>> },
-    Explained { slot: Slot, token: u64, result: Result<ExplainOutput, String> },
+    GeneratorLoaded {
+        id: u64,
+        result: Result<String, String>,
+    },
+    Progress {
+        slot: Slot,
+        token: u64,
+        done: usize,
+        total: usize,
+        partial: Option<Arc<WeightMap>>,
+    },
+    Explained {
+        slot: Slot,
+        token: u64,
+        result: Result<ExplainOutput, String>,
+    },
     /// Similarity models were loaded for id `id` (see [`pair_jobs`]).
-    SimilarityLoaded { id: u64, result: Result<SimilarityInfo, String> },
-    SimilarProgress { kind: SimilarKind, token: u64, done: usize, total: usize },
-    PairExplained { token: u64, result: Result<pair_jobs::PairOutput, String> },
-    NeighboursFound { token: u64, result: Result<pair_jobs::Neighbours, String> },
+    SimilarityLoaded {
+        id: u64,
+        result: Result<SimilarityInfo, String>,
+    },
+    SimilarProgress {
+        kind: SimilarKind,
+        token: u64,
+        done: usize,
+        total: usize,
+    },
+    PairExplained {
+        token: u64,
+        result: Result<pair_jobs::PairOutput, String>,
+    },
+    NeighboursFound {
+        token: u64,
+        result: Result<pair_jobs::Neighbours, String>,
+    },
 }
 
 enum Load {
     /// A model, read with `preprocess` instead of its own when given (what the user chose for an
     /// ONNX model that does not say).
-    Model { id: u64, source: ModelSource, preprocess: Option<imaging::Preprocess> },
-    Image { id: u64, source: ImageSource, thumbnail: bool },
-    Mask { id: u64, source: crate::datasets::MaskSource },
-    Generator { id: u64, model: ModelSource, path: PathBuf },
+    Model {
+        id: u64,
+        source: ModelSource,
+        preprocess: Option<imaging::Preprocess>,
+    },
+    Image {
+        id: u64,
+        source: ImageSource,
+        thumbnail: bool,
+    },
+    Mask {
+        id: u64,
+        source: crate::datasets::MaskSource,
+    },
+    Generator {
+        id: u64,
+        model: ModelSource,
+        path: PathBuf,
+    },
     /// Similarity models, with the app's open model (for an embedding read from it).
-    Similarity { id: u64, source: SimilaritySource },
+    Similarity {
+        id: u64,
+        source: SimilaritySource,
+    },
 }
 
 #[derive(Default)]
@@ -219,7 +283,18 @@ impl Worker {
     pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
         let (tx, events) = channel();
-        let state = State { device, tx, repaint: Box::new(repaint), models: HashMap::new(), generators: HashMap::new(), images: HashMap::new(), sessions: VecDeque::new(), similarity: HashMap::new(), embeddings: HashMap::new(), pair_maps: None };
+        let state = State {
+            device,
+            tx,
+            repaint: Box::new(repaint),
+            models: HashMap::new(),
+            generators: HashMap::new(),
+            images: HashMap::new(),
+            sessions: VecDeque::new(),
+            similarity: HashMap::new(),
+            embeddings: HashMap::new(),
+            pair_maps: None,
+        };
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("lantern-worker".into())
@@ -452,7 +527,11 @@ fn run(shared: Arc<Shared>, mut state: State) {
 /// job gets an answer: the failure event returned here, the same a failed job sends.
 fn guarded(waiting: Waiting, job: impl FnOnce()) -> Option<Event> {
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).err()?;
-    let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
     Some(waiting.failed(format!("the background job failed unexpectedly: {what}")))
 }
 
@@ -470,11 +549,16 @@ fn thumbnail_size(width: u32, height: u32, side: u32) -> (u32, u32) {
 /// Its name, or why there is none.
 fn find_generator(source: &ModelSource, device: &Device) -> Result<(String, Generator), String> {
     match source {
-        ModelSource::Demo => crate::models::demo::generator(device).map(|g| ("bundled demo generator".to_string(), g)).map_err(|e| e.to_string()),
+        ModelSource::Demo => crate::models::demo::generator(device)
+            .map(|g| ("bundled demo generator".to_string(), g))
+            .map_err(|e| e.to_string()),
         ModelSource::File(p) => {
             let path = crate::models::generator::beside(p);
             if !path.is_file() {
-                return Err(format!("no generator for this model: train one with `lantern train generator` (it is looked for as {})", path.display()));
+                return Err(format!(
+                    "no generator for this model: train one with `lantern train generator` (it is looked for as {})",
+                    path.display()
+                ));
             }
             generator_file(source, &path, device)
         }
@@ -482,7 +566,11 @@ fn find_generator(source: &ModelSource, device: &Device) -> Result<(String, Gene
 }
 
 /// The generator file at `path`, checked against the weights of model `source`; its file name.
-fn generator_file(source: &ModelSource, path: &std::path::Path, device: &Device) -> Result<(String, Generator), String> {
+fn generator_file(
+    source: &ModelSource,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<(String, Generator), String> {
     let sha = match source {
         ModelSource::Demo => crate::digest::sha256_hex(crate::models::demo::WEIGHTS),
         ModelSource::File(p) => crate::digest::sha256_file(p).map_err(|e| format!("{}: {e}", p.display()))?,
@@ -501,9 +589,12 @@ impl State {
         match load {
             Load::Model { id, source, preprocess } => {
                 let result = match &source {
-                    ModelSource::Demo => crate::models::demo::network(&self.device).map(|n| (n, "demo classifier".to_string())),
-                    ModelSource::File(p) => crate::models::load(p, None, &self.device)
-                        .map(|n| (n, p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().to_string()))),
+                    ModelSource::Demo => {
+                        crate::models::demo::network(&self.device).map(|n| (n, "demo classifier".to_string()))
+                    }
+                    ModelSource::File(p) => crate::models::load(p, None, &self.device).map(|n| {
+                        (n, p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().to_string()))
+                    }),
                 };
                 let result = result.map(|(mut net, name)| {
                     let asks_preprocess = net.graph().is_some_and(|g| !g.declares_preprocess);
@@ -525,7 +616,10 @@ impl State {
                         generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
                         layer_tree: layer_tree(&net),
                         asks_preprocess,
-                        unavailable: crate::explain::Method::ALL.iter().filter_map(|&m| crate::explain::unavailable(&net, m).map(|why| (m, why))).collect(),
+                        unavailable: crate::explain::Method::ALL
+                            .iter()
+                            .filter_map(|&m| crate::explain::unavailable(&net, m).map(|why| (m, why)))
+                            .collect(),
                     };
                     match generator {
                         Ok((_, g)) => self.generators.insert(id, Arc::new(g)),
@@ -609,7 +703,10 @@ impl State {
                 let result = match (self.similarity.get(&j.models), images) {
                     (None, _) => Err("the similarity models are not loaded yet".to_string()),
                     (_, (Err(e), _) | (_, Err(e))) => Err(e.to_string()),
-                    (Some(models), (Ok(q), Ok(r))) => pair_jobs::explain_pair(models, &q, &r, &j, &mut self.pair_maps, &mut control).map_err(|e| e.to_string()),
+                    (Some(models), (Ok(q), Ok(r))) => {
+                        pair_jobs::explain_pair(models, &q, &r, &j, &mut self.pair_maps, &mut control)
+                            .map_err(|e| e.to_string())
+                    }
                 };
                 self.send(Event::PairExplained { token, result });
             }
@@ -623,7 +720,8 @@ impl State {
                             None => s.decode().map(Arc::new),
                         };
                         let cache = self.embeddings.entry(j.models).or_default();
-                        pair_jobs::find_neighbours(&models.embedding, &j, cache, &read, &mut control).map_err(|e| e.to_string())
+                        pair_jobs::find_neighbours(&models.embedding, &j, cache, &read, &mut control)
+                            .map_err(|e| e.to_string())
                     }
                 };
                 self.send(Event::NeighboursFound { token, result });
@@ -656,7 +754,13 @@ impl State {
                 return;
             }
             last = Instant::now();
-            let _ = tx.send(Event::Progress { slot, token, done: p.done, total: p.total, partial: p.partial.cloned().map(Arc::new) });
+            let _ = tx.send(Event::Progress {
+                slot,
+                token,
+                done: p.done,
+                total: p.total,
+                partial: p.partial.cloned().map(Arc::new),
+            });
         };
         let repaint = &self.repaint;
         let mut forward = |p: Progress<'_>| {
@@ -678,7 +782,8 @@ impl State {
                 if sessions.len() >= SESSIONS_KEPT {
                     sessions.pop_front();
                 }
-                let session = Session::new(Arc::clone(net), net.preprocess.tensor(img, &net.device())).with_generator(generators.get(&r.model).cloned());
+                let session = Session::new(Arc::clone(net), net.preprocess.tensor(img, &net.device()))
+                    .with_generator(generators.get(&r.model).cloned());
                 sessions.push_back((key, session));
                 sessions.len() - 1
             }
@@ -686,7 +791,8 @@ impl State {
         let session = &mut sessions[pos].1;
         let logits = session.logits().to_vec();
         let class = r.target.resolve(&logits);
-        let e = session.explain(r.method, class, r.layer.as_deref(), &r.params, &mut control).map_err(|e| e.to_string())?;
+        let e =
+            session.explain(r.method, class, r.layer.as_deref(), &r.params, &mut control).map_err(|e| e.to_string())?;
         let top = ranked(&session.network().output.probabilities(&logits), 10);
         let boxes = threshold_boxes(&e.map);
         Ok(ExplainOutput {
@@ -711,9 +817,12 @@ mod tests {
 
     #[test]
     fn a_panicking_job_is_answered_with_a_failure_for_its_waiter() {
-        let event = guarded(Waiting::Explain(Slot::Main, 7), || panic!("the map was NaN")).expect("a panic is answered");
+        let event =
+            guarded(Waiting::Explain(Slot::Main, 7), || panic!("the map was NaN")).expect("a panic is answered");
         match event {
-            Event::Explained { slot: Slot::Main, token: 7, result: Err(e) } => assert!(e.contains("the map was NaN"), "{e}"),
+            Event::Explained { slot: Slot::Main, token: 7, result: Err(e) } => {
+                assert!(e.contains("the map was NaN"), "{e}")
+            }
             _ => panic!("the explanation's waiter gets the failure"),
         }
         let event = guarded(Waiting::Mask(3), || panic!("{}", String::from("bad mask"))).expect("a panic is answered");

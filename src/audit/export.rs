@@ -187,7 +187,8 @@ pub struct CocoExport {
 /// The audited boxes as COCO annotations (see the module documentation for which boxes).
 pub fn coco(audit: &Audit) -> Result<CocoExport> {
     let images = audit.images()?;
-    let ids: HashMap<&str, (u64, Option<usize>)> = images.iter().map(|i| (i.id.as_str(), (i.position as u64 + 1, i.class))).collect();
+    let ids: HashMap<&str, (u64, Option<usize>)> =
+        images.iter().map(|i| (i.id.as_str(), (i.position as u64 + 1, i.class))).collect();
     let mut annotations = Vec::new();
     let mut without_class = 0;
     for v in audit.latest_verdicts()? {
@@ -220,13 +221,27 @@ pub fn coco(audit: &Audit) -> Result<CocoExport> {
         }
     }
     let file = CocoFile {
-        info: CocoInfo { description: "Localisation audit exported by Lantern".into(), version: env!("CARGO_PKG_VERSION").into() },
+        info: CocoInfo {
+            description: "Localisation audit exported by Lantern".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         images: images
             .iter()
-            .map(|i| CocoImage { id: i.position as u64 + 1, file_name: i.file.clone(), width: i.width, height: i.height, lantern_id: i.id.clone() })
+            .map(|i| CocoImage {
+                id: i.position as u64 + 1,
+                file_name: i.file.clone(),
+                width: i.width,
+                height: i.height,
+                lantern_id: i.id.clone(),
+            })
             .collect(),
         annotations,
-        categories: audit.classes()?.into_iter().enumerate().map(|(i, name)| CocoCategory { id: i as u64 + 1, name }).collect(),
+        categories: audit
+            .classes()?
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| CocoCategory { id: i as u64 + 1, name })
+            .collect(),
     };
     Ok(CocoExport { file, without_class })
 }

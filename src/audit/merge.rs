@@ -100,11 +100,16 @@ pub fn pair_agreement(verdicts: &[Verdict]) -> Vec<PairAgreement> {
     for (i, a) in raters.iter().enumerate() {
         for b in &raters[i + 1..] {
             let (ja, jb) = (&by_rater[a], &by_rater[b]);
-            let common: Vec<(&Verdict, &Verdict)> = ja.iter().filter_map(|(image, va)| jb.get(image).map(|vb| (*va, *vb))).collect();
-            let decided: Vec<(VerdictKind, VerdictKind)> =
-                common.iter().map(|(va, vb)| (va.kind, vb.kind)).filter(|(x, y)| *x != VerdictKind::Flag && *y != VerdictKind::Flag).collect();
+            let common: Vec<(&Verdict, &Verdict)> =
+                ja.iter().filter_map(|(image, va)| jb.get(image).map(|vb| (*va, *vb))).collect();
+            let decided: Vec<(VerdictKind, VerdictKind)> = common
+                .iter()
+                .map(|(va, vb)| (va.kind, vb.kind))
+                .filter(|(x, y)| *x != VerdictKind::Flag && *y != VerdictKind::Flag)
+                .collect();
             let (la, lb): (Vec<VerdictKind>, Vec<VerdictKind>) = decided.iter().copied().unzip();
-            let boxes: Vec<(PixelBox, PixelBox)> = common.iter().filter_map(|(va, vb)| Some((va.corrected_box?, vb.corrected_box?))).collect();
+            let boxes: Vec<(PixelBox, PixelBox)> =
+                common.iter().filter_map(|(va, vb)| Some((va.corrected_box?, vb.corrected_box?))).collect();
             pairs.push(PairAgreement {
                 rater_a: a.to_string(),
                 rater_b: b.to_string(),
@@ -128,7 +133,11 @@ pub fn image_agreement(verdicts: &[Verdict]) -> Vec<ImageAgreement> {
             by_image.entry(image).or_default().insert(rater.to_string(), v.kind);
         }
     }
-    by_image.into_iter().filter(|(_, v)| v.len() >= 2).map(|(image_id, verdicts)| ImageAgreement { image_id: image_id.to_string(), verdicts }).collect()
+    by_image
+        .into_iter()
+        .filter(|(_, v)| v.len() >= 2)
+        .map(|(image_id, verdicts)| ImageAgreement { image_id: image_id.to_string(), verdicts })
+        .collect()
 }
 
 /// What a merge produced.
@@ -155,7 +164,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     for (i, audit) in audits.iter().enumerate() {
         let s = audit.settings()?;
         let differs = |what: &str| {
-            AuditError::Invalid(format!("{} and {} audit different {what}; only audits of the same predictions can be merged", inputs[0].display(), inputs[i].display()))
+            AuditError::Invalid(format!(
+                "{} and {} audit different {what}; only audits of the same predictions can be merged",
+                inputs[0].display(),
+                inputs[i].display()
+            ))
         };
         if s.dataset_digest != first.dataset_digest {
             return Err(differs("datasets (their image lists or ground truth differ)"));
@@ -172,7 +185,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     let verdicts: Vec<Verdict> = all.into_iter().map(|(_, v)| v).collect();
     let pairs = pair_agreement(&verdicts);
     let images = image_agreement(&verdicts);
-    let raters: Vec<String> = verdicts.iter().map(|v| v.annotator.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let raters: Vec<String> =
+        verdicts.iter().map(|v| v.annotator.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let setup = audits[0].setup()?;
     drop(audits);
     let audit = Audit::create_with(out, &setup, |tx| {
@@ -256,6 +270,9 @@ mod tests {
         assert_eq!((p.iou_images, p.mean_iou), (1, Some(0.5)));
         assert_eq!(p.agreement(), Some(2.0 / 3.0));
         let images = image_agreement(&verdicts);
-        assert_eq!(images.iter().map(|i| (i.image_id.as_str(), i.unanimous())).collect::<Vec<_>>(), [("a", true), ("b", false), ("c", true)]);
+        assert_eq!(
+            images.iter().map(|i| (i.image_id.as_str(), i.unanimous())).collect::<Vec<_>>(),
+            [("a", true), ("b", false), ("c", true)]
+        );
     }
 }

@@ -21,8 +21,8 @@ mod setup;
 mod store;
 pub mod verdict;
 
-pub use schema::SCHEMA_VERSION;
 pub use crate::digest::sha256_file;
+pub use schema::SCHEMA_VERSION;
 pub use setup::{ModelCheck, ModelRef, NewAudit, Settings, Setup};
 pub use store::{Audit, Filter, ImageEntry, ImageStatus, MissingFile, Origin, Patience, Prediction, Progress};
 pub use verdict::{NewVerdict, Verdict, VerdictId, VerdictKind, parse_box};

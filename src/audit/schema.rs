@@ -89,7 +89,8 @@ pub(crate) fn inspect(conn: &Connection) -> rusqlite::Result<Header> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
+    let mut stmt =
+        conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
     let tables = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(Header { application_id, version, tables })
 }
@@ -101,7 +102,10 @@ pub(crate) fn version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Run the steps from version `from` to `to` and record `to` in the header, all inside `tx`.
 pub(crate) fn migrate(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
-    assert!(0 <= from && from <= to && to <= SCHEMA_VERSION, "migration {from} -> {to} is outside 0..={SCHEMA_VERSION}");
+    assert!(
+        0 <= from && from <= to && to <= SCHEMA_VERSION,
+        "migration {from} -> {to} is outside 0..={SCHEMA_VERSION}"
+    );
     for step in &MIGRATIONS[from as usize..to as usize] {
         tx.execute_batch(step)?;
     }
@@ -143,7 +147,9 @@ mod tests {
         assert!(migrate(&tx, 1, 2).is_err());
         drop(tx);
         assert_eq!(version(&conn).unwrap(), 1);
-        let cols: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = 'annotator'", [], |r| r.get(0)).unwrap();
+        let cols: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = 'annotator'", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(cols, 0, "the ALTER TABLE of the failed step was rolled back");
     }
 }

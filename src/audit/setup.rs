@@ -5,10 +5,10 @@
 use super::store::ImageEntry;
 use super::verdict::corners;
 use crate::datasets::{self, Format};
+use crate::digest::sha256_file;
 use crate::error::{LanternError, Result};
 use crate::explain::Method;
 use serde::Serialize;
-use crate::digest::sha256_file;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -102,7 +102,11 @@ impl Setup {
         let mut images = Vec::with_capacity(dataset.samples.len());
         for (position, s) in dataset.samples.iter().enumerate() {
             if !seen.insert(s.id.as_str()) {
-                return Err(LanternError::Invalid(format!("{}: two images have the id '{}'", new.data.display(), s.id)));
+                return Err(LanternError::Invalid(format!(
+                    "{}: two images have the id '{}'",
+                    new.data.display(),
+                    s.id
+                )));
             }
             let relative = s.image.strip_prefix(&new.data).or_else(|_| s.image.strip_prefix(&root)).unwrap_or(&s.image);
             let file = relative
@@ -112,11 +116,23 @@ impl Setup {
             let (width, height) = match image::image_dimensions(&s.image) {
                 Ok((w, h)) => (Some(w), Some(h)),
                 Err(e) => {
-                    warnings.push(format!("image {}: size unreadable ({}: {e}); its boxes are not checked against it", s.id, s.image.display()));
+                    warnings.push(format!(
+                        "image {}: size unreadable ({}: {e}); its boxes are not checked against it",
+                        s.id,
+                        s.image.display()
+                    ));
                     (None, None)
                 }
             };
-            images.push(ImageEntry { id: s.id.clone(), position, file, class: s.class, width, height, boxes: s.boxes.clone() });
+            images.push(ImageEntry {
+                id: s.id.clone(),
+                position,
+                file,
+                class: s.class,
+                width,
+                height,
+                boxes: s.boxes.clone(),
+            });
         }
         let model = match &new.model {
             Some(path) => {
@@ -158,12 +174,14 @@ pub(crate) fn dataset_digest(images: &[ImageEntry]) -> String {
     hasher.finish()
 }
 
-
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
 
-fn display_opt<T: std::fmt::Display, S: serde::Serializer>(v: &Option<T>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn display_opt<T: std::fmt::Display, S: serde::Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.collect_str(v),
         None => s.serialize_none(),
@@ -177,7 +195,15 @@ mod tests {
 
     #[test]
     fn the_dataset_digest_changes_with_any_ground_truth() {
-        let im = ImageEntry { id: "a".into(), position: 0, file: "a.png".into(), class: Some(1), width: Some(8), height: Some(8), boxes: vec![PixelBox { x0: 0, y0: 0, x1: 3, y1: 3 }] };
+        let im = ImageEntry {
+            id: "a".into(),
+            position: 0,
+            file: "a.png".into(),
+            class: Some(1),
+            width: Some(8),
+            height: Some(8),
+            boxes: vec![PixelBox { x0: 0, y0: 0, x1: 3, y1: 3 }],
+        };
         let base = dataset_digest(std::slice::from_ref(&im));
         assert_eq!(base.len(), 64);
         let mut other = im.clone();

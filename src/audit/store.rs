@@ -11,7 +11,10 @@
 
 use super::schema::{self, APPLICATION_ID, SCHEMA_VERSION, TABLES};
 use super::setup::{ModelRef, Settings, Setup, checked_annotator};
-use super::verdict::{NewVerdict, Verdict, VerdictId, VerdictKind, box_from_json, box_to_json, boxes_from_json, boxes_to_json, serialize_boxes};
+use super::verdict::{
+    NewVerdict, Verdict, VerdictId, VerdictKind, box_from_json, box_to_json, boxes_from_json, boxes_to_json,
+    serialize_boxes,
+};
 use super::{AuditError, Result};
 use crate::datasets::Format;
 use crate::explain::Method;
@@ -98,7 +101,11 @@ impl ImageStatus {
     /// Whether the predicted class (latest verdict's, else the cached one) differs from the
     /// ground truth; `None` when either is unknown.
     pub fn wrong_class(&self) -> Option<bool> {
-        let predicted = self.latest.as_ref().and_then(|v| v.predicted_class).or_else(|| self.prediction.as_ref().and_then(|p| p.class));
+        let predicted = self
+            .latest
+            .as_ref()
+            .and_then(|v| v.predicted_class)
+            .or_else(|| self.prediction.as_ref().and_then(|p| p.class));
         Some(predicted? != self.image.class?)
     }
 }
@@ -161,14 +168,23 @@ impl Audit {
     /// Create a new audit file and run `extra` in the same transaction as the setup. The file is
     /// built under a temporary name and linked to `path` only when complete, so an interrupted
     /// creation leaves nothing at `path` and an existing file there is never replaced.
-    pub(crate) fn create_with(path: &Path, setup: &Setup, extra: impl FnOnce(&Transaction) -> rusqlite::Result<()>) -> Result<Audit> {
+    pub(crate) fn create_with(
+        path: &Path,
+        setup: &Setup,
+        extra: impl FnOnce(&Transaction) -> rusqlite::Result<()>,
+    ) -> Result<Audit> {
         if path.symlink_metadata().is_ok() {
             return Err(AuditError::Exists { path: path.to_path_buf() });
         }
-        let name = path.file_name().ok_or_else(|| AuditError::Invalid(format!("{}: not a file name", path.display())))?;
+        let name =
+            path.file_name().ok_or_else(|| AuditError::Invalid(format!("{}: not a file name", path.display())))?;
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(AuditError::Invalid(format!("{}: the folder {} does not exist", path.display(), parent.display())));
+            return Err(AuditError::Invalid(format!(
+                "{}: the folder {} does not exist",
+                path.display(),
+                parent.display()
+            )));
         }
         let tmp = path.with_file_name(format!(".{}.{}.creating", name.to_string_lossy(), std::process::id()));
         remove_database_files(&tmp);
@@ -198,8 +214,9 @@ impl Audit {
         if !meta.is_file() {
             return Err(AuditError::Foreign { path: path.to_path_buf(), reason: "a folder, not a file".into() });
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| classify(path, e))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| classify(path, e))?;
         conn.busy_timeout(patience.timeout).map_err(|e| classify(path, e))?;
         let mut audit = Audit { conn, path: path.to_path_buf(), patience };
         let header = audit.read(schema::inspect)?;
@@ -215,14 +232,23 @@ impl Audit {
             return Err(AuditError::Newer { path: audit.path, found: header.version, supported: SCHEMA_VERSION });
         }
         if header.version < 1 {
-            return Err(AuditError::Corrupt { path: audit.path, reason: format!("schema version {} is not one Lantern wrote", header.version) });
+            return Err(AuditError::Corrupt {
+                path: audit.path,
+                reason: format!("schema version {} is not one Lantern wrote", header.version),
+            });
         }
         let problems = audit.read(|c| {
             let mut stmt = c.prepare("PRAGMA quick_check")?;
             stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         if problems != ["ok"] {
-            let lines: Vec<&str> = problems.iter().flat_map(|p| p.lines()).map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("***")).take(3).collect();
+            let lines: Vec<&str> = problems
+                .iter()
+                .flat_map(|p| p.lines())
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("***"))
+                .take(3)
+                .collect();
             return Err(AuditError::Corrupt { path: audit.path, reason: lines.join("; ") });
         }
         audit.read(|c| {
@@ -255,10 +281,13 @@ impl Audit {
     /// Dataset, model, method and threshold.
     pub fn settings(&self) -> Result<Settings> {
         let meta = self.meta()?;
-        let get = |key: &str| meta.get(key).map(String::as_str).ok_or_else(|| self.corrupt(format!("setting '{key}' is missing")));
+        let get = |key: &str| {
+            meta.get(key).map(String::as_str).ok_or_else(|| self.corrupt(format!("setting '{key}' is missing")))
+        };
         let bad = |key: &str, e: String| self.corrupt(format!("setting '{key}': {e}"));
         let format: Format = get("dataset_format")?.parse().map_err(|e| bad("dataset_format", e))?;
-        let threshold: f32 = get("threshold")?.parse().map_err(|e: std::num::ParseFloatError| bad("threshold", e.to_string()))?;
+        let threshold: f32 =
+            get("threshold")?.parse().map_err(|e: std::num::ParseFloatError| bad("threshold", e.to_string()))?;
         let method = meta.get("method").map(|m| m.parse::<Method>().map_err(|e| bad("method", e))).transpose()?;
         let model = match (meta.get("model_path"), meta.get("model_sha256")) {
             (Some(path), Some(sha256)) => Some(ModelRef { path: PathBuf::from(path), sha256: sha256.clone() }),
@@ -288,7 +317,9 @@ impl Audit {
 
     pub fn set_annotator(&mut self, name: &str) -> Result<()> {
         let name = checked_annotator(name).map_err(|e| AuditError::Invalid(e.to_string()))?;
-        self.write(|tx| tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('annotator', ?1)", [&name]).map(drop))
+        self.write(|tx| {
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('annotator', ?1)", [&name]).map(drop)
+        })
     }
 
     /// Class names, indexed by class.
@@ -309,8 +340,11 @@ impl Audit {
 
     /// One image by id.
     pub fn image(&self, id: &str) -> Result<ImageEntry> {
-        self.read(|c| c.query_row(&format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id = ?1"), [id], image_from_row).optional())?
-            .ok_or_else(|| AuditError::UnknownImage { id: id.to_string() })
+        self.read(|c| {
+            c.query_row(&format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id = ?1"), [id], image_from_row)
+                .optional()
+        })?
+        .ok_or_else(|| AuditError::UnknownImage { id: id.to_string() })
     }
 
     /// Images whose files are not where the audit expects them (the dataset moved or lost
@@ -332,7 +366,9 @@ impl Audit {
         let image = self.image(&v.image_id)?;
         let annotator = match &v.annotator {
             Some(name) => checked_annotator(name).map_err(|e| AuditError::Invalid(e.to_string()))?,
-            None => self.annotator()?.ok_or_else(|| AuditError::Invalid("no annotator: name one for this verdict or for the audit".into()))?,
+            None => self.annotator()?.ok_or_else(|| {
+                AuditError::Invalid("no annotator: name one for this verdict or for the audit".into())
+            })?,
         };
         if let Some(iou) = v.iou
             && !(0.0..=1.0).contains(&iou)
@@ -381,19 +417,33 @@ impl Audit {
 
     /// The cached prediction for an image.
     pub fn prediction(&self, image_id: &str) -> Result<Option<Prediction>> {
-        self.read(|c| c.query_row("SELECT class, boxes, iou FROM predictions WHERE image_id = ?1", [image_id], prediction_from_row).optional())
+        self.read(|c| {
+            c.query_row(
+                "SELECT class, boxes, iou FROM predictions WHERE image_id = ?1",
+                [image_id],
+                prediction_from_row,
+            )
+            .optional()
+        })
     }
 
     /// One verdict by row id.
     pub fn verdict(&self, id: VerdictId) -> Result<Option<Verdict>> {
-        self.read(|c| c.query_row(&format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id = ?1"), [id.0], verdict_from_row).optional())
+        self.read(|c| {
+            c.query_row(&format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id = ?1"), [id.0], verdict_from_row)
+                .optional()
+        })
     }
 
     /// The latest verdict about an image.
     pub fn latest(&self, image_id: &str) -> Result<Option<Verdict>> {
         self.read(|c| {
-            c.query_row(&format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.image_id = ?1 ORDER BY v.id DESC LIMIT 1"), [image_id], verdict_from_row)
-                .optional()
+            c.query_row(
+                &format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.image_id = ?1 ORDER BY v.id DESC LIMIT 1"),
+                [image_id],
+                verdict_from_row,
+            )
+            .optional()
         })
     }
 
@@ -424,7 +474,14 @@ impl Audit {
                 [],
                 |r| {
                     let n = |i| r.get::<_, i64>(i).map(|v| v as usize);
-                    Ok(Progress { total: n(0)?, verdicts: n(1)?, audited: n(2)?, accepted: n(3)?, rejected: n(4)?, flagged: n(5)? })
+                    Ok(Progress {
+                        total: n(0)?,
+                        verdicts: n(1)?,
+                        audited: n(2)?,
+                        accepted: n(3)?,
+                        rejected: n(4)?,
+                        flagged: n(5)?,
+                    })
                 },
             )
         })
@@ -432,7 +489,8 @@ impl Audit {
 
     /// Every image with its latest verdict and cached prediction, in dataset order.
     pub fn statuses(&self) -> Result<Vec<ImageStatus>> {
-        let mut latest: HashMap<String, Verdict> = self.latest_verdicts()?.into_iter().map(|v| (v.image_id.clone(), v)).collect();
+        let mut latest: HashMap<String, Verdict> =
+            self.latest_verdicts()?.into_iter().map(|v| (v.image_id.clone(), v)).collect();
         let mut predictions: HashMap<String, Prediction> = self.read(|c| {
             let mut stmt = c.prepare("SELECT image_id, class, boxes, iou FROM predictions")?;
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, prediction_from_row_at(r, 1)?)))?.collect()
@@ -440,7 +498,11 @@ impl Audit {
         Ok(self
             .images()?
             .into_iter()
-            .map(|image| ImageStatus { latest: latest.remove(&image.id), prediction: predictions.remove(&image.id), image })
+            .map(|image| ImageStatus {
+                latest: latest.remove(&image.id),
+                prediction: predictions.remove(&image.id),
+                image,
+            })
             .collect())
     }
 
@@ -472,7 +534,9 @@ impl Audit {
     /// Where an annotator resumes: the next image without a verdict after the one judged last
     /// (the first one without a verdict in a fresh audit); `None` when every image is judged.
     pub fn resume(&self) -> Result<Option<ImageEntry>> {
-        let last: Option<String> = self.read(|c| c.query_row("SELECT image_id FROM verdicts ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).optional())?;
+        let last: Option<String> = self.read(|c| {
+            c.query_row("SELECT image_id FROM verdicts ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).optional()
+        })?;
         self.next_unaudited(last.as_deref())
     }
 
@@ -507,13 +571,21 @@ impl Audit {
 
     /// The settings, classes and images, to start another audit of the same dataset.
     pub(crate) fn setup(&self) -> Result<Setup> {
-        Ok(Setup { settings: self.settings()?, annotator: None, classes: self.classes()?, images: self.images()?, warnings: Vec::new() })
+        Ok(Setup {
+            settings: self.settings()?,
+            annotator: None,
+            classes: self.classes()?,
+            images: self.images()?,
+            warnings: Vec::new(),
+        })
     }
 
     fn check_class(&self, class: usize) -> Result<()> {
         let classes = self.classes()?.len();
         if classes > 0 && class >= classes {
-            return Err(AuditError::Invalid(format!("class {class} is out of range: the dataset has {classes} classes")));
+            return Err(AuditError::Invalid(format!(
+                "class {class} is out of range: the dataset has {classes} classes"
+            )));
         }
         Ok(())
     }
@@ -555,7 +627,10 @@ impl Audit {
 
 /// Build a complete audit file at `tmp` in one transaction.
 fn build(tmp: &Path, setup: &Setup, extra: impl FnOnce(&Transaction) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
-    let mut conn = Connection::open_with_flags(tmp, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let mut conn = Connection::open_with_flags(
+        tmp,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
@@ -587,9 +662,19 @@ fn build(tmp: &Path, setup: &Setup, extra: impl FnOnce(&Transaction) -> rusqlite
         tx.execute("INSERT INTO classes (idx, name) VALUES (?1, ?2)", params![i as i64, name])?;
     }
     {
-        let mut insert = tx.prepare("INSERT INTO images (id, position, file, class, width, height, boxes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+        let mut insert = tx.prepare(
+            "INSERT INTO images (id, position, file, class, width, height, boxes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
         for im in &setup.images {
-            insert.execute(params![im.id, im.position as i64, im.file, im.class.map(|c| c as i64), im.width, im.height, boxes_to_json(&im.boxes)])?;
+            insert.execute(params![
+                im.id,
+                im.position as i64,
+                im.file,
+                im.class.map(|c| c as i64),
+                im.width,
+                im.height,
+                boxes_to_json(&im.boxes)
+            ])?;
         }
     }
     extra(&tx)?;
@@ -641,7 +726,9 @@ fn with_retry<T>(path: &Path, patience: Patience, mut op: impl FnMut() -> rusqli
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
-            Err(e) if is_busy(&e) => return Err(AuditError::Busy { path: path.to_path_buf(), waited: start.elapsed() }),
+            Err(e) if is_busy(&e) => {
+                return Err(AuditError::Busy { path: path.to_path_buf(), waited: start.elapsed() });
+            }
             Err(e) => return Err(classify(path, e)),
         }
     }
@@ -655,13 +742,15 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 fn classify(path: &Path, e: rusqlite::Error) -> AuditError {
     let path = path.to_path_buf();
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => AuditError::Foreign { path, reason: "not an SQLite database (damaged, or another kind of file)".into() },
+        Some(ErrorCode::NotADatabase) => {
+            AuditError::Foreign { path, reason: "not an SQLite database (damaged, or another kind of file)".into() }
+        }
         Some(ErrorCode::DatabaseCorrupt) => AuditError::Corrupt { path, reason: e.to_string() },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => AuditError::Busy { path, waited: Duration::ZERO },
         _ => match e {
-            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::IntegralValueOutOfRange(..) => {
-                AuditError::Corrupt { path, reason: e.to_string() }
-            }
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..) => AuditError::Corrupt { path, reason: e.to_string() },
             other => AuditError::Sqlite { path, source: other },
         },
     }
@@ -698,7 +787,9 @@ fn remove_database_files(path: &Path) {
 fn sync_parent(path: &Path) -> Result<()> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if cfg!(unix) {
-        std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| AuditError::Io { path: parent.to_path_buf(), source: e })?;
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| AuditError::Io { path: parent.to_path_buf(), source: e })?;
     }
     Ok(())
 }
@@ -720,7 +811,8 @@ fn image_from_row(r: &Row) -> rusqlite::Result<ImageEntry> {
 const VERDICT_COLUMNS: &str = "v.id, v.time, v.annotator, v.image_id, v.verdict, v.iou, v.predicted_class, v.predicted_boxes, v.corrected_box, v.comment";
 
 fn verdict_from_row(r: &Row) -> rusqlite::Result<Verdict> {
-    let corrected = r.get::<_, Option<String>>(8)?.map(|text| box_from_json(&text).map_err(|e| conversion(8, e))).transpose()?;
+    let corrected =
+        r.get::<_, Option<String>>(8)?.map(|text| box_from_json(&text).map_err(|e| conversion(8, e))).transpose()?;
     Ok(Verdict {
         id: VerdictId(r.get(0)?),
         time: r.get(1)?,
@@ -777,7 +869,13 @@ mod tests {
             method: Some(Method::GradCam),
             threshold: 0.25,
         };
-        Setup { settings, annotator: annotator.map(str::to_string), classes: vec!["circle".into(), "star".into()], images, warnings: Vec::new() }
+        Setup {
+            settings,
+            annotator: annotator.map(str::to_string),
+            classes: vec!["circle".into(), "star".into()],
+            images,
+            warnings: Vec::new(),
+        }
     }
 
     fn verdict(image: &str, kind: VerdictKind) -> NewVerdict {
@@ -802,13 +900,21 @@ mod tests {
         let nowhere = Audit::create(&dir.path().join("no/such/folder/a.db"), &setup(dir.path(), 1, None)).unwrap_err();
         assert!(nowhere.to_string().contains("no/such/folder does not exist"), "{nowhere}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("creating")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().contains("creating"))
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         let reopened = Audit::open(&path).unwrap();
         let journal: String = reopened.read(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0))).unwrap();
         let synchronous: i64 = reopened.read(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0))).unwrap();
         let foreign_keys: i64 = reopened.read(|c| c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))).unwrap();
-        assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 2, 1), "WAL, synchronous=FULL, foreign keys on");
+        assert_eq!(
+            (journal.as_str(), synchronous, foreign_keys),
+            ("wal", 2, 1),
+            "WAL, synchronous=FULL, foreign keys on"
+        );
     }
 
     #[test]
@@ -825,16 +931,28 @@ mod tests {
         let b = audit.record(&verdict("img1", VerdictKind::Accept)).unwrap();
         assert!(b > a);
         let stored = audit.verdict(a).unwrap().unwrap();
-        assert_eq!((stored.annotator.as_str(), stored.kind, stored.iou, stored.corrected_box, stored.predicted_class), ("ana", VerdictKind::Reject, Some(0.125), first.corrected_box, Some(1)));
-        assert_eq!((stored.predicted_boxes.clone(), stored.comment.as_str()), (first.predicted_boxes.clone(), "the box is on the shadow"));
+        assert_eq!(
+            (stored.annotator.as_str(), stored.kind, stored.iou, stored.corrected_box, stored.predicted_class),
+            ("ana", VerdictKind::Reject, Some(0.125), first.corrected_box, Some(1))
+        );
+        assert_eq!(
+            (stored.predicted_boxes.clone(), stored.comment.as_str()),
+            (first.predicted_boxes.clone(), "the box is on the shadow")
+        );
         assert_eq!(audit.latest("img1").unwrap().unwrap().id, b);
         assert_eq!(audit.latest("img0").unwrap(), None);
         let mut by_ben = verdict("img2", VerdictKind::Flag);
         by_ben.annotator = Some("ben".into());
         audit.record(&by_ben).unwrap();
         assert_eq!(audit.latest("img2").unwrap().unwrap().annotator, "ben");
-        assert_eq!(audit.progress().unwrap(), Progress { audited: 2, total: 4, accepted: 1, rejected: 0, flagged: 1, verdicts: 3 });
-        assert_eq!(audit.latest_verdicts().unwrap().iter().map(|v| v.image_id.as_str()).collect::<Vec<_>>(), ["img1", "img2"]);
+        assert_eq!(
+            audit.progress().unwrap(),
+            Progress { audited: 2, total: 4, accepted: 1, rejected: 0, flagged: 1, verdicts: 3 }
+        );
+        assert_eq!(
+            audit.latest_verdicts().unwrap().iter().map(|v| v.image_id.as_str()).collect::<Vec<_>>(),
+            ["img1", "img2"]
+        );
         assert_eq!(audit.verdicts().unwrap().len(), 3);
     }
 
@@ -842,12 +960,18 @@ mod tests {
     fn bad_verdicts_are_refused_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let mut audit = Audit::create(&dir.path().join("a.db"), &setup(dir.path(), 2, None)).unwrap();
-        assert!(matches!(audit.record(&verdict("img0", VerdictKind::Accept)), Err(AuditError::Invalid(m)) if m.contains("no annotator")));
+        assert!(
+            matches!(audit.record(&verdict("img0", VerdictKind::Accept)), Err(AuditError::Invalid(m)) if m.contains("no annotator"))
+        );
         audit.set_annotator("ana").unwrap();
-        assert!(matches!(audit.record(&verdict("nope", VerdictKind::Accept)), Err(AuditError::UnknownImage { id }) if id == "nope"));
+        assert!(
+            matches!(audit.record(&verdict("nope", VerdictKind::Accept)), Err(AuditError::UnknownImage { id }) if id == "nope")
+        );
         let mut outside = verdict("img0", VerdictKind::Reject);
         outside.corrected_box = Some(PixelBox { x0: 0, y0: 0, x1: 100, y1: 10 });
-        assert!(matches!(audit.record(&outside), Err(AuditError::Invalid(m)) if m.contains("outside image img0 (100x80")));
+        assert!(
+            matches!(audit.record(&outside), Err(AuditError::Invalid(m)) if m.contains("outside image img0 (100x80"))
+        );
         let mut iou = verdict("img0", VerdictKind::Accept);
         iou.iou = Some(1.5);
         assert!(audit.record(&iou).is_err());
@@ -872,11 +996,20 @@ mod tests {
         let mut v = verdict("img3", VerdictKind::Flag);
         v.iou = Some(0.9);
         audit.record(&v).unwrap();
-        audit.record_prediction("img4", &Prediction { class: Some(1), boxes: vec![PixelBox { x0: 0, y0: 0, x1: 9, y1: 9 }], iou: Some(0.1) }).unwrap();
+        audit
+            .record_prediction(
+                "img4",
+                &Prediction { class: Some(1), boxes: vec![PixelBox { x0: 0, y0: 0, x1: 9, y1: 9 }], iou: Some(0.1) },
+            )
+            .unwrap();
         assert_eq!(audit.prediction("img4").unwrap().unwrap().iou, Some(0.1));
         let ids = |f: Filter| audit.list(&f).unwrap().into_iter().map(|s| s.image.id).collect::<Vec<_>>();
         assert_eq!(ids(Filter::default()).len(), 6);
-        assert_eq!(ids(Filter { iou_below: Some(0.5), ..Filter::default() }), ["img2", "img4"], "a cached prediction's IoU counts before a verdict");
+        assert_eq!(
+            ids(Filter { iou_below: Some(0.5), ..Filter::default() }),
+            ["img2", "img4"],
+            "a cached prediction's IoU counts before a verdict"
+        );
         assert_eq!(ids(Filter { wrong_class: true, ..Filter::default() }), ["img2", "img4"]);
         assert_eq!(ids(Filter { flagged: true, ..Filter::default() }), ["img3"]);
         assert_eq!(ids(Filter { unaudited: true, ..Filter::default() }), ["img0", "img1", "img4", "img5"]);
@@ -916,7 +1049,10 @@ mod tests {
         let mut audit = Audit::open(&path).unwrap();
         assert_eq!(audit.schema_version().unwrap(), 2);
         let old = audit.latest("a").unwrap().unwrap();
-        assert_eq!((old.annotator.as_str(), old.kind, old.corrected_box), ("old hand", VerdictKind::Reject, Some(PixelBox { x0: 1, y0: 1, x1: 6, y1: 6 })));
+        assert_eq!(
+            (old.annotator.as_str(), old.kind, old.corrected_box),
+            ("old hand", VerdictKind::Reject, Some(PixelBox { x0: 1, y0: 1, x1: 6, y1: 6 }))
+        );
         assert_eq!(audit.settings().unwrap().format, Format::Voc);
         let id = audit.record(&verdict("b", VerdictKind::Accept)).unwrap();
         assert_eq!(audit.verdict(id).unwrap().unwrap().annotator, "old hand");

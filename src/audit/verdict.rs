@@ -100,7 +100,9 @@ pub fn from_corners(c: [u32; 4]) -> Option<PixelBox> {
 /// Parse `x0,y0,x1,y1`: four whole, non-negative pixel coordinates, corners inclusive, with
 /// `x0 <= x1` and `y0 <= y1`.
 pub fn parse_box(text: &str) -> Result<PixelBox, String> {
-    let bad = |why: &str| format!("malformed box '{text}': {why} (expected x0,y0,x1,y1: four whole pixel coordinates, corners inclusive)");
+    let bad = |why: &str| {
+        format!("malformed box '{text}': {why} (expected x0,y0,x1,y1: four whole pixel coordinates, corners inclusive)")
+    };
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     if parts.len() != 4 {
         return Err(bad(&format!("{} numbers instead of 4", parts.len())));
@@ -188,7 +190,10 @@ mod tests {
         assert_eq!(boxes_from_json(&text), Ok(boxes));
         assert!(boxes_from_json("[[3,0,1,1]]").unwrap_err().contains("x0 > x1"));
         assert!(boxes_from_json("{}").is_err());
-        assert_eq!(box_from_json(&box_to_json(&PixelBox { x0: 7, y0: 0, x1: 7, y1: 2 })), Ok(PixelBox { x0: 7, y0: 0, x1: 7, y1: 2 }));
+        assert_eq!(
+            box_from_json(&box_to_json(&PixelBox { x0: 7, y0: 0, x1: 7, y1: 2 })),
+            Ok(PixelBox { x0: 7, y0: 0, x1: 7, y1: 2 })
+        );
         assert!(box_from_json("[1,2,3]").is_err());
     }
 }

@@ -131,7 +131,14 @@ fn new(args: &NewArgs) -> Result<()> {
     }
     let audit = Audit::create(&args.audit, &setup)?;
     let s = audit.settings()?;
-    println!("created {}: {} images of {} classes from {} ({})", args.audit.display(), setup.images.len(), setup.classes.len(), s.dataset.display(), s.format);
+    println!(
+        "created {}: {} images of {} classes from {} ({})",
+        args.audit.display(),
+        setup.images.len(),
+        setup.classes.len(),
+        s.dataset.display(),
+        s.format
+    );
     if let Some(m) = &s.model {
         println!("model {} (sha256 {})", m.path.display(), m.sha256);
     }
@@ -160,7 +167,8 @@ fn record(args: &RecordArgs) -> Result<()> {
     match &args.jsonl {
         Some(source) => record_stream(&mut audit, source, args.annotator.as_deref()),
         None => {
-            let (image, verdict) = (args.image.as_deref().unwrap_or_default(), args.verdict.as_deref().unwrap_or_default());
+            let (image, verdict) =
+                (args.image.as_deref().unwrap_or_default(), args.verdict.as_deref().unwrap_or_default());
             let mut v = NewVerdict::new(image, verdict.parse::<VerdictKind>().map_err(LanternError::Invalid)?);
             v.corrected_box = args.corrected.as_deref().map(parse_box).transpose().map_err(LanternError::Invalid)?;
             v.comment = args.comment.clone().unwrap_or_default();
@@ -189,12 +197,20 @@ fn record_stream(audit: &mut Audit, source: &Path, annotator: Option<&str>) -> R
         }
         let l: VerdictLine = serde_json::from_str(&line).map_err(|e| at(e.to_string()))?;
         let mut v = NewVerdict::new(l.image, l.verdict.parse().map_err(at)?);
-        v.corrected_box = l.corrected.map(|c| crate::audit::verdict::from_corners(c).ok_or_else(|| at(format!("malformed box {c:?}: x0 > x1 or y0 > y1")))).transpose()?;
+        v.corrected_box = l
+            .corrected
+            .map(|c| {
+                crate::audit::verdict::from_corners(c)
+                    .ok_or_else(|| at(format!("malformed box {c:?}: x0 > x1 or y0 > y1")))
+            })
+            .transpose()?;
         v.comment = l.comment.unwrap_or_default();
         v.iou = l.iou;
         v.annotator = l.annotator.or_else(|| annotator.map(str::to_string));
         let id = audit.record(&v).map_err(|e| at(e.to_string()))?;
-        writeln!(stdout, "{id}").and_then(|()| stdout.flush()).map_err(|e| LanternError::Invalid(format!("standard output: {e}")))?;
+        writeln!(stdout, "{id}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| LanternError::Invalid(format!("standard output: {e}")))?;
     }
     Ok(())
 }
@@ -208,7 +224,13 @@ fn stats(args: &StatsArgs) -> Result<()> {
     let origin = audit.origin()?;
     let p = audit.progress()?;
     let classes = audit.classes()?;
-    println!("audit      {} (schema v{}, created {} by Lantern {})", args.audit.display(), audit.schema_version()?, origin.created, origin.lantern_version);
+    println!(
+        "audit      {} (schema v{}, created {} by Lantern {})",
+        args.audit.display(),
+        audit.schema_version()?,
+        origin.created,
+        origin.lantern_version
+    );
     println!("dataset    {} ({}, {} images, {} classes)", s.dataset.display(), s.format, p.total, classes.len());
     if let Some(m) = &s.model {
         let state = match m.check() {
@@ -233,7 +255,11 @@ fn stats(args: &StatsArgs) -> Result<()> {
     let latest = audit.latest_verdicts()?;
     let ious: Vec<f64> = latest.iter().filter_map(|v| v.iou).collect();
     if !ious.is_empty() {
-        println!("mean IoU   {:.3} over {} with an IoU", ious.iter().sum::<f64>() / ious.len() as f64, count(ious.len(), "judged image"));
+        println!(
+            "mean IoU   {:.3} over {} with an IoU",
+            ious.iter().sum::<f64>() / ious.len() as f64,
+            count(ious.len(), "judged image")
+        );
     }
     match audit.resume()? {
         Some(next) => println!("next       {} (the next image without a verdict)", next.id),
@@ -246,10 +272,17 @@ fn stats(args: &StatsArgs) -> Result<()> {
     let missing = audit.missing_files()?;
     let shown = if args.missing { missing.len() } else { missing.len().min(MISSING_SHOWN) };
     for m in &missing[..shown] {
-        eprintln!("lantern: warning: image {}: {} is missing (the dataset moved or lost the file); its verdicts are kept", m.image_id, m.path.display());
+        eprintln!(
+            "lantern: warning: image {}: {} is missing (the dataset moved or lost the file); its verdicts are kept",
+            m.image_id,
+            m.path.display()
+        );
     }
     if shown < missing.len() {
-        eprintln!("lantern: warning: {} more image files are missing (`lantern audit stats --missing` lists all)", missing.len() - shown);
+        eprintln!(
+            "lantern: warning: {} more image files are missing (`lantern audit stats --missing` lists all)",
+            missing.len() - shown
+        );
     }
     Ok(())
 }
@@ -276,7 +309,11 @@ fn print_agreement(pairs: &[PairAgreement], images: &[ImageAgreement]) {
         );
     }
     let split: Vec<&ImageAgreement> = images.iter().filter(|i| !i.unanimous()).collect();
-    println!("per image  {} of {} images judged by two or more annotators are unanimous", images.len() - split.len(), images.len());
+    println!(
+        "per image  {} of {} images judged by two or more annotators are unanimous",
+        images.len() - split.len(),
+        images.len()
+    );
     for i in split {
         let verdicts: Vec<String> = i.verdicts.iter().map(|(who, k)| format!("{who}: {k}")).collect();
         println!("disagree   {} ({})", i.image_id, verdicts.join(", "));
@@ -292,7 +329,10 @@ fn export_audit(args: &ExportArgs) -> Result<()> {
         ExportFormat::Coco => {
             let coco = export::coco(&audit)?;
             if coco.without_class > 0 {
-                eprintln!("lantern: warning: {} settled images have no class (ground truth or predicted) and were left out", coco.without_class);
+                eprintln!(
+                    "lantern: warning: {} settled images have no class (ground truth or predicted) and were left out",
+                    coco.without_class
+                );
             }
             bytes = to_json(&coco.file)?;
         }

@@ -61,7 +61,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn network(args: &BenchArgs, device: &burn::tensor::Device) -> Result<Network> {
     match (&args.model, &args.arch) {
         (Some(path), _) => {
-            let m = ModelArgs { model: path.clone(), arch: args.arch.clone(), labels: None, device: args.device, multilabel: false, tokens: None };
+            let m = ModelArgs {
+                model: path.clone(),
+                arch: args.arch.clone(),
+                labels: None,
+                device: args.device,
+                multilabel: false,
+                tokens: None,
+            };
             super::explain::load_network(&m, device)
         }
         (None, Some(arch)) => models::build(&StateDict::seeded(&models::layout(arch, 1000)?, 7), arch, device),

@@ -1,11 +1,11 @@
 //! `lantern synth` (write the procedural benchmark) and `lantern train classifier` (the
 //! generator's trainer is in [`super::generator`]).
 
+use super::progress::{FitProgress, progress_bar};
+use crate::control::Control;
 use crate::datasets::{synth_folder, synth_multi};
 use crate::error::Result;
-use crate::control::Control;
 use crate::train::classifier::{self, TrainConfig, TrainFiles};
-use super::progress::{FitProgress, progress_bar};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -31,7 +31,12 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
     if args.multilabel {
         let a = synth_multi::write(&args.out, args.count, args.seed, args.size, |done| bar.set_position(done as u64))?;
         bar.finish_and_clear();
-        println!("wrote {} multi-label images of {} classes to {}", a.images.len(), a.classes.len(), args.out.display());
+        println!(
+            "wrote {} multi-label images of {} classes to {}",
+            a.images.len(),
+            a.classes.len(),
+            args.out.display()
+        );
         return Ok(());
     }
     let a = synth_folder::write(&args.out, args.count, args.seed, args.size, |done| bar.set_position(done as u64))?;
@@ -122,9 +127,16 @@ pub fn train(command: &TrainCommand) -> Result<()> {
     eprintln!("device: {}", device.description);
     let mut progress = FitProgress::new(&checkpoints, |record, _| {
         let get = |name| record.get(name).unwrap_or(f64::NAN);
-        format!("epoch {}: loss {:.4}  train {:.1}%  val {:.1}%", record.epoch, get("loss"), get("train_accuracy") * 100.0, get("val_accuracy") * 100.0)
+        format!(
+            "epoch {}: loss {:.4}  train {:.1}%  val {:.1}%",
+            record.epoch,
+            get("loss"),
+            get("train_accuracy") * 100.0,
+            get("val_accuracy") * 100.0
+        )
     });
-    let fitted = classifier::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
+    let fitted =
+        classifier::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
     progress.finish();
     if fitted.stopped_early {
         println!("stopped early: {} epochs without a better validation accuracy", args.patience.unwrap_or(0));

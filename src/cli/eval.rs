@@ -1,12 +1,12 @@
 //! `lantern eval`: localisation and faithfulness metrics of explanation methods on a dataset.
 
+use super::progress::progress_bar;
 use crate::datasets::{self, Format};
 use crate::error::{LanternError, Result};
 use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report};
 use crate::explain::Method;
 use crate::models::generator::Generator;
 use crate::models::{self, Labels, Network};
-use super::progress::progress_bar;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
@@ -62,21 +62,37 @@ pub struct EvalArgs {
 /// The network, its name in the report and the SHA-256 of its weights.
 fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String, String)> {
     match &args.model {
-        Some(path) => Ok((models::load(path, args.arch.as_deref(), device)?, path.display().to_string(), crate::digest::sha256_file(path).map_err(|e| crate::error::LanternError::io(path, e))?)),
-        None => Ok((models::demo::network(device)?, "bundled demo classifier".to_string(), crate::digest::sha256_hex(models::demo::WEIGHTS))),
+        Some(path) => Ok((
+            models::load(path, args.arch.as_deref(), device)?,
+            path.display().to_string(),
+            crate::digest::sha256_file(path).map_err(|e| crate::error::LanternError::io(path, e))?,
+        )),
+        None => Ok((
+            models::demo::network(device)?,
+            "bundled demo classifier".to_string(),
+            crate::digest::sha256_hex(models::demo::WEIGHTS),
+        )),
     }
 }
 
 /// The generator the `generator` method runs with (when `needed` or named), and the SHA-256 of
 /// its file.
-fn generator(args: &EvalArgs, needed: bool, model_sha256: &str, device: &burn::tensor::Device) -> Result<Option<(std::sync::Arc<Generator>, String)>> {
+fn generator(
+    args: &EvalArgs,
+    needed: bool,
+    model_sha256: &str,
+    device: &burn::tensor::Device,
+) -> Result<Option<(std::sync::Arc<Generator>, String)>> {
     let (bytes, name) = match (&args.generator, &args.model) {
         (None, _) if !needed => return Ok(None),
         (Some(path), _) => (std::fs::read(path).map_err(|e| LanternError::io(path, e))?, path.clone()),
         (None, Some(model)) => {
             let path = crate::models::generator::beside(model);
             if !path.is_file() {
-                return Err(LanternError::MethodNotApplicable { method: "Generator".into(), reason: crate::explain::generator::NO_GENERATOR.into() });
+                return Err(LanternError::MethodNotApplicable {
+                    method: "Generator".into(),
+                    reason: crate::explain::generator::NO_GENERATOR.into(),
+                });
             }
             (std::fs::read(&path).map_err(|e| LanternError::io(&path, e))?, path)
         }
@@ -97,7 +113,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if dataset.samples.is_empty() {
         return Err(LanternError::Invalid(format!("{}: no images found", args.dataset.data.display())));
     }
-    let class_map = args.class_map.as_deref().map(|p| ClassMap::read(p, &dataset.classes, net.classes())).transpose()?;
+    let class_map =
+        args.class_map.as_deref().map(|p| ClassMap::read(p, &dataset.classes, net.classes())).transpose()?;
     if net.labels.is_empty() && dataset.classes.len() == net.classes() {
         net.labels = Labels::from_names(dataset.classes.clone());
     }
@@ -105,7 +122,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let layer = args.layer.clone().unwrap_or_else(|| net.default_layer.clone());
     crate::explain::find_layer(&net, &layer)?;
     let params = args.params.params(&net.preprocess)?;
-    let protocol = args.protocol.unwrap_or(if args.dataset.format == Format::Folder { Protocol::Crop } else { Protocol::Wsol });
+    let protocol =
+        args.protocol.unwrap_or(if args.dataset.format == Format::Folder { Protocol::Crop } else { Protocol::Wsol });
     let folder = std::fs::canonicalize(&args.dataset.data).unwrap_or_else(|_| args.dataset.data.clone());
     let config = EvalConfig {
         methods: methods.clone(),

@@ -71,9 +71,17 @@ pub fn run(args: &EvalSimilarityArgs) -> Result<()> {
         weight: args.weight,
     };
     let bar = progress_bar(args.pairs as u64, "{bar:30} {pos}/{len} pairs  {elapsed_precise}  eta {eta}");
-    let evidence = evaluate(&embedder.net, &attributes.net, &config, &mut Control::none(), &mut |done, _| bar.set_position(done as u64))?;
+    let evidence = evaluate(&embedder.net, &attributes.net, &config, &mut Control::none(), &mut |done, _| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
-    let tables = format!("Embedding model: {}; attribute model: {}; RISE masks: {}.\n\n{}", embedder.name, attributes.name, args.masks, markdown(&evidence));
+    let tables = format!(
+        "Embedding model: {}; attribute model: {}; RISE masks: {}.\n\n{}",
+        embedder.name,
+        attributes.name,
+        args.masks,
+        markdown(&evidence)
+    );
     println!("{tables}");
     if let Some(path) = &args.json {
         write_json(path, &evidence)?;

@@ -1,17 +1,17 @@
 //! `lantern explain`: every image through every requested method, files per (image, method).
 
 use super::ModelArgs;
+use super::progress::progress_bar;
 use crate::colormap::Colormap;
 use crate::error::{LanternError, Result};
 use crate::explain::{self, Baseline, Control, Method, Objective, Params, Session, Target};
+use crate::files;
 use crate::imaging::{self, Preprocess};
 use crate::models::generator::{self, Generator};
-use crate::files;
 use crate::models::{self, Labels, Network, scores};
 use crate::record::{self, Extras, ModelFacts, Record, Subject};
 use crate::render::{self, OverlayStyle};
 use burn::tensor::Device;
-use super::progress::progress_bar;
 use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -196,10 +196,15 @@ pub fn load_network(args: &ModelArgs, device: &Device) -> Result<Network> {
         net.labels = Labels::load(path, net.classes())?;
     }
     if let Some(layout) = args.tokens {
-        let graph = net.graph().ok_or_else(|| crate::error::LanternError::Invalid("--tokens applies to ONNX models only".into()))?;
+        let graph = net
+            .graph()
+            .ok_or_else(|| crate::error::LanternError::Invalid("--tokens applies to ONNX models only".into()))?;
         let fitting: Vec<usize> = graph.layers.iter().filter(|l| layout.fits(&l.dims)).map(|l| l.value).collect();
         if fitting.is_empty() {
-            return Err(crate::error::LanternError::Invalid(format!("--tokens {}: no layer of this model has that shape", layout.describe())));
+            return Err(crate::error::LanternError::Invalid(format!(
+                "--tokens {}: no layer of this model has that shape",
+                layout.describe()
+            )));
         }
         for v in fitting {
             graph.set_layout(v, layout).map_err(|e| crate::error::LanternError::Invalid(e.to_string()))?;
@@ -228,14 +233,22 @@ fn preprocess_for(args: &ExplainArgs, net: &Network) -> Result<Preprocess> {
 
 /// The generator for the classifier in `model`: `named`, else the one beside the model when
 /// `needed` and present. A generator for another classifier, or none when `needed`, is an error.
-pub fn load_generator(named: Option<&Path>, model: &Path, needed: bool, device: &Device) -> Result<Option<Arc<Generator>>> {
+pub fn load_generator(
+    named: Option<&Path>,
+    model: &Path,
+    needed: bool,
+    device: &Device,
+) -> Result<Option<Arc<Generator>>> {
     let path = match named {
         Some(p) => p.to_path_buf(),
         None if !needed => return Ok(None),
         None => generator::beside(model),
     };
     if named.is_none() && !path.is_file() {
-        return Err(LanternError::MethodNotApplicable { method: "Generator".into(), reason: explain::generator::NO_GENERATOR.into() });
+        return Err(LanternError::MethodNotApplicable {
+            method: "Generator".into(),
+            reason: explain::generator::NO_GENERATOR.into(),
+        });
     }
     let sha256 = crate::digest::sha256_file(model).map_err(|e| LanternError::io(model, e))?;
     Ok(Some(Arc::new(Generator::load_for(&path, &sha256, device)?)))
@@ -269,7 +282,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         Objective::Class(c).check(&net)?;
     }
     if !(0.0..=1.0).contains(&args.label_threshold) {
-        return Err(LanternError::Invalid(format!("--label-threshold must be between 0 and 1, got {}", args.label_threshold)));
+        return Err(LanternError::Invalid(format!(
+            "--label-threshold must be between 0 and 1, got {}",
+            args.label_threshold
+        )));
     }
     let params = args.params.params(&preprocess)?;
     if args.methods.contains(&Method::Cam) && explain::cam_layer(&net).is_none() {
@@ -278,12 +294,31 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             reason: "the model's head is not global-average-pool + linear".into(),
         });
     }
-    let generator = load_generator(args.generator.as_deref(), &args.model.model, args.methods.contains(&Method::Generator), &device.device)?;
+    let generator = load_generator(
+        args.generator.as_deref(),
+        &args.model.model,
+        args.methods.contains(&Method::Generator),
+        &device.device,
+    )?;
     std::fs::create_dir_all(&args.out).map_err(|e| LanternError::io(&args.out, e))?;
     let style = OverlayStyle { colormap: args.colormap, alpha: args.alpha, gamma: 1.0 };
-    let job = Job { args, net: &net, generator, preprocess: &preprocess, layer: &layer, style, device: &device.description, tensor_device: &device.device, params };
+    let job = Job {
+        args,
+        net: &net,
+        generator,
+        preprocess: &preprocess,
+        layer: &layer,
+        style,
+        device: &device.description,
+        tensor_device: &device.device,
+        params,
+    };
 
-    let bar = if args.images.len() > 1 { progress_bar(args.images.len() as u64, "{bar:30} {pos}/{len} images  {elapsed_precise}  {msg}") } else { ProgressBar::hidden() };
+    let bar = if args.images.len() > 1 {
+        progress_bar(args.images.len() as u64, "{bar:30} {pos}/{len} images  {elapsed_precise}  {msg}")
+    } else {
+        ProgressBar::hidden()
+    };
     let mut records = Vec::new();
     let mut failures = 0usize;
     for (path, stem) in args.images.iter().zip(output_stems(&args.images)) {
@@ -309,7 +344,10 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&records).expect("records serialise"));
     }
     if failures > 0 {
-        return Err(LanternError::Invalid(format!("{failures} of {} images could not be explained", args.images.len())));
+        return Err(LanternError::Invalid(format!(
+            "{failures} of {} images could not be explained",
+            args.images.len()
+        )));
     }
     Ok(())
 }
@@ -359,14 +397,30 @@ impl Job<'_> {
             Targets::Present => {
                 let present = scores::present(&self.net.output.probabilities(&logits), self.args.label_threshold);
                 if present.is_empty() {
-                    eprintln!("{}: no label has a probability of at least {}", path.display(), self.args.label_threshold);
+                    eprintln!(
+                        "{}: no label has a probability of at least {}",
+                        path.display(),
+                        self.args.label_threshold
+                    );
                 }
-                present.into_iter().map(|(c, _)| (Objective::Class(c), format!("{stem}-{}", files::safe_name(&self.net.labels.name(c))))).collect()
+                present
+                    .into_iter()
+                    .map(|(c, _)| {
+                        (Objective::Class(c), format!("{stem}-{}", files::safe_name(&self.net.labels.name(c))))
+                    })
+                    .collect()
             }
         };
         let name = path.display().to_string();
         let model = self.args.model.model.display().to_string();
-        let subject = Subject { name: &name, image: &image, geometry: &geometry, model: ModelFacts::of(self.net, &model), device: self.device, logits: &logits };
+        let subject = Subject {
+            name: &name,
+            image: &image,
+            geometry: &geometry,
+            model: ModelFacts::of(self.net, &model),
+            device: self.device,
+            logits: &logits,
+        };
         let mut records = Vec::new();
         for (objective, base) in &targets {
             records.extend(self.explain_target(&mut session, &x, &image, &geometry, &subject, objective, base)?);
@@ -390,7 +444,14 @@ impl Job<'_> {
         for &method in &self.args.methods {
             let e = session.explain(method, objective, Some(self.layer), &self.params, &mut Control::none())?;
             let curves = if self.args.faithfulness {
-                Some(crate::metrics::faithfulness::deletion_and_insertion(self.net, x, &e.map, objective, self.params.batch, &mut Control::none())?)
+                Some(crate::metrics::faithfulness::deletion_and_insertion(
+                    self.net,
+                    x,
+                    &e.map,
+                    objective,
+                    self.params.batch,
+                    &mut Control::none(),
+                )?)
             } else {
                 None
             };

@@ -1,10 +1,12 @@
 //! `lantern train generator`: train a weight-map generator for a classifier.
 
+use super::progress::{FitProgress, epoch_line};
 use crate::control::Control;
 use crate::datasets::Format;
 use crate::error::{LanternError, Result};
-use super::progress::{FitProgress, epoch_line};
-use crate::train::generator::{self, ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective};
+use crate::train::generator::{
+    self, ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective,
+};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -117,9 +119,17 @@ impl TrainGeneratorArgs {
             area: self.area,
             tv: self.tv,
         };
-        if [weights.ce, weights.background, weights.triplet_image, weights.triplet_class, weights.margin, weights.area, weights.tv]
-            .iter()
-            .any(|w| !w.is_finite() || *w < 0.0)
+        if [
+            weights.ce,
+            weights.background,
+            weights.triplet_image,
+            weights.triplet_class,
+            weights.margin,
+            weights.area,
+            weights.tv,
+        ]
+        .iter()
+        .any(|w| !w.is_finite() || *w < 0.0)
         {
             return Err(LanternError::Invalid("loss weights and the margin must be finite and not negative".into()));
         }
@@ -157,7 +167,8 @@ pub fn train(args: &TrainGeneratorArgs) -> Result<()> {
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
     let mut progress = FitProgress::new(&checkpoints, epoch_line);
-    let trained = generator::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
+    let trained =
+        generator::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
     progress.finish();
     if trained.fitted.stopped_early {
         println!("stopped early: {} epochs without a better {}", args.patience.unwrap_or(0), trained.monitor);

@@ -33,7 +33,12 @@ pub fn layers(args: &ModelArgs) -> Result<()> {
 fn print_graph(graph: &OnnxNet, default: &str) {
     let ops: Vec<String> = graph.op_counts.iter().map(|(op, n)| format!("{op} {n}")).collect();
     println!("onnx: opset {}, {} nodes ({})", graph.opset, graph.graph.steps.len(), ops.join(", "));
-    println!("input: {}x{}{}", graph.input_size.0, graph.input_size.1, if graph.graph.dynamic_batch { ", any batch" } else { ", one image at a time" });
+    println!(
+        "input: {}x{}{}",
+        graph.input_size.0,
+        graph.input_size.1,
+        if graph.graph.dynamic_batch { ", any batch" } else { ", one image at a time" }
+    );
     if !graph.attention.is_empty() {
         println!("attention: {} blocks (attention rollout and Chefer relevance apply)", graph.attention.len());
     }
@@ -67,7 +72,13 @@ pub fn methods() {
             let flags: Vec<String> = m.params().iter().map(|p| format!("--{} {}..{}", p.flag, p.min, p.max)).collect();
             println!("  {:<20} {:<21} {} ({})", m.name(), m.title(), spec.formula, spec.paper);
             if !needs.is_empty() || !flags.is_empty() {
-                println!("  {:<20} {:<21} needs: {}; flags: {}", "", "", if needs.is_empty() { "-".into() } else { needs.join(", ") }, if flags.is_empty() { "-".into() } else { flags.join(" ") });
+                println!(
+                    "  {:<20} {:<21} needs: {}; flags: {}",
+                    "",
+                    "",
+                    if needs.is_empty() { "-".into() } else { needs.join(", ") },
+                    if flags.is_empty() { "-".into() } else { flags.join(" ") }
+                );
             }
         }
     }

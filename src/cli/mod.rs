@@ -21,7 +21,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "lantern", version, about = "Explain what vision models look at", long_about = "Explain what vision models look at. Without a command, opens the explorer window on the bundled demo.")]
+#[command(
+    name = "lantern",
+    version,
+    about = "Explain what vision models look at",
+    long_about = "Explain what vision models look at. Without a command, opens the explorer window on the bundled demo."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -41,14 +41,27 @@ impl<'a> FitProgress<'a> {
             Event::Resumed { at } => {
                 self.bar.set_length(at.total() as u64);
                 self.bar.set_position(at.global() as u64);
-                self.bar.suspend(|| eprintln!("{}: continuing after {} of {} steps", self.checkpoints.display(), at.global(), at.total()));
+                self.bar.suspend(|| {
+                    eprintln!(
+                        "{}: continuing after {} of {} steps",
+                        self.checkpoints.display(),
+                        at.global(),
+                        at.total()
+                    )
+                });
             }
             Event::Step { at, terms, eta, .. } => {
                 self.bar.set_length(at.total() as u64);
                 self.bar.set_position(at.global() as u64 + 1);
                 let eta = eta.map(|d| format!("  eta {}", indicatif::HumanDuration(d))).unwrap_or_default();
                 let terms: Vec<String> = terms.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
-                self.bar.set_message(format!("epoch {}/{}  {}{}{eta}", at.epoch + 1, at.epochs, terms.join(" "), self.last_score));
+                self.bar.set_message(format!(
+                    "epoch {}/{}  {}{}{eta}",
+                    at.epoch + 1,
+                    at.epochs,
+                    terms.join(" "),
+                    self.last_score
+                ));
             }
             Event::Epoch { record, improved, .. } => {
                 self.last_score = record.score.map(|s| format!("  val {s:.4}")).unwrap_or_default();

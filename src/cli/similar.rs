@@ -81,15 +81,27 @@ pub fn load_embedder(path: Option<&Path>, device: &burn::tensor::Device) -> Resu
             name: p.display().to_string(),
             digest: crate::digest::sha256_file(p).map_err(|e| LanternError::io(p, e))?,
         },
-        None => Loaded { net: models::demo::embedding(device)?, name: "demo embedding model".into(), digest: crate::digest::sha256_hex(models::demo::EMBEDDING) },
+        None => Loaded {
+            net: models::demo::embedding(device)?,
+            name: "demo embedding model".into(),
+            digest: crate::digest::sha256_hex(models::demo::EMBEDDING),
+        },
     })
 }
 
 /// The attribute model of `path`, or the demo.
 pub fn load_attributes(path: Option<&Path>, device: &burn::tensor::Device) -> Result<Loaded> {
     Ok(match path {
-        Some(p) => Loaded { net: models::load(p, None, device)?, name: p.display().to_string(), digest: crate::digest::sha256_file(p).map_err(|e| LanternError::io(p, e))? },
-        None => Loaded { net: models::demo::attributes(device)?, name: "demo attribute model".into(), digest: crate::digest::sha256_hex(models::demo::ATTRIBUTES) },
+        Some(p) => Loaded {
+            net: models::load(p, None, device)?,
+            name: p.display().to_string(),
+            digest: crate::digest::sha256_file(p).map_err(|e| LanternError::io(p, e))?,
+        },
+        None => Loaded {
+            net: models::demo::attributes(device)?,
+            name: "demo attribute model".into(),
+            digest: crate::digest::sha256_hex(models::demo::ATTRIBUTES),
+        },
     })
 }
 
@@ -184,14 +196,24 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     };
-    let (gallery, used) = embed_gallery(&embedder.net, &embedder.digest, &args.gallery, Some(cache.as_path()), 32, &mut Control::with_progress(&cancel, &mut on_progress))?;
+    let (gallery, used) = embed_gallery(
+        &embedder.net,
+        &embedder.digest,
+        &args.gallery,
+        Some(cache.as_path()),
+        32,
+        &mut Control::with_progress(&cancel, &mut on_progress),
+    )?;
     bar.finish_and_clear();
     print_cache(&gallery.root, gallery.len(), used, &cache);
 
     let q = embed(&embedder.net, embedder.net.preprocess.tensor(&query, &embedder.net.device())).remove(0);
     let neighbours = nearest(&gallery, &q, args.top, name_in(&gallery, &args.query).as_deref());
     if neighbours.is_empty() {
-        return Err(LanternError::Invalid(format!("{}: the gallery holds no image besides the query", args.gallery.display())));
+        return Err(LanternError::Invalid(format!(
+            "{}: the gallery holds no image besides the query",
+            args.gallery.display()
+        )));
     }
     let settings = MatchSettings {
         method: args.method,
@@ -208,7 +230,14 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
         bar.set_message(format!("explaining match {} of {}", k + 1, neighbours.len()));
         let reference = load_image(&path)?;
         let mut on_progress = advance(&bar, 100 * k as u64);
-        let m = explain_match(&embedder.net, Some(&attributes.net), &query, &reference, &settings, &mut Control::with_progress(&cancel, &mut on_progress))?;
+        let m = explain_match(
+            &embedder.net,
+            Some(&attributes.net),
+            &query,
+            &reference,
+            &settings,
+            &mut Control::with_progress(&cancel, &mut on_progress),
+        )?;
         let (one, images) = write_match(&args.out, k + 1, &path, &embedder.net, &query, &reference, &m, &style)?;
         matches.push(one);
         pictures.push(images);
@@ -221,13 +250,19 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
         attribute_model: attributes.name,
         method: args.method.to_string(),
         weight: args.weight,
-        cache: CacheReport { file: cache.display().to_string(), images: gallery.len(), cached: used.reused, computed: used.computed },
+        cache: CacheReport {
+            file: cache.display().to_string(),
+            images: gallery.len(),
+            cached: used.reused,
+            computed: used.computed,
+        },
         matches,
     };
     write_json(&args.out.join("report.json"), &report)?;
     similar_html::write(&args.out.join("report.html"), &report, &query, &pictures)?;
     for m in &report.matches {
-        let attrs: Vec<String> = m.attributes.iter().map(|a| format!("{}={} ({:.2})", a.name, a.value, a.score)).collect();
+        let attrs: Vec<String> =
+            m.attributes.iter().map(|a| format!("{}={} ({:.2})", a.name, a.value, a.score)).collect();
         println!("{}. {}  cos {:.3}  {}", m.rank, m.image, m.similarity, attrs.join(", "));
     }
     println!("wrote {} and {}", args.out.join("report.json").display(), args.out.join("report.html").display());
@@ -235,7 +270,13 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
 }
 
 fn print_cache(root: &Path, images: usize, used: CacheUse, cache: &Path) {
-    println!("gallery {}: {images} images, {} from the cache, {} embedded now ({})", root.display(), used.reused, used.computed, cache.display());
+    println!(
+        "gallery {}: {images} images, {} from the cache, {} embedded now ({})",
+        root.display(),
+        used.reused,
+        used.computed,
+        cache.display()
+    );
 }
 
 /// The attribute value `index`'s activation map, softmax-normalised over space as the paper
@@ -250,7 +291,16 @@ fn activation_map(maps: &AttributeMaps, index: usize) -> WeightMap {
 /// Write one match's overlays; its report entry, and the images the HTML page shows (the
 /// reference, then each overlay named in `maps`).
 #[allow(clippy::too_many_arguments)]
-fn write_match(out: &Path, rank: usize, path: &Path, embedder: &Network, query: &RgbImage, reference: &RgbImage, m: &MatchExplanation, style: &OverlayStyle) -> Result<(Match, Vec<RgbImage>)> {
+fn write_match(
+    out: &Path,
+    rank: usize,
+    path: &Path,
+    embedder: &Network,
+    query: &RgbImage,
+    reference: &RgbImage,
+    m: &MatchExplanation,
+    style: &OverlayStyle,
+) -> Result<(Match, Vec<RgbImage>)> {
     let pre = &embedder.preprocess;
     // Min-max normalised for display (similarity RISE's sums are not in [0, 1]).
     let on = |image: &RgbImage, map: &WeightMap| {
@@ -258,7 +308,8 @@ fn write_match(out: &Path, rank: usize, path: &Path, embedder: &Network, query: 
         shown.normalize();
         overlay_on_original(image, &shown, &pre.geometry(image.width(), image.height()), style)
     };
-    let mut overlays: Vec<(&str, RgbImage)> = vec![("query", on(query, &m.query_map)), ("reference", on(reference, &m.reference_map))];
+    let mut overlays: Vec<(&str, RgbImage)> =
+        vec![("query", on(query, &m.query_map)), ("reference", on(reference, &m.reference_map))];
     if let (Some(best), Some(qa), Some(ra)) = (m.attributes.first(), &m.query_attributes, &m.reference_attributes) {
         overlays.push(("attribute_query", on(query, &activation_map(qa, best.index))));
         overlays.push(("attribute_reference", on(reference, &activation_map(ra, best.index))));
@@ -274,7 +325,13 @@ fn write_match(out: &Path, rank: usize, path: &Path, embedder: &Network, query: 
     let attributes = m
         .attributes
         .iter()
-        .map(|a| AttributeScore { name: a.name.clone(), value: a.value.clone(), score: a.score, confidence: a.confidence, agreement: a.agreement })
+        .map(|a| AttributeScore {
+            name: a.name.clone(),
+            value: a.value.clone(),
+            score: a.score,
+            confidence: a.confidence,
+            agreement: a.agreement,
+        })
         .collect();
     Ok((Match { rank, image: path.display().to_string(), similarity: m.similarity, attributes, maps }, images))
 }

@@ -44,7 +44,10 @@ fn escape(text: &str) -> String {
 
 fn figure(image: &RgbImage, caption: &str) -> Result<String> {
     let caption = escape(caption);
-    Ok(format!("<figure><img src=\"{}\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>", data_uri(image)?))
+    Ok(format!(
+        "<figure><img src=\"{}\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>",
+        data_uri(image)?
+    ))
 }
 
 /// Write the page: `pictures[i]` are match `i`'s reference image and then its overlays, in the
@@ -67,19 +70,30 @@ pub fn write(path: &Path, report: &Report, query: &RgbImage, pictures: &[Vec<Rgb
         report.cache.cached,
         escape(&report.model),
         escape(&report.attribute_model),
-        escape(report.method.parse::<crate::explain::similarity::PairMethod>().map_or(report.method.as_str(), |m| m.title())),
+        escape(
+            report
+                .method
+                .parse::<crate::explain::similarity::PairMethod>()
+                .map_or(report.method.as_str(), |m| m.title())
+        ),
         report.weight
     );
     html += &figure(query, "query")?;
     for (m, pics) in report.matches.iter().zip(pictures) {
-        html += &format!("\n<section><h2>{}. <code>{}</code>, cosine similarity {:.3}</h2>\n", m.rank, escape(&m.image), m.similarity);
+        html += &format!(
+            "\n<section><h2>{}. <code>{}</code>, cosine similarity {:.3}</h2>\n",
+            m.rank,
+            escape(&m.image),
+            m.similarity
+        );
         if let Some(reference) = pics.first() {
             html += &figure(reference, "reference")?;
         }
         for ((kind, _), picture) in m.maps.iter().zip(pics.iter().skip(1)) {
             html += &figure(picture, &kind.replace('_', " "))?;
         }
-        html += "\n<table><tr><th>attribute</th><th>value</th><th>score</th><th>confidence</th><th>agreement</th></tr>\n";
+        html +=
+            "\n<table><tr><th>attribute</th><th>value</th><th>score</th><th>confidence</th><th>agreement</th></tr>\n";
         for a in &m.attributes {
             html += &format!(
                 "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>\n",
@@ -102,7 +116,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_test_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (plain, encoded) in cases {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }

@@ -97,9 +97,16 @@ pub fn run(args: &TrainMultilabelArgs) -> Result<()> {
     eprintln!("device: {}; {}{boost}", device.description, config.scheme.title());
     let mut progress = FitProgress::new(&checkpoints, |record, _| {
         let get = |name| record.get(name).unwrap_or(f64::NAN);
-        format!("epoch {}: loss {:.4}  modified {:.2}/batch  val mAP {:.2}", record.epoch, get("loss"), get("modified"), get("val_map") * 100.0)
+        format!(
+            "epoch {}: loss {:.4}  modified {:.2}/batch  val mAP {:.2}",
+            record.epoch,
+            get("loss"),
+            get("modified"),
+            get("val_map") * 100.0
+        )
     });
-    let fitted = trainer::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
+    let fitted =
+        trainer::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
     progress.finish();
     let best = fitted.best.as_ref().ok_or_else(|| LanternError::Invalid("training recorded no epoch".into()))?;
     println!("best epoch: {} (val mAP {:.2})", best.epoch, best.score * 100.0);
@@ -116,7 +123,10 @@ pub fn run(args: &TrainMultilabelArgs) -> Result<()> {
     bar.finish_and_clear();
     print_report(&report);
     let report_path = args.out.with_extension("report.json");
-    write_json(&report_path, &serde_json::json!({ "config": config, "best_epoch": best.epoch, "val_map": best.score * 100.0, "test": report }))?;
+    write_json(
+        &report_path,
+        &serde_json::json!({ "config": config, "best_epoch": best.epoch, "val_map": best.score * 100.0, "test": report }),
+    )?;
     println!("saved {} (log {}, report {})", args.out.display(), log_path.display(), report_path.display());
     Ok(())
 }

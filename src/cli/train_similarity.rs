@@ -85,7 +85,10 @@ fn files(c: &CommonArgs) -> (RunFiles, PathBuf, PathBuf) {
 
 /// Train with a progress bar; every epoch's numbers are printed. Returns the model to save:
 /// the best epoch's with `--patience`, else the last.
-fn run<M: Module>(c: &CommonArgs, train: impl FnOnce(&RunFiles, &mut dyn FnMut(Event<'_>)) -> Result<Fitted<M>>) -> Result<(M, PathBuf)> {
+fn run<M: Module>(
+    c: &CommonArgs,
+    train: impl FnOnce(&RunFiles, &mut dyn FnMut(Event<'_>)) -> Result<Fitted<M>>,
+) -> Result<(M, PathBuf)> {
     let (files, log, checkpoints) = files(c);
     let mut progress = FitProgress::new(&checkpoints, epoch_line);
     let fitted = train(&files, &mut |event| progress.on(event))?;
@@ -127,7 +130,8 @@ pub fn train_embedding(args: &TrainEmbeddingArgs) -> Result<()> {
         patience: c.patience,
     };
     let device = device();
-    let (model, log) = run(c, |files, on_event| embedding::train(&config, files, &device, &mut Control::none(), on_event))?;
+    let (model, log) =
+        run(c, |files, on_event| embedding::train(&config, files, &device, &mut Control::none(), on_event))?;
     model.save(&c.out)?;
     println!("saved {} (log {})", c.out.display(), log.display());
     Ok(())
@@ -161,7 +165,9 @@ pub fn train_attributes(args: &TrainAttributesArgs) -> Result<()> {
         patience: c.patience,
         embedding_digest: digest,
     };
-    let (model, log) = run(c, |files, on_event| attributes::train(&config, &embedder, files, &device, &mut Control::none(), on_event))?;
+    let (model, log) = run(c, |files, on_event| {
+        attributes::train(&config, &embedder, files, &device, &mut Control::none(), on_event)
+    })?;
     model.save(&c.out)?;
     let labels = write_labels(&c.out)?;
     println!("saved {} with {} (log {})", c.out.display(), labels.display(), log.display());

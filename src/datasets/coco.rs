@@ -121,7 +121,10 @@ fn parse_segmentation(raw: &RawSegmentation, width: u32, height: u32) -> std::re
             };
             let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
             if total != u64::from(width) * u64::from(height) {
-                return Err(format!("RLE covers {total} pixels, the image has {}", u64::from(width) * u64::from(height)));
+                return Err(format!(
+                    "RLE covers {total} pixels, the image has {}",
+                    u64::from(width) * u64::from(height)
+                ));
             }
             Ok(Segmentation::Rle { width, height, counts })
         }
@@ -193,7 +196,8 @@ fn clip_to_frame(corners: Vec<(f64, f64)>, width: u32, height: u32) -> Vec<(f64,
     if corners.iter().all(|&(x, y)| (x0..=x1).contains(&x) && (y0..=y1).contains(&y)) {
         return corners;
     }
-    let mut poly: Vec<(f64, f64)> = corners.into_iter().map(|(x, y)| (x.clamp(-FAR, FAR), y.clamp(-FAR, FAR))).collect();
+    let mut poly: Vec<(f64, f64)> =
+        corners.into_iter().map(|(x, y)| (x.clamp(-FAR, FAR), y.clamp(-FAR, FAR))).collect();
     // Each side: which axis, its value, and whether inside means below it.
     for (axis_x, bound, below) in [(true, x0, false), (true, x1, true), (false, y0, false), (false, y1, true)] {
         let coord = |p: (f64, f64)| if axis_x { p.0 } else { p.1 };
@@ -240,7 +244,12 @@ pub fn read(dir: &Path) -> Result<Dataset> {
         let size = |a: &Annotation| a.area.unwrap_or(a.bbox[2] * a.bbox[3]);
         let largest = anns.iter().max_by(|a, b| size(a.1).total_cmp(&size(b.1))).map(|a| a.1).expect("non-empty");
         let class = class_of(largest.category_id).ok_or_else(|| {
-            LanternError::Invalid(format!("{}: annotation of image {} has unknown category_id {}", path.display(), img.id, largest.category_id))
+            LanternError::Invalid(format!(
+                "{}: annotation of image {} has unknown category_id {}",
+                path.display(),
+                img.id,
+                largest.category_id
+            ))
         })?;
         let mut boxes = Vec::new();
         let mut parts = Vec::new();
@@ -254,7 +263,13 @@ pub fn read(dir: &Path) -> Result<Dataset> {
             }
         }
         let mask = (!parts.is_empty()).then(|| MaskSource::Coco { width: img.width, height: img.height, parts });
-        samples.push(Sample { id: img.id.to_string(), image: images_dir.join(&img.file_name), class: Some(class), boxes, mask });
+        samples.push(Sample {
+            id: img.id.to_string(),
+            image: images_dir.join(&img.file_name),
+            class: Some(class),
+            boxes,
+            mask,
+        });
     }
     Ok(Dataset { classes: categories.iter().map(|c| c.name.clone()).collect(), samples })
 }
@@ -268,7 +283,10 @@ mod tests {
         let near = vec![(-30.5, 2.0), (50.0, -100.0), (20.0, 40.0)];
         assert_eq!(clip_to_frame(near.clone(), 16, 12), near);
         let far = clip_to_frame(vec![(-1e300, 5.0), (1e300, 5.0), (0.0, 1e12)], 16, 12);
-        assert!(far.iter().all(|&(x, y)| (-4096.0..=4112.0).contains(&x) && (-4096.0..=4108.0).contains(&y)), "{far:?}");
+        assert!(
+            far.iter().all(|&(x, y)| (-4096.0..=4112.0).contains(&x) && (-4096.0..=4108.0).contains(&y)),
+            "{far:?}"
+        );
         // The cut triangle still covers rows 5 and below across the whole 16x12 image.
         let m = rasterize(16, 12, &[Segmentation::Polygons(vec![vec![-1e300, 5.0, 1e300, 5.0, 0.0, 1e12]])]).unwrap();
         assert!(m.enumerate_pixels().all(|(_, y, p)| (p.0[0] == 255) == (y >= 5)));

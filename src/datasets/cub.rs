@@ -21,7 +21,9 @@ fn table(dir: &Path, name: &str, fields: usize) -> Result<Vec<(usize, String, Ve
         if parts.len() < fields + 1 {
             return Err(line_error(&path, i + 1, format!("expected an id and {fields} field(s), got '{line}'")));
         }
-        parts[0].parse::<usize>().map_err(|_| line_error(&path, i + 1, format!("'{}' is not an image id", parts[0])))?;
+        parts[0]
+            .parse::<usize>()
+            .map_err(|_| line_error(&path, i + 1, format!("'{}' is not an image id", parts[0])))?;
         rows.push((i + 1, parts[0].to_string(), parts[1..].iter().map(|s| s.to_string()).collect()));
     }
     Ok(rows)
@@ -32,9 +34,14 @@ pub fn read(dir: &Path) -> Result<Dataset> {
     let labels_path = dir.join("image_class_labels.txt");
     let mut labels = HashMap::new();
     for (line, id, v) in table(dir, "image_class_labels.txt", 1)? {
-        let c: usize = v[0].parse().map_err(|_| line_error(&labels_path, line, format!("'{}' is not a class number", v[0])))?;
+        let c: usize =
+            v[0].parse().map_err(|_| line_error(&labels_path, line, format!("'{}' is not a class number", v[0])))?;
         if c == 0 || c > classes.len() {
-            return Err(line_error(&labels_path, line, format!("class {c} is not in classes.txt (1..={})", classes.len())));
+            return Err(line_error(
+                &labels_path,
+                line,
+                format!("class {c} is not in classes.txt (1..={})", classes.len()),
+            ));
         }
         labels.insert(id, c - 1);
     }
@@ -65,8 +72,10 @@ pub fn read(dir: &Path) -> Result<Dataset> {
         if !test.get(&id).copied().unwrap_or(false) {
             continue;
         }
-        let class = *labels.get(&id).ok_or_else(|| line_error(&images_path, line, format!("image {id} has no class label")))?;
-        let b = boxes.get(&id).ok_or_else(|| line_error(&images_path, line, format!("image {id} has no bounding box")))?;
+        let class =
+            *labels.get(&id).ok_or_else(|| line_error(&images_path, line, format!("image {id} has no class label")))?;
+        let b =
+            boxes.get(&id).ok_or_else(|| line_error(&images_path, line, format!("image {id} has no bounding box")))?;
         let image = dir.join("images").join(&v[0]);
         let (w, h) = image::image_dimensions(&image)
             .map_err(|e| line_error(&images_path, line, format!("{}: {e}", image.display())))?;

@@ -10,9 +10,7 @@ const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff
 
 /// Whether a path has an image file extension Lantern decodes.
 pub fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Image files directly inside `dir`, sorted by name.
@@ -35,12 +33,16 @@ pub fn read(dir: &Path) -> Result<Dataset> {
         .collect();
     classes.sort();
     if classes.is_empty() {
-        return Err(LanternError::Invalid(format!("{}: no class sub-folders (expected <class>/<image>)", dir.display())));
+        return Err(LanternError::Invalid(format!(
+            "{}: no class sub-folders (expected <class>/<image>)",
+            dir.display()
+        )));
     }
     let mut samples = Vec::new();
     for (class, name) in classes.iter().enumerate() {
         for image in images_in(&dir.join(name))? {
-            let id = format!("{name}/{}", image.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default());
+            let id =
+                format!("{name}/{}", image.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default());
             samples.push(Sample { id, image, class: Some(class), boxes: Vec::new(), mask: None });
         }
     }

@@ -33,7 +33,8 @@ impl MaskSource {
     pub fn load(&self) -> Result<GrayImage> {
         match self {
             MaskSource::File(path) => {
-                let img = image::open(path).map_err(|e| LanternError::Image { path: path.clone(), reason: e.to_string() })?;
+                let img =
+                    image::open(path).map_err(|e| LanternError::Image { path: path.clone(), reason: e.to_string() })?;
                 let mut g = img.into_luma8();
                 for p in g.pixels_mut() {
                     p.0[0] = if p.0[0] > 0 { 255 } else { 0 };
@@ -95,7 +96,10 @@ impl Format {
                 categories: Option<serde::de::IgnoredAny>,
                 seed: Option<serde::de::IgnoredAny>,
             }
-            if let Ok(keys) = std::fs::read_to_string(&annotations).map_err(|_| ()).and_then(|t| serde_json::from_str::<Keys>(&t).map_err(|_| ())) {
+            if let Ok(keys) = std::fs::read_to_string(&annotations)
+                .map_err(|_| ())
+                .and_then(|t| serde_json::from_str::<Keys>(&t).map_err(|_| ()))
+            {
                 if keys.categories.is_some() {
                     return Format::Coco;
                 }

@@ -9,8 +9,8 @@
 //!
 //! Everything follows from `(seed, index)`: the same call gives the same image everywhere.
 
-use crate::seeded::Rng;
 use crate::map::PixelBox;
+use crate::seeded::Rng;
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
@@ -273,13 +273,27 @@ pub(super) fn clutter(rng: &mut Rng, size: u32) -> RgbImage {
 /// Draw an object of `attributes` centred at `centre` with `radius` (every shape lies within the
 /// circle of that radius), rotated by an angle drawn from `rng` (circles and rings are not);
 /// returns its exact mask, 255 on the pixels it painted.
-pub(super) fn draw_object(rng: &mut Rng, image: &mut RgbImage, attributes: &Attributes, centre: (f32, f32), radius: f32) -> GrayImage {
+pub(super) fn draw_object(
+    rng: &mut Rng,
+    image: &mut RgbImage,
+    attributes: &Attributes,
+    centre: (f32, f32),
+    radius: f32,
+) -> GrayImage {
     let angle = if matches!(SHAPES[attributes.shape], "circle" | "ring") { 0.0 } else { rng.range(0.0, TAU) };
     let placement = Placement { cx: centre.0, cy: centre.1, radius, cos: angle.cos(), sin: angle.sin() };
     let period = (radius / 3.0).max(2.5);
     let mut mask = GrayImage::new(image.width(), image.height());
     let shape = attributes.shape;
-    paint(image, &placement, |u, v| covers(shape, u, v), COLOURS[attributes.colour].1, attributes.texture, period, Some(&mut mask));
+    paint(
+        image,
+        &placement,
+        |u, v| covers(shape, u, v),
+        COLOURS[attributes.colour].1,
+        attributes.texture,
+        period,
+        Some(&mut mask),
+    );
     mask
 }
 

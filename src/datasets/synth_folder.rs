@@ -83,11 +83,18 @@ pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl 
 pub fn read(dir: &Path) -> Result<Annotations> {
     let path = dir.join("annotations.json");
     let text = std::fs::read_to_string(&path).map_err(|e| LanternError::io(&path, e))?;
-    let a: Annotations = serde_json::from_str(&text)
-        .map_err(|e| LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column())))?;
+    let a: Annotations = serde_json::from_str(&text).map_err(|e| {
+        LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+    })?;
     for img in &a.images {
         if img.class >= a.classes.len() {
-            return Err(LanternError::Invalid(format!("{}: image {} has class {} of {}", path.display(), img.id, img.class, a.classes.len())));
+            return Err(LanternError::Invalid(format!(
+                "{}: image {} has class {} of {}",
+                path.display(),
+                img.id,
+                img.class,
+                a.classes.len()
+            )));
         }
     }
     Ok(a)

@@ -87,7 +87,12 @@ pub fn generate(seed: u64, index: u64, size: u32) -> MultiSample {
     }
     let attributes: Vec<Attributes> = shapes[..count]
         .iter()
-        .map(|&shape| Attributes { shape, colour: rng.below(COLOURS.len()), texture: rng.below(TEXTURES.len()), size: rng.below(SIZES.len()) })
+        .map(|&shape| Attributes {
+            shape,
+            colour: rng.below(COLOURS.len()),
+            texture: rng.below(TEXTURES.len()),
+            size: rng.below(SIZES.len()),
+        })
         .collect();
     let mut image = synth::clutter(&mut rng, size);
     let mut placed: Vec<((f32, f32), f32)> = Vec::new();
@@ -114,7 +119,8 @@ fn place(rng: &mut Rng, (lo, hi): (f32, f32), size: u32, placed: &[((f32, f32), 
         let margin = radius * 1.02;
         for _ in 0..PLACEMENT_TRIES {
             let c = (rng.range(margin, side - margin), rng.range(margin, side - margin));
-            let clear = placed.iter().all(|&((x, y), r)| ((c.0 - x).powi(2) + (c.1 - y).powi(2)).sqrt() >= radius + r + 1.0);
+            let clear =
+                placed.iter().all(|&((x, y), r)| ((c.0 - x).powi(2) + (c.1 - y).powi(2)).sqrt() >= radius + r + 1.0);
             if clear {
                 return (c, radius);
             }
@@ -174,7 +180,13 @@ pub struct MultiAnnotations {
 }
 
 /// Generate `count` images with `seed` at `size` pixels into `dir`; `progress(done)` after each.
-pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl FnMut(usize)) -> Result<MultiAnnotations> {
+pub fn write(
+    dir: &Path,
+    count: usize,
+    seed: u64,
+    size: u32,
+    mut progress: impl FnMut(usize),
+) -> Result<MultiAnnotations> {
     if !(32..=1024).contains(&size) {
         return Err(LanternError::Invalid(format!("--size must be between 32 and 1024 pixels, got {size}")));
     }
@@ -198,7 +210,13 @@ pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl 
                 class_name: SHAPES[class].to_string(),
                 mask,
                 bbox: [o.bbox.x0, o.bbox.y0, o.bbox.x1, o.bbox.y1],
-                attributes: o.attributes.named().iter().filter(|(k, _)| *k != "shape").map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                attributes: o
+                    .attributes
+                    .named()
+                    .iter()
+                    .filter(|(k, _)| *k != "shape")
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             });
         }
         let labels = s.labels();
@@ -220,20 +238,27 @@ pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl 
 pub fn read(dir: &Path) -> Result<MultiAnnotations> {
     let path = dir.join(ANNOTATIONS);
     let text = std::fs::read_to_string(&path).map_err(|e| LanternError::io(&path, e))?;
-    let a: MultiAnnotations = serde_json::from_str(&text)
-        .map_err(|e| LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column())))?;
+    let a: MultiAnnotations = serde_json::from_str(&text).map_err(|e| {
+        LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+    })?;
     let bad = |id: &str, what: String| LanternError::Invalid(format!("{}: image {id}: {what}", path.display()));
     for img in &a.images {
         let mut classes: Vec<usize> = img.objects.iter().map(|o| o.class).collect();
         classes.sort_unstable();
         if img.labels.is_empty() || img.labels.iter().any(|&c| c >= a.classes.len()) {
-            return Err(bad(&img.id, format!("labels {:?} are not a non-empty set of the {} classes", img.labels, a.classes.len())));
+            return Err(bad(
+                &img.id,
+                format!("labels {:?} are not a non-empty set of the {} classes", img.labels, a.classes.len()),
+            ));
         }
         if classes != img.labels {
             return Err(bad(&img.id, format!("labels {:?} but objects of classes {classes:?}", img.labels)));
         }
         if !img.labels.contains(&img.observed) {
-            return Err(bad(&img.id, format!("the observed label {} is not among its labels {:?}", img.observed, img.labels)));
+            return Err(bad(
+                &img.id,
+                format!("the observed label {} is not among its labels {:?}", img.observed, img.labels),
+            ));
         }
     }
     Ok(a)

@@ -44,9 +44,8 @@ fn parse(path: &Path) -> Result<Parsed> {
     let size = child(root, "size").ok_or_else(|| bad("no <size>".into()))?;
     let mut objects = Vec::new();
     for obj in root.children().filter(|c| c.has_tag_name("object")) {
-        let b = child(obj, "bndbox").ok_or_else(|| {
-            bad(format!("line {}: <object> has no <bndbox>", doc.text_pos_at(obj.range().start).row))
-        })?;
+        let b = child(obj, "bndbox")
+            .ok_or_else(|| bad(format!("line {}: <object> has no <bndbox>", doc.text_pos_at(obj.range().start).row)))?;
         objects.push(Object {
             name: field(obj, "name")?.0,
             bbox: [number(b, "xmin")?, number(b, "ymin")?, number(b, "xmax")?, number(b, "ymax")?],
@@ -102,7 +101,9 @@ pub fn read(dir: &Path) -> Result<Dataset> {
             .objects
             .iter()
             .filter(|o| o.name == largest.name)
-            .filter_map(|o| clamp_box(o.bbox[0] - 1.0, o.bbox[1] - 1.0, o.bbox[2] - 1.0, o.bbox[3] - 1.0, a.width, a.height))
+            .filter_map(|o| {
+                clamp_box(o.bbox[0] - 1.0, o.bbox[1] - 1.0, o.bbox[2] - 1.0, o.bbox[3] - 1.0, a.width, a.height)
+            })
             .collect();
         let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         samples.push(Sample { id, image: dir.join("JPEGImages").join(&a.filename), class, boxes, mask: None });

@@ -47,17 +47,25 @@ impl ClassMap {
                 return Err(bad(format!("expected 'DATASET_CLASS MODEL_INDEX', got '{line}'")));
             };
             let dataset = dataset.trim();
-            let model: usize = model
-                .parse()
-                .map_err(|_| bad(format!("'{model}' is not a model class index (0 to {})", model_classes.saturating_sub(1))))?;
+            let model: usize = model.parse().map_err(|_| {
+                bad(format!("'{model}' is not a model class index (0 to {})", model_classes.saturating_sub(1)))
+            })?;
             if model >= model_classes {
-                return Err(bad(format!("model class {model} is out of range: the model has {model_classes} classes (0 to {})", model_classes.saturating_sub(1))));
+                return Err(bad(format!(
+                    "model class {model} is out of range: the model has {model_classes} classes (0 to {})",
+                    model_classes.saturating_sub(1)
+                )));
             }
             let index = dataset_classes
                 .iter()
                 .position(|c| c == dataset)
                 .or_else(|| dataset.parse::<usize>().ok().filter(|&k| k < dataset_classes.len()))
-                .ok_or_else(|| bad(format!("'{dataset}' is neither a class name of the dataset nor an index below {}", dataset_classes.len())))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "'{dataset}' is neither a class name of the dataset nor an index below {}",
+                        dataset_classes.len()
+                    ))
+                })?;
             if model_class[index].is_some() {
                 return Err(bad(format!("dataset class '{}' is mapped twice", dataset_classes[index])));
             }
@@ -73,10 +81,17 @@ impl ClassMap {
 
     /// The map to evaluate `samples` with: `given`, or the identity when the dataset has as many
     /// classes as the model. Refuses when an image's class has no model class.
-    pub fn resolve(given: Option<Self>, dataset_classes: &[String], model_classes: usize, samples: &[&Sample]) -> Result<Self> {
+    pub fn resolve(
+        given: Option<Self>,
+        dataset_classes: &[String],
+        model_classes: usize,
+        samples: &[&Sample],
+    ) -> Result<Self> {
         let map = match given {
             Some(map) => map,
-            None if dataset_classes.len() == model_classes || samples.iter().all(|s| s.class.is_none()) => Self::identity(dataset_classes.len()),
+            None if dataset_classes.len() == model_classes || samples.iter().all(|s| s.class.is_none()) => {
+                Self::identity(dataset_classes.len())
+            }
             None => {
                 return Err(LanternError::Invalid(format!(
                     "the dataset has {} classes and the model {model_classes}, so the ground-truth class cannot be explained (GT-known localisation); give --class-map FILE with one 'DATASET_CLASS MODEL_INDEX' line per dataset class",
@@ -84,7 +99,9 @@ impl ClassMap {
                 )));
             }
         };
-        if let Some(s) = samples.iter().find(|s| s.class.is_some_and(|c| map.model_class.get(c).copied().flatten().is_none())) {
+        if let Some(s) =
+            samples.iter().find(|s| s.class.is_some_and(|c| map.model_class.get(c).copied().flatten().is_none()))
+        {
             let class = s.class.unwrap_or_default();
             let name = dataset_classes.get(class).map_or_else(|| class.to_string(), Clone::clone);
             let images = samples.iter().filter(|t| t.class == s.class).count();

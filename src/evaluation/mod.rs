@@ -134,11 +134,15 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, job: &Job, cancel: &Atom
     let truth = protocol::truth_in_view(sample, &g)?;
     let x = net.preprocess.view_tensor(&g.view(&image), &net.device());
     let mut results = Vec::new();
-    let mut session = Session::new(Arc::clone(net), x.clone()).with_generator(config.generator.as_ref().map(|(g, _)| Arc::clone(g)));
+    let mut session =
+        Session::new(Arc::clone(net), x.clone()).with_generator(config.generator.as_ref().map(|(g, _)| Arc::clone(g)));
     let predicted = Target::Top1.resolve(session.logits());
     let explained = match sample.class {
         None => predicted,
-        Some(c) => job.classes.get(Some(c)).ok_or_else(|| LanternError::Invalid(format!("{}: dataset class {c} has no model class", sample.id)))?,
+        Some(c) => job
+            .classes
+            .get(Some(c))
+            .ok_or_else(|| LanternError::Invalid(format!("{}: dataset class {c} has no model class", sample.id)))?,
     };
     for &method in &job.methods {
         let start = Instant::now();
@@ -163,7 +167,8 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, job: &Job, cancel: &Atom
         if config.faithfulness {
             let step = map.width;
             let objective = Objective::Class(explained);
-            let curve = |game| faithfulness::causal_curve(net, &x, map, &objective, game, step, 16, &mut Control::new(cancel));
+            let curve =
+                |game| faithfulness::causal_curve(net, &x, map, &objective, game, step, 16, &mut Control::new(cancel));
             deletion = Some(curve(Game::Deletion)?.scores);
             insertion = Some(curve(Game::Insertion)?.scores);
         }
@@ -283,10 +288,15 @@ pub fn run(
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(LanternError::Cancelled);
         }
-        let methods: Vec<Method> =
-            config.methods.iter().copied().filter(|m| !done.contains(&(sample.id.clone(), m.name().to_string()))).collect();
+        let methods: Vec<Method> = config
+            .methods
+            .iter()
+            .copied()
+            .filter(|m| !done.contains(&(sample.id.clone(), m.name().to_string())))
+            .collect();
         if !methods.is_empty() {
-            let job = Job { config, methods, layer: &settings.layer, thresholds: &thresholds, classes: &classes, key: &key };
+            let job =
+                Job { config, methods, layer: &settings.layer, thresholds: &thresholds, classes: &classes, key: &key };
             for r in evaluate_sample(net, sample, &job, cancel)? {
                 let line = serde_json::to_string(&r).expect("results serialise");
                 writeln!(state, "{line}").and_then(|_| state.flush()).map_err(|e| LanternError::io(&state_path, e))?;

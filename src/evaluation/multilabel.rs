@@ -47,7 +47,10 @@ pub struct MultiLabelReport {
 pub fn evaluate(net: &Network, seed: u64, count: usize, control: &mut Control) -> Result<MultiLabelReport> {
     let classes = net.classes();
     if classes != SHAPES.len() {
-        return Err(LanternError::Invalid(format!("the multi-label benchmark has {} labels but the model gives {classes}", SHAPES.len())));
+        return Err(LanternError::Invalid(format!(
+            "the multi-label benchmark has {} labels but the model gives {classes}",
+            SHAPES.len()
+        )));
     }
     if count == 0 {
         return Err(LanternError::Invalid("the test split needs at least one image".into()));
@@ -77,7 +80,12 @@ pub fn evaluate(net: &Network, seed: u64, count: usize, control: &mut Control) -
     }
     let (map, per_label) = mean_average_precision(&scores, &truth, classes);
     let labels: Vec<LabelScores> = (0..classes)
-        .map(|c| LabelScores { label: SHAPES[c].to_string(), ap: per_label[c] * 100.0, max_box_acc_v2: boxes[c].mean_max_accuracy(), images: boxes[c].images as usize })
+        .map(|c| LabelScores {
+            label: SHAPES[c].to_string(),
+            ap: per_label[c] * 100.0,
+            max_box_acc_v2: boxes[c].mean_max_accuracy(),
+            images: boxes[c].images as usize,
+        })
         .collect();
     let max_box_acc_v2 = labels.iter().map(|l| l.max_box_acc_v2).sum::<f64>() / classes as f64;
     Ok(MultiLabelReport { seed, images: count, map: map * 100.0, max_box_acc_v2, labels })

@@ -22,7 +22,13 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, y_max: 
 }
 
 /// Draw `series` into a 900x560 PNG at `path` over the ranges `x` and `y` (each with its label).
-pub fn xy_plot(path: &Path, title: &str, x: (&str, std::ops::Range<f64>), y: (&str, std::ops::Range<f64>), series: &[Series]) -> Result<()> {
+pub fn xy_plot(
+    path: &Path,
+    title: &str,
+    x: (&str, std::ops::Range<f64>),
+    y: (&str, std::ops::Range<f64>),
+    series: &[Series],
+) -> Result<()> {
     let ((x_label, x_range), (y_label, y_range)) = (x, y);
     crate::render::register_font();
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
@@ -74,7 +80,10 @@ pub fn write_plots(dir: &Path, s: &Summary) -> Result<Vec<std::path::PathBuf>> {
         .methods
         .iter()
         .filter(|m| !m.box_curve.is_empty())
-        .map(|m| Series { name: m.method.clone(), points: s.thresholds.iter().copied().zip(m.box_curve.iter().copied()).collect() })
+        .map(|m| Series {
+            name: m.method.clone(),
+            points: s.thresholds.iter().copied().zip(m.box_curve.iter().copied()).collect(),
+        })
         .collect();
     if !boxes.is_empty() {
         let p = dir.join("box_accuracy.png");
@@ -86,7 +95,8 @@ pub fn write_plots(dir: &Path, s: &Summary) -> Result<Vec<std::path::PathBuf>> {
         .iter()
         .filter_map(|m| {
             let c = m.pr_curve.as_ref()?;
-            let points = c.recall.iter().zip(&c.precision).filter(|(_, p)| !p.is_nan()).map(|(&r, &p)| (r, p)).collect();
+            let points =
+                c.recall.iter().zip(&c.precision).filter(|(_, p)| !p.is_nan()).map(|(&r, &p)| (r, p)).collect();
             Some(Series { name: format!("{} (PxAP {:.1})", m.method, c.pxap), points })
         })
         .collect();
@@ -103,8 +113,12 @@ pub fn write_plots(dir: &Path, s: &Summary) -> Result<Vec<std::path::PathBuf>> {
             .methods
             .iter()
             .filter_map(|m| {
-                let (curve, auc) = if pick == 0 { (&m.mean_deletion, m.deletion_auc) } else { (&m.mean_insertion, m.insertion_auc) };
-                (!curve.is_empty()).then(|| Series { name: format!("{} (AUC {:.3})", m.method, auc.unwrap_or(0.0)), points: curve_points(curve) })
+                let (curve, auc) =
+                    if pick == 0 { (&m.mean_deletion, m.deletion_auc) } else { (&m.mean_insertion, m.insertion_auc) };
+                (!curve.is_empty()).then(|| Series {
+                    name: format!("{} (AUC {:.3})", m.method, auc.unwrap_or(0.0)),
+                    points: curve_points(curve),
+                })
             })
             .collect();
         if !series.is_empty() {

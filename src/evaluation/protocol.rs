@@ -73,9 +73,15 @@ impl Protocol {
                 )
             }
             Self::Crop => {
-                let resize = if pre.resize > 0 { format!("shorter side resized to {}", pre.resize) } else { "size kept".to_string() };
+                let resize = if pre.resize > 0 {
+                    format!("shorter side resized to {}", pre.resize)
+                } else {
+                    "size kept".to_string()
+                };
                 let crop = if pre.crop > 0 { format!("center crop {0}x{0}", pre.crop) } else { "no crop".to_string() };
-                format!("the model's recipe: {resize}, {crop}, boxes and masks cut by the crop (nearest for masks); the model's mean/std normalisation")
+                format!(
+                    "the model's recipe: {resize}, {crop}, boxes and masks cut by the crop (nearest for masks); the model's mean/std normalisation"
+                )
             }
         }
     }
@@ -123,7 +129,11 @@ pub fn truth_in_view(sample: &Sample, g: &Geometry) -> Result<Truth> {
             if m.dimensions() != g.original {
                 return Err(LanternError::Invalid(format!(
                     "{}: mask is {}x{}, the image {}x{}",
-                    sample.id, m.width(), m.height(), g.original.0, g.original.1
+                    sample.id,
+                    m.width(),
+                    m.height(),
+                    g.original.0,
+                    g.original.1
                 )));
             }
             let resized = resize_nearest_opencv(&m, g.resized.0, g.resized.1);
@@ -163,7 +173,8 @@ mod tests {
     #[test]
     fn wsol_frame_matches_wsolevaluation_and_torchvision() {
         let dir = fixtures();
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
         let pre = Preprocess::imagenet();
         let px = |v: &Value| -> Vec<[u32; 4]> {
             v.as_array().unwrap().iter().map(|b| std::array::from_fn(|i| b[i].as_u64().unwrap() as u32)).collect()
@@ -199,7 +210,8 @@ mod tests {
         // 200x100: the crop keeps x 50..150 of the 200-wide resized image (no scaling).
         let g = Protocol::Crop.geometry(&pre, 200, 100);
         assert_eq!((g.resized, g.crop_origin, g.crop_size), ((200, 100), (50, 0), (100, 100)));
-        let sample = |b: PixelBox| Sample { id: "a".into(), image: PathBuf::new(), class: None, boxes: vec![b], mask: None };
+        let sample =
+            |b: PixelBox| Sample { id: "a".into(), image: PathBuf::new(), class: None, boxes: vec![b], mask: None };
         let left = truth_in_view(&sample(PixelBox { x0: 0, y0: 10, x1: 40, y1: 20 }), &g).unwrap();
         assert!(left.boxes.is_empty(), "a box left of the crop is dropped");
         let cut = truth_in_view(&sample(PixelBox { x0: 30, y0: 10, x1: 80, y1: 20 }), &g).unwrap();

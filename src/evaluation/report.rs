@@ -4,9 +4,9 @@
 use super::{ImageResult, Protocol};
 use crate::error::{LanternError, Result};
 use crate::files::write_atomic;
+use crate::map::BoxMode;
 use crate::metrics::faithfulness::auc;
 use crate::metrics::wsol::{BoxAccuracy, PixelPrecision, PrCurve, localization_accuracy};
-use crate::map::BoxMode;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -107,7 +107,8 @@ pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64]
     for method in methods {
         let rs: Vec<&ImageResult> = results.iter().filter(|r| &r.method == method).collect();
         let boxed: Vec<&&ImageResult> = rs.iter().filter(|r| !r.v1_ious.is_empty()).collect();
-        let (mut max_box_acc, mut v2_at, mut v2, mut optimal, mut gt_known, mut top1) = (None, None, None, None, None, None);
+        let (mut max_box_acc, mut v2_at, mut v2, mut optimal, mut gt_known, mut top1) =
+            (None, None, None, None, None, None);
         let mut box_curve = Vec::new();
         if !boxed.is_empty() {
             let mut a1 = BoxAccuracy::new(BoxMode::Largest, thresholds.to_vec(), vec![50]);
@@ -129,18 +130,20 @@ pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64]
             top1 = Some(t);
         }
         let masked: Vec<&&ImageResult> = rs.iter().filter(|r| !r.foreground_hist.is_empty()).collect();
-        let pr_curve = (!masked.is_empty()).then(|| {
-            let mut p = PixelPrecision::new(thresholds);
-            for r in &masked {
-                for (acc, v) in p.foreground.iter_mut().zip(&r.foreground_hist) {
-                    *acc += v;
+        let pr_curve = (!masked.is_empty())
+            .then(|| {
+                let mut p = PixelPrecision::new(thresholds);
+                for r in &masked {
+                    for (acc, v) in p.foreground.iter_mut().zip(&r.foreground_hist) {
+                        *acc += v;
+                    }
+                    for (acc, v) in p.background.iter_mut().zip(&r.background_hist) {
+                        *acc += v;
+                    }
                 }
-                for (acc, v) in p.background.iter_mut().zip(&r.background_hist) {
-                    *acc += v;
-                }
-            }
-            p.curve()
-        }).flatten();
+                p.curve()
+            })
+            .flatten();
         let deletions: Vec<&Vec<f32>> = rs.iter().filter_map(|r| r.deletion.as_ref()).collect();
         let insertions: Vec<&Vec<f32>> = rs.iter().filter_map(|r| r.insertion.as_ref()).collect();
         out.push(MethodSummary {
@@ -169,8 +172,9 @@ pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64]
     Ok(Summary {
         header,
         images: first.len(),
-        classification_accuracy: (!known.is_empty())
-            .then(|| known.iter().filter(|r| r.class_correct() == Some(true)).count() as f64 * 100.0 / known.len() as f64),
+        classification_accuracy: (!known.is_empty()).then(|| {
+            known.iter().filter(|r| r.class_correct() == Some(true)).count() as f64 * 100.0 / known.len() as f64
+        }),
         thresholds: thresholds.to_vec(),
         methods: out,
     })
@@ -221,7 +225,9 @@ pub fn markdown(s: &Summary) -> String {
 
 /// One CSV row per (image, method).
 pub fn write_csv(path: &Path, results: &[ImageResult], summary: &Summary) -> Result<()> {
-    let mut text = String::from("image,method,class,predicted,explained,max_iou_v1,iou_v1_at_optimal,max_iou_v2,pointing_hit,relevance_mass,deletion_auc,insertion_auc,ms\n");
+    let mut text = String::from(
+        "image,method,class,predicted,explained,max_iou_v1,iou_v1_at_optimal,max_iou_v2,pointing_hit,relevance_mass,deletion_auc,insertion_auc,ms\n",
+    );
     let opt = |method: &str| {
         summary
             .methods
@@ -322,7 +328,8 @@ mod tests {
     fn class_correctness_is_judged_in_the_models_numbering() {
         // Dataset class 7 maps to model class 3: predicting 3 is right, 7 is wrong.
         let t = cam_thresholds(0.01);
-        let rows = [row("a", Some(7), 3, 3, 0.01, 0.6), row("b", Some(7), 7, 3, 0.01, 0.6), row("c", None, 1, 1, 0.01, 0.6)];
+        let rows =
+            [row("a", Some(7), 3, 3, 0.01, 0.6), row("b", Some(7), 7, 3, 0.01, 0.6), row("c", None, 1, 1, 0.01, 0.6)];
         let s = summarize(&rows, &["cam".to_string()], &t, header()).unwrap();
         assert_eq!(s.classification_accuracy, Some(50.0));
         let m = &s.methods[0];

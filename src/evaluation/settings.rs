@@ -7,12 +7,12 @@
 //! keeps it. The device is not part of the key (CPU and GPU agree to float rounding).
 
 use super::protocol::Protocol;
+use crate::digest::sha256_hex;
 use crate::error::{LanternError, Result};
 use crate::explain::{Baseline, Params};
 use crate::imaging::Preprocess;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use crate::digest::sha256_hex;
 use std::path::Path;
 
 /// Everything that changes a result.
@@ -76,13 +76,19 @@ pub fn params_value(params: &Params) -> Value {
     v
 }
 
-
 /// Refuse rows of `state` made with other settings than `settings`; `earlier` is the output
 /// folder's `settings.json`, if any, used to say what changed.
-pub fn check_state(state: &Path, rows: &[super::ImageResult], settings: &RunSettings, earlier: Option<&Value>) -> Result<()> {
+pub fn check_state(
+    state: &Path,
+    rows: &[super::ImageResult],
+    settings: &RunSettings,
+    earlier: Option<&Value>,
+) -> Result<()> {
     let key = settings.key();
     let Some(other) = rows.iter().find(|r| r.settings != key) else { return Ok(()) };
-    let what = match earlier.filter(|e| serde_json::from_value::<RunSettings>((*e).clone()).is_ok_and(|s| s.key() == other.settings)) {
+    let what = match earlier
+        .filter(|e| serde_json::from_value::<RunSettings>((*e).clone()).is_ok_and(|s| s.key() == other.settings))
+    {
         Some(e) => settings.changes_from(e).join("; "),
         None => "they were made by another version of lantern or their settings.json is gone".to_string(),
     };
@@ -139,7 +145,10 @@ mod tests {
         }
         assert_eq!(changed[6].changes_from(&earlier), vec!["interval: 0.01 -> 0.05".to_string()]);
         assert_eq!(base.key(), settings().key());
-        assert!(!earlier.as_object().unwrap().contains_key("generator_sha256"), "runs without a generator keep their key");
+        assert!(
+            !earlier.as_object().unwrap().contains_key("generator_sha256"),
+            "runs without a generator keep their key"
+        );
         let custom = Params { baseline: Baseline::Custom(vec![0.5; 3 * 224 * 224]), ..Params::default() };
         assert!(params_value(&custom)["baseline"].as_str().unwrap().starts_with("custom image, sha256 "));
     }

@@ -198,13 +198,23 @@ pub fn mean_se(values: &[f64]) -> (f64, f64) {
 /// Run the evidence of the module documentation with `embedder` (an embedding model) and
 /// `attributes` (an attribute model whose labels are the benchmark's values, in
 /// [`synth_attributes::names`] order). `on_pair(done, total)` after every pair; `control` cancels.
-pub fn evaluate(embedder: &Network, attributes: &Network, config: &SimilarityEvalConfig, control: &mut Control, on_pair: &mut dyn FnMut(usize, usize)) -> Result<SimilarityEvidence> {
+pub fn evaluate(
+    embedder: &Network,
+    attributes: &Network,
+    config: &SimilarityEvalConfig,
+    control: &mut Control,
+    on_pair: &mut dyn FnMut(usize, usize),
+) -> Result<SimilarityEvidence> {
     crate::explain::matching::check_models(embedder, Some(attributes))?;
     if config.pairs == 0 || config.methods.is_empty() {
         return Err(LanternError::Invalid("the evaluation needs at least one pair and one method".into()));
     }
-    if attributes.labels.len() != synth_attributes::COUNT || (0..synth_attributes::COUNT).any(|i| attributes.labels.name(i) != synth_attributes::names()[i]) {
-        return Err(LanternError::Invalid("the attribute model's labels are not the procedural benchmark's attribute values".into()));
+    if attributes.labels.len() != synth_attributes::COUNT
+        || (0..synth_attributes::COUNT).any(|i| attributes.labels.name(i) != synth_attributes::names()[i])
+    {
+        return Err(LanternError::Invalid(
+            "the attribute model's labels are not the procedural benchmark's attribute values".into(),
+        ));
     }
     config.pair.validate()?;
     let weights = [("paper", config.weight), ("agreement", 0.0)];
@@ -214,7 +224,8 @@ pub fn evaluate(embedder: &Network, attributes: &Network, config: &SimilarityEva
     let mut confidence_hits = vec![false; pairs.len()];
     // hits[method][rule][pair]
     let mut hits = vec![vec![vec![false; pairs.len()]; weights.len()]; config.methods.len()];
-    let mut sums: Vec<CurveSums> = config.methods.iter().map(|m| CurveSums::new(m.to_string())).chain([CurveSums::new("random".into())]).collect();
+    let mut sums: Vec<CurveSums> =
+        config.methods.iter().map(|m| CurveSums::new(m.to_string())).chain([CurveSums::new("random".into())]).collect();
     let mut right = [0usize; 3];
     let mut chance = 0.0;
     for (p, (pair, q_img, r_img)) in pairs.iter().enumerate() {
@@ -224,7 +235,10 @@ pub fn evaluate(embedder: &Network, attributes: &Network, config: &SimilarityEva
         let maps = attribute_maps(attributes, attributes.preprocess.tensor(&q_img.image, &adevice))?;
         let truth = indices(&q_img.attributes);
         for (g, range) in synth_attributes::ranges().into_iter().enumerate() {
-            let best = range.clone().max_by(|&x, &y| maps.probabilities[x].total_cmp(&maps.probabilities[y]).then(y.cmp(&x))).expect("groups are not empty");
+            let best = range
+                .clone()
+                .max_by(|&x, &y| maps.probabilities[x].total_cmp(&maps.probabilities[y]).then(y.cmp(&x)))
+                .expect("groups are not empty");
             right[g] += usize::from(best == truth[g]);
         }
         chance += pair.shared.len() as f64 / 3.0;
@@ -287,14 +301,24 @@ pub fn markdown(e: &SimilarityEvidence) -> String {
     for t in &e.top1 {
         let method = t.method.map_or("-".to_string(), |m| m.title().to_string());
         let vs = if t.method.is_some() { format!("{} / {}", t.wins, t.losses) } else { "-".into() };
-        s += &format!("| {} | {method} | {} | {:.1}% ({}/{}) | {vs} |\n", t.rule, t.weight, 100.0 * t.rate(), t.hits, t.pairs);
+        s += &format!(
+            "| {} | {method} | {} | {:.1}% ({}/{}) | {vs} |\n",
+            t.rule,
+            t.weight,
+            100.0 * t.rate(),
+            t.hits,
+            t.pairs
+        );
     }
     s += &format!("| random true value of the query (expected) | - | - | {:.1}% | - |\n", 100.0 * e.chance);
     s += "\nSimilarity deletion / insertion (AUC x 100 of the per-pair min-max normalised curves, mean +- standard error; deletion: lower is better, insertion: higher is better)\n\n";
     s += "| saliency | deletion | insertion |\n|---|---|---|\n";
     for f in &e.faithfulness {
         let name = f.method.parse::<PairMethod>().map_or_else(|_| f.method.clone(), |m| m.title().to_string());
-        s += &format!("| {name} | {:.1} +- {:.1} | {:.1} +- {:.1} |\n", f.deletion, f.deletion_se, f.insertion, f.insertion_se);
+        s += &format!(
+            "| {name} | {:.1} +- {:.1} | {:.1} +- {:.1} |\n",
+            f.deletion, f.deletion_se, f.insertion, f.insertion_se
+        );
     }
     s
 }
@@ -337,7 +361,10 @@ mod tests {
         assert_eq!(seen.last(), Some(&(3, 3)));
         // Confidence only, then paper and agreement for each method.
         assert_eq!(e.top1.len(), 5);
-        assert_eq!((e.top1[0].rule.as_str(), e.top1[1].rule.as_str(), e.top1[4].rule.as_str()), ("confidence", "paper", "agreement"));
+        assert_eq!(
+            (e.top1[0].rule.as_str(), e.top1[1].rule.as_str(), e.top1[4].rule.as_str()),
+            ("confidence", "paper", "agreement")
+        );
         assert!(e.top1.iter().all(|t| t.hits <= 3 && t.wins + t.losses <= 3));
         assert_eq!(e.faithfulness.iter().map(|f| f.method.as_str()).collect::<Vec<_>>(), ["gradcam", "rise", "random"]);
         for f in &e.faithfulness {

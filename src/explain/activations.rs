@@ -4,11 +4,11 @@
 //! `forward_from(A)` is recorded, so `dy_c/dA` costs the head's backward pass alone, and a second
 //! objective reuses the same `A`.
 
-use crate::models::network::host_values;
+use super::objective::Objective;
 use crate::error::{LanternError, Result};
 use crate::models::network::Resume;
+use crate::models::network::host_values;
 use crate::models::{LayerInfo, Network};
-use super::objective::Objective;
 use burn::tensor::Tensor;
 use std::time::{Duration, Instant};
 
@@ -88,8 +88,7 @@ pub fn gradient(net: &Network, acts: &LayerActivations, objective: impl Into<Obj
     let leaf = acts.tensor.clone().autodiff().require_grad();
     let output = net.forward_from_resumed(leaf.clone(), &acts.resume, acts.layer.cut);
     let grads = objective.score(output.slice([0..1])).sum().backward();
-    let g = leaf
-        .grad(&grads)
-        .ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?;
+    let g =
+        leaf.grad(&grads).ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?;
     Ok(FeatureMaps::from_tensor(&g))
 }

@@ -152,7 +152,12 @@ fn error(e: impl std::fmt::Display) -> LanternError {
 }
 
 /// Each block's attention for image 0 of `x`, and with `objective` its gradients.
-pub fn attention(net: &Network, x: &Tensor<4>, objective: Option<&Objective>, method: Method) -> Result<(Vec<Attention>, Vec<Attention>, usize, (usize, usize))> {
+pub fn attention(
+    net: &Network,
+    x: &Tensor<4>,
+    objective: Option<&Objective>,
+    method: Method,
+) -> Result<(Vec<Attention>, Vec<Attention>, usize, (usize, usize))> {
     let g = graph_of(net, method)?;
     let (logits, probed) = g.attention_probe(x.clone(), objective.is_some()).map_err(error)?;
     let blocks = probed.iter().map(|(a, _)| Attention::from_tensor(a)).collect::<Result<Vec<_>>>()?;
@@ -175,7 +180,9 @@ pub fn attention(net: &Network, x: &Tensor<4>, objective: Option<&Objective>, me
         None => vec![],
     };
     let tokens = blocks[0].tokens;
-    let (prefix, grid) = g.token_grid(tokens).ok_or_else(|| LanternError::Invalid(format!("{tokens} tokens do not form a patch grid of the input's shape")))?;
+    let (prefix, grid) = g.token_grid(tokens).ok_or_else(|| {
+        LanternError::Invalid(format!("{tokens} tokens do not form a patch grid of the input's shape"))
+    })?;
     Ok((blocks, grads, prefix, grid))
 }
 
@@ -193,7 +200,8 @@ fn run_rollout(run: &mut Run<'_, '_>, fusion: HeadFusion, method: Method) -> Res
 }
 
 fn run_chefer(run: &mut Run<'_, '_>) -> Result<Output> {
-    let (blocks, grads, prefix, grid) = attention(run.session.network(), run.session.input(), Some(run.objective), Method::Chefer)?;
+    let (blocks, grads, prefix, grid) =
+        attention(run.session.network(), run.session.input(), Some(run.objective), Method::Chefer)?;
     let r = chefer(&blocks, &grads);
     Ok(output(run, &r, blocks[0].tokens, prefix, grid))
 }
@@ -201,7 +209,16 @@ fn run_chefer(run: &mut Run<'_, '_>) -> Result<Output> {
 const fn rollout_method(name: &'static str, title: &'static str, formula: &'static str, entry: Entry) -> MethodSpec {
     MethodSpec {
         params: &[DISCARD],
-        ..MethodSpec::new(name, title, formula, "Abnar & Zuidema, ACL 2020", Family::Attention, LayerUse::None, false, entry)
+        ..MethodSpec::new(
+            name,
+            title,
+            formula,
+            "Abnar & Zuidema, ACL 2020",
+            Family::Attention,
+            LayerUse::None,
+            false,
+            entry,
+        )
     }
 }
 

@@ -56,7 +56,11 @@ pub fn pooled_saliency(map: &WeightMap, width: usize, height: usize) -> Vec<f32>
             count[cy * width + cx] += 1;
         }
     }
-    let mut pooled = WeightMap::new(width, height, sum.iter().zip(&count).map(|(s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 }).collect());
+    let mut pooled = WeightMap::new(
+        width,
+        height,
+        sum.iter().zip(&count).map(|(s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 }).collect(),
+    );
     pooled.normalize();
     pooled.values
 }
@@ -87,7 +91,12 @@ pub fn split_label(label: &str) -> (String, String) {
 
 /// Every attribute value ranked for the query with maps `attributes` and saliency `saliency`,
 /// by the rule of the module documentation with weight `weight`.
-pub fn rank_attributes(attributes: &AttributeMaps, saliency: &WeightMap, labels: &Labels, weight: f32) -> Vec<RankedAttribute> {
+pub fn rank_attributes(
+    attributes: &AttributeMaps,
+    saliency: &WeightMap,
+    labels: &Labels,
+    weight: f32,
+) -> Vec<RankedAttribute> {
     let (w, h, k) = (attributes.width, attributes.height, attributes.maps.len());
     let device = Device::flex();
     let s = pooled_saliency(saliency, w, h);
@@ -100,7 +109,15 @@ pub fn rank_attributes(attributes: &AttributeMaps, saliency: &WeightMap, labels:
             let agreement = if hi > lo { (hi - d[a]) / (hi - lo) } else { 1.0 };
             let confidence = attributes.probabilities[a];
             let (name, value) = split_label(&labels.name(a));
-            RankedAttribute { index: a, name, value, confidence, distance: d[a], agreement, score: weight * confidence + (1.0 - weight) * agreement }
+            RankedAttribute {
+                index: a,
+                name,
+                value,
+                confidence,
+                distance: d[a],
+                agreement,
+                score: weight * confidence + (1.0 - weight) * agreement,
+            }
         })
         .collect();
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));

@@ -9,7 +9,9 @@ use super::objective::Objective;
 use crate::error::{LanternError, Result};
 use crate::models::network::{Act, Block, Conv, Head, Network, Skip, Stage, global_average_pool};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{adaptive_avg_pool2d, conv_transpose2d, max_pool2d_with_indices, max_pool2d_with_indices_backward};
+use burn::tensor::module::{
+    adaptive_avg_pool2d, conv_transpose2d, max_pool2d_with_indices, max_pool2d_with_indices_backward,
+};
 use burn::tensor::ops::{ConvTransposeOptions, MaxPoolOptions};
 use burn::tensor::{Int, Tensor};
 
@@ -207,7 +209,12 @@ fn head_backward(head: &Head, a: &Tensor<4>, objective: &Objective, rule: ReluRu
 
 /// `dS / dx` of the whole network for a batch `x`, `S` the objective, with `rule` at the ReLUs.
 /// Refused for ONNX graphs, whose operators have no hand-written backward pass.
-pub fn input_gradient(net: &Network, x: Tensor<4>, objective: impl Into<Objective>, rule: ReluRule) -> Result<Tensor<4>> {
+pub fn input_gradient(
+    net: &Network,
+    x: Tensor<4>,
+    objective: impl Into<Objective>,
+    rule: ReluRule,
+) -> Result<Tensor<4>> {
     super::check_available(net, super::Method::GuidedBackprop)?;
     let head = net.head().ok_or_else(|| LanternError::Invalid("a hand-written head was checked for".into()))?;
     let objective = objective.into();

@@ -43,10 +43,17 @@ pub const BOOST_CAM: MethodSpec = MethodSpec {
 fn run_boost_cam(run: &mut Run<'_, '_>) -> Result<Output> {
     let net = run.session.shared_network();
     let acts = run.session.activations(run.layer)?;
-    let fc = net.cam_weights_at(acts.layer.cut).ok_or_else(|| not_applicable("the model's head is not global-average-pool + linear"))?;
+    let fc = net
+        .cam_weights_at(acts.layer.cut)
+        .ok_or_else(|| not_applicable("the model's head is not global-average-pool + linear"))?;
     let g = readout(&net, fc, acts.logits.len(), run.objective)?;
     let raw = boosted_cam(&acts.maps, fc, &g, run.params.boost_alpha);
-    Ok(Output { map: probability_map(raw, acts.maps.width, acts.maps.height, acts.input_size), attribution: None, forward_ms: super::ms(acts.forward_time), approximation: None })
+    Ok(Output {
+        map: probability_map(raw, acts.maps.width, acts.maps.height, acts.input_size),
+        attribution: None,
+        forward_ms: super::ms(acts.forward_time),
+        approximation: None,
+    })
 }
 
 fn not_applicable(reason: &str) -> LanternError {
@@ -150,19 +157,33 @@ mod tests {
             g[c] = 1.0;
             let m = boosted_cam(&acts.maps, fc, &g, 4.0);
             let mean = m.iter().map(|&v| f64::from(v)).sum::<f64>() / m.len() as f64;
-            assert!((mean - f64::from(expected[c])).abs() < 1e-3 * (1.0 + f64::from(expected[c]).abs()), "class {c}: {mean} vs {}", expected[c]);
+            assert!(
+                (mean - f64::from(expected[c])).abs() < 1e-3 * (1.0 + f64::from(expected[c]).abs()),
+                "class {c}: {mean} vs {}",
+                expected[c]
+            );
         }
         // The predicted class: its map is positive somewhere, where BoostLU acts.
         let predicted = crate::models::scores::ranked(&expected, 1)[0].0;
         let mut run = |alpha: f32| {
             let params = Params { boost_alpha: alpha, ..Params::default() };
-            session.explain(crate::explain::Method::BoostCam, predicted, None, &params, &mut Control::none()).unwrap().map
+            session
+                .explain(crate::explain::Method::BoostCam, predicted, None, &params, &mut Control::none())
+                .unwrap()
+                .map
         };
         let (low, high) = (run(1.0), run(5.0));
         assert!(low.values.iter().zip(&high.values).all(|(l, h)| h >= l), "boosting never lowers the map");
-        assert!(high.values.iter().zip(&low.values).any(|(h, l)| h - l > 0.05), "and raises it where the map is positive");
+        assert!(
+            high.values.iter().zip(&low.values).any(|(h, l)| h - l > 0.05),
+            "and raises it where the map is positive"
+        );
         assert!(high.values.iter().all(|v| (0.0..=1.0).contains(v)));
         let wrong = Objective::Similarity { reference: vec![0.0; 6] };
-        assert!(session.explain(crate::explain::Method::BoostCam, wrong, None, &Params::default(), &mut Control::none()).is_err());
+        assert!(
+            session
+                .explain(crate::explain::Method::BoostCam, wrong, None, &Params::default(), &mut Control::none())
+                .is_err()
+        );
     }
 }

@@ -12,17 +12,37 @@ use crate::models::network::host_values;
 use burn::tensor::{Tensor, TensorData};
 
 /// A CAM-family method of the layer's activations and their gradient.
-const fn gradient_cam(name: &'static str, title: &'static str, formula: &'static str, paper: &'static str, quick: bool, entry: Entry) -> MethodSpec {
+const fn gradient_cam(
+    name: &'static str,
+    title: &'static str,
+    formula: &'static str,
+    paper: &'static str,
+    quick: bool,
+    entry: Entry,
+) -> MethodSpec {
     MethodSpec { quick, ..MethodSpec::new(name, title, formula, paper, Family::Cam, LayerUse::Chosen, true, entry) }
 }
 
 pub const CAM: MethodSpec = MethodSpec {
     layer: LayerUse::CamHead,
     gradients: false,
-    ..gradient_cam("cam", "CAM", "sum_k w_ck A^k with the linear classifier's weights", "Zhou et al., CVPR 2016", false, Entry::Layer(run_cam))
+    ..gradient_cam(
+        "cam",
+        "CAM",
+        "sum_k w_ck A^k with the linear classifier's weights",
+        "Zhou et al., CVPR 2016",
+        false,
+        Entry::Layer(run_cam),
+    )
 };
-pub const GRAD_CAM: MethodSpec =
-    gradient_cam("gradcam", "Grad-CAM", "sum_k mean(dS/dA^k) A^k", "Selvaraju et al., ICCV 2017", true, Entry::Layer(|n, a, o| with_gradient(n, a, o, grad_cam)));
+pub const GRAD_CAM: MethodSpec = gradient_cam(
+    "gradcam",
+    "Grad-CAM",
+    "sum_k mean(dS/dA^k) A^k",
+    "Selvaraju et al., ICCV 2017",
+    true,
+    Entry::Layer(|n, a, o| with_gradient(n, a, o, grad_cam)),
+);
 pub const GRAD_CAM_PLUS_PLUS: MethodSpec = gradient_cam(
     "gradcam++",
     "Grad-CAM++",
@@ -39,13 +59,30 @@ pub const XGRAD_CAM: MethodSpec = gradient_cam(
     true,
     Entry::Layer(|n, a, o| with_gradient(n, a, o, xgrad_cam)),
 );
-pub const LAYER_CAM: MethodSpec =
-    gradient_cam("layercam", "LayerCAM", "sum_k relu(dS/dA^k) * A^k", "Jiang et al., IEEE TIP 2021", true, Entry::Layer(|n, a, o| with_gradient(n, a, o, layer_cam)));
-pub const HIRES_CAM: MethodSpec =
-    gradient_cam("hirescam", "HiResCAM", "sum_k dS/dA^k * A^k", "Draelos & Carin, 2020", true, Entry::Layer(|n, a, o| with_gradient(n, a, o, hires_cam)));
+pub const LAYER_CAM: MethodSpec = gradient_cam(
+    "layercam",
+    "LayerCAM",
+    "sum_k relu(dS/dA^k) * A^k",
+    "Jiang et al., IEEE TIP 2021",
+    true,
+    Entry::Layer(|n, a, o| with_gradient(n, a, o, layer_cam)),
+);
+pub const HIRES_CAM: MethodSpec = gradient_cam(
+    "hirescam",
+    "HiResCAM",
+    "sum_k dS/dA^k * A^k",
+    "Draelos & Carin, 2020",
+    true,
+    Entry::Layer(|n, a, o| with_gradient(n, a, o, hires_cam)),
+);
 
 /// Run `f(A, dS/dA)`.
-fn with_gradient(net: &Network, acts: &LayerActivations, objective: &Objective, f: fn(&FeatureMaps, &FeatureMaps) -> Vec<f32>) -> Result<Vec<f32>> {
+fn with_gradient(
+    net: &Network,
+    acts: &LayerActivations,
+    objective: &Objective,
+    f: fn(&FeatureMaps, &FeatureMaps) -> Vec<f32>,
+) -> Result<Vec<f32>> {
     let g = gradient(net, acts, objective)?;
     Ok(f(&acts.maps, &g))
 }
@@ -163,10 +200,7 @@ pub fn hires_cam(a: &FeatureMaps, g: &FeatureMaps) -> Vec<f32> {
 
 /// `G ⊙ A`, the input of EigenGrad-CAM's projection.
 pub fn gradient_times_activation(a: &FeatureMaps, g: &FeatureMaps) -> FeatureMaps {
-    FeatureMaps {
-        values: a.values.iter().zip(&g.values).map(|(x, y)| x * y).collect(),
-        ..a.clone()
-    }
+    FeatureMaps { values: a.values.iter().zip(&g.values).map(|(x, y)| x * y).collect(), ..a.clone() }
 }
 
 #[cfg(test)]

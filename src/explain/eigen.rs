@@ -110,9 +110,7 @@ fn mat_vec(m: &[f64], v: &[f64], d: usize) -> Vec<f64> {
 fn top_eigenvector(m: &[f64], d: usize) -> Vec<f64> {
     // Start from the row of largest norm: never orthogonal to the top eigenvector of a PSD matrix
     // with a nonzero diagonal entry there.
-    let start = (0..d)
-        .max_by(|&a, &b| m[a * d + a].total_cmp(&m[b * d + b]))
-        .unwrap_or(0);
+    let start = (0..d).max_by(|&a, &b| m[a * d + a].total_cmp(&m[b * d + b])).unwrap_or(0);
     let mut v: Vec<f64> = m[start * d..(start + 1) * d].to_vec();
     if normalize(&mut v) == 0.0 {
         return vec![0.0; d];
@@ -150,19 +148,16 @@ mod tests {
         // Two channels that vary together along the spatial axis; the first component is their
         // common direction, so the projection follows the shared ramp.
         let ramp = [0.0f32, 1.0, 2.0, 10.0];
-        let a = FeatureMaps {
-            channels: 2,
-            height: 1,
-            width: 4,
-            values: ramp.iter().chain(ramp.iter()).copied().collect(),
-        };
+        let a =
+            FeatureMaps { channels: 2, height: 1, width: 4, values: ramp.iter().chain(ramp.iter()).copied().collect() };
         let p = first_component_projection(&a);
         let centred: Vec<f32> = ramp.iter().map(|v| (v - 3.25) * 2f32.sqrt()).collect();
         for (x, e) in p.iter().zip(&centred) {
             assert!((x - e).abs() < 1e-4, "{p:?} vs {centred:?}");
         }
         // Both branches (c <= n and c > n) agree.
-        let wide = FeatureMaps { channels: 4, height: 1, width: 2, values: vec![1.0, 3.0, 2.0, 6.0, 0.5, 1.5, 1.0, 1.0] };
+        let wide =
+            FeatureMaps { channels: 4, height: 1, width: 2, values: vec![1.0, 3.0, 2.0, 6.0, 0.5, 1.5, 1.0, 1.0] };
         let p = first_component_projection(&wide);
         let norm = (2.0f32 * 2.0 + 4.0 * 4.0 + 1.0).sqrt() / 2.0;
         assert!((p[0].abs() - norm).abs() < 1e-4 && (p[0] + p[1]).abs() < 1e-4, "{p:?}");

@@ -29,7 +29,10 @@ pub const NO_GENERATOR: &str = "no weight-map generator is loaded for this model
 fn run_generator(run: &mut Run<'_, '_>) -> Result<Output> {
     let start = std::time::Instant::now();
     let session = &*run.session;
-    let generator = session.generator().ok_or_else(|| LanternError::MethodNotApplicable { method: GENERATOR.title.into(), reason: NO_GENERATOR.into() })?;
+    let generator = session.generator().ok_or_else(|| LanternError::MethodNotApplicable {
+        method: GENERATOR.title.into(),
+        reason: NO_GENERATOR.into(),
+    })?;
     let x = session.input();
     let [_, _, h, w] = x.dims();
     let maps = generator.forward(session.network(), x.clone())?;
@@ -57,7 +60,14 @@ mod tests {
         let net = Arc::new(crate::models::load(&path, None, &device).unwrap());
         let shape = GeneratorShape::for_network(&net, None, None).unwrap();
         let decoder = crate::models::init::seeded(&device, 4, || Decoder::new(&shape, &device));
-        let meta = GeneratorMeta { classifier_sha256: String::new(), classifier_arch: net.arch.clone(), input_size: 20, shape, objective: "classifier".into(), training: serde_json::json!({}) };
+        let meta = GeneratorMeta {
+            classifier_sha256: String::new(),
+            classifier_arch: net.arch.clone(),
+            input_size: 20,
+            shape,
+            objective: "classifier".into(),
+            training: serde_json::json!({}),
+        };
         let g = Arc::new(Generator { decoder, meta });
         let values: Vec<f32> = (0..3 * 20 * 20).map(|i| (i % 13) as f32 / 6.0 - 1.0).collect();
         let x = Tensor::<4>::from_data(TensorData::new(values, [1, 3, 20, 20]), &device);

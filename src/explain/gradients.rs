@@ -4,10 +4,10 @@
 
 use super::attribution::Attribution;
 use super::backprop::{ReluRule, input_gradient};
-use crate::control::Control;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::{Baseline, IntegrationRule, SAMPLES, SIGMA, STEPS};
+use crate::control::Control;
 use crate::error::Result;
 use crate::imaging::blurred;
 use crate::models::Network;
@@ -15,8 +15,17 @@ use crate::models::network::host_values;
 use burn::tensor::{Tensor, TensorData};
 
 /// An input-gradient method: one backward pass to the pixels, reduced to a map.
-const fn input_gradient_method(name: &'static str, title: &'static str, formula: &'static str, paper: &'static str, entry: Entry) -> MethodSpec {
-    MethodSpec { uses_reduction: true, ..MethodSpec::new(name, title, formula, paper, Family::Gradient, LayerUse::None, true, entry) }
+const fn input_gradient_method(
+    name: &'static str,
+    title: &'static str,
+    formula: &'static str,
+    paper: &'static str,
+    entry: Entry,
+) -> MethodSpec {
+    MethodSpec {
+        uses_reduction: true,
+        ..MethodSpec::new(name, title, formula, paper, Family::Gradient, LayerUse::None, true, entry)
+    }
 }
 
 pub const SALIENCY: MethodSpec = MethodSpec {
@@ -36,13 +45,21 @@ pub const INPUT_X_GRADIENT: MethodSpec = MethodSpec {
         "Input x Gradient",
         "x * dS/dx",
         "Shrikumar et al., 2016",
-        Entry::Input(|run| Ok(reduced(run, input_x_gradient(run.session.network(), run.session.input(), run.objective)))),
+        Entry::Input(|run| {
+            Ok(reduced(run, input_x_gradient(run.session.network(), run.session.input(), run.objective)))
+        }),
     )
 };
 pub const SMOOTHGRAD: MethodSpec = MethodSpec {
     long: true,
     params: &[SAMPLES, SIGMA],
-    ..input_gradient_method("smoothgrad", "SmoothGrad", "mean_k dS/dx at x + N(0, sigma^2)", "Smilkov et al., 2017", Entry::Input(run_smoothgrad))
+    ..input_gradient_method(
+        "smoothgrad",
+        "SmoothGrad",
+        "mean_k dS/dx at x + N(0, sigma^2)",
+        "Smilkov et al., 2017",
+        Entry::Input(run_smoothgrad),
+    )
 };
 pub const INTEGRATED_GRADIENTS: MethodSpec = MethodSpec {
     aliases: &["ig"],
@@ -84,7 +101,16 @@ fn reduced(run: &Run<'_, '_>, a: Attribution) -> Output {
 
 fn run_smoothgrad(run: &mut Run<'_, '_>) -> Result<Output> {
     let p = run.params;
-    let a = smoothgrad(run.session.network(), run.session.input(), run.objective, p.smoothgrad_samples, p.smoothgrad_sigma, p.seed, p.batch, run.control)?;
+    let a = smoothgrad(
+        run.session.network(),
+        run.session.input(),
+        run.objective,
+        p.smoothgrad_samples,
+        p.smoothgrad_sigma,
+        p.seed,
+        p.batch,
+        run.control,
+    )?;
     Ok(reduced(run, a))
 }
 
@@ -243,10 +269,14 @@ pub fn baseline_tensor(baseline: &Baseline, x: &Tensor<4>, mean: [f32; 3], std: 
         Baseline::Zeros => Tensor::zeros([n, c, h, w], &device),
         Baseline::Black => {
             let per_channel: Vec<f32> = (0..c).map(|k| -mean[k.min(2)] / std[k.min(2)]).collect();
-            Tensor::<1>::from_data(TensorData::new(per_channel, [c]), &device).reshape([1, c, 1, 1]).expand([n, c, h, w])
+            Tensor::<1>::from_data(TensorData::new(per_channel, [c]), &device)
+                .reshape([1, c, 1, 1])
+                .expand([n, c, h, w])
         }
         Baseline::Blurred => blurred(x),
-        Baseline::Custom(values) => Tensor::<4>::from_data(TensorData::new(values.clone(), [1, c, h, w]), &device).expand([n, c, h, w]),
+        Baseline::Custom(values) => {
+            Tensor::<4>::from_data(TensorData::new(values.clone(), [1, c, h, w]), &device).expand([n, c, h, w])
+        }
     }
 }
 
@@ -274,8 +304,14 @@ pub fn integrated_gradients(
     for start in (0..n).step_by(batch.max(1)) {
         control.check()?;
         let end = (start + batch.max(1)).min(n);
-        let a = Tensor::<1>::from_data(TensorData::new(alphas[start..end].to_vec(), [end - start]), &device).reshape([end - start, 1, 1, 1]);
-        let wts = Tensor::<1>::from_data(TensorData::new(weights[start..end].to_vec(), [end - start]), &device).reshape([end - start, 1, 1, 1]);
+        let a = Tensor::<1>::from_data(TensorData::new(alphas[start..end].to_vec(), [end - start]), &device).reshape([
+            end - start,
+            1,
+            1,
+            1,
+        ]);
+        let wts = Tensor::<1>::from_data(TensorData::new(weights[start..end].to_vec(), [end - start]), &device)
+            .reshape([end - start, 1, 1, 1]);
         let points = baseline.clone() + a * diff.clone();
         let g = gradients(net, points, &objective);
         total = total + (g * wts).sum_dim(0);
@@ -298,7 +334,13 @@ pub fn guided_backprop(net: &Network, x: &Tensor<4>, objective: impl Into<Object
 /// Guided Grad-CAM (Selvaraju et al., ICCV 2017): Guided Backprop times the layer's Grad-CAM
 /// `relu(sum_k mean(dy/dA^k) A^k)`, unnormalised and upsampled by nearest neighbour, as Captum's
 /// `GuidedGradCam` combines them.
-pub fn guided_gradcam(net: &Network, x: &Tensor<4>, grad_cam: &[f32], cam_size: (usize, usize), objective: impl Into<Objective>) -> Result<Attribution> {
+pub fn guided_gradcam(
+    net: &Network,
+    x: &Tensor<4>,
+    grad_cam: &[f32],
+    cam_size: (usize, usize),
+    objective: impl Into<Objective>,
+) -> Result<Attribution> {
     let mut gb = guided_backprop(net, x, objective)?;
     let (cw, ch) = cam_size;
     let (w, h) = (gb.width, gb.height);

@@ -62,7 +62,14 @@ pub fn check_models(embedder: &Network, attributes: Option<&Network>) -> Result<
 }
 
 /// Explain why `embedder` finds `query` and `reference` alike.
-pub fn explain_match(embedder: &Network, attributes: Option<&Network>, query: &RgbImage, reference: &RgbImage, settings: &MatchSettings, control: &mut Control) -> Result<MatchExplanation> {
+pub fn explain_match(
+    embedder: &Network,
+    attributes: Option<&Network>,
+    query: &RgbImage,
+    reference: &RgbImage,
+    settings: &MatchSettings,
+    control: &mut Control,
+) -> Result<MatchExplanation> {
     check_models(embedder, attributes)?;
     let device = embedder.device();
     let q = embedder.preprocess.tensor(query, &device);
@@ -81,7 +88,15 @@ pub fn explain_match(embedder: &Network, attributes: Option<&Network>, query: &R
         }
         None => (None, None, Vec::new()),
     };
-    Ok(MatchExplanation { similarity, method: settings.method, query_map, reference_map, query_attributes, reference_attributes, attributes: ranked })
+    Ok(MatchExplanation {
+        similarity,
+        method: settings.method,
+        query_map,
+        reference_map,
+        query_attributes,
+        reference_attributes,
+        attributes: ranked,
+    })
 }
 
 #[cfg(test)]

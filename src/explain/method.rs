@@ -28,7 +28,8 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 5] = [Family::Cam, Family::Gradient, Family::Perturbation, Family::Attention, Family::Learned];
+    pub const ALL: [Family; 5] =
+        [Family::Cam, Family::Gradient, Family::Perturbation, Family::Attention, Family::Learned];
 
     pub fn title(self) -> &'static str {
         match self {

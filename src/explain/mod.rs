@@ -20,8 +20,8 @@ pub mod params;
 pub mod perturbation;
 pub mod registry;
 pub mod score_cam;
-pub mod similarity;
 mod session;
+pub mod similarity;
 
 pub use crate::control::{Control, Progress};
 pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient};
@@ -71,9 +71,7 @@ impl FromStr for Target {
         if s.eq_ignore_ascii_case("top1") {
             return Ok(Target::Top1);
         }
-        s.parse::<usize>()
-            .map(Target::Class)
-            .map_err(|_| format!("target must be 'top1' or a class index, got '{s}'"))
+        s.parse::<usize>().map(Target::Class).map_err(|_| format!("target must be 'top1' or a class index, got '{s}'"))
     }
 }
 
@@ -124,7 +122,12 @@ pub fn finish(cam: Vec<f32>, width: usize, height: usize, size: (usize, usize)) 
 
 /// Explain `objective` with one of the methods that run from a layer's cached activations
 /// ([`Method::cam_family`]); the others run through a [`Session`].
-pub fn explain(net: &Network, acts: &LayerActivations, method: Method, objective: impl Into<Objective>) -> Result<Explanation> {
+pub fn explain(
+    net: &Network,
+    acts: &LayerActivations,
+    method: Method,
+    objective: impl Into<Objective>,
+) -> Result<Explanation> {
     let objective = objective.into();
     objective.check(net)?;
     let Entry::Layer(f) = method.spec().entry else {

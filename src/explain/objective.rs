@@ -13,8 +13,8 @@
 
 use crate::error::{LanternError, Result};
 use crate::models::Network;
-use crate::models::{Labels, OutputKind};
 use crate::models::scores::{sigmoid, softmax};
+use crate::models::{Labels, OutputKind};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -65,13 +65,17 @@ impl Objective {
         };
         match self {
             Objective::Class(c) | Objective::Attribute(c) => index_ok(*c),
-            Objective::Classes(cs) if cs.is_empty() => Err(LanternError::Invalid("a set of classes to explain must not be empty".into())),
+            Objective::Classes(cs) if cs.is_empty() => {
+                Err(LanternError::Invalid("a set of classes to explain must not be empty".into()))
+            }
             Objective::Classes(cs) => cs.iter().try_for_each(|&c| index_ok(c)),
-            Objective::Similarity { reference: v } | Objective::Weighted(v) if v.len() != outputs => Err(LanternError::Invalid(format!(
-                "the {} has {} values but the model gives {outputs}",
-                if matches!(self, Objective::Similarity { .. }) { "reference embedding" } else { "read-out" },
-                v.len()
-            ))),
+            Objective::Similarity { reference: v } | Objective::Weighted(v) if v.len() != outputs => {
+                Err(LanternError::Invalid(format!(
+                    "the {} has {} values but the model gives {outputs}",
+                    if matches!(self, Objective::Similarity { .. }) { "reference embedding" } else { "read-out" },
+                    v.len()
+                )))
+            }
             Objective::Similarity { reference } if !reference.iter().all(|v| v.is_finite()) => {
                 Err(LanternError::Invalid("the reference embedding has non-finite values".into()))
             }
@@ -115,7 +119,9 @@ impl Objective {
             Objective::Class(c) | Objective::Attribute(c) => y[*c],
             Objective::Classes(cs) => cs.iter().map(|&c| y[c]).sum(),
             Objective::Weighted(w) => dot(w, y),
-            Objective::Similarity { reference } => dot(y, reference) / (norm(y).max(COSINE_EPS) * norm(reference).max(COSINE_EPS)),
+            Objective::Similarity { reference } => {
+                dot(y, reference) / (norm(y).max(COSINE_EPS) * norm(reference).max(COSINE_EPS))
+            }
         }
     }
 
@@ -164,7 +170,9 @@ impl fmt::Display for Objective {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Objective::Class(c) => write!(f, "class {c}"),
-            Objective::Classes(cs) => write!(f, "classes {}", cs.iter().map(usize::to_string).collect::<Vec<_>>().join(",")),
+            Objective::Classes(cs) => {
+                write!(f, "classes {}", cs.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+            }
             Objective::Similarity { reference } => write!(f, "similarity to a {}-d reference", reference.len()),
             Objective::Attribute(a) => write!(f, "attribute {a}"),
             Objective::Weighted(w) => write!(f, "weighted read-out of {} outputs", w.len()),
@@ -222,8 +230,13 @@ mod tests {
         let g = host_values(Objective::Classes(vec![0, 2]).output_gradient(batch(&[[1.0, 2.0, 3.0]])));
         assert_eq!(g, vec![1.0, 0.0, 1.0]);
         // d cos(y, r)/dy = r/(|y||r|) - cos y/|y|^2; for y = (1, 0, 0), r = (1, 1, 0): (0, 1/sqrt 2, 0).
-        let g = host_values(Objective::Similarity { reference: vec![1.0, 1.0, 0.0] }.output_gradient(batch(&[[1.0, 0.0, 0.0]])));
-        assert!(g[0].abs() < 1e-6 && (g[1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6 && g[2].abs() < 1e-6, "{g:?}");
+        let g = host_values(
+            Objective::Similarity { reference: vec![1.0, 1.0, 0.0] }.output_gradient(batch(&[[1.0, 0.0, 0.0]])),
+        );
+        assert!(
+            g[0].abs() < 1e-6 && (g[1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6 && g[2].abs() < 1e-6,
+            "{g:?}"
+        );
     }
 
     #[test]

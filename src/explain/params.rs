@@ -17,7 +17,8 @@ pub enum IntegrationRule {
 }
 
 impl IntegrationRule {
-    pub const ALL: [IntegrationRule; 5] = [Self::GaussLegendre, Self::RiemannTrapezoid, Self::RiemannLeft, Self::RiemannRight, Self::RiemannMiddle];
+    pub const ALL: [IntegrationRule; 5] =
+        [Self::GaussLegendre, Self::RiemannTrapezoid, Self::RiemannLeft, Self::RiemannRight, Self::RiemannMiddle];
 }
 
 impl FromStr for IntegrationRule {
@@ -29,7 +30,9 @@ impl FromStr for IntegrationRule {
             "riemann_middle" | "middle" => Ok(Self::RiemannMiddle),
             "riemann_trapezoid" | "trapezoid" => Ok(Self::RiemannTrapezoid),
             "gausslegendre" | "gauss_legendre" => Ok(Self::GaussLegendre),
-            _ => Err(format!("unknown integration rule '{s}' (riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre)")),
+            _ => Err(format!(
+                "unknown integration rule '{s}' (riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre)"
+            )),
         }
     }
 }
@@ -154,7 +157,6 @@ impl Default for Params {
         }
     }
 }
-
 
 /// A numeric parameter: its command-line flag, its label in the app, its valid range (inclusive)
 /// and where it lives in [`Params`].
@@ -336,7 +338,8 @@ pub const DISCARD: ParamSpec = ParamSpec {
 };
 
 /// Every numeric parameter.
-pub const PARAMS: [ParamSpec; 13] = [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA, TOLERANCE, TOP_K, DISCARD];
+pub const PARAMS: [ParamSpec; 13] =
+    [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA, TOLERANCE, TOP_K, DISCARD];
 
 impl Params {
     /// `Err` naming the first parameter outside its range.
@@ -352,7 +355,19 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_ranges_reject_what_breaks_a_method() {
         Params::default().validate().unwrap();
-        for (spec, bad) in [(KEEP, 0.0), (KEEP, 1.5), (STEPS, 1.0), (WINDOW, 0.0), (MASKS, 0.0), (CELLS, 0.0), (SIGMA, f64::NAN), (BOOST_ALPHA, 0.5), (TOLERANCE, 0.0), (TOP_K, 0.0), (DISCARD, 1.5)] {
+        for (spec, bad) in [
+            (KEEP, 0.0),
+            (KEEP, 1.5),
+            (STEPS, 1.0),
+            (WINDOW, 0.0),
+            (MASKS, 0.0),
+            (CELLS, 0.0),
+            (SIGMA, f64::NAN),
+            (BOOST_ALPHA, 0.5),
+            (TOLERANCE, 0.0),
+            (TOP_K, 0.0),
+            (DISCARD, 1.5),
+        ] {
             let mut p = Params::default();
             (spec.set)(&mut p, bad);
             let err = p.validate().unwrap_err();

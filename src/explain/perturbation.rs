@@ -3,15 +3,15 @@
 //! batches complete.
 
 use super::attribution::Attribution;
-use crate::control::Control;
+use super::gradients::baseline_tensor;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::{CELLS, KEEP, MASKS, Reduction, STRIDE, TOLERANCE, WINDOW};
-use super::gradients::baseline_tensor;
+use crate::control::Control;
 use crate::error::Result;
 use crate::map::WeightMap;
-use crate::models::{Network, OutputKind};
 use crate::models::network::host_values;
+use crate::models::{Network, OutputKind};
 use crate::seeded::Rng;
 use burn::tensor::{Tensor, TensorData};
 
@@ -78,12 +78,26 @@ fn run_rise_early_stop(run: &mut Run<'_, '_>) -> Result<Output> {
     let (mut map, scores) = rise_until(net, x, &masks, run.objective, p.batch, Some(p.rise_tolerance), run.control)?;
     map.normalize();
     let stopped = scores.len() < masks.len();
-    let note = stopped.then(|| format!("stopped after {} of {} masks (map change under {} per batch)", scores.len(), masks.len(), p.rise_tolerance));
+    let note = stopped.then(|| {
+        format!(
+            "stopped after {} of {} masks (map change under {} per batch)",
+            scores.len(),
+            masks.len(),
+            p.rise_tolerance
+        )
+    });
     Ok(Output { map, attribution: None, forward_ms: 0.0, approximation: note })
 }
 
 /// The objective's score `S` for a batch of `n` images given as host values.
-fn scores(net: &Network, values: Vec<f32>, n: usize, shape: [usize; 3], objective: &Objective, device: &burn::tensor::Device) -> Vec<f32> {
+fn scores(
+    net: &Network,
+    values: Vec<f32>,
+    n: usize,
+    shape: [usize; 3],
+    objective: &Objective,
+    device: &burn::tensor::Device,
+) -> Vec<f32> {
     let [c, h, w] = shape;
     let output = net.forward(Tensor::from_data(TensorData::new(values, [n, c, h, w]), device));
     host_values(objective.score(output))
@@ -119,11 +133,15 @@ pub fn occlusion(
     let base = host_values(baseline.clone());
     let plane = h * w;
     let reference = scores(net, image.clone(), 1, [c, h, w], &objective, &device)[0];
-    let windows: Vec<(usize, usize)> =
-        offsets(h, window, stride).into_iter().flat_map(|r| offsets(w, window, stride).into_iter().map(move |q| (r, q))).collect();
+    let windows: Vec<(usize, usize)> = offsets(h, window, stride)
+        .into_iter()
+        .flat_map(|r| offsets(w, window, stride).into_iter().map(move |q| (r, q)))
+        .collect();
     let mut total = vec![0.0f32; plane];
     let mut count = vec![0.0f32; plane];
-    let cover = |&(r, q): &(usize, usize)| (r..(r + window).min(h)).flat_map(move |y| (q..(q + window).min(w)).map(move |x| y * w + x));
+    let cover = |&(r, q): &(usize, usize)| {
+        (r..(r + window).min(h)).flat_map(move |y| (q..(q + window).min(w)).map(move |x| y * w + x))
+    };
     for start in (0..windows.len()).step_by(batch) {
         control.check()?;
         let chunk = &windows[start..(start + batch).min(windows.len())];
@@ -365,7 +383,14 @@ impl MaskedScores for RiseSum<'_> {
 /// RISE saliency: `sum_i P(x * M_i) M_i / (N keep)`, `P` the objective on a bounded scale (for a
 /// class, its probability under the model's softmax or sigmoid head, as RISE wraps the model in a
 /// softmax). Returns the map and the scores.
-pub fn rise(net: &Network, x: &Tensor<4>, masks: &RiseMasks, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(WeightMap, Vec<f32>)> {
+pub fn rise(
+    net: &Network,
+    x: &Tensor<4>,
+    masks: &RiseMasks,
+    objective: impl Into<Objective>,
+    batch: usize,
+    control: &mut Control,
+) -> Result<(WeightMap, Vec<f32>)> {
     rise_until(net, x, masks, objective, batch, None, control)
 }
 
@@ -422,7 +447,11 @@ mod tests {
         assert!(!stop.settled(map(1.0)), "a change of 1 per pixel is not calm");
         assert!(!stop.settled(map(2.0)), "one calm batch is not enough");
         assert!(stop.settled(map(3.0)));
-        assert!(!EarlyStop { tolerance: 0.01, previous: Some(map(1.0)), calm: 1 }.settled(WeightMap::new(2, 1, vec![1.0, 0.5])));
+        assert!(!EarlyStop { tolerance: 0.01, previous: Some(map(1.0)), calm: 1 }.settled(WeightMap::new(
+            2,
+            1,
+            vec![1.0, 0.5]
+        )));
         assert_eq!(mean_abs_difference(&[0.0, 1.0], &[0.5, 0.0]), 0.75);
     }
 

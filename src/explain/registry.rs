@@ -129,7 +129,9 @@ impl FromStr for Method {
             .copied()
             .find(|m| {
                 let spec = m.spec();
-                spelling_key(spec.name) == key || spelling_key(spec.title) == key || spec.aliases.contains(&key.as_str())
+                spelling_key(spec.name) == key
+                    || spelling_key(spec.title) == key
+                    || spec.aliases.contains(&key.as_str())
             })
             .ok_or_else(|| {
                 let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();

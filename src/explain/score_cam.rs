@@ -3,11 +3,11 @@
 
 use super::activations::{FeatureMaps, LayerActivations};
 use super::cam::cam as weighted_channels;
-use crate::control::Control;
 use super::finish;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
-use super::params::TOP_K;
 use super::objective::Objective;
+use super::params::TOP_K;
+use crate::control::Control;
 use crate::error::Result;
 use crate::map::{Interpolation, resize};
 use crate::models::Network;
@@ -26,7 +26,11 @@ pub const SCORE_CAM: MethodSpec = MethodSpec {
         Family::Cam,
         LayerUse::Chosen,
         false,
-        Entry::Input(|run| channel_weighted(run, |net, x, acts, objective, batch, control| score_cam(net, x, acts, objective, batch, control))),
+        Entry::Input(|run| {
+            channel_weighted(run, |net, x, acts, objective, batch, control| {
+                score_cam(net, x, acts, objective, batch, control)
+            })
+        }),
     )
 };
 
@@ -36,7 +40,11 @@ pub const ABLATION_CAM: MethodSpec = MethodSpec {
     formula: "sum_k (S - S_without_A^k) / S * A^k",
     paper: "Desai & Ramaswamy, WACV 2020",
     quick: false,
-    entry: Entry::Input(|run| channel_weighted(run, |net, _, acts, objective, batch, control| ablation_cam(net, acts, objective, batch, control))),
+    entry: Entry::Input(|run| {
+        channel_weighted(run, |net, _, acts, objective, batch, control| {
+            ablation_cam(net, acts, objective, batch, control)
+        })
+    }),
     ..SCORE_CAM
 };
 
@@ -55,9 +63,12 @@ pub const SCORE_CAM_TOP_K: MethodSpec = MethodSpec {
 
 fn run_score_cam_top_k(run: &mut Run<'_, '_>) -> Result<Output> {
     let k = run.params.score_cam_top_k;
-    let mut out = channel_weighted(run, move |net, x, acts, objective, batch, control| score_cam_channels(net, x, acts, objective, batch, Some(k), control))?;
+    let mut out = channel_weighted(run, move |net, x, acts, objective, batch, control| {
+        score_cam_channels(net, x, acts, objective, batch, Some(k), control)
+    })?;
     let channels = run.session.activations(run.layer)?.maps.channels;
-    out.approximation = (k < channels).then(|| format!("scored the {k} of {channels} channels of highest activation variance"));
+    out.approximation =
+        (k < channels).then(|| format!("scored the {k} of {channels} channels of highest activation variance"));
     Ok(out)
 }
 
@@ -88,7 +99,14 @@ fn softmax64(v: &[f32]) -> Vec<f32> {
 /// objective's score of that input (a class logit for a class), the weights are the softmax of the scores over channels, and the
 /// map is `sum_k w_k A^k`. Channels with the same mask (e.g. all-zero ones) are run once.
 /// Returns the layer-resolution map and the weights.
-pub fn score_cam(net: &Network, x: &Tensor<4>, acts: &LayerActivations, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn score_cam(
+    net: &Network,
+    x: &Tensor<4>,
+    acts: &LayerActivations,
+    objective: impl Into<Objective>,
+    batch: usize,
+    control: &mut Control,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     score_cam_channels(net, x, acts, objective, batch, None, control)
 }
 
@@ -200,7 +218,13 @@ fn partial_map(a: &FeatureMaps, scores: &[f32], done: &[bool], size: (usize, usi
 /// layer's output runs through the rest of the network, and `w_k = (S - S_k) / S`, `S` the objective's score; the map is
 /// `sum_k w_k A^k`. Only the part of the network after the layer runs. Returns the
 /// layer-resolution map and the weights.
-pub fn ablation_cam(net: &Network, acts: &LayerActivations, objective: impl Into<Objective>, batch: usize, control: &mut Control) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn ablation_cam(
+    net: &Network,
+    acts: &LayerActivations,
+    objective: impl Into<Objective>,
+    batch: usize,
+    control: &mut Control,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let objective = objective.into();
     let a = &acts.maps;
     let (c, plane) = (a.channels, a.plane());

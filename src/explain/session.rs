@@ -2,11 +2,11 @@
 //! explained so far, so switching class or method reuses them.
 
 use super::activations::{LayerActivations, activations};
-use super::method::{Entry, LayerUse, Output, Run};
-use super::registry::Method;
-use super::objective::Objective;
 use super::memory;
+use super::method::{Entry, LayerUse, Output, Run};
+use super::objective::Objective;
 use super::params::Params;
+use super::registry::Method;
 use super::{Explanation, explain, explanation};
 use crate::control::Control;
 use crate::error::{LanternError, Result};
@@ -89,7 +89,14 @@ impl Session {
 
     /// Explain `objective` with `method`. `layer` is used by the methods that explain a layer
     /// (the model's default when `None`; CAM always uses the layer its head pools).
-    pub fn explain(&mut self, method: Method, objective: impl Into<Objective>, layer: Option<&str>, params: &Params, control: &mut Control) -> Result<Explanation> {
+    pub fn explain(
+        &mut self,
+        method: Method,
+        objective: impl Into<Objective>,
+        layer: Option<&str>,
+        params: &Params,
+        control: &mut Control,
+    ) -> Result<Explanation> {
         let objective = objective.into();
         let net = Arc::clone(&self.net);
         objective.check(&net)?;
@@ -115,7 +122,10 @@ impl Session {
                 let start = Instant::now();
                 let fitted;
                 let params = if spec.long {
-                    fitted = Params { batch: memory::fit_batch(params.batch, self.bytes_per_image(), memory::available_bytes()), ..params.clone() };
+                    fitted = Params {
+                        batch: memory::fit_batch(params.batch, self.bytes_per_image(), memory::available_bytes()),
+                        ..params.clone()
+                    };
                     &fitted
                 } else {
                     params

@@ -190,18 +190,37 @@ impl MaskedScores for SimilarityRise {
     /// `sum_i s_i M_i / mean_i M_i` (0 where no mask kept the pixel).
     fn map(&self) -> WeightMap {
         let n = self.count.max(1) as f64;
-        let values = self.weighted.iter().zip(&self.coverage).map(|(w, c)| if *c > 0.0 { (w / (c / n)) as f32 } else { 0.0 }).collect();
+        let values = self
+            .weighted
+            .iter()
+            .zip(&self.coverage)
+            .map(|(w, c)| if *c > 0.0 { (w / (c / n)) as f32 } else { 0.0 })
+            .collect();
         WeightMap::new(self.width, self.height, values)
     }
 }
 
 /// Similarity RISE over the preprocessed query `q` against `references` (see the module
 /// documentation), `batch` masked queries per pass.
-pub fn similarity_rise(net: &Network, q: &Tensor<4>, references: &[Vec<f32>], masks: &RiseMasks, batch: usize, control: &mut Control) -> Result<WeightMap> {
+pub fn similarity_rise(
+    net: &Network,
+    q: &Tensor<4>,
+    references: &[Vec<f32>],
+    masks: &RiseMasks,
+    batch: usize,
+    control: &mut Control,
+) -> Result<WeightMap> {
     check_embedding(net)?;
     let objectives = similarity_objectives(references)?;
     let [_, _, h, w] = q.dims();
-    let mut sum = SimilarityRise { objectives, width: w, height: h, weighted: vec![0.0; h * w], coverage: vec![0.0; h * w], count: 0 };
+    let mut sum = SimilarityRise {
+        objectives,
+        width: w,
+        height: h,
+        weighted: vec![0.0; h * w],
+        coverage: vec![0.0; h * w],
+        count: 0,
+    };
     run_masked(net, q, masks.len(), &|i| masks.mask(i), batch, control, &mut sum)?;
     Ok(sum.map())
 }
@@ -273,7 +292,14 @@ impl MaskedScores for SlideGrid {
 }
 
 /// Similarity sliding window over the preprocessed query `q` against `references`.
-pub fn similarity_sliding_window(net: &Network, q: &Tensor<4>, references: &[Vec<f32>], window: SlidingWindow, batch: usize, control: &mut Control) -> Result<WeightMap> {
+pub fn similarity_sliding_window(
+    net: &Network,
+    q: &Tensor<4>,
+    references: &[Vec<f32>],
+    window: SlidingWindow,
+    batch: usize,
+    control: &mut Control,
+) -> Result<WeightMap> {
     check_embedding(net)?;
     let objectives = similarity_objectives(references)?;
     let [_, _, h, w] = q.dims();
@@ -330,13 +356,21 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
     let norm = (y.clone() * y.clone()).sum_dim(1).sqrt().clamp_min(1e-8);
     let cos = (y * r).sum_dim(1) / norm;
     let grads = cos.sum().backward();
-    let g = leaf.grad(&grads).ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?.without_autodiff();
+    let g = leaf
+        .grad(&grads)
+        .ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?
+        .without_autodiff();
     let [_, c, h, w] = a.dims();
     let (a, g) = (crate::models::network::host_values(a), crate::models::network::host_values(g));
     let block = c * h * w;
     Ok((0..n)
         .map(|i| {
-            let maps = |v: &[f32]| super::activations::FeatureMaps { channels: c, height: h, width: w, values: v[i * block..(i + 1) * block].to_vec() };
+            let maps = |v: &[f32]| super::activations::FeatureMaps {
+                channels: c,
+                height: h,
+                width: w,
+                values: v[i * block..(i + 1) * block].to_vec(),
+            };
             let mut m = WeightMap::new(w, h, super::cam::grad_cam(&maps(&a), &maps(&g)));
             m.relu();
             m.normalize();
@@ -347,7 +381,14 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
 
 /// The map over the query `q` that explains its similarity to `r` (both preprocessed,
 /// `[1, 3, H, W]`), by `method`.
-pub fn query_map(net: &Network, method: PairMethod, q: &Tensor<4>, r: &Tensor<4>, settings: &PairSettings, control: &mut Control) -> Result<WeightMap> {
+pub fn query_map(
+    net: &Network,
+    method: PairMethod,
+    q: &Tensor<4>,
+    r: &Tensor<4>,
+    settings: &PairSettings,
+    control: &mut Control,
+) -> Result<WeightMap> {
     settings.validate()?;
     let references = reference_embeddings(net, r, settings)?;
     let [_, _, h, w] = q.dims();
@@ -366,7 +407,14 @@ pub fn query_map(net: &Network, method: PairMethod, q: &Tensor<4>, r: &Tensor<4>
 
 /// Maps over both images of a pair: `(map over q explaining its match with r, map over r
 /// explaining its match with q)`.
-pub fn pair_maps(net: &Network, method: PairMethod, q: &Tensor<4>, r: &Tensor<4>, settings: &PairSettings, control: &mut Control) -> Result<(WeightMap, WeightMap)> {
+pub fn pair_maps(
+    net: &Network,
+    method: PairMethod,
+    q: &Tensor<4>,
+    r: &Tensor<4>,
+    settings: &PairSettings,
+    control: &mut Control,
+) -> Result<(WeightMap, WeightMap)> {
     let query = query_map(net, method, q, r, settings, control)?;
     let reference = query_map(net, method, r, q, settings, control)?;
     Ok((query, reference))
@@ -388,9 +436,15 @@ mod tests {
         for i in 0..6 {
             eye[i * 6 + i] = 1.0;
         }
-        let id = Linear { weight: Tensor::from_data(TensorData::new(eye, [6, 6]), &device), bias: Tensor::zeros([6], &device) };
+        let id = Linear {
+            weight: Tensor::from_data(TensorData::new(eye, [6, 6]), &device),
+            bias: Tensor::zeros([6], &device),
+        };
         let mut net = crate::models::demo::network(&device).unwrap();
-        net.body = Body::Chain { stages: vec![], head: Head::PoolMlp { pool: [1, 2], layers: vec![(id, crate::models::network::Act::Identity)] } };
+        net.body = Body::Chain {
+            stages: vec![],
+            head: Head::PoolMlp { pool: [1, 2], layers: vec![(id, crate::models::network::Act::Identity)] },
+        };
         net.layers.clear();
         net.output = OutputKind::Embedding;
         net.preprocess.resize = side as u32;
@@ -426,7 +480,9 @@ mod tests {
                 let m = masks.mask(i);
                 let qv = crate::models::network::host_values(q.clone());
                 let masked: Vec<f32> = qv.iter().enumerate().map(|(j, v)| v * m[j % (side * side)]).collect();
-                let y = crate::models::network::host_values(net.forward(Tensor::from_data(TensorData::new(masked, [1, 3, side, side]), &Device::flex())));
+                let y = crate::models::network::host_values(
+                    net.forward(Tensor::from_data(TensorData::new(masked, [1, 3, side, side]), &Device::flex())),
+                );
                 crate::models::embedding::cosine(&y, &refs[0])
             })
             .collect();
@@ -434,11 +490,16 @@ mod tests {
             let kept: f64 = (0..masks.len()).map(|i| f64::from(masks.mask(i)[p])).sum::<f64>() / masks.len() as f64;
             let sum: f64 = (0..masks.len()).map(|i| f64::from(ys[i]) * f64::from(masks.mask(i)[p])).sum();
             let expected = (sum / kept) as f32;
-            assert!((map.values[p] - expected).abs() <= 1e-3 * expected.abs().max(1.0), "pixel {p}: {} vs {expected}", map.values[p]);
+            assert!(
+                (map.values[p] - expected).abs() <= 1e-3 * expected.abs().max(1.0),
+                "pixel {p}: {} vs {expected}",
+                map.values[p]
+            );
         }
         // The shared red half explains the match: the left half is more salient than the right.
         let half = |left: bool| -> f32 {
-            (0..side * side).filter(|p| (p % side < 8) == left).map(|p| map.values[p]).sum::<f32>() / (side * side / 2) as f32
+            (0..side * side).filter(|p| (p % side < 8) == left).map(|p| map.values[p]).sum::<f32>()
+                / (side * side / 2) as f32
         };
         assert!(half(true) > half(false) * 1.05, "left {} right {}", half(true), half(false));
     }
@@ -482,15 +543,25 @@ mod tests {
         let side = 16;
         let net = halves_model(side);
         let r = image(|c, y, x| ((c + y + x) % 3) as f32 * 0.5, side);
-        let settings = PairSettings { reference: ReferenceMode::Masked { count: 5 }, cells: 4, batch: 2, ..PairSettings::default() };
+        let settings = PairSettings {
+            reference: ReferenceMode::Masked { count: 5 },
+            cells: 4,
+            batch: 2,
+            ..PairSettings::default()
+        };
         let refs = reference_embeddings(&net, &r, &settings).unwrap();
         assert_eq!(refs.len(), 5);
         assert!(refs.iter().all(|e| (e.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5));
         assert_ne!(refs[0], refs[1]);
         assert!(PairSettings { keep: 0.0, ..PairSettings::default() }.validate().is_err());
-        assert!(PairSettings { reference: ReferenceMode::Masked { count: 0 }, ..PairSettings::default() }.validate().is_err());
+        assert!(
+            PairSettings { reference: ReferenceMode::Masked { count: 0 }, ..PairSettings::default() }
+                .validate()
+                .is_err()
+        );
         let classifier = crate::models::demo::network(&Device::flex()).unwrap();
-        let err = query_map(&classifier, PairMethod::GradCam, &r, &r, &PairSettings::default(), &mut Control::none()).unwrap_err();
+        let err = query_map(&classifier, PairMethod::GradCam, &r, &r, &PairSettings::default(), &mut Control::none())
+            .unwrap_err();
         assert!(err.to_string().contains("not an embedding model"), "{err}");
         assert_eq!("slide".parse::<PairMethod>(), Ok(PairMethod::SlidingWindow));
     }
@@ -500,14 +571,21 @@ mod tests {
         let device = Device::flex();
         let net = crate::models::embedding::penultimate(crate::models::demo::network(&device).unwrap());
         let pre = &net.preprocess;
-        let images: Vec<Tensor<4>> = (0..3).map(|i| pre.tensor(&crate::datasets::synth::generate(2, i, 80).image, &device)).collect();
+        let images: Vec<Tensor<4>> =
+            (0..3).map(|i| pre.tensor(&crate::datasets::synth::generate(2, i, 80).image, &device)).collect();
         let refs: Vec<Vec<f32>> = images.iter().map(|x| embed(&net, x.clone()).remove(0)).collect();
         let partners = [refs[1].clone(), refs[2].clone(), refs[0].clone()];
         let batch = batch_gradcam(&net, Tensor::cat(images.clone(), 0), &partners).unwrap();
         for (i, x) in images.iter().enumerate() {
             let acts = activations(&net, x.clone(), &net.default_layer).unwrap();
-            let g = super::super::activations::gradient(&net, &acts, Objective::Similarity { reference: partners[i].clone() }).unwrap();
-            let mut one = WeightMap::new(acts.maps.width, acts.maps.height, super::super::cam::grad_cam(&acts.maps, &g));
+            let g = super::super::activations::gradient(
+                &net,
+                &acts,
+                Objective::Similarity { reference: partners[i].clone() },
+            )
+            .unwrap();
+            let mut one =
+                WeightMap::new(acts.maps.width, acts.maps.height, super::super::cam::grad_cam(&acts.maps, &g));
             one.relu();
             one.normalize();
             assert_eq!((batch[i].width, batch[i].height), (one.width, one.height));

@@ -8,8 +8,8 @@
 
 mod blur;
 
-pub use blur::blurred;
 use crate::error::{LanternError, Result};
+pub use blur::blurred;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use serde::{Deserialize, Serialize};
@@ -43,12 +43,7 @@ fn decode<R: BufRead + Seek>(reader: ImageReader<R>, path: &Path) -> Result<RgbI
     let decoder = reader.into_decoder().map_err(|e| bad(e.to_string()))?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 {
-        return Err(LanternError::ImageTooLarge {
-            path: path.to_path_buf(),
-            width,
-            height,
-            limit: MAX_MEGAPIXELS,
-        });
+        return Err(LanternError::ImageTooLarge { path: path.to_path_buf(), width, height, limit: MAX_MEGAPIXELS });
     }
     if width == 0 || height == 0 {
         return Err(bad("image has no pixels".into()));
@@ -169,7 +164,12 @@ impl Geometry {
         let max = |n: u32| f64::from(n.max(1) - 1);
         let x = |v: f64| (cx + v * sx).floor().clamp(0.0, max(self.original.0)) as u32;
         let y = |v: f64| (cy + v * sy).floor().clamp(0.0, max(self.original.1)) as u32;
-        crate::map::PixelBox { x0: x(f64::from(b.x0)), y0: y(f64::from(b.y0)), x1: x(f64::from(b.x1) + 1.0 - 1e-9), y1: y(f64::from(b.y1) + 1.0 - 1e-9) }
+        crate::map::PixelBox {
+            x0: x(f64::from(b.x0)),
+            y0: y(f64::from(b.y0)),
+            x1: x(f64::from(b.x1) + 1.0 - 1e-9),
+            y1: y(f64::from(b.y1) + 1.0 - 1e-9),
+        }
     }
 }
 
@@ -241,7 +241,12 @@ pub fn resize_bilinear_pil(image: &RgbImage, width: u32, height: u32) -> RgbImag
 /// runs once per input row the window's vertical taps read, each row's result added into the
 /// rows it feeds at once, so memory stays the window's size whatever the image's. The window
 /// must lie inside `size`.
-pub fn resize_bilinear_pil_window(image: &RgbImage, size: (u32, u32), origin: (u32, u32), window: (u32, u32)) -> RgbImage {
+pub fn resize_bilinear_pil_window(
+    image: &RgbImage,
+    size: (u32, u32),
+    origin: (u32, u32),
+    window: (u32, u32),
+) -> RgbImage {
     let row_len = window.0 as usize * 3;
     if row_len == 0 || window.1 == 0 {
         return RgbImage::new(window.0, window.1);
@@ -257,7 +262,10 @@ pub fn resize_bilinear_pil_window(image: &RgbImage, size: (u32, u32), origin: (u
             Some(cx) => {
                 for (x, (xmin, taps)) in cx.iter().enumerate() {
                     for c in 0..3 {
-                        let acc = taps.iter().enumerate().fold(1i64 << 21, |acc, (k, &t)| acc + i64::from(line[(xmin + k) * 3 + c]) * i64::from(t));
+                        let acc = taps
+                            .iter()
+                            .enumerate()
+                            .fold(1i64 << 21, |acc, (k, &t)| acc + i64::from(line[(xmin + k) * 3 + c]) * i64::from(t));
                         out[x * 3 + c] = clip8(acc);
                     }
                 }

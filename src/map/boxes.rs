@@ -44,8 +44,7 @@ pub struct PixelBox {
 impl PixelBox {
     /// Area with the +1 convention.
     pub fn area(&self) -> u64 {
-        (self.x1 as u64 + 1).saturating_sub(self.x0 as u64)
-            * (self.y1 as u64 + 1).saturating_sub(self.y0 as u64)
+        (self.x1 as u64 + 1).saturating_sub(self.x0 as u64) * (self.y1 as u64 + 1).saturating_sub(self.y0 as u64)
     }
 
     /// Intersection over union with the +1 convention; 0 for degenerate pairs.
@@ -60,13 +59,8 @@ impl PixelBox {
 
 /// The 8-bit image wsolevaluation thresholds: `uint8(clamp(m, 0, 1) * 255)`.
 pub(crate) fn quantize(map: &WeightMap) -> GrayImage {
-    let bytes = map
-        .values
-        .iter()
-        .map(|&v| (f64::from(v.clamp(0.0, 1.0)) * 255.0) as u8)
-        .collect();
-    GrayImage::from_raw(map.width as u32, map.height as u32, bytes)
-        .expect("a WeightMap holds width*height values")
+    let bytes = map.values.iter().map(|&v| (f64::from(v.clamp(0.0, 1.0)) * 255.0) as u8).collect();
+    GrayImage::from_raw(map.width as u32, map.height as u32, bytes).expect("a WeightMap holds width*height values")
 }
 
 /// Boxes of the regions above `threshold` (a fraction in `[0, 1)` of the map's maximum).

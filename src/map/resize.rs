@@ -107,8 +107,7 @@ pub fn resize(
     for y in 0..src_h {
         let row = &src[y * src_w..(y + 1) * src_w];
         for (x, (t, w)) in kx.taps.iter().zip(&kx.weights).enumerate() {
-            rows[y * dst_w + x] =
-                row[t[0]] * w[0] + row[t[1]] * w[1] + row[t[2]] * w[2] + row[t[3]] * w[3];
+            rows[y * dst_w + x] = row[t[0]] * w[0] + row[t[1]] * w[1] + row[t[2]] * w[2] + row[t[3]] * w[3];
         }
     }
     let mut out = vec![0.0f32; dst_w * dst_h];

@@ -46,7 +46,10 @@ pub fn average_precision(scores: &[f32], truth: &[bool]) -> f64 {
 /// # Panics
 /// When the lengths differ or are not a multiple of `labels` (a programming error).
 pub fn mean_average_precision(scores: &[f32], truth: &[bool], labels: usize) -> (f64, Vec<f64>) {
-    assert!(labels > 0 && scores.len() == truth.len() && scores.len() % labels == 0, "[items, labels] scores and truth");
+    assert!(
+        labels > 0 && scores.len() == truth.len() && scores.len() % labels == 0,
+        "[items, labels] scores and truth"
+    );
     let per_label: Vec<f64> = (0..labels)
         .map(|c| {
             let s: Vec<f32> = scores.iter().skip(c).step_by(labels).copied().collect();
@@ -71,7 +74,8 @@ mod tests {
         // One tie between a positive and a negative at the top: both enter at once, P = 1/2.
         assert!((average_precision(&[0.5, 0.5, 0.1], &[true, false, false]) - 0.5).abs() < 1e-12);
         assert_eq!(average_precision(&[0.5, 0.2], &[false, false]), 0.0);
-        let (map, per) = mean_average_precision(&[0.9, 0.1, 0.8, 0.2, 0.7, 0.3], &[true, false, false, false, true, true], 2);
+        let (map, per) =
+            mean_average_precision(&[0.9, 0.1, 0.8, 0.2, 0.7, 0.3], &[true, false, false, false, true, true], 2);
         assert!((per[0] - 5.0 / 6.0).abs() < 1e-12 && (per[1] - 1.0).abs() < 1e-12);
         assert!((map - (5.0 / 6.0 + 1.0) / 2.0).abs() < 1e-12);
     }

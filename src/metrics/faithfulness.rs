@@ -116,7 +116,14 @@ pub fn causal_curve(
 }
 
 /// Both games with RISE's settings (one image row of pixels per step), for `objective`.
-pub fn deletion_and_insertion(net: &Network, x: &Tensor<4>, map: &WeightMap, objective: &Objective, batch: usize, control: &mut Control) -> Result<(CausalCurve, CausalCurve)> {
+pub fn deletion_and_insertion(
+    net: &Network,
+    x: &Tensor<4>,
+    map: &WeightMap,
+    objective: &Objective,
+    batch: usize,
+    control: &mut Control,
+) -> Result<(CausalCurve, CausalCurve)> {
     let step = map.width;
     let del = causal_curve(net, x, map, objective, Game::Deletion, step, batch, control)?;
     let ins = causal_curve(net, x, map, objective, Game::Insertion, step, batch, control)?;

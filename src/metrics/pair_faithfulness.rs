@@ -66,13 +66,25 @@ pub fn auc_percent(scores: &[f32]) -> f64 {
 /// values, `(colour / 255 - mean) / std`.
 pub fn flat_background(net: &Network, colour: [u8; 3], channels: usize, plane: usize) -> Vec<f32> {
     let p = &net.preprocess;
-    (0..channels).flat_map(|c| std::iter::repeat_n((f32::from(colour[c.min(2)]) / 255.0 - p.mean[c.min(2)]) / p.std[c.min(2)], plane)).collect()
+    (0..channels)
+        .flat_map(|c| {
+            std::iter::repeat_n((f32::from(colour[c.min(2)]) / 255.0 - p.mean[c.min(2)]) / p.std[c.min(2)], plane)
+        })
+        .collect()
 }
 
 /// Deletion and insertion curves of `map` over the preprocessed query `q` (`[1, 3, H, W]`, the
 /// map at the same `W x H`) against the reference embedding `reference`, `batch` images per
 /// forward pass, with `control`'s cancel flag and progress over the `2 x 101` images.
-pub fn pair_curves(net: &Network, q: &Tensor<4>, map: &WeightMap, reference: &[f32], background: [u8; 3], batch: usize, control: &mut Control) -> Result<PairCurves> {
+pub fn pair_curves(
+    net: &Network,
+    q: &Tensor<4>,
+    map: &WeightMap,
+    reference: &[f32],
+    background: [u8; 3],
+    batch: usize,
+    control: &mut Control,
+) -> Result<PairCurves> {
     let [_, c, h, w] = q.dims();
     if map.width != w || map.height != h {
         return Err(LanternError::Invalid(format!("map is {}x{}, the input {w}x{h}", map.width, map.height)));
@@ -149,7 +161,8 @@ mod tests {
         assert_eq!((curves.deletion.len(), curves.insertion.len()), (STEPS, STEPS));
         // Every pixel inserted is the query; every pixel deleted is the white image.
         let whole = cosine(&embed(&net, q.clone()).remove(0), &reference);
-        let flat = Tensor::<4>::from_data(TensorData::new(flat_background(&net, WHITE, 3, h * w), [1, 3, h, w]), &device);
+        let flat =
+            Tensor::<4>::from_data(TensorData::new(flat_background(&net, WHITE, 3, h * w), [1, 3, h, w]), &device);
         let blank = cosine(&embed(&net, flat).remove(0), &reference);
         assert!((curves.insertion[STEPS - 1] - whole).abs() < 1e-4, "{} vs {whole}", curves.insertion[STEPS - 1]);
         assert!((curves.deletion[STEPS - 1] - blank).abs() < 1e-4, "{} vs {blank}", curves.deletion[STEPS - 1]);

@@ -11,8 +11,8 @@
 //! * **GT-known / top-1 localisation** at the MaxBoxAcc-optimal threshold: IoU >= 0.5, and for
 //!   top-1 also a correct class (Zhou et al., CVPR 2016).
 
-use crate::map::{BoxMode, PixelBox, WeightMap};
 use crate::map::boxes::{boxes_from_quantized, quantize};
+use crate::map::{BoxMode, PixelBox, WeightMap};
 use serde::{Deserialize, Serialize};
 
 /// wsolevaluation's CAM thresholds: `t_i = i * interval` for `t_i < 1`.
@@ -169,10 +169,13 @@ impl PixelPrecision {
     /// without any counted pixel.
     pub fn curve(&self) -> Option<PrCurve> {
         let cumsum = |h: &[f64]| -> Vec<f64> {
-            h.iter().rev().scan(0.0, |acc, v| {
-                *acc += v;
-                Some(*acc)
-            }).collect()
+            h.iter()
+                .rev()
+                .scan(0.0, |acc, v| {
+                    *acc += v;
+                    Some(*acc)
+                })
+                .collect()
         };
         let tp = cumsum(&self.foreground);
         let fp = cumsum(&self.background);

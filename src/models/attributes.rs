@@ -13,7 +13,9 @@
 use super::embedding::preprocess;
 use super::labels::Labels;
 use super::lantern_cnn::{self, ConvBlock, new_blocks, trunk};
-use super::network::{Body, Act, ConvSpec, Head, LayerInfo, Linear, Network, Stage, global_average_pool, host_values, load_conv};
+use super::network::{
+    Act, Body, ConvSpec, Head, LayerInfo, Linear, Network, Stage, global_average_pool, host_values, load_conv,
+};
 use super::scores::{OutputKind, sigmoid};
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};

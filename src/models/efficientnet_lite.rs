@@ -5,8 +5,11 @@
 //! `_fc`. Convolutions use TensorFlow's `SAME` padding; BatchNorm epsilon is 1e-3.
 
 use super::labels::Labels;
+use super::network::{
+    Act, Block, Body, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_batchnorm, load_conv, load_conv_bn,
+    load_linear,
+};
 use super::scores::OutputKind;
-use super::network::{Body, Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_batchnorm, load_conv, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -32,7 +35,8 @@ pub fn preprocess() -> Preprocess {
 
 /// Build EfficientNet-Lite0 from `l`'s tensors.
 pub fn build(l: &Loader, classes: usize) -> Result<Network> {
-    let mut stages = vec![Stage::Conv(load_conv_bn(l, "_conv_stem", "_bn0", ConvSpec::new(3, 32, 3, 2).same(), EPS, Act::Relu6))];
+    let mut stages =
+        vec![Stage::Conv(load_conv_bn(l, "_conv_stem", "_bn0", ConvSpec::new(3, 32, 3, 2).same(), EPS, Act::Relu6))];
     // The stem's output (after ReLU6) is no module's output in PyTorch, so it is not listed.
     let mut layers = Vec::new();
     for (repeats, kernel, stride, expand, cin, cout) in LITE0 {
@@ -43,7 +47,14 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
             let hidden = cin * expand;
             let mut main: Vec<Conv> = Vec::new();
             if expand != 1 {
-                main.push(load_conv_bn(l, &format!("{p}._expand_conv"), &format!("{p}._bn0"), ConvSpec::new(cin, hidden, 1, 1).same(), EPS, Act::Relu6));
+                main.push(load_conv_bn(
+                    l,
+                    &format!("{p}._expand_conv"),
+                    &format!("{p}._bn0"),
+                    ConvSpec::new(cin, hidden, 1, 1).same(),
+                    EPS,
+                    Act::Relu6,
+                ));
             }
             main.push(load_conv_bn(
                 l,
@@ -53,7 +64,14 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
                 EPS,
                 Act::Relu6,
             ));
-            main.push(load_conv_bn(l, &format!("{p}._project_conv"), &format!("{p}._bn2"), ConvSpec::new(hidden, cout, 1, 1).same(), EPS, Act::Identity));
+            main.push(load_conv_bn(
+                l,
+                &format!("{p}._project_conv"),
+                &format!("{p}._bn2"),
+                ConvSpec::new(hidden, cout, 1, 1).same(),
+                EPS,
+                Act::Identity,
+            ));
             let skip = if stride == 1 && cin == cout { Skip::Identity } else { Skip::None };
             stages.push(Stage::Block(Block { main, skip, post: Act::Identity }));
             layers.push(LayerInfo { name: p, cut: stages.len(), channels: cout, same_as: None });

@@ -64,7 +64,15 @@ pub fn build(l: &Loader, dim: usize) -> Result<Network> {
     let (stages, layers, cin) = lantern_cnn::load_trunk(l, ARCH)?;
     let head = Head::GapLinear(load_linear(l, "embed", cin, dim));
     let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
-    Ok(Network { arch: ARCH.into(), body: Body::Chain { stages, head }, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Embedding })
+    Ok(Network {
+        arch: ARCH.into(),
+        body: Body::Chain { stages, head },
+        layers,
+        preprocess: preprocess(),
+        labels: Labels::default(),
+        default_layer,
+        output: OutputKind::Embedding,
+    })
 }
 
 /// The identity map on `n` values as a linear layer (weight `I`, bias 0): `x I + 0 = x` exactly.
@@ -88,7 +96,9 @@ pub fn penultimate(mut net: Network) -> Network {
         Body::Chain { stages, head } => Body::Chain {
             stages,
             head: match head {
-                Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => Head::GapLinear(identity_linear(fc.weight.dims()[0], &device)),
+                Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => {
+                    Head::GapLinear(identity_linear(fc.weight.dims()[0], &device))
+                }
                 Head::PoolMlp { pool, mut layers } => {
                     if layers.len() > 1 {
                         layers.pop();

@@ -68,27 +68,45 @@ impl GeneratorShape {
             Some(names) => names
                 .iter()
                 .map(|n| {
-                    net.layers.iter().find(|l| &l.name == n || l.same_as.as_deref() == Some(n.as_str())).ok_or_else(|| LanternError::UnknownLayer {
-                        layer: n.clone(),
-                        available: net.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
-                    })
+                    net.layers.iter().find(|l| &l.name == n || l.same_as.as_deref() == Some(n.as_str())).ok_or_else(
+                        || LanternError::UnknownLayer {
+                            layer: n.clone(),
+                            available: net.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
+                        },
+                    )
                 })
                 .collect::<Result<_>>()?,
             None => {
                 let mut seen = Vec::new();
-                net.layers.iter().filter(|l| if seen.contains(&l.cut) { false } else { seen.push(l.cut); true }).collect()
+                net.layers
+                    .iter()
+                    .filter(|l| {
+                        if seen.contains(&l.cut) {
+                            false
+                        } else {
+                            seen.push(l.cut);
+                            true
+                        }
+                    })
+                    .collect()
             }
         };
         if layers.is_empty() {
             return Err(LanternError::Invalid("a generator needs at least one classifier layer to read".into()));
         }
         if layers.windows(2).any(|w| w[0].cut >= w[1].cut) {
-            return Err(LanternError::Invalid("generator taps must be given finest (earliest) first, each once".into()));
+            return Err(LanternError::Invalid(
+                "generator taps must be given finest (earliest) first, each once".into(),
+            ));
         }
         let channels: Vec<usize> = layers.iter().map(|l| l.channels).collect();
         let widths = match widths {
             Some(w) if w.len() != layers.len() => {
-                return Err(LanternError::Invalid(format!("{} decoder widths for {} taps: give one per tap", w.len(), layers.len())));
+                return Err(LanternError::Invalid(format!(
+                    "{} decoder widths for {} taps: give one per tap",
+                    w.len(),
+                    layers.len()
+                )));
             }
             Some(w) if w.contains(&0) => return Err(LanternError::Invalid("decoder widths must be positive".into())),
             Some(w) => w.to_vec(),
@@ -104,10 +122,15 @@ impl GeneratorShape {
             .zip(&self.channels)
             .map(|(name, &c)| {
                 let layer = net.layers.iter().find(|l| &l.name == name).ok_or_else(|| {
-                    LanternError::Invalid(format!("the generator reads layer '{name}', which this classifier does not have"))
+                    LanternError::Invalid(format!(
+                        "the generator reads layer '{name}', which this classifier does not have"
+                    ))
                 })?;
                 if layer.channels != c {
-                    return Err(LanternError::Invalid(format!("the generator expects {c} channels at '{name}', the classifier has {}", layer.channels)));
+                    return Err(LanternError::Invalid(format!(
+                        "the generator expects {c} channels at '{name}', the classifier has {}",
+                        layer.channels
+                    )));
                 }
                 Ok(layer.cut)
             })
@@ -236,7 +259,10 @@ impl GeneratorMeta {
             None => return Err(bad("not a Lantern weight-map generator (no 'lantern_generator' metadata)".into())),
         }
         fn parse<T: serde::de::DeserializeOwned>(key: &str, text: &str, path: &Path) -> Result<T> {
-            serde_json::from_str(text).map_err(|e| LanternError::ModelFile { path: path.to_path_buf(), reason: format!("generator metadata '{key}': {e}") })
+            serde_json::from_str(text).map_err(|e| LanternError::ModelFile {
+                path: path.to_path_buf(),
+                reason: format!("generator metadata '{key}': {e}"),
+            })
         }
         let shape = GeneratorShape {
             taps: parse("taps", get("taps")?, path)?,
@@ -244,7 +270,9 @@ impl GeneratorMeta {
             widths: parse("widths", get("widths")?, path)?,
         };
         if shape.taps.is_empty() || shape.taps.len() != shape.channels.len() || shape.taps.len() != shape.widths.len() {
-            return Err(bad("generator metadata: taps, channels and widths must be non-empty lists of one length".into()));
+            return Err(bad(
+                "generator metadata: taps, channels and widths must be non-empty lists of one length".into()
+            ));
         }
         Ok(Self {
             classifier_sha256: get("classifier_sha256")?.clone(),
@@ -265,7 +293,8 @@ fn json(list: &[impl Serialize]) -> String {
 /// The `__metadata__` of safetensors bytes (an 8-byte little-endian header length, then a JSON
 /// header whose optional `__metadata__` object maps strings to strings); `name` is for errors.
 pub fn safetensors_metadata(bytes: &[u8], name: &Path) -> Result<BTreeMap<String, String>> {
-    super::state_dict::metadata_of_bytes(bytes).map_err(|reason| LanternError::ModelFile { path: name.to_path_buf(), reason })
+    super::state_dict::metadata_of_bytes(bytes)
+        .map_err(|reason| LanternError::ModelFile { path: name.to_path_buf(), reason })
 }
 
 /// A trained generator: its decoder and what it was trained for.
@@ -436,7 +465,10 @@ mod tests {
         let loaded = Generator::load_for(&path, &"ab".repeat(32), &Device::flex()).unwrap();
         assert_eq!(loaded.meta, m);
         let original = Generator { decoder, meta: m };
-        let (a, b) = (host_values(original.forward(&net, input(1, 24)).unwrap()), host_values(loaded.forward(&net, input(1, 24)).unwrap()));
+        let (a, b) = (
+            host_values(original.forward(&net, input(1, 24)).unwrap()),
+            host_values(loaded.forward(&net, input(1, 24)).unwrap()),
+        );
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() <= 1e-6, "{x} vs {y}");
         }
@@ -461,6 +493,9 @@ mod tests {
 
     #[test]
     fn the_default_file_sits_beside_the_model() {
-        assert_eq!(beside(Path::new("a/b/lantern_cnn.safetensors")), Path::new("a/b/lantern_cnn.generator.safetensors"));
+        assert_eq!(
+            beside(Path::new("a/b/lantern_cnn.safetensors")),
+            Path::new("a/b/lantern_cnn.generator.safetensors")
+        );
     }
 }

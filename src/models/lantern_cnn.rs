@@ -14,8 +14,8 @@
 
 use super::labels::Labels;
 use super::metadata::RunAs;
+use super::network::{Act, Body, ConvSpec, Head, LayerInfo, Network, Stage, boost_lu, load_conv_bn, load_linear};
 use super::scores::OutputKind;
-use super::network::{Body, Act, ConvSpec, Head, LayerInfo, Network, Stage, boost_lu, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::{LanternError, Result};
 use crate::imaging::Preprocess;
@@ -77,7 +77,15 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let (stages, layers, cin) = load_trunk(l, "lantern_cnn")?;
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
     let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
-    Ok(Network { arch: "lantern_cnn".into(), body: Body::Chain { stages, head }, layers, preprocess: preprocess(), labels: Labels::default(), default_layer, output: OutputKind::Softmax })
+    Ok(Network {
+        arch: "lantern_cnn".into(),
+        body: Body::Chain { stages, head },
+        layers,
+        preprocess: preprocess(),
+        labels: Labels::default(),
+        default_layer,
+        output: OutputKind::Softmax,
+    })
 }
 
 /// One block of the trainable network: convolution (no bias) and BatchNorm.
@@ -193,7 +201,8 @@ mod tests {
         let model = crate::models::init::seeded(&device, 11, || LanternCnn::new(widths, classes, &device));
         for i in 0..3 {
             let n = 4 * 3 * 24 * 24;
-            let values: Vec<f32> = crate::seeded::normal("lantern_cnn.test", n, i).iter().map(|v| 0.5 + v * (1.0 + i as f32)).collect();
+            let values: Vec<f32> =
+                crate::seeded::normal("lantern_cnn.test", n, i).iter().map(|v| 0.5 + v * (1.0 + i as f32)).collect();
             let _ = model.forward(Tensor::from_data(TensorData::new(values, [4, 3, 24, 24]), &device));
         }
         model
@@ -205,7 +214,8 @@ mod tests {
         let path = dir.path().join("net.safetensors");
         trained_a_little(&[4, 8, 8], 6).save(&path).unwrap();
         let dict = crate::models::StateDict::load(&path).unwrap();
-        let mut saved: Vec<(String, Vec<usize>)> = dict.tensors.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
+        let mut saved: Vec<(String, Vec<usize>)> =
+            dict.tensors.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
         saved.sort();
         assert_eq!(saved.len(), 3 * 5 + 2, "conv weight and four BatchNorm tensors per block, fc weight and bias");
         let blocks = [4, 8, 8];
@@ -276,7 +286,10 @@ mod tests {
             assert!((a - b).abs() <= 1e-4 * scale.max(1.0), "{ours:?} vs {boosted:?}");
         }
         // BoostLU changes the logits; alpha = 1 is the plain GAP + linear head.
-        assert!(boosted.iter().zip(&plain_logits).any(|(a, b)| (a - b).abs() > 1e-3), "{boosted:?} vs {plain_logits:?}");
+        assert!(
+            boosted.iter().zip(&plain_logits).any(|(a, b)| (a - b).abs() > 1e-3),
+            "{boosted:?} vs {plain_logits:?}"
+        );
         for (a, b) in host_values(valid.forward_boosted(x.clone(), 1.0)).iter().zip(&plain_logits) {
             assert!((a - b).abs() <= 1e-4 * scale.max(1.0));
         }

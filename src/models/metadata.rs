@@ -47,19 +47,26 @@ impl RunAs {
             run.output = match v.as_str() {
                 "softmax" => Some(OutputKind::Softmax),
                 "sigmoid" => Some(OutputKind::Sigmoid),
-                other => return Err(LanternError::Invalid(format!("metadata {OUTPUT} = '{other}': expected softmax or sigmoid"))),
+                other => {
+                    return Err(LanternError::Invalid(format!(
+                        "metadata {OUTPUT} = '{other}': expected softmax or sigmoid"
+                    )));
+                }
             };
         }
         if let Some(v) = metadata.get(BOOST_ALPHA) {
-            run.boost_alpha = v
-                .parse::<f32>()
-                .ok()
-                .filter(|a| (1.0..=MAX_BOOST_ALPHA).contains(a))
-                .ok_or_else(|| LanternError::Invalid(format!("metadata {BOOST_ALPHA} = '{v}': expected a number from 1 to {MAX_BOOST_ALPHA}")))?;
+            run.boost_alpha =
+                v.parse::<f32>().ok().filter(|a| (1.0..=MAX_BOOST_ALPHA).contains(a)).ok_or_else(|| {
+                    LanternError::Invalid(format!(
+                        "metadata {BOOST_ALPHA} = '{v}': expected a number from 1 to {MAX_BOOST_ALPHA}"
+                    ))
+                })?;
         }
         if let Some(v) = metadata.get(INPUT_SIZE) {
             let size = v.parse::<u32>().ok().filter(|s| (16..=4096).contains(s));
-            run.input_size = Some(size.ok_or_else(|| LanternError::Invalid(format!("metadata {INPUT_SIZE} = '{v}': expected pixels from 16 to 4096")))?);
+            run.input_size = Some(size.ok_or_else(|| {
+                LanternError::Invalid(format!("metadata {INPUT_SIZE} = '{v}': expected pixels from 16 to 4096"))
+            })?);
         }
         Ok(run)
     }
@@ -71,7 +78,8 @@ impl RunAs {
             OutputKind::Softmax => Some("softmax"),
             OutputKind::Embedding => None,
         });
-        let mut entries: Vec<(String, String)> = output.map(|o| (OUTPUT.to_string(), o.to_string())).into_iter().collect();
+        let mut entries: Vec<(String, String)> =
+            output.map(|o| (OUTPUT.to_string(), o.to_string())).into_iter().collect();
         entries.push((BOOST_ALPHA.to_string(), self.boost_alpha.to_string()));
         entries.extend(self.input_size.map(|s| (INPUT_SIZE.to_string(), s.to_string())));
         entries
@@ -83,7 +91,10 @@ impl RunAs {
             net
         } else {
             net.boosted(self.boost_alpha).ok_or_else(|| {
-                LanternError::Invalid(format!("{BOOST_ALPHA} needs a global-average-pool + linear head, which {} does not have", net.arch))
+                LanternError::Invalid(format!(
+                    "{BOOST_ALPHA} needs a global-average-pool + linear head, which {} does not have",
+                    net.arch
+                ))
             })?
         };
         if let Some(output) = self.output {
@@ -112,7 +123,15 @@ mod tests {
         let written: BTreeMap<String, String> = run.entries().into_iter().collect();
         assert_eq!(RunAs::read(&written).unwrap(), run);
         assert_eq!(RunAs::read(&meta(&[(OUTPUT, "sigmoid")])).unwrap().boost_alpha, 1.0);
-        for bad in [(OUTPUT, "logits"), (BOOST_ALPHA, "0.5"), (BOOST_ALPHA, "five"), (BOOST_ALPHA, "NaN"), (BOOST_ALPHA, "1000"), (INPUT_SIZE, "8"), (INPUT_SIZE, "-64")] {
+        for bad in [
+            (OUTPUT, "logits"),
+            (BOOST_ALPHA, "0.5"),
+            (BOOST_ALPHA, "five"),
+            (BOOST_ALPHA, "NaN"),
+            (BOOST_ALPHA, "1000"),
+            (INPUT_SIZE, "8"),
+            (INPUT_SIZE, "-64"),
+        ] {
             let e = RunAs::read(&meta(&[bad])).unwrap_err().to_string();
             assert!(e.contains(bad.0), "{e}");
         }

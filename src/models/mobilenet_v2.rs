@@ -3,8 +3,10 @@
 //! residual blocks, `features.18` the 1x1 expansion to 1280 channels, `classifier.1`.
 
 use super::labels::Labels;
+use super::network::{
+    Act, Block, Body, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear,
+};
 use super::scores::OutputKind;
-use super::network::{Body, Act, Block, Conv, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -17,14 +19,8 @@ const SETTINGS: [(usize, usize, usize, usize); 7] =
 
 /// Build torchvision's `mobilenet_v2` (width 1.0) from `l`'s tensors.
 pub fn build(l: &Loader, classes: usize) -> Result<Network> {
-    let mut stages = vec![Stage::Conv(load_conv_bn(
-        l,
-        "features.0.0",
-        "features.0.1",
-        ConvSpec::new(3, 32, 3, 2),
-        EPS,
-        Act::Relu6,
-    ))];
+    let mut stages =
+        vec![Stage::Conv(load_conv_bn(l, "features.0.0", "features.0.1", ConvSpec::new(3, 32, 3, 2), EPS, Act::Relu6))];
     let mut layers = vec![LayerInfo { name: "features.0".into(), cut: 1, channels: 32, same_as: None }];
     let mut cin = 32;
     for (t, c, n, s) in SETTINGS {
@@ -35,7 +31,14 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
             let mut main: Vec<Conv> = Vec::new();
             let mut k = 0;
             if t != 1 {
-                main.push(load_conv_bn(l, &format!("{p}.0.0"), &format!("{p}.0.1"), ConvSpec::new(cin, hidden, 1, 1), EPS, Act::Relu6));
+                main.push(load_conv_bn(
+                    l,
+                    &format!("{p}.0.0"),
+                    &format!("{p}.0.1"),
+                    ConvSpec::new(cin, hidden, 1, 1),
+                    EPS,
+                    Act::Relu6,
+                ));
                 k = 1;
             }
             main.push(load_conv_bn(
@@ -56,13 +59,35 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
             ));
             let skip = if stride == 1 && cin == c { Skip::Identity } else { Skip::None };
             stages.push(Stage::Block(Block { main, skip, post: Act::Identity }));
-            layers.push(LayerInfo { name: format!("features.{}", stages.len() - 1), cut: stages.len(), channels: c, same_as: None });
+            layers.push(LayerInfo {
+                name: format!("features.{}", stages.len() - 1),
+                cut: stages.len(),
+                channels: c,
+                same_as: None,
+            });
             cin = c;
         }
     }
-    stages.push(Stage::Conv(load_conv_bn(l, "features.18.0", "features.18.1", ConvSpec::new(cin, 1280, 1, 1), EPS, Act::Relu6)));
-    layers.push(LayerInfo { name: "features.18".into(), cut: stages.len(), channels: 1280, same_as: Some("features".into()) });
-    layers.push(LayerInfo { name: "features".into(), cut: stages.len(), channels: 1280, same_as: Some("features.18".into()) });
+    stages.push(Stage::Conv(load_conv_bn(
+        l,
+        "features.18.0",
+        "features.18.1",
+        ConvSpec::new(cin, 1280, 1, 1),
+        EPS,
+        Act::Relu6,
+    )));
+    layers.push(LayerInfo {
+        name: "features.18".into(),
+        cut: stages.len(),
+        channels: 1280,
+        same_as: Some("features".into()),
+    });
+    layers.push(LayerInfo {
+        name: "features".into(),
+        cut: stages.len(),
+        channels: 1280,
+        same_as: Some("features.18".into()),
+    });
     let head = Head::GapLinear(load_linear(l, "classifier.1", 1280, classes));
     Ok(Network {
         arch: "mobilenet_v2".into(),

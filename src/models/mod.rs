@@ -5,8 +5,8 @@ pub mod attributes;
 pub mod demo;
 pub mod detect;
 pub mod efficientnet_lite;
-pub mod generator;
 pub mod embedding;
+pub mod generator;
 pub mod init;
 pub mod labels;
 pub mod lantern_cnn;
@@ -34,11 +34,8 @@ use std::path::Path;
 /// see [`metadata`]); every missing, unexpected or misshapen tensor is reported in one error.
 pub fn build(dict: &StateDict, arch: &str, device: &Device) -> Result<Network> {
     check_arch(arch)?;
-    let classes = dict
-        .shape(detect::classifier_key(arch))
-        .and_then(|s| s.first().copied())
-        .filter(|&c| c > 0)
-        .unwrap_or(1000);
+    let classes =
+        dict.shape(detect::classifier_key(arch)).and_then(|s| s.first().copied()).filter(|&c| c > 0).unwrap_or(1000);
     let loader = Loader::new(dict, device);
     let network = build_with(&loader, arch, classes)?;
     loader.finish(arch)?;
@@ -97,10 +94,13 @@ pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
 pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network> {
     if is_onnx(path) {
         if let Some(a) = arch {
-            return Err(LanternError::Invalid(format!("--arch {a} does not apply to an ONNX model: its graph says what it is")));
+            return Err(LanternError::Invalid(format!(
+                "--arch {a} does not apply to an ONNX model: its graph says what it is"
+            )));
         }
         let opened = onnx::open_file(path, device)?;
-        let mut network = Network::from_onnx(std::sync::Arc::new(opened.net), opened.preprocess, opened.labels, opened.arch)?;
+        let mut network =
+            Network::from_onnx(std::sync::Arc::new(opened.net), opened.preprocess, opened.labels, opened.arch)?;
         network.output = opened.output;
         return Ok(network);
     }

@@ -10,10 +10,10 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Tensor, TensorData};
 
 use super::labels::Labels;
-use super::state_dict::Loader;
-use crate::imaging::Preprocess;
 use super::onnx::{self, OnnxNet};
 use super::scores::OutputKind;
+use super::state_dict::Loader;
+use crate::imaging::Preprocess;
 use std::sync::Arc;
 
 /// A tensor's values on the host, as `f32` (converting from any float dtype).
@@ -230,10 +230,9 @@ impl Stage {
             Stage::Conv(c) => c.forward(x),
             Stage::Affine(a) => a.act.apply(x * a.scale.clone() + a.shift.clone()),
             Stage::Act(a) => a.apply(x),
-            Stage::MaxPool { kernel, stride, padding } => max_pool2d(
-                x,
-                MaxPoolOptions::new([*kernel; 2]).with_stride([*stride; 2]).with_padding([*padding; 2]),
-            ),
+            Stage::MaxPool { kernel, stride, padding } => {
+                max_pool2d(x, MaxPoolOptions::new([*kernel; 2]).with_stride([*stride; 2]).with_padding([*padding; 2]))
+            }
             Stage::Block(b) => b.forward(x),
         }
     }
@@ -307,7 +306,9 @@ impl Head {
                 let features = global_average_pool(x);
                 (features.clone(), fc.forward(features))
             }
-            Head::BoostedCam { fc, alpha } => (global_average_pool(x.clone()), global_average_pool(boost_lu(fc.forward_channels(x), *alpha))),
+            Head::BoostedCam { fc, alpha } => {
+                (global_average_pool(x.clone()), global_average_pool(boost_lu(fc.forward_channels(x), *alpha)))
+            }
             Head::PoolMlp { pool, layers } => {
                 let p = adaptive_avg_pool2d(x, *pool);
                 let [n, c, h, w] = p.dims();
@@ -349,10 +350,16 @@ pub struct LayerInfo {
 /// the interpreter.
 #[derive(Debug, Clone)]
 pub enum Body {
-    Chain { stages: Vec<Stage>, head: Head },
+    Chain {
+        stages: Vec<Stage>,
+        head: Head,
+    },
     /// An ONNX graph, and CAM's head when the graph ends in global average pooling and one
     /// linear layer (the value it pools, and that layer).
-    Graph { net: Arc<OnnxNet>, cam: Option<(usize, Linear)> },
+    Graph {
+        net: Arc<OnnxNet>,
+        cam: Option<(usize, Linear)>,
+    },
 }
 
 /// What the rest of the network needs besides the activations at a cut: nothing for a chain,
@@ -378,7 +385,12 @@ pub struct Network {
 impl Network {
     /// A network running an ONNX graph; its layers are the graph's map tensors, named by their
     /// module when they are one's output (else by their ONNX name, the other name in `same_as`).
-    pub fn from_onnx(net: Arc<OnnxNet>, preprocess: Preprocess, labels: Labels, arch: String) -> crate::error::Result<Network> {
+    pub fn from_onnx(
+        net: Arc<OnnxNet>,
+        preprocess: Preprocess,
+        labels: Labels,
+        arch: String,
+    ) -> crate::error::Result<Network> {
         let layers: Vec<LayerInfo> = net
             .layers
             .iter()
@@ -397,9 +409,19 @@ impl Network {
             .default_layer()
             .and_then(|d| layers.iter().find(|l| l.cut == d.value))
             .map(|l| l.name.clone())
-            .ok_or_else(|| crate::error::LanternError::Invalid(format!("{arch}: the graph has no tensor a map can be read from")))?;
+            .ok_or_else(|| {
+                crate::error::LanternError::Invalid(format!("{arch}: the graph has no tensor a map can be read from"))
+            })?;
         let cam = net.cam_head.as_ref().map(|h| (h.pooled, Linear { weight: h.weight.clone(), bias: h.bias.clone() }));
-        Ok(Network { arch, body: Body::Graph { net, cam }, layers, preprocess, labels, default_layer, output: OutputKind::Softmax })
+        Ok(Network {
+            arch,
+            body: Body::Graph { net, cam },
+            layers,
+            preprocess,
+            labels,
+            default_layer,
+            output: OutputKind::Softmax,
+        })
     }
 
     /// The hand-written stages (none for a graph).
@@ -474,7 +496,9 @@ impl Network {
     pub fn forward_from_resumed(&self, a: Tensor<4>, resume: &Resume, cut: usize) -> Tensor<2> {
         match &self.body {
             Body::Chain { stages, head } => head.forward(stages[cut..].iter().fold(a, |h, s| s.forward(h))),
-            Body::Graph { net: g, .. } => g.forward_from(a, resume.0.as_deref(), cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch)),
+            Body::Graph { net: g, .. } => {
+                g.forward_from(a, resume.0.as_deref(), cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch))
+            }
         }
     }
 
@@ -530,7 +554,9 @@ impl Network {
     /// CAM, where the map is the classifier's weights applied to the activations.
     pub fn cam_weights_at(&self, cut: usize) -> Option<&Linear> {
         match &self.body {
-            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } if cut == stages.len() => Some(fc),
+            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } if cut == stages.len() => {
+                Some(fc)
+            }
             Body::Graph { cam, .. } => cam.as_ref().filter(|(pooled, _)| *pooled == cut).map(|(_, fc)| fc),
             _ => None,
         }
@@ -551,7 +577,9 @@ impl Network {
     /// changes: activations computed up to any layer stay valid.
     pub fn boosted(&self, alpha: f32) -> Option<Network> {
         let (stages, fc) = match &self.body {
-            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } => (stages.clone(), fc.clone()),
+            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } => {
+                (stages.clone(), fc.clone())
+            }
             _ => return None,
         };
         let head = if alpha == 1.0 { Head::GapLinear(fc) } else { Head::BoostedCam { fc, alpha } };
@@ -567,7 +595,8 @@ mod tests {
     #[test]
     fn stage_output_bytes_grow_with_the_input_area() {
         let device = Device::flex();
-        let net = models::build(&StateDict::seeded(&models::layout("resnet18", 10).unwrap(), 4), "resnet18", &device).unwrap();
+        let net = models::build(&StateDict::seeded(&models::layout("resnet18", 10).unwrap(), 4), "resnet18", &device)
+            .unwrap();
         let small = net.stage_output_bytes(&Tensor::zeros([1, 3, 32, 32], &device));
         let large = net.stage_output_bytes(&Tensor::zeros([1, 3, 64, 64], &device));
         // The stem alone outputs 64 channels at half resolution.

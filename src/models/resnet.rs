@@ -3,8 +3,8 @@
 //! put the stride on the 3x3 convolution (torchvision's "ResNet v1.5").
 
 use super::labels::Labels;
+use super::network::{Act, Block, Body, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::scores::OutputKind;
-use super::network::{Body, Act, Block, ConvSpec, Head, LayerInfo, Network, Skip, Stage, load_conv_bn, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -52,14 +52,49 @@ pub fn build(name: &str, config: ResNetConfig, l: &Loader, classes: usize) -> Re
             let p = format!("layer{}.{b}", li + 1);
             let main = if config.bottleneck {
                 vec![
-                    load_conv_bn(l, &format!("{p}.conv1"), &format!("{p}.bn1"), ConvSpec::new(cin, planes, 1, 1), EPS, Act::Relu),
-                    load_conv_bn(l, &format!("{p}.conv2"), &format!("{p}.bn2"), ConvSpec::new(planes, planes, 3, stride), EPS, Act::Relu),
-                    load_conv_bn(l, &format!("{p}.conv3"), &format!("{p}.bn3"), ConvSpec::new(planes, cout, 1, 1), EPS, Act::Identity),
+                    load_conv_bn(
+                        l,
+                        &format!("{p}.conv1"),
+                        &format!("{p}.bn1"),
+                        ConvSpec::new(cin, planes, 1, 1),
+                        EPS,
+                        Act::Relu,
+                    ),
+                    load_conv_bn(
+                        l,
+                        &format!("{p}.conv2"),
+                        &format!("{p}.bn2"),
+                        ConvSpec::new(planes, planes, 3, stride),
+                        EPS,
+                        Act::Relu,
+                    ),
+                    load_conv_bn(
+                        l,
+                        &format!("{p}.conv3"),
+                        &format!("{p}.bn3"),
+                        ConvSpec::new(planes, cout, 1, 1),
+                        EPS,
+                        Act::Identity,
+                    ),
                 ]
             } else {
                 vec![
-                    load_conv_bn(l, &format!("{p}.conv1"), &format!("{p}.bn1"), ConvSpec::new(cin, planes, 3, stride), EPS, Act::Relu),
-                    load_conv_bn(l, &format!("{p}.conv2"), &format!("{p}.bn2"), ConvSpec::new(planes, cout, 3, 1), EPS, Act::Identity),
+                    load_conv_bn(
+                        l,
+                        &format!("{p}.conv1"),
+                        &format!("{p}.bn1"),
+                        ConvSpec::new(cin, planes, 3, stride),
+                        EPS,
+                        Act::Relu,
+                    ),
+                    load_conv_bn(
+                        l,
+                        &format!("{p}.conv2"),
+                        &format!("{p}.bn2"),
+                        ConvSpec::new(planes, cout, 3, 1),
+                        EPS,
+                        Act::Identity,
+                    ),
                 ]
             };
             let skip = if stride != 1 || cin != cout {

@@ -6,8 +6,8 @@
 //! (DataParallel) or a checkpoint's `state_dict.`/`model.` wrapper is stripped.
 
 use crate::error::{LanternError, Result};
-use burn::tensor::{Device, Tensor, TensorData};
 use burn::store::{ModuleStore, PytorchStore, SafetensorsStore};
+use burn::tensor::{Device, Tensor, TensorData};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -46,9 +46,7 @@ impl StateDict {
             return Err(bad(format!("{} bytes is over the {} byte limit", meta.len(), MAX_MODEL_BYTES)));
         }
         let mut head = [0u8; 16];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| f.read(&mut head))
-            .map_err(|e| LanternError::io(path, e))?;
+        let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| LanternError::io(path, e))?;
         let head = &head[..n];
         let format = sniff(head).ok_or_else(|| bad("neither a PyTorch checkpoint nor a safetensors file".into()))?;
         // burn-store reports malformed files as errors; the unwind guard turns any panic deeper
@@ -125,11 +123,8 @@ impl StateDict {
     pub fn indices_with(&self, prefix: &str, suffix: &str) -> Vec<usize> {
         let start = format!("{prefix}.");
         let end = format!(".{suffix}");
-        let mut found: Vec<usize> = self
-            .tensors
-            .keys()
-            .filter_map(|k| k.strip_prefix(&start)?.strip_suffix(&end)?.parse().ok())
-            .collect();
+        let mut found: Vec<usize> =
+            self.tensors.keys().filter_map(|k| k.strip_prefix(&start)?.strip_suffix(&end)?.parse().ok()).collect();
         found.sort_unstable();
         found.dedup();
         found
@@ -161,7 +156,10 @@ const MAX_HEADER_BYTES: usize = 100 << 20;
 fn header_length(head: &[u8]) -> std::result::Result<usize, String> {
     let bytes: [u8; 8] = head.get(..8).and_then(|b| b.try_into().ok()).ok_or("the header length is truncated")?;
     let n = u64::from_le_bytes(bytes);
-    usize::try_from(n).ok().filter(|&n| n <= MAX_HEADER_BYTES).ok_or_else(|| format!("a {n} byte header is over the {MAX_HEADER_BYTES} byte limit"))
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= MAX_HEADER_BYTES)
+        .ok_or_else(|| format!("a {n} byte header is over the {MAX_HEADER_BYTES} byte limit"))
 }
 
 /// The JSON header of the safetensors file at `path`.
@@ -176,7 +174,8 @@ fn read_header(path: &Path) -> std::result::Result<Vec<u8>, String> {
 
 /// The `__metadata__` string map of safetensors file bytes (empty when there is none).
 pub fn metadata_of_bytes(bytes: &[u8]) -> std::result::Result<BTreeMap<String, String>, String> {
-    let header = header_length(bytes).and_then(|n| bytes.get(8..8 + n).ok_or_else(|| "the header is truncated".to_string()))?;
+    let header =
+        header_length(bytes).and_then(|n| bytes.get(8..8 + n).ok_or_else(|| "the header is truncated".to_string()))?;
     safetensors_metadata(header)
 }
 
@@ -190,7 +189,11 @@ fn safetensors_metadata(header: &[u8]) -> std::result::Result<BTreeMap<String, S
     serde_json::from_slice::<Header>(header).map(|h| h.metadata).map_err(|e| format!("the header's metadata: {e}"))
 }
 
-fn read_tensors(path: &Path, format: Format, file_len: u64) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
+fn read_tensors(
+    path: &Path,
+    format: Format,
+    file_len: u64,
+) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
     let packed = match format {
         Format::Pytorch => {
             let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
@@ -211,7 +214,10 @@ fn read_tensors(path: &Path, format: Format, file_len: u64) -> std::result::Resu
 /// PyTorch view with stride 0 (an `expand`ed tensor) reads one stored value many times, so a
 /// file of a few hundred bytes could otherwise make Lantern allocate gigabytes; the weights of a
 /// model are never such views.
-fn convert(packed: BTreeMap<String, burn::store::burn_pack::Tensor>, file_len: u64) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
+fn convert(
+    packed: BTreeMap<String, burn::store::burn_pack::Tensor>,
+    file_len: u64,
+) -> std::result::Result<BTreeMap<String, RawTensor>, String> {
     let claimed = packed.values().fold(0u64, |sum, t| sum.saturating_add(t.byte_len() as u64));
     if claimed > file_len.saturating_mul(2) {
         return Err(format!(
@@ -262,10 +268,7 @@ pub fn seeded_values(key: &str, shape: &[usize], seed: u64) -> Vec<f32> {
 fn strip_wrappers(mut tensors: BTreeMap<String, RawTensor>) -> BTreeMap<String, RawTensor> {
     for prefix in ["state_dict.", "model_state_dict.", "model.", "module."] {
         if tensors.keys().all(|k| k.starts_with(prefix)) {
-            tensors = tensors
-                .into_iter()
-                .map(|(k, v)| (k[prefix.len()..].to_string(), v))
-                .collect();
+            tensors = tensors.into_iter().map(|(k, v)| (k[prefix.len()..].to_string(), v)).collect();
         }
     }
     tensors
@@ -412,7 +415,14 @@ mod tests {
     fn seeded_values_match_the_numpy_generator() {
         // Printed by tests/reference/seeded.py: seeded_value("fc.weight", (2, 3), 7) and
         // seeded_value("bn.running_var", (2,), 1).
-        let expected = [1.2990106344223022f32, 0.36011844873428345, -1.3064247369766235, 0.9644062519073486, -0.9132633805274963, 0.9082929491996765];
+        let expected = [
+            1.2990106344223022f32,
+            0.36011844873428345,
+            -1.3064247369766235,
+            0.9644062519073486,
+            -0.9132633805274963,
+            0.9082929491996765,
+        ];
         assert_eq!(seeded_values("fc.weight", &[2, 3], 7), expected);
         assert_eq!(seeded_values("bn.running_var", &[2], 1), [1.0480629205703735f32, 0.5087239742279053]);
         assert_ne!(seeded_values("a.weight", &[4, 4], 1), seeded_values("b.weight", &[4, 4], 1));

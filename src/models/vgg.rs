@@ -4,8 +4,8 @@
 //! `avgpool` to 7x7 and `classifier.{0,3,6}`.
 
 use super::labels::Labels;
+use super::network::{Act, Body, ConvSpec, Head, LayerInfo, Network, Stage, load_batchnorm, load_conv, load_linear};
 use super::scores::OutputKind;
-use super::network::{Body, Act, ConvSpec, Head, LayerInfo, Network, Stage, load_batchnorm, load_conv, load_linear};
 use super::state_dict::Loader;
 use crate::error::Result;
 use crate::imaging::Preprocess;
@@ -22,11 +22,47 @@ use VggItem::{Conv as C, Pool as M};
 const A: &[VggItem] = &[C(64), M, C(128), M, C(256), C(256), M, C(512), C(512), M, C(512), C(512), M];
 const B: &[VggItem] = &[C(64), C(64), M, C(128), C(128), M, C(256), C(256), M, C(512), C(512), M, C(512), C(512), M];
 const D: &[VggItem] = &[
-    C(64), C(64), M, C(128), C(128), M, C(256), C(256), C(256), M, C(512), C(512), C(512), M, C(512), C(512), C(512), M,
+    C(64),
+    C(64),
+    M,
+    C(128),
+    C(128),
+    M,
+    C(256),
+    C(256),
+    C(256),
+    M,
+    C(512),
+    C(512),
+    C(512),
+    M,
+    C(512),
+    C(512),
+    C(512),
+    M,
 ];
 const E: &[VggItem] = &[
-    C(64), C(64), M, C(128), C(128), M, C(256), C(256), C(256), C(256), M, C(512), C(512), C(512), C(512), M, C(512),
-    C(512), C(512), C(512), M,
+    C(64),
+    C(64),
+    M,
+    C(128),
+    C(128),
+    M,
+    C(256),
+    C(256),
+    C(256),
+    C(256),
+    M,
+    C(512),
+    C(512),
+    C(512),
+    C(512),
+    M,
+    C(512),
+    C(512),
+    C(512),
+    C(512),
+    M,
 ];
 
 /// Feature configuration of a VGG depth (11, 13, 16 or 19).
@@ -55,7 +91,11 @@ pub fn build(name: &str, items: &[VggItem], batch_norm: bool, l: &Loader, classe
             VggItem::Pool => push(Stage::MaxPool { kernel: 2, stride: 2, padding: 0 }, cin, &mut stages),
             VggItem::Conv(cout) => {
                 let key = format!("features.{}", stages.len());
-                push(Stage::Conv(load_conv(l, &key, ConvSpec::new(cin, cout, 3, 1), true, Act::Identity)), cout, &mut stages);
+                push(
+                    Stage::Conv(load_conv(l, &key, ConvSpec::new(cin, cout, 3, 1), true, Act::Identity)),
+                    cout,
+                    &mut stages,
+                );
                 if batch_norm {
                     let key = format!("features.{}", stages.len());
                     push(Stage::Affine(load_batchnorm(l, &key, cout, 1e-5, Act::Identity)), cout, &mut stages);

@@ -71,13 +71,24 @@ pub fn partners(attributes: &[Attributes]) -> Vec<usize> {
 
 /// Each image's similarity saliency against its partner, resized to `size` when the embedding
 /// model's layer has another resolution: `n x (w * h)` values in `[0, 1]`.
-pub fn saliency_targets(net: &Network, x: Tensor<4>, attributes: &[Attributes], size: (usize, usize)) -> Result<Vec<f32>> {
+pub fn saliency_targets(
+    net: &Network,
+    x: Tensor<4>,
+    attributes: &[Attributes],
+    size: (usize, usize),
+) -> Result<Vec<f32>> {
     let e = embed(net, x.clone());
     let refs: Vec<Vec<f32>> = partners(attributes).into_iter().map(|j| e[j].clone()).collect();
     let maps = batch_gradcam(net, x, &refs)?;
     Ok(maps
         .into_iter()
-        .flat_map(|m: WeightMap| if (m.width, m.height) == size { m.values } else { m.resized(size.0, size.1, Interpolation::Bilinear).values })
+        .flat_map(|m: WeightMap| {
+            if (m.width, m.height) == size {
+                m.values
+            } else {
+                m.resized(size.0, size.1, Interpolation::Bilinear).values
+            }
+        })
         .collect())
 }
 
@@ -110,7 +121,14 @@ pub fn saliency_distance(maps: Tensor<4>, targets: Tensor<2>, saliency: Tensor<2
 
 /// Per-group accuracy (the most probable value of each group is the true one) and the mean
 /// saliency distance, over images `0..count` of `seed`.
-pub fn evaluate(model: &AttributeCnn, embedder: &Network, seed: u64, count: usize, sizes: (u32, u32), device: &Device) -> Result<([f64; 3], f64)> {
+pub fn evaluate(
+    model: &AttributeCnn,
+    embedder: &Network,
+    seed: u64,
+    count: usize,
+    sizes: (u32, u32),
+    device: &Device,
+) -> Result<([f64; 3], f64)> {
     let pre = embedding::preprocess();
     let plain = device.clone().without_autodiff();
     let model = model.valid();
@@ -123,13 +141,20 @@ pub fn evaluate(model: &AttributeCnn, embedder: &Network, seed: u64, count: usiz
         let [n, _, h, w] = maps.dims();
         let s = saliency_targets(embedder, x, &attrs, (w, h))?;
         let t = targets(&attrs);
-        let d = saliency_distance(maps, Tensor::from_data(TensorData::new(t, [n, COUNT]), &plain), Tensor::from_data(TensorData::new(s, [n, h * w]), &plain));
+        let d = saliency_distance(
+            maps,
+            Tensor::from_data(TensorData::new(t, [n, COUNT]), &plain),
+            Tensor::from_data(TensorData::new(s, [n, h * w]), &plain),
+        );
         distance += host_values(d).iter().map(|&v| f64::from(v)).sum::<f64>();
         let scores = host_values(scores);
         for (i, a) in attrs.iter().enumerate() {
             let row = &scores[i * COUNT..(i + 1) * COUNT];
             for (g, range) in synth_attributes::ranges().into_iter().enumerate() {
-                let best = range.clone().max_by(|&x, &y| row[x].total_cmp(&row[y]).then(y.cmp(&x))).expect("groups are not empty");
+                let best = range
+                    .clone()
+                    .max_by(|&x, &y| row[x].total_cmp(&row[y]).then(y.cmp(&x)))
+                    .expect("groups are not empty");
                 right[g] += usize::from(best == indices(a)[g]);
             }
         }
@@ -165,7 +190,10 @@ impl Task for AttributeTask<'_> {
         let s = saliency_targets(self.embedder, x, &attrs, (w, h))?;
         let s = Tensor::<2>::from_data(TensorData::new(s, [n, h * w]), &self.device);
         let heat = saliency_distance(maps, t, s).mean();
-        let terms = vec![("bce".into(), f64::from(host_values(bce.clone().detach())[0])), ("saliency_distance".into(), f64::from(host_values(heat.clone().detach())[0]))];
+        let terms = vec![
+            ("bce".into(), f64::from(host_values(bce.clone().detach())[0])),
+            ("saliency_distance".into(), f64::from(host_values(heat.clone().detach())[0])),
+        ];
         Ok(Loss { value: bce + heat * c.saliency_weight as f32, terms })
     }
 
@@ -185,12 +213,21 @@ impl Task for AttributeTask<'_> {
 /// Train (or resume training) the attribute predictor; `embedder` is the similarity model whose
 /// saliency the maps are pulled toward (any model: a classifier is read through its
 /// penultimate features).
-pub fn train(config: &AttributeConfig, embedder: &Network, files: &RunFiles, device: &Device, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Fitted<AttributeCnn>> {
+pub fn train(
+    config: &AttributeConfig,
+    embedder: &Network,
+    files: &RunFiles,
+    device: &Device,
+    control: &mut Control,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Fitted<AttributeCnn>> {
     if config.widths.is_empty() {
         return Err(LanternError::Invalid("training needs at least one block width".into()));
     }
     if config.batch < 2 {
-        return Err(LanternError::Invalid("the saliency term pairs images of a batch: batches need at least 2 images".into()));
+        return Err(LanternError::Invalid(
+            "the saliency term pairs images of a batch: batches need at least 2 images".into(),
+        ));
     }
     let device = device.clone().autodiff();
     let model = init::seeded(&device, config.seed, || AttributeCnn::new(&config.widths, COUNT, &device));
@@ -202,7 +239,8 @@ pub fn train(config: &AttributeConfig, embedder: &Network, files: &RunFiles, dev
         schedule: Schedule::Cosine(config.learning_rate),
         monitor: Some(Monitor { metric: "val_accuracy".into(), goal: Goal::Maximize }),
         patience: config.patience,
-        task: serde_json::to_value(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+        task: serde_json::to_value(config)
+            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };
@@ -236,7 +274,15 @@ mod tests {
     fn bce_matches_its_definition_and_partners_agree_most() {
         let z = [2.0f32, -1.0];
         let t = [1.0f32, 0.0];
-        let expected: f32 = z.iter().zip(&t).map(|(z, t)| -(t * crate::models::scores::sigmoid(*z).ln() + (1.0 - t) * (1.0 - crate::models::scores::sigmoid(*z)).ln())).sum::<f32>() / 2.0;
+        let expected: f32 = z
+            .iter()
+            .zip(&t)
+            .map(|(z, t)| {
+                -(t * crate::models::scores::sigmoid(*z).ln()
+                    + (1.0 - t) * (1.0 - crate::models::scores::sigmoid(*z)).ln())
+            })
+            .sum::<f32>()
+            / 2.0;
         let got = host_values(bce_with_logits(tensor(z.to_vec(), [1, 2]), tensor(t.to_vec(), [1, 2])))[0];
         assert!((got - expected).abs() < 1e-6);
         let a = [
@@ -246,7 +292,10 @@ mod tests {
             Attributes { shape: 1, colour: 1, texture: 1, size: 0 },
         ];
         assert_eq!(partners(&a), vec![2, 3, 0, 1]);
-        assert_eq!(targets(&a[..1]).iter().enumerate().filter(|(_, v)| **v == 1.0).map(|(i, _)| i).collect::<Vec<_>>(), vec![0, 6, 10]);
+        assert_eq!(
+            targets(&a[..1]).iter().enumerate().filter(|(_, v)| **v == 1.0).map(|(i, _)| i).collect::<Vec<_>>(),
+            vec![0, 6, 10]
+        );
     }
 
     #[test]
@@ -273,6 +322,9 @@ mod tests {
         let r = &fitted.history[0];
         assert!(r.get("bce").unwrap() > 0.0 && r.get("saliency_distance").unwrap() > 0.0);
         let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
-        assert_eq!(log.lines().next(), Some("epoch,loss,bce,saliency_distance,val_accuracy,val_colour,val_texture,val_size,val_saliency_distance"));
+        assert_eq!(
+            log.lines().next(),
+            Some("epoch,loss,bce,saliency_distance,val_accuracy,val_colour,val_texture,val_size,val_saliency_distance")
+        );
     }
 }

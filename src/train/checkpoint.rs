@@ -46,7 +46,13 @@ fn sync(path: &Path) -> Result<()> {
 
 /// Write checkpoint `name` into `dir` unless a complete one of that name is already there
 /// (the loop's state at a given step is always the same, so it would hold the same bytes).
-pub fn save<M: Module, S: Serialize>(dir: &Path, name: &str, model: &M, optim: &ModuleOptimizer, state: &S) -> Result<PathBuf> {
+pub fn save<M: Module, S: Serialize>(
+    dir: &Path,
+    name: &str,
+    model: &M,
+    optim: &ModuleOptimizer,
+    state: &S,
+) -> Result<PathBuf> {
     let target = dir.join(name);
     if target.join(STATE).is_file() {
         return Ok(target);
@@ -93,7 +99,8 @@ pub fn list<S: DeserializeOwned>(dir: &Path) -> Result<Vec<(PathBuf, S)>> {
         let Some(step) = position(&file_name) else { continue };
         let state_path = entry.path().join(STATE);
         let Ok(bytes) = std::fs::read(&state_path) else { continue };
-        let state = serde_json::from_slice(&bytes).map_err(|e| invalid(&state_path, format!("not a Lantern training state ({e})")))?;
+        let state = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(&state_path, format!("not a Lantern training state ({e})")))?;
         found.push((step, entry.path(), state));
     }
     found.sort_by_key(|(position, _, _)| *position);
@@ -163,7 +170,11 @@ mod tests {
         prune(dir.path(), &[]).unwrap();
         restored = step(restored, &mut restored_optim);
         model = step(model, &mut optim);
-        assert_eq!(model.weight.val().into_data(), restored.weight.val().into_data(), "same weights after one more step");
+        assert_eq!(
+            model.weight.val().into_data(),
+            restored.weight.val().into_data(),
+            "same weights after one more step"
+        );
 
         save(dir.path(), &name(1, 0), &model, &optim, &serde_json::json!({"at": 1})).unwrap();
         std::fs::create_dir(dir.path().join(".step-00000002-epoch-0000.partial")).unwrap();

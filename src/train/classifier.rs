@@ -9,14 +9,14 @@
 
 use super::fit::{self, Event, FitConfig, Fitted, Goal, Loss, Monitor, Schedule, StepAt, Task};
 use super::history::Named;
+use crate::control::Control;
 use crate::datasets::synth::{self, Attributes, SHAPES};
 use crate::error::{LanternError, Result};
-use crate::control::Control;
-use crate::models::scores::top_k;
 use crate::imaging::Preprocess;
 use crate::models::init;
 use crate::models::lantern_cnn::{self, LanternCnn};
 use crate::models::network::host_values;
+use crate::models::scores::top_k;
 use crate::seeded::Rng;
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
@@ -60,7 +60,13 @@ pub fn image_size(seed: u64, i: usize, sizes: (u32, u32)) -> u32 {
 
 /// Generated images `indices` as a normalised tensor and their attributes (the class is the
 /// shape).
-pub(super) fn batch(seed: u64, indices: impl ExactSizeIterator<Item = usize>, sizes: (u32, u32), pre: &Preprocess, device: &Device) -> (Tensor<4>, Vec<Attributes>) {
+pub(super) fn batch(
+    seed: u64,
+    indices: impl ExactSizeIterator<Item = usize>,
+    sizes: (u32, u32),
+    pre: &Preprocess,
+    device: &Device,
+) -> (Tensor<4>, Vec<Attributes>) {
     let n = indices.len();
     let mut values = Vec::new();
     let mut attributes = Vec::new();
@@ -114,7 +120,8 @@ impl Task for Classifier<'_> {
 
     fn loss(&mut self, model: &LanternCnn, items: &[usize], at: StepAt) -> Result<Loss> {
         let first = at.epoch * self.config.train_count;
-        let (x, attributes) = batch(self.config.seed, items.iter().map(|i| first + i), self.config.sizes, &self.pre, &self.device);
+        let (x, attributes) =
+            batch(self.config.seed, items.iter().map(|i| first + i), self.config.sizes, &self.pre, &self.device);
         let classes = classes(&attributes);
         let targets = Tensor::<1, Int>::from_data(
             TensorData::new(classes.iter().map(|&c| c as i64).collect::<Vec<_>>(), [classes.len()]),
@@ -136,7 +143,13 @@ impl Task for Classifier<'_> {
 
 /// Train (or resume training) the demo classifier; `on_event` receives the loop's progress.
 /// `control` cancels between steps, leaving a checkpoint to resume from.
-pub fn train(config: &TrainConfig, files: &TrainFiles, device: &Device, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Fitted<LanternCnn>> {
+pub fn train(
+    config: &TrainConfig,
+    files: &TrainFiles,
+    device: &Device,
+    control: &mut Control,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Fitted<LanternCnn>> {
     if config.widths.is_empty() {
         return Err(LanternError::Invalid("training needs at least one block width".into()));
     }
@@ -152,11 +165,17 @@ pub fn train(config: &TrainConfig, files: &TrainFiles, device: &Device, control:
         schedule: Schedule::Cosine(config.learning_rate),
         monitor: Some(Monitor { metric: "val_accuracy".into(), goal: Goal::Maximize }),
         patience: config.patience,
-        task: serde_json::to_value(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+        task: serde_json::to_value(config)
+            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };
-    let mut task = Classifier { config, pre: lantern_cnn::preprocess(), loss: CrossEntropyLossConfig::new().init(&device), device: device.clone() };
+    let mut task = Classifier {
+        config,
+        pre: lantern_cnn::preprocess(),
+        loss: CrossEntropyLossConfig::new().init(&device),
+        device: device.clone(),
+    };
     fit::fit(&mut task, model, AdamConfig::new().init(), &fit_config, control, on_event)
 }
 

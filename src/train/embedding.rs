@@ -114,7 +114,9 @@ pub fn retrieval_quality(embeddings: &[Vec<f32>], attributes: &[Attributes]) -> 
     let mut total = 0usize;
     let mut same = [0usize; 4];
     for i in 0..n {
-        let Some(j) = (0..n).filter(|&j| j != i).max_by(|&a, &b| cosine(&embeddings[i], &embeddings[a]).total_cmp(&cosine(&embeddings[i], &embeddings[b])))
+        let Some(j) = (0..n)
+            .filter(|&j| j != i)
+            .max_by(|&a, &b| cosine(&embeddings[i], &embeddings[a]).total_cmp(&cosine(&embeddings[i], &embeddings[b])))
         else {
             continue;
         };
@@ -131,7 +133,13 @@ pub fn retrieval_quality(embeddings: &[Vec<f32>], attributes: &[Attributes]) -> 
 }
 
 /// Embeddings of images `0..count` of `seed` with their attributes, in inference mode.
-pub fn embed_split(model: &EmbeddingCnn, seed: u64, count: usize, sizes: (u32, u32), device: &Device) -> (Vec<Vec<f32>>, Vec<Attributes>) {
+pub fn embed_split(
+    model: &EmbeddingCnn,
+    seed: u64,
+    count: usize,
+    sizes: (u32, u32),
+    device: &Device,
+) -> (Vec<Vec<f32>>, Vec<Attributes>) {
     let pre = embedding::preprocess();
     let plain = device.clone().without_autodiff();
     let model = model.valid();
@@ -186,7 +194,13 @@ impl Task for EmbeddingTask<'_> {
 }
 
 /// Train (or resume training) the embedding network.
-pub fn train(config: &EmbeddingConfig, files: &RunFiles, device: &Device, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Fitted<EmbeddingCnn>> {
+pub fn train(
+    config: &EmbeddingConfig,
+    files: &RunFiles,
+    device: &Device,
+    control: &mut Control,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Fitted<EmbeddingCnn>> {
     if config.widths.is_empty() || config.dim == 0 {
         return Err(LanternError::Invalid("training needs at least one block width and an embedding dimension".into()));
     }
@@ -203,7 +217,8 @@ pub fn train(config: &EmbeddingConfig, files: &RunFiles, device: &Device, contro
         schedule: Schedule::Cosine(config.learning_rate),
         monitor: Some(Monitor { metric: "val_agreement".into(), goal: Goal::Maximize }),
         patience: config.patience,
-        task: serde_json::to_value(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+        task: serde_json::to_value(config)
+            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };
@@ -267,9 +282,21 @@ mod tests {
         let fitted = train(&config, &files, &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
         assert_eq!(fitted.history.len(), 2);
         let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
-        assert_eq!(log.lines().next(), Some("epoch,loss,violated,val_agreement,val_shape,val_colour,val_texture,val_size"));
+        assert_eq!(
+            log.lines().next(),
+            Some("epoch,loss,violated,val_agreement,val_shape,val_colour,val_texture,val_size")
+        );
         let q = fitted.history[1].get("val_agreement").unwrap();
         assert!((0.0..=4.0).contains(&q));
-        assert!(train(&EmbeddingConfig { batch: 2, ..config }, &RunFiles::default(), &Device::flex(), &mut Control::none(), &mut |_| {}).is_err());
+        assert!(
+            train(
+                &EmbeddingConfig { batch: 2, ..config },
+                &RunFiles::default(),
+                &Device::flex(),
+                &mut Control::none(),
+                &mut |_| {}
+            )
+            .is_err()
+        );
     }
 }

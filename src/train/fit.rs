@@ -25,8 +25,8 @@
 
 use super::checkpoint;
 use super::history::{EpochRecord, Named, exact, write_log};
-use crate::error::{LanternError, Result};
 use crate::control::Control;
+use crate::error::{LanternError, Result};
 use crate::seeded::{self, Rng};
 use burn::module::Module;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
@@ -259,7 +259,8 @@ fn add_terms(sums: &mut Named, terms: &[(String, f64)], weight: f64) -> Result<(
 
 /// The run as JSON text read back, so it compares equal to a checkpoint's copy.
 fn identity(config: &FitConfig) -> Result<serde_json::Value> {
-    let text = serde_json::to_string(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?;
+    let text =
+        serde_json::to_string(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?;
     serde_json::from_str(&text).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))
 }
 
@@ -325,7 +326,13 @@ struct Run<'c, M> {
 }
 
 impl<'c, M: Module> Run<'c, M> {
-    fn start(model: M, optim: ModuleOptimizer, config: &'c FitConfig, identity: serde_json::Value, steps: usize) -> Result<Self> {
+    fn start(
+        model: M,
+        optim: ModuleOptimizer,
+        config: &'c FitConfig,
+        identity: serde_json::Value,
+        steps: usize,
+    ) -> Result<Self> {
         let fresh = LoopState {
             config: identity,
             epoch: 0,
@@ -376,7 +383,12 @@ impl<'c, M: Module> Run<'c, M> {
         (self.taken > 0).then(|| self.started.elapsed().mul_f64(remaining as f64 / self.taken as f64))
     }
 
-    fn fit<T: Task<Model = M>>(&mut self, task: &mut T, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<()> {
+    fn fit<T: Task<Model = M>>(
+        &mut self,
+        task: &mut T,
+        control: &mut Control,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<()> {
         let total = self.config.epochs * self.steps;
         while self.state.epoch < self.config.epochs && !self.state.stopped_early {
             let order = epoch_order(task.train_len(), self.config.shuffle, self.config.seed, self.state.epoch);
@@ -418,7 +430,11 @@ impl<'c, M: Module> Run<'c, M> {
         }
         let value = f64::from(loss.value.clone().into_scalar::<f32>());
         if !value.is_finite() {
-            return Err(LanternError::Invalid(format!("the loss is {value} at epoch {} step {}", at.epoch + 1, at.step + 1)));
+            return Err(LanternError::Invalid(format!(
+                "the loss is {value} at epoch {} step {}",
+                at.epoch + 1,
+                at.step + 1
+            )));
         }
         let grads = GradientsParams::from_grads(loss.value.backward(), &self.model);
         let rates = task.learning_rates(&self.model, lr);
@@ -437,14 +453,15 @@ impl<'c, M: Module> Run<'c, M> {
         let mut record = EpochRecord { epoch, terms, metrics, score: None };
         let mut improved = false;
         if let Some(m) = &self.config.monitor {
-            let score = record
-                .get(&m.metric)
-                .ok_or_else(|| LanternError::Invalid(format!("the monitored metric '{}' is not among the epoch's numbers", m.metric)))?;
+            let score = record.get(&m.metric).ok_or_else(|| {
+                LanternError::Invalid(format!("the monitored metric '{}' is not among the epoch's numbers", m.metric))
+            })?;
             record.score = Some(score);
             improved = self.best.as_ref().is_none_or(|b| m.better(score, b.score));
             if improved {
                 self.best = Some(Best { epoch, score, model: self.model.valid() });
-                self.state.best = Some(BestState { epoch, score, checkpoint: checkpoint::name(epoch * self.steps, epoch) });
+                self.state.best =
+                    Some(BestState { epoch, score, checkpoint: checkpoint::name(epoch * self.steps, epoch) });
                 self.state.since_best = 0;
             } else {
                 self.state.since_best += 1;
@@ -508,7 +525,10 @@ mod tests {
             let x: Vec<f32> = items.iter().flat_map(|&i| self.x[i * 3..i * 3 + 3].to_vec()).collect();
             let y: Vec<f32> = x.chunks(3).map(|v| v[0] - 2.0 * v[1] + 0.5 * v[2] + 0.3).collect();
             let n = items.len();
-            (Tensor::from_data(TensorData::new(x, [n, 3]), &self.device), Tensor::from_data(TensorData::new(y, [n, 1]), &self.device))
+            (
+                Tensor::from_data(TensorData::new(x, [n, 3]), &self.device),
+                Tensor::from_data(TensorData::new(y, [n, 1]), &self.device),
+            )
         }
 
         fn model(&self, seed: u64) -> Linear {
@@ -564,7 +584,13 @@ mod tests {
 
     /// Fit from initial weights drawn with `init`, recording the steps taken in this call and
     /// where it resumed.
-    fn run_from(init: u64, task: &mut Regression, config: &FitConfig, cancel: &AtomicBool, cancel_after: Option<usize>) -> (Result<Fitted<Linear>>, Vec<StepAt>, Option<StepAt>) {
+    fn run_from(
+        init: u64,
+        task: &mut Regression,
+        config: &FitConfig,
+        cancel: &AtomicBool,
+        cancel_after: Option<usize>,
+    ) -> (Result<Fitted<Linear>>, Vec<StepAt>, Option<StepAt>) {
         let mut steps = Vec::new();
         let mut resumed = None;
         let model = task.model(init);
@@ -583,7 +609,12 @@ mod tests {
         (fitted, steps, resumed)
     }
 
-    fn run(task: &mut Regression, config: &FitConfig, cancel: &AtomicBool, cancel_after: Option<usize>) -> (Result<Fitted<Linear>>, Vec<StepAt>, Option<StepAt>) {
+    fn run(
+        task: &mut Regression,
+        config: &FitConfig,
+        cancel: &AtomicBool,
+        cancel_after: Option<usize>,
+    ) -> (Result<Fitted<Linear>>, Vec<StepAt>, Option<StepAt>) {
         run_from(100, task, config, cancel, cancel_after)
     }
 
@@ -600,7 +631,11 @@ mod tests {
         let (done, steps, _) = run(&mut Regression::new(), &config(straight.path(), 4), &never, None);
         let done = done.unwrap();
         assert_eq!(steps.len(), 4 * ITEMS / 4);
-        assert!(done.history[3].get("val_mse").unwrap() < done.history[0].get("val_mse").unwrap(), "it learns: {:?}", done.history);
+        assert!(
+            done.history[3].get("val_mse").unwrap() < done.history[0].get("val_mse").unwrap(),
+            "it learns: {:?}",
+            done.history
+        );
 
         let broken = tempfile::tempdir().unwrap();
         let cfg = config(broken.path(), 4);
@@ -664,9 +699,16 @@ mod tests {
         let best = fitted.best.as_ref().unwrap();
         assert_eq!((best.epoch, best.score), (2, 0.3));
         let checkpoints = cfg.checkpoints.as_ref().unwrap();
-        let mut kept: Vec<String> = std::fs::read_dir(checkpoints).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut kept: Vec<String> = std::fs::read_dir(checkpoints)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         kept.sort();
-        assert_eq!(kept, ["step-00000012-epoch-0002", "step-00000024-epoch-0004"], "the best and the latest checkpoint");
+        assert_eq!(
+            kept,
+            ["step-00000012-epoch-0002", "step-00000024-epoch-0004"],
+            "the best and the latest checkpoint"
+        );
         let from_disk = checkpoint::load_model(&checkpoints.join(&kept[0]), task.model(1)).unwrap();
         assert_eq!(weights(&from_disk), weights(&best.model));
         assert_ne!(weights(&fitted.model), weights(&best.model));

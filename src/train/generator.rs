@@ -209,7 +209,8 @@ impl GeneratorTask<'_> {
         match &self.source {
             Source::Synth { seed, count, sizes } => {
                 let pre = &self.net.preprocess;
-                let (x, attributes) = super::classifier::batch(*seed, items.iter().map(|i| epoch * count + i), *sizes, pre, device);
+                let (x, attributes) =
+                    super::classifier::batch(*seed, items.iter().map(|i| epoch * count + i), *sizes, pre, device);
                 Ok((x, attributes.into_iter().map(|a| Some(a.shape)).collect()))
             }
             Source::Folder(samples) => {
@@ -220,7 +221,10 @@ impl GeneratorTask<'_> {
                     values.extend(x);
                     classes.push(samples[i].class);
                 }
-                Ok((Tensor::from_data(TensorData::new(values, [items.len(), 3, self.side, self.side]), device), classes))
+                Ok((
+                    Tensor::from_data(TensorData::new(values, [items.len(), 3, self.side, self.side]), device),
+                    classes,
+                ))
             }
         }
     }
@@ -240,7 +244,11 @@ impl GeneratorTask<'_> {
             ClassTarget::Prediction => argmax_rows(image_logits),
             ClassTarget::Label => labels
                 .iter()
-                .map(|c| c.ok_or_else(|| LanternError::Invalid("an image has no class label: train with --target prediction".into())))
+                .map(|c| {
+                    c.ok_or_else(|| {
+                        LanternError::Invalid("an image has no class label: train with --target prediction".into())
+                    })
+                })
                 .collect::<Result<_>>()?,
         };
         let maps = decoder.forward(taps, [h, w]);
@@ -272,10 +280,15 @@ impl GeneratorTask<'_> {
         }
         if siamese {
             if let Some(bg) = bg_features {
-                parts.push(("triplet_image", w.triplet_image, losses::triplet(image_features.detach(), fg_features.clone(), bg, w.margin)));
+                parts.push((
+                    "triplet_image",
+                    w.triplet_image,
+                    losses::triplet(image_features.detach(), fg_features.clone(), bg, w.margin),
+                ));
             }
             if w.triplet_class > 0.0 {
-                let t = losses::batch_hard_triplet(fg_features, &targets, w.margin).unwrap_or_else(|| Tensor::zeros([1], &device));
+                let t = losses::batch_hard_triplet(fg_features, &targets, w.margin)
+                    .unwrap_or_else(|| Tensor::zeros([1], &device));
                 parts.push(("triplet_class", w.triplet_class, t));
             }
         }
@@ -345,7 +358,10 @@ impl Task for GeneratorTask<'_> {
             for (i, item) in chunk.iter().enumerate() {
                 if !item.boxes.is_empty() {
                     with_boxes = true;
-                    boxes.add(&WeightMap::new(self.side, self.side, maps[i * plane..(i + 1) * plane].to_vec()), &item.boxes);
+                    boxes.add(
+                        &WeightMap::new(self.side, self.side, maps[i * plane..(i + 1) * plane].to_vec()),
+                        &item.boxes,
+                    );
                 }
             }
         }
@@ -383,7 +399,8 @@ fn sources(data: &GeneratorData, pre: &Preprocess, seed: u64, control: &Control)
                     dataset.samples.len()
                 )));
             }
-            let order = fit::epoch_order(dataset.samples.len(), true, seed ^ crate::seeded::fnv1a("generator.validation"), 0);
+            let order =
+                fit::epoch_order(dataset.samples.len(), true, seed ^ crate::seeded::fnv1a("generator.validation"), 0);
             let mut val = Vec::with_capacity(*val_count);
             for &i in &order[..*val_count] {
                 control.check()?;
@@ -399,7 +416,13 @@ fn sources(data: &GeneratorData, pre: &Preprocess, seed: u64, control: &Control)
 
 /// Train (or resume training) a generator for `config.classifier`; `on_event` receives the
 /// loop's progress and `control` cancels between steps, leaving a checkpoint to resume from.
-pub fn train(config: &GeneratorConfig, files: &GeneratorFiles, device: &Device, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<TrainedGenerator> {
+pub fn train(
+    config: &GeneratorConfig,
+    files: &GeneratorFiles,
+    device: &Device,
+    control: &mut Control,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainedGenerator> {
     let plain_device = device.clone().without_autodiff();
     let device = plain_device.clone().autodiff();
     let plain = models::load(&config.classifier, config.arch.as_deref(), &plain_device)?;
@@ -407,17 +430,26 @@ pub fn train(config: &GeneratorConfig, files: &GeneratorFiles, device: &Device, 
     let sha256 = crate::digest::sha256_file(&config.classifier).map_err(|e| LanternError::io(&config.classifier, e))?;
     let pre = plain.preprocess.clone();
     if pre.crop == 0 {
-        return Err(LanternError::Invalid("the generator trains at the classifier's fixed input side; this model has no crop size".into()));
+        return Err(LanternError::Invalid(
+            "the generator trains at the classifier's fixed input side; this model has no crop size".into(),
+        ));
     }
     let shape = GeneratorShape::for_network(&plain, config.taps.as_deref(), config.widths.as_deref())?;
     let cuts = shape.cuts(&plain)?;
     let (source, val) = sources(&config.data, &pre, config.seed, control)?;
     if config.target == ClassTarget::Label && val.iter().any(|v| v.class.is_some_and(|c| c >= plain.classes())) {
-        return Err(LanternError::Invalid(format!("the dataset has more classes than the classifier's {}", plain.classes())));
+        return Err(LanternError::Invalid(format!(
+            "the dataset has more classes than the classifier's {}",
+            plain.classes()
+        )));
     }
     let black = [0, 1, 2].map(|c| -pre.mean[c] / pre.std[c]);
     let has_boxes = val.iter().any(|v| !v.boxes.is_empty());
-    let monitor = if has_boxes { Monitor { metric: "val_maxboxacc_v2".into(), goal: Goal::Maximize } } else { Monitor { metric: "val_loss".into(), goal: Goal::Minimize } };
+    let monitor = if has_boxes {
+        Monitor { metric: "val_maxboxacc_v2".into(), goal: Goal::Maximize }
+    } else {
+        Monitor { metric: "val_loss".into(), goal: Goal::Minimize }
+    };
     let task_identity = serde_json::json!({ "config": config, "classifier_sha256": sha256, "shape": shape });
     let fit_config = FitConfig {
         epochs: config.epochs,
@@ -441,7 +473,8 @@ pub fn train(config: &GeneratorConfig, files: &GeneratorFiles, device: &Device, 
         input_size: pre.crop,
         shape,
         objective: config.objective.to_string(),
-        training: serde_json::to_value(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+        training: serde_json::to_value(config)
+            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
     };
     Ok(TrainedGenerator { fitted, meta, monitor: monitor.metric })
 }
@@ -457,14 +490,22 @@ pub fn write_plots(dir: &Path, history: &[EpochRecord]) -> Result<Vec<PathBuf>> 
     let series = |names: Vec<&str>, scale: &dyn Fn(&str) -> f64| -> Vec<Series> {
         names
             .into_iter()
-            .map(|n| Series { name: n.to_string(), points: history.iter().filter_map(|r| Some((r.epoch as f64, r.get(n)? * scale(n)))).collect() })
+            .map(|n| Series {
+                name: n.to_string(),
+                points: history.iter().filter_map(|r| Some((r.epoch as f64, r.get(n)? * scale(n)))).collect(),
+            })
             .collect()
     };
     let terms: Vec<&str> = first.terms.iter().map(|(n, _)| n.as_str()).chain(std::iter::once("val_loss")).collect();
     let metrics: Vec<&str> = first.metrics.iter().map(|(n, _)| n.as_str()).filter(|n| *n != "val_loss").collect();
     let plots = [
         ("loss.png", "Generator training: loss terms", "loss", series(terms, &|_| 1.0)),
-        ("validation.png", "Generator validation", "percent", series(metrics, &|n| if n == "val_maxboxacc_v2" { 1.0 } else { 100.0 })),
+        (
+            "validation.png",
+            "Generator validation",
+            "percent",
+            series(metrics, &|n| if n == "val_maxboxacc_v2" { 1.0 } else { 100.0 }),
+        ),
     ];
     let mut written = Vec::new();
     for (name, title, unit, s) in plots {
@@ -524,7 +565,8 @@ mod tests {
             let mut config = tiny(path.clone(), objective);
             config.epochs = 1;
             let run = tempfile::tempdir().unwrap();
-            let trained = train(&config, &files(run.path()), &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
+            let trained =
+                train(&config, &files(run.path()), &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
             let r = &trained.fitted.history[0];
             assert_eq!(r.terms.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), terms, "{objective}");
             let metrics: Vec<&str> = r.metrics.iter().map(|(n, _)| n.as_str()).collect();
@@ -556,7 +598,8 @@ mod tests {
             }
         });
         assert!(matches!(first, Err(LanternError::Cancelled)));
-        let resumed = train(&config, &files(broken.path()), &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
+        let resumed =
+            train(&config, &files(broken.path()), &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
         let (a, b) = (done.fitted.history.last().unwrap(), resumed.fitted.history.last().unwrap());
         for ((n, x), (_, y)) in a.terms.iter().chain(&a.metrics).zip(b.terms.iter().chain(&b.metrics)) {
             assert!((x - y).abs() <= 1e-4 * x.abs().max(1.0), "{n}: {x} vs {y}");
@@ -584,7 +627,10 @@ mod tests {
         let data = dir.path().join("data");
         crate::datasets::synth_folder::write(&data, 4, 1, 48, |_| {}).unwrap();
         config.data = GeneratorData::Folder { dir: data, format: Format::Synth, val_count: 4 };
-        let err = train(&config, &GeneratorFiles::default(), &Device::flex(), &mut Control::none(), &mut |_| {}).err().unwrap().to_string();
+        let err = train(&config, &GeneratorFiles::default(), &Device::flex(), &mut Control::none(), &mut |_| {})
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not enough to hold out 4 for validation"), "{err}");
     }
 }

@@ -53,7 +53,11 @@ pub fn write_log(path: &Path, history: &[EpochRecord]) -> Result<()> {
     }
     let rows: Vec<Vec<String>> = history
         .iter()
-        .map(|r| std::iter::once(r.epoch.to_string()).chain(r.terms.iter().chain(&r.metrics).map(|(_, v)| v.to_string())).collect())
+        .map(|r| {
+            std::iter::once(r.epoch.to_string())
+                .chain(r.terms.iter().chain(&r.metrics).map(|(_, v)| v.to_string()))
+                .collect()
+        })
         .collect();
     write_csv(path, &columns, &rows)
 }
@@ -147,7 +151,9 @@ mod tests {
         r.metrics.push(("nan".into(), f64::NAN));
         r.score = None;
         let back: EpochRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
-        let bits = |r: &EpochRecord| r.terms.iter().chain(&r.metrics).map(|(n, v)| (n.clone(), v.to_bits())).collect::<Vec<_>>();
+        let bits = |r: &EpochRecord| {
+            r.terms.iter().chain(&r.metrics).map(|(n, v)| (n.clone(), v.to_bits())).collect::<Vec<_>>()
+        };
         assert_eq!(bits(&back), bits(&r));
         assert_eq!(back.score, None);
     }

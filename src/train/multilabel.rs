@@ -25,11 +25,11 @@ use crate::datasets::synth_multi;
 use crate::error::{LanternError, Result};
 use crate::imaging::Preprocess;
 use crate::metrics::average_precision::mean_average_precision;
+use crate::models::OutputKind;
 use crate::models::init;
 use crate::models::lantern_cnn::{self, LanternCnn};
 use crate::models::metadata::RunAs;
 use crate::models::network::host_values;
-use crate::models::OutputKind;
 use burn::module::ParamGroup;
 use burn::optim::AdamConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
@@ -79,13 +79,22 @@ impl MultiLabelConfig {
         }
         let (train, val) = self.split();
         if train < self.batch.max(1) || val == 0 {
-            return bad(format!("{} images give {train} training images (batch {}) and {val} validation images: too few", self.images, self.batch));
+            return bad(format!(
+                "{} images give {train} training images (batch {}) and {val} validation images: too few",
+                self.images, self.batch
+            ));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) || !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite()) {
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite())
+            || !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite())
+        {
             return bad("learning rates must be positive".into());
         }
         if !(1.0..=crate::models::metadata::MAX_BOOST_ALPHA).contains(&self.alpha) {
-            return bad(format!("--alpha must be from 1 to {}, got {}", crate::models::metadata::MAX_BOOST_ALPHA, self.alpha));
+            return bad(format!(
+                "--alpha must be from 1 to {}, got {}",
+                crate::models::metadata::MAX_BOOST_ALPHA,
+                self.alpha
+            ));
         }
         Ok(())
     }
@@ -116,7 +125,12 @@ struct Images {
 impl Images {
     fn generate(config: &MultiLabelConfig, pre: &Preprocess, control: &Control) -> Result<Self> {
         let stride = 3 * (config.size as usize).pow(2);
-        let mut images = Images { values: Vec::with_capacity(config.images * stride), labels: Vec::new(), observed: Vec::new(), stride };
+        let mut images = Images {
+            values: Vec::with_capacity(config.images * stride),
+            labels: Vec::new(),
+            observed: Vec::new(),
+            stride,
+        };
         for i in 0..config.images {
             if i % 256 == 0 {
                 control.check()?;
@@ -162,7 +176,9 @@ impl MultiLabel<'_> {
         for start in (self.train..self.config.images).step_by(64) {
             control.check()?;
             let end = (start + 64).min(self.config.images);
-            scores.extend(host_values(model.forward_boosted(self.images.batch(start..end, side, &plain), self.config.alpha)));
+            scores.extend(host_values(
+                model.forward_boosted(self.images.batch(start..end, side, &plain), self.config.alpha),
+            ));
             for labels in &self.images.labels[start..end] {
                 truth.extend((0..classes).map(|c| labels.contains(&c)));
             }
@@ -181,7 +197,8 @@ impl Task for MultiLabel<'_> {
     fn loss(&mut self, model: &LanternCnn, items: &[usize], at: StepAt) -> Result<Loss> {
         let classes = SHAPES.len();
         let x = self.images.batch(items.iter().copied(), self.config.size as usize, &self.device);
-        let observed: Vec<f32> = items.iter().flat_map(|&i| self.observed[i * classes..(i + 1) * classes].iter().copied()).collect();
+        let observed: Vec<f32> =
+            items.iter().flat_map(|&i| self.observed[i * classes..(i + 1) * classes].iter().copied()).collect();
         let logits = model.forward_boosted(x, self.config.alpha);
         let loss = batch_loss(logits, &observed, self.config.scheme, at.epoch)?;
         let modified = loss.modified.iter().filter(|&&m| m).count();
@@ -199,14 +216,17 @@ impl Task for MultiLabel<'_> {
     }
 
     fn learning_rates(&self, model: &LanternCnn, lr: f64) -> ModuleLearningRate {
-        ModuleLrScheduler::new(lr).with_group(ParamGroup::ids_from_module(model.head().clone()), lr * self.config.head_lr_factor).step()
+        ModuleLrScheduler::new(lr)
+            .with_group(ParamGroup::ids_from_module(model.head().clone()), lr * self.config.head_lr_factor)
+            .step()
     }
 
     fn state(&self) -> serde_json::Value {
         if self.config.scheme != Scheme::LlCp {
             return serde_json::Value::Null;
         }
-        let positives: Vec<usize> = self.observed.iter().enumerate().filter(|(_, o)| **o == 1.0).map(|(k, _)| k).collect();
+        let positives: Vec<usize> =
+            self.observed.iter().enumerate().filter(|(_, o)| **o == 1.0).map(|(k, _)| k).collect();
         serde_json::json!({ "positives": positives })
     }
 
@@ -228,7 +248,13 @@ impl Task for MultiLabel<'_> {
 }
 
 /// Train (or resume training) a multi-label classifier; `files` as the classifier's.
-pub fn train(config: &MultiLabelConfig, files: &super::classifier::TrainFiles, device: &Device, control: &mut Control, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Fitted<LanternCnn>> {
+pub fn train(
+    config: &MultiLabelConfig,
+    files: &super::classifier::TrainFiles,
+    device: &Device,
+    control: &mut Control,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Fitted<LanternCnn>> {
     config.validate()?;
     let device = device.clone().autodiff();
     let classes = SHAPES.len();
@@ -247,7 +273,8 @@ pub fn train(config: &MultiLabelConfig, files: &super::classifier::TrainFiles, d
         schedule: Schedule::Constant(config.learning_rate),
         monitor: Some(Monitor { metric: "val_map".into(), goal: Goal::Maximize }),
         patience: None,
-        task: serde_json::to_value(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+        task: serde_json::to_value(config)
+            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };
@@ -346,7 +373,13 @@ mod tests {
         let device = Device::flex().autodiff();
         let config = tiny(Scheme::An, 1.0);
         let model = LanternCnn::new(&config.widths, SHAPES.len(), &device);
-        let task = MultiLabel { config: &config, images: Images { values: vec![], labels: vec![], observed: vec![], stride: 0 }, train: 0, observed: vec![], device };
+        let task = MultiLabel {
+            config: &config,
+            images: Images { values: vec![], labels: vec![], observed: vec![], stride: 0 },
+            train: 0,
+            observed: vec![],
+            device,
+        };
         let rates = task.learning_rates(&model, 0.5);
         let mut seen = Vec::new();
         model.head().clone().visit(&mut RateCollector { rates: &rates, seen: &mut seen });

@@ -22,8 +22,8 @@
 
 use crate::error::{LanternError, Result};
 use burn::tensor::Tensor;
-use burn::tensor::activation::softplus;
 use burn::tensor::TensorData;
+use burn::tensor::activation::softplus;
 use serde::{Deserialize, Serialize};
 
 crate::names::named_enum! {
@@ -127,7 +127,10 @@ pub fn batch_loss(logits: Tensor<2>, observed: &[f32], scheme: Scheme, epoch: us
     }
     let host = crate::models::network::host_values(losses.clone().detach());
     let modified = large_losses(&host, observed, k);
-    let mask = Tensor::<2>::from_data(TensorData::new(modified.iter().map(|&m| f32::from(u8::from(m))).collect::<Vec<f32>>(), [b, c]), &device);
+    let mask = Tensor::<2>::from_data(
+        TensorData::new(modified.iter().map(|&m| f32::from(u8::from(m))).collect::<Vec<f32>>(), [b, c]),
+        &device,
+    );
     let kept = losses * (mask.clone().neg() + 1.0);
     let value = match scheme {
         Scheme::LlR => kept,
@@ -167,7 +170,11 @@ mod tests {
         let losses = [0.9, 2.0, 0.3, 1.5, 1.5, 0.1];
         let observed = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
         // Unobserved losses, descending: 1.5, 1.5, 0.9, 0.3, 0.1. The observed 2.0 never counts.
-        assert_eq!(large_losses(&losses, &observed, 1), [false, false, false, true, true, false], "a tie enters together");
+        assert_eq!(
+            large_losses(&losses, &observed, 1),
+            [false, false, false, true, true, false],
+            "a tie enters together"
+        );
         assert_eq!(large_losses(&losses, &observed, 3), [true, false, false, true, true, false]);
         assert_eq!(large_losses(&losses, &observed, 0), [false; 6]);
         assert_eq!(large_losses(&losses, &observed, 99), [true, false, true, true, true, true]);

@@ -23,7 +23,12 @@ pub fn seeded_resnet50(dir: &Path) -> (StateDict, PathBuf) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e[0].as_str().unwrap().to_string(), e[1].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()))
+        .map(|e| {
+            (
+                e[0].as_str().unwrap().to_string(),
+                e[1].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect(),
+            )
+        })
         .collect();
     let dict = StateDict::seeded(&layout, record["seed"].as_u64().unwrap());
     let onnx = dir.join("resnet50_seeded.onnx");

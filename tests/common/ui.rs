@@ -2,12 +2,15 @@
 //! worker thread has answered.
 
 use egui_kittest::Harness;
-use lantern::app::{Launch, LanternApp};
+use lantern::app::{LanternApp, Launch};
 use std::time::{Duration, Instant};
 
 /// The app at 1200 x 800 points, one pixel per point.
 pub fn harness<'a>(launch: Launch) -> Harness<'a, LanternApp> {
-    Harness::builder().with_size(egui::vec2(1200.0, 800.0)).with_pixels_per_point(1.0).build_eframe(move |cc| LanternApp::new(cc, launch))
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .with_pixels_per_point(1.0)
+        .build_eframe(move |cc| LanternApp::new(cc, launch))
 }
 
 /// Step frames until `done` holds (the worker computes on its own thread).

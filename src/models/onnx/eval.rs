@@ -7,11 +7,11 @@ use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Int, Slice, Tensor, TensorData};
 
-use super::host;
-use super::ops::{axis, Binary, CastTo, Compare, Op, PadKind, Reduce, Unary, Window};
-use super::proto::HostTensor;
-use super::value::{device_mask, each, unify, with, BoolF, Bools, Ints, Value, F};
 use super::OnnxError;
+use super::host;
+use super::ops::{Binary, CastTo, Compare, Op, PadKind, Reduce, Unary, Window, axis};
+use super::proto::HostTensor;
+use super::value::{BoolF, Bools, F, Ints, Value, device_mask, each, unify, with};
 
 /// Apply a host function, generic over the element type and returning `(dims, values)`, to an
 /// integer or boolean value (floats take the device path before this is reached).
@@ -84,15 +84,26 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
     let one = |v: Value| Ok(vec![v]);
     match op {
         Op::Unary(u) => match (u, input(inputs, 0)?) {
-            (Unary::Neg, Value::Int(i)) => one(Value::Int(Ints { dims: i.dims.clone(), values: i.values.iter().map(|v| v.wrapping_neg()).collect() })),
-            (Unary::Abs, Value::Int(i)) => one(Value::Int(Ints { dims: i.dims.clone(), values: i.values.iter().map(|v| v.wrapping_abs()).collect() })),
+            (Unary::Neg, Value::Int(i)) => one(Value::Int(Ints {
+                dims: i.dims.clone(),
+                values: i.values.iter().map(|v| v.wrapping_neg()).collect(),
+            })),
+            (Unary::Abs, Value::Int(i)) => one(Value::Int(Ints {
+                dims: i.dims.clone(),
+                values: i.values.iter().map(|v| v.wrapping_abs()).collect(),
+            })),
             (_, v) => {
                 let scalar = matches!(v, Value::Float { scalar: true, .. });
                 Ok(vec![Value::Float { t: unary(*u, v.to_float(device)?), scalar }])
             }
         },
         // Max and Min take any number of inputs: fold them (the arithmetic operators have two).
-        Op::Binary(b) => inputs.iter().flatten().skip(1).try_fold(input(inputs, 0)?.clone(), |acc, v| binary_values(*b, &acc, v, device)).map(|v| vec![v]),
+        Op::Binary(b) => inputs
+            .iter()
+            .flatten()
+            .skip(1)
+            .try_fold(input(inputs, 0)?.clone(), |acc, v| binary_values(*b, &acc, v, device))
+            .map(|v| vec![v]),
         Op::Compare(c) => one(Value::Bool(compare(*c, input(inputs, 0)?, input(inputs, 1)?)?)),
         Op::Not => {
             let b = input(inputs, 0)?.to_bools();
@@ -130,7 +141,13 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
             let x = rank4(float(inputs, 0, device)?, "MaxPool")?;
             let [_, _, h, wd] = x.dims();
             let k = w.kernel.expect("parsed with a kernel");
-            let options = MaxPoolOptions { kernel_size: k, stride: w.strides, padding: [w.pads_for(0, h, k[0]), w.pads_for(1, wd, k[1])], dilation: w.dilations, ceil_mode: w.ceil };
+            let options = MaxPoolOptions {
+                kernel_size: k,
+                stride: w.strides,
+                padding: [w.pads_for(0, h, k[0]), w.pads_for(1, wd, k[1])],
+                dilation: w.dilations,
+                ceil_mode: w.ceil,
+            };
             check_window(h, wd, &options.kernel_size, &options.padding, &options.dilation)?;
             one(Value::float(F::R4(max_pool2d(x, options))))
         }
@@ -140,7 +157,13 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
             let k = w.kernel.expect("parsed with a kernel");
             let padding = [w.pads_for(0, h, k[0]), w.pads_for(1, wd, k[1])];
             check_window(h, wd, &k, &padding, &[1, 1])?;
-            let options = AvgPoolOptions { kernel_size: k, stride: w.strides, padding, count_include_pad: *count_include_pad, ceil_mode: w.ceil };
+            let options = AvgPoolOptions {
+                kernel_size: k,
+                stride: w.strides,
+                padding,
+                count_include_pad: *count_include_pad,
+                ceil_mode: w.ceil,
+            };
             one(Value::float(F::R4(avg_pool2d(x, options))))
         }
         Op::GlobalPool { max } => {
@@ -161,7 +184,8 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
                 (None, Some(v)) => v.to_ints().values,
                 (None, None) => vec![],
             };
-            reduce(float(inputs, 0, device)?, *kind, &axes, *keepdims, *noop_with_empty_axes).map(|t| vec![Value::float(t)])
+            reduce(float(inputs, 0, device)?, *kind, &axes, *keepdims, *noop_with_empty_axes)
+                .map(|t| vec![Value::float(t)])
         }
         Op::Softmax { axis: a, log } => {
             let t = float(inputs, 0, device)?;
@@ -211,7 +235,9 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
                 return Err(shape_error(format!("perm {perm:?} is not a permutation of {r} axes")));
             }
             one(match v {
-                Value::Float { t, scalar } => Value::Float { t: each!(t.clone(), x => permute_any(x, &perm)), scalar: *scalar },
+                Value::Float { t, scalar } => {
+                    Value::Float { t: each!(t.clone(), x => permute_any(x, &perm)), scalar: *scalar }
+                }
                 other => on_host!(other, dims, values => host::transpose(dims, values, &perm)),
             })
         }
@@ -238,7 +264,10 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
         Op::Unsqueeze { axes } => {
             let v = input(inputs, 0)?;
             let dims = v.dims();
-            let axes = axes.clone().or_else(|| inputs.get(1).and_then(Option::as_ref).map(|a| a.to_ints().values)).unwrap_or_default();
+            let axes = axes
+                .clone()
+                .or_else(|| inputs.get(1).and_then(Option::as_ref).map(|a| a.to_ints().values))
+                .unwrap_or_default();
             let r = dims.len() + axes.len();
             let mut at = axes.iter().map(|&a| axis(a, r)).collect::<Result<Vec<_>, _>>()?;
             at.sort_unstable();
@@ -263,7 +292,9 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
             let out: Vec<usize> = v.dims().iter().zip(&times).map(|(d, t)| d.saturating_mul(*t)).collect();
             check_created(&out, "Tile")?;
             match v {
-                Value::Float { t, .. } if times.len() == t.rank() => one(Value::float(each!(t.clone(), x => x.repeat(&times)))),
+                Value::Float { t, .. } if times.len() == t.rank() => {
+                    one(Value::float(each!(t.clone(), x => x.repeat(&times))))
+                }
                 _ => Err(shape_error("Tile runs on float tensors with one repeat count per axis")),
             }
         }
@@ -280,9 +311,16 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
             check_created(&dims, "ConstantOfShape")?;
             let count: usize = dims.iter().product();
             one(match value {
-                HostTensor::Float { values, .. } => Value::Float { t: F::from_values(vec![values.first().copied().unwrap_or(0.0); count.max(1)], &dims, device)?, scalar: dims.is_empty() },
-                HostTensor::Int { values, .. } => Value::Int(Ints { values: vec![values.first().copied().unwrap_or(0); count], dims }),
-                HostTensor::Bool { values, .. } => Value::Bool(Bools { values: vec![values.first().copied().unwrap_or(false); count], dims }),
+                HostTensor::Float { values, .. } => Value::Float {
+                    t: F::from_values(vec![values.first().copied().unwrap_or(0.0); count.max(1)], &dims, device)?,
+                    scalar: dims.is_empty(),
+                },
+                HostTensor::Int { values, .. } => {
+                    Value::Int(Ints { values: vec![values.first().copied().unwrap_or(0); count], dims })
+                }
+                HostTensor::Bool { values, .. } => {
+                    Value::Bool(Bools { values: vec![values.first().copied().unwrap_or(false); count], dims })
+                }
             })
         }
         Op::Constant(t) => one(constant_value(t, device)?),
@@ -320,12 +358,20 @@ pub fn eval(op: &Op, inputs: &[Option<Value>], outputs: usize, device: &Device) 
                 CastTo::Bool => Value::Bool(v.to_bools()),
             })
         }
-        Op::Where => where_values(&input(inputs, 0)?.to_bools(), input(inputs, 1)?, input(inputs, 2)?, device).map(|v| vec![v]),
+        Op::Where => {
+            where_values(&input(inputs, 0)?.to_bools(), input(inputs, 1)?, input(inputs, 2)?, device).map(|v| vec![v])
+        }
         Op::Pad { mode } => pad(inputs, *mode, device).map(|v| vec![v]),
     }
 }
 
-fn check_window(h: usize, w: usize, kernel: &[usize; 2], padding: &[(usize, usize); 2], dilation: &[usize; 2]) -> Result<(), OnnxError> {
+fn check_window(
+    h: usize,
+    w: usize,
+    kernel: &[usize; 2],
+    padding: &[(usize, usize); 2],
+    dilation: &[usize; 2],
+) -> Result<(), OnnxError> {
     for (axis, len) in [h, w].into_iter().enumerate() {
         let span = (kernel[axis] - 1) * dilation[axis] + 1;
         if len + padding[axis].0 + padding[axis].1 < span {
@@ -426,7 +472,11 @@ pub fn binary(op: Binary, a: F, b: F) -> Result<F, OnnxError> {
         }
         Binary::Mod | Binary::Fmod => {
             let q = pair!(a.clone(), b.clone(), x, y => x / y);
-            let q = if op == Binary::Mod { each!(q, x => x.floor()) } else { each!(q, x => x.clone().sign() * x.abs().floor()) };
+            let q = if op == Binary::Mod {
+                each!(q, x => x.floor())
+            } else {
+                each!(q, x => x.clone().sign() * x.abs().floor())
+            };
             binary(Binary::Sub, a, binary(Binary::Mul, b, q)?)?
         }
         Binary::Pow => {
@@ -512,7 +562,10 @@ fn conv(inputs: &[Option<Value>], window: &Window, groups: usize, device: &Devic
     let [_, cin, h, wd] = x.dims();
     let [cout, per_group, kh, kw] = w.dims();
     if per_group * groups != cin || cout % groups != 0 || bias.as_ref().is_some_and(|b| b.dims()[0] != cout) {
-        return Err(shape_error(format!("Conv weight {:?} (groups {groups}) does not fit an input of {cin} channels", w.dims())));
+        return Err(shape_error(format!(
+            "Conv weight {:?} (groups {groups}) does not fit an input of {cin} channels",
+            w.dims()
+        )));
     }
     let padding = [window.pads_for(0, h, kh), window.pads_for(1, wd, kw)];
     check_window(h, wd, &[kh, kw], &padding, &window.dilations)?;
@@ -563,7 +616,11 @@ fn reduce(t: F, kind: Reduce, axes: &[i64], keepdims: bool, noop_when_empty: boo
     if axes.is_empty() && noop_when_empty {
         return Ok(t);
     }
-    let mut axes = if axes.is_empty() { (0..r).collect() } else { axes.iter().map(|&a| axis(a, r)).collect::<Result<Vec<_>, _>>()? };
+    let mut axes = if axes.is_empty() {
+        (0..r).collect()
+    } else {
+        axes.iter().map(|&a| axis(a, r)).collect::<Result<Vec<_>, _>>()?
+    };
     axes.sort_unstable();
     axes.dedup();
     let dims = t.dims();
@@ -624,9 +681,13 @@ fn einsum(equation: &str, inputs: &[Option<Value>], device: &Device) -> Result<F
     let (lhs, out) = equation.split_once("->").expect("checked at parse");
     let terms: Vec<&str> = lhs.split(',').collect();
     if terms.len() != operands.len() || terms.iter().zip(&operands).any(|(t, o)| t.len() != o.rank()) {
-        return Err(shape_error(format!("einsum '{equation}' does not fit operands of ranks {:?}", operands.iter().map(F::rank).collect::<Vec<_>>())));
+        return Err(shape_error(format!(
+            "einsum '{equation}' does not fit operands of ranks {:?}",
+            operands.iter().map(F::rank).collect::<Vec<_>>()
+        )));
     }
-    let ops: Vec<burn::tensor::EinsumOperand<burn::tensor::Float>> = operands.into_iter().map(|o| with!(o, t => t.into())).collect();
+    let ops: Vec<burn::tensor::EinsumOperand<burn::tensor::Float>> =
+        operands.into_iter().map(|o| with!(o, t => t.into())).collect();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match out.len() {
         1 => Some(F::R1(Tensor::einsum(equation, ops))),
         2 => Some(F::R2(Tensor::einsum(equation, ops))),
@@ -655,7 +716,11 @@ pub fn reshape_target(input: &[usize], shape: &[i64], allowzero: bool) -> Result
                 infer = Some(i);
                 dims.push(1);
             }
-            0 if !allowzero => dims.push(*input.get(i).ok_or_else(|| shape_error(format!("Reshape copies axis {i} of {input:?}, which has none")))?),
+            0 if !allowzero => dims.push(
+                *input
+                    .get(i)
+                    .ok_or_else(|| shape_error(format!("Reshape copies axis {i} of {input:?}, which has none")))?,
+            ),
             s if s >= 0 => dims.push(s as usize),
             _ => return Err(shape_error(format!("Reshape to {shape:?}: invalid target"))),
         }
@@ -683,15 +748,19 @@ fn reshape_value(v: &Value, dims: &[usize]) -> Result<Value, OnnxError> {
 }
 
 fn concat(inputs: &[Option<Value>], a: i64, device: &Device) -> Result<Value, OnnxError> {
-    let parts: Vec<&Value> = inputs.iter().flatten().filter(|v| v.dims().iter().product::<usize>() > 0 || v.dims().is_empty()).collect();
+    let parts: Vec<&Value> =
+        inputs.iter().flatten().filter(|v| v.dims().iter().product::<usize>() > 0 || v.dims().is_empty()).collect();
     let first = parts.first().ok_or_else(|| shape_error("Concat of nothing"))?;
     let r = first.dims().len().max(1);
     let d = axis(a, r)?;
     if parts.iter().all(|p| matches!(p, Value::Int(_))) {
-        let host: Vec<(Vec<usize>, Vec<i64>)> = parts.iter().map(|p| {
-            let i = p.to_ints();
-            (if i.dims.is_empty() { vec![1] } else { i.dims }, i.values)
-        }).collect();
+        let host: Vec<(Vec<usize>, Vec<i64>)> = parts
+            .iter()
+            .map(|p| {
+                let i = p.to_ints();
+                (if i.dims.is_empty() { vec![1] } else { i.dims }, i.values)
+            })
+            .collect();
         let (dims, values) = host::concat(&host, d)?;
         return Ok(Value::Int(Ints { dims, values }));
     }
@@ -705,7 +774,16 @@ fn concat(inputs: &[Option<Value>], a: i64, device: &Device) -> Result<Value, On
     }
     macro_rules! cat {
         ($variant:ident) => {
-            F::$variant(Tensor::cat(tensors.into_iter().map(|t| match t { F::$variant(x) => x, _ => unreachable!("ranks checked") }).collect(), d))
+            F::$variant(Tensor::cat(
+                tensors
+                    .into_iter()
+                    .map(|t| match t {
+                        F::$variant(x) => x,
+                        _ => unreachable!("ranks checked"),
+                    })
+                    .collect(),
+                d,
+            ))
         };
     }
     Ok(Value::float(match dims0.len() {
@@ -775,14 +853,16 @@ fn split(inputs: &[Option<Value>], a: i64, sizes: Option<&[i64]>, outputs: usize
     let dims = v.dims();
     let d = axis(a, dims.len())?;
     let n = dims[d];
-    let sizes: Vec<usize> = match sizes.map(<[i64]>::to_vec).or_else(|| inputs.get(1).and_then(Option::as_ref).map(|s| s.to_ints().values)) {
-        Some(s) => s.iter().map(|&x| x.max(0) as usize).collect(),
-        None => {
-            let k = outputs.max(1);
-            let each = n.div_ceil(k);
-            (0..k).map(|i| each.min(n.saturating_sub(i * each))).collect()
-        }
-    };
+    let sizes: Vec<usize> =
+        match sizes.map(<[i64]>::to_vec).or_else(|| inputs.get(1).and_then(Option::as_ref).map(|s| s.to_ints().values))
+        {
+            Some(s) => s.iter().map(|&x| x.max(0) as usize).collect(),
+            None => {
+                let k = outputs.max(1);
+                let each = n.div_ceil(k);
+                (0..k).map(|i| each.min(n.saturating_sub(i * each))).collect()
+            }
+        };
     if sizes.iter().sum::<usize>() != n || sizes.contains(&0) {
         return Err(shape_error(format!("Split of {n} into {sizes:?}")));
     }
@@ -805,7 +885,10 @@ fn gather(data: &Value, indices: &Ints, a: i64, device: &Device) -> Result<Value
     match data {
         Value::Float { t, .. } => {
             let idx = host::normalized_indices(&indices.values, dims[d])?;
-            let picked = Tensor::<1, Int>::from_data(TensorData::new(idx.iter().map(|&i| i as i64).collect::<Vec<_>>(), [idx.len()]), device);
+            let picked = Tensor::<1, Int>::from_data(
+                TensorData::new(idx.iter().map(|&i| i as i64).collect::<Vec<_>>(), [idx.len()]),
+                device,
+            );
             let selected = each!(t.clone(), x => x.select(d, picked.clone()));
             let mut out = dims[..d].to_vec();
             out.extend(&indices.dims);
@@ -831,7 +914,10 @@ fn where_values(cond: &Bools, x: &Value, y: &Value, device: &Device) -> Result<V
         let (_, c) = host::expand(&cond.dims, &cond.values, &dims)?;
         let (_, a) = host::expand(&a.dims, &a.values, &dims)?;
         let (_, b) = host::expand(&b.dims, &b.values, &dims)?;
-        return Ok(Value::Int(Ints { values: c.iter().zip(a.iter().zip(&b)).map(|(&c, (&a, &b))| if c { a } else { b }).collect(), dims }));
+        return Ok(Value::Int(Ints {
+            values: c.iter().zip(a.iter().zip(&b)).map(|(&c, (&a, &b))| if c { a } else { b }).collect(),
+            dims,
+        }));
     }
     let (a, b) = (x.to_float(device)?, y.to_float(device)?);
     let dims = host::broadcast_dims(&host::broadcast_dims(&cond.dims, &a.dims())?, &b.dims())?;
@@ -860,7 +946,9 @@ fn pad(inputs: &[Option<Value>], mode: PadKind, device: &Device) -> Result<Value
         None => (0..r).collect(),
     };
     if pads.len() != 2 * axes.len() || pads.iter().any(|&p| !(0..=1 << 20).contains(&p)) {
-        return Err(shape_error(format!("Pad's pads {pads:?} must be two non-negative values per axis (cropping is not supported)")));
+        return Err(shape_error(format!(
+            "Pad's pads {pads:?} must be two non-negative values per axis (cropping is not supported)"
+        )));
     }
     let mut pairs = vec![(0usize, 0usize); r];
     for (k, &a) in axes.iter().enumerate() {
@@ -911,7 +999,8 @@ mod tests {
     fn slicing_with_negative_steps_reverses() {
         let t = Value::float(f(vec![0.0, 1.0, 2.0, 3.0], &[4]));
         let ints = |v: Vec<i64>| Some(Value::Int(Ints::vector(v)));
-        let out = slice(&[Some(t.clone()), ints(vec![-1]), ints(vec![i64::MIN]), ints(vec![0]), ints(vec![-1])]).unwrap();
+        let out =
+            slice(&[Some(t.clone()), ints(vec![-1]), ints(vec![i64::MIN]), ints(vec![0]), ints(vec![-1])]).unwrap();
         match out {
             Value::Float { t, .. } => assert_eq!(t.values(), vec![3.0, 2.0, 1.0, 0.0]),
             _ => panic!("float in, float out"),

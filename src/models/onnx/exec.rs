@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use burn::tensor::Device;
 
-use super::eval::{constant_value, eval};
-use super::ops::{display_name, Op};
-use super::proto::ModelDef;
-use super::value::{each, Value, F};
 use super::OnnxError;
+use super::eval::{constant_value, eval};
+use super::ops::{Op, display_name};
+use super::proto::ModelDef;
+use super::value::{F, Value, each};
 
 /// Inference BatchNorm folded into the convolution before it, as exporters do by default:
 /// `W' = W * s[c_out]`, `b' = (b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`, when the
@@ -26,7 +26,13 @@ use super::OnnxError;
 /// of the convolution's output. The norm becomes an identity; the convolution's own output (the
 /// pre-norm tensor) then holds the normalised values, so it is no longer offered as a layer.
 /// Exact up to float rounding; saves a pass over the map per convolution.
-fn fold_batch_norms(steps: &mut [Step], table: &mut Vec<Option<Value>>, names: &mut Vec<String>, output: usize, device: &Device) -> Result<HashSet<usize>, OnnxError> {
+fn fold_batch_norms(
+    steps: &mut [Step],
+    table: &mut Vec<Option<Value>>,
+    names: &mut Vec<String>,
+    output: usize,
+    device: &Device,
+) -> Result<HashSet<usize>, OnnxError> {
     let mut folded = HashSet::new();
     let mut readers: HashMap<usize, usize> = HashMap::new();
     for step in steps.iter() {
@@ -34,16 +40,24 @@ fn fold_batch_norms(steps: &mut [Step], table: &mut Vec<Option<Value>>, names: &
             *readers.entry(i).or_default() += 1;
         }
     }
-    let producer: HashMap<usize, usize> = steps.iter().enumerate().flat_map(|(s, st)| st.outputs.iter().map(move |&o| (o, s))).collect();
+    let producer: HashMap<usize, usize> =
+        steps.iter().enumerate().flat_map(|(s, st)| st.outputs.iter().map(move |&o| (o, s))).collect();
     for t in 0..steps.len() {
         let Op::BatchNorm { epsilon } = steps[t].op else { continue };
         let Some(Some(x)) = steps[t].inputs.first().copied() else { continue };
         let Some(&c) = producer.get(&x) else { continue };
-        if !matches!(steps[c].op, Op::Conv { .. }) || readers.get(&x) != Some(&1) || x == output || steps[c].outputs.len() != 1 {
+        if !matches!(steps[c].op, Op::Conv { .. })
+            || readers.get(&x) != Some(&1)
+            || x == output
+            || steps[c].outputs.len() != 1
+        {
             continue;
         }
-        let constant = |i: Option<&Option<usize>>| i.copied().flatten().and_then(|v| table[v].as_ref().map(|val| (v, val)));
-        let params: Option<Vec<Vec<f32>>> = (1..5).map(|k| constant(steps[t].inputs.get(k)).and_then(|(_, v)| v.to_float(device).ok()).map(|f| f.values())).collect();
+        let constant =
+            |i: Option<&Option<usize>>| i.copied().flatten().and_then(|v| table[v].as_ref().map(|val| (v, val)));
+        let params: Option<Vec<Vec<f32>>> = (1..5)
+            .map(|k| constant(steps[t].inputs.get(k)).and_then(|(_, v)| v.to_float(device).ok()).map(|f| f.values()))
+            .collect();
         let (Some(params), Some((_, w))) = (params, constant(steps[c].inputs.get(1))) else { continue };
         let w = w.to_float(device)?;
         let dims = w.dims();
@@ -144,7 +158,10 @@ impl Graph {
         let mut constants: HashMap<usize, Value> = HashMap::new();
         for (name, t) in &model.initializers {
             let id = id_of(name, &mut names);
-            constants.insert(id, constant_value(t, device).map_err(|e| OnnxError::File(format!("initializer '{name}': {e}")))?);
+            constants.insert(
+                id,
+                constant_value(t, device).map_err(|e| OnnxError::File(format!("initializer '{name}': {e}")))?,
+            );
         }
         let mut steps = Vec::with_capacity(model.nodes.len());
         for node in &model.nodes {
@@ -153,7 +170,8 @@ impl Graph {
             let outputs = node.outputs.iter().map(|n| id_of(if n.is_empty() { "" } else { n }, &mut names)).collect();
             steps.push(Step { op, inputs, outputs, name: display_name(node), kind: node.op.clone() });
         }
-        let output = *ids.get(&model.outputs[0]).ok_or_else(|| OnnxError::File("the output is never computed".into()))?;
+        let output =
+            *ids.get(&model.outputs[0]).ok_or_else(|| OnnxError::File("the output is never computed".into()))?;
         let mut producer = vec![None; names.len()];
         for (s, step) in steps.iter().enumerate() {
             for &o in &step.outputs {
@@ -179,7 +197,18 @@ impl Graph {
         let folded = fold_batch_norms(&mut steps, &mut table, &mut names, output, device)?;
         producer.resize(names.len(), None);
         let dynamic_batch = model.input.dims.first().is_some_and(Option::is_none);
-        Ok(Graph { names, producer, steps, constants: table, input, output, device: device.clone(), dynamic_batch, folded, cuts: Mutex::new(HashMap::new()) })
+        Ok(Graph {
+            names,
+            producer,
+            steps,
+            constants: table,
+            input,
+            output,
+            device: device.clone(),
+            dynamic_batch,
+            folded,
+            cuts: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn is_constant(&self, id: usize) -> bool {
@@ -281,7 +310,12 @@ impl Graph {
     }
 
     /// [`Graph::run`] with `hook` applied to every value a step computes, by value id.
-    fn run_hooked(&self, env: &mut [Option<Value>], schedule: &Schedule, hook: &mut dyn FnMut(usize, Value) -> Result<Value, OnnxError>) -> Result<(), OnnxError> {
+    fn run_hooked(
+        &self,
+        env: &mut [Option<Value>],
+        schedule: &Schedule,
+        hook: &mut dyn FnMut(usize, Value) -> Result<Value, OnnxError>,
+    ) -> Result<(), OnnxError> {
         for (&s, free) in schedule.steps.iter().zip(&schedule.free) {
             let step = &self.steps[s];
             let args: Vec<Option<Value>> = step
@@ -289,7 +323,9 @@ impl Graph {
                 .iter()
                 .map(|i| i.and_then(|i| self.constants[i].clone().or_else(|| env[i].clone())))
                 .collect();
-            if let Some(missing) = step.inputs.iter().zip(&args).find_map(|(i, a)| (i.is_some() && a.is_none()).then(|| i.unwrap())) {
+            if let Some(missing) =
+                step.inputs.iter().zip(&args).find_map(|(i, a)| (i.is_some() && a.is_none()).then(|| i.unwrap()))
+            {
                 return Err(OnnxError::Shape(format!("'{}' is not available", self.names[missing])).at(step));
             }
             let out = eval(&step.op, &args, step.outputs.len(), &self.device).map_err(|e| e.at(step))?;
@@ -340,7 +376,10 @@ impl Graph {
         };
         self.run_hooked(&mut env, &schedule, &mut hook)?;
         let out = env[self.output].take().ok_or_else(|| OnnxError::Shape("the output was not computed".into()))?;
-        let probed = probes.iter().map(|p| seen.remove(p).ok_or_else(|| OnnxError::Shape(format!("'{}' was not computed", self.names[*p])))).collect::<Result<Vec<_>, _>>()?;
+        let probed = probes
+            .iter()
+            .map(|p| seen.remove(p).ok_or_else(|| OnnxError::Shape(format!("'{}' was not computed", self.names[*p]))))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((out, probed))
     }
 

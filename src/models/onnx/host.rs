@@ -1,8 +1,8 @@
 //! Integer and boolean tensors on the host: the shape arithmetic of exported graphs (Shape →
 //! Gather → Concat → Reshape, Range, Equal/Where in dynamo exports) with numpy broadcasting.
 
-use super::value::{Bools, Ints};
 use super::OnnxError;
+use super::value::{Bools, Ints};
 
 /// The broadcast shape of two shapes (numpy rules: aligned on the right, 1 stretches).
 pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Result<Vec<usize>, OnnxError> {
@@ -49,7 +49,11 @@ fn broadcast_index(dims: &[usize], out: &[usize]) -> Vec<usize> {
 }
 
 /// Elementwise `f` on two host tensors with broadcasting.
-pub fn zip<A: Copy, B: Copy, T>(a: (&[usize], &[A]), b: (&[usize], &[B]), f: impl Fn(A, B) -> T) -> Result<(Vec<usize>, Vec<T>), OnnxError> {
+pub fn zip<A: Copy, B: Copy, T>(
+    a: (&[usize], &[A]),
+    b: (&[usize], &[B]),
+    f: impl Fn(A, B) -> T,
+) -> Result<(Vec<usize>, Vec<T>), OnnxError> {
     let out = broadcast_dims(a.0, b.0)?;
     let ia = broadcast_index(a.0, &out);
     let ib = broadcast_index(b.0, &out);
@@ -60,17 +64,29 @@ pub fn zip<A: Copy, B: Copy, T>(a: (&[usize], &[A]), b: (&[usize], &[B]), f: imp
 /// non-negative sizes it sees; division by zero is an error, not a panic).
 pub fn int_binary(a: &Ints, b: &Ints, f: impl Fn(i64, i64) -> Option<i64>) -> Result<Ints, OnnxError> {
     let (dims, values) = zip((&a.dims, &a.values), (&b.dims, &b.values), |x, y| f(x, y))?;
-    let values = values.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| OnnxError::Shape("integer overflow or division by zero".into()))?;
+    let values = values
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| OnnxError::Shape("integer overflow or division by zero".into()))?;
     Ok(Ints { dims, values })
 }
 
-pub fn compare<T: Copy + PartialOrd>(a: (&[usize], &[T]), b: (&[usize], &[T]), f: impl Fn(T, T) -> bool) -> Result<Bools, OnnxError> {
+pub fn compare<T: Copy + PartialOrd>(
+    a: (&[usize], &[T]),
+    b: (&[usize], &[T]),
+    f: impl Fn(T, T) -> bool,
+) -> Result<Bools, OnnxError> {
     let (dims, values) = zip(a, b, f)?;
     Ok(Bools { dims, values })
 }
 
 /// Gather along `axis` with `indices` (negative counting from the end).
-pub fn gather<T: Copy>(dims: &[usize], values: &[T], axis: usize, indices: &Ints) -> Result<(Vec<usize>, Vec<T>), OnnxError> {
+pub fn gather<T: Copy>(
+    dims: &[usize],
+    values: &[T],
+    axis: usize,
+    indices: &Ints,
+) -> Result<(Vec<usize>, Vec<T>), OnnxError> {
     let n = dims[axis];
     let outer: usize = dims[..axis].iter().product();
     let inner: usize = dims[axis + 1..].iter().product();
@@ -94,7 +110,11 @@ pub fn normalized_indices(indices: &[i64], n: usize) -> Result<Vec<usize>, OnnxE
         .iter()
         .map(|&i| {
             let j = if i < 0 { i + n as i64 } else { i };
-            if (0..n as i64).contains(&j) { Ok(j as usize) } else { Err(OnnxError::Shape(format!("index {i} is out of range for an axis of {n}"))) }
+            if (0..n as i64).contains(&j) {
+                Ok(j as usize)
+            } else {
+                Err(OnnxError::Shape(format!("index {i} is out of range for an axis of {n}")))
+            }
         })
         .collect()
 }
@@ -163,7 +183,8 @@ pub fn transpose<T: Copy>(dims: &[usize], values: &[T], perm: &[usize]) -> (Vec<
     let total: usize = out_dims.iter().product();
     let out = (0..total)
         .map(|flat| {
-            let idx: usize = perm.iter().enumerate().map(|(a, &p)| ((flat / out_strides[a]) % out_dims[a]) * src[p]).sum();
+            let idx: usize =
+                perm.iter().enumerate().map(|(a, &p)| ((flat / out_strides[a]) % out_dims[a]) * src[p]).sum();
             values[idx]
         })
         .collect();

@@ -26,7 +26,7 @@ use burn::tensor::{Device, Tensor};
 use crate::imaging::Preprocess;
 use exec::Graph;
 use tokens::Layout;
-use value::{Value, F};
+use value::{F, Value};
 
 /// What can go wrong reading or running an ONNX graph.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -117,33 +117,58 @@ impl OnnxNet {
         let model = proto::read(path)?;
         let device = device.clone();
         std::panic::catch_unwind(move || Self::from_model(model, &device)).unwrap_or_else(|panic| {
-            let reason = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-            Err(OnnxError::File(format!("the model does not run: {}", reason.lines().next().unwrap_or("an operation failed"))))
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(OnnxError::File(format!(
+                "the model does not run: {}",
+                reason.lines().next().unwrap_or("an operation failed")
+            )))
         })
     }
 
     pub fn from_model(model: proto::ModelDef, device: &Device) -> Result<OnnxNet, OnnxError> {
         let mut op_counts: BTreeMap<String, usize> = BTreeMap::new();
         for n in &model.nodes {
-            let key = if n.domain.is_empty() || n.domain == "ai.onnx" { n.op.clone() } else { format!("{}::{}", n.domain, n.op) };
+            let key = if n.domain.is_empty() || n.domain == "ai.onnx" {
+                n.op.clone()
+            } else {
+                format!("{}::{}", n.domain, n.op)
+            };
             *op_counts.entry(key).or_default() += 1;
         }
-        let missing: Vec<(String, usize)> = op_counts.iter().filter(|(op, _)| !ops::SUPPORTED.contains(&op.as_str())).map(|(op, n)| (op.clone(), *n)).collect();
+        let missing: Vec<(String, usize)> = op_counts
+            .iter()
+            .filter(|(op, _)| !ops::SUPPORTED.contains(&op.as_str()))
+            .map(|(op, n)| (op.clone(), *n))
+            .collect();
         if !missing.is_empty() {
             return Err(OnnxError::Unsupported(missing));
         }
         if !(7..=22).contains(&model.opset) {
-            return Err(OnnxError::File(format!("opset {} is outside the 7-22 Lantern reads (13-18 tested)", model.opset)));
+            return Err(OnnxError::File(format!(
+                "opset {} is outside the 7-22 Lantern reads (13-18 tested)",
+                model.opset
+            )));
         }
         let input_size = input_size(&model)?;
         let graph = Graph::plan(&model, device)?;
         // The dry run: every value's shape, and proof the graph runs.
-        let probe = F::from_values(vec![0.0; 3 * input_size.0 * input_size.1], &[1, 3, input_size.0, input_size.1], device)?;
-        let env = graph.run_all(probe).map_err(|e| OnnxError::File(format!("the model does not run on a {}x{} image: {e}", input_size.0, input_size.1)))?;
+        let probe =
+            F::from_values(vec![0.0; 3 * input_size.0 * input_size.1], &[1, 3, input_size.0, input_size.1], device)?;
+        let env = graph.run_all(probe).map_err(|e| {
+            OnnxError::File(format!("the model does not run on a {}x{} image: {e}", input_size.0, input_size.1))
+        })?;
         let out_dims = env[graph.output].as_ref().map(Value::dims).unwrap_or_default();
         let classes = match out_dims.as_slice() {
             [1, c] => *c,
-            other => return Err(OnnxError::File(format!("the output has shape {other:?}; Lantern explains outputs of shape [1, classes]"))),
+            other => {
+                return Err(OnnxError::File(format!(
+                    "the output has shape {other:?}; Lantern explains outputs of shape [1, classes]"
+                )));
+            }
         };
         let scope_of = |step: usize| model.nodes[step].scope.clone();
         let mut layers = Vec::new();
@@ -160,7 +185,14 @@ impl OnnxNet {
                 }
                 layouts.insert(v, layout);
                 scopes.push(scope_of(step_index));
-                layers.push(GraphLayer { value: v, tensor: graph.names[v].clone(), scope: scope_of(step_index), module: None, op: step.kind.clone(), dims });
+                layers.push(GraphLayer {
+                    value: v,
+                    tensor: graph.names[v].clone(),
+                    scope: scope_of(step_index),
+                    module: None,
+                    op: step.kind.clone(),
+                    dims,
+                });
             }
         }
         for (layer, module) in layers.iter_mut().zip(names::module_outputs(&scopes)) {
@@ -178,7 +210,8 @@ impl OnnxNet {
             op_counts,
             opset: model.opset,
             cam_head,
-            declares_preprocess: first_key(&model.metadata, &["mean", "image_mean"]).is_some() && first_key(&model.metadata, &["std", "image_std"]).is_some(),
+            declares_preprocess: first_key(&model.metadata, &["mean", "image_mean"]).is_some()
+                && first_key(&model.metadata, &["std", "image_std"]).is_some(),
             metadata: model.metadata,
         })
     }
@@ -200,9 +233,15 @@ impl OnnxNet {
     /// Read `value` as `layout` from now on (the `--tokens` override); refused when its shape
     /// does not fit.
     pub fn set_layout(&self, value: usize, layout: Layout) -> Result<(), OnnxError> {
-        let layer = self.layers.iter().find(|l| l.value == value).ok_or_else(|| OnnxError::Shape("no such layer".into()))?;
+        let layer =
+            self.layers.iter().find(|l| l.value == value).ok_or_else(|| OnnxError::Shape("no such layer".into()))?;
         if !layout.fits(&layer.dims) {
-            return Err(OnnxError::Shape(format!("'{}' has shape {:?}, which is not {}", layer.tensor, layer.dims, layout.describe())));
+            return Err(OnnxError::Shape(format!(
+                "'{}' has shape {:?}, which is not {}",
+                layer.tensor,
+                layer.dims,
+                layout.describe()
+            )));
         }
         self.layouts.write().unwrap_or_else(|e| e.into_inner()).insert(value, layout);
         Ok(())
@@ -222,7 +261,13 @@ impl OnnxNet {
             return self.resolve(&module);
         }
         // The last global pooling is the classifier's (earlier ones are squeeze-excitation's).
-        let pooled = self.graph.steps.iter().rev().find(|s| is_global_pool(&self.graph, s)).and_then(|s| s.inputs.first().copied().flatten());
+        let pooled = self
+            .graph
+            .steps
+            .iter()
+            .rev()
+            .find(|s| is_global_pool(&self.graph, s))
+            .and_then(|s| s.inputs.first().copied().flatten());
         if let Some(l) = pooled.and_then(|v| self.layers.iter().find(|l| l.value == v)) {
             return Some(l);
         }
@@ -270,9 +315,13 @@ impl OnnxNet {
         let layout = self.layout_at(cut)?;
         let none = Resume { runs: vec![] };
         let resume = resume.unwrap_or(&none);
-        let needs_resume = cut != self.graph.input && (!self.graph.cut(cut).carried.is_empty() || matches!(layout, Layout::Tokens { prefix: 1.., .. }));
+        let needs_resume = cut != self.graph.input
+            && (!self.graph.cut(cut).carried.is_empty() || matches!(layout, Layout::Tokens { prefix: 1.., .. }));
         if needs_resume && resume.runs.is_empty() {
-            return Err(OnnxError::Shape(format!("'{}' needs the values computed before it; run forward_to first", self.graph.names[cut])));
+            return Err(OnnxError::Shape(format!(
+                "'{}' needs the values computed before it; run forward_to first",
+                self.graph.names[cut]
+            )));
         }
         // Pair every row range of `a` with the run whose values it uses.
         let covered: usize = resume.runs.iter().map(|r| r.0).sum();
@@ -280,11 +329,16 @@ impl OnnxNet {
             self.rows(m).into_iter().map(|r| (r, None)).collect()
         } else if covered == m {
             let mut start = 0;
-            resume.runs.iter().enumerate().map(|(i, r)| {
-                let range = start..start + r.0;
-                start += r.0;
-                (range, Some(i))
-            }).collect()
+            resume
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let range = start..start + r.0;
+                    start += r.0;
+                    (range, Some(i))
+                })
+                .collect()
         } else if resume.runs.len() == 1 && covered == 1 {
             (0..m).map(|i| (i..i + 1, Some(0))).collect()
         } else {
@@ -310,7 +364,9 @@ impl OnnxNet {
     /// leaf whose gradient is the output's gradient at `A` (see [`exec::Graph::run_probed`]).
     pub fn attention_probe(&self, x: Tensor<4>, leaves: bool) -> Result<(Tensor<2>, Vec<(F, Option<F>)>), OnnxError> {
         if self.attention.is_empty() {
-            return Err(OnnxError::Shape("the model has no attention (no Softmax over query-key scores read by a MatMul)".into()));
+            return Err(OnnxError::Shape(
+                "the model has no attention (no Softmax over query-key scores read by a MatMul)".into(),
+            ));
         }
         let [_, c, h, w] = x.dims();
         let first = x.slice([0..1, 0..c, 0..h, 0..w]);
@@ -333,7 +389,9 @@ impl OnnxNet {
             match first_key(&self.metadata, &[key, &format!("image_{key}")]) {
                 None => Ok(default),
                 Some(text) => {
-                    let v = parse_floats(text).filter(|v| v.len() == 3 || v.len() == 1).ok_or_else(|| OnnxError::File(format!("metadata '{key}' = '{text}' is not 3 numbers")))?;
+                    let v = parse_floats(text)
+                        .filter(|v| v.len() == 3 || v.len() == 1)
+                        .ok_or_else(|| OnnxError::File(format!("metadata '{key}' = '{text}' is not 3 numbers")))?;
                     Ok(if v.len() == 1 { [v[0]; 3] } else { [v[0], v[1], v[2]] })
                 }
             }
@@ -341,7 +399,12 @@ impl OnnxNet {
         let mean = triple("mean", [0.485, 0.456, 0.406])?;
         let std = triple("std", [0.229, 0.224, 0.225])?;
         let crop_pct = match self.metadata.get("crop_pct") {
-            Some(t) => t.trim().parse::<f32>().ok().filter(|p| *p > 0.0 && *p <= 1.0).ok_or_else(|| OnnxError::File(format!("metadata 'crop_pct' = '{t}' is not in (0, 1]")))?,
+            Some(t) => t
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|p| *p > 0.0 && *p <= 1.0)
+                .ok_or_else(|| OnnxError::File(format!("metadata 'crop_pct' = '{t}' is not in (0, 1]")))?,
             None => 0.875,
         };
         let side = self.input_size.0.min(self.input_size.1) as u32;
@@ -355,9 +418,12 @@ impl OnnxNet {
     pub fn class_names(&self) -> Option<Vec<String>> {
         let text = first_key(&self.metadata, &["class_names", "labels", "id2label", "names"])?;
         let names: Vec<String> = match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
+            Ok(serde_json::Value::Array(items)) => {
+                items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect()
+            }
             Ok(serde_json::Value::Object(map)) => {
-                let mut pairs: Vec<(usize, String)> = map.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string()))).collect();
+                let mut pairs: Vec<(usize, String)> =
+                    map.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string()))).collect();
                 pairs.sort();
                 pairs.into_iter().map(|(_, v)| v).collect()
             }
@@ -372,7 +438,12 @@ fn first_key<'a>(metadata: &'a BTreeMap<String, String>, keys: &[&str]) -> Optio
 }
 
 fn parse_floats(text: &str) -> Option<Vec<f32>> {
-    text.trim().trim_start_matches(['[', '(']).trim_end_matches([']', ')']).split(',').map(|s| s.trim().parse::<f32>().ok()).collect()
+    text.trim()
+        .trim_start_matches(['[', '('])
+        .trim_end_matches([']', ')'])
+        .split(',')
+        .map(|s| s.trim().parse::<f32>().ok())
+        .collect()
 }
 
 /// A global pooling step: GlobalAveragePool/GlobalMaxPool, or a mean over the last two axes of
@@ -382,10 +453,12 @@ fn is_global_pool(graph: &Graph, step: &exec::Step) -> bool {
         ops::Op::GlobalPool { .. } => return true,
         ops::Op::Reduce { kind: ops::Reduce::Mean | ops::Reduce::Max, axes: Some(axes), .. } => axes.clone(),
         // Opset 18 gives the axes as an input.
-        ops::Op::Reduce { kind: ops::Reduce::Mean | ops::Reduce::Max, axes: None, .. } => match step.inputs.get(1).copied().flatten().and_then(|v| graph.constant(v)) {
-            Some(v) => v.to_ints().values,
-            None => return false,
-        },
+        ops::Op::Reduce { kind: ops::Reduce::Mean | ops::Reduce::Max, axes: None, .. } => {
+            match step.inputs.get(1).copied().flatten().and_then(|v| graph.constant(v)) {
+                Some(v) => v.to_ints().values,
+                None => return false,
+            }
+        }
         _ => return false,
     };
     let mut a = axes;
@@ -397,7 +470,8 @@ fn is_global_pool(graph: &Graph, step: &exec::Step) -> bool {
 /// dropping the spatial axes), an optional Flatten/Reshape/Squeeze, then a Gemm with constant
 /// weights straight to the output: `y = W mean_ij A_ij + b`.
 fn cam_head(graph: &Graph, device: &Device) -> Option<CamHead> {
-    let by_output: HashMap<usize, &exec::Step> = graph.steps.iter().flat_map(|s| s.outputs.iter().map(move |&o| (o, s))).collect();
+    let by_output: HashMap<usize, &exec::Step> =
+        graph.steps.iter().flat_map(|s| s.outputs.iter().map(move |&o| (o, s))).collect();
     let gemm = by_output.get(&graph.output)?;
     let ops::Op::Gemm { alpha, beta, trans_a: false, trans_b } = gemm.op else { return None };
     if alpha != 1.0 || beta != 1.0 {
@@ -406,12 +480,16 @@ fn cam_head(graph: &Graph, device: &Device) -> Option<CamHead> {
     let mut v = gemm.inputs.first().copied().flatten()?;
     while let Some(step) = by_output.get(&v) {
         match step.op {
-            ops::Op::Flatten { .. } | ops::Op::Reshape { .. } | ops::Op::Squeeze { .. } | ops::Op::Identity => v = step.inputs.first().copied().flatten()?,
+            ops::Op::Flatten { .. } | ops::Op::Reshape { .. } | ops::Op::Squeeze { .. } | ops::Op::Identity => {
+                v = step.inputs.first().copied().flatten()?
+            }
             _ => break,
         }
     }
     let pool = by_output.get(&v)?;
-    if !is_global_pool(graph, pool) || matches!(pool.op, ops::Op::GlobalPool { max: true } | ops::Op::Reduce { kind: ops::Reduce::Max, .. }) {
+    if !is_global_pool(graph, pool)
+        || matches!(pool.op, ops::Op::GlobalPool { max: true } | ops::Op::Reduce { kind: ops::Reduce::Max, .. })
+    {
         return None;
     }
     let pooled = pool.inputs.first().copied().flatten()?;
@@ -419,7 +497,11 @@ fn cam_head(graph: &Graph, device: &Device) -> Option<CamHead> {
     let (w, dims) = (weight.values(), weight.dims());
     let [rows, cols] = dims[..] else { return None };
     // Linear keeps [in, out]: a Gemm with transB holds W as [out, in].
-    let (inputs, outputs, values) = if trans_b { (cols, rows, (0..cols).flat_map(|i| (0..rows).map(move |o| (i, o))).map(|(i, o)| w[o * cols + i]).collect()) } else { (rows, cols, w) };
+    let (inputs, outputs, values) = if trans_b {
+        (cols, rows, (0..cols).flat_map(|i| (0..rows).map(move |o| (i, o))).map(|(i, o)| w[o * cols + i]).collect())
+    } else {
+        (rows, cols, w)
+    };
     let bias = match gemm.inputs.get(2).copied().flatten() {
         Some(b) => graph.constant(b)?.to_float(device).ok()?.values(),
         None => vec![0.0; outputs],
@@ -439,11 +521,17 @@ fn cam_head(graph: &Graph, device: &Device) -> Option<CamHead> {
 fn input_size(model: &proto::ModelDef) -> Result<(usize, usize), OnnxError> {
     let dims = &model.input.dims;
     if dims.len() != 4 {
-        return Err(OnnxError::File(format!("the input '{}' has {} axes; Lantern explains image models with an [N, 3, H, W] input", model.input.name, dims.len())));
+        return Err(OnnxError::File(format!(
+            "the input '{}' has {} axes; Lantern explains image models with an [N, 3, H, W] input",
+            model.input.name,
+            dims.len()
+        )));
     }
     if let Some(c) = dims[1] {
         if c != 3 {
-            return Err(OnnxError::File(format!("the input has {c} channels; Lantern explains RGB models (3 channels)")));
+            return Err(OnnxError::File(format!(
+                "the input has {c} channels; Lantern explains RGB models (3 channels)"
+            )));
         }
     }
     let declared = match (dims[2], dims[3]) {
@@ -452,7 +540,9 @@ fn input_size(model: &proto::ModelDef) -> Result<(usize, usize), OnnxError> {
     };
     let from_metadata = match first_key(&model.metadata, &["input_size", "image_size"]) {
         Some(text) => {
-            let v = parse_floats(text).filter(|v| !v.is_empty() && v.iter().all(|x| *x >= 1.0 && *x <= 4096.0)).ok_or_else(|| OnnxError::File(format!("metadata 'input_size' = '{text}' is not a size")))?;
+            let v = parse_floats(text)
+                .filter(|v| !v.is_empty() && v.iter().all(|x| *x >= 1.0 && *x <= 4096.0))
+                .ok_or_else(|| OnnxError::File(format!("metadata 'input_size' = '{text}' is not a size")))?;
             let v: Vec<usize> = v.iter().map(|x| *x as usize).collect();
             Some(match v.as_slice() {
                 [s] => (*s, *s),
@@ -513,7 +603,11 @@ pub fn open_file(path: &Path, device: &Device) -> crate::error::Result<Opened> {
         Some(o) if o == "softmax" || o == "logits" => OutputKind::Softmax,
         Some(o) if o == "sigmoid" || o == "multilabel" => OutputKind::Sigmoid,
         Some(o) if o == "embedding" => OutputKind::Embedding,
-        Some(o) => return Err(bad(OnnxError::File(format!("metadata 'output' = '{o}': expected softmax, sigmoid or embedding")))),
+        Some(o) => {
+            return Err(bad(OnnxError::File(format!(
+                "metadata 'output' = '{o}': expected softmax, sigmoid or embedding"
+            ))));
+        }
     };
     Ok(Opened { net, preprocess, labels, output, arch: arch_name(path) })
 }

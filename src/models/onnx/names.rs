@@ -91,7 +91,10 @@ mod tests {
             scope_path("/encoder/layers/encoder_layer_11/ln_1/LayerNormalization").as_deref(),
             Some("encoder.layers.encoder_layer_11.ln_1")
         );
-        assert_eq!(scope_path("/layers/layers.1/blocks/blocks.1/norm1/LayerNormalization").as_deref(), Some("layers.1.blocks.1.norm1"));
+        assert_eq!(
+            scope_path("/layers/layers.1/blocks/blocks.1/norm1/LayerNormalization").as_deref(),
+            Some("layers.1.blocks.1.norm1")
+        );
         assert_eq!(scope_path("/blocks/blocks.5/blocks.5.0/bn1/act/HardSwish").as_deref(), Some("blocks.5.0.bn1.act"));
         assert_eq!(scope_path("/Flatten"), None);
         assert_eq!(scope_path("Conv_12"), None);
@@ -101,7 +104,8 @@ mod tests {
     fn dynamo_scopes_take_the_innermost_name() {
         assert_eq!(dynamo_scope("['', 'layer4', 'layer4.1', 'layer4.1.relu']").as_deref(), Some("layer4.1.relu"));
         assert_eq!(
-            dynamo_scope("['', 'layer1', 'layer1.0', 'layer1.0.bn1', '_native_batch_norm_legit_no_training_1']").as_deref(),
+            dynamo_scope("['', 'layer1', 'layer1.0', 'layer1.0.bn1', '_native_batch_norm_legit_no_training_1']")
+                .as_deref(),
             Some("layer1.0.bn1")
         );
         assert_eq!(dynamo_scope("['']"), None);
@@ -110,7 +114,11 @@ mod tests {
 
     #[test]
     fn a_module_names_its_last_value() {
-        let scopes: Vec<Option<String>> = ["layer4.0.conv1", "layer4.0.relu", "layer4.1.conv1", "layer4.1.relu_1", "fc"].iter().map(|s| Some(s.to_string())).collect();
+        let scopes: Vec<Option<String>> =
+            ["layer4.0.conv1", "layer4.0.relu", "layer4.1.conv1", "layer4.1.relu_1", "fc"]
+                .iter()
+                .map(|s| Some(s.to_string()))
+                .collect();
         assert_eq!(resolve_module(&scopes, "layer4"), Some(3));
         assert_eq!(resolve_module(&scopes, "layer4.0"), Some(1));
         assert_eq!(resolve_module(&scopes, "layer4.1.relu_1"), Some(3));

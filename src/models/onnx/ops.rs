@@ -2,18 +2,78 @@
 //! [`Op`] (opset differences resolved there), and the list of supported operator names that a
 //! model is checked against before anything runs.
 
-use super::proto::{Attr, HostTensor, NodeDef};
 use super::OnnxError;
+use super::proto::{Attr, HostTensor, NodeDef};
 
 /// Operators of the default domain the interpreter runs.
 pub const SUPPORTED: &[&str] = &[
-    "Abs", "Add", "And", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Constant",
-    "ConstantOfShape", "Conv", "Div", "Dropout", "Einsum", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor",
-    "Gather", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "HardSigmoid", "HardSwish",
-    "Identity", "LayerNormalization", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Min",
-    "Mod", "Mul", "Neg", "Not", "Or", "Pad", "Pow", "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum",
-    "Relu", "Reshape", "Shape", "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh",
-    "Tile", "Transpose", "Unsqueeze", "Where",
+    "Abs",
+    "Add",
+    "And",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Ceil",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Einsum",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Expand",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Greater",
+    "HardSigmoid",
+    "HardSwish",
+    "Identity",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Less",
+    "Log",
+    "LogSoftmax",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Min",
+    "Mod",
+    "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "Pad",
+    "Pow",
+    "Range",
+    "Reciprocal",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Sigmoid",
+    "Size",
+    "Slice",
+    "Softmax",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Tile",
+    "Transpose",
+    "Unsqueeze",
+    "Where",
 ];
 
 /// Unary float functions.
@@ -34,10 +94,17 @@ pub enum Unary {
     /// `x * relu6(x + 3) / 6` (Howard et al. 2019, MobileNetV3).
     HardSwish,
     /// `clamp(alpha * x + beta, 0, 1)`.
-    HardSigmoid { alpha: f32, beta: f32 },
-    LeakyRelu { alpha: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    LeakyRelu {
+        alpha: f32,
+    },
     /// Exact GELU `x * Phi(x)`, or its tanh approximation.
-    Gelu { tanh: bool },
+    Gelu {
+        tanh: bool,
+    },
 }
 
 /// Elementwise binary operators with numpy broadcasting (`Max` and `Min` fold over any number of
@@ -191,7 +258,9 @@ fn window(node: &NodeDef) -> Result<Window, OnnxError> {
     let dilations = node.ints("dilations").map(|s| pair(s, "dilations", node)).transpose()?.unwrap_or([1, 1]);
     let pads = match node.ints("pads") {
         None => [(0, 0); 2],
-        Some([t, l, b, r]) if [*t, *l, *b, *r].iter().all(|p| (0..=1 << 20).contains(p)) => [(*t as usize, *b as usize), (*l as usize, *r as usize)],
+        Some([t, l, b, r]) if [*t, *l, *b, *r].iter().all(|p| (0..=1 << 20).contains(p)) => {
+            [(*t as usize, *b as usize), (*l as usize, *r as usize)]
+        }
         Some(p) => return Err(node_error(node, format!("pads {p:?}: expected four non-negative values"))),
     };
     let same = match node.string("auto_pad").unwrap_or("NOTSET") {
@@ -214,13 +283,25 @@ fn constant(node: &NodeDef) -> Result<HostTensor, OnnxError> {
     if let Some(Attr::Tensor(t)) = node.attrs.get("value") {
         return Ok(t.clone());
     }
-    Ok(match (node.attrs.get("value_float"), node.attrs.get("value_floats"), node.attrs.get("value_int"), node.attrs.get("value_ints")) {
-        (Some(Attr::Float(v)), ..) => HostTensor::Float { dims: vec![], values: vec![*v] },
-        (_, Some(Attr::Floats(v)), ..) => HostTensor::Float { dims: vec![v.len()], values: v.clone() },
-        (_, _, Some(Attr::Int(v)), _) => HostTensor::Int { dims: vec![], values: vec![*v] },
-        (_, _, _, Some(Attr::Ints(v))) => HostTensor::Int { dims: vec![v.len()], values: v.clone() },
-        _ => return Err(node_error(node, "a Constant with no value Lantern reads (sparse or string constants are not supported)".into())),
-    })
+    Ok(
+        match (
+            node.attrs.get("value_float"),
+            node.attrs.get("value_floats"),
+            node.attrs.get("value_int"),
+            node.attrs.get("value_ints"),
+        ) {
+            (Some(Attr::Float(v)), ..) => HostTensor::Float { dims: vec![], values: vec![*v] },
+            (_, Some(Attr::Floats(v)), ..) => HostTensor::Float { dims: vec![v.len()], values: v.clone() },
+            (_, _, Some(Attr::Int(v)), _) => HostTensor::Int { dims: vec![], values: vec![*v] },
+            (_, _, _, Some(Attr::Ints(v))) => HostTensor::Int { dims: vec![v.len()], values: v.clone() },
+            _ => {
+                return Err(node_error(
+                    node,
+                    "a Constant with no value Lantern reads (sparse or string constants are not supported)".into(),
+                ));
+            }
+        },
+    )
 }
 
 impl Op {
@@ -241,7 +322,10 @@ impl Op {
             "Floor" => unary(Unary::Floor),
             "Ceil" => unary(Unary::Ceil),
             "HardSwish" => unary(Unary::HardSwish),
-            "HardSigmoid" => unary(Unary::HardSigmoid { alpha: node.float("alpha").unwrap_or(0.2), beta: node.float("beta").unwrap_or(0.5) }),
+            "HardSigmoid" => unary(Unary::HardSigmoid {
+                alpha: node.float("alpha").unwrap_or(0.2),
+                beta: node.float("beta").unwrap_or(0.5),
+            }),
             "LeakyRelu" => unary(Unary::LeakyRelu { alpha: node.float("alpha").unwrap_or(0.01) }),
             "Gelu" => unary(Unary::Gelu { tanh: node.string("approximate") == Some("tanh") }),
             "Add" => Ok(Op::Binary(Binary::Add)),
@@ -262,7 +346,10 @@ impl Op {
             "Identity" | "Dropout" => Ok(Op::Identity),
             "Conv" => Ok(Op::Conv { window: window(node)?, groups: node.int("group").unwrap_or(1).max(1) as usize }),
             "BatchNormalization" => Ok(Op::BatchNorm { epsilon: node.float("epsilon").unwrap_or(1e-5) }),
-            "LayerNormalization" => Ok(Op::LayerNorm { axis: node.int("axis").unwrap_or(-1), epsilon: node.float("epsilon").unwrap_or(1e-5) }),
+            "LayerNormalization" => Ok(Op::LayerNorm {
+                axis: node.int("axis").unwrap_or(-1),
+                epsilon: node.float("epsilon").unwrap_or(1e-5),
+            }),
             "MaxPool" => {
                 if node.outputs.len() > 1 && node.outputs[1..].iter().any(|o| !o.is_empty()) {
                     return Err(node_error(node, "MaxPool's indices output is not supported".into()));
@@ -292,7 +379,10 @@ impl Op {
                 keepdims: node.int("keepdims").unwrap_or(1) != 0,
                 noop_with_empty_axes: node.int("noop_with_empty_axes").unwrap_or(0) != 0,
             }),
-            "Softmax" | "LogSoftmax" => Ok(Op::Softmax { axis: node.int("axis").unwrap_or(if opset >= 13 { -1 } else { 1 }), log: node.op == "LogSoftmax" }),
+            "Softmax" | "LogSoftmax" => Ok(Op::Softmax {
+                axis: node.int("axis").unwrap_or(if opset >= 13 { -1 } else { 1 }),
+                log: node.op == "LogSoftmax",
+            }),
             "Gemm" => Ok(Op::Gemm {
                 alpha: node.float("alpha").unwrap_or(1.0),
                 beta: node.float("beta").unwrap_or(1.0),
@@ -303,7 +393,10 @@ impl Op {
             "Einsum" => {
                 let equation = node.string("equation").unwrap_or_default().replace(' ', "");
                 if equation.contains("...") || !equation.contains("->") {
-                    return Err(node_error(node, format!("einsum '{equation}': only explicit equations without '...' are supported")));
+                    return Err(node_error(
+                        node,
+                        format!("einsum '{equation}': only explicit equations without '...' are supported"),
+                    ));
                 }
                 Ok(Op::Einsum { equation })
             }
@@ -312,17 +405,30 @@ impl Op {
             "Transpose" => Ok(Op::Transpose {
                 perm: node
                     .ints("perm")
-                    .map(|p| p.iter().map(|&a| usize::try_from(a).map_err(|_| node_error(node, format!("perm {p:?} has a negative axis")))).collect::<Result<Vec<_>, _>>())
+                    .map(|p| {
+                        p.iter()
+                            .map(|&a| {
+                                usize::try_from(a)
+                                    .map_err(|_| node_error(node, format!("perm {p:?} has a negative axis")))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
                     .transpose()?,
             }),
-            "Concat" => Ok(Op::Concat { axis: node.int("axis").ok_or_else(|| node_error(node, "Concat without axis".into()))? }),
+            "Concat" => {
+                Ok(Op::Concat { axis: node.int("axis").ok_or_else(|| node_error(node, "Concat without axis".into()))? })
+            }
             "Slice" => {
                 if opset < 10 {
                     return Err(node_error(node, "Slice before opset 10 (attributes) is not supported".into()));
                 }
                 Ok(Op::Slice)
             }
-            "Split" => Ok(Op::Split { axis: node.int("axis").unwrap_or(0), sizes: node.ints("split").map(<[i64]>::to_vec), outputs: node.outputs.len() }),
+            "Split" => Ok(Op::Split {
+                axis: node.int("axis").unwrap_or(0),
+                sizes: node.ints("split").map(<[i64]>::to_vec),
+                outputs: node.outputs.len(),
+            }),
             "Gather" => Ok(Op::Gather { axis: node.int("axis").unwrap_or(0) }),
             "Squeeze" => Ok(Op::Squeeze { axes: axes_attr(node) }),
             "Unsqueeze" => Ok(Op::Unsqueeze { axes: axes_attr(node) }),
@@ -367,5 +473,9 @@ impl Op {
 pub fn axis(axis: i64, rank: usize) -> Result<usize, OnnxError> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if (0..r.max(1)).contains(&a) { Ok(a as usize) } else { Err(OnnxError::Shape(format!("axis {axis} is out of range for rank {rank}"))) }
+    if (0..r.max(1)).contains(&a) {
+        Ok(a as usize)
+    } else {
+        Err(OnnxError::Shape(format!("axis {axis} is out of range for rank {rank}")))
+    }
 }

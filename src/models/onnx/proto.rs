@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use onnx_ir::{AttributeProto, AttributeType, Message, ModelProto, TensorProto, ValueInfoProto};
 
-use super::{names, OnnxError};
+use super::{OnnxError, names};
 
 /// Largest model file read (the protobuf format's own limit is 2 GiB).
 pub const MAX_FILE_BYTES: u64 = 2 << 30;
@@ -147,13 +147,18 @@ pub fn parse(bytes: &[u8], folder: Option<&Path>) -> Result<ModelDef, OnnxError>
     for t in &graph.initializer {
         initializers.insert(t.name.clone(), external.tensor(t)?);
     }
-    let inputs: Vec<InputDef> = graph.input.iter().filter(|i| !initializers.contains_key(&i.name)).map(input_def).collect();
+    let inputs: Vec<InputDef> =
+        graph.input.iter().filter(|i| !initializers.contains_key(&i.name)).map(input_def).collect();
     let input = match inputs.as_slice() {
         [one] => one.clone(),
         [] => return Err(OnnxError::File("the graph has no input".into())),
         many => {
             let names: Vec<&str> = many.iter().map(|i| i.name.as_str()).collect();
-            return Err(OnnxError::File(format!("the graph has {} inputs ({}); Lantern explains models with one image input", many.len(), names.join(", "))));
+            return Err(OnnxError::File(format!(
+                "the graph has {} inputs ({}); Lantern explains models with one image input",
+                many.len(),
+                names.join(", ")
+            )));
         }
     };
     let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
@@ -167,7 +172,11 @@ pub fn parse(bytes: &[u8], folder: Option<&Path>) -> Result<ModelDef, OnnxError>
         for a in &n.attribute {
             attrs.insert(a.name.clone(), external.attr(a)?);
         }
-        let dynamo = n.metadata_props.iter().find(|p| p.key == "pkg.torch.onnx.name_scopes").and_then(|p| names::dynamo_scope(&p.value));
+        let dynamo = n
+            .metadata_props
+            .iter()
+            .find(|p| p.key == "pkg.torch.onnx.name_scopes")
+            .and_then(|p| names::dynamo_scope(&p.value));
         nodes.push(NodeDef {
             scope: dynamo.or_else(|| names::scope_path(&n.name)),
             name: n.name.clone(),
@@ -186,7 +195,12 @@ pub fn parse(bytes: &[u8], folder: Option<&Path>) -> Result<ModelDef, OnnxError>
 /// Every input a node reads must be the graph input, an initializer or an earlier node's
 /// output; an ONNX graph lists its nodes in that order, so a read of a later value is a cycle
 /// or a broken file. Each value is produced once.
-fn check_order(nodes: &[NodeDef], initializers: &HashMap<String, HostTensor>, input: &InputDef, outputs: &[String]) -> Result<(), OnnxError> {
+fn check_order(
+    nodes: &[NodeDef],
+    initializers: &HashMap<String, HostTensor>,
+    input: &InputDef,
+    outputs: &[String],
+) -> Result<(), OnnxError> {
     let mut known: HashSet<&str> = initializers.keys().map(String::as_str).collect();
     known.insert(&input.name);
     for (i, n) in nodes.iter().enumerate() {
@@ -216,7 +230,12 @@ fn input_def(v: &ValueInfoProto) -> InputDef {
         .as_ref()
         .filter(|t| t.has_tensor_type())
         .and_then(|t| t.tensor_type().shape.as_ref())
-        .map(|s| s.dim.iter().map(|d| if d.has_dim_value() && d.dim_value() > 0 { Some(d.dim_value() as usize) } else { None }).collect())
+        .map(|s| {
+            s.dim
+                .iter()
+                .map(|d| if d.has_dim_value() && d.dim_value() > 0 { Some(d.dim_value() as usize) } else { None })
+                .collect()
+        })
         .unwrap_or_default();
     InputDef { name: v.name.clone(), dims }
 }
@@ -253,7 +272,10 @@ impl External {
                 return Err(OnnxError::File(format!("tensor '{name}' declares a negative dimension {d}")));
             }
             count = count.checked_mul(d as u64).filter(|&c| c <= MAX_ELEMENTS).ok_or_else(|| {
-                OnnxError::File(format!("tensor '{name}' declares a shape of {:?}, over the {MAX_ELEMENTS}-element limit", t.dims))
+                OnnxError::File(format!(
+                    "tensor '{name}' declares a shape of {:?}, over the {MAX_ELEMENTS}-element limit",
+                    t.dims
+                ))
             })?;
             dims.push(d as usize);
         }
@@ -265,9 +287,13 @@ impl External {
         } else {
             &t.raw_data
         };
-        let kind = DataType::of(t.data_type).ok_or_else(|| OnnxError::File(format!("tensor '{name}' has data type {}, which Lantern does not read", t.data_type)))?;
+        let kind = DataType::of(t.data_type).ok_or_else(|| {
+            OnnxError::File(format!("tensor '{name}' has data type {}, which Lantern does not read", t.data_type))
+        })?;
         let shape = format!("{dims:?}");
-        let size_error = |got: usize| OnnxError::File(format!("tensor '{name}' declares {count} values of shape {shape} but holds {got}"));
+        let size_error = |got: usize| {
+            OnnxError::File(format!("tensor '{name}' declares {count} values of shape {shape} but holds {got}"))
+        };
         if !raw.is_empty() {
             let width = kind.width();
             if raw.len() != count * width {
@@ -275,11 +301,26 @@ impl External {
             }
             let words = raw.chunks_exact(width);
             return Ok(match kind {
-                DataType::F32 => HostTensor::Float { dims, values: words.map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect() },
-                DataType::F64 => HostTensor::Float { dims, values: words.map(|w| f64::from_le_bytes(w.try_into().expect("8 bytes")) as f32).collect() },
-                DataType::F16 => HostTensor::Float { dims, values: words.map(|w| half_to_f32(u16::from_le_bytes([w[0], w[1]]))).collect() },
-                DataType::I64 => HostTensor::Int { dims, values: words.map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes"))).collect() },
-                DataType::I32 => HostTensor::Int { dims, values: words.map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]) as i64).collect() },
+                DataType::F32 => HostTensor::Float {
+                    dims,
+                    values: words.map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect(),
+                },
+                DataType::F64 => HostTensor::Float {
+                    dims,
+                    values: words.map(|w| f64::from_le_bytes(w.try_into().expect("8 bytes")) as f32).collect(),
+                },
+                DataType::F16 => HostTensor::Float {
+                    dims,
+                    values: words.map(|w| half_to_f32(u16::from_le_bytes([w[0], w[1]]))).collect(),
+                },
+                DataType::I64 => HostTensor::Int {
+                    dims,
+                    values: words.map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes"))).collect(),
+                },
+                DataType::I32 => HostTensor::Int {
+                    dims,
+                    values: words.map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]) as i64).collect(),
+                },
                 DataType::I8 => HostTensor::Int { dims, values: words.map(|w| w[0] as i8 as i64).collect() },
                 DataType::U8 => HostTensor::Int { dims, values: words.map(|w| w[0] as i64).collect() },
                 DataType::Bool => HostTensor::Bool { dims, values: words.map(|w| w[0] != 0).collect() },
@@ -288,9 +329,13 @@ impl External {
         let tensor = match kind {
             DataType::F32 => HostTensor::Float { dims, values: t.float_data.clone() },
             DataType::F64 => HostTensor::Float { dims, values: t.double_data.iter().map(|&v| v as f32).collect() },
-            DataType::F16 => HostTensor::Float { dims, values: t.int32_data.iter().map(|&v| half_to_f32(v as u16)).collect() },
+            DataType::F16 => {
+                HostTensor::Float { dims, values: t.int32_data.iter().map(|&v| half_to_f32(v as u16)).collect() }
+            }
             DataType::I64 => HostTensor::Int { dims, values: t.int64_data.clone() },
-            DataType::I32 | DataType::I8 | DataType::U8 => HostTensor::Int { dims, values: t.int32_data.iter().map(|&v| v as i64).collect() },
+            DataType::I32 | DataType::I8 | DataType::U8 => {
+                HostTensor::Int { dims, values: t.int32_data.iter().map(|&v| v as i64).collect() }
+            }
             DataType::Bool => HostTensor::Bool { dims, values: t.int32_data.iter().map(|&v| v != 0).collect() },
         };
         let held = match &tensor {
@@ -308,27 +353,44 @@ impl External {
     /// byte range inside it.
     fn read(&self, t: &TensorProto, name: &str) -> Result<Vec<u8>, OnnxError> {
         let entry = |key: &str| t.external_data.iter().find(|e| e.key == key).map(|e| e.value.clone());
-        let location = entry("location").ok_or_else(|| OnnxError::File(format!("tensor '{name}' is external but names no file")))?;
-        let folder = self.folder.as_ref().ok_or_else(|| OnnxError::File(format!("tensor '{name}' is stored in an external file, which is not allowed here")))?;
+        let location = entry("location")
+            .ok_or_else(|| OnnxError::File(format!("tensor '{name}' is external but names no file")))?;
+        let folder = self.folder.as_ref().ok_or_else(|| {
+            OnnxError::File(format!("tensor '{name}' is stored in an external file, which is not allowed here"))
+        })?;
         let relative = Path::new(&location);
-        let escapes = relative.is_absolute() || relative.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        let escapes = relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
         if escapes {
             return Err(OnnxError::File(format!("tensor '{name}' points outside the model's folder ('{location}')")));
         }
         let path = folder.join(relative);
         let canonical_folder = folder.canonicalize().unwrap_or_else(|_| folder.clone());
-        let canonical = path.canonicalize().map_err(|e| OnnxError::File(format!("tensor '{name}': external file '{location}': {e}")))?;
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| OnnxError::File(format!("tensor '{name}': external file '{location}': {e}")))?;
         if !canonical.starts_with(&canonical_folder) {
-            return Err(OnnxError::File(format!("tensor '{name}' points outside the model's folder ('{location}' leads elsewhere)")));
+            return Err(OnnxError::File(format!(
+                "tensor '{name}' points outside the model's folder ('{location}' leads elsewhere)"
+            )));
         }
         let number = |key: &str| -> Result<Option<u64>, OnnxError> {
-            entry(key).map(|v| v.parse::<u64>().map_err(|_| OnnxError::File(format!("tensor '{name}': external {key} '{v}' is not a number")))).transpose()
+            entry(key)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| OnnxError::File(format!("tensor '{name}': external {key} '{v}' is not a number")))
+                })
+                .transpose()
         };
         let offset = number("offset")?.unwrap_or(0);
         let file_len = std::fs::metadata(&canonical).map_err(|e| OnnxError::File(e.to_string()))?.len();
         let length = number("length")?.unwrap_or(file_len.saturating_sub(offset));
         if offset.checked_add(length).is_none_or(|end| end > file_len) {
-            return Err(OnnxError::File(format!("tensor '{name}': bytes {offset}..+{length} lie beyond the end of '{location}' ({file_len} bytes)")));
+            return Err(OnnxError::File(format!(
+                "tensor '{name}': bytes {offset}..+{length} lie beyond the end of '{location}' ({file_len} bytes)"
+            )));
         }
         use std::io::{Read, Seek, SeekFrom};
         let mut file = std::fs::File::open(&canonical).map_err(|e| OnnxError::File(e.to_string()))?;

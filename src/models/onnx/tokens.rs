@@ -7,8 +7,8 @@
 
 use burn::tensor::Tensor;
 
-use super::value::F;
 use super::OnnxError;
+use super::value::F;
 
 /// How a layer's tensor is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,9 @@ impl Layout {
             "nchw" => Ok(Layout::ChannelsFirst),
             "nhwc" => Ok(Layout::ChannelsLast),
             other => {
-                let (prefix, grid) = other.split_once(':').ok_or_else(|| format!("'{text}': expected nchw, nhwc or PREFIX:HxW (e.g. 1:14x14)"))?;
+                let (prefix, grid) = other
+                    .split_once(':')
+                    .ok_or_else(|| format!("'{text}': expected nchw, nhwc or PREFIX:HxW (e.g. 1:14x14)"))?;
                 let (h, w) = grid.split_once('x').ok_or_else(|| format!("'{grid}': expected HxW"))?;
                 let num = |s: &str| s.parse::<usize>().map_err(|_| format!("'{s}' is not a whole number"));
                 let (prefix, h, w) = (num(prefix)?, num(h)?, num(w)?);
@@ -84,7 +86,8 @@ pub fn detect(dims: &[usize], input: (usize, usize), channels_last_hint: bool) -
             let cells = n - prefix;
             // The grid has the input's aspect: h = sqrt(cells * ih / iw).
             let h = ((cells * input.0) as f64 / input.1 as f64).sqrt().round() as usize;
-            (h > 0 && cells % h == 0 && same_aspect(h, cells / h, input)).then_some(Layout::Tokens { prefix, grid: (h, cells / h) })
+            (h > 0 && cells % h == 0 && same_aspect(h, cells / h, input))
+                .then_some(Layout::Tokens { prefix, grid: (h, cells / h) })
         }),
         _ => None,
     }

@@ -182,7 +182,10 @@ pub struct Bools {
 #[derive(Debug, Clone)]
 pub enum Value {
     /// Float data on the device; `scalar` marks an ONNX rank-0 tensor stored as `[1]`.
-    Float { t: F, scalar: bool },
+    Float {
+        t: F,
+        scalar: bool,
+    },
     Int(Ints),
     Bool(Bools),
 }
@@ -215,7 +218,9 @@ impl Value {
         match self {
             Value::Float { t, .. } => Ok(t.clone()),
             Value::Int(i) => F::from_values(i.values.iter().map(|&v| v as f32).collect(), &i.dims, device),
-            Value::Bool(b) => F::from_values(b.values.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect(), &b.dims, device),
+            Value::Bool(b) => {
+                F::from_values(b.values.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect(), &b.dims, device)
+            }
         }
     }
 
@@ -224,7 +229,9 @@ impl Value {
     pub fn to_ints(&self) -> Ints {
         match self {
             Value::Int(i) => i.clone(),
-            Value::Float { t, .. } => Ints { dims: self.dims(), values: t.values().into_iter().map(|v| v as i64).collect() },
+            Value::Float { t, .. } => {
+                Ints { dims: self.dims(), values: t.values().into_iter().map(|v| v as i64).collect() }
+            }
             Value::Bool(b) => Ints { dims: b.dims.clone(), values: b.values.iter().map(|&v| v as i64).collect() },
         }
     }
