@@ -30,6 +30,32 @@ pub enum LanternError {
     #[error("{method} cannot explain this model: {reason}")]
     MethodNotApplicable { method: String, reason: String },
 
+    /// A flag, setting or argument outside what it may be (`--limit 0`, a negative std).
+    #[error("{0}")]
+    BadArgument(String),
+
+    /// An input file Lantern can open but whose content is wrong (annotations, labels, a config).
+    #[error("{}: {reason}", path.display())]
+    Malformed { path: PathBuf, reason: String },
+
+    /// Inputs that are each fine but do not fit together (a map of another size than its image,
+    /// dataset classes the model lacks, audits of different settings).
+    #[error("{0}")]
+    Mismatch(String),
+
+    /// An output (a plot, a CSV, a report) could not be written.
+    #[error("{}: could not write ({reason})", path.display())]
+    Output { path: PathBuf, reason: String },
+
+    /// The compute device failed or is not available.
+    #[error("device: {0}")]
+    Device(String),
+
+    /// A broken promise inside Lantern, not caused by the input.
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    /// Being removed: every use becomes one of the variants above.
     #[error("{0}")]
     Invalid(String),
 
@@ -41,6 +67,35 @@ impl LanternError {
     /// An I/O error tied to the file it happened on.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io { path: path.to_path_buf(), source }
+    }
+
+    /// A [`LanternError::Malformed`] for `path`.
+    pub fn malformed(path: &Path, reason: impl Into<String>) -> Self {
+        Self::Malformed { path: path.to_path_buf(), reason: reason.into() }
+    }
+
+    /// Whether the person who ran Lantern caused this by what they gave it (a missing or corrupt
+    /// file, a flag out of range), rather than the machine or Lantern failing. The CLI exits 2 for
+    /// these and 1 for the rest.
+    pub fn is_bad_input(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            Self::Io { source, .. } => {
+                matches!(source.kind(), ErrorKind::NotFound | ErrorKind::InvalidData | ErrorKind::InvalidInput)
+            }
+            Self::Image { .. }
+            | Self::ImageTooLarge { .. }
+            | Self::ModelFile { .. }
+            | Self::Architecture(_)
+            | Self::UnknownLayer { .. }
+            | Self::ClassOutOfRange { .. }
+            | Self::MethodNotApplicable { .. }
+            | Self::BadArgument(_)
+            | Self::Malformed { .. }
+            | Self::Mismatch(_)
+            | Self::Invalid(_) => true,
+            Self::Output { .. } | Self::Device(_) | Self::Internal(_) | Self::Cancelled => false,
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod pair;
 pub mod pair_jobs;
 pub mod pair_view;
 mod panels;
+mod params_ui;
 mod preprocess_prompt;
 pub mod settings;
 pub mod tasks;

@@ -6,8 +6,7 @@ use super::commands::Command;
 use super::settings::{CompareAxis, ViewMode};
 use super::worker::ModelSource;
 use crate::colormap::Colormap;
-use crate::explain::params::ParamSpec;
-use crate::explain::{Baseline, Family, IntegrationRule, LayerUse, Method, Params, Reduction, Target};
+use crate::explain::{Family, LayerUse, Method, Target};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Plot};
 
@@ -239,52 +238,6 @@ fn unavailable(app: &LanternApp) -> Vec<(Method, String)> {
     out
 }
 
-/// One numeric parameter as a slider over its declared range.
-fn param_slider(ui: &mut egui::Ui, spec: &ParamSpec, p: &mut Params) {
-    let mut v = (spec.get)(p);
-    let slider = egui::Slider::new(&mut v, spec.min..=spec.max).text(spec.label).logarithmic(spec.logarithmic);
-    let slider = if spec.integer { slider.integer() } else { slider };
-    if ui.add(slider).changed() {
-        (spec.set)(p, v);
-    }
-}
-
-/// The controls of the parameters `method` declares.
-fn params_ui(ui: &mut egui::Ui, method: Method, p: &mut Params) {
-    let spec = method.spec();
-    for param in method.params() {
-        param_slider(ui, &param, p);
-    }
-    if spec.uses_rule {
-        egui::ComboBox::from_label("rule").selected_text(format!("{:?}", p.ig_rule)).show_ui(ui, |ui| {
-            for r in IntegrationRule::ALL {
-                ui.selectable_value(&mut p.ig_rule, r, format!("{r:?}"));
-            }
-        });
-    }
-    if spec.uses_baseline {
-        let name = |b: &Baseline| match b {
-            Baseline::Zeros => "zeros",
-            Baseline::Black => "black",
-            Baseline::Blurred => "blurred",
-            Baseline::Custom(_) => "image",
-        };
-        egui::ComboBox::from_label("baseline").selected_text(name(&p.baseline)).show_ui(ui, |ui| {
-            for b in [Baseline::Zeros, Baseline::Black, Baseline::Blurred] {
-                let label = name(&b);
-                ui.selectable_value(&mut p.baseline, b, label);
-            }
-        });
-    }
-    if spec.uses_reduction {
-        egui::ComboBox::from_label("channels").selected_text(format!("{:?}", p.reduction)).show_ui(ui, |ui| {
-            for r in Reduction::ALL {
-                ui.selectable_value(&mut p.reduction, r, format!("{r:?}"));
-            }
-        });
-    }
-}
-
 pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
     egui::Panel::right("lantern inspector").resizable(true).default_size(300.0).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -295,7 +248,7 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
             ui.heading("Explanation");
             let missing = unavailable(app);
             method_combo(ui, "Method", &mut app.settings.method, &missing);
-            params_ui(ui, app.settings.method, &mut app.settings.params);
+            super::params_ui::params_ui(ui, app.settings.method, &mut app.settings.params);
             if let Some(info) = &app.model.info {
                 let uses_layer = app.settings.method.spec().layer == LayerUse::Chosen;
                 ui.add_enabled_ui(uses_layer, |ui| {

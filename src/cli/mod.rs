@@ -160,10 +160,7 @@ where
     })
 }
 
-/// 2 for errors caused by the input, 1 otherwise.
+/// 2 for errors caused by the input ([`LanternError::is_bad_input`]), 1 for the rest.
 pub fn exit_code(e: &LanternError) -> i32 {
-    match e {
-        LanternError::Cancelled => 1,
-        _ => 2,
-    }
+    if e.is_bad_input() { 2 } else { 1 }
 }
