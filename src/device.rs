@@ -93,7 +93,7 @@ pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
                 d.description.push_str(" - a software rasterizer, far slower than --device cpu");
                 Ok(d)
             } else {
-                Err(LanternError::Invalid("--device wgpu: this machine has no wgpu adapter".into()))
+                Err(LanternError::Device("--device wgpu: this machine has no wgpu adapter".into()))
             }
         }
     }
@@ -112,7 +112,7 @@ pub fn share_wgpu(
     let device = Device::wgpu_options()
         .setup(setup)
         .init()
-        .map_err(|e| LanternError::Invalid(format!("could not share the GPU with burn: {e}")))?;
+        .map_err(|e| LanternError::Device(format!("could not share the GPU with burn: {e}")))?;
     Ok(ComputeDevice {
         device,
         description: format!("GPU via wgpu, shared with the display: {name} ({backend:?})"),

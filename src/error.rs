@@ -47,6 +47,20 @@ pub enum LanternError {
     #[error("{}: could not write ({reason})", path.display())]
     Output { path: PathBuf, reason: String },
 
+    /// An audit file refused what was asked: it is missing, damaged, foreign or newer, or cannot
+    /// hold the verdict given. The file is left untouched.
+    #[error("{0}")]
+    AuditRefused(String),
+
+    /// The audit database failed (kept busy by another writer, or an SQLite error); nothing was
+    /// saved.
+    #[error("{0}")]
+    AuditFailed(String),
+
+    /// Training stopped because the loss stopped being a number.
+    #[error("training diverged: {0}")]
+    Diverged(String),
+
     /// The compute device failed or is not available.
     #[error("device: {0}")]
     Device(String),
@@ -93,8 +107,14 @@ impl LanternError {
             | Self::BadArgument(_)
             | Self::Malformed { .. }
             | Self::Mismatch(_)
+            | Self::AuditRefused(_)
             | Self::Invalid(_) => true,
-            Self::Output { .. } | Self::Device(_) | Self::Internal(_) | Self::Cancelled => false,
+            Self::Output { .. }
+            | Self::AuditFailed(_)
+            | Self::Diverged(_)
+            | Self::Device(_)
+            | Self::Internal(_)
+            | Self::Cancelled => false,
         }
     }
 }

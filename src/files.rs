@@ -46,7 +46,7 @@ pub fn write_rgb_png(path: &Path, img: &RgbImage) -> Result<()> {
 pub fn write_gray16_png(path: &Path, width: usize, height: usize, values: Vec<u16>) -> Result<()> {
     let img: ImageBuffer<Luma<u16>, Vec<u16>> =
         ImageBuffer::from_raw(width as u32, height as u32, values).ok_or_else(|| {
-            LanternError::Invalid(format!(
+            LanternError::Mismatch(format!(
                 "{}: {width}x{height} image from a different number of values",
                 path.display()
             ))
@@ -74,7 +74,7 @@ pub fn write_npy_f32(path: &Path, shape: &[u64], values: &[f32]) -> Result<()> {
 
 /// Any serialisable record as pretty JSON.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| LanternError::Invalid(e.to_string()))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| LanternError::Internal(e.to_string()))?;
     write_atomic(path, |f| f.write_all(text.as_bytes()))
 }
 

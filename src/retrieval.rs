@@ -129,7 +129,7 @@ pub fn embed_gallery(
 ) -> Result<(Gallery, CacheUse)> {
     let paths = gallery_images(dir)?;
     if paths.is_empty() {
-        return Err(LanternError::Invalid(format!("{}: no images in the gallery", dir.display())));
+        return Err(LanternError::BadArgument(format!("{}: no images in the gallery", dir.display())));
     }
     let cached: HashMap<(String, u64, u128), Vec<f32>> = cache
         .and_then(read_cache)

@@ -10,9 +10,10 @@
 //!   `(x1 + 1, y1 + 1)`, so its COCO `bbox` is `[x0, y0, x1 - x0 + 1, y1 - y0 + 1]` and its
 //!   `segmentation` is that rectangle as a polygon. Category ids are class indices + 1.
 
-use super::merge::PairAgreement;
+use super::rows::ImageEntry;
+use super::rows::PairAgreement;
 use super::setup::Settings;
-use super::store::{Audit, ImageEntry, Origin, Progress};
+use super::store::{Audit, Origin, Progress};
 use super::verdict::{Verdict, VerdictKind, corners};
 use super::{AuditError, Result};
 use crate::map::PixelBox;
@@ -64,7 +65,7 @@ pub fn write_csv<W: std::io::Write>(audit: &Audit, all: bool, out: W) -> Result<
     let images: HashMap<String, ImageEntry> = audit.images()?.into_iter().map(|i| (i.id.clone(), i)).collect();
     let name = |c: Option<usize>| c.and_then(|c| classes.get(c)).map(String::as_str);
     let mut writer = csv::Writer::from_writer(out);
-    let csv_error = |e: csv::Error| AuditError::Invalid(format!("writing CSV: {e}"));
+    let csv_error = |e: csv::Error| AuditError::Export(format!("writing CSV: {e}"));
     for v in chosen(audit, all)? {
         let image = &images[&v.image_id];
         let corrected = v.corrected_box.as_ref().map(corners);
@@ -89,7 +90,7 @@ pub fn write_csv<W: std::io::Write>(audit: &Audit, all: bool, out: W) -> Result<
             })
             .map_err(csv_error)?;
     }
-    writer.flush().map_err(|e| AuditError::Invalid(format!("writing CSV: {e}")))
+    writer.flush().map_err(|e| AuditError::Export(format!("writing CSV: {e}")))
 }
 
 /// The whole audit as one JSON document.

@@ -11,6 +11,7 @@
 //! - the mean IoU (+1 pixel convention, [`PixelBox::iou`]) of their corrected boxes on the images
 //!   where both drew one.
 
+use super::rows::PairAgreement;
 use super::setup::ModelRef;
 use super::store::{Audit, insert_agreement, insert_verdict};
 use super::verdict::{Verdict, VerdictKind};
@@ -41,30 +42,6 @@ pub fn cohen_kappa<T: Ord>(a: &[T], b: &[T]) -> Option<f64> {
 /// The mean IoU of paired boxes; `None` for no pairs.
 pub fn mean_iou(pairs: &[(PixelBox, PixelBox)]) -> Option<f64> {
     (!pairs.is_empty()).then(|| pairs.iter().map(|(a, b)| a.iou(b)).sum::<f64>() / pairs.len() as f64)
-}
-
-/// How much two raters agree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PairAgreement {
-    pub rater_a: String,
-    pub rater_b: String,
-    /// Images both judged.
-    pub images: usize,
-    /// Of those, images with the same verdict.
-    pub agreed: usize,
-    /// Cohen's kappa on the images both judged accept or reject.
-    pub kappa: Option<f64>,
-    pub kappa_images: usize,
-    /// Mean IoU of the two raters' corrected boxes.
-    pub mean_iou: Option<f64>,
-    pub iou_images: usize,
-}
-
-impl PairAgreement {
-    /// The fraction of commonly judged images with the same verdict.
-    pub fn agreement(&self) -> Option<f64> {
-        (self.images > 0).then(|| self.agreed as f64 / self.images as f64)
-    }
 }
 
 /// The raters' verdicts about one image judged by two or more of them.
@@ -156,7 +133,7 @@ pub struct Merged {
 /// schema is migrated in place); nothing else is written to them.
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     if inputs.len() < 2 {
-        return Err(AuditError::Invalid(format!("merge needs two or more audits, got {}", inputs.len())));
+        return Err(AuditError::BadRequest(format!("merge needs two or more audits, got {}", inputs.len())));
     }
     let audits = inputs.iter().map(|p| Audit::open(p)).collect::<Result<Vec<_>>>()?;
     let first = audits[0].settings()?;
@@ -164,7 +141,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     for (i, audit) in audits.iter().enumerate() {
         let s = audit.settings()?;
         let differs = |what: &str| {
-            AuditError::Invalid(format!(
+            AuditError::Incompatible(format!(
                 "{} and {} audit different {what}; only audits of the same predictions can be merged",
                 inputs[0].display(),
                 inputs[i].display()

@@ -16,15 +16,17 @@
 
 pub mod export;
 pub mod merge;
+mod rows;
 mod schema;
 mod setup;
 mod store;
 pub mod verdict;
 
 pub use crate::digest::sha256_file;
+pub use rows::{ImageEntry, PairAgreement};
 pub use schema::SCHEMA_VERSION;
 pub use setup::{ModelCheck, ModelRef, NewAudit, Settings, Setup};
-pub use store::{Audit, Filter, ImageEntry, ImageStatus, MissingFile, Origin, Patience, Prediction, Progress};
+pub use store::{Audit, Filter, ImageStatus, MissingFile, Origin, Patience, Prediction, Progress};
 pub use verdict::{NewVerdict, Verdict, VerdictId, VerdictKind, parse_box};
 
 use crate::error::LanternError;
@@ -55,8 +57,17 @@ pub enum AuditError {
     #[error("unknown image id '{id}' (this audit's images are listed by `lantern audit export`)")]
     UnknownImage { id: String },
 
+    /// A request the audit cannot take: no annotator, an IoU or box out of range, a bad path.
     #[error("{0}")]
-    Invalid(String),
+    BadRequest(String),
+
+    /// Audits that cannot be combined (different settings, fewer than two).
+    #[error("{0}")]
+    Incompatible(String),
+
+    /// An export could not be written.
+    #[error("{0}")]
+    Export(String),
 
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -72,7 +83,10 @@ impl From<AuditError> for LanternError {
     fn from(e: AuditError) -> Self {
         match e {
             AuditError::Io { path, source } => LanternError::Io { path, source },
-            other => LanternError::Invalid(other.to_string()),
+            e @ (AuditError::Busy { .. } | AuditError::Sqlite { .. } | AuditError::Export(_)) => {
+                LanternError::AuditFailed(e.to_string())
+            }
+            other => LanternError::AuditRefused(other.to_string()),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! file with its SHA-256, the explanation method and the box threshold. Read once when the audit
 //! is created, with the dataset readers of [`crate::datasets`].
 
-use super::store::ImageEntry;
-use super::verdict::corners;
+use super::rows::ImageEntry;
+use super::verdict::{checked_annotator, corners};
 use crate::datasets::{self, Format};
 use crate::digest::sha256_file;
 use crate::error::{LanternError, Result};
@@ -89,12 +89,13 @@ impl Setup {
     /// Read the dataset, hash the model and check the settings.
     pub fn from_dataset(new: &NewAudit) -> Result<Setup> {
         if !(0.0..1.0).contains(&new.threshold) {
-            return Err(LanternError::Invalid(format!("--threshold must be in [0, 1), got {}", new.threshold)));
+            return Err(LanternError::BadArgument(format!("--threshold must be in [0, 1), got {}", new.threshold)));
         }
-        let annotator = new.annotator.as_deref().map(checked_annotator).transpose()?;
+        let annotator =
+            new.annotator.as_deref().map(checked_annotator).transpose().map_err(LanternError::BadArgument)?;
         let dataset = datasets::open(&new.data, new.format)?;
         if dataset.samples.is_empty() {
-            return Err(LanternError::Invalid(format!("{}: no images found", new.data.display())));
+            return Err(LanternError::BadArgument(format!("{}: no images found", new.data.display())));
         }
         let root = std::fs::canonicalize(&new.data).map_err(|e| LanternError::io(&new.data, e))?;
         let mut seen = HashSet::new();
@@ -102,7 +103,7 @@ impl Setup {
         let mut images = Vec::with_capacity(dataset.samples.len());
         for (position, s) in dataset.samples.iter().enumerate() {
             if !seen.insert(s.id.as_str()) {
-                return Err(LanternError::Invalid(format!(
+                return Err(LanternError::BadArgument(format!(
                     "{}: two images have the id '{}'",
                     new.data.display(),
                     s.id
@@ -111,7 +112,7 @@ impl Setup {
             let relative = s.image.strip_prefix(&new.data).or_else(|_| s.image.strip_prefix(&root)).unwrap_or(&s.image);
             let file = relative
                 .to_str()
-                .ok_or_else(|| LanternError::Invalid(format!("{}: the file name is not UTF-8", s.image.display())))?
+                .ok_or_else(|| LanternError::BadArgument(format!("{}: the file name is not UTF-8", s.image.display())))?
                 .to_string();
             let (width, height) = match image::image_dimensions(&s.image) {
                 Ok((w, h)) => (Some(w), Some(h)),
@@ -151,15 +152,6 @@ impl Setup {
         };
         Ok(Setup { settings, annotator, classes: dataset.classes, images, warnings })
     }
-}
-
-/// A trimmed, non-empty annotator name.
-pub(crate) fn checked_annotator(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().any(char::is_control) {
-        return Err(LanternError::Invalid(format!("annotator name '{name}' must be non-empty and printable")));
-    }
-    Ok(name.to_string())
 }
 
 /// SHA-256 over one line per image, `id \t file \t class \t boxes \n`, in dataset order: two

@@ -9,11 +9,12 @@
 //! [`Patience::timeout`] for it, retries [`Patience::retries`] times with growing pauses and then
 //! gives up with [`AuditError::Busy`]; nothing is half-written either way.
 
+use super::rows::{ImageEntry, PairAgreement};
 use super::schema::{self, APPLICATION_ID, SCHEMA_VERSION, TABLES};
-use super::setup::{ModelRef, Settings, Setup, checked_annotator};
+use super::setup::{ModelRef, Settings, Setup};
 use super::verdict::{
     NewVerdict, Verdict, VerdictId, VerdictKind, box_from_json, box_to_json, boxes_from_json, boxes_to_json,
-    serialize_boxes,
+    checked_annotator, serialize_boxes,
 };
 use super::{AuditError, Result};
 use crate::datasets::Format;
@@ -41,23 +42,6 @@ impl Default for Patience {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(5), retries: 2 }
     }
-}
-
-/// One image of the audited dataset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImageEntry {
-    pub id: String,
-    /// Index in the dataset's order.
-    pub position: usize,
-    /// Path relative to the dataset folder (absolute when the image lay outside it).
-    pub file: String,
-    /// Ground-truth class.
-    pub class: Option<usize>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    /// Ground-truth boxes.
-    #[serde(serialize_with = "serialize_boxes")]
-    pub boxes: Vec<PixelBox>,
 }
 
 /// What the model predicted for an image, cached so filters work before the image is judged.
@@ -177,10 +161,10 @@ impl Audit {
             return Err(AuditError::Exists { path: path.to_path_buf() });
         }
         let name =
-            path.file_name().ok_or_else(|| AuditError::Invalid(format!("{}: not a file name", path.display())))?;
+            path.file_name().ok_or_else(|| AuditError::BadRequest(format!("{}: not a file name", path.display())))?;
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(AuditError::Invalid(format!(
+            return Err(AuditError::BadRequest(format!(
                 "{}: the folder {} does not exist",
                 path.display(),
                 parent.display()
@@ -316,7 +300,7 @@ impl Audit {
     }
 
     pub fn set_annotator(&mut self, name: &str) -> Result<()> {
-        let name = checked_annotator(name).map_err(|e| AuditError::Invalid(e.to_string()))?;
+        let name = checked_annotator(name).map_err(AuditError::BadRequest)?;
         self.write(|tx| {
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('annotator', ?1)", [&name]).map(drop)
         })
@@ -365,15 +349,15 @@ impl Audit {
     pub fn record(&mut self, v: &NewVerdict) -> Result<VerdictId> {
         let image = self.image(&v.image_id)?;
         let annotator = match &v.annotator {
-            Some(name) => checked_annotator(name).map_err(|e| AuditError::Invalid(e.to_string()))?,
+            Some(name) => checked_annotator(name).map_err(AuditError::BadRequest)?,
             None => self.annotator()?.ok_or_else(|| {
-                AuditError::Invalid("no annotator: name one for this verdict or for the audit".into())
+                AuditError::BadRequest("no annotator: name one for this verdict or for the audit".into())
             })?,
         };
         if let Some(iou) = v.iou
             && !(0.0..=1.0).contains(&iou)
         {
-            return Err(AuditError::Invalid(format!("IoU must be in [0, 1], got {iou}")));
+            return Err(AuditError::BadRequest(format!("IoU must be in [0, 1], got {iou}")));
         }
         for b in v.predicted_boxes.iter().chain(&v.corrected_box) {
             check_inside(&image, b)?;
@@ -541,12 +525,12 @@ impl Audit {
     }
 
     /// The agreement statistics a merge stored (empty for an annotator's own audit).
-    pub fn agreement(&self) -> Result<Vec<super::merge::PairAgreement>> {
+    pub fn agreement(&self) -> Result<Vec<PairAgreement>> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT rater_a, rater_b, images, agreed, kappa, kappa_images, mean_iou, iou_images FROM agreement ORDER BY rater_a, rater_b")?;
             stmt.query_map([], |r| {
                 let n = |i| r.get::<_, i64>(i).map(|v| v as usize);
-                Ok(super::merge::PairAgreement {
+                Ok(PairAgreement {
                     rater_a: r.get(0)?,
                     rater_b: r.get(1)?,
                     images: n(2)?,
@@ -583,7 +567,7 @@ impl Audit {
     fn check_class(&self, class: usize) -> Result<()> {
         let classes = self.classes()?.len();
         if classes > 0 && class >= classes {
-            return Err(AuditError::Invalid(format!(
+            return Err(AuditError::BadRequest(format!(
                 "class {class} is out of range: the dataset has {classes} classes"
             )));
         }
@@ -704,7 +688,7 @@ pub(crate) fn insert_verdict(tx: &Transaction, v: &Verdict) -> rusqlite::Result<
 }
 
 /// Store one pair's agreement in a file being built.
-pub(crate) fn insert_agreement(tx: &Transaction, a: &super::merge::PairAgreement) -> rusqlite::Result<()> {
+pub(crate) fn insert_agreement(tx: &Transaction, a: &PairAgreement) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO agreement (rater_a, rater_b, images, agreed, kappa, kappa_images, mean_iou, iou_images) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![a.rater_a, a.rater_b, a.images as i64, a.agreed as i64, a.kappa, a.kappa_images as i64, a.mean_iou, a.iou_images as i64],
@@ -760,7 +744,7 @@ fn check_inside(image: &ImageEntry, b: &PixelBox) -> Result<()> {
     if let (Some(w), Some(h)) = (image.width, image.height)
         && (b.x1 >= w || b.y1 >= h)
     {
-        return Err(AuditError::Invalid(format!(
+        return Err(AuditError::BadRequest(format!(
             "box {},{},{},{} lies outside image {} ({w}x{h}: x up to {}, y up to {})",
             b.x0,
             b.y0,
@@ -961,7 +945,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut audit = Audit::create(&dir.path().join("a.db"), &setup(dir.path(), 2, None)).unwrap();
         assert!(
-            matches!(audit.record(&verdict("img0", VerdictKind::Accept)), Err(AuditError::Invalid(m)) if m.contains("no annotator"))
+            matches!(audit.record(&verdict("img0", VerdictKind::Accept)), Err(AuditError::BadRequest(m)) if m.contains("no annotator"))
         );
         audit.set_annotator("ana").unwrap();
         assert!(
@@ -970,7 +954,7 @@ mod tests {
         let mut outside = verdict("img0", VerdictKind::Reject);
         outside.corrected_box = Some(PixelBox { x0: 0, y0: 0, x1: 100, y1: 10 });
         assert!(
-            matches!(audit.record(&outside), Err(AuditError::Invalid(m)) if m.contains("outside image img0 (100x80"))
+            matches!(audit.record(&outside), Err(AuditError::BadRequest(m)) if m.contains("outside image img0 (100x80"))
         );
         let mut iou = verdict("img0", VerdictKind::Accept);
         iou.iou = Some(1.5);
@@ -979,7 +963,7 @@ mod tests {
         assert!(audit.record(&iou).is_err());
         let mut class = verdict("img0", VerdictKind::Accept);
         class.predicted_class = Some(2);
-        assert!(matches!(audit.record(&class), Err(AuditError::Invalid(m)) if m.contains("class 2")));
+        assert!(matches!(audit.record(&class), Err(AuditError::BadRequest(m)) if m.contains("class 2")));
         assert!(audit.set_annotator(" ").is_err());
         assert_eq!(audit.progress().unwrap().verdicts, 0);
     }

@@ -150,6 +150,15 @@ fn serialize_box<S: serde::Serializer>(b: &Option<PixelBox>, s: S) -> Result<S::
     }
 }
 
+/// A trimmed, non-empty annotator name.
+pub(crate) fn checked_annotator(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(format!("annotator name '{name}' must be non-empty and printable"));
+    }
+    Ok(name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

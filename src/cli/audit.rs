@@ -1,8 +1,9 @@
 //! `lantern audit`: start a localisation audit, record verdicts (one per call, or a stream of
 //! them, each acknowledged with its row id once it is on disk), show progress, export and merge.
 
+use crate::audit::PairAgreement;
 use crate::audit::export::{self, ExportFormat};
-use crate::audit::merge::{self, ImageAgreement, PairAgreement};
+use crate::audit::merge::{self, ImageAgreement};
 use crate::audit::{Audit, ModelCheck, NewAudit, NewVerdict, Setup, VerdictKind, parse_box};
 use crate::error::{LanternError, Result};
 use crate::explain::Method;
@@ -169,8 +170,9 @@ fn record(args: &RecordArgs) -> Result<()> {
         None => {
             let (image, verdict) =
                 (args.image.as_deref().unwrap_or_default(), args.verdict.as_deref().unwrap_or_default());
-            let mut v = NewVerdict::new(image, verdict.parse::<VerdictKind>().map_err(LanternError::Invalid)?);
-            v.corrected_box = args.corrected.as_deref().map(parse_box).transpose().map_err(LanternError::Invalid)?;
+            let mut v = NewVerdict::new(image, verdict.parse::<VerdictKind>().map_err(LanternError::BadArgument)?);
+            v.corrected_box =
+                args.corrected.as_deref().map(parse_box).transpose().map_err(LanternError::BadArgument)?;
             v.comment = args.comment.clone().unwrap_or_default();
             v.iou = args.iou;
             v.annotator = args.annotator.clone();
@@ -190,7 +192,7 @@ fn record_stream(audit: &mut Audit, source: &Path, annotator: Option<&str>) -> R
     let name = if source == Path::new("-") { "standard input".to_string() } else { source.display().to_string() };
     let mut stdout = std::io::stdout().lock();
     for (n, line) in reader.lines().enumerate() {
-        let at = |what: String| LanternError::Invalid(format!("{name}:{}: {what}", n + 1));
+        let at = |what: String| LanternError::BadArgument(format!("{name}:{}: {what}", n + 1));
         let line = line.map_err(|e| at(e.to_string()))?;
         if line.trim().is_empty() {
             continue;
@@ -210,7 +212,7 @@ fn record_stream(audit: &mut Audit, source: &Path, annotator: Option<&str>) -> R
         let id = audit.record(&v).map_err(|e| at(e.to_string()))?;
         writeln!(stdout, "{id}")
             .and_then(|()| stdout.flush())
-            .map_err(|e| LanternError::Invalid(format!("standard output: {e}")))?;
+            .map_err(|e| LanternError::Internal(format!("standard output: {e}")))?;
     }
     Ok(())
 }
@@ -339,12 +341,14 @@ fn export_audit(args: &ExportArgs) -> Result<()> {
     }
     match &args.out {
         Some(path) => crate::files::write_atomic(path, |f| f.write_all(&bytes)),
-        None => std::io::stdout().write_all(&bytes).map_err(|e| LanternError::Invalid(format!("standard output: {e}"))),
+        None => {
+            std::io::stdout().write_all(&bytes).map_err(|e| LanternError::Internal(format!("standard output: {e}")))
+        }
     }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| LanternError::Invalid(format!("JSON: {e}")))?;
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| LanternError::Internal(format!("JSON: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
 }

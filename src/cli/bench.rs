@@ -72,7 +72,7 @@ fn network(args: &BenchArgs, device: &burn::tensor::Device) -> Result<Network> {
             super::explain::load_network(&m, device)
         }
         (None, Some(arch)) => models::build(&StateDict::seeded(&models::layout(arch, 1000)?, 7), arch, device),
-        (None, None) => Err(LanternError::Invalid("give --model FILE or --arch NAME".into())),
+        (None, None) => Err(LanternError::BadArgument("give --model FILE or --arch NAME".into())),
     }
 }
 

@@ -111,7 +111,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let (mut net, model_name, model_sha256) = network(args, &device.device)?;
     let dataset = datasets::open(&args.dataset.data, args.dataset.format)?;
     if dataset.samples.is_empty() {
-        return Err(LanternError::Invalid(format!("{}: no images found", args.dataset.data.display())));
+        return Err(LanternError::BadArgument(format!("{}: no images found", args.dataset.data.display())));
     }
     let class_map =
         args.class_map.as_deref().map(|p| ClassMap::read(p, &dataset.classes, net.classes())).transpose()?;

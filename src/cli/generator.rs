@@ -108,7 +108,7 @@ impl TrainGeneratorArgs {
                 val_seed: self.val_seed,
                 val_count: self.val_count,
             },
-            (Some(_), None) => return Err(LanternError::Invalid("--data needs --format".into())),
+            (Some(_), None) => return Err(LanternError::BadArgument("--data needs --format".into())),
         };
         let weights = LossWeights {
             ce: self.ce,
@@ -131,13 +131,15 @@ impl TrainGeneratorArgs {
         .iter()
         .any(|w| !w.is_finite() || *w < 0.0)
         {
-            return Err(LanternError::Invalid("loss weights and the margin must be finite and not negative".into()));
+            return Err(LanternError::BadArgument(
+                "loss weights and the margin must be finite and not negative".into(),
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(LanternError::Invalid(format!("--lr must be positive, got {}", self.lr)));
+            return Err(LanternError::BadArgument(format!("--lr must be positive, got {}", self.lr)));
         }
         if self.val_count == 0 {
-            return Err(LanternError::Invalid("--val-count must be at least 1".into()));
+            return Err(LanternError::BadArgument("--val-count must be at least 1".into()));
         }
         Ok(GeneratorConfig {
             classifier: self.classifier.clone(),

@@ -87,7 +87,7 @@ pub fn run(args: &TrainMultilabelArgs) -> Result<()> {
     let config = args.config();
     config.validate()?;
     if args.test_count == 0 {
-        return Err(LanternError::Invalid("--test-count must be at least 1".into()));
+        return Err(LanternError::BadArgument("--test-count must be at least 1".into()));
     }
     let log_path = args.log.clone().unwrap_or_else(|| args.out.with_extension("log.csv"));
     let checkpoints = args.checkpoints.clone().unwrap_or_else(|| args.out.with_extension("checkpoints"));
@@ -108,7 +108,7 @@ pub fn run(args: &TrainMultilabelArgs) -> Result<()> {
     let fitted =
         trainer::train(&config, &files, &device.device, &mut Control::none(), &mut |event| progress.on(event))?;
     progress.finish();
-    let best = fitted.best.as_ref().ok_or_else(|| LanternError::Invalid("training recorded no epoch".into()))?;
+    let best = fitted.best.as_ref().ok_or_else(|| LanternError::Internal("training recorded no epoch".into()))?;
     println!("best epoch: {} (val mAP {:.2})", best.epoch, best.score * 100.0);
     best.model.save_as(&args.out, &config.run_as())?;
     let labels = args.out.with_extension("labels.txt");

@@ -135,7 +135,7 @@ fn parse_segmentation(raw: &RawSegmentation, width: u32, height: u32) -> std::re
 /// [`MAX_MEGAPIXELS`] are refused, as images are.
 pub fn rasterize(width: u32, height: u32, parts: &[Segmentation]) -> Result<GrayImage> {
     if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "a {width}x{height} COCO mask is over the {MAX_MEGAPIXELS} megapixel limit"
         )));
     }
@@ -160,7 +160,7 @@ pub fn rasterize(width: u32, height: u32, parts: &[Segmentation]) -> Result<Gray
             }
             Segmentation::Rle { width: w, height: h, counts } => {
                 if (*w, *h) != (width, height) {
-                    return Err(LanternError::Invalid(format!("RLE of {w}x{h} for a {width}x{height} image")));
+                    return Err(LanternError::BadArgument(format!("RLE of {w}x{h} for a {width}x{height} image")));
                 }
                 let mut pos = 0u64;
                 for (i, &run) in counts.iter().enumerate() {
@@ -228,7 +228,7 @@ pub fn read(dir: &Path) -> Result<Dataset> {
     let path = dir.join("annotations.json");
     let text = read_text(&path)?;
     let file: File = serde_json::from_str(&text).map_err(|e| {
-        LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+        LanternError::BadArgument(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
     })?;
     let mut categories: Vec<&Category> = file.categories.iter().collect();
     categories.sort_by_key(|c| c.id);
@@ -244,7 +244,7 @@ pub fn read(dir: &Path) -> Result<Dataset> {
         let size = |a: &Annotation| a.area.unwrap_or(a.bbox[2] * a.bbox[3]);
         let largest = anns.iter().max_by(|a, b| size(a.1).total_cmp(&size(b.1))).map(|a| a.1).expect("non-empty");
         let class = class_of(largest.category_id).ok_or_else(|| {
-            LanternError::Invalid(format!(
+            LanternError::BadArgument(format!(
                 "{}: annotation of image {} has unknown category_id {}",
                 path.display(),
                 img.id,
@@ -258,7 +258,7 @@ pub fn read(dir: &Path) -> Result<Dataset> {
             boxes.extend(clamp_box(x, y, x + w, y + h, img.width, img.height));
             if let Some(seg) = &a.segmentation {
                 parts.push(parse_segmentation(seg, img.width, img.height).map_err(|e| {
-                    LanternError::Invalid(format!("{}: annotations[{i}].segmentation: {e}", path.display()))
+                    LanternError::BadArgument(format!("{}: annotations[{i}].segmentation: {e}", path.display()))
                 })?);
             }
         }

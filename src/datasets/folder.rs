@@ -33,7 +33,7 @@ pub fn read(dir: &Path) -> Result<Dataset> {
         .collect();
     classes.sort();
     if classes.is_empty() {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "{}: no class sub-folders (expected <class>/<image>)",
             dir.display()
         )));

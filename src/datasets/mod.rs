@@ -121,7 +121,7 @@ impl Format {
 /// Read a dataset folder in `format`.
 pub fn open(dir: &Path, format: Format) -> Result<Dataset> {
     if !dir.is_dir() {
-        return Err(LanternError::Invalid(format!("{}: not a folder", dir.display())));
+        return Err(LanternError::BadArgument(format!("{}: not a folder", dir.display())));
     }
     match format {
         Format::Folder => folder::read(dir),
@@ -150,7 +150,7 @@ pub fn open(dir: &Path, format: Format) -> Result<Dataset> {
 
 /// A "line N of FILE" error.
 pub(crate) fn line_error(path: &Path, line: usize, what: impl fmt::Display) -> LanternError {
-    LanternError::Invalid(format!("{}:{line}: {what}", path.display()))
+    LanternError::BadArgument(format!("{}:{line}: {what}", path.display()))
 }
 
 /// Read a text file, with the path in the error.

@@ -40,7 +40,7 @@ pub struct Annotations {
 /// Generate `count` images with `seed` at `size` pixels into `dir`; `progress(done)` after each.
 pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl FnMut(usize)) -> Result<Annotations> {
     if !(32..=1024).contains(&size) {
-        return Err(LanternError::Invalid(format!("--size must be between 32 and 1024 pixels, got {size}")));
+        return Err(LanternError::BadArgument(format!("--size must be between 32 and 1024 pixels, got {size}")));
     }
     let mkdir = |p: &Path| std::fs::create_dir_all(p).map_err(|e| LanternError::io(p, e));
     mkdir(&dir.join("masks"))?;
@@ -84,11 +84,11 @@ pub fn read(dir: &Path) -> Result<Annotations> {
     let path = dir.join("annotations.json");
     let text = std::fs::read_to_string(&path).map_err(|e| LanternError::io(&path, e))?;
     let a: Annotations = serde_json::from_str(&text).map_err(|e| {
-        LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+        LanternError::BadArgument(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
     })?;
     for img in &a.images {
         if img.class >= a.classes.len() {
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::BadArgument(format!(
                 "{}: image {} has class {} of {}",
                 path.display(),
                 img.id,

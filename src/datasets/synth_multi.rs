@@ -188,7 +188,7 @@ pub fn write(
     mut progress: impl FnMut(usize),
 ) -> Result<MultiAnnotations> {
     if !(32..=1024).contains(&size) {
-        return Err(LanternError::Invalid(format!("--size must be between 32 and 1024 pixels, got {size}")));
+        return Err(LanternError::BadArgument(format!("--size must be between 32 and 1024 pixels, got {size}")));
     }
     for sub in ["images", "masks"] {
         let p = dir.join(sub);
@@ -239,9 +239,9 @@ pub fn read(dir: &Path) -> Result<MultiAnnotations> {
     let path = dir.join(ANNOTATIONS);
     let text = std::fs::read_to_string(&path).map_err(|e| LanternError::io(&path, e))?;
     let a: MultiAnnotations = serde_json::from_str(&text).map_err(|e| {
-        LanternError::Invalid(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+        LanternError::BadArgument(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
     })?;
-    let bad = |id: &str, what: String| LanternError::Invalid(format!("{}: image {id}: {what}", path.display()));
+    let bad = |id: &str, what: String| LanternError::BadArgument(format!("{}: image {id}: {what}", path.display()));
     for img in &a.images {
         let mut classes: Vec<usize> = img.objects.iter().map(|o| o.class).collect();
         classes.sort_unstable();

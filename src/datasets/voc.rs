@@ -26,7 +26,7 @@ fn child<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Option<roxmltree::Nod
 
 fn parse(path: &Path) -> Result<Parsed> {
     let text = read_text(path)?;
-    let bad = |what: String| LanternError::Invalid(format!("{}: {what}", path.display()));
+    let bad = |what: String| LanternError::BadArgument(format!("{}: {what}", path.display()));
     let doc = roxmltree::Document::parse(&text).map_err(|e| bad(format!("not valid XML ({e})")))?;
     let root = doc.root_element();
     // The text of `node`'s child `name` and the line it is on.

@@ -93,7 +93,7 @@ impl ClassMap {
                 Self::identity(dataset_classes.len())
             }
             None => {
-                return Err(LanternError::Invalid(format!(
+                return Err(LanternError::Mismatch(format!(
                     "the dataset has {} classes and the model {model_classes}, so the ground-truth class cannot be explained (GT-known localisation); give --class-map FILE with one 'DATASET_CLASS MODEL_INDEX' line per dataset class",
                     dataset_classes.len()
                 )));
@@ -105,7 +105,7 @@ impl ClassMap {
             let class = s.class.unwrap_or_default();
             let name = dataset_classes.get(class).map_or_else(|| class.to_string(), Clone::clone);
             let images = samples.iter().filter(|t| t.class == s.class).count();
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::Mismatch(format!(
                 "--class-map does not map dataset class '{name}' (the class of {images} evaluated images, e.g. {}); add a line '{name} MODEL_INDEX'",
                 s.id
             )));

@@ -69,12 +69,12 @@ pub struct EvalConfig {
 /// Refuse an out-of-range `--interval` or `--limit` with the flag and its range.
 pub fn check_numbers(interval: f64, limit: Option<usize>) -> Result<()> {
     if !(MIN_INTERVAL..1.0).contains(&interval) {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "--interval must be from {MIN_INTERVAL} to below 1 (wsolevaluation uses 0.01), got {interval}"
         )));
     }
     if limit == Some(0) {
-        return Err(LanternError::Invalid("--limit must be at least 1".into()));
+        return Err(LanternError::BadArgument("--limit must be at least 1".into()));
     }
     Ok(())
 }
@@ -142,7 +142,7 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, job: &Job, cancel: &Atom
         Some(c) => job
             .classes
             .get(Some(c))
-            .ok_or_else(|| LanternError::Invalid(format!("{}: dataset class {c} has no model class", sample.id)))?,
+            .ok_or_else(|| LanternError::Mismatch(format!("{}: dataset class {c} has no model class", sample.id)))?,
     };
     for &method in &job.methods {
         let start = Instant::now();
@@ -242,7 +242,7 @@ pub fn run(
 ) -> Result<Vec<ImageResult>> {
     check_numbers(config.interval, config.limit)?;
     if config.methods.is_empty() {
-        return Err(LanternError::Invalid("no method to evaluate".into()));
+        return Err(LanternError::BadArgument("no method to evaluate".into()));
     }
     let samples: Vec<&Sample> = dataset.samples.iter().take(config.limit.unwrap_or(usize::MAX)).collect();
     let classes = ClassMap::resolve(config.class_map.clone(), &dataset.classes, net.classes(), &samples)?;

@@ -47,16 +47,16 @@ pub struct MultiLabelReport {
 pub fn evaluate(net: &Network, seed: u64, count: usize, control: &mut Control) -> Result<MultiLabelReport> {
     let classes = net.classes();
     if classes != SHAPES.len() {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::Mismatch(format!(
             "the multi-label benchmark has {} labels but the model gives {classes}",
             SHAPES.len()
         )));
     }
     if count == 0 {
-        return Err(LanternError::Invalid("the test split needs at least one image".into()));
+        return Err(LanternError::BadArgument("the test split needs at least one image".into()));
     }
     let layer = explain::cam_layer(net)
-        .ok_or_else(|| LanternError::Invalid("per-label CAMs need a global-average-pool + linear head".into()))?
+        .ok_or_else(|| LanternError::Mismatch("per-label CAMs need a global-average-pool + linear head".into()))?
         .to_string();
     let side = net.preprocess.crop;
     let device = net.device();

@@ -13,7 +13,7 @@ pub struct Series {
 }
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> LanternError {
-    LanternError::Invalid(format!("{}: could not draw the plot ({e})", path.display()))
+    LanternError::Output { path: path.to_path_buf(), reason: format!("could not draw the plot: {e}") }
 }
 
 /// Draw `series` into a 900x560 PNG at `path`, x from 0 to 1, y from 0 to `y_max`.

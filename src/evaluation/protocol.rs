@@ -127,7 +127,7 @@ pub fn truth_in_view(sample: &Sample, g: &Geometry) -> Result<Truth> {
         Some(source) => {
             let m: GrayImage = source.load()?;
             if m.dimensions() != g.original {
-                return Err(LanternError::Invalid(format!(
+                return Err(LanternError::Mismatch(format!(
                     "{}: mask is {}x{}, the image {}x{}",
                     sample.id,
                     m.width(),

@@ -92,7 +92,7 @@ fn check_thresholds(results: &[ImageResult], thresholds: &[f64]) -> Result<()> {
     });
     match bad {
         None => Ok(()),
-        Some(r) => Err(LanternError::Invalid(format!(
+        Some(r) => Err(LanternError::Mismatch(format!(
             "the result of {} with {} was measured on other CAM thresholds than the {n} of this report (another --interval)",
             r.id, r.method
         ))),
@@ -271,7 +271,7 @@ pub fn write_all(out: &Path, results: &[ImageResult], summary: &Summary) -> Resu
     write_atomic(&out.join("summary.md"), |f| f.write_all(md.as_bytes()))?;
     write_csv(&out.join("per_image.csv"), results, summary)?;
     if summary.images == 0 {
-        return Err(LanternError::Invalid("no image was evaluated".into()));
+        return Err(LanternError::BadArgument("no image was evaluated".into()));
     }
     Ok(())
 }

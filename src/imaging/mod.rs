@@ -73,10 +73,10 @@ impl Preprocess {
     /// Check the spec is usable (positive std, finite numbers).
     pub fn validate(&self) -> Result<()> {
         if self.std.iter().any(|s| !s.is_finite() || *s <= 0.0) {
-            return Err(LanternError::Invalid(format!("std must be positive, got {:?}", self.std)));
+            return Err(LanternError::BadArgument(format!("std must be positive, got {:?}", self.std)));
         }
         if self.mean.iter().any(|m| !m.is_finite()) {
-            return Err(LanternError::Invalid(format!("mean must be finite, got {:?}", self.mean)));
+            return Err(LanternError::BadArgument(format!("mean must be finite, got {:?}", self.mean)));
         }
         Ok(())
     }

@@ -71,7 +71,7 @@ pub fn causal_curve(
     objective.check(net)?;
     let [_, c, h, w] = x.dims();
     if map.width != w || map.height != h {
-        return Err(LanternError::Invalid(format!("map is {}x{}, the input {w}x{h}", map.width, map.height)));
+        return Err(LanternError::Mismatch(format!("map is {}x{}, the input {w}x{h}", map.width, map.height)));
     }
     let (step, batch) = (step.max(1), batch.max(1));
     let plane = h * w;

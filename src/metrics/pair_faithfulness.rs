@@ -87,7 +87,7 @@ pub fn pair_curves(
 ) -> Result<PairCurves> {
     let [_, c, h, w] = q.dims();
     if map.width != w || map.height != h {
-        return Err(LanternError::Invalid(format!("map is {}x{}, the input {w}x{h}", map.width, map.height)));
+        return Err(LanternError::Mismatch(format!("map is {}x{}, the input {w}x{h}", map.width, map.height)));
     }
     let plane = h * w;
     let image = host_values(q.clone());

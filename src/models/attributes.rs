@@ -100,7 +100,7 @@ pub struct AttributeMaps {
 /// `heatmap` layer).
 pub fn attribute_maps(net: &Network, x: Tensor<4>) -> Result<AttributeMaps> {
     let layer = net.layers.iter().find(|l| l.name == MAPS_LAYER).ok_or_else(|| {
-        LanternError::Invalid(format!("{} is not an attribute model (it has no '{MAPS_LAYER}' layer)", net.arch))
+        LanternError::Mismatch(format!("{} is not an attribute model (it has no '{MAPS_LAYER}' layer)", net.arch))
     })?;
     let a = net.forward_to(x.slice([0..1]), layer.cut);
     let [_, k, h, w] = a.dims();

@@ -92,23 +92,25 @@ impl GeneratorShape {
             }
         };
         if layers.is_empty() {
-            return Err(LanternError::Invalid("a generator needs at least one classifier layer to read".into()));
+            return Err(LanternError::BadArgument("a generator needs at least one classifier layer to read".into()));
         }
         if layers.windows(2).any(|w| w[0].cut >= w[1].cut) {
-            return Err(LanternError::Invalid(
+            return Err(LanternError::BadArgument(
                 "generator taps must be given finest (earliest) first, each once".into(),
             ));
         }
         let channels: Vec<usize> = layers.iter().map(|l| l.channels).collect();
         let widths = match widths {
             Some(w) if w.len() != layers.len() => {
-                return Err(LanternError::Invalid(format!(
+                return Err(LanternError::BadArgument(format!(
                     "{} decoder widths for {} taps: give one per tap",
                     w.len(),
                     layers.len()
                 )));
             }
-            Some(w) if w.contains(&0) => return Err(LanternError::Invalid("decoder widths must be positive".into())),
+            Some(w) if w.contains(&0) => {
+                return Err(LanternError::BadArgument("decoder widths must be positive".into()));
+            }
             Some(w) => w.to_vec(),
             None => channels.iter().map(|c| (c / 4).max(8)).collect(),
         };
@@ -122,12 +124,12 @@ impl GeneratorShape {
             .zip(&self.channels)
             .map(|(name, &c)| {
                 let layer = net.layers.iter().find(|l| &l.name == name).ok_or_else(|| {
-                    LanternError::Invalid(format!(
+                    LanternError::Mismatch(format!(
                         "the generator reads layer '{name}', which this classifier does not have"
                     ))
                 })?;
                 if layer.channels != c {
-                    return Err(LanternError::Invalid(format!(
+                    return Err(LanternError::Mismatch(format!(
                         "the generator expects {c} channels at '{name}', the classifier has {}",
                         layer.channels
                     )));
@@ -312,7 +314,7 @@ impl Generator {
         for (key, value) in meta.to_entries() {
             store = store.metadata(key, value);
         }
-        decoder.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
+        decoder.valid().save_into(&mut store).map_err(|e| LanternError::Internal(format!("{}: {e}", path.display())))
     }
 
     /// Read a generator file onto `device`, whatever classifier it was trained for.
@@ -350,7 +352,7 @@ impl Generator {
     /// Refuse a classifier other than the one the generator was trained for.
     pub fn check_classifier(&self, classifier_sha256: &str, path: &Path) -> Result<()> {
         if self.meta.classifier_sha256 != classifier_sha256 {
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::Mismatch(format!(
                 "{} was trained for another classifier ({} with SHA-256 {}), not this one (SHA-256 {})",
                 path.display(),
                 self.meta.classifier_arch,

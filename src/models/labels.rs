@@ -32,7 +32,7 @@ impl Labels {
         let text = std::fs::read_to_string(path).map_err(|e| LanternError::io(path, e))?;
         let labels = Self::parse(&text);
         if labels.len() != classes {
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::Mismatch(format!(
                 "{}: names {} classes but the model has {classes}",
                 path.display(),
                 labels.len()

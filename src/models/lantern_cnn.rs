@@ -139,7 +139,7 @@ pub fn trunk(blocks: &[ConvBlock], x: Tensor<4>) -> Tensor<4> {
 /// (burn applies each update only at the next read).
 pub fn save_module<M: Module>(model: &M, path: &Path) -> Result<()> {
     let mut store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
-    model.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
+    model.valid().save_into(&mut store).map_err(|e| LanternError::Internal(format!("{}: {e}", path.display())))
 }
 
 impl LanternCnn {
@@ -184,7 +184,7 @@ impl LanternCnn {
     pub fn save_as(&self, path: &Path, run: &RunAs) -> Result<()> {
         let store = SafetensorsStore::from_file(path).with_to_adapter(BurnToPyTorchAdapter).overwrite(true);
         let mut store = run.entries().into_iter().fold(store, |s, (k, v)| s.metadata(k, v));
-        self.valid().save_into(&mut store).map_err(|e| LanternError::Invalid(format!("{}: {e}", path.display())))
+        self.valid().save_into(&mut store).map_err(|e| LanternError::Internal(format!("{}: {e}", path.display())))
     }
 }
 

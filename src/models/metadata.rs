@@ -48,7 +48,7 @@ impl RunAs {
                 "softmax" => Some(OutputKind::Softmax),
                 "sigmoid" => Some(OutputKind::Sigmoid),
                 other => {
-                    return Err(LanternError::Invalid(format!(
+                    return Err(LanternError::BadArgument(format!(
                         "metadata {OUTPUT} = '{other}': expected softmax or sigmoid"
                     )));
                 }
@@ -57,7 +57,7 @@ impl RunAs {
         if let Some(v) = metadata.get(BOOST_ALPHA) {
             run.boost_alpha =
                 v.parse::<f32>().ok().filter(|a| (1.0..=MAX_BOOST_ALPHA).contains(a)).ok_or_else(|| {
-                    LanternError::Invalid(format!(
+                    LanternError::BadArgument(format!(
                         "metadata {BOOST_ALPHA} = '{v}': expected a number from 1 to {MAX_BOOST_ALPHA}"
                     ))
                 })?;
@@ -65,7 +65,7 @@ impl RunAs {
         if let Some(v) = metadata.get(INPUT_SIZE) {
             let size = v.parse::<u32>().ok().filter(|s| (16..=4096).contains(s));
             run.input_size = Some(size.ok_or_else(|| {
-                LanternError::Invalid(format!("metadata {INPUT_SIZE} = '{v}': expected pixels from 16 to 4096"))
+                LanternError::BadArgument(format!("metadata {INPUT_SIZE} = '{v}': expected pixels from 16 to 4096"))
             })?);
         }
         Ok(run)
@@ -91,7 +91,7 @@ impl RunAs {
             net
         } else {
             net.boosted(self.boost_alpha).ok_or_else(|| {
-                LanternError::Invalid(format!(
+                LanternError::Mismatch(format!(
                     "{BOOST_ALPHA} needs a global-average-pool + linear head, which {} does not have",
                     net.arch
                 ))

@@ -46,7 +46,10 @@ fn check_arch(arch: &str) -> Result<()> {
     if ARCHITECTURES.contains(&arch) {
         return Ok(());
     }
-    Err(LanternError::Invalid(format!("unknown architecture '{arch}' (choose one of {})", ARCHITECTURES.join(", "))))
+    Err(LanternError::BadArgument(format!(
+        "unknown architecture '{arch}' (choose one of {})",
+        ARCHITECTURES.join(", ")
+    )))
 }
 
 fn build_with(loader: &Loader, arch: &str, classes: usize) -> Result<Network> {
@@ -94,7 +97,7 @@ pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
 pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network> {
     if is_onnx(path) {
         if let Some(a) = arch {
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::BadArgument(format!(
                 "--arch {a} does not apply to an ONNX model: its graph says what it is"
             )));
         }

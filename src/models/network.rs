@@ -410,7 +410,7 @@ impl Network {
             .and_then(|d| layers.iter().find(|l| l.cut == d.value))
             .map(|l| l.name.clone())
             .ok_or_else(|| {
-                crate::error::LanternError::Invalid(format!("{arch}: the graph has no tensor a map can be read from"))
+                crate::error::LanternError::Mismatch(format!("{arch}: the graph has no tensor a map can be read from"))
             })?;
         let cam = net.cam_head.as_ref().map(|h| (h.pooled, Linear { weight: h.weight.clone(), bias: h.bias.clone() }));
         Ok(Network {

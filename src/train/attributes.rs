@@ -222,10 +222,10 @@ pub fn train(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Fitted<AttributeCnn>> {
     if config.widths.is_empty() {
-        return Err(LanternError::Invalid("training needs at least one block width".into()));
+        return Err(LanternError::BadArgument("training needs at least one block width".into()));
     }
     if config.batch < 2 {
-        return Err(LanternError::Invalid(
+        return Err(LanternError::BadArgument(
             "the saliency term pairs images of a batch: batches need at least 2 images".into(),
         ));
     }
@@ -240,7 +240,7 @@ pub fn train(
         monitor: Some(Monitor { metric: "val_accuracy".into(), goal: Goal::Maximize }),
         patience: config.patience,
         task: serde_json::to_value(config)
-            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+            .map_err(|e| LanternError::Internal(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };

@@ -36,7 +36,7 @@ fn position(name: &str) -> Option<(usize, usize)> {
 }
 
 fn invalid(path: &Path, what: impl std::fmt::Display) -> LanternError {
-    LanternError::Invalid(format!("{}: {what}", path.display()))
+    LanternError::BadArgument(format!("{}: {what}", path.display()))
 }
 
 /// Flush a written file (or folder entry list) to the disk.

@@ -151,7 +151,7 @@ pub fn train(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Fitted<LanternCnn>> {
     if config.widths.is_empty() {
-        return Err(LanternError::Invalid("training needs at least one block width".into()));
+        return Err(LanternError::BadArgument("training needs at least one block width".into()));
     }
     let device = device.clone().autodiff();
     // Seeded initial weights: the same command trains the same model (up to the rounding of
@@ -166,7 +166,7 @@ pub fn train(
         monitor: Some(Monitor { metric: "val_accuracy".into(), goal: Goal::Maximize }),
         patience: config.patience,
         task: serde_json::to_value(config)
-            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+            .map_err(|e| LanternError::Internal(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };

@@ -202,10 +202,12 @@ pub fn train(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Fitted<EmbeddingCnn>> {
     if config.widths.is_empty() || config.dim == 0 {
-        return Err(LanternError::Invalid("training needs at least one block width and an embedding dimension".into()));
+        return Err(LanternError::BadArgument(
+            "training needs at least one block width and an embedding dimension".into(),
+        ));
     }
     if config.batch < 3 {
-        return Err(LanternError::Invalid("a triplet loss needs batches of at least 3 images".into()));
+        return Err(LanternError::BadArgument("a triplet loss needs batches of at least 3 images".into()));
     }
     let device = device.clone().autodiff();
     let model = init::seeded(&device, config.seed, || EmbeddingCnn::new(&config.widths, config.dim, &device));
@@ -218,7 +220,7 @@ pub fn train(
         monitor: Some(Monitor { metric: "val_agreement".into(), goal: Goal::Maximize }),
         patience: config.patience,
         task: serde_json::to_value(config)
-            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+            .map_err(|e| LanternError::Internal(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };

@@ -249,7 +249,7 @@ fn add_terms(sums: &mut Named, terms: &[(String, f64)], weight: f64) -> Result<(
     }
     if sums.len() != terms.len() || sums.iter().zip(terms).any(|(a, b)| a.0 != b.0) {
         let names = |v: &[(String, f64)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        return Err(LanternError::Invalid(format!("loss terms changed from {:?} to {:?}", names(sums), names(terms))));
+        return Err(LanternError::Internal(format!("loss terms changed from {:?} to {:?}", names(sums), names(terms))));
     }
     for (s, (_, v)) in sums.iter_mut().zip(terms) {
         s.1 += v * weight;
@@ -260,8 +260,8 @@ fn add_terms(sums: &mut Named, terms: &[(String, f64)], weight: f64) -> Result<(
 /// The run as JSON text read back, so it compares equal to a checkpoint's copy.
 fn identity(config: &FitConfig) -> Result<serde_json::Value> {
     let text =
-        serde_json::to_string(config).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))
+        serde_json::to_string(config).map_err(|e| LanternError::Internal(format!("training configuration: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| LanternError::Internal(format!("training configuration: {e}")))
 }
 
 /// The settings that differ between a checkpoint's configuration and this run's, as
@@ -293,7 +293,7 @@ pub fn fit<T: Task>(
 ) -> Result<Fitted<T::Model>> {
     let steps = task.train_len() / config.batch.max(1);
     if config.batch == 0 || steps == 0 || config.epochs == 0 {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "training needs at least one epoch and one batch: {} items, batch {}, {} epochs",
             task.train_len(),
             config.batch,
@@ -301,7 +301,7 @@ pub fn fit<T: Task>(
         )));
     }
     if config.patience.is_some() && config.monitor.is_none() {
-        return Err(LanternError::Invalid("early stopping needs a monitored metric".into()));
+        return Err(LanternError::BadArgument("early stopping needs a monitored metric".into()));
     }
     let mut run = Run::start(model, optim, config, identity(config)?, steps)?;
     if run.state.epoch > 0 || run.state.step > 0 {
@@ -351,7 +351,7 @@ impl<'c, M: Module> Run<'c, M> {
         if state.config != run.state.config {
             let mut changed = Vec::new();
             differences("", &state.config, &run.state.config, &mut changed);
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::Mismatch(format!(
                 "{} holds checkpoints of another training configuration ({}); remove it to start over",
                 dir.display(),
                 changed.join(", ")
@@ -426,11 +426,11 @@ impl<'c, M: Module> Run<'c, M> {
     fn step<T: Task<Model = M>>(&mut self, task: &mut T, items: &[usize], at: StepAt, lr: f64) -> Result<Named> {
         let loss = task.loss(&self.model, items, at)?;
         if loss.terms.iter().any(|(n, _)| n == "loss") {
-            return Err(LanternError::Invalid("a trainer's extra loss terms may not be named 'loss'".into()));
+            return Err(LanternError::Internal("a trainer's extra loss terms may not be named 'loss'".into()));
         }
         let value = f64::from(loss.value.clone().into_scalar::<f32>());
         if !value.is_finite() {
-            return Err(LanternError::Invalid(format!(
+            return Err(LanternError::Diverged(format!(
                 "the loss is {value} at epoch {} step {}",
                 at.epoch + 1,
                 at.step + 1
@@ -454,7 +454,10 @@ impl<'c, M: Module> Run<'c, M> {
         let mut improved = false;
         if let Some(m) = &self.config.monitor {
             let score = record.get(&m.metric).ok_or_else(|| {
-                LanternError::Invalid(format!("the monitored metric '{}' is not among the epoch's numbers", m.metric))
+                LanternError::BadArgument(format!(
+                    "the monitored metric '{}' is not among the epoch's numbers",
+                    m.metric
+                ))
             })?;
             record.score = Some(score);
             improved = self.best.as_ref().is_none_or(|b| m.better(score, b.score));

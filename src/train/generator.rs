@@ -246,7 +246,7 @@ impl GeneratorTask<'_> {
                 .iter()
                 .map(|c| {
                     c.ok_or_else(|| {
-                        LanternError::Invalid("an image has no class label: train with --target prediction".into())
+                        LanternError::BadArgument("an image has no class label: train with --target prediction".into())
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -393,7 +393,7 @@ fn sources(data: &GeneratorData, pre: &Preprocess, seed: u64, control: &Control)
         GeneratorData::Folder { dir, format, val_count } => {
             let dataset = datasets::open(dir, *format)?;
             if dataset.samples.len() <= *val_count {
-                return Err(LanternError::Invalid(format!(
+                return Err(LanternError::BadArgument(format!(
                     "{}: {} images, not enough to hold out {val_count} for validation",
                     dir.display(),
                     dataset.samples.len()
@@ -430,7 +430,7 @@ pub fn train(
     let sha256 = crate::digest::sha256_file(&config.classifier).map_err(|e| LanternError::io(&config.classifier, e))?;
     let pre = plain.preprocess.clone();
     if pre.crop == 0 {
-        return Err(LanternError::Invalid(
+        return Err(LanternError::Mismatch(
             "the generator trains at the classifier's fixed input side; this model has no crop size".into(),
         ));
     }
@@ -438,7 +438,7 @@ pub fn train(
     let cuts = shape.cuts(&plain)?;
     let (source, val) = sources(&config.data, &pre, config.seed, control)?;
     if config.target == ClassTarget::Label && val.iter().any(|v| v.class.is_some_and(|c| c >= plain.classes())) {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::Mismatch(format!(
             "the dataset has more classes than the classifier's {}",
             plain.classes()
         )));
@@ -474,7 +474,7 @@ pub fn train(
         shape,
         objective: config.objective.to_string(),
         training: serde_json::to_value(config)
-            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+            .map_err(|e| LanternError::Internal(format!("training configuration: {e}")))?,
     };
     Ok(TrainedGenerator { fitted, meta, monitor: monitor.metric })
 }

@@ -44,7 +44,7 @@ impl EpochRecord {
 pub fn write_log(path: &Path, history: &[EpochRecord]) -> Result<()> {
     let columns = history.first().map(EpochRecord::columns).unwrap_or_else(|| vec!["epoch"]);
     if let Some(r) = history.iter().find(|r| r.columns() != columns) {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "{}: epoch {} has columns {:?}, the log has {columns:?}",
             path.display(),
             r.epoch,

@@ -67,7 +67,7 @@ impl MultiLabelConfig {
 
     /// A clear error for settings no run can use.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(LanternError::Invalid(m));
+        let bad = |m: String| Err(LanternError::BadArgument(m));
         if self.widths.is_empty() || self.widths.contains(&0) {
             return bad("--widths needs at least one block, each of width 1 or more".into());
         }
@@ -235,9 +235,11 @@ impl Task for MultiLabel<'_> {
             return Ok(());
         }
         let positives: Vec<usize> = serde_json::from_value(state["positives"].clone())
-            .map_err(|e| LanternError::Invalid(format!("checkpoint: corrected labels: {e}")))?;
+            .map_err(|e| LanternError::BadArgument(format!("checkpoint: corrected labels: {e}")))?;
         if positives.iter().any(|&k| k >= self.observed.len()) {
-            return Err(LanternError::Invalid("checkpoint: a corrected label lies outside the training set".into()));
+            return Err(LanternError::BadArgument(
+                "checkpoint: a corrected label lies outside the training set".into(),
+            ));
         }
         self.observed.iter_mut().for_each(|o| *o = 0.0);
         for k in positives {
@@ -274,7 +276,7 @@ pub fn train(
         monitor: Some(Monitor { metric: "val_map".into(), goal: Goal::Maximize }),
         patience: None,
         task: serde_json::to_value(config)
-            .map_err(|e| LanternError::Invalid(format!("training configuration: {e}")))?,
+            .map_err(|e| LanternError::Internal(format!("training configuration: {e}")))?,
         checkpoints: files.checkpoints.clone(),
         log: files.log.clone(),
     };

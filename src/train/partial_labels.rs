@@ -116,7 +116,7 @@ pub struct BatchLoss {
 pub fn batch_loss(logits: Tensor<2>, observed: &[f32], scheme: Scheme, epoch: usize) -> Result<BatchLoss> {
     let [b, c] = logits.dims();
     if observed.len() != b * c || observed.iter().any(|&o| o != 0.0 && o != 1.0) {
-        return Err(LanternError::Invalid(format!("observed labels must be {b} x {c} zeros and ones")));
+        return Err(LanternError::BadArgument(format!("observed labels must be {b} x {c} zeros and ones")));
     }
     let device = logits.device();
     let targets = Tensor::<2>::from_data(TensorData::new(observed.to_vec(), [b, c]), &device);
