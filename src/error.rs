@@ -83,6 +83,11 @@ impl LanternError {
         Self::Io { path: path.to_path_buf(), source }
     }
 
+    /// Writing to standard output failed (a full disk behind a redirect, a closed terminal).
+    pub fn stdout(source: std::io::Error) -> Self {
+        Self::Output { path: PathBuf::from("standard output"), reason: source.to_string() }
+    }
+
     /// A [`LanternError::Malformed`] for `path`.
     pub fn malformed(path: &Path, reason: impl Into<String>) -> Self {
         Self::Malformed { path: path.to_path_buf(), reason: reason.into() }
@@ -121,3 +126,33 @@ impl LanternError {
 
 /// Result with [`LanternError`].
 pub type Result<T, E = LanternError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn missing_or_corrupt_inputs_are_bad_input_and_failing_machines_are_not() {
+        let io = |kind| LanternError::io(Path::new("x"), Error::from(kind));
+        assert!(io(ErrorKind::NotFound).is_bad_input());
+        assert!(io(ErrorKind::InvalidData).is_bad_input());
+        assert!(!io(ErrorKind::StorageFull).is_bad_input());
+        assert!(!io(ErrorKind::PermissionDenied).is_bad_input());
+        assert!(LanternError::BadArgument("--limit must be at least 1".into()).is_bad_input());
+        assert!(LanternError::malformed(Path::new("a.json"), "line 3: not JSON").is_bad_input());
+        assert!(LanternError::Mismatch("map is 2x2, the input 4x4".into()).is_bad_input());
+        assert!(!LanternError::stdout(Error::from(ErrorKind::StorageFull)).is_bad_input());
+        assert!(!LanternError::Device("no adapter".into()).is_bad_input());
+        assert!(!LanternError::Diverged("the loss is NaN".into()).is_bad_input());
+        assert!(!LanternError::Cancelled.is_bad_input());
+    }
+
+    #[test]
+    fn messages_name_the_file_and_the_reason() {
+        let e = LanternError::malformed(Path::new("ann/a.json"), "line 3: not JSON");
+        assert_eq!(e.to_string(), "ann/a.json: line 3: not JSON");
+        let e = LanternError::stdout(Error::from(ErrorKind::StorageFull));
+        assert!(e.to_string().starts_with("standard output: could not write ("), "{e}");
+    }
+}

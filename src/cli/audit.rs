@@ -210,9 +210,7 @@ fn record_stream(audit: &mut Audit, source: &Path, annotator: Option<&str>) -> R
         v.iou = l.iou;
         v.annotator = l.annotator.or_else(|| annotator.map(str::to_string));
         let id = audit.record(&v).map_err(|e| at(e.to_string()))?;
-        writeln!(stdout, "{id}")
-            .and_then(|()| stdout.flush())
-            .map_err(|e| LanternError::Internal(format!("standard output: {e}")))?;
+        writeln!(stdout, "{id}").and_then(|()| stdout.flush()).map_err(LanternError::stdout)?;
     }
     Ok(())
 }
@@ -341,9 +339,7 @@ fn export_audit(args: &ExportArgs) -> Result<()> {
     }
     match &args.out {
         Some(path) => crate::files::write_atomic(path, |f| f.write_all(&bytes)),
-        None => {
-            std::io::stdout().write_all(&bytes).map_err(|e| LanternError::Internal(format!("standard output: {e}")))
-        }
+        None => std::io::stdout().write_all(&bytes).map_err(LanternError::stdout),
     }
 }
 
