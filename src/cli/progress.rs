@@ -22,8 +22,11 @@ pub(super) struct FitProgress<'a> {
     bar: ProgressBar,
     checkpoints: &'a Path,
     last_score: String,
-    epoch_line: Box<dyn Fn(&EpochRecord, bool) -> String + 'a>,
+    epoch_line: EpochLine<'a>,
 }
+
+/// Formats one epoch's line (the record, whether it is the best so far).
+type EpochLine<'a> = Box<dyn Fn(&EpochRecord, bool) -> String + 'a>;
 
 impl<'a> FitProgress<'a> {
     pub fn new(checkpoints: &'a Path, epoch_line: impl Fn(&EpochRecord, bool) -> String + 'a) -> Self {

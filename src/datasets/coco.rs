@@ -262,7 +262,7 @@ pub fn read(dir: &Path) -> Result<Dataset> {
                 })?);
             }
         }
-        let mask = (!parts.is_empty()).then(|| MaskSource::Coco { width: img.width, height: img.height, parts });
+        let mask = (!parts.is_empty()).then_some(MaskSource::Coco { width: img.width, height: img.height, parts });
         samples.push(Sample {
             id: img.id.to_string(),
             image: images_dir.join(&img.file_name),

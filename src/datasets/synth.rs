@@ -332,8 +332,8 @@ mod tests {
     #[test]
     fn every_class_and_attribute_value_occurs() {
         let samples: Vec<SynthSample> = (0..300).map(|i| generate(1, i, 64)).collect();
-        for c in 0..SHAPES.len() {
-            assert!(samples.iter().any(|s| s.class == c), "no {}", SHAPES[c]);
+        for (c, shape) in SHAPES.iter().enumerate() {
+            assert!(samples.iter().any(|s| s.class == c), "no {shape}");
         }
         for t in 0..TEXTURES.len() {
             assert!(samples.iter().any(|s| s.attributes.texture == t));

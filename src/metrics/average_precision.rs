@@ -47,7 +47,7 @@ pub fn average_precision(scores: &[f32], truth: &[bool]) -> f64 {
 /// When the lengths differ or are not a multiple of `labels` (a programming error).
 pub fn mean_average_precision(scores: &[f32], truth: &[bool], labels: usize) -> (f64, Vec<f64>) {
     assert!(
-        labels > 0 && scores.len() == truth.len() && scores.len() % labels == 0,
+        labels > 0 && scores.len() == truth.len() && scores.len().is_multiple_of(labels),
         "[items, labels] scores and truth"
     );
     let per_label: Vec<f64> = (0..labels)

@@ -102,7 +102,7 @@ pub fn attribute_maps(net: &Network, x: Tensor<4>) -> Result<AttributeMaps> {
     let layer = net.layers.iter().find(|l| l.name == MAPS_LAYER).ok_or_else(|| {
         LanternError::Mismatch(format!("{} is not an attribute model (it has no '{MAPS_LAYER}' layer)", net.arch))
     })?;
-    let a = net.forward_to(x.slice([0..1]), layer.cut);
+    let a = net.forward_to(x.narrow(0, 0, 1), layer.cut);
     let [_, k, h, w] = a.dims();
     let values = host_values(a);
     let maps: Vec<Vec<f32>> = values.chunks(h * w).map(<[f32]>::to_vec).collect();

@@ -71,12 +71,12 @@ pub fn triplet_loss(s: Tensor<2>, agreements: &[Vec<usize>], margin: f64) -> (Te
     let mut margins = vec![0.0f32; n * n * n];
     let mut valid = vec![0.0f32; n * n * n];
     let mut count = 0usize;
-    for i in 0..n {
+    for (i, row) in agreements.iter().enumerate() {
         for j in (0..n).filter(|&j| j != i) {
             for k in (0..n).filter(|&k| k != i && k != j) {
-                if agreements[i][j] > agreements[i][k] {
+                if row[j] > row[k] {
                     let at = (i * n + j) * n + k;
-                    margins[at] = (margin * (agreements[i][j] - agreements[i][k]) as f64) as f32;
+                    margins[at] = (margin * (row[j] - row[k]) as f64) as f32;
                     valid[at] = 1.0;
                     count += 1;
                 }

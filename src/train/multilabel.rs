@@ -84,9 +84,8 @@ impl MultiLabelConfig {
                 self.images, self.batch
             ));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite())
-            || !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite())
-        {
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if !positive(self.learning_rate) || !positive(self.head_lr_factor) {
             return bad("learning rates must be positive".into());
         }
         if !(1.0..=crate::models::metadata::MAX_BOOST_ALPHA).contains(&self.alpha) {

@@ -56,7 +56,7 @@ fn check_created(dims: &[usize], op: &str) -> Result<(), OnnxError> {
 }
 
 /// Input `i`, required.
-fn input<'a>(inputs: &'a [Option<Value>], i: usize) -> Result<&'a Value, OnnxError> {
+fn input(inputs: &[Option<Value>], i: usize) -> Result<&Value, OnnxError> {
     inputs.get(i).and_then(Option::as_ref).ok_or_else(|| shape_error(format!("input {i} is missing")))
 }
 
@@ -728,7 +728,7 @@ pub fn reshape_target(input: &[usize], shape: &[i64], allowzero: bool) -> Result
     let count = |d: &[usize]| d.iter().try_fold(1usize, |acc, &x| acc.checked_mul(x));
     if let Some(i) = infer {
         let known = count(&dims).unwrap_or(0);
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(shape_error(format!("cannot reshape {input:?} to {shape:?}")));
         }
         dims[i] = total / known;

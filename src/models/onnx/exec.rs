@@ -20,6 +20,10 @@ use super::ops::{Op, display_name};
 use super::proto::ModelDef;
 use super::value::{F, Value, each};
 
+/// What [`Graph::run_probed`] reads: each probed value and, when leaves were asked for, the zero
+/// autodiff leaf added to it.
+pub type Probes = Vec<(F, Option<F>)>;
+
 /// Inference BatchNorm folded into the convolution before it, as exporters do by default:
 /// `W' = W * s[c_out]`, `b' = (b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`, when the
 /// convolution's weights and the norm's parameters are constants and the norm is the only reader
@@ -229,11 +233,11 @@ impl Graph {
             if !seen.insert(v) || self.is_constant(v) {
                 continue;
             }
-            if let Some(s) = self.producer[v] {
-                if !needed[s] {
-                    needed[s] = true;
-                    stack.extend(self.steps[s].inputs.iter().flatten());
-                }
+            if let Some(s) = self.producer[v]
+                && !needed[s]
+            {
+                needed[s] = true;
+                stack.extend(self.steps[s].inputs.iter().flatten());
             }
         }
         needed
@@ -353,7 +357,7 @@ impl Graph {
     /// `leaves`, each probed value `v` continues as `v + z`, `z` a zero autodiff leaf returned
     /// with it, so `d output / d z` is the output's gradient at `v` through every path after it
     /// (what a hook on that tensor sees in PyTorch) while the paths into `v` stay intact.
-    pub fn run_probed(&self, x: F, probes: &[usize], leaves: bool) -> Result<(Value, Vec<(F, Option<F>)>), OnnxError> {
+    pub fn run_probed(&self, x: F, probes: &[usize], leaves: bool) -> Result<(Value, Probes), OnnxError> {
         let mut env = vec![None; self.names.len()];
         env[self.input] = Some(Value::float(x));
         let schedule = self.whole(&HashSet::from([self.output]));

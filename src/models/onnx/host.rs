@@ -63,7 +63,7 @@ pub fn zip<A: Copy, B: Copy, T>(
 /// Integer arithmetic (`Div` truncates toward zero like ONNX's integer Div in practice for the
 /// non-negative sizes it sees; division by zero is an error, not a panic).
 pub fn int_binary(a: &Ints, b: &Ints, f: impl Fn(i64, i64) -> Option<i64>) -> Result<Ints, OnnxError> {
-    let (dims, values) = zip((&a.dims, &a.values), (&b.dims, &b.values), |x, y| f(x, y))?;
+    let (dims, values) = zip((&a.dims, &a.values), (&b.dims, &b.values), f)?;
     let values = values
         .into_iter()
         .collect::<Option<Vec<_>>>()

@@ -106,8 +106,19 @@ pub struct OnnxNet {
 /// What crosses a cut: the carried values and prefix tokens, per image run.
 #[derive(Debug, Clone)]
 pub struct Resume {
-    /// One entry per run of the front: `(batch size it covers, carried values, prefix tokens)`.
-    runs: Vec<(usize, Vec<(usize, Value)>, Option<Tensor<3>>)>,
+    /// One entry per run of the front, in image order.
+    runs: Vec<FrontPass>,
+}
+
+/// One pass of the graph's front over some images: what the rest needs from it.
+#[derive(Debug, Clone)]
+struct FrontPass {
+    /// How many images it covered.
+    images: usize,
+    /// The values that skip over the cut (value id, value).
+    carried: Vec<(usize, Value)>,
+    /// The prefix tokens (a transformer's class token) the map does not hold.
+    prefix: Option<Tensor<3>>,
 }
 
 impl OnnxNet {
@@ -284,7 +295,8 @@ impl OnnxNet {
 
     /// Image batches run whole when the export has a free batch axis, else one image at a time.
     fn rows(&self, n: usize) -> Vec<std::ops::Range<usize>> {
-        if self.graph.dynamic_batch { vec![0..n] } else { (0..n).map(|i| i..i + 1).collect() }
+        let step = if self.graph.dynamic_batch { n.max(1) } else { 1 };
+        (0..n).step_by(step).map(|i| i..(i + step).min(n)).collect()
     }
 
     /// Run `x` (`[N, 3, H, W]`) to the layer at value `cut`: its map `[N, C, h, w]` and what the
@@ -300,7 +312,7 @@ impl OnnxNet {
             let t = at.to_float(&self.graph.device)?;
             let (map, prefix) = tokens::to_map(t, layout)?;
             maps.push(map);
-            runs.push((rows.len(), carried, prefix));
+            runs.push(FrontPass { images: rows.len(), carried, prefix });
         }
         let map = if maps.len() == 1 { maps.pop().expect("one") } else { Tensor::cat(maps, 0) };
         Ok((map, Resume { runs }))
@@ -324,7 +336,7 @@ impl OnnxNet {
             )));
         }
         // Pair every row range of `a` with the run whose values it uses.
-        let covered: usize = resume.runs.iter().map(|r| r.0).sum();
+        let covered: usize = resume.runs.iter().map(|r| r.images).sum();
         let plan: Vec<(std::ops::Range<usize>, Option<usize>)> = if resume.runs.is_empty() {
             self.rows(m).into_iter().map(|r| (r, None)).collect()
         } else if covered == m {
@@ -334,8 +346,8 @@ impl OnnxNet {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let range = start..start + r.0;
-                    start += r.0;
+                    let range = start..start + r.images;
+                    start += r.images;
                     (range, Some(i))
                 })
                 .collect()
@@ -348,7 +360,7 @@ impl OnnxNet {
         for (rows, run) in plan {
             let part = a.clone().slice([rows, 0..c, 0..h, 0..w]);
             let (carried, prefix) = match run {
-                Some(i) => (resume.runs[i].1.as_slice(), resume.runs[i].2.as_ref()),
+                Some(i) => (resume.runs[i].carried.as_slice(), resume.runs[i].prefix.as_ref()),
                 None => (&[][..], None),
             };
             let prefix = prefix.map(|p| if part.is_autodiff() { p.clone().autodiff() } else { p.clone() });
@@ -362,7 +374,7 @@ impl OnnxNet {
     /// Run image 0 of `x` through the whole graph reading the attention probabilities of every
     /// block: the logits and, per block, `A` (`[B, heads, N, N]`) and, with `leaves`, the zero
     /// leaf whose gradient is the output's gradient at `A` (see [`exec::Graph::run_probed`]).
-    pub fn attention_probe(&self, x: Tensor<4>, leaves: bool) -> Result<(Tensor<2>, Vec<(F, Option<F>)>), OnnxError> {
+    pub fn attention_probe(&self, x: Tensor<4>, leaves: bool) -> Result<(Tensor<2>, exec::Probes), OnnxError> {
         if self.attention.is_empty() {
             return Err(OnnxError::Shape(
                 "the model has no attention (no Softmax over query-key scores read by a MatMul)".into(),
@@ -527,12 +539,10 @@ fn input_size(model: &proto::ModelDef) -> Result<(usize, usize), OnnxError> {
             dims.len()
         )));
     }
-    if let Some(c) = dims[1] {
-        if c != 3 {
-            return Err(OnnxError::File(format!(
-                "the input has {c} channels; Lantern explains RGB models (3 channels)"
-            )));
-        }
+    if let Some(c) = dims[1]
+        && c != 3
+    {
+        return Err(OnnxError::File(format!("the input has {c} channels; Lantern explains RGB models (3 channels)")));
     }
     let declared = match (dims[2], dims[3]) {
         (Some(h), Some(w)) => Some((h, w)),
