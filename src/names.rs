@@ -50,11 +50,7 @@ macro_rules! named_enum {
                 let key = s.trim().to_ascii_lowercase();
                 match key.as_str() {
                     $($text $(| $alias)* => Ok($name::$variant),)+
-                    _ => Err(format!(
-                        "unknown {} '{s}' (choose {})",
-                        $what,
-                        $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                    )),
+                    _ => Err(format!("unknown {} '{s}' (choose {})", $what, $crate::names::one_of($name::ALL))),
                 }
             }
         }
@@ -62,6 +58,16 @@ macro_rules! named_enum {
 }
 
 pub(crate) use named_enum;
+
+/// The names of `choices` as a sentence's list: `a`, `a or b`, `a, b or c`.
+pub fn one_of<T: std::fmt::Display>(choices: &[T]) -> String {
+    let names: Vec<String> = choices.iter().map(T::to_string).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -79,6 +85,6 @@ mod tests {
         assert_eq!(" malus ".parse::<Fruit>(), Ok(Fruit::Apple));
         assert_eq!(Fruit::Pear.to_string(), "pear");
         assert_eq!(Fruit::ALL, &[Fruit::Apple, Fruit::Pear]);
-        assert_eq!("plum".parse::<Fruit>(), Err("unknown fruit 'plum' (choose apple, pear)".to_string()));
+        assert_eq!("plum".parse::<Fruit>(), Err("unknown fruit 'plum' (choose apple or pear)".to_string()));
     }
 }

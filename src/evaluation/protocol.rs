@@ -17,37 +17,19 @@ use crate::imaging::{Geometry, Preprocess};
 use crate::map::PixelBox;
 use image::GrayImage;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// wsolevaluation's frame side when the model does not fix one.
 const WSOL_SIDE: u32 = 224;
 
-/// Which frame `lantern eval` evaluates in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Wsol,
-    Crop,
-}
-
-impl FromStr for Protocol {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "wsol" => Ok(Self::Wsol),
-            "crop" => Ok(Self::Crop),
-            _ => Err(format!("unknown protocol '{s}' (choose wsol or crop)")),
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Wsol => "wsol",
-            Self::Crop => "crop",
-        })
+crate::names::named_enum! {
+    /// Which frame `lantern eval` evaluates in.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Protocol ("protocol") {
+        /// wsolevaluation's: the image stretched to a square of the model's side.
+        Wsol = "wsol",
+        /// The model's own preprocessing (resize and centre crop).
+        Crop = "crop",
     }
 }
 

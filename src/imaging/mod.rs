@@ -405,7 +405,8 @@ mod tests {
             .unwrap();
         let truncated = decode_image_bytes(&png[..png.len() / 2], Path::new("half.png"));
         assert!(matches!(truncated, Err(LanternError::Image { .. })), "{truncated:?}");
-        assert!(decode_image_bytes(&png, Path::new("ok.png")).is_ok());
+        let whole = decode_image_bytes(&png, Path::new("ok.png")).unwrap();
+        assert_eq!((whole.width(), whole.height(), whole.get_pixel(5, 7).0), (32, 32, [1, 2, 3]));
     }
 
     #[test]

@@ -303,7 +303,7 @@ pub fn fit<T: Task>(
     if config.patience.is_some() && config.monitor.is_none() {
         return Err(LanternError::BadArgument("early stopping needs a monitored metric".into()));
     }
-    let mut run = Run::start(model, optim, config, identity(config)?, steps)?;
+    let mut run = Fitting::start(model, optim, config, identity(config)?, steps)?;
     if run.state.epoch > 0 || run.state.step > 0 {
         task.restore(run.state.task.clone())?;
         on_event(Event::Resumed { at: run.at(run.state.step) });
@@ -313,7 +313,7 @@ pub fn fit<T: Task>(
 }
 
 /// One run in progress.
-struct Run<'c, M> {
+struct Fitting<'c, M> {
     model: M,
     optim: ModuleOptimizer,
     config: &'c FitConfig,
@@ -325,7 +325,7 @@ struct Run<'c, M> {
     taken: usize,
 }
 
-impl<'c, M: Module> Run<'c, M> {
+impl<'c, M: Module> Fitting<'c, M> {
     fn start(
         model: M,
         optim: ModuleOptimizer,
@@ -345,7 +345,8 @@ impl<'c, M: Module> Run<'c, M> {
             stopped_early: false,
             task: serde_json::Value::Null,
         };
-        let mut run = Run { model, optim, config, state: fresh, best: None, steps, started: Instant::now(), taken: 0 };
+        let mut run =
+            Fitting { model, optim, config, state: fresh, best: None, steps, started: Instant::now(), taken: 0 };
         let Some(dir) = &config.checkpoints else { return Ok(run) };
         let Some((latest, state)) = checkpoint::list::<LoopState>(dir)?.pop() else { return Ok(run) };
         if state.config != run.state.config {

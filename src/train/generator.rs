@@ -623,7 +623,10 @@ mod tests {
         let mut config = tiny(classifier(dir.path()), Objective::Classifier);
         config.target = ClassTarget::Prediction;
         config.epochs = 1;
-        assert!(train(&config, &GeneratorFiles::default(), &Device::flex(), &mut Control::none(), &mut |_| {}).is_ok());
+        let trained = train(&config, &GeneratorFiles::default(), &Device::flex(), &mut Control::none(), &mut |_| {})
+            .expect("prediction targets train without labels");
+        assert_eq!(trained.fitted.history.len(), 1, "one epoch");
+        assert!(trained.fitted.history[0].get("loss").is_some_and(f64::is_finite));
         let data = dir.path().join("data");
         crate::datasets::synth_folder::write(&data, 4, 1, 48, |_| {}).unwrap();
         config.data = GeneratorData::Folder { dir: data, format: Format::Synth, val_count: 4 };
