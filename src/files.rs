@@ -6,6 +6,7 @@ use crate::error::{LanternError, Result};
 use image::{ImageBuffer, Luma, RgbImage};
 use npyz::WriterBuilder;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -88,6 +89,25 @@ pub fn write_csv<R: AsRef<[String]>>(path: &Path, header: &[&str], rows: &[R]) -
         }
         w.flush()
     })
+}
+
+/// A file name's stem, `image` when it has none.
+pub fn file_stem(name: &str) -> String {
+    Path::new(name).file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().to_string())
+}
+
+/// File stems unique within one export: `cat.jpg` and `cat.png` become `cat` and `cat-2`.
+pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    names
+        .into_iter()
+        .map(|name| {
+            let s = file_stem(name);
+            let n = seen.entry(s.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { s } else { format!("{s}-{n}") }
+        })
+        .collect()
 }
 
 /// `name` as a file-name part: letters, digits, `-` and `_` kept, every other run of

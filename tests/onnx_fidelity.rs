@@ -200,8 +200,7 @@ fn attention_rollout_and_chefer_relevance_match_their_reference() {
         let f = fixture(name);
         let prefix = f.record["attention"]["prefix_tokens"].as_u64().unwrap() as usize;
         let (blocks, grads, found_prefix, grid) =
-            attention::attention(&f.net, &f.input(), Some(&explain::Objective::from(f.target())), Method::Chefer)
-                .unwrap();
+            attention::attention(&f.net, &f.input(), Some(&explain::Objective::from(f.target()))).unwrap();
         assert_eq!((found_prefix, grid), (prefix, (4, 4)), "{name}: the token grid");
         assert_eq!(blocks.len(), f.record["attention"]["blocks"].as_u64().unwrap() as usize);
         for (i, (a, g)) in blocks.iter().zip(&grads).enumerate() {

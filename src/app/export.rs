@@ -8,32 +8,14 @@ use crate::control::Control;
 use crate::device::ComputeDevice;
 use crate::error::{LanternError, Result};
 use crate::explain::{Method, Params, Session, Target};
+use crate::files::{file_stem, unique_stems};
 use crate::map::BoxMode;
 use crate::models::Labels;
 use crate::models::Network;
 use crate::record::{self, Boxes, Extras, ModelFacts, Subject};
 use crate::render::{Decorations, ViewLook, decorate, render_view};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-fn stem(name: &str) -> String {
-    Path::new(name).file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().to_string())
-}
-
-/// File stems unique within one export: `cat.jpg` and `cat.png` become `cat` and `cat-2`.
-pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    names
-        .into_iter()
-        .map(|name| {
-            let s = stem(name);
-            let n = seen.entry(s.clone()).or_insert(0);
-            *n += 1;
-            if *n == 1 { s } else { format!("{s}-{n}") }
-        })
-        .collect()
-}
 
 /// Export what the main view shows into `dir`.
 pub fn export_current(app: &mut LanternApp, dir: &Path) {
@@ -91,7 +73,7 @@ fn write_current(app: &LanternApp, dir: &Path) -> Result<usize> {
     std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
     let r = record::write(
         dir,
-        &record::file_base(&stem(&name), out.method),
+        &record::file_base(&file_stem(&name), out.method),
         &subject,
         &e,
         Extras { picture: ("view", picture), boxes, curves: None },

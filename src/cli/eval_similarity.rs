@@ -53,10 +53,10 @@ pub struct EvalSimilarityArgs {
 
 pub fn run(args: &EvalSimilarityArgs) -> Result<()> {
     if args.pairs == 0 {
-        return Err(LanternError::Invalid("--pairs must be at least 1".into()));
+        return Err(LanternError::BadArgument("--pairs must be at least 1".into()));
     }
     if !(0.0..=1.0).contains(&args.weight) {
-        return Err(LanternError::Invalid(format!("--weight must be between 0 and 1, got {}", args.weight)));
+        return Err(LanternError::BadArgument(format!("--weight must be between 0 and 1, got {}", args.weight)));
     }
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);

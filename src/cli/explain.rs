@@ -13,7 +13,6 @@ use crate::record::{self, Extras, ModelFacts, Record, Subject};
 use crate::render::{self, OverlayStyle};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -173,7 +172,7 @@ impl ParamArgs {
             score_cam_top_k: self.top_k,
             rollout_discard: self.discard,
         };
-        params.validate().map_err(LanternError::Invalid)?;
+        params.validate().map_err(LanternError::BadArgument)?;
         Ok(params)
     }
 }
@@ -196,18 +195,17 @@ pub fn load_network(args: &ModelArgs, device: &Device) -> Result<Network> {
         net.labels = Labels::load(path, net.classes())?;
     }
     if let Some(layout) = args.tokens {
-        let graph = net
-            .graph()
-            .ok_or_else(|| crate::error::LanternError::Invalid("--tokens applies to ONNX models only".into()))?;
+        let graph =
+            net.graph().ok_or_else(|| LanternError::BadArgument("--tokens applies to ONNX models only".into()))?;
         let fitting: Vec<usize> = graph.layers.iter().filter(|l| layout.fits(&l.dims)).map(|l| l.value).collect();
         if fitting.is_empty() {
-            return Err(crate::error::LanternError::Invalid(format!(
+            return Err(LanternError::Mismatch(format!(
                 "--tokens {}: no layer of this model has that shape",
                 layout.describe()
             )));
         }
         for v in fitting {
-            graph.set_layout(v, layout).map_err(|e| crate::error::LanternError::Invalid(e.to_string()))?;
+            graph.set_layout(v, layout).map_err(|e| LanternError::Mismatch(e.to_string()))?;
         }
     }
     Ok(net)
@@ -254,23 +252,9 @@ pub fn load_generator(
     Ok(Some(Arc::new(Generator::load_for(&path, &sha256, device)?)))
 }
 
-/// Output file stems, unique even when two images share a file name.
-fn output_stems(images: &[PathBuf]) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    images
-        .iter()
-        .map(|p| {
-            let stem = p.file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().to_string());
-            let n = seen.entry(stem.clone()).or_insert(0);
-            *n += 1;
-            if *n == 1 { stem } else { format!("{stem}-{n}") }
-        })
-        .collect()
-}
-
 pub fn run(args: &ExplainArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.alpha) {
-        return Err(LanternError::Invalid(format!("--alpha must be between 0 and 1, got {}", args.alpha)));
+        return Err(LanternError::BadArgument(format!("--alpha must be between 0 and 1, got {}", args.alpha)));
     }
     let device = crate::device::choose(args.model.device)?;
     eprintln!("device: {}", device.description);
@@ -282,7 +266,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         Objective::Class(c).check(&net)?;
     }
     if !(0.0..=1.0).contains(&args.label_threshold) {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "--label-threshold must be between 0 and 1, got {}",
             args.label_threshold
         )));
@@ -321,7 +305,8 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     };
     let mut records = Vec::new();
     let mut failures = 0usize;
-    for (path, stem) in args.images.iter().zip(output_stems(&args.images)) {
+    let names: Vec<String> = args.images.iter().map(|p| p.display().to_string()).collect();
+    for (path, stem) in args.images.iter().zip(files::unique_stems(names.iter().map(String::as_str))) {
         bar.set_message(path.display().to_string());
         match job.image(path, &stem) {
             Ok(mut r) => {
@@ -344,7 +329,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&records).expect("records serialise"));
     }
     if failures > 0 {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "{failures} of {} images could not be explained",
             args.images.len()
         )));
@@ -469,7 +454,7 @@ mod tests {
 
     #[test]
     fn stems_are_unique_and_triples_parse() {
-        let stems = output_stems(&[PathBuf::from("a/cat.jpg"), PathBuf::from("b/cat.png"), PathBuf::from("dog.png")]);
+        let stems = files::unique_stems(["a/cat.jpg", "b/cat.png", "dog.png"]);
         assert_eq!(stems, vec!["cat", "cat-2", "dog"]);
         assert_eq!(parse_triple("0.5, 0.25,1").unwrap(), [0.5, 0.25, 1.0]);
         assert!(parse_triple("1,2").is_err());

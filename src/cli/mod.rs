@@ -12,6 +12,7 @@ mod info;
 mod progress;
 mod similar;
 mod similar_html;
+mod similar_report;
 mod train_multilabel;
 mod train_similarity;
 

@@ -6,6 +6,7 @@
 
 use super::progress::progress_bar;
 use super::similar_html;
+use super::similar_report::{AttributeScore, CacheReport, Match, Report};
 use crate::control::Control;
 use crate::device::DeviceChoice;
 use crate::error::{LanternError, Result};
@@ -21,7 +22,6 @@ use crate::models::{self, Network};
 use crate::render::{OverlayStyle, overlay_on_original};
 use crate::retrieval::{CacheUse, embed_gallery, name_in, nearest};
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -105,53 +105,6 @@ pub fn load_attributes(path: Option<&Path>, device: &burn::tensor::Device) -> Re
     })
 }
 
-/// One attribute value of a match.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttributeScore {
-    pub name: String,
-    pub value: String,
-    /// `w * confidence + (1 - w) * agreement`.
-    pub score: f32,
-    pub confidence: f32,
-    pub agreement: f32,
-}
-
-/// One neighbour, explained.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Match {
-    pub rank: usize,
-    /// The image's path.
-    pub image: String,
-    pub similarity: f32,
-    pub attributes: Vec<AttributeScore>,
-    /// Overlay PNGs in the output folder: `query` and `reference` (the pair maps), and the best
-    /// attribute's activation map on each side (`attribute_query`, `attribute_reference`).
-    pub maps: BTreeMap<String, String>,
-}
-
-/// How the gallery's embeddings were obtained.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheReport {
-    pub file: String,
-    pub images: usize,
-    pub cached: usize,
-    pub computed: usize,
-}
-
-/// `report.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub query: String,
-    pub gallery: String,
-    pub model: String,
-    pub attribute_model: String,
-    /// The pair-saliency method's name (`rise`, `sliding-window`, `gradcam`).
-    pub method: String,
-    pub weight: f32,
-    pub cache: CacheReport,
-    pub matches: Vec<Match>,
-}
-
 /// The cache file for `gallery` in `out`: `embeddings-<first 16 hex digits of the SHA-256 of the
 /// gallery's absolute path>.json`, so two galleries never share one.
 pub fn cache_file(out: &Path, gallery: &Path) -> Result<PathBuf> {
@@ -162,13 +115,13 @@ pub fn cache_file(out: &Path, gallery: &Path) -> Result<PathBuf> {
 
 fn check(args: &SimilarArgs) -> Result<()> {
     if args.top == 0 {
-        return Err(LanternError::Invalid("--top must be at least 1".into()));
+        return Err(LanternError::BadArgument("--top must be at least 1".into()));
     }
     if !(0.0..=1.0).contains(&args.weight) {
-        return Err(LanternError::Invalid(format!("--weight must be between 0 and 1, got {}", args.weight)));
+        return Err(LanternError::BadArgument(format!("--weight must be between 0 and 1, got {}", args.weight)));
     }
     if !args.gallery.is_dir() {
-        return Err(LanternError::Invalid(format!("{}: the gallery is not a folder", args.gallery.display())));
+        return Err(LanternError::BadArgument(format!("{}: the gallery is not a folder", args.gallery.display())));
     }
     Ok(())
 }
@@ -210,7 +163,7 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
     let q = embed(&embedder.net, embedder.net.preprocess.tensor(&query, &embedder.net.device())).remove(0);
     let neighbours = nearest(&gallery, &q, args.top, name_in(&gallery, &args.query).as_deref());
     if neighbours.is_empty() {
-        return Err(LanternError::Invalid(format!(
+        return Err(LanternError::BadArgument(format!(
             "{}: the gallery holds no image besides the query",
             args.gallery.display()
         )));

@@ -2,7 +2,7 @@
 //! with the query, and per match the reference, the pair maps, the best attribute's activation
 //! maps and the ranked attribute values.
 
-use super::similar::Report;
+use super::similar_report::Report;
 use crate::error::{LanternError, Result};
 use crate::files::write_atomic;
 use image::RgbImage;
@@ -33,7 +33,7 @@ fn data_uri(image: &RgbImage) -> Result<String> {
     let mut png = Vec::new();
     image
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| LanternError::Invalid(format!("could not encode an image of the report: {e}")))?;
+        .map_err(|e| LanternError::Internal(format!("could not encode an image of the report: {e}")))?;
     Ok(format!("data:image/png;base64,{}", base64(&png)))
 }
 

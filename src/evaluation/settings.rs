@@ -92,7 +92,7 @@ pub fn check_state(
         Some(e) => settings.changes_from(e).join("; "),
         None => "they were made by another version of lantern or their settings.json is gone".to_string(),
     };
-    Err(LanternError::Invalid(format!(
+    Err(LanternError::Mismatch(format!(
         "{} holds {} results made with other settings ({what}); use another --out, or --fresh to discard them",
         state.display(),
         rows.iter().filter(|r| r.settings != key).count()

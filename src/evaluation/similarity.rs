@@ -207,12 +207,12 @@ pub fn evaluate(
 ) -> Result<SimilarityEvidence> {
     crate::explain::matching::check_models(embedder, Some(attributes))?;
     if config.pairs == 0 || config.methods.is_empty() {
-        return Err(LanternError::Invalid("the evaluation needs at least one pair and one method".into()));
+        return Err(LanternError::BadArgument("the evaluation needs at least one pair and one method".into()));
     }
     if attributes.labels.len() != synth_attributes::COUNT
         || (0..synth_attributes::COUNT).any(|i| attributes.labels.name(i) != synth_attributes::names()[i])
     {
-        return Err(LanternError::Invalid(
+        return Err(LanternError::Mismatch(
             "the attribute model's labels are not the procedural benchmark's attribute values".into(),
         ));
     }

@@ -89,6 +89,6 @@ pub fn gradient(net: &Network, acts: &LayerActivations, objective: impl Into<Obj
     let output = net.forward_from_resumed(leaf.clone(), &acts.resume, acts.layer.cut);
     let grads = objective.score(output.slice([0..1])).sum().backward();
     let g =
-        leaf.grad(&grads).ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?;
+        leaf.grad(&grads).ok_or_else(|| LanternError::Internal("the layer's gradient could not be computed".into()))?;
     Ok(FeatureMaps::from_tensor(&g))
 }

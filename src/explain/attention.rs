@@ -6,10 +6,9 @@
 
 use burn::tensor::Tensor;
 
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{Entry, Family, LayerUse, MethodSpec, Needs, Output, Run};
 use super::objective::Objective;
 use super::params::DISCARD;
-use super::registry::Method;
 use crate::error::{LanternError, Result};
 use crate::map::WeightMap;
 use crate::models::Network;
@@ -35,10 +34,10 @@ impl Attention {
     fn from_tensor(t: &F) -> Result<Attention> {
         let dims = t.dims();
         let [_, heads, n, m] = dims[..] else {
-            return Err(LanternError::Invalid(format!("attention of shape {dims:?} is not [B, heads, N, N]")));
+            return Err(LanternError::Mismatch(format!("attention of shape {dims:?} is not [B, heads, N, N]")));
         };
         if n != m {
-            return Err(LanternError::Invalid(format!("attention of shape {dims:?} is not square")));
+            return Err(LanternError::Mismatch(format!("attention of shape {dims:?} is not square")));
         }
         let values = t.values().into_iter().take(heads * n * n).map(f64::from).collect();
         Ok(Attention { heads, tokens: n, values })
@@ -142,13 +141,13 @@ pub fn class_row(r: &[f64], tokens: usize, prefix: usize) -> Vec<f32> {
     r[prefix..tokens].iter().map(|&v| v as f32).collect()
 }
 
-fn graph_of(net: &Network, method: Method) -> Result<&OnnxNet> {
-    super::check_available(net, method)?;
-    net.graph().map(|g| g.as_ref()).ok_or_else(|| LanternError::Invalid("an ONNX graph was checked for".into()))
+fn graph_of(net: &Network) -> Result<&OnnxNet> {
+    Needs::Attention.check(net, "Attention")?;
+    net.graph().map(|g| g.as_ref()).ok_or_else(|| LanternError::Internal("an ONNX graph was checked for".into()))
 }
 
 fn error(e: impl std::fmt::Display) -> LanternError {
-    LanternError::Invalid(e.to_string())
+    LanternError::Mismatch(e.to_string())
 }
 
 /// Each block's attention for image 0 of `x`, and with `objective` its gradients.
@@ -156,9 +155,8 @@ pub fn attention(
     net: &Network,
     x: &Tensor<4>,
     objective: Option<&Objective>,
-    method: Method,
 ) -> Result<(Vec<Attention>, Vec<Attention>, usize, (usize, usize))> {
-    let g = graph_of(net, method)?;
+    let g = graph_of(net)?;
     let (logits, probed) = g.attention_probe(x.clone(), objective.is_some()).map_err(error)?;
     let blocks = probed.iter().map(|(a, _)| Attention::from_tensor(a)).collect::<Result<Vec<_>>>()?;
     let grads = match objective {
@@ -172,7 +170,7 @@ pub fn attention(
                         F::R4(t) => t.grad(&grads),
                         _ => None,
                     }
-                    .ok_or_else(|| LanternError::Invalid("the attention's gradient could not be computed".into()))?;
+                    .ok_or_else(|| LanternError::Internal("the attention's gradient could not be computed".into()))?;
                     Attention::from_tensor(&F::R4(g))
                 })
                 .collect::<Result<Vec<_>>>()?
@@ -181,7 +179,7 @@ pub fn attention(
     };
     let tokens = blocks[0].tokens;
     let (prefix, grid) = g.token_grid(tokens).ok_or_else(|| {
-        LanternError::Invalid(format!("{tokens} tokens do not form a patch grid of the input's shape"))
+        LanternError::Mismatch(format!("{tokens} tokens do not form a patch grid of the input's shape"))
     })?;
     Ok((blocks, grads, prefix, grid))
 }
@@ -193,15 +191,14 @@ fn output(run: &Run<'_, '_>, r: &[f64], tokens: usize, prefix: usize, grid: (usi
     Output { map, attribution: None, forward_ms: 0.0, approximation: None }
 }
 
-fn run_rollout(run: &mut Run<'_, '_>, fusion: HeadFusion, method: Method) -> Result<Output> {
-    let (blocks, _, prefix, grid) = attention(run.session.network(), run.session.input(), None, method)?;
+fn run_rollout(run: &mut Run<'_, '_>, fusion: HeadFusion) -> Result<Output> {
+    let (blocks, _, prefix, grid) = attention(run.session.network(), run.session.input(), None)?;
     let r = rollout(&blocks, fusion, run.params.rollout_discard);
     Ok(output(run, &r, blocks[0].tokens, prefix, grid))
 }
 
 fn run_chefer(run: &mut Run<'_, '_>) -> Result<Output> {
-    let (blocks, grads, prefix, grid) =
-        attention(run.session.network(), run.session.input(), Some(run.objective), Method::Chefer)?;
+    let (blocks, grads, prefix, grid) = attention(run.session.network(), run.session.input(), Some(run.objective))?;
     let r = chefer(&blocks, &grads);
     Ok(output(run, &r, blocks[0].tokens, prefix, grid))
 }
@@ -209,6 +206,7 @@ fn run_chefer(run: &mut Run<'_, '_>) -> Result<Output> {
 const fn rollout_method(name: &'static str, title: &'static str, formula: &'static str, entry: Entry) -> MethodSpec {
     MethodSpec {
         params: &[DISCARD],
+        needs: Needs::Attention,
         ..MethodSpec::new(
             name,
             title,
@@ -226,21 +224,22 @@ pub const ROLLOUT: MethodSpec = rollout_method(
     "rollout",
     "Attention rollout",
     "R = prod_l norm(mean_h A_l + I), class row",
-    Entry::Input(|run| run_rollout(run, HeadFusion::Mean, Method::AttentionRollout)),
+    Entry::Input(|run| run_rollout(run, HeadFusion::Mean)),
 );
 pub const ROLLOUT_MAX: MethodSpec = rollout_method(
     "rollout-max",
     "Attention rollout (max)",
     "R = prod_l norm(max_h A_l + I), class row",
-    Entry::Input(|run| run_rollout(run, HeadFusion::Max, Method::AttentionRolloutMax)),
+    Entry::Input(|run| run_rollout(run, HeadFusion::Max)),
 );
 pub const ROLLOUT_MIN: MethodSpec = rollout_method(
     "rollout-min",
     "Attention rollout (min)",
     "R = prod_l norm(min_h A_l + I), class row",
-    Entry::Input(|run| run_rollout(run, HeadFusion::Min, Method::AttentionRolloutMin)),
+    Entry::Input(|run| run_rollout(run, HeadFusion::Min)),
 );
 pub const CHEFER: MethodSpec = MethodSpec {
+    needs: Needs::Attention,
     aliases: &["chefer", "attentionrelevance", "transformerattribution"],
     ..MethodSpec::new(
         "chefer",

@@ -215,8 +215,8 @@ pub fn input_gradient(
     objective: impl Into<Objective>,
     rule: ReluRule,
 ) -> Result<Tensor<4>> {
-    super::check_available(net, super::Method::GuidedBackprop)?;
-    let head = net.head().ok_or_else(|| LanternError::Invalid("a hand-written head was checked for".into()))?;
+    super::method::Needs::HandWritten.check(net, "Guided Backprop")?;
+    let head = net.head().ok_or_else(|| LanternError::Internal("a hand-written head was checked for".into()))?;
     let objective = objective.into();
     let stages = net.stages();
     let mut tapes = Vec::with_capacity(stages.len());

@@ -4,7 +4,7 @@
 
 use super::attribution::Attribution;
 use super::backprop::{ReluRule, input_gradient};
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{Entry, Family, LayerUse, MethodSpec, Needs, Output, Run};
 use super::objective::Objective;
 use super::params::{Baseline, IntegrationRule, SAMPLES, SIGMA, STEPS};
 use crate::control::Control;
@@ -76,15 +76,21 @@ pub const INTEGRATED_GRADIENTS: MethodSpec = MethodSpec {
         Entry::Input(run_integrated_gradients),
     )
 };
-pub const GUIDED_BACKPROP: MethodSpec = input_gradient_method(
-    "guidedbackprop",
-    "Guided Backprop",
-    "dS/dx with only positive gradients through ReLUs",
-    "Springenberg et al., ICLR-W 2015",
-    Entry::Input(|run| Ok(reduced(run, guided_backprop(run.session.network(), run.session.input(), run.objective)?))),
-);
+pub const GUIDED_BACKPROP: MethodSpec = MethodSpec {
+    needs: Needs::HandWritten,
+    ..input_gradient_method(
+        "guidedbackprop",
+        "Guided Backprop",
+        "dS/dx with only positive gradients through ReLUs",
+        "Springenberg et al., ICLR-W 2015",
+        Entry::Input(|run| {
+            Ok(reduced(run, guided_backprop(run.session.network(), run.session.input(), run.objective)?))
+        }),
+    )
+};
 pub const GUIDED_GRADCAM: MethodSpec = MethodSpec {
     layer: LayerUse::Chosen,
+    needs: Needs::HandWritten,
     ..input_gradient_method(
         "guidedgradcam",
         "Guided Grad-CAM",

@@ -51,12 +51,12 @@ pub struct MatchExplanation {
 /// Check the two models can explain a match together.
 pub fn check_models(embedder: &Network, attributes: Option<&Network>) -> Result<()> {
     if embedder.output != OutputKind::Embedding {
-        return Err(LanternError::Invalid(format!("{} does not output an embedding", embedder.arch)));
+        return Err(LanternError::Mismatch(format!("{} does not output an embedding", embedder.arch)));
     }
     if let Some(a) = attributes
         && !a.layers.iter().any(|l| l.name == crate::models::attributes::MAPS_LAYER)
     {
-        return Err(LanternError::Invalid(format!("{} is not an attribute model (no attribute maps)", a.arch)));
+        return Err(LanternError::Mismatch(format!("{} is not an attribute model (no attribute maps)", a.arch)));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::objective::Objective;
 use super::params::{ParamSpec, Params};
 use super::session::Session;
 use crate::control::Control;
-use crate::error::Result;
+use crate::error::{LanternError, Result};
 use crate::map::WeightMap;
 use crate::models::Network;
 
@@ -53,6 +53,47 @@ pub enum LayerUse {
     CamHead,
 }
 
+/// What a method needs of the network, whatever the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Any network.
+    Anything,
+    /// A hand-written network: it changes the backward rule at every ReLU.
+    HandWritten,
+    /// An ONNX transformer with attention blocks.
+    Attention,
+}
+
+impl Needs {
+    /// Why a method with these needs cannot run on `net` (`None` when it can).
+    pub fn unmet(self, net: &Network) -> Option<String> {
+        let graph = net.graph();
+        match self {
+            Needs::Anything => None,
+            Needs::HandWritten if graph.is_some() => Some(
+                "it changes the backward rule at every ReLU, which Lantern writes for its hand-written networks only, not for ONNX graphs"
+                    .into(),
+            ),
+            Needs::HandWritten => None,
+            Needs::Attention => match graph {
+                None => Some("it reads a transformer's attention probabilities; open the model as an ONNX file".into()),
+                Some(g) if g.attention.is_empty() => {
+                    Some("the model has no attention blocks (no Softmax over query-key scores feeding a MatMul)".into())
+                }
+                Some(_) => None,
+            },
+        }
+    }
+
+    /// [`Needs::unmet`] as the error method `title` returns.
+    pub fn check(self, net: &Network, title: &str) -> Result<()> {
+        match self.unmet(net) {
+            Some(reason) => Err(LanternError::MethodNotApplicable { method: title.into(), reason }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A layer-resolution map computed from one layer's cached activations, before the shared
 /// ReLU / normalise / resize of [`super::finish`]: at most one backward pass through the head, so
 /// switching objective is cheap.
@@ -94,6 +135,8 @@ pub struct MethodSpec {
     pub uses_rule: bool,
     pub uses_baseline: bool,
     pub uses_reduction: bool,
+    /// What it needs of the network ([`super::unavailable`]).
+    pub needs: Needs,
     /// An approximation of another method, traded for speed: never a default, and its title
     /// says "approximate".
     pub approximate: bool,
@@ -129,6 +172,7 @@ impl MethodSpec {
             uses_rule: false,
             uses_baseline: false,
             uses_reduction: false,
+            needs: Needs::Anything,
             approximate: false,
             entry,
         }

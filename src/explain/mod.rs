@@ -9,6 +9,7 @@ pub mod attribution;
 pub mod backprop;
 pub mod boost_cam;
 pub mod cam;
+mod dispatch;
 pub mod eigen;
 pub mod generator;
 pub mod gradients;
@@ -26,7 +27,7 @@ pub mod similarity;
 pub use crate::control::{Control, Progress};
 pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient};
 pub use attribution::Attribution;
-pub use method::{Entry, Family, LayerUse, MethodSpec};
+pub use method::{Entry, Family, LayerUse, MethodSpec, Needs};
 pub use objective::Objective;
 pub use params::{Baseline, IntegrationRule, Params, Reduction};
 pub use registry::Method;
@@ -131,7 +132,7 @@ pub fn explain(
     let objective = objective.into();
     objective.check(net)?;
     let Entry::Layer(f) = method.spec().entry else {
-        return Err(LanternError::Invalid(format!("{} runs through an explain::Session", method.title())));
+        return Err(LanternError::Internal(format!("{} runs through an explain::Session", method.title())));
     };
     let start = Instant::now();
     let raw = f(net, acts, &objective)?;
@@ -175,26 +176,12 @@ fn explanation(
 /// network's kind decides (an ONNX graph, attention blocks); a method may still refuse an
 /// objective or a layer when it runs.
 pub fn unavailable(net: &Network, method: Method) -> Option<String> {
-    let graph = net.graph();
-    match method {
-        Method::GuidedBackprop | Method::GuidedGradCam if graph.is_some() => {
-            Some("it changes the backward rule at every ReLU, which Lantern writes for its hand-written networks only, not for ONNX graphs".into())
-        }
-        Method::AttentionRollout | Method::AttentionRolloutMax | Method::AttentionRolloutMin | Method::Chefer => match graph {
-            None => Some("it reads a transformer's attention probabilities; open the model as an ONNX file".into()),
-            Some(g) if g.attention.is_empty() => Some("the model has no attention blocks (no Softmax over query-key scores feeding a MatMul)".into()),
-            Some(_) => None,
-        },
-        _ => None,
-    }
+    method.spec().needs.unmet(net)
 }
 
 /// [`unavailable`] as the error a method returns.
 pub fn check_available(net: &Network, method: Method) -> Result<()> {
-    match unavailable(net, method) {
-        Some(reason) => Err(LanternError::MethodNotApplicable { method: method.title().into(), reason }),
-        None => Ok(()),
-    }
+    method.spec().needs.check(net, method.title())
 }
 
 /// The layer CAM applies to, if the model has a GAP + linear head.

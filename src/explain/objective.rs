@@ -66,18 +66,18 @@ impl Objective {
         match self {
             Objective::Class(c) | Objective::Attribute(c) => index_ok(*c),
             Objective::Classes(cs) if cs.is_empty() => {
-                Err(LanternError::Invalid("a set of classes to explain must not be empty".into()))
+                Err(LanternError::BadArgument("a set of classes to explain must not be empty".into()))
             }
             Objective::Classes(cs) => cs.iter().try_for_each(|&c| index_ok(c)),
             Objective::Similarity { reference: v } | Objective::Weighted(v) if v.len() != outputs => {
-                Err(LanternError::Invalid(format!(
+                Err(LanternError::Mismatch(format!(
                     "the {} has {} values but the model gives {outputs}",
                     if matches!(self, Objective::Similarity { .. }) { "reference embedding" } else { "read-out" },
                     v.len()
                 )))
             }
             Objective::Similarity { reference } if !reference.iter().all(|v| v.is_finite()) => {
-                Err(LanternError::Invalid("the reference embedding has non-finite values".into()))
+                Err(LanternError::BadArgument("the reference embedding has non-finite values".into()))
             }
             _ => Ok(()),
         }

@@ -93,7 +93,7 @@ impl Default for PairSettings {
 impl PairSettings {
     /// A clear error for settings no method can run with.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(LanternError::Invalid(m.into()));
+        let bad = |m: &str| Err(LanternError::BadArgument(m.into()));
         if self.masks == 0 || self.cells == 0 || self.batch == 0 {
             return bad("masks, cells and batch must be at least 1");
         }
@@ -117,7 +117,7 @@ fn check_embedding(net: &Network) -> Result<()> {
     if net.output == OutputKind::Embedding {
         Ok(())
     } else {
-        Err(LanternError::Invalid(format!(
+        Err(LanternError::Mismatch(format!(
             "{} is not an embedding model (use models::embedding::penultimate to compare its features)",
             net.arch
         )))
@@ -160,7 +160,7 @@ fn mean_similarity(objectives: &[Objective], output: &[f32]) -> f32 {
 
 fn similarity_objectives(references: &[Vec<f32>]) -> Result<Vec<Objective>> {
     if references.is_empty() {
-        return Err(LanternError::Invalid("no reference embedding to compare with".into()));
+        return Err(LanternError::BadArgument("no reference embedding to compare with".into()));
     }
     Ok(references.iter().map(|r| Objective::Similarity { reference: r.clone() }).collect())
 }
@@ -341,7 +341,7 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
     check_embedding(net)?;
     let n = x.dims()[0];
     if references.len() != n {
-        return Err(LanternError::Invalid(format!("{n} images but {} references", references.len())));
+        return Err(LanternError::Mismatch(format!("{n} images but {} references", references.len())));
     }
     let layer = super::activations::find_layer(net, &net.default_layer)?.clone();
     let (a, resume) = net.forward_to_resumable(x, layer.cut);
@@ -350,7 +350,7 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
     let k = y.dims()[1];
     let flat: Vec<f32> = references.iter().flat_map(|r| crate::models::embedding::normalized(r)).collect();
     if flat.len() != n * k {
-        return Err(LanternError::Invalid(format!("reference embeddings must have the model's {k} values")));
+        return Err(LanternError::Mismatch(format!("reference embeddings must have the model's {k} values")));
     }
     let r = Tensor::<2>::from_data(TensorData::new(flat, [n, k]), &y.device());
     let norm = (y.clone() * y.clone()).sum_dim(1).sqrt().clamp_min(1e-8);
@@ -358,7 +358,7 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
     let grads = cos.sum().backward();
     let g = leaf
         .grad(&grads)
-        .ok_or_else(|| LanternError::Invalid("the layer's gradient could not be computed".into()))?
+        .ok_or_else(|| LanternError::Internal("the layer's gradient could not be computed".into()))?
         .without_autodiff();
     let [_, c, h, w] = a.dims();
     let (a, g) = (crate::models::network::host_values(a), crate::models::network::host_values(g));
