@@ -14,7 +14,7 @@ fn settle(h: &mut Harness<'_, LanternApp>) {
         h.step();
         let a = h.state();
         let busy = a.main.pending || a.cells.iter().any(|c| c.pending) || a.main.output.is_none();
-        let thumbs = a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_)));
+        let thumbs = a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)));
         if !busy && thumbs {
             break;
         }

@@ -109,7 +109,7 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     assert!(h.state().similar.neighbours.open);
     wait_for(&mut h, "the neighbours", neighbours_shown);
     wait_for(&mut h, "their thumbnails", |a| {
-        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_)))
+        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)))
     });
     h.get_by_label_contains("Embedding: lantern_embedding.safetensors");
 

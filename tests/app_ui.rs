@@ -114,7 +114,7 @@ fn a_dataset_folder_opens_with_its_ground_truth_beside_the_prediction() {
             && a.gallery
                 .current()
                 .and_then(|i| i.truth.as_ref())
-                .is_some_and(|t| matches!(t.mask_image, lantern::app::gallery::Load::Ready(_)))
+                .is_some_and(|t| matches!(t.mask_image, lantern::app::images::LoadState::Ready(_)))
             && explained(a)
     };
     wait_for(&mut h, "the dataset with its masks", ready);
@@ -346,7 +346,7 @@ fn snapshot_of_the_main_view_through_wgpu() {
     assert!(h.state().gpu, "the overlay renders through wgpu");
     wait_for(&mut h, "the first explanation", explained);
     wait_for(&mut h, "thumbnails", |a| {
-        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::gallery::Load::Ready(_)))
+        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)))
     });
     // Text that varies by machine (device names, thread count, timings) is fixed for the picture.
     let app = h.state_mut();

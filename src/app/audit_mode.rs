@@ -6,7 +6,7 @@
 
 use super::LanternApp;
 use super::gallery::Truth;
-use super::worker::ModelSource;
+use super::model::ModelSource;
 use crate::audit::{Audit, Filter, ImageEntry, NewVerdict, Progress, VerdictId, VerdictKind};
 use crate::map::PixelBox;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,7 @@ pub fn open(app: &mut LanternApp, path: &Path) {
             class_name: entry.class.and_then(|c| classes.get(c).cloned()),
             boxes: entry.boxes.clone(),
             mask: None,
-            mask_image: super::gallery::Load::No,
+            mask_image: super::images::LoadState::No,
             mask_texture: None,
         });
     }

@@ -130,7 +130,7 @@ pub fn paint_view(
     image_rect: Rect,
 ) {
     let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 0.0, Color32::from_gray(18));
+    painter.rect_filled(rect, 0.0, super::theme::VIEW_BACKGROUND);
     if gpu {
         painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
             rect,
@@ -149,14 +149,7 @@ pub fn paint_annotations(ui: &egui::Ui, rect: Rect, look: &Look, boxes: &[Rect],
             painter.rect_stroke(
                 *b,
                 0.0,
-                Stroke::new(
-                    2.0,
-                    Color32::from_rgb(
-                        crate::render::PREDICTED_BOX[0],
-                        crate::render::PREDICTED_BOX[1],
-                        crate::render::PREDICTED_BOX[2],
-                    ),
-                ),
+                Stroke::new(super::theme::STROKE, super::theme::PREDICTED),
                 StrokeKind::Outside,
             );
         }

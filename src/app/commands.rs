@@ -2,7 +2,7 @@
 //! [`super::LanternApp::apply_commands`] applies them all once per frame, before the views are
 //! reconciled with the settings.
 
-use super::worker::ModelSource;
+use super::model::ModelSource;
 use crate::explain::Method;
 use std::path::PathBuf;
 

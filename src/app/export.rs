@@ -3,7 +3,8 @@
 //! "save all", a named task that explains every image of the gallery with the current settings.
 
 use super::LanternApp;
-use super::worker::{ImageSource, ModelSource};
+use super::images::ImageSource;
+use super::model::ModelSource;
 use crate::control::Control;
 use crate::device::ComputeDevice;
 use crate::error::{LanternError, Result};

@@ -2,24 +2,12 @@
 //! neighbours are decoded by the worker ahead of time; thumbnails load in the background; full
 //! images far from the current one are let go so a large folder does not fill memory.
 
-use super::worker::{ImageSource, Worker};
-use image::{RgbImage, RgbaImage};
+use super::images::ImageSource;
+pub use super::images::{Decoded, LoadState};
+use super::worker::Worker;
+use image::RgbImage;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// A decoded image, kept in the two forms the views need.
-#[derive(Debug, Clone)]
-pub struct Decoded {
-    pub rgb: Arc<RgbImage>,
-    pub rgba: Arc<RgbaImage>,
-}
-
-pub enum Load<T> {
-    No,
-    Pending,
-    Ready(T),
-    Failed(String),
-}
 
 /// A dataset image's ground truth, in original-image pixels.
 pub struct Truth {
@@ -28,7 +16,7 @@ pub struct Truth {
     pub boxes: Vec<crate::map::PixelBox>,
     pub mask: Option<crate::datasets::MaskSource>,
     /// The mask, loaded by the worker when the image is shown, and its tinted texture.
-    pub mask_image: Load<Arc<image::GrayImage>>,
+    pub mask_image: LoadState<Arc<image::GrayImage>>,
     pub mask_texture: Option<egui::TextureHandle>,
 }
 
@@ -37,8 +25,8 @@ pub struct GalleryImage {
     pub source: ImageSource,
     /// Ground truth, when the image comes from a dataset.
     pub truth: Option<Truth>,
-    pub image: Load<Decoded>,
-    pub thumb: Load<RgbImage>,
+    pub image: LoadState<Decoded>,
+    pub thumb: LoadState<RgbImage>,
     pub thumb_texture: Option<egui::TextureHandle>,
     /// CPU-composited views for frames not drawn by wgpu: per view, keyed by what it shows.
     pub fallbacks: std::collections::HashMap<u64, (u64, egui::TextureHandle)>,
@@ -50,20 +38,20 @@ impl GalleryImage {
             id,
             source,
             truth: None,
-            image: Load::No,
-            thumb: Load::No,
+            image: LoadState::No,
+            thumb: LoadState::No,
             thumb_texture: None,
             fallbacks: Default::default(),
         }
     }
 
     pub fn loaded(&self) -> bool {
-        matches!(self.image, Load::Ready(_))
+        matches!(self.image, LoadState::Ready(_))
     }
 
     pub fn decoded(&self) -> Option<&Decoded> {
         match &self.image {
-            Load::Ready(d) => Some(d),
+            LoadState::Ready(d) => Some(d),
             _ => None,
         }
     }
@@ -75,7 +63,7 @@ impl GalleryImage {
     /// The thumbnail's texture, made from the thumbnail once it is loaded.
     pub fn thumb_texture(&mut self, ctx: &egui::Context) -> Option<&egui::TextureHandle> {
         if self.thumb_texture.is_none()
-            && let Load::Ready(t) = &self.thumb
+            && let LoadState::Ready(t) = &self.thumb
         {
             let colour = egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
             self.thumb_texture =
@@ -131,7 +119,7 @@ impl Gallery {
                 class_name: sample.class.and_then(|c| dataset.classes.get(c).cloned()),
                 boxes: sample.boxes,
                 mask: sample.mask,
-                mask_image: Load::No,
+                mask_image: LoadState::No,
                 mask_texture: None,
             });
         }
@@ -172,14 +160,14 @@ impl Gallery {
         for offset in [0isize, 1, -1] {
             let i = (self.index as isize + offset).rem_euclid(n as isize) as usize;
             let img = &mut self.images[i];
-            if matches!(img.image, Load::No) {
-                img.image = Load::Pending;
+            if matches!(img.image, LoadState::No) {
+                img.image = LoadState::Pending;
                 worker.load_image(img.id, img.source.clone());
             }
             if let Some(t) = img.truth.as_mut()
-                && let (Some(mask), Load::No) = (&t.mask, &t.mask_image)
+                && let (Some(mask), LoadState::No) = (&t.mask, &t.mask_image)
             {
-                t.mask_image = Load::Pending;
+                t.mask_image = LoadState::Pending;
                 worker.load_mask(img.id, mask.clone());
             }
         }
@@ -187,12 +175,12 @@ impl Gallery {
             let distance = (i as isize - self.index as isize)
                 .unsigned_abs()
                 .min(n - (i as isize - self.index as isize).unsigned_abs());
-            if distance > KEEP && matches!(img.image, Load::Ready(_)) {
-                img.image = Load::No;
+            if distance > KEEP && matches!(img.image, LoadState::Ready(_)) {
+                img.image = LoadState::No;
                 img.fallbacks.clear();
             }
-            if n > 1 && i < THUMBNAILS && matches!(img.thumb, Load::No) {
-                img.thumb = Load::Pending;
+            if n > 1 && i < THUMBNAILS && matches!(img.thumb, LoadState::No) {
+                img.thumb = LoadState::Pending;
                 worker.load_thumbnail(img.id, img.source.clone());
             }
         }
@@ -200,21 +188,15 @@ impl Gallery {
 
     pub fn loaded(&mut self, id: u64, result: Result<Arc<RgbImage>, String>) {
         if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
-            img.image = match result {
-                Ok(rgb) => {
-                    let rgba = Arc::new(image::DynamicImage::ImageRgb8((*rgb).clone()).into_rgba8());
-                    Load::Ready(Decoded { rgb, rgba })
-                }
-                Err(e) => Load::Failed(e),
-            };
+            img.image = LoadState::from_result(result.map(Decoded::new));
         }
     }
 
     pub fn mask_loaded(&mut self, id: u64, result: Result<Arc<image::GrayImage>, String>) {
         if let Some(t) = self.images.iter_mut().find(|i| i.id == id).and_then(|i| i.truth.as_mut()) {
             t.mask_image = match result {
-                Ok(m) => Load::Ready(m),
-                Err(e) => Load::Failed(e),
+                Ok(m) => LoadState::Ready(m),
+                Err(e) => LoadState::Failed(e),
             };
         }
     }
@@ -222,8 +204,8 @@ impl Gallery {
     pub fn thumbnail(&mut self, id: u64, result: Result<RgbImage, String>) {
         if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
             img.thumb = match result {
-                Ok(t) => Load::Ready(t),
-                Err(e) => Load::Failed(e),
+                Ok(t) => LoadState::Ready(t),
+                Err(e) => LoadState::Failed(e),
             };
         }
     }

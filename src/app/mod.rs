@@ -9,7 +9,9 @@ mod canvas;
 pub mod commands;
 mod export;
 pub mod gallery;
+pub mod images;
 mod labels_panel;
+pub mod model;
 mod overlay;
 pub mod pair;
 pub mod pair_jobs;
@@ -19,6 +21,7 @@ mod params_ui;
 mod preprocess_prompt;
 pub mod settings;
 pub mod tasks;
+pub mod theme;
 mod toasts;
 pub mod train_panel;
 pub mod views;
@@ -29,12 +32,13 @@ use crate::explain::{Method, Target};
 use canvas::ViewTransform;
 use commands::{Command, Commands};
 use gallery::Gallery;
+use model::{ModelInfo, ModelSource};
 use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tasks::{Outcome, Tasks};
 use toasts::Toasts;
-use worker::{Event, ExplainOutput, ExplainRequest, ModelInfo, ModelSource, Slot, Worker};
+use worker::{Event, ExplainOutput, ExplainRequest, Slot, Worker};
 
 /// What one view (the main canvas or a compare cell) shows and is waiting for.
 #[derive(Default)]

@@ -13,12 +13,13 @@
 
 use super::LanternApp;
 use super::canvas::ViewTransform;
+use super::model::ModelSource;
 use super::pair_jobs::{
     EmbeddingChoice, Neighbours, NeighboursJob, PairJob, PairOutput, SimilarJob, SimilarKind, SimilarityInfo,
     SimilaritySource,
 };
 use super::views::Fallbacks;
-use super::worker::{Event, ModelSource};
+use super::worker::Event;
 use crate::explain::attribute_rank::DEFAULT_WEIGHT;
 use crate::explain::similarity::{PairMethod, PairSettings};
 use crate::models::OutputKind;
@@ -28,9 +29,6 @@ use std::path::{Path, PathBuf};
 pub const EMBEDDING_FILE: &str = "lantern_embedding.safetensors";
 /// File name of the attribute model looked for.
 pub const ATTRIBUTES_FILE: &str = "lantern_attributes.safetensors";
-/// GPU view ids of the Pair view's query and reference (the canvas and the compare cells use
-/// small ids).
-pub const VIEW_IDS: [u64; 2] = [1 << 20, (1 << 20) + 1];
 
 /// The similarity models: which, and what was loaded.
 #[derive(Default)]

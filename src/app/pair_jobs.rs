@@ -5,13 +5,13 @@
 //! [`crate::explain::attribute_rank`], [`crate::retrieval`]); this file only feeds them the app's
 //! images and turns their results into what the views draw.
 
-use super::gallery::Decoded;
-use super::worker::{ImageSource, threshold_boxes};
+use super::images::{Decoded, ImageSource};
 use crate::control::{Control, Progress};
 use crate::error::{LanternError, Result};
 use crate::explain::attribute_rank::{RankedAttribute, rank_attributes};
 use crate::explain::similarity::{PairMethod, PairSettings, query_map};
 use crate::imaging::Geometry;
+use crate::map::boxes::threshold_boxes;
 use crate::map::{PixelBox, WeightMap};
 use crate::models::attributes::{AttributeMaps, MAPS_LAYER, attribute_maps};
 use crate::models::embedding::{cosine, embed, penultimate};

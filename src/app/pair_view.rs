@@ -9,12 +9,13 @@
 
 use super::LanternApp;
 use super::commands::Command;
-use super::pair::{ModelsState, PairState, VIEW_IDS};
+use super::pair::{ModelsState, PairState};
 use super::pair_jobs::{EmbeddingChoice, PairSide, SimilaritySource};
+use super::theme::{self, view_id};
 use super::views::{Overlay, paint_picture};
 use crate::explain::attribute_rank::RankedAttribute;
 use crate::explain::similarity::PairMethod;
-use egui::{Color32, Rect, RichText, vec2};
+use egui::{Rect, RichText, vec2};
 use egui_plot::{Bar, BarChart, Plot};
 
 /// How many ranked values the chart shows.
@@ -36,7 +37,7 @@ fn models_ui(models: &mut ModelsState, ui: &mut egui::Ui, frame: Option<&eframe:
             };
         }
         Some(Err(e)) => {
-            ui.label(RichText::new(format!("Similarity model: {e}")).color(Color32::from_rgb(255, 120, 110)));
+            ui.label(RichText::new(format!("Similarity model: {e}")).color(theme::ERROR));
         }
         None if models.loading() => {
             ui.label("Loading the similarity models…");
@@ -101,7 +102,7 @@ pub fn neighbours_panel(app: &mut LanternApp, ui: &mut egui::Ui) {
             }
         }
         if let Some(e) = &nb.error {
-            ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 110)));
+            ui.label(RichText::new(e).color(theme::ERROR));
         }
         let current = app.gallery.current().map(|i| i.id);
         let Some(found) = nb.found.as_ref().filter(|f| Some(f.query) == current) else { return };
@@ -162,7 +163,7 @@ fn controls(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
             ui.label(format!("similarity {:.3} · {} in {:.0} ms", o.similarity, o.method.title(), o.milliseconds));
         }
         if let Some(e) = &app.similar.pair.error {
-            ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 110)));
+            ui.label(RichText::new(e).color(theme::ERROR));
         }
     });
     models_ui(&mut app.similar.models, ui, Some(frame));
@@ -192,12 +193,8 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let colour = if pair.selected == Some(a.index) {
-                    Color32::from_rgb(255, 170, 40)
-                } else {
-                    Color32::from_rgb(90, 140, 220)
-                };
-                Bar::new(i as f64, f64::from(a.score)).name(attribute_label(a)).fill(colour).width(0.7)
+                let colour = if pair.selected == Some(a.index) { theme::CHOSEN_BAR } else { theme::BAR };
+                Bar::new(i as f64, f64::from(a.score)).name(attribute_label(a)).fill(colour).width(theme::BAR_WIDTH)
             })
             .collect();
         let width = (ui.available_width() * 0.55).max(200.0);
@@ -338,7 +335,7 @@ pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame)
         paint_picture(
             ui,
             rect,
-            VIEW_IDS[side],
+            view_id::PAIR[side],
             (image_key, &pside.image),
             overlay,
             &mut app.settings.look,

@@ -3,11 +3,12 @@
 
 use super::LanternApp;
 use super::commands::Command;
+use super::model::ModelSource;
 use super::settings::{CompareAxis, ViewMode};
-use super::worker::ModelSource;
+use super::theme;
 use crate::colormap::Colormap;
 use crate::explain::{Family, LayerUse, Method, Target};
-use egui::{Color32, RichText};
+use egui::RichText;
 use egui_plot::{Bar, BarChart, Plot};
 
 /// Larger type in presentation mode.
@@ -172,7 +173,7 @@ pub fn status_bar(app: &mut LanternApp, ui: &mut egui::Ui) {
             }
             if let Some(e) = app.toasts.last_error() {
                 ui.separator();
-                ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 110)));
+                ui.label(RichText::new(e).color(theme::ERROR));
             }
         });
     });
@@ -301,7 +302,7 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                 }
             }
             if let Some(e) = &app.main.error {
-                ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 110)));
+                ui.label(RichText::new(e).color(theme::ERROR));
             }
             ui.separator();
             prediction_chart(app, ui);
@@ -341,12 +342,12 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
         .iter()
         .enumerate()
         .map(|(i, &(c, p))| {
-            let colour = if c == out.class { Color32::from_rgb(255, 170, 40) } else { Color32::from_rgb(90, 140, 220) };
-            Bar::new(i as f64, f64::from(p)).name(&labels[i]).fill(colour).width(0.7)
+            let colour = if c == out.class { theme::CHOSEN_BAR } else { theme::BAR };
+            Bar::new(i as f64, f64::from(p)).name(&labels[i]).fill(colour).width(theme::BAR_WIDTH)
         })
         .collect();
     let hit = Plot::new("lantern top-k")
-        .height(120.0)
+        .height(theme::CHART_HEIGHT)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
@@ -377,7 +378,7 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
         }
     });
     if let Some(t) = super::views::truth_summary(app) {
-        ui.label(RichText::new(format!("Ground {t}")).color(super::views::TRUTH_GREEN));
+        ui.label(RichText::new(format!("Ground {t}")).color(theme::TRUTH));
     }
     class_search(app, ui);
 }
@@ -471,7 +472,7 @@ fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.add(egui::TextEdit::singleline(&mut a.comment).desired_width(f32::INFINITY)).labelled_by(label.id);
     });
     if let Some((id, kind, row)) = &a.saved {
-        ui.label(RichText::new(format!("Saved: {kind} for {id} (row {row})")).color(super::views::TRUTH_GREEN));
+        ui.label(RichText::new(format!("Saved: {kind} for {id} (row {row})")).color(theme::TRUTH));
     }
     ui.collapsing("Filters (arrows step through)", |ui| {
         let mut iou_on = a.filter.iou_below.is_some();

@@ -4,7 +4,7 @@
 //! model file in the settings and applied whenever that file is opened again.
 
 use super::LanternApp;
-use super::worker::ModelSource;
+use super::model::ModelSource;
 
 /// Draw the question while one is pending.
 pub fn window(app: &mut LanternApp, ctx: &egui::Context) {

@@ -2,7 +2,7 @@
 //! eight seconds, notes for four. A toast reads the clock itself when it is made, so no caller
 //! can stamp it with a wrong time.
 
-use egui::{Align2, Color32, RichText};
+use egui::{Align2, RichText};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ impl Toasts {
                 for (i, t) in self.items.iter().enumerate() {
                     egui::Frame::popup(ui.style()).show(ui, |ui| {
                         ui.set_max_width(420.0);
-                        let colour = if t.error { Color32::from_rgb(255, 120, 110) } else { ui.visuals().text_color() };
+                        let colour = if t.error { super::theme::ERROR } else { ui.visuals().text_color() };
                         if ui
                             .add(egui::Label::new(RichText::new(&t.text).color(colour)).sense(egui::Sense::click()))
                             .clicked()

@@ -6,8 +6,8 @@
 //! ends its generator is installed for the model and the view switches to the Generator method.
 
 use super::LanternApp;
+use super::model::ModelSource;
 use super::tasks::{Finished, Outcome};
-use super::worker::ModelSource;
 use crate::control::Control;
 use crate::datasets::Format;
 use crate::error::{LanternError, Result};
@@ -52,7 +52,7 @@ pub enum RunState {
 }
 
 /// One training run of the panel.
-pub struct Run {
+pub struct TrainingRun {
     pub config: GeneratorConfig,
     /// The generator file the run writes; its checkpoints and log lie beside it.
     pub out: PathBuf,
@@ -63,7 +63,7 @@ pub struct Run {
     pub state: RunState,
 }
 
-impl Run {
+impl TrainingRun {
     fn files(&self) -> GeneratorFiles {
         GeneratorFiles {
             checkpoints: Some(self.out.with_extension("checkpoints")),
@@ -91,7 +91,7 @@ pub struct TrainPanel {
     pub learning_rate: f64,
     /// Folder for generators trained for the demo model (file models get theirs beside them).
     pub out_dir: PathBuf,
-    pub run: Option<Run>,
+    pub run: Option<TrainingRun>,
 }
 
 impl Default for TrainPanel {
@@ -183,8 +183,14 @@ pub fn start(app: &mut LanternApp) {
         Err(e) => return app.toasts.error(e.to_string()),
     };
     let config = app.train.config(app.dataset_dir.as_deref(), classifier);
-    app.train.run =
-        Some(Run { config, out, model, model_id: app.model.id, live: Arc::default(), state: RunState::Running });
+    app.train.run = Some(TrainingRun {
+        config,
+        out,
+        model,
+        model_id: app.model.id,
+        live: Arc::default(),
+        state: RunState::Running,
+    });
     spawn(app);
 }
 

@@ -4,9 +4,11 @@ use super::canvas::{self, ViewTransform};
 use super::gallery::{Decoded, GalleryImage};
 use super::overlay::ViewContent;
 use super::settings::{CompareAxis, Look};
-use super::worker::{Slot, boxes_at};
+use super::theme::{self, view_id};
+use super::worker::Slot;
 use super::{LanternApp, ViewState};
 use crate::imaging::Geometry;
+use crate::map::boxes::boxes_at;
 use crate::map::{PixelBox, WeightMap};
 use crate::render::render_view;
 use egui::{Align2, Color32, FontId, Rect, RichText, vec2};
@@ -15,9 +17,9 @@ use std::sync::Arc;
 /// Stable id of a view for its GPU resources.
 fn view_id(slot: Slot) -> u64 {
     match slot {
-        Slot::Main => 0,
-        Slot::Cell(i) => 1 + i as u64,
-        Slot::Label(i) => 1000 + i as u64,
+        Slot::Main => view_id::MAIN,
+        Slot::Cell(i) => view_id::CELLS + i as u64,
+        Slot::Label(i) => view_id::LABELS + i as u64,
     }
 }
 
@@ -37,7 +39,7 @@ pub struct Overlay<'a> {
     pub key: u64,
     /// Where the map lies on the image.
     pub geometry: Geometry,
-    /// The boxes above each threshold `i / 100` ([`super::worker::threshold_boxes`]); `None`
+    /// The boxes above each threshold `i / 100` ([`crate::map::boxes::threshold_boxes`]); `None`
     /// draws none (partial maps).
     pub boxes: Option<&'a [Vec<PixelBox>]>,
 }
@@ -182,14 +184,10 @@ fn paint_truth(
     boxes: bool,
 ) {
     let painter = ui.painter_at(rect);
-    if let super::gallery::Load::Ready(mask) = &truth.mask_image {
+    if let super::images::LoadState::Ready(mask) = &truth.mask_image {
         let texture = truth.mask_texture.get_or_insert_with(|| {
             let pixels: Vec<Color32> =
-                mask.pixels()
-                    .map(|p| {
-                        if p.0[0] > 0 { Color32::from_rgba_unmultiplied(40, 230, 90, 70) } else { Color32::TRANSPARENT }
-                    })
-                    .collect();
+                mask.pixels().map(|p| if p.0[0] > 0 { theme::TRUTH_MASK } else { Color32::TRANSPARENT }).collect();
             let colour = egui::ColorImage::new([mask.width() as usize, mask.height() as usize], pixels);
             ui.ctx().load_texture("lantern ground-truth mask", colour, egui::TextureOptions::NEAREST)
         });
@@ -206,7 +204,7 @@ fn paint_truth(
                 image_rect.min + vec2(x as f32 / size.x * image_rect.width(), y as f32 / size.y * image_rect.height())
             };
             let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
-            painter.rect_stroke(r, 0.0, egui::Stroke::new(2.0, TRUTH_GREEN), egui::StrokeKind::Outside);
+            painter.rect_stroke(r, 0.0, egui::Stroke::new(theme::STROKE, theme::TRUTH), egui::StrokeKind::Outside);
         }
     }
 }
@@ -245,17 +243,13 @@ fn correction_ui(
         };
         let r = Rect::from_min_max(at(b.x0, b.y0), at(b.x1 + 1, b.y1 + 1));
         let painter = ui.painter_at(rect);
-        let cyan = Color32::from_rgb(60, 220, 255);
-        painter.rect_stroke(r, 0.0, egui::Stroke::new(2.0, cyan), egui::StrokeKind::Outside);
+        let cyan = theme::CORRECTION;
+        painter.rect_stroke(r, 0.0, egui::Stroke::new(theme::STROKE, cyan), egui::StrokeKind::Outside);
         for c in [r.left_top(), r.right_top(), r.left_bottom(), r.right_bottom()] {
             painter.circle_filled(c, 4.0, cyan);
         }
     }
 }
-
-/// The colour of ground truth on the canvas.
-pub const TRUTH_GREEN: Color32 =
-    Color32::from_rgb(crate::render::TRUTH_BOX[0], crate::render::TRUTH_BOX[1], crate::render::TRUTH_BOX[2]);
 
 /// How the explanation of the current image compares with its ground truth: the IoU of the best
 /// predicted box at the threshold, and whether the explained class is the true one.
@@ -288,7 +282,7 @@ fn caption(ui: &egui::Ui, rect: Rect, text: &str, size: f32) {
     painter.rect_filled(
         Rect::from_min_size(pos - vec2(4.0, 2.0), galley.size() + vec2(8.0, 4.0)),
         4.0,
-        Color32::from_black_alpha(170),
+        theme::CAPTION_BACKGROUND,
     );
     painter.galley(pos, galley, Color32::WHITE);
 }
@@ -319,10 +313,10 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.centered_and_justified(|ui| ui.label("Open an image (File > Open images) or drop one here."));
         return;
     };
-    if let super::gallery::Load::Failed(e) = &image.image {
+    if let super::images::LoadState::Failed(e) = &image.image {
         let e = e.clone();
         ui.centered_and_justified(|ui| {
-            ui.label(RichText::new(format!("Cannot show this image:\n{e}")).color(Color32::from_rgb(255, 120, 110)))
+            ui.label(RichText::new(format!("Cannot show this image:\n{e}")).color(theme::ERROR))
         });
         return;
     }
@@ -344,7 +338,7 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
     if let (Some(a), Some(size)) = (app.audit.as_mut(), size) {
         correction_ui(ui, rect, &response, &app.transform, size, a);
     }
-    let big = if app.presentation { 26.0 } else { 14.0 };
+    let big = if app.presentation { theme::PRESENTATION_CAPTION_SIZE } else { theme::CAPTION_SIZE };
     let text = match truth_summary(app) {
         Some(t) => format!("{text}  |  {t}"),
         None => text,
@@ -361,7 +355,7 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
             Align2::CENTER_BOTTOM,
             name,
             FontId::proportional(20.0),
-            Color32::from_gray(200),
+            theme::PRESENTATION_NAME,
         );
     }
 }
@@ -388,21 +382,21 @@ fn colour_bar(
         );
         painter.rect_filled(cell, 0.0, Color32::from_rgb(r, g, b));
     }
-    painter.rect_stroke(bar, 0.0, egui::Stroke::new(1.0, Color32::from_gray(220)), egui::StrokeKind::Outside);
+    painter.rect_stroke(bar, 0.0, egui::Stroke::new(1.0, theme::COLOUR_BAR_FRAME), egui::StrokeKind::Outside);
     let font = FontId::proportional(text_size * 0.8);
     painter.text(
         bar.center_top() - vec2(0.0, 4.0),
         Align2::CENTER_BOTTOM,
         format!("{hi:.2}"),
         font.clone(),
-        Color32::from_gray(230),
+        theme::COLOUR_BAR_TEXT,
     );
     painter.text(
         bar.center_bottom() + vec2(0.0, 4.0),
         Align2::CENTER_TOP,
         format!("{lo:.2}"),
         font,
-        Color32::from_gray(230),
+        theme::COLOUR_BAR_TEXT,
     );
 }
 
@@ -442,7 +436,7 @@ pub fn compare_grid(app: &mut LanternApp, ui: &mut egui::Ui) {
                 CompareAxis::Classes => "class: ",
                 CompareAxis::Layers => "layer: ",
             };
-            caption(ui, rect, &format!("{prefix}{text}"), 13.0);
+            caption(ui, rect, &format!("{prefix}{text}"), theme::CELL_CAPTION_SIZE);
         }
     }
 }

@@ -3,11 +3,13 @@
 //! sends jobs and polls events; it never waits. For each view slot only the newest explain
 //! request is kept, and a newer request cancels the one running for its slot.
 
+use super::images::ImageSource;
+use super::model::{ModelInfo, ModelSource};
 use super::pair_jobs::{self, SimilarJob, SimilarKind, SimilarityInfo, SimilarityModels, SimilaritySource};
 use crate::explain::{Control, Method, Params, Progress, Session, Target, Timing};
 use crate::imaging::{self, Geometry};
-use crate::map::boxes::{boxes_from_quantized, quantize};
-use crate::map::{BoxMode, PixelBox, WeightMap};
+use crate::map::boxes::{boxes_at, threshold_boxes};
+use crate::map::{PixelBox, WeightMap};
 use crate::models::Network;
 use crate::models::generator::Generator;
 use crate::models::scores::ranked;
@@ -27,67 +29,6 @@ pub enum Slot {
     Cell(usize),
     /// The small map of the `i`-th present label of a multi-label model (the inspector's list).
     Label(usize),
-}
-
-/// Where an image comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ImageSource {
-    File(PathBuf),
-    /// A bundled demo image.
-    Bytes {
-        name: String,
-        bytes: &'static [u8],
-    },
-}
-
-impl ImageSource {
-    pub fn name(&self) -> String {
-        match self {
-            ImageSource::File(p) => {
-                p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string())
-            }
-            ImageSource::Bytes { name, .. } => name.clone(),
-        }
-    }
-
-    pub fn decode(&self) -> crate::error::Result<RgbImage> {
-        match self {
-            ImageSource::File(p) => imaging::load_image(p),
-            ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
-        }
-    }
-}
-
-/// Where a model comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelSource {
-    Demo,
-    File(PathBuf),
-}
-
-/// What the UI shows about a loaded model.
-#[derive(Debug, Clone)]
-pub struct ModelInfo {
-    pub name: String,
-    pub arch: String,
-    pub classes: usize,
-    pub labels: Vec<String>,
-    pub layers: Vec<String>,
-    pub default_layer: String,
-    pub cam_layer: Option<String>,
-    pub preprocess: imaging::Preprocess,
-    pub output: crate::models::OutputKind,
-    /// BoostLU's `alpha` of a class-activation-map head (1: none); `None` without such a head.
-    pub boost: Option<f32>,
-    /// The weight-map generator found for the model (its name), or why there is none.
-    pub generator: Result<String, String>,
-    /// An ONNX model's layers as a tree: per top-level module, each layer's name and its shape
-    /// and layout (empty for the hand-written networks, whose layers are a short list).
-    pub layer_tree: Vec<(String, Vec<(String, String)>)>,
-    /// An ONNX model whose metadata does not say how it reads images: the app asks once.
-    pub asks_preprocess: bool,
-    /// Methods that cannot run on this model, with why ([`crate::explain::unavailable`]).
-    pub unavailable: Vec<(crate::explain::Method, String)>,
 }
 
 /// The layer tree the picker shows for an ONNX graph (see [`ModelInfo::layer_tree`]).
@@ -138,19 +79,6 @@ pub struct ExplainOutput {
     pub geometry: Geometry,
     /// For an approximate method, what it skipped.
     pub approximation: Option<String>,
-}
-
-/// The boxes of every region of `map` above threshold `i / 100`, for `i` in `0..100`.
-pub fn threshold_boxes(map: &WeightMap) -> Vec<Vec<PixelBox>> {
-    let q = quantize(map);
-    (0..100).map(|i| boxes_from_quantized(&q, f64::from(i) / 100.0, BoxMode::All)).collect()
-}
-
-/// The boxes at `threshold` of a [`threshold_boxes`] list: those of the largest `i / 100` not
-/// above it (with slack for sliders that land a hair under a hundredth).
-pub fn boxes_at(boxes: &[Vec<PixelBox>], threshold: f32) -> &[PixelBox] {
-    let i = ((threshold * 100.0 + 1e-3).floor().max(0.0) as usize).min(99);
-    boxes.get(i).map_or(&[], Vec::as_slice)
 }
 
 impl ExplainOutput {
@@ -226,7 +154,7 @@ pub enum Event {
     },
 }
 
-enum Load {
+enum LoadJob {
     /// A model, read with `preprocess` instead of its own when given (what the user chose for an
     /// ONNX model that does not say).
     Model {
@@ -257,7 +185,7 @@ enum Load {
 
 #[derive(Default)]
 struct Queue {
-    loads: VecDeque<Load>,
+    loads: VecDeque<LoadJob>,
     explains: VecDeque<ExplainRequest>,
     running: Option<(Slot, Arc<AtomicBool>)>,
     /// Similarity jobs (the newest of each kind), after the explanations.
@@ -310,24 +238,24 @@ impl Worker {
     }
 
     pub fn load_model(&self, id: u64, source: ModelSource, preprocess: Option<imaging::Preprocess>) {
-        self.push(|q| q.loads.push_back(Load::Model { id, source, preprocess }));
+        self.push(|q| q.loads.push_back(LoadJob::Model { id, source, preprocess }));
     }
 
     pub fn load_image(&self, id: u64, source: ImageSource) {
-        self.push(|q| q.loads.push_back(Load::Image { id, source, thumbnail: false }));
+        self.push(|q| q.loads.push_back(LoadJob::Image { id, source, thumbnail: false }));
     }
 
     pub fn load_mask(&self, id: u64, source: crate::datasets::MaskSource) {
-        self.push(|q| q.loads.push_back(Load::Mask { id, source }));
+        self.push(|q| q.loads.push_back(LoadJob::Mask { id, source }));
     }
 
     /// Use the generator file at `path` for model `id` (checked against the model's weights).
     pub fn load_generator(&self, id: u64, model: ModelSource, path: PathBuf) {
-        self.push(|q| q.loads.push_back(Load::Generator { id, model, path }));
+        self.push(|q| q.loads.push_back(LoadJob::Generator { id, model, path }));
     }
 
     pub fn load_thumbnail(&self, id: u64, source: ImageSource) {
-        self.push(|q| q.loads.push_back(Load::Image { id, source, thumbnail: true }));
+        self.push(|q| q.loads.push_back(LoadJob::Image { id, source, thumbnail: true }));
     }
 
     /// Queue an explanation; an older pending request for the same slot is dropped, and one
@@ -358,7 +286,7 @@ impl Worker {
 
     /// Load the similarity models of `source` as id `id`.
     pub fn load_similarity(&self, id: u64, source: SimilaritySource) {
-        self.push(|q| q.loads.push_back(Load::Similarity { id, source }));
+        self.push(|q| q.loads.push_back(LoadJob::Similarity { id, source }));
     }
 
     /// Queue a similarity job; an older pending job of its kind is dropped, and one running is
@@ -437,7 +365,7 @@ struct State {
 const SESSIONS_KEPT: usize = 8;
 
 enum Next {
-    Load(Load),
+    Load(LoadJob),
     Explain(ExplainRequest, Arc<AtomicBool>),
     Similar(SimilarJob, Arc<AtomicBool>),
 }
@@ -458,12 +386,12 @@ enum Waiting {
 impl Waiting {
     fn of(next: &Next) -> Self {
         match next {
-            Next::Load(Load::Model { id, .. }) => Waiting::Model(*id),
-            Next::Load(Load::Image { id, thumbnail: false, .. }) => Waiting::Image(*id),
-            Next::Load(Load::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
-            Next::Load(Load::Mask { id, .. }) => Waiting::Mask(*id),
-            Next::Load(Load::Generator { id, .. }) => Waiting::Generator(*id),
-            Next::Load(Load::Similarity { id, .. }) => Waiting::Similarity(*id),
+            Next::Load(LoadJob::Model { id, .. }) => Waiting::Model(*id),
+            Next::Load(LoadJob::Image { id, thumbnail: false, .. }) => Waiting::Image(*id),
+            Next::Load(LoadJob::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
+            Next::Load(LoadJob::Mask { id, .. }) => Waiting::Mask(*id),
+            Next::Load(LoadJob::Generator { id, .. }) => Waiting::Generator(*id),
+            Next::Load(LoadJob::Similarity { id, .. }) => Waiting::Similarity(*id),
             Next::Explain(r, _) => Waiting::Explain(r.slot, r.token),
             Next::Similar(j, _) => Waiting::Similar(j.kind(), j.token()),
         }
@@ -585,9 +513,9 @@ impl State {
         (self.repaint)();
     }
 
-    fn load(&mut self, load: Load) {
+    fn load(&mut self, load: LoadJob) {
         match load {
-            Load::Model { id, source, preprocess } => {
+            LoadJob::Model { id, source, preprocess } => {
                 let result = match &source {
                     ModelSource::Demo => {
                         crate::models::demo::network(&self.device).map(|n| (n, "demo classifier".to_string()))
@@ -631,7 +559,7 @@ impl State {
                 });
                 self.send(Event::ModelLoaded { id, result: result.map_err(|e| e.to_string()) });
             }
-            Load::Image { id, source, thumbnail } => {
+            LoadJob::Image { id, source, thumbnail } => {
                 let decoded = source.decode().map_err(|e| e.to_string());
                 if thumbnail {
                     let small = decoded.map(|img| {
@@ -647,11 +575,11 @@ impl State {
                     self.send(Event::ImageLoaded { id, result: decoded });
                 }
             }
-            Load::Mask { id, source } => {
+            LoadJob::Mask { id, source } => {
                 let result = source.load().map(Arc::new).map_err(|e| e.to_string());
                 self.send(Event::MaskLoaded { id, result });
             }
-            Load::Generator { id, model, path } => {
+            LoadJob::Generator { id, model, path } => {
                 let result = generator_file(&model, &path, &self.device).map(|(name, g)| {
                     self.generators.insert(id, Arc::new(g));
                     // Cached sessions hold the generator they were made with.
@@ -660,7 +588,7 @@ impl State {
                 });
                 self.send(Event::GeneratorLoaded { id, result });
             }
-            Load::Similarity { id, source } => {
+            LoadJob::Similarity { id, source } => {
                 let open = match source.embedding {
                     pair_jobs::EmbeddingChoice::OpenModel(m) => self.models.get(&m).cloned(),
                     pair_jobs::EmbeddingChoice::File(_) => None,

@@ -68,6 +68,20 @@ pub fn boxes_at_threshold(map: &WeightMap, threshold: f32, mode: BoxMode) -> Vec
     boxes_from_quantized(&quantize(map), threshold as f64, mode)
 }
 
+/// The boxes of every region of `map` above threshold `i / 100`, for `i` in `0..100` (the map
+/// quantized once; a view reads the boxes of any threshold from the list without recomputing).
+pub fn threshold_boxes(map: &WeightMap) -> Vec<Vec<PixelBox>> {
+    let q = quantize(map);
+    (0..100).map(|i| boxes_from_quantized(&q, f64::from(i) / 100.0, BoxMode::All)).collect()
+}
+
+/// The boxes at `threshold` of a [`threshold_boxes`] list: those of the largest `i / 100` not
+/// above it (with slack for sliders that land a hair under a hundredth).
+pub fn boxes_at(boxes: &[Vec<PixelBox>], threshold: f32) -> &[PixelBox] {
+    let i = ((threshold * 100.0 + 1e-3).floor().max(0.0) as usize).min(99);
+    boxes.get(i).map_or(&[], Vec::as_slice)
+}
+
 /// As [`boxes_at_threshold`] on an already quantised map, so a threshold sweep quantises once.
 pub(crate) fn boxes_from_quantized(q: &GrayImage, threshold: f64, mode: BoxMode) -> Vec<PixelBox> {
     let (width, height) = q.dimensions();

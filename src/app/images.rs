@@ -1,0 +1,69 @@
+//! The image types of the app: where an image comes from, an image decoded in the two forms the
+//! views need, and how far the loading of something has got.
+
+use crate::imaging;
+use image::{RgbImage, RgbaImage};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ImageSource {
+    File(PathBuf),
+    /// A bundled demo image.
+    Bytes {
+        name: String,
+        bytes: &'static [u8],
+    },
+}
+
+impl ImageSource {
+    pub fn name(&self) -> String {
+        match self {
+            ImageSource::File(p) => {
+                p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string())
+            }
+            ImageSource::Bytes { name, .. } => name.clone(),
+        }
+    }
+
+    pub fn decode(&self) -> crate::error::Result<RgbImage> {
+        match self {
+            ImageSource::File(p) => imaging::load_image(p),
+            ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
+        }
+    }
+}
+
+/// A decoded image, kept in the two forms the views need.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub rgb: Arc<RgbImage>,
+    pub rgba: Arc<RgbaImage>,
+}
+
+impl Decoded {
+    /// Both forms of `rgb`.
+    pub fn new(rgb: Arc<RgbImage>) -> Self {
+        let rgba = Arc::new(image::DynamicImage::ImageRgb8((*rgb).clone()).into_rgba8());
+        Self { rgb, rgba }
+    }
+}
+
+/// How far the loading of a gallery image, thumbnail or mask has got.
+pub enum LoadState<T> {
+    No,
+    Pending,
+    Ready(T),
+    Failed(String),
+}
+
+impl<T> LoadState<T> {
+    /// The loaded value, or why there is none, from a loading job's answer.
+    pub fn from_result<E: std::fmt::Display>(result: Result<T, E>) -> Self {
+        match result {
+            Ok(v) => LoadState::Ready(v),
+            Err(e) => LoadState::Failed(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! What the app knows of the open model: where it comes from and what the views show about it.
+
+use crate::imaging;
+use std::path::PathBuf;
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    Demo,
+    File(PathBuf),
+}
+
+/// What the UI shows about a loaded model.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub name: String,
+    pub arch: String,
+    pub classes: usize,
+    pub labels: Vec<String>,
+    pub layers: Vec<String>,
+    pub default_layer: String,
+    pub cam_layer: Option<String>,
+    pub preprocess: imaging::Preprocess,
+    pub output: crate::models::OutputKind,
+    /// BoostLU's `alpha` of a class-activation-map head (1: none); `None` without such a head.
+    pub boost: Option<f32>,
+    /// The weight-map generator found for the model (its name), or why there is none.
+    pub generator: Result<String, String>,
+    /// An ONNX model's layers as a tree: per top-level module, each layer's name and its shape
+    /// and layout (empty for the hand-written networks, whose layers are a short list).
+    pub layer_tree: Vec<(String, Vec<(String, String)>)>,
+    /// An ONNX model whose metadata does not say how it reads images: the app asks once.
+    pub asks_preprocess: bool,
+    /// Methods that cannot run on this model, with why ([`crate::explain::unavailable`]).
+    pub unavailable: Vec<(crate::explain::Method, String)>,
+}
