@@ -4,6 +4,7 @@
 //! `cargo bench --bench screenshots`.
 
 use egui_kittest::Harness;
+use lantern::app::commands::Command;
 use lantern::app::{LanternApp, Launch};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,8 +14,8 @@ fn settle(h: &mut Harness<'_, LanternApp>) {
     loop {
         h.step();
         let a = h.state();
-        let busy = a.main.pending || a.cells.iter().any(|c| c.pending) || a.main.output.is_none();
-        let thumbs = a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)));
+        let busy = a.main().pending() || a.cells().iter().any(|c| c.pending()) || a.main().output().is_none();
+        let thumbs = a.gallery().images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)));
         if !busy && thumbs {
             break;
         }
@@ -43,14 +44,14 @@ fn main() {
     settle(&mut h);
     save(&mut h, "main_view.png");
 
-    h.state_mut().compare = true;
+    h.state_mut().push(Command::ShowCompare(true));
     settle(&mut h);
     save(&mut h, "compare_grid.png");
 
-    h.state_mut().compare = false;
-    h.state_mut().presentation = true;
-    h.state_mut().gallery.step(2);
-    h.state_mut().settings.method = lantern::explain::Method::ScoreCam;
+    h.state_mut().push(Command::ShowCompare(false));
+    h.state_mut().push(Command::TogglePresentation);
+    h.state_mut().push(Command::StepImage(2));
+    h.state_mut().push(Command::SelectMethod(lantern::explain::Method::ScoreCam));
     settle(&mut h);
     save(&mut h, "presentation.png");
 
@@ -60,7 +61,7 @@ fn main() {
             LanternApp::new(cc, Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")) })
         });
     settle(&mut h);
-    h.state_mut().settings.method = lantern::explain::Method::Chefer;
+    h.state_mut().push(Command::SelectMethod(lantern::explain::Method::Chefer));
     settle(&mut h);
     save(&mut h, "vit.png");
 }

@@ -7,6 +7,8 @@
 //! reading the pixels back, which on this machine runs on the CPU rasterizer (lavapipe).
 
 use egui_kittest::Harness;
+use lantern::app::commands::Command;
+use lantern::app::settings::Look;
 use lantern::app::{LanternApp, Launch};
 use lantern::explain::{Method, Target};
 use std::time::{Duration, Instant};
@@ -26,7 +28,7 @@ fn wait(h: &mut Harness<'_, LanternApp>, done: impl Fn(&LanternApp) -> bool) {
 }
 
 fn idle(a: &LanternApp) -> bool {
-    !a.main.pending && a.main.output.is_some()
+    !a.main().pending() && a.main().output().is_some()
 }
 
 fn main() {
@@ -60,32 +62,40 @@ fn main() {
         println!("| {name} | {frames} | {um:.2} ms | {up:.2} ms | {fm:.2} ms | {fp:.2} ms |");
     };
 
-    let r = measure(&mut h, 200, &mut |a, i| a.settings.look.threshold = (i % 100) as f32 / 100.0);
+    let r = measure(&mut h, 200, &mut |a, i| {
+        let look = Look { threshold: (i % 100) as f32 / 100.0, ..a.settings().look };
+        a.push(Command::SetLook(look));
+    });
     row("threshold slider moving", 200, r);
     assert!(idle(h.state()), "the slider ran no model");
 
-    h.state_mut().settings.params.rise_masks = 8000;
-    h.state_mut().settings.method = Method::Rise;
+    let mut settings = h.state().settings().clone();
+    settings.params.rise_masks = 8000;
+    settings.method = Method::Rise;
+    h.state_mut().push(Command::SetSettings(Box::new(settings)));
     h.step();
     let frames = 200;
-    let r = measure(&mut h, frames, &mut |a, i| a.settings.look.alpha = 0.3 + (i % 50) as f32 / 100.0);
-    assert!(h.state().main.pending, "RISE was still running while the frames were measured");
+    let r = measure(&mut h, frames, &mut |a, i| {
+        let look = Look { alpha: 0.3 + (i % 50) as f32 / 100.0, ..a.settings().look };
+        a.push(Command::SetLook(look));
+    });
+    assert!(h.state().main().pending(), "RISE was still running while the frames were measured");
     row("RISE (8000 masks) running in the background", frames, r);
     h.state_mut().cancel();
 
-    h.state_mut().settings.method = Method::GradCam;
-    wait(&mut h, |a| idle(a) && a.main.output.as_ref().unwrap().method == Method::GradCam);
-    let top: Vec<usize> = h.state().main.output.as_ref().unwrap().top.iter().map(|t| t.0).collect();
+    h.state_mut().push(Command::SelectMethod(Method::GradCam));
+    wait(&mut h, |a| idle(a) && a.main().output().unwrap().method == Method::GradCam);
+    let top: Vec<usize> = h.state().main().output().unwrap().top.iter().map(|t| t.0).collect();
     let (mut ready, mut drawn) = (Vec::new(), Vec::new());
     for _ in 0..4 {
         for &c in &top[..top.len().min(5)] {
             let class = Target::Class(c);
-            if h.state().target == class {
+            if h.state().target() == class {
                 continue;
             }
-            h.state_mut().target = class;
+            h.state_mut().push(Command::SetTarget(class));
             let t = Instant::now();
-            wait(&mut h, |a| idle(a) && a.main.output.as_ref().unwrap().class == c);
+            wait(&mut h, |a| idle(a) && a.main().output().unwrap().class == c);
             ready.push(t.elapsed().as_secs_f64() * 1000.0);
             h.render().expect("renders");
             drawn.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -130,6 +130,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stems_never_collide() {
+        assert_eq!(unique_stems(["cat.jpg", "cat.png", "dog.png", "a/cat.bmp"]), vec!["cat", "cat-2", "dog", "cat-3"]);
+    }
+
+    #[test]
     fn safe_names_keep_words_and_drop_separators() {
         assert_eq!(safe_name("tabby, tabby cat"), "tabby_tabby_cat");
         assert_eq!(safe_name("../x"), "x");

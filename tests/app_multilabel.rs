@@ -52,32 +52,34 @@ fn present_labels_are_listed_with_small_maps_and_a_click_shows_one_large() {
     let dir = tempfile::tempdir().unwrap();
     let (model, image, threshold) = model_and_image(dir.path());
     let mut h = harness(Launch { paths: vec![image], model: Some(model) });
-    h.state_mut().settings.label_threshold = threshold;
+    ui::edit_settings(&mut h, |s| s.label_threshold = threshold);
     wait_for(&mut h, "the first explanation and the label maps", |a| {
-        explained(a) && !a.label_views.is_empty() && a.label_views.iter().all(|v| v.output.is_some() && !v.pending)
+        explained(a)
+            && !a.label_views().is_empty()
+            && a.label_views().iter().all(|v| v.output().is_some() && !v.pending())
     });
     let app = h.state();
     assert!(app.multilabel());
     let present = app.present_labels();
     assert_eq!(present.len(), 2, "{present:?} at {threshold}");
     assert!(present.iter().all(|&(_, p)| p >= threshold));
-    let names: Vec<String> = present.iter().map(|(c, _)| app.model.info.as_ref().unwrap().labels[*c].clone()).collect();
+    let names: Vec<String> = present.iter().map(|(c, _)| app.model_info().unwrap().labels[*c].clone()).collect();
     h.get_by_label("Labels");
-    for ((c, _), view) in present.iter().zip(&app.label_views) {
-        assert_eq!(view.output.as_ref().unwrap().class, *c, "each small map explains its own label");
+    for ((c, _), view) in present.iter().zip(app.label_views()) {
+        assert_eq!(view.output().unwrap().class, *c, "each small map explains its own label");
     }
     // Click the second label: the main view explains it.
     let (second, _) = present[1];
     h.get_by_label_contains(&format!("{}  ", names[1])).click();
-    wait_for(&mut h, "the second label large", |a| explained(a) && a.main.output.as_ref().unwrap().class == second);
-    assert_eq!(h.state().target, Target::Class(second));
+    wait_for(&mut h, "the second label large", |a| explained(a) && a.main().output().unwrap().class == second);
+    assert_eq!(h.state().target(), Target::Class(second));
 
     // Every present label in the compare grid.
     h.get_by_label("Compare every label").click();
     wait_for(&mut h, "one compare cell per label", |a| {
-        a.cells.len() == present.len() && a.cells.iter().all(|v| v.output.is_some() && !v.pending)
+        a.cells().len() == present.len() && a.cells().iter().all(|v| v.output().is_some() && !v.pending())
     });
-    let classes: Vec<usize> = h.state().cells.iter().map(|v| v.output.as_ref().unwrap().class).collect();
+    let classes: Vec<usize> = h.state().cells().iter().map(|v| v.output().unwrap().class).collect();
     assert_eq!(classes, present.iter().map(|p| p.0).collect::<Vec<_>>());
 }
 
@@ -89,13 +91,11 @@ fn the_boostlu_slider_reweights_the_cam_of_the_cached_activations() {
     wait_for(&mut h, "the first explanation", explained);
     h.get_by_label_contains("pools BoostLU(CAM) with alpha 5");
     h.get_by_label("Explain with BoostLU CAM").click();
-    wait_for(&mut h, "BoostLU CAM", |a| explained(a) && a.main.output.as_ref().unwrap().method == Method::BoostCam);
-    let at_five = h.state().main.output.as_ref().unwrap().map.values.clone();
-    h.state_mut().settings.params.boost_alpha = 1.0;
-    wait_for(&mut h, "alpha 1", |a| {
-        explained(a) && a.main.requested.as_ref().is_some_and(|r| r.params.boost_alpha == 1.0)
-    });
-    let at_one = h.state().main.output.as_ref().unwrap().map.values.clone();
+    wait_for(&mut h, "BoostLU CAM", |a| explained(a) && a.main().output().unwrap().method == Method::BoostCam);
+    let at_five = h.state().main().output().unwrap().map.values.clone();
+    ui::edit_settings(&mut h, |s| s.params.boost_alpha = 1.0);
+    wait_for(&mut h, "alpha 1", |a| explained(a) && a.main().requested().is_some_and(|r| r.params.boost_alpha == 1.0));
+    let at_one = h.state().main().output().unwrap().map.values.clone();
     assert!(at_one.iter().zip(&at_five).all(|(a, b)| b + 1e-6 >= *a), "a larger alpha never lowers the map");
     if at_one.iter().any(|&a| a > 0.55) {
         assert!(at_one.iter().zip(&at_five).any(|(a, b)| b - a > 0.01), "and raises it where the CAM is positive");

@@ -23,13 +23,13 @@ fn vit() -> std::path::PathBuf {
 fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
     let mut h = harness(Launch { paths: vec![], model: Some(vit()) });
     wait_for(&mut h, "the ViT's first explanation", |a| {
-        explained(a) && a.model.info.as_ref().is_some_and(|i| i.arch == "onnx:vit")
+        explained(a) && a.model_info().is_some_and(|i| i.arch == "onnx:vit")
     });
     let app = h.state();
-    let info = app.model.info.as_ref().unwrap();
+    let info = app.model_info().unwrap();
     assert_eq!(info.default_layer, "blocks.1.norm1");
     assert_eq!(info.labels[2], "two", "class names from the model's metadata");
-    assert!(app.preprocess_prompt.is_none(), "its metadata says how it reads images: no question");
+    assert!(app.preprocess_prompt().is_none(), "its metadata says how it reads images: no question");
     let greyed: Vec<Method> = info.unavailable.iter().map(|(m, _)| *m).collect();
     assert!(
         greyed.contains(&Method::GuidedBackprop)
@@ -42,26 +42,24 @@ fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
         "{:?}",
         info.layer_tree.iter().map(|g| &g.0).collect::<Vec<_>>()
     );
-    let first = app.main.output.as_ref().unwrap().map.values.clone();
-    assert_eq!(app.main.output.as_ref().unwrap().layer, "blocks.1.norm1");
+    let first = app.main().output().unwrap().map.values.clone();
+    assert_eq!(app.main().output().unwrap().layer, "blocks.1.norm1");
 
     // The picker shows the module tree, the current layer's group open: pick the first block's norm.
     h.get_by_label("Layer").click();
     h.run_steps(3);
     h.get_by_label("blocks");
     h.get_by_label_contains("blocks.0.norm1 ").click();
-    wait_for(&mut h, "layer blocks.0.norm1", |a| {
-        explained(a) && a.main.output.as_ref().unwrap().layer == "blocks.0.norm1"
-    });
-    assert_ne!(h.state().main.output.as_ref().unwrap().map.values, first);
+    wait_for(&mut h, "layer blocks.0.norm1", |a| explained(a) && a.main().output().unwrap().layer == "blocks.0.norm1");
+    assert_ne!(h.state().main().output().unwrap().map.values, first);
 
-    h.state_mut().settings.method = Method::AttentionRollout;
+    ui::edit_settings(&mut h, |s| s.method = Method::AttentionRollout);
     wait_for(&mut h, "attention rollout", |a| {
-        explained(a) && a.main.output.as_ref().unwrap().method == Method::AttentionRollout
+        explained(a) && a.main().output().unwrap().method == Method::AttentionRollout
     });
 
-    h.state_mut().settings.method = Method::GuidedBackprop;
-    wait_for(&mut h, "Guided Backprop's refusal", |a| a.main.error.as_deref().is_some_and(|e| e.contains("ONNX")));
+    ui::edit_settings(&mut h, |s| s.method = Method::GuidedBackprop);
+    wait_for(&mut h, "Guided Backprop's refusal", |a| a.main().error().is_some_and(|e| e.contains("ONNX")));
 }
 
 #[test]
@@ -74,17 +72,17 @@ fn an_onnx_file_with_an_unknown_operator_is_refused_and_the_app_keeps_its_model(
 
     let mut h = harness(Launch::default());
     wait_for(&mut h, "the demo's first explanation", explained);
-    let greyed = &h.state().model.info.as_ref().unwrap().unavailable;
+    let greyed = &h.state().model_info().unwrap().unavailable;
     assert!(
         greyed.iter().any(|(m, why)| *m == Method::Chefer && why.contains("ONNX")),
         "the attention methods are greyed on a CNN: {greyed:?}"
     );
     h.state_mut().open_paths(vec![bad]);
-    wait_for(&mut h, "the model error", |a| a.toasts.last_error().is_some_and(|e| e.contains("fancy.onnx")));
-    let e = h.state().toasts.last_error().unwrap().to_string();
+    wait_for(&mut h, "the model error", |a| a.toasts().last_error().is_some_and(|e| e.contains("fancy.onnx")));
+    let e = h.state().toasts().last_error().unwrap().to_string();
     assert!(e.contains("FancyOp (1x)"), "{e}");
     wait_for(&mut h, "the demo model still there", |a| {
-        a.model.info.as_ref().is_some_and(|i| i.arch == "lantern_cnn") && explained(a)
+        a.model_info().is_some_and(|i| i.arch == "lantern_cnn") && explained(a)
     });
 }
 
@@ -92,19 +90,21 @@ fn an_onnx_file_with_an_unknown_operator_is_refused_and_the_app_keeps_its_model(
 fn a_model_that_does_not_say_how_it_reads_images_is_asked_about_once() {
     let model = common::fixtures().join("onnx").join("resnet.onnx");
     let mut h = harness(Launch { paths: vec![], model: Some(model.clone()) });
-    wait_for(&mut h, "the question", |a| a.preprocess_prompt.is_some());
+    wait_for(&mut h, "the question", |a| a.preprocess_prompt().is_some());
     h.get_by_label_contains("does not say how its inputs are normalised");
-    h.state_mut().preprocess_prompt.as_mut().unwrap().1.mean = [0.5, 0.5, 0.5];
+    let mut answer = h.state().preprocess_prompt().unwrap().1.clone();
+    answer.mean = [0.5, 0.5, 0.5];
+    h.state_mut().push(lantern::app::commands::Command::EditPreprocessAnswer(answer));
     h.run_steps(2);
     h.get_by_label("Use these").click();
     wait_for(&mut h, "the model reopened with the answer", |a| {
-        explained(a) && a.model.info.as_ref().is_some_and(|i| i.preprocess.mean == [0.5, 0.5, 0.5])
+        explained(a) && a.model_info().is_some_and(|i| i.preprocess.mean == [0.5, 0.5, 0.5])
     });
-    assert!(h.state().preprocess_prompt.is_none());
-    assert_eq!(h.state().settings.preprocess_by_model[&model].mean, [0.5, 0.5, 0.5], "remembered for this file");
+    assert!(h.state().preprocess_prompt().is_none());
+    assert_eq!(h.state().settings().preprocess_by_model[&model].mean, [0.5, 0.5, 0.5], "remembered for this file");
     // Opened again: the answer is applied and nothing is asked.
     h.state_mut().open_paths(vec![model]);
-    wait_for(&mut h, "the model reopened", |a| explained(a) && !a.model.loading);
-    assert!(h.state().preprocess_prompt.is_none());
-    assert_eq!(h.state().model.info.as_ref().unwrap().preprocess.mean, [0.5, 0.5, 0.5]);
+    wait_for(&mut h, "the model reopened", |a| explained(a) && !a.model().loading);
+    assert!(h.state().preprocess_prompt().is_none());
+    assert_eq!(h.state().model_info().unwrap().preprocess.mean, [0.5, 0.5, 0.5]);
 }

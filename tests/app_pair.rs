@@ -3,31 +3,23 @@
 //! thumbnails, click one; the Pair view shows both maps and the ranked attributes; clicking an
 //! attribute shows its maps on both images.
 
+#[path = "common/ui.rs"]
+mod ui;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use lantern::app::commands::Command;
+use lantern::app::pair::PairControls;
 use lantern::app::pair_jobs::{EmbeddingChoice, SimilaritySource};
 use lantern::app::pair_view::{attribute_label, neighbour_label, side_overlay};
 use lantern::app::{LanternApp, Launch};
 use lantern::explain::similarity::PairMethod;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use ui::wait_for;
 
+/// The app at 1400 x 900 points.
 fn harness<'a>(launch: Launch) -> Harness<'a, LanternApp> {
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_pixels_per_point(1.0)
-        .build_eframe(move |cc| LanternApp::new(cc, launch))
-}
-
-/// Step frames until `done` holds (the worker computes on its own thread).
-fn wait_for(h: &mut Harness<'_, LanternApp>, what: &str, done: impl Fn(&LanternApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(180), "timed out waiting for {what}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
+    ui::harness_at(launch, egui::vec2(1400.0, 900.0))
 }
 
 fn demo_embedding() -> PathBuf {
@@ -82,12 +74,12 @@ fn open_neighbours_from_the_menu(h: &mut Harness<'_, LanternApp>) {
 }
 
 fn neighbours_shown(app: &LanternApp) -> bool {
-    let nb = &app.similar.neighbours;
-    !nb.pending && nb.found.as_ref().is_some_and(|f| Some(f.query) == app.gallery.current().map(|i| i.id))
+    let nb = &app.similar().neighbours;
+    !nb.pending() && nb.found().is_some_and(|f| Some(f.query) == app.gallery().current().map(|i| i.id))
 }
 
 fn pair_explained(app: &LanternApp) -> bool {
-    !app.similar.pair.pending && app.similar.pair.output.is_some()
+    !app.similar().pair.pending() && app.similar().pair.output().is_some()
 }
 
 #[test]
@@ -99,30 +91,32 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     let attributes = tiny_attribute_model(dir.path());
     let mut h = harness(Launch { paths: vec![folder], model: None });
     {
-        let app = h.state_mut();
-        app.similar.models.chosen =
+        let chosen =
             Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: Some(attributes) });
-        app.similar.pair.settings.masks = 200;
+        h.state_mut().push(Command::ChooseSimilarityModels(chosen));
+        let mut controls = h.state().similar().pair.controls.clone();
+        controls.settings.masks = 200;
+        h.state_mut().push(Command::SetPairControls(controls));
     }
-    wait_for(&mut h, "the gallery and the model", |a| a.gallery.len() == 6 && a.model.info.is_some());
+    wait_for(&mut h, "the gallery and the model", |a| a.gallery().len() == 6 && a.model_info().is_some());
     open_neighbours_from_the_menu(&mut h);
-    assert!(h.state().similar.neighbours.open);
+    assert!(h.state().similar().neighbours.open);
     wait_for(&mut h, "the neighbours", neighbours_shown);
     wait_for(&mut h, "their thumbnails", |a| {
-        a.gallery.images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)))
+        a.gallery().images.iter().all(|i| matches!(i.thumb, lantern::app::images::LoadState::Ready(_)))
     });
     h.get_by_label_contains("Embedding: lantern_embedding.safetensors");
 
     // Five neighbours (every image but the open one), most similar first, as computed by hand.
-    let found = h.state().similar.neighbours.found.clone().unwrap();
+    let found = h.state().similar().neighbours.found().cloned().unwrap();
     assert_eq!(found.matches.len(), 5);
     assert!(found.matches.windows(2).all(|w| w[0].1 >= w[1].1));
     let net = lantern::models::load(&demo_embedding(), None, &burn::tensor::Device::flex()).unwrap();
     let decoded: Vec<image::RgbImage> = images.iter().map(|p| image::open(p).unwrap().to_rgb8()).collect();
     let e = lantern::retrieval::embed_images(&net, &decoded, 8);
-    let name_of = |app: &LanternApp, id: u64| app.gallery.images.iter().find(|i| i.id == id).unwrap().name();
+    let name_of = |app: &LanternApp, id: u64| app.gallery().images.iter().find(|i| i.id == id).unwrap().name();
     let index = |name: String| -> usize { name.trim_start_matches("img").trim_end_matches(".png").parse().unwrap() };
-    let query = index(h.state().gallery.current().unwrap().name());
+    let query = index(h.state().gallery().current().unwrap().name());
     for (id, similarity) in &found.matches {
         let i = index(name_of(h.state(), *id));
         let by_hand = lantern::models::embedding::cosine(&e[query], &e[i]);
@@ -134,11 +128,11 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     let label = neighbour_label(&name_of(h.state(), reference), similarity);
     h.get_by_label(&label).click();
     h.run_steps(2);
-    assert!(h.state().similar.pair.open);
-    assert_eq!(h.state().similar.pair.reference, Some(reference));
+    assert!(h.state().similar().pair.open);
+    assert_eq!(h.state().similar().pair.reference, Some(reference));
     wait_for(&mut h, "the pair's maps", pair_explained);
     let app = h.state();
-    let out = app.similar.pair.output.as_ref().unwrap();
+    let out = app.similar().pair.output().unwrap();
     assert_eq!(out.method, PairMethod::Rise);
     assert!((out.similarity - similarity).abs() < 1e-4, "the pair's similarity is the neighbour's");
     for side in [&out.query, &out.reference] {
@@ -148,7 +142,7 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
         assert_eq!(side.attribute_maps.len(), 13);
     }
     assert_ne!(out.query.map.values, out.reference.map.values);
-    let query_name = app.gallery.current().unwrap().name();
+    let query_name = app.gallery().current().unwrap().name();
     h.get_by_label_contains(&format!("Query: {query_name} · Similarity RISE map"));
     h.get_by_label_contains(&format!("Reference: {} · Similarity RISE map", name_of(app, reference)));
 
@@ -165,30 +159,32 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
 
     // Confidence only (w = 1): the same maps, ranked by the attribute model's confidence.
     let maps = (out.query.map.values.clone(), out.reference.map.values.clone());
-    h.state_mut().similar.pair.weight = 1.0;
+    let controls = h.state().similar().pair.controls.clone();
+    h.state_mut().push(Command::SetPairControls(PairControls { weight: 1.0, ..controls.clone() }));
     wait_for(&mut h, "the confidence-only ranking", |a| {
-        pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight == 1.0
+        pair_explained(a) && a.similar().pair.requested().unwrap().weight == 1.0
     });
-    let baseline = h.state().similar.pair.output.clone().unwrap();
+    let baseline = h.state().similar().pair.output().cloned().unwrap();
     assert_eq!((baseline.query.map.values.clone(), baseline.reference.map.values.clone()), maps);
     let by_confidence = baseline.ranked.unwrap();
     assert!(by_confidence.windows(2).all(|w| w[0].confidence >= w[1].confidence && w[0].score == w[0].confidence));
-    h.state_mut().similar.pair.weight = lantern::explain::attribute_rank::DEFAULT_WEIGHT;
+    let weight = lantern::explain::attribute_rank::DEFAULT_WEIGHT;
+    h.state_mut().push(Command::SetPairControls(PairControls { weight, ..controls }));
     wait_for(&mut h, "the paper's ranking again", |a| {
-        pair_explained(a) && a.similar.pair.requested.as_ref().unwrap().weight != 1.0
+        pair_explained(a) && a.similar().pair.requested().unwrap().weight != 1.0
     });
     let app = h.state();
-    assert_eq!(app.similar.pair.output.as_ref().unwrap().ranked.as_ref().unwrap(), &ranked);
+    assert_eq!(app.similar().pair.output().unwrap().ranked.as_ref().unwrap(), &ranked);
 
     // Click the second-ranked value: both images show its maps.
     let picked = &ranked[1];
     h.get_by_label_contains(&format!("2. {} —", attribute_label(picked))).click();
     h.run_steps(2);
     let app = h.state();
-    assert_eq!(app.similar.pair.selected, Some(picked.index));
-    let out = app.similar.pair.output.as_ref().unwrap();
+    assert_eq!(app.similar().pair.controls.selected, Some(picked.index));
+    let out = app.similar().pair.output().unwrap();
     for side in [&out.query, &out.reference] {
-        let shown = side_overlay(side, app.similar.pair.selected, app.similar.pair.map_key).unwrap();
+        let shown = side_overlay(side, app.similar().pair.controls.selected, app.similar().pair.map_key()).unwrap();
         assert_eq!(shown.map.values, side.attribute_maps[picked.index].values, "the attribute's map is the one drawn");
     }
     assert_ne!(out.query.attribute_maps[picked.index].values, out.reference.attribute_maps[picked.index].values);
@@ -198,10 +194,10 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     // Back to the similarity maps, then back to the canvas with Esc.
     h.get_by_label("Similarity maps").click();
     h.run_steps(2);
-    assert_eq!(h.state().similar.pair.selected, None);
+    assert_eq!(h.state().similar().pair.controls.selected, None);
     h.key_press(egui::Key::Escape);
     h.run_steps(2);
-    assert!(!h.state().similar.pair.open);
+    assert!(!h.state().similar().pair.open);
 }
 
 #[test]
@@ -210,28 +206,25 @@ fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     gallery(dir.path());
     // Through wgpu: the two sides are drawn by the GPU overlay.
     let paths = vec![dir.path().to_path_buf()];
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_pixels_per_point(1.0)
-        .wgpu()
-        .build_eframe(move |cc| LanternApp::new(cc, Launch { paths, model: None }));
-    assert!(h.state().gpu);
-    h.state_mut().similar.models.chosen =
-        Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: None });
-    h.state_mut().similar.pair.method = PairMethod::GradCam;
-    wait_for(&mut h, "the gallery and the model", |a| a.gallery.len() == 6 && a.model.info.is_some());
+    let mut h = ui::wgpu_harness_at(Launch { paths, model: None }, egui::vec2(1400.0, 900.0));
+    assert!(h.state().gpu());
+    let chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: None });
+    h.state_mut().push(Command::ChooseSimilarityModels(chosen));
+    let controls = h.state().similar().pair.controls.clone();
+    h.state_mut().push(Command::SetPairControls(PairControls { method: PairMethod::GradCam, ..controls }));
+    wait_for(&mut h, "the gallery and the model", |a| a.gallery().len() == 6 && a.model_info().is_some());
     // S opens the Neighbours panel.
     h.key_press(egui::Key::S);
     wait_for(&mut h, "the neighbours", neighbours_shown);
-    let (reference, _) = h.state().similar.neighbours.found.as_ref().unwrap().matches[0];
-    h.state_mut().commands.push(lantern::app::commands::Command::OpenPair(reference));
+    let (reference, _) = h.state().similar().neighbours.found().unwrap().matches[0];
+    h.state_mut().push(Command::OpenPair(reference));
     wait_for(&mut h, "the pair's maps", pair_explained);
-    let out = h.state().similar.pair.output.clone().unwrap();
+    let out = h.state().similar().pair.output().cloned().unwrap();
     assert_eq!(out.method, PairMethod::GradCam);
     assert!(out.ranked.as_ref().is_err_and(|e| e.contains("no attribute model")));
     assert!(out.query.attribute_maps.is_empty());
     h.get_by_label_contains("no attribute model: the attribute chart needs one");
-    let query_name = h.state().gallery.current().unwrap().name();
+    let query_name = h.state().gallery().current().unwrap().name();
     h.get_by_label_contains(&format!("Query: {query_name} · Grad-CAM (similarity) map"));
 
     // Another method from the picker: the maps change.
@@ -239,12 +232,12 @@ fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     h.run_steps(2);
     h.get_by_label("Sliding window").click();
     wait_for(&mut h, "the sliding-window maps", |a| {
-        pair_explained(a) && a.similar.pair.output.as_ref().unwrap().method == PairMethod::SlidingWindow
+        pair_explained(a) && a.similar().pair.output().unwrap().method == PairMethod::SlidingWindow
     });
-    let window = h.state().similar.pair.output.clone().unwrap();
+    let window = h.state().similar().pair.output().cloned().unwrap();
     assert_ne!(window.query.map.values, out.query.map.values);
     assert!((window.similarity - out.similarity).abs() < 1e-6, "the same pair");
     h.key_press(egui::Key::S);
     h.run_steps(2);
-    assert!(!h.state().similar.neighbours.open, "S closes the panel again");
+    assert!(!h.state().similar().neighbours.open, "S closes the panel again");
 }

@@ -1,9 +1,15 @@
-//! What widgets ask for. A widget never changes engine state itself: it pushes a [`Command`], and
-//! [`super::LanternApp::apply_commands`] applies them all once per frame, before the views are
-//! reconciled with the settings.
+//! What widgets ask for. A widget never changes the app's state itself: it pushes a [`Command`],
+//! and the app applies them all once per frame, before the views are reconciled with the
+//! settings. The app, not the widget, starts the jobs a command needs.
 
+use super::audit_mode::AuditEdit;
+use super::jobs::TaskKind;
 use super::model::ModelSource;
-use crate::explain::Method;
+use super::pair::PairControls;
+use super::pair_jobs::SimilaritySource;
+use super::settings::{Look, Settings};
+use super::train_panel::TrainSettings;
+use crate::explain::{Method, Target};
 use std::path::PathBuf;
 
 /// One request from the UI.
@@ -15,6 +21,16 @@ pub enum Command {
     /// The demo model with the demo images.
     OpenDemo,
     SelectMethod(Method),
+    /// The settings as a panel edited them.
+    SetSettings(Box<Settings>),
+    /// The look as a view changed it (the wipe divider dragged).
+    SetLook(Look),
+    /// Explain this class (or the top one).
+    SetTarget(Target),
+    /// Explain at this layer.
+    SetLayer(String),
+    /// Show the gallery's image at this index.
+    SelectImage(usize),
     /// Step through the images by this many.
     StepImage(isize),
     /// Export what the main view shows into the folder.
@@ -23,8 +39,8 @@ pub enum Command {
     SaveAll(PathBuf),
     /// Cancel the long method running in the main view.
     CancelMain,
-    /// Cancel the named background task.
-    CancelTask(String),
+    /// Cancel the background task of this kind.
+    CancelTask(TaskKind),
     /// Create an audit of a dataset folder into a new file, then open it.
     NewAudit {
         data: PathBuf,
@@ -36,20 +52,45 @@ pub enum Command {
     /// The audit's next image without a verdict.
     NextUnaudited,
     SetAnnotator(String),
+    /// The audit panel's comment, corrected box, filter and drawing mode as edited.
+    EditAudit(Box<AuditEdit>),
+    /// Drawing the corrected box on the canvas, or not.
+    ToggleDrawing,
     TogglePresentation,
     ToggleCompare,
+    ShowCompare(bool),
     /// Hide or show the map over the image.
     ToggleMap,
     FitView,
     ActualSize,
     /// Show or hide the Neighbours panel.
     ToggleNeighbours,
+    /// How many neighbours the panel shows.
+    SetNeighboursShown(usize),
     /// Open the Pair view of the open image and the gallery image with this id.
     OpenPair(u64),
     /// Back from the Pair view to the canvas.
     ClosePair,
+    /// Show the Pair view (of the last reference) or the canvas.
+    ShowPair(bool),
+    /// The Pair view's method, settings, weight and selected attribute.
+    SetPairControls(PairControls),
+    /// Use these similarity models (`None`: those found for the open model).
+    ChooseSimilarityModels(Option<SimilaritySource>),
     CancelPair,
     CancelNeighbours,
+    /// The Train panel's settings as edited.
+    SetTrainSettings(Box<TrainSettings>),
+    StartTraining,
+    /// Stop the run at its next step, keeping its checkpoint.
+    PauseTraining,
+    ResumeTraining,
+    /// Stop the run and delete its checkpoint.
+    CancelTraining,
+    /// The answer being edited to "how does this model read images?".
+    EditPreprocessAnswer(crate::imaging::Preprocess),
+    /// Use the answer: remember it for the model file and reopen the model with it.
+    AnswerPreprocess,
 }
 
 /// The commands pushed during a frame.

@@ -4,6 +4,9 @@
 
 use super::images::ImageSource;
 pub use super::images::{Decoded, LoadState};
+use super::jobs::Event;
+use super::jobs::image::{LoadImage, LoadMask, LoadThumbnail};
+use super::lane::JobError;
 use super::worker::Worker;
 use image::RgbImage;
 use std::path::PathBuf;
@@ -20,6 +23,10 @@ pub struct Truth {
     pub mask_texture: Option<egui::TextureHandle>,
 }
 
+/// CPU-composited views for frames not drawn by wgpu: per view id, the key of what it shows and
+/// its texture.
+pub type Fallbacks = std::collections::HashMap<u64, (u64, egui::TextureHandle)>;
+
 pub struct GalleryImage {
     pub id: u64,
     pub source: ImageSource,
@@ -29,7 +36,7 @@ pub struct GalleryImage {
     pub thumb: LoadState<RgbImage>,
     pub thumb_texture: Option<egui::TextureHandle>,
     /// CPU-composited views for frames not drawn by wgpu: per view, keyed by what it shows.
-    pub fallbacks: std::collections::HashMap<u64, (u64, egui::TextureHandle)>,
+    pub fallbacks: Fallbacks,
 }
 
 impl GalleryImage {
@@ -152,7 +159,7 @@ impl Gallery {
     }
 
     /// Ask the worker for the current image, its neighbours and thumbnails; release far images.
-    pub fn request_loads(&mut self, worker: &Worker) {
+    pub fn request_loads(&mut self, worker: &Worker<Event>) {
         let n = self.images.len();
         if n == 0 {
             return;
@@ -162,13 +169,18 @@ impl Gallery {
             let img = &mut self.images[i];
             if matches!(img.image, LoadState::No) {
                 img.image = LoadState::Pending;
-                worker.load_image(img.id, img.source.clone());
+                let id = img.id;
+                worker.load(LoadImage { id, source: img.source.clone() }, move |result| Event::ImageLoaded {
+                    id,
+                    result,
+                });
             }
             if let Some(t) = img.truth.as_mut()
                 && let (Some(mask), LoadState::No) = (&t.mask, &t.mask_image)
             {
                 t.mask_image = LoadState::Pending;
-                worker.load_mask(img.id, mask.clone());
+                let id = img.id;
+                worker.load(LoadMask(mask.clone()), move |result| Event::MaskLoaded { id, result });
             }
         }
         for (i, img) in self.images.iter_mut().enumerate() {
@@ -181,32 +193,27 @@ impl Gallery {
             }
             if n > 1 && i < THUMBNAILS && matches!(img.thumb, LoadState::No) {
                 img.thumb = LoadState::Pending;
-                worker.load_thumbnail(img.id, img.source.clone());
+                let id = img.id;
+                worker.load(LoadThumbnail(img.source.clone()), move |result| Event::Thumbnail { id, result });
             }
         }
     }
 
-    pub fn loaded(&mut self, id: u64, result: Result<Arc<RgbImage>, String>) {
+    pub fn loaded(&mut self, id: u64, result: Result<Arc<RgbImage>, JobError>) {
         if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
             img.image = LoadState::from_result(result.map(Decoded::new));
         }
     }
 
-    pub fn mask_loaded(&mut self, id: u64, result: Result<Arc<image::GrayImage>, String>) {
+    pub fn mask_loaded(&mut self, id: u64, result: Result<Arc<image::GrayImage>, JobError>) {
         if let Some(t) = self.images.iter_mut().find(|i| i.id == id).and_then(|i| i.truth.as_mut()) {
-            t.mask_image = match result {
-                Ok(m) => LoadState::Ready(m),
-                Err(e) => LoadState::Failed(e),
-            };
+            t.mask_image = LoadState::from_result(result);
         }
     }
 
-    pub fn thumbnail(&mut self, id: u64, result: Result<RgbImage, String>) {
+    pub fn thumbnail(&mut self, id: u64, result: Result<RgbImage, JobError>) {
         if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
-            img.thumb = match result {
-                Ok(t) => LoadState::Ready(t),
-                Err(e) => LoadState::Failed(e),
-            };
+            img.thumb = LoadState::from_result(result);
         }
     }
 }

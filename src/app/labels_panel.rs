@@ -3,7 +3,9 @@
 //! and BoostLU (Kim et al., CVPR 2023), whose `alpha` re-weights the class activation map from the
 //! cached activations, so moving the slider never re-runs the backbone.
 
-use super::LanternApp;
+use super::commands::{Command, Commands};
+use super::settings::Settings;
+use super::state::AppState;
 use super::worker::Slot;
 use crate::explain::params::BOOST_ALPHA;
 use crate::explain::{Method, Target};
@@ -14,26 +16,26 @@ const THUMB: f32 = 56.0;
 
 /// The label list and the BoostLU controls, for multi-label models (BoostLU CAM stays in the
 /// method list for every model with a CAM head).
-pub fn labels_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn labels_ui(app: &mut AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
     if !app.multilabel() {
         return;
     }
-    label_list(app, ui);
+    label_list(app, commands, settings, ui);
     ui.separator();
     if app.model.info.as_ref().is_some_and(|i| i.cam_layer.is_some()) {
-        boost_ui(app, ui);
+        boost_ui(app, settings, ui);
         ui.separator();
     }
 }
 
-fn label_list(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn label_list(app: &mut AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
     ui.heading("Labels");
     let present = app.present_labels();
-    if app.main.output.is_none() {
+    if app.main.output().is_none() {
         ui.label("…");
         return;
     }
-    ui.add(egui::Slider::new(&mut app.settings.label_threshold, 0.01..=0.99).text("present from"));
+    ui.add(egui::Slider::new(&mut settings.label_threshold, 0.01..=0.99).text("present from"));
     if present.is_empty() {
         ui.label(format!("No label reaches {:.0} %.", app.settings.label_threshold * 100.0));
         return;
@@ -44,11 +46,11 @@ fn label_list(app: &mut LanternApp, ui: &mut egui::Ui) {
             app.model.info.as_ref().and_then(|i| i.labels.get(*c).cloned()).unwrap_or_else(|| format!("label {c}"))
         })
         .collect();
-    let shown = app.main.output.as_ref().map(|o| o.class);
+    let shown = app.main.output().map(|o| o.class);
     let look = app.settings.look.clone();
     for (i, (&(c, p), name)) in present.iter().zip(&names).enumerate() {
         let texture = match (app.gallery.images.get_mut(app.gallery.index), app.label_views.get(i)) {
-            (Some(image), Some(view)) if view.output.is_some() => {
+            (Some(image), Some(view)) if view.output().is_some() => {
                 super::views::label_thumbnail(ui, Slot::Label(i), image, view, &look)
             }
             _ => None,
@@ -68,27 +70,27 @@ fn label_list(app: &mut LanternApp, ui: &mut egui::Ui) {
             })
             .inner;
         if clicked {
-            app.target = Target::Class(c);
+            commands.push(Command::SetTarget(Target::Class(c)));
         }
     }
     if ui.button("Compare every label").on_hover_text("the compare grid with one cell per present label").clicked() {
-        app.settings.compare_axis = super::settings::CompareAxis::Classes;
-        app.compare = true;
+        settings.compare_axis = super::settings::CompareAxis::Classes;
+        commands.push(Command::ShowCompare(true));
     }
 }
 
-fn boost_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn boost_ui(app: &AppState, settings: &mut Settings, ui: &mut egui::Ui) {
     ui.heading("BoostLU");
     if let Some(alpha) = app.model.info.as_ref().and_then(|i| i.boost).filter(|a| *a != 1.0) {
         ui.label(format!("The model pools BoostLU(CAM) with alpha {alpha}."));
     }
-    if app.settings.method == Method::BoostCam {
+    if settings.method == Method::BoostCam {
         ui.label(format!("The {} slider above re-weights the map from the cached activations.", BOOST_ALPHA.label));
     } else if ui
         .button("Explain with BoostLU CAM")
         .on_hover_text("sigmoid(BoostLU(CAM)), with an alpha slider")
         .clicked()
     {
-        app.settings.method = Method::BoostCam;
+        settings.method = Method::BoostCam;
     }
 }

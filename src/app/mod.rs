@@ -4,13 +4,16 @@
 //! [`LanternApp::reconcile`] turns the difference between what each view shows and what it should
 //! show into requests for the [`worker::Worker`]. Overlay appearance is shader input only.
 
+mod actions;
 pub mod audit_mode;
 mod canvas;
 pub mod commands;
 mod export;
 pub mod gallery;
 pub mod images;
+pub mod jobs;
 mod labels_panel;
+pub mod lane;
 pub mod model;
 mod overlay;
 pub mod pair;
@@ -20,62 +23,31 @@ mod panels;
 mod params_ui;
 mod preprocess_prompt;
 pub mod settings;
+pub mod state;
 pub mod tasks;
 pub mod theme;
 mod toasts;
 pub mod train_panel;
+pub mod transform;
+pub mod view_state;
 pub mod views;
 pub mod worker;
 
 use crate::device::ComputeDevice;
 use crate::explain::{Method, Target};
-use canvas::ViewTransform;
 use commands::{Command, Commands};
 use gallery::Gallery;
-use model::{ModelInfo, ModelSource};
+use jobs::explain::ExplainRequest;
+use jobs::{AppTasks, Event, TaskKind, TaskOutput};
+use lane::{Finished, JobError};
+use model::{ModelInfo, ModelSource, ModelState};
 use settings::Settings;
+pub use state::{AppState, MAX_LABELS, Machine};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tasks::{Outcome, Tasks};
 use toasts::Toasts;
-use worker::{Event, ExplainOutput, ExplainRequest, Slot, Worker};
-
-/// What one view (the main canvas or a compare cell) shows and is waiting for.
-#[derive(Default)]
-pub struct ViewState {
-    /// The request whose result is shown or awaited.
-    pub requested: Option<ExplainRequest>,
-    pub output: Option<ExplainOutput>,
-    /// A partial map of a long method still running, with its progress.
-    pub partial: Option<Arc<crate::map::WeightMap>>,
-    pub progress: Option<(usize, usize)>,
-    pub error: Option<String>,
-    /// Changes whenever the map shown changes (keys the GPU upload).
-    pub map_key: u64,
-    /// A request was sent and its answer has not come back.
-    pub pending: bool,
-}
-
-impl ViewState {
-    pub fn running(&self) -> bool {
-        self.pending
-    }
-}
-
-/// The current model.
-#[derive(Default)]
-pub struct ModelState {
-    pub id: u64,
-    pub source: Option<ModelSource>,
-    pub info: Option<ModelInfo>,
-    pub loading: bool,
-}
-
-/// Most present labels listed (and compared) at once.
-pub const MAX_LABELS: usize = 9;
-
-/// The task that reads a dataset folder.
-const OPEN_DATASET: &str = "open dataset";
+use view_state::ViewState;
+use worker::{LaneKey, Slot, Worker};
 
 /// How Lantern was started.
 #[derive(Debug, Clone, Default)]
@@ -86,47 +58,19 @@ pub struct Launch {
     pub model: Option<PathBuf>,
 }
 
+/// The explorer. Its state changes only through its own methods: widgets push [`Command`]s,
+/// applied once per frame, and the worker's and tasks' answers are applied as they come.
 pub struct LanternApp {
-    pub settings: Settings,
-    pub worker: Worker,
-    pub compute: String,
-    pub renderer: String,
-    pub gpu: bool,
-    pub model: ModelState,
-    pub gallery: Gallery,
-    pub main: ViewState,
-    pub cells: Vec<ViewState>,
-    /// The small maps of the present labels of a multi-label model.
-    pub label_views: Vec<ViewState>,
-    pub compare: bool,
-    pub presentation: bool,
-    pub transform: ViewTransform,
-    pub target: Target,
-    /// Layer explained (`None`: the model's default).
-    pub layer: Option<String>,
-    /// The text typed into the class search.
-    pub class_filter: String,
+    /// What the UI draws.
+    state: AppState,
+    worker: Worker<Event>,
+    /// Background tasks ("save all", training, ...).
+    tasks: AppTasks,
+    /// What widgets asked for this frame.
+    commands: Commands,
+    next_id: u64,
     /// A layer to select once the model being loaded is ready (from the last session).
     pending_layer: Option<String>,
-    /// An ONNX model that does not say how it reads images, and the answer being edited.
-    pub preprocess_prompt: Option<(PathBuf, crate::imaging::Preprocess)>,
-    pub toasts: Toasts,
-    next_id: u64,
-    next_token: u64,
-    /// Hover readout: image pixel and map value.
-    pub readout: Option<(u32, u32, Option<f32>)>,
-    /// Named background tasks ("save all").
-    pub tasks: Tasks,
-    /// The open localisation audit, if any.
-    pub audit: Option<audit_mode::AuditSession>,
-    /// The dataset folder whose images are open, if any.
-    pub dataset_dir: Option<PathBuf>,
-    /// The Train panel (generator training).
-    pub train: train_panel::TrainPanel,
-    /// The Pair view and the Neighbours panel.
-    pub similar: pair::SimilarState,
-    /// What widgets asked for this frame.
-    pub commands: Commands,
     /// Asks egui for a frame (from other threads).
     repaint: Arc<dyn Fn() + Send + Sync>,
     /// Whether the first explanation was announced (see `LANTERN_REPORT_FIRST`).
@@ -165,49 +109,114 @@ impl LanternApp {
         let for_worker = Arc::clone(&repaint);
         let worker = Worker::start(compute.device.clone(), move || for_worker());
         let mut app = Self {
-            settings,
+            state: AppState::new(settings, Machine { compute: compute.description, renderer, gpu }),
             worker,
-            compute: compute.description,
-            renderer,
-            gpu,
-            model: ModelState::default(),
-            gallery: Gallery::default(),
-            main: ViewState::default(),
-            cells: Vec::new(),
-            label_views: Vec::new(),
-            compare: false,
-            presentation: false,
-            transform: ViewTransform::default(),
-            target: Target::Top1,
-            layer: None,
-            class_filter: String::new(),
-            pending_layer: None,
-            preprocess_prompt: None,
-            toasts: Toasts::default(),
-            next_id: 1,
-            next_token: 1,
-            readout: None,
-            tasks: Tasks::default(),
-            audit: None,
-            dataset_dir: None,
-            train: train_panel::TrainPanel::default(),
-            similar: pair::SimilarState::default(),
+            tasks: AppTasks::default(),
             commands: Commands::default(),
+            next_id: 1,
+            pending_layer: None,
             repaint,
             reported_first: false,
         };
         if launch.paths.is_empty() && launch.model.is_none() {
-            let last = app.settings.last.clone();
+            let last = app.state.settings.last.clone();
             app.resume(&last);
         } else {
             app.open_model(launch.model.map_or(ModelSource::Demo, ModelSource::File));
             if launch.paths.is_empty() {
-                app.gallery.set_demo(&mut app.next_id);
+                app.state.gallery.set_demo(&mut app.next_id);
             } else {
                 app.open_paths(launch.paths);
             }
         }
         app
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// The open model's id and source, and what is known of it once loaded.
+    pub fn model(&self) -> &ModelState {
+        &self.state.model
+    }
+
+    pub fn model_info(&self) -> Option<&ModelInfo> {
+        self.state.model.info.as_ref()
+    }
+
+    pub fn gallery(&self) -> &Gallery {
+        &self.state.gallery
+    }
+
+    /// The main view.
+    pub fn main(&self) -> &ViewState {
+        &self.state.main
+    }
+
+    /// The compare grid's cells.
+    pub fn cells(&self) -> &[ViewState] {
+        &self.state.cells
+    }
+
+    /// The small maps of a multi-label model's present labels.
+    pub fn label_views(&self) -> &[ViewState] {
+        &self.state.label_views
+    }
+
+    pub fn target(&self) -> Target {
+        self.state.target
+    }
+
+    pub fn toasts(&self) -> &Toasts {
+        &self.state.toasts
+    }
+
+    pub fn audit(&self) -> Option<&audit_mode::AuditSession> {
+        self.state.audit.as_ref()
+    }
+
+    pub fn train(&self) -> &train_panel::TrainPanel {
+        &self.state.train
+    }
+
+    pub fn similar(&self) -> &pair::SimilarState {
+        &self.state.similar
+    }
+
+    pub fn tasks(&self) -> &AppTasks {
+        &self.tasks
+    }
+
+    /// The question asked about an ONNX model that does not say how it reads images, with the
+    /// answer being edited.
+    pub fn preprocess_prompt(&self) -> Option<&(PathBuf, crate::imaging::Preprocess)> {
+        self.state.preprocess_prompt.as_ref()
+    }
+
+    /// Whether frames are drawn by wgpu.
+    pub fn gpu(&self) -> bool {
+        self.state.machine.gpu
+    }
+
+    /// Everything the UI draws, read-only.
+    pub fn ui_state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Ask for `command`, applied with the widgets' at the next frame.
+    pub fn push(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Text that varies by machine (device names, timings, the pointer) fixed, for snapshots.
+    pub fn steady_for_snapshots(&mut self) {
+        self.state.readout = None;
+        self.state.machine.compute = "CPU".into();
+        self.state.machine.renderer = "wgpu".into();
+        if let Some(o) = self.state.main.output_mut() {
+            o.milliseconds = 10.0;
+        }
     }
 
     /// Reopen what was open when the app last closed; what has gone missing falls back to the
@@ -216,7 +225,7 @@ impl LanternApp {
         match &last.model {
             Some(p) if p.is_file() => self.open_model(ModelSource::File(p.clone())),
             Some(p) => {
-                self.toasts.error(format!("The last model, {}, is gone: opened the demo model.", p.display()));
+                self.state.toasts.error(format!("The last model, {}, is gone: opened the demo model.", p.display()));
                 self.open_model(ModelSource::Demo);
             }
             None => self.open_model(ModelSource::Demo),
@@ -224,64 +233,110 @@ impl LanternApp {
         let (present, missing): (Vec<PathBuf>, Vec<PathBuf>) = last.paths.iter().cloned().partition(|p| p.exists());
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
-            self.toasts.error(format!("Gone since last time: {}", names.join(", ")));
+            self.state.toasts.error(format!("Gone since last time: {}", names.join(", ")));
         }
         if present.is_empty() {
-            self.gallery.set_demo(&mut self.next_id);
-            self.dataset_dir = None;
+            self.state.gallery.set_demo(&mut self.next_id);
+            self.state.dataset_dir = None;
         } else {
             self.open_paths(present);
         }
-        if self.gallery.len() == 0 {
-            self.gallery.set_demo(&mut self.next_id);
-            self.dataset_dir = None;
+        if self.state.gallery.len() == 0 {
+            self.state.gallery.set_demo(&mut self.next_id);
+            self.state.dataset_dir = None;
         }
         self.pending_layer = last.layer.clone();
     }
 
     /// A handle that asks for a frame, for background tasks.
-    pub fn repaint_handle(&self) -> impl Fn() + Send + 'static {
+    fn repaint_handle(&self) -> impl Fn() + Send + 'static {
         let repaint = Arc::clone(&self.repaint);
         move || repaint()
     }
 
     /// Apply what the widgets asked for this frame.
-    pub fn apply_commands(&mut self, ctx: &egui::Context) {
+    fn apply_commands(&mut self, ctx: &egui::Context) {
         for command in self.commands.drain() {
-            match command {
-                Command::OpenPaths(paths) => self.open_paths(paths),
-                Command::OpenModel(source) => self.open_model(source),
-                Command::OpenDemo => {
-                    self.open_model(ModelSource::Demo);
-                    self.settings.last.paths.clear();
-                    self.audit = None;
-                    self.gallery.set_demo(&mut self.next_id);
-                    self.dataset_dir = None;
+            self.apply(command, ctx);
+        }
+    }
+
+    fn apply(&mut self, command: Command, ctx: &egui::Context) {
+        match command {
+            Command::OpenPaths(paths) => self.open_paths(paths),
+            Command::OpenModel(source) => self.open_model(source),
+            Command::OpenDemo => {
+                self.open_model(ModelSource::Demo);
+                self.state.settings.last.paths.clear();
+                self.state.audit = None;
+                self.state.gallery.set_demo(&mut self.next_id);
+                self.state.dataset_dir = None;
+            }
+            Command::SelectMethod(m) => self.state.settings.method = m,
+            Command::SetSettings(s) => self.state.settings = *s,
+            Command::SetLook(look) => self.state.settings.look = look,
+            Command::SetTarget(t) => self.state.target = t,
+            Command::SetLayer(l) => self.state.layer = Some(l),
+            Command::SelectImage(i) => {
+                if self.state.gallery.select(i) {
+                    self.state.transform.fit();
                 }
-                Command::SelectMethod(m) => self.settings.method = m,
-                Command::StepImage(delta) if self.audit.is_some() => audit_mode::step(self, delta),
-                Command::StepImage(delta) => self.step_image(delta),
-                Command::NewAudit { data, file } => audit_mode::create(self, data, file),
-                Command::OpenAudit(path) => audit_mode::open(self, &path),
-                Command::Verdict(kind) => audit_mode::record(self, kind),
-                Command::NextUnaudited => audit_mode::next_unaudited(self),
-                Command::SetAnnotator(name) => audit_mode::set_annotator(self, &name),
-                Command::ExportView(dir) => export::export_current(self, &dir),
-                Command::SaveAll(dir) => export::save_all(self, dir),
-                Command::CancelMain => self.cancel(),
-                Command::CancelTask(name) => {
-                    self.tasks.running.iter().filter(|t| t.name == name).for_each(tasks::Task::cancel)
+            }
+            Command::StepImage(delta) if self.state.audit.is_some() => actions::step(self, delta),
+            Command::StepImage(delta) => self.step_image(delta),
+            Command::NewAudit { data, file } => actions::create(self, data, file),
+            Command::OpenAudit(path) => actions::open(self, &path),
+            Command::Verdict(kind) => actions::record(self, kind),
+            Command::NextUnaudited => actions::next_unaudited(self),
+            Command::SetAnnotator(name) => actions::set_annotator(self, &name),
+            Command::EditAudit(edit) => {
+                if let Some(a) = self.state.audit.as_mut() {
+                    a.edit = *edit;
                 }
-                Command::TogglePresentation => self.toggle_presentation(ctx),
-                Command::ToggleCompare => self.compare = !self.compare,
-                Command::ToggleMap => self.settings.look.hidden = !self.settings.look.hidden,
-                Command::FitView => self.transform.fit(),
-                Command::ActualSize => self.transform.actual_size(ctx.pixels_per_point()),
-                Command::ToggleNeighbours => self.similar.neighbours.open = !self.similar.neighbours.open,
-                Command::OpenPair(reference) => pair::open_pair(self, reference),
-                Command::ClosePair => self.similar.pair.open = false,
-                Command::CancelPair => pair::cancel_pair(self),
-                Command::CancelNeighbours => pair::cancel_neighbours(self),
+            }
+            Command::ToggleDrawing => {
+                if let Some(a) = self.state.audit.as_mut() {
+                    a.edit.drawing = !a.edit.drawing;
+                }
+            }
+            Command::ExportView(dir) => actions::export_current(self, &dir),
+            Command::SaveAll(dir) => actions::save_all(self, dir),
+            Command::CancelMain => self.cancel(),
+            Command::CancelTask(kind) => self.tasks.cancel(kind),
+            Command::TogglePresentation => self.toggle_presentation(ctx),
+            Command::ToggleCompare => self.state.compare = !self.state.compare,
+            Command::ShowCompare(on) => self.state.compare = on,
+            Command::ToggleMap => self.state.settings.look.hidden = !self.state.settings.look.hidden,
+            Command::FitView => self.state.transform.fit(),
+            Command::ActualSize => self.state.transform.actual_size(ctx.pixels_per_point()),
+            Command::ToggleNeighbours => self.state.similar.neighbours.open = !self.state.similar.neighbours.open,
+            Command::OpenPair(reference) => self.state.similar.open_pair(reference),
+            Command::ClosePair => self.state.similar.pair.open = false,
+            Command::ShowPair(on) => self.state.similar.pair.open = on && self.state.similar.pair.reference.is_some(),
+            Command::SetPairControls(c) => self.state.similar.pair.controls = c,
+            Command::SetNeighboursShown(k) => self.state.similar.neighbours.k = k,
+            Command::ChooseSimilarityModels(chosen) => self.state.similar.models.chosen = chosen,
+            Command::CancelPair => self.state.similar.cancel_pair(&self.worker),
+            Command::CancelNeighbours => self.state.similar.cancel_neighbours(&self.worker),
+            Command::SetTrainSettings(t) => self.state.train.settings = *t,
+            Command::StartTraining => self.start_training(),
+            Command::PauseTraining => self.state.train.pause(&self.tasks),
+            Command::ResumeTraining => self.run_training(),
+            Command::CancelTraining => {
+                if let Err(e) = self.state.train.cancel(&self.tasks) {
+                    self.state.toasts.error(e.to_string());
+                }
+            }
+            Command::EditPreprocessAnswer(p) => {
+                if let Some((_, answer)) = self.state.preprocess_prompt.as_mut() {
+                    *answer = p;
+                }
+            }
+            Command::AnswerPreprocess => {
+                if let Some((path, answer)) = self.state.preprocess_prompt.take() {
+                    self.state.settings.preprocess_by_model.insert(path.clone(), answer);
+                    self.open_model(ModelSource::File(path));
+                }
             }
         }
     }
@@ -294,22 +349,22 @@ impl LanternApp {
     pub fn open_model(&mut self, source: ModelSource) {
         let id = self.fresh_id();
         if let ModelSource::File(p) = &source {
-            self.settings.remember(p.clone());
+            self.state.settings.remember(p.clone());
         }
-        self.settings.last.model = match &source {
+        self.state.settings.last.model = match &source {
             ModelSource::File(p) => Some(p.clone()),
             ModelSource::Demo => None,
         };
-        self.model = ModelState { id, source: Some(source.clone()), info: None, loading: true };
-        self.layer = None;
-        self.target = Target::Top1;
+        self.state.model = ModelState { id, source: Some(source.clone()), info: None, loading: true };
+        self.state.layer = None;
+        self.state.target = Target::Top1;
         let remembered = match &source {
-            ModelSource::File(p) => self.settings.preprocess_by_model.get(p).cloned(),
+            ModelSource::File(p) => self.state.settings.preprocess_by_model.get(p).cloned(),
             ModelSource::Demo => None,
         };
-        self.worker.load_model(id, source, remembered);
+        let job = jobs::model::LoadModel { id, source, preprocess: remembered };
+        self.worker.load(job, move |result| Event::ModelLoaded { id, result });
     }
-
     /// Open image files and folders (a model file among them is opened as the model).
     pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
         let mut images = Vec::new();
@@ -319,350 +374,319 @@ impl LanternApp {
             if ["pth", "pt", "safetensors", "onnx"].contains(&ext.as_str()) {
                 self.open_model(ModelSource::File(p));
             } else if p.is_dir() && crate::datasets::Format::has_ground_truth_files(&p) {
-                self.settings.remember(p.clone());
+                self.state.settings.remember(p.clone());
                 self.open_dataset(p);
             } else if p.is_dir() {
                 match crate::datasets::folder::images_in(&p) {
                     Ok(files) if !files.is_empty() => {
-                        self.settings.remember(p.clone());
+                        self.state.settings.remember(p.clone());
                         opened.push(p);
                         images.extend(files);
                     }
-                    Ok(_) => self.toasts.error(format!("{}: no images in this folder", p.display())),
-                    Err(e) => self.toasts.error(e.to_string()),
+                    Ok(_) => self.state.toasts.error(format!("{}: no images in this folder", p.display())),
+                    Err(e) => self.state.toasts.error(e.to_string()),
                 }
             } else {
-                self.settings.remember(p.clone());
+                self.state.settings.remember(p.clone());
                 opened.push(p.clone());
                 images.push(p);
             }
         }
         if !images.is_empty() {
-            self.audit = None;
-            self.settings.last.paths = opened;
-            self.gallery.set_files(images, &mut self.next_id);
-            self.dataset_dir = None;
-            self.transform.fit();
+            self.state.audit = None;
+            self.state.settings.last.paths = opened;
+            self.state.gallery.set_files(images, &mut self.next_id);
+            self.state.dataset_dir = None;
+            self.state.transform.fit();
         }
     }
 
     /// Read a dataset folder (its format detected) as a task; its images open with their ground
     /// truth when it is read.
-    pub fn open_dataset(&mut self, dir: PathBuf) {
+    fn open_dataset(&mut self, dir: PathBuf) {
         let repaint = self.repaint_handle();
-        let spawned = self.tasks.spawn(OPEN_DATASET, repaint, move |_control| {
-            let format = crate::datasets::Format::detect(&dir);
-            let dataset = crate::datasets::open(&dir, format)?;
-            if dataset.samples.is_empty() {
-                return Err(crate::error::LanternError::Invalid(format!(
-                    "{}: the {format} dataset has no images",
-                    dir.display()
-                )));
-            }
-            let message = format!("{}: {} images with {format} ground truth", dir.display(), dataset.samples.len());
-            Ok(tasks::Finished { message, payload: Some(Box::new((dir, dataset))) })
+        let spawned = self.tasks.spawn(TaskKind::OpenDataset, repaint, move |_control| {
+            jobs::dataset::open(dir).map(TaskOutput::DatasetOpened)
         });
         if let Err(e) = spawned {
-            self.toasts.error(e.to_string());
+            self.state.toasts.error(e.to_string());
         }
     }
 
     /// What `slot` should show now, if everything it needs is loaded.
     fn wanted(&self, slot: Slot) -> Option<ExplainRequest> {
-        let info = self.model.info.as_ref()?;
-        let image = self.gallery.current()?;
+        let info = self.state.model.info.as_ref()?;
+        let image = self.state.gallery.current()?;
         if !image.loaded() {
             return None;
         }
-        let mut method = self.settings.method;
-        let mut target = self.target;
-        let mut layer = self.layer.clone().or_else(|| Some(info.default_layer.clone()));
+        let mut method = self.state.settings.method;
+        let mut target = self.state.target;
+        let mut layer = self.state.layer.clone().or_else(|| Some(info.default_layer.clone()));
         match slot {
             Slot::Main => {}
-            Slot::Cell(i) => match self.settings.compare_axis {
-                settings::CompareAxis::Methods => method = *self.settings.compare_methods.get(i)?,
+            Slot::Cell(i) => match self.state.settings.compare_axis {
+                settings::CompareAxis::Methods => method = *self.state.settings.compare_methods.get(i)?,
                 settings::CompareAxis::Classes => target = Target::Class(*self.compared_classes().get(i)?),
-                settings::CompareAxis::Layers => layer = Some(compare_layers(info).get(i)?.clone()),
+                settings::CompareAxis::Layers => layer = Some(state::compare_layers(info).get(i)?.clone()),
             },
             Slot::Label(i) => target = Target::Class(self.present_labels().get(i)?.0),
         }
         Some(ExplainRequest {
-            slot,
-            token: 0,
             image: image.id,
-            model: self.model.id,
+            model: self.state.model.id,
             method,
             target,
             layer,
-            params: self.settings.params.clone(),
+            params: self.state.settings.params.clone(),
         })
     }
 
     fn view_mut(&mut self, slot: Slot) -> Option<&mut ViewState> {
         match slot {
-            Slot::Main => Some(&mut self.main),
-            Slot::Cell(i) => self.cells.get_mut(i),
-            Slot::Label(i) => self.label_views.get_mut(i),
+            Slot::Main => Some(&mut self.state.main),
+            Slot::Cell(i) => self.state.cells.get_mut(i),
+            Slot::Label(i) => self.state.label_views.get_mut(i),
         }
     }
 
     /// Whether the open model reads its outputs as independent labels.
     pub fn multilabel(&self) -> bool {
-        self.model.info.as_ref().is_some_and(|i| i.output == crate::models::OutputKind::Sigmoid)
+        self.state.multilabel()
     }
 
-    /// The labels a multi-label model finds present in the open image (probability at least
-    /// the label threshold), most probable first, at most [`MAX_LABELS`]; empty for other models.
+    /// The labels a multi-label model finds present in the open image (see
+    /// [`AppState::present_labels`]).
     pub fn present_labels(&self) -> Vec<(usize, f32)> {
-        match &self.main.output {
-            Some(o) if self.multilabel() => o
-                .top
-                .iter()
-                .copied()
-                .take_while(|&(_, p)| p >= self.settings.label_threshold)
-                .take(MAX_LABELS)
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.state.present_labels()
     }
 
-    /// The classes of the compare grid's class axis: every present label of a multi-label
-    /// model, else the four most probable classes.
-    pub fn compared_classes(&self) -> Vec<usize> {
-        if self.multilabel() {
-            return self.present_labels().into_iter().map(|(c, _)| c).collect();
-        }
-        self.main.output.as_ref().map_or_else(Vec::new, |o| o.top.iter().take(4).map(|t| t.0).collect())
+    fn compared_classes(&self) -> Vec<usize> {
+        self.state.compared_classes()
     }
 
+    fn compare_len(&self) -> usize {
+        self.state.compare_len()
+    }
+}
+
+impl LanternApp {
     /// Send a request for every view whose wanted content differs from what it asked for.
-    pub fn reconcile(&mut self) {
-        let cells = if self.compare { self.compare_len() } else { 0 };
-        self.cells.resize_with(cells, ViewState::default);
+    fn reconcile(&mut self) {
+        let cells = if self.state.compare { self.compare_len() } else { 0 };
+        self.state.cells.resize_with(cells, ViewState::default);
         let labels = self.present_labels().len();
-        self.label_views.resize_with(labels, ViewState::default);
+        self.state.label_views.resize_with(labels, ViewState::default);
         let slots: Vec<Slot> =
             std::iter::once(Slot::Main).chain((0..cells).map(Slot::Cell)).chain((0..labels).map(Slot::Label)).collect();
         // A view whose map belongs to another image or model shows nothing until its new map
         // comes (the new image may still be loading, so no request can be sent yet).
-        let shown = (self.gallery.current().map(|i| i.id), self.model.id);
+        let shown = (self.state.gallery.current().map(|i| i.id), self.state.model.id);
         for slot in &slots {
             let view = self.view_mut(*slot).expect("slot exists");
-            if view.requested.as_ref().is_some_and(|r| (Some(r.image), r.model) != shown) {
-                view.requested = None;
-                view.output = None;
-                view.partial = None;
-                view.progress = None;
-                view.pending = false;
-                view.error = None;
+            if view.requested().is_some_and(|r| (Some(r.image), r.model) != shown) {
+                view.clear();
             }
         }
         for slot in slots {
-            let Some(mut want) = self.wanted(slot) else { continue };
-            let current = self.view_mut(slot).and_then(|v| v.requested.clone());
-            let same = current.as_ref().is_some_and(|c| ExplainRequest { token: 0, ..c.clone() } == want);
-            if !same {
-                self.next_token += 1;
-                want.token = self.next_token;
-                let view = self.view_mut(slot).expect("slot exists");
-                view.requested = Some(want.clone());
-                view.pending = true;
-                view.progress = None;
-                view.partial = None;
-                view.error = None;
-                self.worker.explain(want);
+            let Some(want) = self.wanted(slot) else { continue };
+            let view = self.view_mut(slot).expect("slot exists");
+            if view.differs(&want) {
+                let token = view.request(want.clone());
+                self.worker.submit(LaneKey::View(slot), token, want, move |result| Event::Explained {
+                    slot,
+                    token,
+                    result,
+                });
             }
-        }
-    }
-
-    fn compare_len(&self) -> usize {
-        match self.settings.compare_axis {
-            settings::CompareAxis::Methods => self.settings.compare_methods.len(),
-            settings::CompareAxis::Classes => self.compared_classes().len(),
-            settings::CompareAxis::Layers => self.model.info.as_ref().map_or(0, |i| compare_layers(i).len()),
         }
     }
 
     /// Apply the worker's events.
-    pub fn handle_events(&mut self) {
+    fn handle_events(&mut self) {
         for event in self.worker.poll() {
-            let Some(event) = pair::handle(self, event) else { continue };
             match event {
-                Event::ModelLoaded { id, result } if id == self.model.id => {
-                    self.model.loading = false;
-                    match result {
-                        Ok(info) => {
-                            // The layer of the last session, if this model has it.
-                            if let Some(l) = self.pending_layer.take().filter(|l| info.layers.contains(l)) {
-                                self.layer = Some(l);
-                            }
-                            if let Some(ModelSource::File(p)) = &self.model.source {
-                                if info.asks_preprocess && !self.settings.preprocess_by_model.contains_key(p) {
-                                    self.preprocess_prompt = Some((p.clone(), info.preprocess.clone()));
-                                }
-                            }
-                            self.model.info = Some(info);
-                        }
-                        Err(e) => {
-                            self.toasts.error(e);
-                            if self.model.source != Some(ModelSource::Demo) {
-                                self.open_model(ModelSource::Demo);
-                            }
-                        }
-                    }
-                }
+                Event::ModelLoaded { id, result } if id == self.state.model.id => self.model_loaded(result),
                 Event::ModelLoaded { .. } => {}
-                Event::GeneratorLoaded { id, result } if id == self.model.id => {
-                    train_panel::generator_installed(self, result)
-                }
+                Event::GeneratorLoaded { id, result } if id == self.state.model.id => self.generator_installed(result),
                 Event::GeneratorLoaded { .. } => {}
                 Event::ImageLoaded { id, result } => {
                     if let Err(e) = &result {
-                        self.toasts.error(e.clone());
+                        self.state.toasts.error(e.to_string());
                     }
-                    self.gallery.loaded(id, result);
+                    self.state.gallery.loaded(id, result);
                 }
-                Event::Thumbnail { id, result } => self.gallery.thumbnail(id, result),
+                Event::Thumbnail { id, result } => self.state.gallery.thumbnail(id, result),
                 Event::MaskLoaded { id, result } => {
                     if let Err(e) = &result {
-                        self.toasts.error(format!("ground-truth mask: {e}"));
+                        self.state.toasts.error(format!("ground-truth mask: {e}"));
                     }
-                    self.gallery.mask_loaded(id, result);
+                    self.state.gallery.mask_loaded(id, result);
                 }
-                Event::Progress { slot, token, done, total, partial } => {
-                    let mut key = self.next_token;
-                    if let Some(v) =
-                        self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token))
-                    {
-                        v.progress = Some((done, total));
-                        if let Some(p) = partial {
-                            key += 1;
-                            v.partial = Some(p);
-                            v.map_key = key;
+                Event::Progress(p) => match p.lane {
+                    LaneKey::View(slot) => {
+                        if let Some(v) = self.view_mut(slot) {
+                            v.advance(p.token, p.done, p.total, p.partial);
                         }
                     }
-                    self.next_token = key;
+                    LaneKey::Pair | LaneKey::Neighbours => self.state.similar.advance(p.lane, p.token, p.done, p.total),
+                },
+                Event::Explained { slot, token, result } => self.explained(slot, token, result),
+                Event::SimilarityLoaded { id, result } => {
+                    self.state.similar.models_loaded(id, result, &mut self.state.toasts)
                 }
-                Event::Explained { slot, token, result } => {
-                    let key = self.next_token + 1;
-                    self.next_token = key;
-                    let mut error = None;
-                    let mut announce = None;
-                    let mut remember = false;
-                    if let Some(v) =
-                        self.view_mut(slot).filter(|v| v.requested.as_ref().is_some_and(|r| r.token == token))
-                    {
-                        v.pending = false;
-                        v.progress = None;
-                        v.partial = None;
-                        match result {
-                            Ok(out) => {
-                                if slot == Slot::Main {
-                                    announce = Some(format!("{}, {:.0} ms", out.method.title(), out.milliseconds));
-                                    remember = true;
-                                }
-                                v.output = Some(out);
-                                v.error = None;
-                                v.map_key = key;
-                            }
-                            Err(e) if e == "cancelled" => {}
-                            Err(e) => {
-                                v.error = Some(e.clone());
-                                error = Some(e);
-                            }
-                        }
-                    }
-                    if let Some(e) = error {
-                        self.toasts.error(e);
-                    }
-                    if remember && self.audit.is_some() {
-                        audit_mode::remember_prediction(self);
-                    }
-                    // Scripts (tests/gui_smoke.sh) wait for this line.
-                    if let Some(what) = announce
-                        && !self.reported_first
-                        && std::env::var_os("LANTERN_REPORT_FIRST").is_some()
-                    {
-                        println!("lantern: first explanation shown ({what})");
-                        self.reported_first = true;
-                    }
+                Event::PairExplained { token, result } => {
+                    self.state.similar.pair_explained(token, result, &mut self.state.toasts)
                 }
-                Event::SimilarityLoaded { .. }
-                | Event::SimilarProgress { .. }
-                | Event::PairExplained { .. }
-                | Event::NeighboursFound { .. } => {}
+                Event::NeighboursFound { token, result } => {
+                    self.state.similar.neighbours_found(token, result, &mut self.state.toasts)
+                }
             }
+        }
+    }
+
+    fn model_loaded(&mut self, result: Result<ModelInfo, JobError>) {
+        self.state.model.loading = false;
+        match result {
+            Ok(info) => {
+                // The layer of the last session, if this model has it.
+                if let Some(l) = self.pending_layer.take().filter(|l| info.layers.contains(l)) {
+                    self.state.layer = Some(l);
+                }
+                if let Some(ModelSource::File(p)) = &self.state.model.source
+                    && info.asks_preprocess
+                    && !self.state.settings.preprocess_by_model.contains_key(p)
+                {
+                    self.state.preprocess_prompt = Some((p.clone(), info.preprocess.clone()));
+                }
+                self.state.model.info = Some(info);
+            }
+            Err(e) => {
+                self.state.toasts.error(e.to_string());
+                if self.state.model.source != Some(ModelSource::Demo) {
+                    self.open_model(ModelSource::Demo);
+                }
+            }
+        }
+    }
+
+    /// The model's generator was installed (after a run, or refused): switch the view to it.
+    fn generator_installed(&mut self, result: Result<String, JobError>) {
+        match result {
+            Ok(name) => {
+                if let Some(info) = self.state.model.info.as_mut() {
+                    info.generator = Ok(name.clone());
+                }
+                self.state.settings.method = Method::Generator;
+                self.state.toasts.note(format!("Now explaining with the new generator {name}"));
+            }
+            Err(e) => self.state.toasts.error(format!("the trained generator: {e}")),
+        }
+    }
+
+    fn explained(&mut self, slot: Slot, token: lane::Token, result: Result<jobs::explain::ExplainOutput, JobError>) {
+        let Some(view) = self.view_mut(slot) else { return };
+        match view.finish(token, result) {
+            Finished::Done if slot == Slot::Main => {
+                if self.state.audit.is_some() {
+                    actions::remember_prediction(self);
+                }
+                // Scripts (tests/gui_smoke.sh) wait for this line.
+                if !self.reported_first
+                    && std::env::var_os("LANTERN_REPORT_FIRST").is_some()
+                    && let Some(out) = self.state.main.output()
+                {
+                    println!("lantern: first explanation shown ({}, {:.0} ms)", out.method.title(), out.milliseconds);
+                    self.reported_first = true;
+                }
+            }
+            Finished::Failed(e) => self.state.toasts.error(e),
+            Finished::Done | Finished::Cancelled | Finished::Stale => {}
         }
     }
 
     /// Export what the main view shows (view PNG, map as .npy and 16-bit PNG, JSON) into `dir`.
     pub fn export_to(&mut self, dir: &std::path::Path) {
-        export::export_current(self, dir);
+        actions::export_current(self, dir);
     }
 
-    /// Cancel the long method running in the main view.
+    /// Cancel the long method running in the main view: it keeps showing the last finished
+    /// result, and the request stays recorded, so it is not sent again until something changes.
     pub fn cancel(&mut self) {
-        self.worker.cancel(Slot::Main);
-        if self.main.pending {
-            // Keep showing the last finished result. The request stays recorded, so it is not
-            // sent again until something changes.
-            self.main.pending = false;
-            self.main.progress = None;
-            self.main.partial = None;
-            let title = self.main.requested.as_ref().map_or("", |r| r.method.title());
-            self.main.error = Some(format!("{title} cancelled"));
+        self.worker.cancel(LaneKey::View(Slot::Main));
+        self.state.main.cancel();
+    }
+
+    /// Apply the finished background tasks' results.
+    fn poll_tasks(&mut self) {
+        for (kind, result) in self.tasks.take_finished() {
+            if kind == TaskKind::TrainGenerator {
+                self.training_finished(&result);
+            }
+            match result {
+                Ok(output) => {
+                    self.state.toasts.note(output.message().to_string());
+                    match output {
+                        TaskOutput::DatasetOpened(opened) => {
+                            self.state.settings.last.paths = vec![opened.dir.clone()];
+                            self.state.dataset_dir = Some(opened.dir);
+                            self.state.audit = None;
+                            self.state.gallery.set_dataset(opened.dataset, &mut self.next_id);
+                            self.state.transform.fit();
+                        }
+                        TaskOutput::AuditCreated(created) => actions::open(self, &created.file),
+                        TaskOutput::Saved(_) | TaskOutput::Trained(_) => {}
+                    }
+                }
+                Err(JobError::Cancelled) if kind == TaskKind::TrainGenerator => {}
+                Err(JobError::Cancelled) => self.state.toasts.note(format!("{kind}: cancelled")),
+                Err(JobError::Failed(e)) => self.state.toasts.error(format!("{kind}: {e}")),
+            }
         }
     }
 
-    /// Report finished background tasks.
-    fn poll_tasks(&mut self) {
-        for (name, outcome, payload) in self.tasks.take_finished() {
-            if name == train_panel::TASK {
-                train_panel::finished(self, &outcome, payload);
-                match outcome {
-                    Outcome::Done(message) => self.toasts.note(message),
-                    Outcome::Cancelled => {}
-                    Outcome::Failed(e) => self.toasts.error(format!("{name}: {e}")),
-                }
-                continue;
+    /// Start a new training run with the Train panel's settings, for the open model.
+    fn start_training(&mut self) {
+        let Some(model) = self.state.model.source.clone() else {
+            return self.state.toasts.error("Open a model first.");
+        };
+        match self.state.train.prepare(model, self.state.model.id, self.state.dataset_dir.as_deref()) {
+            Ok(()) => self.run_training(),
+            Err(e) => self.state.toasts.error(e.to_string()),
+        }
+    }
+
+    /// Run (or continue) the Train panel's run as a task.
+    fn run_training(&mut self) {
+        let repaint = self.repaint_handle();
+        if let Err(e) = self.state.train.spawn(&mut self.tasks, repaint) {
+            self.state.toasts.error(e.to_string());
+        }
+    }
+
+    /// The training task ended: install its generator, or settle a pause or a cancel.
+    fn training_finished(&mut self, result: &Result<TaskOutput, JobError>) {
+        match self.state.train.finished(result) {
+            Ok(Some((id, model, file))) if id == self.state.model.id => {
+                let job = jobs::model::InstallGenerator { id, model, path: file };
+                self.worker.load(job, move |result| Event::GeneratorLoaded { id, result });
             }
-            if let Some(payload) = payload {
-                match payload.downcast::<(PathBuf, crate::datasets::Dataset)>() {
-                    Ok(opened) => {
-                        let (dir, dataset) = *opened;
-                        self.settings.last.paths = vec![dir.clone()];
-                        self.dataset_dir = Some(dir);
-                        self.audit = None;
-                        self.gallery.set_dataset(dataset, &mut self.next_id);
-                        self.transform.fit();
-                    }
-                    Err(other) => {
-                        if let Ok(file) = other.downcast::<audit_mode::NewAuditFile>() {
-                            audit_mode::open(self, &file.0);
-                        }
-                    }
-                }
-            }
-            match outcome {
-                Outcome::Done(message) => self.toasts.note(message),
-                Outcome::Cancelled => self.toasts.note(format!("{name}: cancelled")),
-                Outcome::Failed(e) => self.toasts.error(format!("{name}: {e}")),
-            }
+            Ok(_) => {}
+            Err(e) => self.state.toasts.error(e.to_string()),
         }
     }
 
     /// Step through the images.
-    pub fn step_image(&mut self, delta: isize) {
-        if self.gallery.step(delta) {
-            self.transform.fit();
+    fn step_image(&mut self, delta: isize) {
+        if self.state.gallery.step(delta) {
+            self.state.transform.fit();
         }
     }
 
-    pub fn toggle_presentation(&mut self, ctx: &egui::Context) {
-        self.presentation = !self.presentation;
-        ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(self.presentation));
+    fn toggle_presentation(&mut self, ctx: &egui::Context) {
+        self.state.presentation = !self.state.presentation;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(self.state.presentation));
     }
-
     /// Keyboard shortcuts (ignored while a text field has focus).
     fn keys(&mut self, ctx: &egui::Context) {
         if ctx.egui_wants_keyboard_input() {
@@ -670,9 +694,9 @@ impl LanternApp {
         }
         use egui::Key;
         let pressed = |k: Key| ctx.input(|i| i.key_pressed(k));
-        if pressed(Key::F11) || pressed(Key::P) || (self.presentation && pressed(Key::Escape)) {
+        if pressed(Key::F11) || pressed(Key::P) || (self.state.presentation && pressed(Key::Escape)) {
             self.commands.push(Command::TogglePresentation);
-        } else if self.similar.pair.open && pressed(Key::Escape) {
+        } else if self.state.similar.pair.open && pressed(Key::Escape) {
             self.commands.push(Command::ClosePair);
         }
         if pressed(Key::S) {
@@ -691,7 +715,7 @@ impl LanternApp {
                 self.commands.push(Command::SelectMethod(m));
             }
         }
-        if self.audit.is_some() {
+        if self.state.audit.is_some() {
             for (key, kind) in [
                 (Key::A, crate::audit::VerdictKind::Accept),
                 (Key::R, crate::audit::VerdictKind::Reject),
@@ -704,10 +728,8 @@ impl LanternApp {
             if pressed(Key::N) {
                 self.commands.push(Command::NextUnaudited);
             }
-            if pressed(Key::B)
-                && let Some(a) = self.audit.as_mut()
-            {
-                a.drawing = !a.drawing;
+            if pressed(Key::B) {
+                self.commands.push(Command::ToggleDrawing);
             }
         }
         if pressed(Key::F) {
@@ -725,24 +747,6 @@ impl LanternApp {
     }
 }
 
-/// Layers offered in the compare grid: up to four, the default last.
-fn compare_layers(info: &ModelInfo) -> Vec<String> {
-    let distinct: Vec<&String> =
-        info.layers.iter().filter(|l| !l.ends_with(char::is_alphabetic) || info.layers.len() < 8).collect();
-    let n = distinct.len();
-    let picks: Vec<String> = [n.saturating_sub(7), n.saturating_sub(5), n.saturating_sub(3), n.saturating_sub(1)]
-        .iter()
-        .filter_map(|&i| distinct.get(i).map(|s| s.to_string()))
-        .collect();
-    let mut out: Vec<String> = Vec::new();
-    for p in picks {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
-}
-
 impl eframe::App for LanternApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.handle_events();
@@ -753,52 +757,53 @@ impl eframe::App for LanternApp {
         self.keys(ctx);
         self.apply_commands(ctx);
         self.poll_tasks();
-        self.gallery.request_loads(&self.worker);
+        self.state.gallery.request_loads(&self.worker);
         self.reconcile();
-        pair::reconcile(self);
-        if self.main.running()
-            || self.cells.iter().chain(&self.label_views).any(ViewState::running)
+        self.state.similar.reconcile(&self.state.model, &self.state.gallery, &self.worker, &mut self.next_id);
+        if self.state.main.pending()
+            || self.state.cells.iter().chain(&self.state.label_views).any(ViewState::pending)
             || !self.tasks.is_empty()
-            || pair::running(self)
+            || self.state.similar.running()
         {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-        panels::apply_style(ui.ctx(), self.presentation);
-        if !self.presentation {
-            panels::menu_bar(self, ui, frame);
-            panels::status_bar(self, ui);
-            if self.settings.show_thumbnails && self.gallery.len() > 1 {
-                panels::thumbnails(self, ui);
+        let (state, commands) = (&mut self.state, &mut self.commands);
+        panels::apply_style(ui.ctx(), state.presentation);
+        let ctx = ui.ctx().clone();
+        if !state.presentation {
+            panels::menu_bar(state, commands, ui, frame);
+            panels::status_bar(state, ui);
+            if state.settings.show_thumbnails && state.gallery.len() > 1 {
+                panels::thumbnails(&mut state.gallery, commands, ui);
             }
-            if self.settings.show_inspector {
-                panels::inspector(self, ui);
+            if state.settings.show_inspector {
+                panels::inspector(state, &self.tasks, commands, ui);
             }
-            if self.similar.neighbours.open {
-                pair_view::neighbours_panel(self, ui);
+            if state.similar.neighbours.open {
+                pair_view::neighbours_panel(&state.similar, &mut state.gallery, commands, ui);
             }
-            let ctx = ui.ctx().clone();
-            train_panel::window(self, &ctx);
-            preprocess_prompt::window(self, &ctx);
+            let model = state.model.info.as_ref().map(|i| i.name.as_str());
+            train_panel::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
+            preprocess_prompt::window(state.preprocess_prompt.as_ref(), commands, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.similar.pair.open && !self.presentation {
-                pair_view::pair_view(self, ui, frame);
-            } else if self.compare && !self.presentation {
-                views::compare_grid(self, ui);
+            if state.similar.pair.open && !state.presentation {
+                pair_view::pair_view(state, commands, ui, frame);
+            } else if state.compare && !state.presentation {
+                views::compare_grid(state, commands, ui);
             } else {
-                views::main_view(self, ui);
+                views::main_view(state, commands, ui);
             }
         });
-        let ctx = ui.ctx().clone();
-        self.toasts.show(&ctx);
+        state.toasts.show(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.settings.last.layer = self.layer.clone();
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        self.state.settings.last.layer = self.state.layer.clone();
+        eframe::set_value(storage, eframe::APP_KEY, &self.state.settings);
     }
 }
 

@@ -34,3 +34,12 @@ pub struct ModelInfo {
     /// Methods that cannot run on this model, with why ([`crate::explain::unavailable`]).
     pub unavailable: Vec<(crate::explain::Method, String)>,
 }
+
+/// The open model: its id in the app, where it comes from, and what is known of it once loaded.
+#[derive(Default)]
+pub struct ModelState {
+    pub id: u64,
+    pub source: Option<ModelSource>,
+    pub info: Option<ModelInfo>,
+    pub loading: bool,
+}

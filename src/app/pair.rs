@@ -11,15 +11,19 @@
 //! else the open classifier's penultimate features; the attribute model is
 //! `lantern_attributes.safetensors` beside the embedding model file (or beside the open model).
 
-use super::LanternApp;
-use super::canvas::ViewTransform;
+use super::gallery::Fallbacks;
+use super::gallery::Gallery;
+use super::jobs;
+use super::jobs::Event;
+use super::lane::{Finished, JobError, JobLane, Token, fresh_map_key};
 use super::model::ModelSource;
+use super::model::ModelState;
 use super::pair_jobs::{
-    EmbeddingChoice, Neighbours, NeighboursJob, PairJob, PairOutput, SimilarJob, SimilarKind, SimilarityInfo,
-    SimilaritySource,
+    EmbeddingChoice, Neighbours, NeighboursJob, PairJob, PairOutput, SimilarityInfo, SimilaritySource,
 };
-use super::views::Fallbacks;
-use super::worker::Event;
+use super::toasts::Toasts;
+use super::transform::ViewTransform;
+use super::worker::{LaneKey, Worker};
 use crate::explain::attribute_rank::DEFAULT_WEIGHT;
 use crate::explain::similarity::{PairMethod, PairSettings};
 use crate::models::OutputKind;
@@ -56,49 +60,68 @@ impl ModelsState {
     }
 }
 
-/// The Pair view.
-pub struct PairState {
-    /// Shown in the central area instead of the canvas.
-    pub open: bool,
-    /// Gallery id of the reference image.
-    pub reference: Option<u64>,
+/// What the Pair view's controls choose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairControls {
     pub method: PairMethod,
     pub settings: PairSettings,
     /// `w` of the attribute ranking.
     pub weight: f32,
     /// The attribute value whose maps are shown instead of the similarity maps.
     pub selected: Option<usize>,
-    pub requested: Option<PairJob>,
-    pub output: Option<PairOutput>,
-    pub pending: bool,
-    pub progress: Option<(usize, usize)>,
-    pub error: Option<String>,
-    /// Changes whenever the output does (keys the maps' GPU uploads).
-    pub map_key: u64,
-    /// Zoom and pan of the query and of the reference.
-    pub transforms: [ViewTransform; 2],
-    pub fallbacks: Fallbacks,
 }
 
-impl Default for PairState {
+impl Default for PairControls {
     fn default() -> Self {
         Self {
-            open: false,
-            reference: None,
             method: PairMethod::Rise,
             // The authors' settings but 1000 masks, as the canvas's RISE.
             settings: PairSettings { masks: 1000, ..PairSettings::default() },
             weight: DEFAULT_WEIGHT,
             selected: None,
-            requested: None,
-            output: None,
-            pending: false,
-            progress: None,
-            error: None,
-            map_key: 0,
-            transforms: [ViewTransform::default(); 2],
-            fallbacks: Fallbacks::default(),
         }
+    }
+}
+
+/// The Pair view.
+#[derive(Default)]
+pub struct PairState {
+    /// Shown in the central area instead of the canvas.
+    pub open: bool,
+    /// Gallery id of the reference image.
+    pub reference: Option<u64>,
+    pub controls: PairControls,
+    lane: JobLane<PairJob, PairOutput>,
+    /// Changes whenever the output does (keys the maps' GPU uploads).
+    map_key: u64,
+    /// Zoom and pan of the query and of the reference.
+    pub transforms: [ViewTransform; 2],
+    pub fallbacks: Fallbacks,
+}
+
+impl PairState {
+    pub fn requested(&self) -> Option<&PairJob> {
+        self.lane.requested()
+    }
+
+    pub fn output(&self) -> Option<&PairOutput> {
+        self.lane.output()
+    }
+
+    pub fn pending(&self) -> bool {
+        self.lane.pending()
+    }
+
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        self.lane.progress()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.lane.error()
+    }
+
+    pub fn map_key(&self) -> u64 {
+        self.map_key
     }
 }
 
@@ -107,28 +130,33 @@ pub struct NeighboursState {
     pub open: bool,
     /// How many neighbours to show.
     pub k: usize,
-    pub requested: Option<NeighboursJob>,
+    lane: JobLane<NeighboursJob, Neighbours>,
     /// Cheap key of what was requested (models, query, gallery), so the gallery list is built
     /// only when it changes.
     requested_key: Option<(u64, u64, usize, u64, usize)>,
-    pub found: Option<Neighbours>,
-    pub pending: bool,
-    pub progress: Option<(usize, usize)>,
-    pub error: Option<String>,
 }
 
 impl Default for NeighboursState {
     fn default() -> Self {
-        Self {
-            open: false,
-            k: 8,
-            requested: None,
-            requested_key: None,
-            found: None,
-            pending: false,
-            progress: None,
-            error: None,
-        }
+        Self { open: false, k: 8, lane: JobLane::default(), requested_key: None }
+    }
+}
+
+impl NeighboursState {
+    pub fn found(&self) -> Option<&Neighbours> {
+        self.lane.output()
+    }
+
+    pub fn pending(&self) -> bool {
+        self.lane.pending()
+    }
+
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        self.lane.progress()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.lane.error()
     }
 }
 
@@ -168,222 +196,162 @@ pub fn discover(model: &ModelSource, output: OutputKind, model_id: u64) -> Simil
     SimilaritySource { embedding, attributes: first_in(&attributes_dir, ATTRIBUTES_FILE) }
 }
 
-/// The similarity models wanted now: the user's pick, else those found for the open model
-/// (looked for once per open model).
-fn wanted_models(app: &mut LanternApp) -> Option<SimilaritySource> {
-    let info = app.model.info.as_ref()?;
-    let source = app.model.source.as_ref()?;
-    let id = app.model.id;
-    let m = &mut app.similar.models;
-    match &m.chosen {
-        Some(SimilaritySource { embedding: EmbeddingChoice::OpenModel(_), attributes }) => {
-            Some(SimilaritySource { embedding: EmbeddingChoice::OpenModel(id), attributes: attributes.clone() })
-        }
-        Some(chosen) => Some(chosen.clone()),
-        None => {
-            if m.discovered.as_ref().is_none_or(|(for_model, _)| *for_model != id) {
-                m.discovered = Some((id, discover(source, info.output, id)));
+impl SimilarState {
+    /// The similarity models wanted now: the user's pick, else those found for the open model
+    /// (looked for once per open model).
+    fn wanted_models(&mut self, model: &ModelState) -> Option<SimilaritySource> {
+        let info = model.info.as_ref()?;
+        let source = model.source.as_ref()?;
+        let id = model.id;
+        let m = &mut self.models;
+        match &m.chosen {
+            Some(SimilaritySource { embedding: EmbeddingChoice::OpenModel(_), attributes }) => {
+                Some(SimilaritySource { embedding: EmbeddingChoice::OpenModel(id), attributes: attributes.clone() })
             }
-            m.discovered.as_ref().map(|(_, s)| s.clone())
+            Some(chosen) => Some(chosen.clone()),
+            None => {
+                if m.discovered.as_ref().is_none_or(|(for_model, _)| *for_model != id) {
+                    m.discovered = Some((id, discover(source, info.output, id)));
+                }
+                m.discovered.as_ref().map(|(_, s)| s.clone())
+            }
         }
     }
-}
 
-/// Open the Pair view on the open image and gallery image `reference`.
-pub fn open_pair(app: &mut LanternApp, reference: u64) {
-    let pair = &mut app.similar.pair;
-    pair.open = true;
-    if pair.reference != Some(reference) {
-        pair.selected = None;
-        pair.transforms = [ViewTransform::default(); 2];
+    /// Open the Pair view on the open image and gallery image `reference`.
+    pub fn open_pair(&mut self, reference: u64) {
+        let pair = &mut self.pair;
+        pair.open = true;
+        if pair.reference != Some(reference) {
+            pair.controls.selected = None;
+            pair.transforms = [ViewTransform::default(); 2];
+        }
+        pair.reference = Some(reference);
     }
-    pair.reference = Some(reference);
-}
 
-/// Cancel the pair being explained; its request stays recorded, so it is not sent again until
-/// something changes.
-pub fn cancel_pair(app: &mut LanternApp) {
-    app.worker.cancel_similar(SimilarKind::Pair);
-    let pair = &mut app.similar.pair;
-    if pair.pending {
-        pair.pending = false;
-        pair.progress = None;
-        pair.error = Some(format!("{} cancelled", pair.method.title()));
+    /// Cancel the pair being explained; its request stays recorded, so it is not sent again
+    /// until something changes.
+    pub fn cancel_pair(&mut self, worker: &Worker<Event>) {
+        worker.cancel(LaneKey::Pair);
+        self.pair.lane.cancel(format!("{} cancelled", self.pair.controls.method.title()));
     }
-}
 
-/// Cancel the neighbours being computed (kept as asked, so not asked again until the open
-/// image, the gallery or the models change).
-pub fn cancel_neighbours(app: &mut LanternApp) {
-    app.worker.cancel_similar(SimilarKind::Neighbours);
-    let nb = &mut app.similar.neighbours;
-    if nb.pending {
-        nb.pending = false;
-        nb.progress = None;
-        nb.error = Some("cancelled".into());
+    /// Cancel the neighbours being computed (kept as asked, so not asked again until the open
+    /// image, the gallery or the models change).
+    pub fn cancel_neighbours(&mut self, worker: &Worker<Event>) {
+        worker.cancel(LaneKey::Neighbours);
+        self.neighbours.lane.cancel("cancelled".into());
     }
-}
 
-/// Send the jobs the open views need.
-pub fn reconcile(app: &mut LanternApp) {
-    if !app.similar.pair.open && !app.similar.neighbours.open {
-        return;
-    }
-    let Some(wanted) = wanted_models(app) else { return };
-    if app.similar.models.loaded.as_ref().is_none_or(|(_, s)| *s != wanted) {
-        let id = app.fresh_id();
-        app.worker.load_similarity(id, wanted.clone());
-        let s = &mut app.similar;
-        s.models.loaded = Some((id, wanted));
-        s.models.info = None;
-        s.pair.requested = None;
-        s.pair.output = None;
-        s.pair.pending = false;
-        s.neighbours.requested = None;
-        s.neighbours.requested_key = None;
-        s.neighbours.found = None;
-        s.neighbours.pending = false;
-    }
-    let Some(models) = app.similar.models.ready() else { return };
-    let Some(current) = app.gallery.current() else { return };
-    let query = (current.id, current.source.clone());
-    if app.similar.neighbours.open && app.gallery.len() > 1 {
-        let n = app.gallery.len();
-        let k = app.similar.neighbours.k.clamp(1, n - 1);
-        let key = (models, query.0, n, app.gallery.images[0].id, k);
-        if app.similar.neighbours.requested_key != Some(key) {
-            app.next_token += 1;
-            let images = app.gallery.images.iter().map(|i| (i.id, i.source.clone())).collect();
-            let job = NeighboursJob { token: app.next_token, models, query: query.0, images, k };
-            let nb = &mut app.similar.neighbours;
-            nb.requested_key = Some(key);
-            nb.requested = Some(job.clone());
-            nb.pending = true;
-            nb.progress = None;
-            nb.error = None;
-            app.worker.similar(SimilarJob::Neighbours(job));
+    /// Send the jobs the open views need; `next_id` numbers loaded similarity models.
+    pub fn reconcile(&mut self, model: &ModelState, gallery: &Gallery, worker: &Worker<Event>, next_id: &mut u64) {
+        if !self.pair.open && !self.neighbours.open {
+            return;
+        }
+        let Some(wanted) = self.wanted_models(model) else { return };
+        if self.models.loaded.as_ref().is_none_or(|(_, s)| *s != wanted) {
+            *next_id += 1;
+            let id = *next_id;
+            let job = jobs::similarity::LoadSimilarity { id, source: wanted.clone() };
+            worker.load(job, move |result| Event::SimilarityLoaded { id, result });
+            self.models.loaded = Some((id, wanted));
+            self.models.info = None;
+            self.pair.lane.clear();
+            self.neighbours.lane.clear();
+            self.neighbours.requested_key = None;
+        }
+        let Some(models) = self.models.ready() else { return };
+        let Some(current) = gallery.current() else { return };
+        let query = (current.id, current.source.clone());
+        if self.neighbours.open && gallery.len() > 1 {
+            let n = gallery.len();
+            let k = self.neighbours.k.clamp(1, n - 1);
+            let key = (models, query.0, n, gallery.images[0].id, k);
+            if self.neighbours.requested_key != Some(key) {
+                let images = gallery.images.iter().map(|i| (i.id, i.source.clone())).collect();
+                let job = NeighboursJob { models, query: query.0, images, k };
+                self.neighbours.requested_key = Some(key);
+                let token = self.neighbours.lane.request(job.clone());
+                worker.submit(LaneKey::Neighbours, token, job, move |result| Event::NeighboursFound { token, result });
+            }
+        }
+        let pair = &mut self.pair;
+        let reference =
+            pair.reference.and_then(|r| gallery.images.iter().find(|i| i.id == r)).map(|i| (i.id, i.source.clone()));
+        if pair.reference.is_some() && reference.is_none() {
+            // Other images were opened: the reference has gone with them.
+            pair.reference = None;
+            pair.lane.clear();
+            return;
+        }
+        if let (true, Some(reference)) = (pair.open, reference) {
+            let c = &pair.controls;
+            let job =
+                PairJob { models, query, reference, method: c.method, settings: c.settings.clone(), weight: c.weight };
+            if pair.lane.differs(&job) {
+                // A pair of other images shows nothing until its maps come.
+                if pair
+                    .lane
+                    .requested()
+                    .is_none_or(|r| (r.query.0, r.reference.0, r.models) != (job.query.0, job.reference.0, job.models))
+                {
+                    pair.lane.clear_output();
+                }
+                let token = pair.lane.request(job.clone());
+                worker.submit(LaneKey::Pair, token, job, move |result| Event::PairExplained { token, result });
+            }
         }
     }
-    let pair = &app.similar.pair;
-    let reference =
-        pair.reference.and_then(|r| app.gallery.images.iter().find(|i| i.id == r)).map(|i| (i.id, i.source.clone()));
-    if pair.reference.is_some() && reference.is_none() {
-        // Other images were opened: the reference has gone with them.
-        let pair = &mut app.similar.pair;
-        pair.reference = None;
-        pair.requested = None;
-        pair.output = None;
-        pair.pending = false;
-        return;
+
+    /// The similarity models `id` were loaded (or not).
+    pub fn models_loaded(&mut self, id: u64, result: Result<SimilarityInfo, JobError>, toasts: &mut Toasts) {
+        if self.models.loaded.as_ref().is_some_and(|(l, _)| *l == id) {
+            if let Err(e) = &result {
+                toasts.error(format!("similarity model: {e}"));
+            }
+            self.models.info = Some(result.map_err(|e| e.to_string()));
+        }
     }
-    if let (true, Some(reference)) = (pair.open, reference) {
-        let job = PairJob {
-            token: 0,
-            models,
-            query,
-            reference,
-            method: pair.method,
-            settings: pair.settings.clone(),
-            weight: pair.weight,
+
+    /// Progress of the job of `lane` with `token`.
+    pub fn advance(&mut self, lane: LaneKey, token: Token, done: usize, total: usize) {
+        match lane {
+            LaneKey::Pair => self.pair.lane.advance(token, done, total),
+            LaneKey::Neighbours => self.neighbours.lane.advance(token, done, total),
+            LaneKey::View(_) => false,
         };
-        let same = pair.requested.as_ref().is_some_and(|r| PairJob { token: 0, ..r.clone() } == job);
-        if !same {
-            app.next_token += 1;
-            let job = PairJob { token: app.next_token, ..job };
-            let pair = &mut app.similar.pair;
-            // A pair of other images shows nothing until its maps come.
-            if pair
-                .requested
-                .as_ref()
-                .is_none_or(|r| (r.query.0, r.reference.0, r.models) != (job.query.0, job.reference.0, job.models))
-            {
-                pair.output = None;
+    }
+
+    pub fn pair_explained(&mut self, token: Token, result: Result<PairOutput, JobError>, toasts: &mut Toasts) {
+        let pair = &mut self.pair;
+        match pair.lane.finish(token, result) {
+            Finished::Done => {
+                let values = pair.output().and_then(|o| o.ranked.as_ref().ok()).map_or(0, Vec::len);
+                pair.controls.selected = pair.controls.selected.filter(|a| *a < values);
+                pair.map_key = fresh_map_key();
             }
-            pair.requested = Some(job.clone());
-            pair.pending = true;
-            pair.progress = None;
-            pair.error = None;
-            app.worker.similar(SimilarJob::Pair(job));
+            Finished::Failed(e) => toasts.error(format!("pair: {e}")),
+            Finished::Cancelled | Finished::Stale => {}
         }
     }
-}
 
-/// Take a worker event of the similarity views; other events are handed back.
-pub fn handle(app: &mut LanternApp, event: Event) -> Option<Event> {
-    match event {
-        Event::SimilarityLoaded { id, result } => {
-            if app.similar.models.loaded.as_ref().is_some_and(|(l, _)| *l == id) {
-                if let Err(e) = &result {
-                    app.toasts.error(format!("similarity model: {e}"));
-                }
-                app.similar.models.info = Some(result);
-            }
-        }
-        Event::SimilarProgress { kind, token, done, total } => match kind {
-            SimilarKind::Pair
-                if app.similar.pair.requested.as_ref().is_some_and(|r| r.token == token)
-                    && app.similar.pair.pending =>
-            {
-                app.similar.pair.progress = Some((done, total));
-            }
-            SimilarKind::Neighbours
-                if app.similar.neighbours.requested.as_ref().is_some_and(|r| r.token == token)
-                    && app.similar.neighbours.pending =>
-            {
-                app.similar.neighbours.progress = Some((done, total));
-            }
-            _ => {}
-        },
-        Event::PairExplained { token, result } => {
-            let pair = &mut app.similar.pair;
-            if pair.requested.as_ref().is_some_and(|r| r.token == token) && pair.pending {
-                pair.pending = false;
-                pair.progress = None;
-                match result {
-                    Ok(out) => {
-                        let values = out.ranked.as_ref().map_or(0, Vec::len);
-                        pair.selected = pair.selected.filter(|a| *a < values);
-                        pair.output = Some(out);
-                        pair.error = None;
-                        app.next_token += 1;
-                        app.similar.pair.map_key = app.next_token;
-                    }
-                    Err(e) if e == "cancelled" => {}
-                    Err(e) => {
-                        pair.error = Some(e.clone());
-                        app.toasts.error(format!("pair: {e}"));
-                    }
+    pub fn neighbours_found(&mut self, token: Token, result: Result<Neighbours, JobError>, toasts: &mut Toasts) {
+        match self.neighbours.lane.finish(token, result) {
+            Finished::Done => {
+                let unreadable = self.neighbours.found().map_or(0, |f| f.unreadable);
+                if unreadable > 0 {
+                    toasts.note(format!("Neighbours: {unreadable} unreadable images left out"));
                 }
             }
+            Finished::Failed(e) => toasts.error(format!("neighbours: {e}")),
+            Finished::Cancelled | Finished::Stale => {}
         }
-        Event::NeighboursFound { token, result } => {
-            let nb = &mut app.similar.neighbours;
-            if nb.requested.as_ref().is_some_and(|r| r.token == token) && nb.pending {
-                nb.pending = false;
-                nb.progress = None;
-                match result {
-                    Ok(found) => {
-                        if found.unreadable > 0 {
-                            app.toasts.note(format!("Neighbours: {} unreadable images left out", found.unreadable));
-                        }
-                        app.similar.neighbours.found = Some(found);
-                    }
-                    Err(e) if e == "cancelled" => {}
-                    Err(e) => {
-                        nb.error = Some(e.clone());
-                        app.toasts.error(format!("neighbours: {e}"));
-                    }
-                }
-            }
-        }
-        other => return Some(other),
     }
-    None
-}
 
-/// Whether a similarity job is running (the app then asks for frames to show its progress).
-pub fn running(app: &LanternApp) -> bool {
-    app.similar.pair.pending || app.similar.neighbours.pending || app.similar.models.loading()
+    /// Whether a similarity job is running (the app then asks for frames to show its progress).
+    pub fn running(&self) -> bool {
+        self.pair.pending() || self.neighbours.pending() || self.models.loading()
+    }
 }
 
 #[cfg(test)]

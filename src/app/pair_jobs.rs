@@ -74,7 +74,7 @@ pub fn load_models(
             (penultimate(net), format!("{}{what}", file_name(p)))
         }
         EmbeddingChoice::OpenModel(_) => {
-            let net = open.ok_or_else(|| LanternError::Invalid("the open model is not loaded yet".into()))?.clone();
+            let net = open.ok_or_else(|| LanternError::Internal("the open model is not loaded yet".into()))?.clone();
             let what = if net.output == crate::models::OutputKind::Embedding {
                 "the open model"
             } else {
@@ -102,7 +102,6 @@ pub fn load_models(
 /// One pair to explain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairJob {
-    pub token: u64,
     /// The similarity models' id.
     pub models: u64,
     /// Gallery image ids and where the images come from.
@@ -117,52 +116,11 @@ pub struct PairJob {
 /// The open image's nearest gallery images.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeighboursJob {
-    pub token: u64,
     pub models: u64,
     /// The open image's gallery id (it is one of `images`).
     pub query: u64,
     pub images: Vec<(u64, ImageSource)>,
     pub k: usize,
-}
-
-/// A job for the similarity lane of the worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SimilarJob {
-    Pair(PairJob),
-    Neighbours(NeighboursJob),
-}
-
-/// The two kinds of similarity job; the worker keeps the newest of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SimilarKind {
-    Pair,
-    Neighbours,
-}
-
-impl SimilarJob {
-    pub fn kind(&self) -> SimilarKind {
-        match self {
-            SimilarJob::Pair(_) => SimilarKind::Pair,
-            SimilarJob::Neighbours(_) => SimilarKind::Neighbours,
-        }
-    }
-
-    pub fn token(&self) -> u64 {
-        match self {
-            SimilarJob::Pair(j) => j.token,
-            SimilarJob::Neighbours(j) => j.token,
-        }
-    }
-
-    /// The job with token 0 (to compare what is asked, not when).
-    pub fn untokened(&self) -> SimilarJob {
-        let mut j = self.clone();
-        match &mut j {
-            SimilarJob::Pair(p) => p.token = 0,
-            SimilarJob::Neighbours(n) => n.token = 0,
-        }
-        j
-    }
 }
 
 /// One side of an explained pair: the image, its similarity map (min-max normalised for the
@@ -240,7 +198,7 @@ fn side(
     }
 }
 
-/// The last pair's similarity maps and the job they were made for, with token and weight 0
+/// The last pair's similarity maps and the job they were made for, with weight 0
 /// (changing only the ranking's weight reuses them).
 pub type PairMapsCache = Option<(PairJob, Vec<WeightMap>)>;
 
@@ -260,7 +218,7 @@ pub fn explain_pair(
     let net = &models.embedding;
     let device = net.device();
     let (qt, rt) = (net.preprocess.tensor(q, &device), net.preprocess.tensor(r, &device));
-    let key = PairJob { token: 0, weight: 0.0, ..job.clone() };
+    let key = PairJob { weight: 0.0, ..job.clone() };
     let maps = match cache {
         Some((k, maps)) if *k == key => maps.clone(),
         _ => {
@@ -343,7 +301,7 @@ pub fn find_neighbours(
         .iter()
         .find(|(id, _)| *id == job.query)
         .and_then(|(_, s)| cache.get(s))
-        .ok_or_else(|| LanternError::Invalid("the open image could not be read".into()))?;
+        .ok_or_else(|| LanternError::BadArgument("the open image could not be read".into()))?;
     let matches = nearest(&gallery, query, job.k, Some(job.query.to_string().as_str()))
         .into_iter()
         .map(|(i, s)| (known[i].0, s))
@@ -386,7 +344,6 @@ mod tests {
         let source =
             |i: u64| (i, ImageSource::Bytes { name: "x.png".into(), bytes: crate::models::demo::IMAGES[i as usize].1 });
         let job = PairJob {
-            token: 3,
             models: 1,
             query: source(0),
             reference: source(1),
@@ -401,16 +358,10 @@ mod tests {
         // Planted maps for the same pair: another weight takes them, other settings do not.
         let planted =
             vec![WeightMap::new(2, 2, vec![0.0, 1.0, 2.0, 4.0]), WeightMap::new(2, 2, vec![1.0, 0.0, 0.0, 0.0])];
-        cache = Some((PairJob { token: 0, weight: 0.0, ..job.clone() }, planted));
-        let reweighted = explain_pair(
-            &models,
-            &q,
-            &r,
-            &PairJob { token: 4, weight: 1.0, ..job.clone() },
-            &mut cache,
-            &mut Control::none(),
-        )
-        .unwrap();
+        cache = Some((PairJob { weight: 0.0, ..job.clone() }, planted));
+        let reweighted =
+            explain_pair(&models, &q, &r, &PairJob { weight: 1.0, ..job.clone() }, &mut cache, &mut Control::none())
+                .unwrap();
         assert_eq!(reweighted.query.map.values, vec![0.0, 0.25, 0.5, 1.0], "the cached map, normalised for display");
         let other = PairJob { settings: PairSettings { seed: 1, ..PairSettings::default() }, ..job.clone() };
         let other = explain_pair(&models, &q, &r, &other, &mut cache, &mut Control::none()).unwrap();
@@ -428,7 +379,7 @@ mod tests {
             .collect();
         let mut all = images.clone();
         all.push((99, ImageSource::File(PathBuf::from("/nonexistent/broken.png"))));
-        let job = NeighboursJob { token: 1, models: 1, query: 10, images: all, k: 3 };
+        let job = NeighboursJob { models: 1, query: 10, images: all, k: 3 };
         let read = |_: u64, s: &ImageSource| s.decode().map(Arc::new);
         let mut cache = std::collections::HashMap::new();
         let found = find_neighbours(&net, &job, &mut cache, &read, &mut Control::none()).unwrap();

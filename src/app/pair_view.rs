@@ -7,10 +7,11 @@
 //! maps on both images instead. The Neighbours panel lists the open image's nearest gallery
 //! images with their cosine similarity; clicking one opens the pair.
 
-use super::LanternApp;
-use super::commands::Command;
-use super::pair::{ModelsState, PairState};
+use super::commands::{Command, Commands};
+use super::gallery::Gallery;
+use super::pair::{ModelsState, PairControls, PairState, SimilarState};
 use super::pair_jobs::{EmbeddingChoice, PairSide, SimilaritySource};
+use super::state::AppState;
 use super::theme::{self, view_id};
 use super::views::{Overlay, paint_picture};
 use crate::explain::attribute_rank::RankedAttribute;
@@ -27,7 +28,7 @@ pub fn attribute_label(a: &RankedAttribute) -> String {
 }
 
 /// The similarity models in use, and buttons to pick others.
-fn models_ui(models: &mut ModelsState, ui: &mut egui::Ui, frame: Option<&eframe::Frame>) {
+fn models_ui(models: &ModelsState, commands: &mut Commands, ui: &mut egui::Ui, frame: Option<&eframe::Frame>) {
     match &models.info {
         Some(Ok(info)) => {
             ui.label(format!("Embedding: {}", info.embedding));
@@ -57,7 +58,10 @@ fn models_ui(models: &mut ModelsState, ui: &mut egui::Ui, frame: Option<&eframe:
                 .pick_file()
         {
             let attributes = current.as_ref().and_then(|s| s.attributes.clone());
-            models.chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(file), attributes });
+            commands.push(Command::ChooseSimilarityModels(Some(SimilaritySource {
+                embedding: EmbeddingChoice::File(file),
+                attributes,
+            })));
         }
         if ui
             .button("Attribute model…")
@@ -67,51 +71,55 @@ fn models_ui(models: &mut ModelsState, ui: &mut egui::Ui, frame: Option<&eframe:
                 rfd::FileDialog::new().add_filter("Weights", &["safetensors"]).set_parent(frame).pick_file()
             && let Some(current) = current.clone()
         {
-            models.chosen = Some(SimilaritySource { attributes: Some(file), ..current });
+            commands
+                .push(Command::ChooseSimilarityModels(Some(SimilaritySource { attributes: Some(file), ..current })));
         }
         if models.chosen.is_some() && ui.button("Find automatically").clicked() {
-            models.chosen = None;
+            commands.push(Command::ChooseSimilarityModels(None));
         }
     });
 }
 
 /// The Neighbours panel, at the left.
-pub fn neighbours_panel(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn neighbours_panel(similar: &SimilarState, gallery: &mut Gallery, commands: &mut Commands, ui: &mut egui::Ui) {
     egui::Panel::left("lantern neighbours").resizable(true).default_size(200.0).show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.heading("Neighbours");
             if ui.small_button("x").on_hover_text("close (S)").clicked() {
-                app.commands.push(Command::ToggleNeighbours);
+                commands.push(Command::ToggleNeighbours);
             }
         });
         ui.label(RichText::new("The open image's nearest images by the embedding model (cosine similarity). Click one to see why they match.").small().weak());
-        models_ui(&mut app.similar.models, ui, None);
-        if app.gallery.len() < 2 {
+        models_ui(&similar.models, commands, ui, None);
+        if gallery.len() < 2 {
             ui.label("Open a folder of images (File > Open folder) to search it.");
             return;
         }
-        ui.add(egui::Slider::new(&mut app.similar.neighbours.k, 1..=32).text("shown"));
-        let nb = &app.similar.neighbours;
-        if nb.pending {
-            match nb.progress {
+        let nb = &similar.neighbours;
+        let mut k = nb.k;
+        if ui.add(egui::Slider::new(&mut k, 1..=32).text("shown")).changed() {
+            commands.push(Command::SetNeighboursShown(k));
+        }
+        if nb.pending() {
+            match nb.progress() {
                 Some((done, total)) => ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("embedding the gallery {done} / {total}"))),
                 None => ui.add(egui::ProgressBar::new(0.0).animate(true).text("embedding the gallery")),
             };
             if ui.button("Cancel").clicked() {
-                app.commands.push(Command::CancelNeighbours);
+                commands.push(Command::CancelNeighbours);
             }
         }
-        if let Some(e) = &nb.error {
+        if let Some(e) = nb.error() {
             ui.label(RichText::new(e).color(theme::ERROR));
         }
-        let current = app.gallery.current().map(|i| i.id);
-        let Some(found) = nb.found.as_ref().filter(|f| Some(f.query) == current) else { return };
+        let current = gallery.current().map(|i| i.id);
+        let Some(found) = nb.found().filter(|f| Some(f.query) == current) else { return };
         let matches = found.matches.clone();
-        let reference = app.similar.pair.reference.filter(|_| app.similar.pair.open);
+        let reference = similar.pair.reference.filter(|_| similar.pair.open);
         let ctx = ui.ctx().clone();
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (id, similarity) in matches {
-                let Some(img) = app.gallery.images.iter_mut().find(|i| i.id == id) else { continue };
+                let Some(img) = gallery.images.iter_mut().find(|i| i.id == id) else { continue };
                 let text = neighbour_label(&img.name(), similarity);
                 let selected = reference == Some(id);
                 let response = match img.thumb_texture(&ctx) {
@@ -119,7 +127,7 @@ pub fn neighbours_panel(app: &mut LanternApp, ui: &mut egui::Ui) {
                     None => ui.add(egui::Button::new(&text).selected(selected)),
                 };
                 if response.on_hover_text("open the pair").clicked() {
-                    app.commands.push(Command::OpenPair(id));
+                    commands.push(Command::OpenPair(id));
                 }
             }
         });
@@ -132,23 +140,24 @@ pub fn neighbour_label(name: &str, similarity: f32) -> String {
 }
 
 /// The controls above the pair: back, method, progress, similarity.
-fn controls(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
+fn controls(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
+    let pair = &app.similar.pair;
+    let mut c = pair.controls.clone();
     ui.horizontal_wrapped(|ui| {
         if ui.button("Back to the image (Esc)").clicked() {
-            app.commands.push(Command::ClosePair);
+            commands.push(Command::ClosePair);
         }
-        let pair = &mut app.similar.pair;
-        egui::ComboBox::from_label("Pair method").selected_text(pair.method.title()).show_ui(ui, |ui| {
+        egui::ComboBox::from_label("Pair method").selected_text(c.method.title()).show_ui(ui, |ui| {
             for m in [PairMethod::Rise, PairMethod::SlidingWindow, PairMethod::GradCam] {
-                ui.selectable_value(&mut pair.method, m, m.title());
+                ui.selectable_value(&mut c.method, m, m.title());
             }
         });
-        if pair.method == PairMethod::Rise {
-            ui.add(egui::Slider::new(&mut pair.settings.masks, 50..=4000).logarithmic(true).text("masks"));
+        if c.method == PairMethod::Rise {
+            ui.add(egui::Slider::new(&mut c.settings.masks, 50..=4000).logarithmic(true).text("masks"));
         }
-        ui.add(egui::Slider::new(&mut pair.weight, 0.0..=1.0).text("w (confidence vs agreement)"));
-        if pair.pending {
-            match pair.progress {
+        ui.add(egui::Slider::new(&mut c.weight, 0.0..=1.0).text("w (confidence vs agreement)"));
+        if pair.pending() {
+            match pair.progress() {
                 Some((done, total)) => ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                         .desired_width(160.0)
@@ -157,23 +166,26 @@ fn controls(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
                 None => ui.add(egui::ProgressBar::new(0.0).animate(true).desired_width(160.0).text("computing")),
             };
             if ui.button("Cancel").clicked() {
-                app.commands.push(Command::CancelPair);
+                commands.push(Command::CancelPair);
             }
-        } else if let Some(o) = &pair.output {
+        } else if let Some(o) = pair.output() {
             ui.label(format!("similarity {:.3} · {} in {:.0} ms", o.similarity, o.method.title(), o.milliseconds));
         }
-        if let Some(e) = &app.similar.pair.error {
+        if let Some(e) = pair.error() {
             ui.label(RichText::new(e).color(theme::ERROR));
         }
     });
-    models_ui(&mut app.similar.models, ui, Some(frame));
+    if c != pair.controls {
+        commands.push(Command::SetPairControls(c));
+    }
+    models_ui(&app.similar.models, commands, ui, Some(frame));
 }
 
 /// The attribute chart and list, below the pair.
-fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
+fn attributes_ui(pair: &PairState, commands: &mut Commands, ui: &mut egui::Ui) {
     ui.heading("Why do these match?");
-    let Some(out) = &pair.output else {
-        ui.label(if pair.pending { "…" } else { "No pair explained yet." });
+    let Some(out) = pair.output() else {
+        ui.label(if pair.pending() { "…" } else { "No pair explained yet." });
         return;
     };
     let ranked = match &out.ranked {
@@ -183,7 +195,7 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
             return;
         }
     };
-    ui.label(RichText::new(format!("Attribute values ranked by w·confidence + (1 − w)·agreement with the query's map, w = {:.2}; click one to see its maps.", pair.weight)).small().weak());
+    ui.label(RichText::new(format!("Attribute values ranked by w·confidence + (1 − w)·agreement with the query's map, w = {:.2}; click one to see its maps.", pair.controls.weight)).small().weak());
     let top: Vec<&RankedAttribute> = ranked.iter().take(CHART_VALUES).collect();
     let mut chosen = None;
     ui.horizontal_top(|ui| {
@@ -193,7 +205,7 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let colour = if pair.selected == Some(a.index) { theme::CHOSEN_BAR } else { theme::BAR };
+                let colour = if pair.controls.selected == Some(a.index) { theme::CHOSEN_BAR } else { theme::BAR };
                 Bar::new(i as f64, f64::from(a.score)).name(attribute_label(a)).fill(colour).width(theme::BAR_WIDTH)
             })
             .collect();
@@ -228,7 +240,7 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
         }
         egui::ScrollArea::vertical().id_salt("lantern pair attribute list").show(ui, |ui| {
             ui.vertical(|ui| {
-                if ui.selectable_label(pair.selected.is_none(), "Similarity maps").clicked() {
+                if ui.selectable_label(pair.controls.selected.is_none(), "Similarity maps").clicked() {
                     chosen = Some(None);
                 }
                 for (rank, a) in ranked.iter().enumerate() {
@@ -240,15 +252,15 @@ fn attributes_ui(pair: &mut PairState, ui: &mut egui::Ui) {
                         a.confidence,
                         a.agreement
                     );
-                    if ui.selectable_label(pair.selected == Some(a.index), text).clicked() {
+                    if ui.selectable_label(pair.controls.selected == Some(a.index), text).clicked() {
                         chosen = Some(Some(a.index));
                     }
                 }
             });
         });
     });
-    if let Some(c) = chosen {
-        pair.selected = c;
+    if let Some(selected) = chosen {
+        commands.push(Command::SetPairControls(PairControls { selected, ..pair.controls.clone() }));
     }
 }
 
@@ -271,12 +283,12 @@ pub fn side_overlay<'a>(side: &'a PairSide, selected: Option<usize>, key: u64) -
 }
 
 /// The caption of one side.
-fn side_caption(app: &LanternApp, side: usize) -> String {
+fn side_caption(app: &AppState, side: usize) -> String {
     let pair = &app.similar.pair;
     let name = |id: u64| app.gallery.images.iter().find(|i| i.id == id).map(|i| i.name()).unwrap_or_default();
-    let Some(r) = &pair.requested else { return String::new() };
+    let Some(r) = pair.requested() else { return String::new() };
     let (role, id) = if side == 0 { ("Query", r.query.0) } else { ("Reference", r.reference.0) };
-    let what = match (pair.selected, &pair.output) {
+    let what = match (pair.controls.selected, pair.output()) {
         (Some(a), Some(o)) => o
             .ranked
             .as_ref()
@@ -291,14 +303,14 @@ fn side_caption(app: &LanternApp, side: usize) -> String {
 }
 
 /// The Pair view, in the central area.
-pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
-    egui::Panel::top("lantern pair controls").show(ui, |ui| controls(app, ui, frame));
+pub fn pair_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
+    egui::Panel::top("lantern pair controls").show(ui, |ui| controls(app, commands, ui, frame));
     egui::Panel::bottom("lantern pair attributes")
         .resizable(true)
         .default_size(240.0)
-        .show(ui, |ui| attributes_ui(&mut app.similar.pair, ui));
+        .show(ui, |ui| attributes_ui(&app.similar.pair, commands, ui));
     let area = ui.available_rect_before_wrap();
-    if app.similar.pair.reference.is_none() || app.similar.pair.requested.is_none() {
+    if app.similar.pair.reference.is_none() || app.similar.pair.requested().is_none() {
         let text = if app.similar.models.loading() {
             "Loading the similarity models…"
         } else {
@@ -308,7 +320,8 @@ pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame)
         return;
     }
     let half = area.width() / 2.0;
-    let gpu = app.gpu;
+    let gpu = app.machine.gpu;
+    let mut look = app.settings.look;
     for side in 0..2 {
         let column =
             Rect::from_min_size(area.min + vec2(side as f32 * half, 0.0), vec2(half, area.height())).shrink(3.0);
@@ -318,9 +331,9 @@ pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame)
             egui::Label::new(RichText::new(caption).strong()).truncate(),
         );
         let rect = Rect::from_min_max(column.min + vec2(0.0, 24.0), column.max);
-        let PairState { output, requested, transforms, fallbacks, selected, map_key, progress, .. } =
-            &mut app.similar.pair;
-        let (Some(out), Some(r)) = (output.as_ref(), requested.as_ref()) else {
+        let pair = &mut app.similar.pair;
+        let (selected, map_key, progress) = (pair.controls.selected, pair.map_key(), pair.progress());
+        let (Some(out), Some(r)) = (pair.output().cloned(), pair.requested().cloned()) else {
             let text = match progress {
                 Some((done, total)) => format!("Explaining the pair… {done} / {total}"),
                 None => "Explaining the pair…".to_string(),
@@ -331,18 +344,19 @@ pub fn pair_view(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame)
             continue;
         };
         let (pside, image_key) = if side == 0 { (&out.query, r.query.0) } else { (&out.reference, r.reference.0) };
-        let overlay = side_overlay(pside, *selected, *map_key);
+        let overlay = side_overlay(pside, selected, map_key);
         paint_picture(
             ui,
             rect,
             view_id::PAIR[side],
             (image_key, &pside.image),
             overlay,
-            &mut app.settings.look,
-            &mut transforms[side],
+            &mut look,
+            &mut pair.transforms[side],
             gpu,
-            fallbacks,
+            &mut pair.fallbacks,
             true,
         );
     }
+    super::views::set_look(app, commands, look);
 }

@@ -1,10 +1,14 @@
 //! The panels around the view: menu bar, inspector (method, parameters, layer, class chart,
 //! look), thumbnail strip and status bar.
 
-use super::LanternApp;
-use super::commands::Command;
+use super::audit_mode::{AuditEdit, AuditSession};
+use super::commands::{Command, Commands};
+use super::gallery::Gallery;
+use super::jobs::AppTasks;
 use super::model::ModelSource;
 use super::settings::{CompareAxis, ViewMode};
+use super::settings::{Look, Settings};
+use super::state::AppState;
 use super::theme;
 use crate::colormap::Colormap;
 use crate::explain::{Family, LayerUse, Method, Target};
@@ -27,7 +31,8 @@ pub fn apply_style(ctx: &egui::Context, presentation: bool) {
     });
 }
 
-pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) {
+pub fn menu_bar(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
+    let mut settings = app.settings.clone();
     egui::Panel::top("lantern menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
@@ -37,13 +42,13 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                         .add_filter("Images", &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"])
                         .set_parent(frame);
                     if let Some(files) = dialog.pick_files() {
-                        app.commands.push(Command::OpenPaths(files));
+                        commands.push(Command::OpenPaths(files));
                     }
                 }
                 if ui.button("Open folder or dataset…").clicked() {
                     ui.close();
                     if let Some(dir) = rfd::FileDialog::new().set_parent(frame).pick_folder() {
-                        app.commands.push(Command::OpenPaths(vec![dir]));
+                        commands.push(Command::OpenPaths(vec![dir]));
                     }
                 }
                 if ui.button("Open model…").clicked() {
@@ -52,12 +57,12 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                         .add_filter("Models", &["pth", "pt", "safetensors", "onnx"])
                         .set_parent(frame);
                     if let Some(file) = dialog.pick_file() {
-                        app.commands.push(Command::OpenModel(ModelSource::File(file)));
+                        commands.push(Command::OpenModel(ModelSource::File(file)));
                     }
                 }
                 if ui.button("Demo model and images").clicked() {
                     ui.close();
-                    app.commands.push(Command::OpenDemo);
+                    commands.push(Command::OpenDemo);
                 }
                 ui.menu_button("Recent", |ui| {
                     let recent = app.settings.recent.clone();
@@ -67,7 +72,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     for path in recent {
                         if ui.button(path.display().to_string()).clicked() {
                             ui.close();
-                            app.commands.push(Command::OpenPaths(vec![path]));
+                            commands.push(Command::OpenPaths(vec![path]));
                         }
                     }
                 });
@@ -84,7 +89,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                             .save_file()
                     });
                     if let (Some(data), Some(file)) = (data, file) {
-                        app.commands.push(Command::NewAudit { data, file });
+                        commands.push(Command::NewAudit { data, file });
                     }
                 }
                 if ui.button("Open audit…").clicked() {
@@ -92,7 +97,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     if let Some(file) =
                         rfd::FileDialog::new().add_filter("Lantern audit", &["db"]).set_parent(frame).pick_file()
                     {
-                        app.commands.push(Command::OpenAudit(file));
+                        commands.push(Command::OpenAudit(file));
                     }
                 }
                 ui.separator();
@@ -101,7 +106,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     if let Some(dir) =
                         rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder()
                     {
-                        app.commands.push(Command::ExportView(dir));
+                        commands.push(Command::ExportView(dir));
                     }
                 }
                 if ui.button("Save all images…").clicked() {
@@ -109,7 +114,7 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                     if let Some(dir) =
                         rfd::FileDialog::new().set_title("Save every image into folder").set_parent(frame).pick_folder()
                     {
-                        app.commands.push(Command::SaveAll(dir));
+                        commands.push(Command::SaveAll(dir));
                     }
                 }
                 ui.separator();
@@ -118,27 +123,42 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
                 }
             });
             ui.menu_button("View", |ui| {
-                ui.checkbox(&mut app.settings.show_inspector, "Inspector");
-                ui.checkbox(&mut app.settings.show_thumbnails, "Thumbnails");
-                ui.checkbox(&mut app.compare, "Compare grid (C)");
+                ui.checkbox(&mut settings.show_inspector, "Inspector");
+                ui.checkbox(&mut settings.show_thumbnails, "Thumbnails");
+                let mut compare = app.compare;
+                if ui.checkbox(&mut compare, "Compare grid (C)").changed() {
+                    commands.push(Command::ShowCompare(compare));
+                }
                 if ui.button("Presentation mode (F11 / P)").clicked() {
                     ui.close();
-                    app.commands.push(Command::TogglePresentation);
+                    commands.push(Command::TogglePresentation);
                 }
                 if ui.button("Fit (F)").clicked() {
-                    app.commands.push(Command::FitView);
+                    commands.push(Command::FitView);
                 }
                 if ui.button("Actual size (0)").clicked() {
-                    app.commands.push(Command::ActualSize);
+                    commands.push(Command::ActualSize);
                 }
-                ui.checkbox(&mut app.train.open, "Train generator…");
+                let mut train = app.train.settings.clone();
+                if ui.checkbox(&mut train.open, "Train generator…").changed() {
+                    commands.push(Command::SetTrainSettings(Box::new(train)));
+                }
                 ui.separator();
-                ui.checkbox(&mut app.similar.neighbours.open, "Neighbours (S)");
-                ui.add_enabled(
-                    app.similar.pair.reference.is_some(),
-                    egui::Checkbox::new(&mut app.similar.pair.open, "Pair view (Esc closes)"),
-                )
-                .on_disabled_hover_text("open a pair from the Neighbours panel");
+                let mut neighbours = app.similar.neighbours.open;
+                if ui.checkbox(&mut neighbours, "Neighbours (S)").changed() {
+                    commands.push(Command::ToggleNeighbours);
+                }
+                let mut pair = app.similar.pair.open;
+                if ui
+                    .add_enabled(
+                        app.similar.pair.reference.is_some(),
+                        egui::Checkbox::new(&mut pair, "Pair view (Esc closes)"),
+                    )
+                    .on_disabled_hover_text("open a pair from the Neighbours panel")
+                    .changed()
+                {
+                    commands.push(Command::ShowPair(pair));
+                }
             });
             ui.menu_button("Help", |ui| {
                 ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");
@@ -150,14 +170,17 @@ pub fn menu_bar(app: &mut LanternApp, ui: &mut egui::Ui, frame: &eframe::Frame) 
             });
         });
     });
+    if settings != app.settings {
+        commands.push(Command::SetSettings(Box::new(settings)));
+    }
 }
 
-pub fn status_bar(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn status_bar(app: &AppState, ui: &mut egui::Ui) {
     egui::Panel::bottom("lantern status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            ui.label(format!("Compute: {}", app.compute));
+            ui.label(format!("Compute: {}", app.machine.compute));
             ui.separator();
-            ui.label(format!("Render: {}", app.renderer));
+            ui.label(format!("Render: {}", app.machine.renderer));
             ui.separator();
             match &app.model.info {
                 Some(i) => ui.label(format!("Model: {} ({})", i.name, i.arch)),
@@ -179,13 +202,13 @@ pub fn status_bar(app: &mut LanternApp, ui: &mut egui::Ui) {
     });
 }
 
-pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn thumbnails(gallery: &mut Gallery, commands: &mut Commands, ui: &mut egui::Ui) {
     egui::Panel::bottom("lantern thumbnails").resizable(false).show(ui, |ui| {
         egui::ScrollArea::horizontal().show(ui, |ui| {
             ui.horizontal(|ui| {
-                let mut select = None;
-                for (i, img) in app.gallery.images.iter_mut().enumerate() {
-                    let selected = i == app.gallery.index;
+                let index = gallery.index;
+                for (i, img) in gallery.images.iter_mut().enumerate() {
+                    let selected = i == index;
                     let name = img.name();
                     let response = match img.thumb_texture(ui.ctx()) {
                         Some(t) => ui.add(
@@ -198,13 +221,8 @@ pub fn thumbnails(app: &mut LanternApp, ui: &mut egui::Ui) {
                         None => ui.add(egui::Button::new(&name).selected(selected)),
                     };
                     if response.on_hover_text(name).clicked() {
-                        select = Some(i);
+                        commands.push(Command::SelectImage(i));
                     }
-                }
-                if let Some(i) = select
-                    && app.gallery.select(i)
-                {
-                    app.transform.fit();
                 }
             });
         });
@@ -230,7 +248,7 @@ fn method_combo(ui: &mut egui::Ui, label: &str, method: &mut Method, unavailable
 
 /// The methods that cannot run on the open model, with why: what the engine says of the network
 /// ([`crate::explain::unavailable`]), and the generator when none was found for it.
-fn unavailable(app: &LanternApp) -> Vec<(Method, String)> {
+fn unavailable(app: &AppState) -> Vec<(Method, String)> {
     let Some(info) = app.model.info.as_ref() else { return Vec::new() };
     let mut out = info.unavailable.clone();
     if let Err(why) = &info.generator {
@@ -239,26 +257,28 @@ fn unavailable(app: &LanternApp) -> Vec<(Method, String)> {
     out
 }
 
-pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn inspector(app: &mut AppState, tasks: &AppTasks, commands: &mut Commands, ui: &mut egui::Ui) {
+    // The panel edits a copy of the settings; a change reaches the app as a command.
+    let mut settings = app.settings.clone();
     egui::Panel::right("lantern inspector").resizable(true).default_size(300.0).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
-            if app.audit.is_some() {
-                audit_ui(app, ui);
+            if let Some(a) = &app.audit {
+                audit_ui(a, app.gallery.index, commands, ui);
                 ui.separator();
             }
             ui.heading("Explanation");
             let missing = unavailable(app);
-            method_combo(ui, "Method", &mut app.settings.method, &missing);
-            super::params_ui::params_ui(ui, app.settings.method, &mut app.settings.params);
+            method_combo(ui, "Method", &mut settings.method, &missing);
+            super::params_ui::params_ui(ui, settings.method, &mut settings.params);
             if let Some(info) = &app.model.info {
-                let uses_layer = app.settings.method.spec().layer == LayerUse::Chosen;
+                let uses_layer = settings.method.spec().layer == LayerUse::Chosen;
                 ui.add_enabled_ui(uses_layer, |ui| {
                     let current = app.layer.clone().unwrap_or_else(|| info.default_layer.clone());
                     egui::ComboBox::from_label("Layer").selected_text(&current).show_ui(ui, |ui| {
                         if info.layer_tree.is_empty() {
                             for l in &info.layers {
                                 if ui.selectable_label(*l == current, l).clicked() {
-                                    app.layer = Some(l.clone());
+                                    commands.push(Command::SetLayer(l.clone()));
                                 }
                             }
                         }
@@ -268,7 +288,7 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                             egui::CollapsingHeader::new(group).default_open(open).show(ui, |ui| {
                                 for (name, shape) in rows {
                                     if ui.selectable_label(*name == current, format!("{name}  {shape}")).clicked() {
-                                        app.layer = Some(name.clone());
+                                        commands.push(Command::SetLayer(name.clone()));
                                     }
                                 }
                             });
@@ -276,50 +296,52 @@ pub fn inspector(app: &mut LanternApp, ui: &mut egui::Ui) {
                     });
                 });
             }
-            let running = app.main.running();
-            if let Some((done, total)) = app.main.progress {
+            let running = app.main.pending();
+            if let Some((done, total)) = app.main.progress() {
                 ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done} / {total}")));
             } else if running {
                 ui.add(egui::ProgressBar::new(0.0).animate(true).text("computing"));
             }
             if running && ui.button("Cancel").clicked() {
-                app.commands.push(Command::CancelMain);
+                commands.push(Command::CancelMain);
             }
-            if let Some(o) = &app.main.output {
+            if let Some(o) = app.main.output() {
                 ui.label(format!("{} took {:.1} ms", o.method.title(), o.milliseconds));
                 if let Some(note) = &o.approximation {
                     ui.label(egui::RichText::new(format!("Approximate: {note}")).italics());
                 }
             }
-            for task in &app.tasks.running {
-                let s = task.status();
+            for (kind, s) in tasks.running() {
                 ui.add(
                     egui::ProgressBar::new(s.done as f32 / s.total.max(1) as f32)
-                        .text(format!("{} {} / {}", task.name, s.done, s.total)),
+                        .text(format!("{kind} {} / {}", s.done, s.total)),
                 );
-                if ui.button(format!("Cancel {}", task.name)).clicked() {
-                    app.commands.push(Command::CancelTask(task.name.clone()));
+                if ui.button(format!("Cancel {kind}")).clicked() {
+                    commands.push(Command::CancelTask(kind));
                 }
             }
-            if let Some(e) = &app.main.error {
+            if let Some(e) = app.main.error() {
                 ui.label(RichText::new(e).color(theme::ERROR));
             }
             ui.separator();
-            prediction_chart(app, ui);
+            prediction_chart(app, commands, ui);
             ui.separator();
-            super::labels_panel::labels_ui(app, ui);
-            look_ui(app, ui);
+            super::labels_panel::labels_ui(app, commands, &mut settings, ui);
+            look_ui(&mut settings.look, ui);
             ui.separator();
-            compare_ui(app, ui);
+            compare_ui(app, commands, &mut settings, ui);
             ui.separator();
             model_ui(app, ui);
         });
     });
+    if settings != app.settings {
+        commands.push(Command::SetSettings(Box::new(settings)));
+    }
 }
 
-fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn prediction_chart(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     ui.heading("Prediction");
-    let Some(out) = &app.main.output else {
+    let Some(out) = app.main.output() else {
         ui.label("…");
         return;
     };
@@ -363,28 +385,28 @@ fn prediction_chart(app: &mut LanternApp, ui: &mut egui::Ui) {
     if let Some(p) = hit {
         let i = p.x.round();
         if (p.x - i).abs() <= 0.35 && i >= 0.0 && (i as usize) < top.len() {
-            app.target = Target::Class(top[i as usize].0);
+            commands.push(Command::SetTarget(Target::Class(top[i as usize].0)));
         }
     }
     ui.horizontal_wrapped(|ui| {
         ui.label("Class:");
         if ui.selectable_label(app.target == Target::Top1, format!("top-1 ({})", labels[0])).clicked() {
-            app.target = Target::Top1;
+            commands.push(Command::SetTarget(Target::Top1));
         }
         for (i, &(c, _)) in top.iter().enumerate().skip(1) {
             if ui.selectable_label(app.target == Target::Class(c), &labels[i]).clicked() {
-                app.target = Target::Class(c);
+                commands.push(Command::SetTarget(Target::Class(c)));
             }
         }
     });
     if let Some(t) = super::views::truth_summary(app) {
         ui.label(RichText::new(format!("Ground {t}")).color(theme::TRUTH));
     }
-    class_search(app, ui);
+    class_search(app, commands, ui);
 }
 
 /// Any class by name: type to filter the model's classes (all 1000 of ImageNet's), click to explain.
-fn class_search(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn class_search(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     let Some(info) = &app.model.info else { return };
     ui.horizontal(|ui| {
         let label = ui.label("Find class");
@@ -414,16 +436,22 @@ fn class_search(app: &mut LanternApp, ui: &mut egui::Ui) {
         }
     }
     if let Some(c) = chosen {
-        app.target = Target::Class(c);
+        commands.push(Command::SetTarget(Target::Class(c)));
     }
 }
 
 /// The audit panel: progress, the annotator's name (asked once), verdict buttons with their keys,
 /// the comment, the corrected box and the filters.
-fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn audit_ui(a: &AuditSession, index: usize, commands: &mut Commands, ui: &mut egui::Ui) {
+    let mut edit = a.edit.clone();
+    audit_edit_ui(a, &mut edit, index, commands, ui);
+    if edit != a.edit {
+        commands.push(Command::EditAudit(Box::new(edit)));
+    }
+}
+
+fn audit_edit_ui(a: &AuditSession, edit: &mut AuditEdit, index: usize, commands: &mut Commands, ui: &mut egui::Ui) {
     use crate::audit::VerdictKind;
-    let index = app.gallery.index;
-    let Some(a) = app.audit.as_mut() else { return };
     ui.heading("Audit");
     let p = a.progress;
     ui.add(
@@ -435,9 +463,9 @@ fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.label("Your name (recorded with every verdict):");
         ui.horizontal(|ui| {
             let label = ui.label("Annotator");
-            ui.add(egui::TextEdit::singleline(&mut a.name_entry).desired_width(140.0)).labelled_by(label.id);
-            if ui.button("Start").clicked() && !a.name_entry.trim().is_empty() {
-                app.commands.push(Command::SetAnnotator(a.name_entry.trim().to_string()));
+            ui.add(egui::TextEdit::singleline(&mut edit.name_entry).desired_width(140.0)).labelled_by(label.id);
+            if ui.button("Start").clicked() && !edit.name_entry.trim().is_empty() {
+                commands.push(Command::SetAnnotator(edit.name_entry.trim().to_string()));
             }
         });
         return;
@@ -451,45 +479,44 @@ fn audit_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
             [(VerdictKind::Accept, "Accept (A)"), (VerdictKind::Reject, "Reject (R)"), (VerdictKind::Flag, "Flag (L)")]
         {
             if ui.button(text).clicked() {
-                app.commands.push(Command::Verdict(kind));
+                commands.push(Command::Verdict(kind));
             }
         }
     });
     ui.horizontal(|ui| {
         if ui.button("Next unjudged (N)").clicked() {
-            app.commands.push(Command::NextUnaudited);
+            commands.push(Command::NextUnaudited);
         }
-        ui.toggle_value(&mut a.drawing, "Draw box (B)");
-        if a.correction.is_some() && ui.small_button("clear box").clicked() {
-            a.correction = None;
+        ui.toggle_value(&mut edit.drawing, "Draw box (B)");
+        if edit.correction.is_some() && ui.small_button("clear box").clicked() {
+            edit.correction = None;
         }
     });
-    if let Some(b) = a.correction {
+    if let Some(b) = edit.correction {
         ui.label(format!("Corrected box: {}, {} – {}, {}", b.x0, b.y0, b.x1, b.y1));
     }
     ui.horizontal(|ui| {
         let label = ui.label("Comment");
-        ui.add(egui::TextEdit::singleline(&mut a.comment).desired_width(f32::INFINITY)).labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut edit.comment).desired_width(f32::INFINITY)).labelled_by(label.id);
     });
     if let Some((id, kind, row)) = &a.saved {
         ui.label(RichText::new(format!("Saved: {kind} for {id} (row {row})")).color(theme::TRUTH));
     }
     ui.collapsing("Filters (arrows step through)", |ui| {
-        let mut iou_on = a.filter.iou_below.is_some();
+        let mut iou_on = edit.filter.iou_below.is_some();
         ui.horizontal(|ui| {
             ui.checkbox(&mut iou_on, "IoU below");
-            let mut x = a.filter.iou_below.unwrap_or(0.5);
+            let mut x = edit.filter.iou_below.unwrap_or(0.5);
             ui.add_enabled(iou_on, egui::Slider::new(&mut x, 0.0..=1.0));
-            a.filter.iou_below = iou_on.then_some(x);
+            edit.filter.iou_below = iou_on.then_some(x);
         });
-        ui.checkbox(&mut a.filter.wrong_class, "wrong class");
-        ui.checkbox(&mut a.filter.flagged, "flagged");
-        ui.checkbox(&mut a.filter.unaudited, "not yet judged");
+        ui.checkbox(&mut edit.filter.wrong_class, "wrong class");
+        ui.checkbox(&mut edit.filter.flagged, "flagged");
+        ui.checkbox(&mut edit.filter.unaudited, "not yet judged");
     });
 }
 
-fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
-    let look = &mut app.settings.look;
+fn look_ui(look: &mut Look, ui: &mut egui::Ui) {
     ui.heading("Look");
     egui::ComboBox::from_label("Mode").selected_text(look.mode.label()).show_ui(ui, |ui| {
         for m in ViewMode::ALL {
@@ -515,19 +542,22 @@ fn look_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     }
 }
 
-fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn compare_ui(app: &mut AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
     ui.heading("Compare");
-    ui.checkbox(&mut app.compare, "Show grid");
+    let mut compare = app.compare;
+    if ui.checkbox(&mut compare, "Show grid").changed() {
+        commands.push(Command::ShowCompare(compare));
+    }
     let classes = if app.multilabel() { "present labels" } else { "classes" };
     ui.horizontal(|ui| {
-        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Methods, "methods");
-        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Classes, classes);
-        ui.selectable_value(&mut app.settings.compare_axis, CompareAxis::Layers, "layers");
+        ui.selectable_value(&mut settings.compare_axis, CompareAxis::Methods, "methods");
+        ui.selectable_value(&mut settings.compare_axis, CompareAxis::Classes, classes);
+        ui.selectable_value(&mut settings.compare_axis, CompareAxis::Layers, "layers");
     });
-    if app.settings.compare_axis == CompareAxis::Methods {
+    if settings.compare_axis == CompareAxis::Methods {
         let mut remove = None;
         let missing = unavailable(app);
-        for (i, m) in app.settings.compare_methods.iter_mut().enumerate() {
+        for (i, m) in settings.compare_methods.iter_mut().enumerate() {
             ui.horizontal(|ui| {
                 method_combo(ui, &format!("Cell {}", i + 1), m, &missing);
                 if ui.small_button("x").on_hover_text("remove").clicked() {
@@ -536,16 +566,16 @@ fn compare_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
             });
         }
         if let Some(i) = remove {
-            app.settings.compare_methods.remove(i);
+            settings.compare_methods.remove(i);
         }
-        if app.settings.compare_methods.len() < 9 && ui.button("Add method").clicked() {
-            let next = Method::quick().find(|m| !app.settings.compare_methods.contains(m)).unwrap_or(Method::GradCam);
-            app.settings.compare_methods.push(next);
+        if settings.compare_methods.len() < 9 && ui.button("Add method").clicked() {
+            let next = Method::quick().find(|m| !settings.compare_methods.contains(m)).unwrap_or(Method::GradCam);
+            settings.compare_methods.push(next);
         }
     }
 }
 
-fn model_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
+fn model_ui(app: &AppState, ui: &mut egui::Ui) {
     ui.heading("Model");
     match &app.model.info {
         Some(i) => {
@@ -561,5 +591,5 @@ fn model_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
             ui.label(if app.model.loading { "loading…" } else { "none" });
         }
     }
-    ui.label(format!("Compute: {}", app.compute));
+    ui.label(format!("Compute: {}", app.machine.compute));
 }

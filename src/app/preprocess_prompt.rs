@@ -3,14 +3,17 @@
 //! (ImageNet's statistics, a 0.875 crop of the graph's input size). The answer is remembered per
 //! model file in the settings and applied whenever that file is opened again.
 
-use super::LanternApp;
-use super::model::ModelSource;
+use super::commands::{Command, Commands};
+use crate::imaging::Preprocess;
+use std::path::PathBuf;
 
-/// Draw the question while one is pending.
-pub fn window(app: &mut LanternApp, ctx: &egui::Context) {
-    let Some((path, p)) = app.preprocess_prompt.as_mut() else { return };
+/// Draw the question while one is pending: the model file and the answer being edited.
+pub fn window(prompt: Option<&(PathBuf, Preprocess)>, commands: &mut Commands, ctx: &egui::Context) {
+    let Some((path, asked)) = prompt else { return };
+    let mut p = asked.clone();
+    let p = &mut p;
     let name = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
-    let mut answer = None;
+    let mut answer = false;
     egui::Window::new("How does this model read images?")
         .collapsible(false)
         .resizable(false)
@@ -41,14 +44,14 @@ pub fn window(app: &mut LanternApp, ctx: &egui::Context) {
             });
             ui.horizontal(|ui| {
                 if ui.button("Use these").clicked() {
-                    answer = Some(p.clone());
+                    answer = true;
                 }
             });
         });
-    if let Some(p) = answer {
-        let path = path.clone();
-        app.preprocess_prompt = None;
-        app.settings.preprocess_by_model.insert(path.clone(), p);
-        app.open_model(ModelSource::File(path));
+    if *p != *asked {
+        commands.push(Command::EditPreprocessAnswer(p.clone()));
+    }
+    if answer {
+        commands.push(Command::AnswerPreprocess);
     }
 }

@@ -1,56 +1,34 @@
-//! Named background tasks (save all, and any long job to come: training, evaluation). Each runs on
-//! its own thread with the same [`Control`] the explanation methods use: a cancel flag and a
-//! progress callback. The UI polls them once per frame; a panic in a task is caught and reported,
-//! so the app never waits forever on a task that died.
+//! Background tasks (save all, training, creating an audit, reading a dataset): each runs on its
+//! own thread with the same [`Control`] the explanation methods use, a cancel flag and a progress
+//! callback. The UI polls them once per frame and gets each finished task's typed result; a panic
+//! in a task is caught and reported, so the app never waits forever on a task that died.
 
+use super::lane::JobError;
 use crate::control::{Control, Progress};
-use crate::error::Result;
+use crate::error::{LanternError, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// How a task ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Finished; the message says what was done.
-    Done(String),
-    Cancelled,
-    Failed(String),
-}
-
-/// What a finished task hands back: a message for the user and, for tasks that load something,
-/// the thing loaded (taken by whoever started the task, by its name).
-pub struct Finished {
-    pub message: String,
-    pub payload: Option<Box<dyn std::any::Any + Send>>,
-}
-
-impl From<String> for Finished {
-    fn from(message: String) -> Self {
-        Finished { message, payload: None }
-    }
-}
-
-/// What the UI sees of a task.
-#[derive(Debug, Clone, Default)]
+/// What the UI sees of a task while it runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Status {
     pub done: usize,
     pub total: usize,
-    pub outcome: Option<Outcome>,
 }
 
-type Payload = Arc<Mutex<Option<Box<dyn std::any::Any + Send>>>>;
+type Slot<T> = Arc<Mutex<Option<Result<T, JobError>>>>;
 
-/// A running (or just finished) task.
-pub struct Task {
-    pub name: String,
+/// A running (or just finished) task of kind `K` whose result is a `T`.
+pub struct Task<K, T> {
+    pub kind: K,
     status: Arc<Mutex<Status>>,
     cancel: Arc<AtomicBool>,
-    payload: Payload,
+    result: Slot<T>,
 }
 
-impl Task {
+impl<K, T> Task<K, T> {
     pub fn status(&self) -> Status {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        self.status.lock().map(|s| *s).unwrap_or_default()
     }
 
     pub fn cancel(&self) {
@@ -59,65 +37,63 @@ impl Task {
 }
 
 /// The tasks of the app.
-#[derive(Default)]
-pub struct Tasks {
-    pub running: Vec<Task>,
+pub struct Tasks<K, T> {
+    running: Vec<Task<K, T>>,
 }
 
-impl Tasks {
+impl<K, T> Default for Tasks<K, T> {
+    fn default() -> Self {
+        Self { running: Vec::new() }
+    }
+}
+
+impl<K: Copy + PartialEq + std::fmt::Display, T: Send + 'static> Tasks<K, T> {
     /// Start `work` on a thread named after the task. `repaint` is called on progress and at the end.
-    pub fn spawn<F: Into<Finished>>(
+    pub fn spawn(
         &mut self,
-        name: impl Into<String>,
+        kind: K,
         repaint: impl Fn() + Send + 'static,
-        work: impl FnOnce(&mut Control) -> Result<F> + Send + 'static,
+        work: impl FnOnce(&mut Control) -> Result<T> + Send + 'static,
     ) -> Result<()> {
-        let name = name.into();
         let status = Arc::new(Mutex::new(Status::default()));
         let cancel = Arc::new(AtomicBool::new(false));
-        let payload: Payload = Arc::new(Mutex::new(None));
-        let (s, c, p) = (Arc::clone(&status), Arc::clone(&cancel), Arc::clone(&payload));
+        let result: Slot<T> = Arc::new(Mutex::new(None));
+        let (s, c, r) = (Arc::clone(&status), Arc::clone(&cancel), Arc::clone(&result));
         std::thread::Builder::new()
-            .name(format!("lantern-{name}"))
+            .name(format!("lantern-{kind}"))
             .spawn(move || {
                 let mut on_progress = |p: Progress<'_>| {
                     if let Ok(mut st) = s.lock() {
-                        st.done = p.done;
-                        st.total = p.total;
+                        *st = Status { done: p.done, total: p.total };
                     }
                     repaint();
                 };
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     work(&mut Control::with_progress(&c, &mut on_progress))
                 }));
-                let outcome = match result.map(|r| r.map(Into::into)) {
-                    Ok(Ok(Finished { message, payload })) => {
-                        if let Ok(mut slot) = p.lock() {
-                            *slot = payload;
-                        }
-                        Outcome::Done(message)
-                    }
-                    Ok(Err(crate::error::LanternError::Cancelled)) => Outcome::Cancelled,
-                    Ok(Err(e)) => Outcome::Failed(e.to_string()),
-                    Err(panic) => Outcome::Failed(format!("the task stopped unexpectedly: {}", panic_text(&panic))),
+                let outcome = match outcome {
+                    Ok(done) => done.map_err(JobError::from),
+                    Err(panic) => Err(JobError::Failed(LanternError::Internal(format!(
+                        "the task stopped unexpectedly: {}",
+                        panic_text(panic.as_ref())
+                    )))),
                 };
-                if let Ok(mut st) = s.lock() {
-                    st.outcome = Some(outcome);
+                if let Ok(mut slot) = r.lock() {
+                    *slot = Some(outcome);
                 }
                 repaint();
             })
-            .map_err(|e| crate::error::LanternError::Invalid(format!("could not start {name}: {e}")))?;
-        self.running.push(Task { name, status, cancel, payload });
+            .map_err(|e| LanternError::Internal(format!("could not start {kind}: {e}")))?;
+        self.running.push(Task { kind, status, cancel, result });
         Ok(())
     }
 
-    /// Remove the finished tasks and return them with their outcome and payload.
-    pub fn take_finished(&mut self) -> Vec<(String, Outcome, Option<Box<dyn std::any::Any + Send>>)> {
+    /// Remove the finished tasks and return them with their results.
+    pub fn take_finished(&mut self) -> Vec<(K, Result<T, JobError>)> {
         let mut finished = Vec::new();
-        self.running.retain(|t| match t.status().outcome {
-            Some(o) => {
-                let payload = t.payload.lock().ok().and_then(|mut p| p.take());
-                finished.push((t.name.clone(), o, payload));
+        self.running.retain(|t| match t.result.lock().ok().and_then(|mut r| r.take()) {
+            Some(result) => {
+                finished.push((t.kind, result));
                 false
             }
             None => true,
@@ -125,12 +101,22 @@ impl Tasks {
         finished
     }
 
+    /// Cancel the running tasks of `kind`.
+    pub fn cancel(&self, kind: K) {
+        self.running.iter().filter(|t| t.kind == kind).for_each(Task::cancel);
+    }
+
+    /// The tasks running, with their progress.
+    pub fn running(&self) -> impl Iterator<Item = (K, Status)> + '_ {
+        self.running.iter().map(|t| (t.kind, t.status()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.running.is_empty()
     }
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -143,10 +129,31 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    fn wait(tasks: &mut Tasks) -> Vec<(String, Outcome)> {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Kind {
+        Count,
+        Load,
+        Fail,
+        Boom,
+        Slow,
+    }
+
+    impl std::fmt::Display for Kind {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Out {
+        Counted(String),
+        Loaded(usize),
+    }
+
+    fn wait(tasks: &mut Tasks<Kind, Out>) -> Vec<(Kind, Result<Out, JobError>)> {
         let start = Instant::now();
         loop {
-            let f: Vec<(String, Outcome)> = tasks.take_finished().into_iter().map(|(n, o, _)| (n, o)).collect();
+            let f = tasks.take_finished();
             if !f.is_empty() || start.elapsed() > Duration::from_secs(10) {
                 return f;
             }
@@ -159,39 +166,29 @@ mod tests {
         let mut tasks = Tasks::default();
         tasks
             .spawn(
-                "count",
+                Kind::Count,
                 || {},
                 |c| {
                     c.report(3, 3, None);
-                    Ok("counted".to_string())
+                    Ok(Out::Counted("counted".to_string()))
                 },
             )
             .unwrap();
-        assert_eq!(wait(&mut tasks), vec![("count".into(), Outcome::Done("counted".into()))]);
-        tasks
-            .spawn("load", || {}, |_| Ok(Finished { message: "loaded".into(), payload: Some(Box::new(42usize)) }))
-            .unwrap();
-        let start = Instant::now();
-        let finished = loop {
-            let f = tasks.take_finished();
-            if !f.is_empty() || start.elapsed() > Duration::from_secs(10) {
-                break f;
-            }
-        };
-        assert_eq!(
-            finished[0].2.as_ref().and_then(|p| p.downcast_ref::<usize>()),
-            Some(&42),
-            "the payload reaches the UI"
+        let done = wait(&mut tasks);
+        assert!(matches!(&done[..], [(Kind::Count, Ok(Out::Counted(m)))] if m == "counted"), "{done:?}");
+        tasks.spawn(Kind::Load, || {}, |_| Ok(Out::Loaded(42))).unwrap();
+        assert!(matches!(wait(&mut tasks)[..], [(Kind::Load, Ok(Out::Loaded(42)))]), "the result reaches the UI");
+        tasks.spawn(Kind::Fail, || {}, |_| Err(LanternError::BadArgument("bad".into()))).unwrap();
+        assert!(matches!(&wait(&mut tasks)[0].1, Err(JobError::Failed(e)) if e.to_string() == "bad"));
+        tasks.spawn(Kind::Boom, || {}, |_| -> Result<Out> { panic!("worker exploded") }).unwrap();
+        assert!(
+            matches!(&wait(&mut tasks)[0].1, Err(JobError::Failed(m)) if m.to_string().contains("worker exploded"))
         );
-        tasks.spawn("fail", || {}, |_| Err::<String, _>(crate::error::LanternError::Invalid("bad".into()))).unwrap();
-        assert_eq!(wait(&mut tasks)[0].1, Outcome::Failed("bad".into()));
-        tasks.spawn("boom", || {}, |_| -> Result<String> { panic!("worker exploded") }).unwrap();
-        assert!(matches!(&wait(&mut tasks)[0].1, Outcome::Failed(m) if m.contains("worker exploded")));
         tasks
             .spawn(
-                "slow",
+                Kind::Slow,
                 || {},
-                |c| -> Result<String> {
+                |c| -> Result<Out> {
                     loop {
                         c.check()?;
                         std::thread::sleep(Duration::from_millis(1));
@@ -199,8 +196,8 @@ mod tests {
                 },
             )
             .unwrap();
-        tasks.running[0].cancel();
-        assert_eq!(wait(&mut tasks)[0].1, Outcome::Cancelled);
+        tasks.cancel(Kind::Slow);
+        assert!(matches!(wait(&mut tasks)[0].1, Err(JobError::Cancelled)));
         assert!(tasks.is_empty());
     }
 }

@@ -1,40 +1,22 @@
 //! The Train panel: trains a weight-map generator (seed 000, [`crate::train::generator`]) for the
-//! open model, on the open dataset folder or on procedural images drawn on the fly, as a named
-//! background task. The panel plots the loss terms of every step and the validation metrics of
+//! open model, on the open dataset folder or on procedural images drawn on the fly, as a background
+//! task ([`super::jobs::train`]); the panel only pushes commands, the app starts and stops the
+//! task. The panel plots the loss terms of every step and the validation metrics of
 //! every epoch as they come. Pause stops at the next step and keeps the checkpoint; Resume runs
 //! the same settings again, which continues from it; Cancel stops and deletes it. When the run
 //! ends its generator is installed for the model and the view switches to the Generator method.
 
-use super::LanternApp;
+use super::commands::{Command, Commands};
+use super::jobs::train::{Live, classifier_and_out};
+use super::jobs::{AppTasks, TaskKind, TaskOutput};
+use super::lane::JobError;
 use super::model::ModelSource;
-use super::tasks::{Finished, Outcome};
-use crate::control::Control;
 use crate::datasets::Format;
 use crate::error::{LanternError, Result};
-use crate::explain::Method;
-use crate::train::fit::Event;
-use crate::train::generator::{
-    self, ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective,
-};
-use crate::train::history::EpochRecord;
+use crate::train::generator::{ClassTarget, GeneratorConfig, GeneratorData, GeneratorFiles, LossWeights, Objective};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// The task's name.
-pub const TASK: &str = "train generator";
-
-/// What the training thread has told the panel so far.
-#[derive(Debug, Default, Clone)]
-pub struct Live {
-    /// The loss terms of each step taken, by global step (`loss` first).
-    pub steps: Vec<(usize, Vec<(String, f64)>)>,
-    pub epochs: Vec<EpochRecord>,
-    /// Epoch (from 1), epochs, steps taken, steps in all.
-    pub at: Option<(usize, usize, usize, usize)>,
-    pub eta: Option<Duration>,
-}
 
 /// Where a run stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +56,21 @@ impl TrainingRun {
     pub fn live(&self) -> Live {
         self.live.lock().map(|l| l.clone()).unwrap_or_default()
     }
+
+    /// Delete the run's checkpoints (after a cancel).
+    fn delete_checkpoints(&self) -> Result<()> {
+        match self.files().checkpoints.filter(|d| d.is_dir()) {
+            Some(dir) => std::fs::remove_dir_all(&dir)
+                .map_err(|e| LanternError::Output { path: dir.clone(), reason: format!("could not delete: {e}") }),
+            None => Ok(()),
+        }
+    }
 }
 
-/// The panel's settings and its run.
-pub struct TrainPanel {
+/// What the panel lets the user set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSettings {
+    /// The panel's window is shown.
     pub open: bool,
     /// Train on the open dataset folder (when one is open) rather than on procedural images.
     pub use_dataset: bool,
@@ -91,10 +84,9 @@ pub struct TrainPanel {
     pub learning_rate: f64,
     /// Folder for generators trained for the demo model (file models get theirs beside them).
     pub out_dir: PathBuf,
-    pub run: Option<TrainingRun>,
 }
 
-impl Default for TrainPanel {
+impl Default for TrainSettings {
     fn default() -> Self {
         let out_dir = eframe::storage_dir("lantern").unwrap_or_else(std::env::temp_dir).join("generators");
         Self {
@@ -107,25 +99,14 @@ impl Default for TrainPanel {
             val_count: 200,
             learning_rate: 0.002,
             out_dir,
-            run: None,
         }
     }
 }
 
-/// A file name that does not exist yet: `path`, else `stem-2.ext`, `stem-3.ext`, ...
-fn fresh(path: PathBuf) -> PathBuf {
-    if !path.exists() {
-        return path;
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (stem, ext) = name.split_once('.').unwrap_or((&name, ""));
-    (2..).map(|i| path.with_file_name(format!("{stem}-{i}.{ext}"))).find(|p| !p.exists()).unwrap_or(path)
-}
-
-impl TrainPanel {
-    /// The settings of a new run for `app`'s model and data.
-    fn config(&self, app_dataset: Option<&Path>, classifier: PathBuf) -> GeneratorConfig {
-        let data = match app_dataset.filter(|_| self.use_dataset) {
+impl TrainSettings {
+    /// The settings of a new run for the classifier file, on `dataset` when one is open.
+    fn config(&self, dataset: Option<&Path>, classifier: PathBuf) -> GeneratorConfig {
+        let data = match dataset.filter(|_| self.use_dataset) {
             Some(dir) => {
                 GeneratorData::Folder { dir: dir.to_path_buf(), format: Format::detect(dir), val_count: self.val_count }
             }
@@ -155,164 +136,102 @@ impl TrainPanel {
     }
 }
 
-/// The classifier file a run trains for and where its generator goes: beside a file model (as
-/// `lantern train generator` does, so it is found again), or in the panel's folder for the demo,
-/// whose weights are written there once.
-fn classifier_and_out(panel: &TrainPanel, model: &ModelSource) -> Result<(PathBuf, PathBuf)> {
-    match model {
-        ModelSource::File(p) => Ok((p.clone(), fresh(crate::models::generator::beside(p)))),
-        ModelSource::Demo => {
-            std::fs::create_dir_all(&panel.out_dir).map_err(|e| LanternError::io(&panel.out_dir, e))?;
-            let weights = panel.out_dir.join("lantern_cnn.safetensors");
-            if std::fs::read(&weights).ok().as_deref() != Some(crate::models::demo::WEIGHTS) {
-                crate::files::write_atomic(&weights, |f| std::io::Write::write_all(f, crate::models::demo::WEIGHTS))?;
-            }
-            Ok((weights.clone(), fresh(crate::models::generator::beside(&weights))))
-        }
+/// The panel's settings and its run.
+#[derive(Default)]
+pub struct TrainPanel {
+    pub settings: TrainSettings,
+    pub run: Option<TrainingRun>,
+}
+
+impl TrainPanel {
+    /// Set up a new run for `model` (app id `model_id`) with the panel's settings.
+    pub fn prepare(&mut self, model: ModelSource, model_id: u64, dataset: Option<&Path>) -> Result<()> {
+        let (classifier, out) = classifier_and_out(&self.settings.out_dir, &model)?;
+        let config = self.settings.config(dataset, classifier);
+        self.run = Some(TrainingRun { config, out, model, model_id, live: Arc::default(), state: RunState::Running });
+        Ok(())
     }
-}
 
-/// Start a new run with the panel's settings.
-pub fn start(app: &mut LanternApp) {
-    let Some(model) = app.model.source.clone() else {
-        app.toasts.error("Open a model first.".to_string());
-        return;
-    };
-    let (classifier, out) = match classifier_and_out(&app.train, &model) {
-        Ok(x) => x,
-        Err(e) => return app.toasts.error(e.to_string()),
-    };
-    let config = app.train.config(app.dataset_dir.as_deref(), classifier);
-    app.train.run = Some(TrainingRun {
-        config,
-        out,
-        model,
-        model_id: app.model.id,
-        live: Arc::default(),
-        state: RunState::Running,
-    });
-    spawn(app);
-}
-
-/// Run (or continue) the panel's run as the task.
-fn spawn(app: &mut LanternApp) {
-    let Some(run) = app.train.run.as_mut() else { return };
-    run.state = RunState::Running;
-    let (config, files, out, live) = (run.config.clone(), run.files(), run.out.clone(), Arc::clone(&run.live));
-    let repaint = app.repaint_handle();
-    let spawned = app.tasks.spawn(TASK, repaint, move |control| train(&config, &files, &out, &live, control));
-    if let Err(e) = spawned {
-        app.toasts.error(e.to_string());
-        if let Some(run) = app.train.run.as_mut() {
+    /// Run (or continue) the prepared run as a task.
+    pub fn spawn(&mut self, tasks: &mut AppTasks, repaint: impl Fn() + Send + 'static) -> Result<()> {
+        let Some(run) = self.run.as_mut() else { return Ok(()) };
+        run.state = RunState::Running;
+        let (config, files, out, live) = (run.config.clone(), run.files(), run.out.clone(), Arc::clone(&run.live));
+        let spawned = tasks.spawn(TaskKind::TrainGenerator, repaint, move |control| {
+            super::jobs::train::train(&config, &files, &out, &live, control).map(TaskOutput::Trained)
+        });
+        if let Err(e) = &spawned {
             run.state = RunState::Failed(e.to_string());
         }
+        spawned
     }
-}
 
-/// The task: train, feeding `live`, and write the generator to `out`.
-fn train(
-    config: &GeneratorConfig,
-    files: &GeneratorFiles,
-    out: &Path,
-    live: &Mutex<Live>,
-    control: &mut Control,
-) -> Result<Finished> {
-    let device = crate::device::choose(crate::device::DeviceChoice::Auto)?;
-    let update = |f: &mut dyn FnMut(&mut Live)| {
-        if let Ok(mut l) = live.lock() {
-            f(&mut l);
+    /// Stop the run at its next step, keeping its checkpoint.
+    pub fn pause(&mut self, tasks: &AppTasks) {
+        if let Some(r) = self.run.as_mut() {
+            r.state = RunState::Pausing;
         }
-    };
-    let mut progress = Control::new(control.cancel_flag());
-    let mut total = 0;
-    let trained = generator::train(config, files, &device.device, &mut progress, &mut |event| match event {
-        Event::Resumed { at } => update(&mut |l| l.at = Some((at.epoch + 1, at.epochs, at.global(), at.total()))),
-        Event::Step { at, terms, eta, .. } => {
-            total = at.total();
-            control.report(at.global() + 1, at.total(), None);
-            update(&mut |l| {
-                l.steps.push((at.global(), terms.to_vec()));
-                l.at = Some((at.epoch + 1, at.epochs, at.global() + 1, at.total()));
-                l.eta = eta;
-            });
+        tasks.cancel(TaskKind::TrainGenerator);
+    }
+
+    /// Stop the run and delete its checkpoint: now when it is paused, else once it has stopped.
+    pub fn cancel(&mut self, tasks: &AppTasks) -> Result<()> {
+        let Some(run) = self.run.as_mut() else { return Ok(()) };
+        if run.state == RunState::Paused {
+            let deleted = run.delete_checkpoints();
+            self.run = None;
+            return deleted;
         }
-        Event::Epoch { record, eta, .. } => update(&mut |l| {
-            l.epochs.push(record.clone());
-            l.eta = eta;
-        }),
-    })?;
-    trained.save(out)?;
-    let best = trained
-        .fitted
-        .best
-        .as_ref()
-        .map(|b| format!(", best epoch {} ({} {:.1})", b.epoch, trained.monitor, b.score))
-        .unwrap_or_default();
-    let message = format!("Trained a generator in {} steps{best}: {}", total, out.display());
-    Ok(Finished { message, payload: Some(Box::new(GeneratorFile(out.to_path_buf()))) })
-}
+        run.state = RunState::Cancelling;
+        tasks.cancel(TaskKind::TrainGenerator);
+        Ok(())
+    }
 
-/// The payload of a finished run: the generator file written.
-pub struct GeneratorFile(pub PathBuf);
-
-/// The task ended: install its generator, or settle a pause or a cancel.
-pub fn finished(app: &mut LanternApp, outcome: &Outcome, payload: Option<Box<dyn std::any::Any + Send>>) {
-    let Some(run) = app.train.run.as_mut() else { return };
-    match outcome {
-        Outcome::Done(_) => {
-            if let Some(Ok(file)) = payload.map(|p| p.downcast::<GeneratorFile>()) {
-                run.state = RunState::Done(file.0.clone());
-                if run.model_id == app.model.id {
-                    app.worker.load_generator(run.model_id, run.model.clone(), file.0);
-                }
+    /// The training task ended: the generator to install (model id, model, file) when it
+    /// finished, else settle a pause or a cancel.
+    pub fn finished(&mut self, result: &Result<TaskOutput, JobError>) -> Result<Option<(u64, ModelSource, PathBuf)>> {
+        let Some(run) = self.run.as_mut() else { return Ok(None) };
+        match result {
+            Ok(TaskOutput::Trained(t)) => {
+                run.state = RunState::Done(t.file.clone());
+                return Ok(Some((run.model_id, run.model.clone(), t.file.clone())));
             }
-        }
-        Outcome::Cancelled if run.state == RunState::Cancelling => {
-            let checkpoints = run.files().checkpoints;
-            app.train.run = None;
-            if let Some(dir) = checkpoints.filter(|d| d.is_dir()) {
-                if let Err(e) = std::fs::remove_dir_all(&dir) {
-                    app.toasts.error(format!("could not delete {}: {e}", dir.display()));
-                }
+            Ok(_) => {}
+            Err(JobError::Cancelled) if run.state == RunState::Cancelling => {
+                let deleted = run.delete_checkpoints();
+                self.run = None;
+                deleted?;
             }
+            Err(JobError::Cancelled) => run.state = RunState::Paused,
+            Err(JobError::Failed(e)) => run.state = RunState::Failed(e.to_string()),
         }
-        Outcome::Cancelled => run.state = RunState::Paused,
-        Outcome::Failed(e) => run.state = RunState::Failed(e.clone()),
+        Ok(None)
     }
 }
 
-/// The model's generator was installed (after a run, or refused): switch the view to it.
-pub fn generator_installed(app: &mut LanternApp, result: std::result::Result<String, String>) {
-    match result {
-        Ok(name) => {
-            if let Some(info) = app.model.info.as_mut() {
-                info.generator = Ok(name.clone());
-            }
-            app.settings.method = Method::Generator;
-            app.toasts.note(format!("Now explaining with the new generator {name}"));
-        }
-        Err(e) => app.toasts.error(format!("the trained generator: {e}")),
+/// The panel, as a window: `model` is the open model's name, `dataset` the open dataset folder.
+pub fn window(
+    panel: &TrainPanel,
+    model: Option<&str>,
+    dataset: Option<&Path>,
+    commands: &mut Commands,
+    ctx: &egui::Context,
+) {
+    let mut settings = panel.settings.clone();
+    let mut open = settings.open;
+    egui::Window::new("Train generator")
+        .open(&mut open)
+        .default_size([460.0, 560.0])
+        .show(ctx, |ui| panel_ui(panel, &mut settings, model, dataset, commands, ui));
+    settings.open = open;
+    if settings != panel.settings {
+        commands.push(Command::SetTrainSettings(Box::new(settings)));
     }
 }
 
-fn cancel_task(app: &LanternApp) {
-    if let Some(t) = app.tasks.running.iter().find(|t| t.name == TASK) {
-        t.cancel();
-    }
-}
-
-/// The panel, as a window.
-pub fn window(app: &mut LanternApp, ctx: &egui::Context) {
-    let mut open = app.train.open;
-    egui::Window::new("Train generator").open(&mut open).default_size([460.0, 560.0]).show(ctx, |ui| panel(app, ui));
-    app.train.open = open;
-}
-
-fn settings_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
-    let model = app.model.info.as_ref().map_or_else(|| "none".to_string(), |i| i.name.clone());
-    ui.label(format!("For the open model: {model}"));
-    let t = &mut app.train;
-    match &app.dataset_dir {
+fn settings_ui(t: &mut TrainSettings, model: Option<&str>, dataset: Option<&Path>, ui: &mut egui::Ui) {
+    ui.label(format!("For the open model: {}", model.unwrap_or("none")));
+    match dataset {
         Some(dir) => {
             ui.radio_value(
                 &mut t.use_dataset,
@@ -332,7 +251,7 @@ fn settings_ui(app: &mut LanternApp, ui: &mut egui::Ui) {
     });
     ui.add(egui::Slider::new(&mut t.epochs, 1..=50).text("Epochs"));
     ui.add(egui::Slider::new(&mut t.batch, 2..=64).text("Batch"));
-    if app.dataset_dir.is_none() || !t.use_dataset {
+    if dataset.is_none() || !t.use_dataset {
         ui.add(egui::Slider::new(&mut t.count, 8..=10_000).logarithmic(true).text("Images per epoch"));
     }
     ui.add(egui::Slider::new(&mut t.val_count, 2..=2_000).logarithmic(true).text("Validation images"));
@@ -363,44 +282,35 @@ fn curves_ui(ui: &mut egui::Ui, live: &Live) {
     );
 }
 
-fn panel(app: &mut LanternApp, ui: &mut egui::Ui) {
-    let state = app.train.run.as_ref().map(|r| r.state.clone());
+fn panel_ui(
+    panel: &TrainPanel,
+    settings: &mut TrainSettings,
+    model: Option<&str>,
+    dataset: Option<&Path>,
+    commands: &mut Commands,
+    ui: &mut egui::Ui,
+) {
+    let state = panel.run.as_ref().map(|r| r.state.clone());
     let busy = matches!(state, Some(RunState::Running | RunState::Pausing | RunState::Cancelling));
-    ui.add_enabled_ui(!busy && state != Some(RunState::Paused), |ui| settings_ui(app, ui));
+    ui.add_enabled_ui(!busy && state != Some(RunState::Paused), |ui| settings_ui(settings, model, dataset, ui));
     ui.separator();
     ui.horizontal(|ui| {
         if !busy && state != Some(RunState::Paused) && ui.button("Start training").clicked() {
-            start(app);
+            commands.push(Command::StartTraining);
         }
         if state == Some(RunState::Running) && ui.button("Pause").clicked() {
-            if let Some(r) = app.train.run.as_mut() {
-                r.state = RunState::Pausing;
-            }
-            cancel_task(app);
+            commands.push(Command::PauseTraining);
         }
         if state == Some(RunState::Paused) && ui.button("Resume").clicked() {
-            spawn(app);
+            commands.push(Command::ResumeTraining);
         }
         if matches!(state, Some(RunState::Running | RunState::Pausing | RunState::Paused))
             && ui.button("Cancel").clicked()
         {
-            match state {
-                Some(RunState::Paused) => {
-                    if let Some(r) = app.train.run.as_mut() {
-                        r.state = RunState::Cancelling;
-                    }
-                    finished(app, &Outcome::Cancelled, None);
-                }
-                _ => {
-                    if let Some(r) = app.train.run.as_mut() {
-                        r.state = RunState::Cancelling;
-                    }
-                    cancel_task(app);
-                }
-            }
+            commands.push(Command::CancelTraining);
         }
     });
-    let Some(run) = app.train.run.as_ref() else { return };
+    let Some(run) = panel.run.as_ref() else { return };
     let live = run.live();
     let status = match &run.state {
         RunState::Running => "training".to_string(),
@@ -423,18 +333,4 @@ fn panel(app: &mut LanternApp, ui: &mut egui::Ui) {
         ui.label(format!("epoch {}: {}", r.epoch, numbers.join(", ")));
     }
     curves_ui(ui, &live);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fresh_names_never_overwrite() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("m.generator.safetensors");
-        assert_eq!(fresh(a.clone()), a);
-        std::fs::write(&a, b"x").unwrap();
-        assert_eq!(fresh(a.clone()), dir.path().join("m-2.generator.safetensors"));
-    }
 }

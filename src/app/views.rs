@@ -1,12 +1,16 @@
 //! The central area: one large view, or the compare grid of views that share zoom, pan and look.
 
+use super::audit_mode::AuditEdit;
 use super::canvas::{self, ViewTransform};
+use super::commands::{Command, Commands};
+pub use super::gallery::Fallbacks;
 use super::gallery::{Decoded, GalleryImage};
 use super::overlay::ViewContent;
 use super::settings::{CompareAxis, Look};
+use super::state::AppState;
 use super::theme::{self, view_id};
+use super::view_state::ViewState;
 use super::worker::Slot;
-use super::{LanternApp, ViewState};
 use crate::imaging::Geometry;
 use crate::map::boxes::boxes_at;
 use crate::map::{PixelBox, WeightMap};
@@ -22,15 +26,6 @@ fn view_id(slot: Slot) -> u64 {
         Slot::Label(i) => view_id::LABELS + i as u64,
     }
 }
-
-/// The map a view shows: the finished one, or the partial one of a method still running.
-fn shown_map(v: &ViewState) -> Option<&std::sync::Arc<crate::map::WeightMap>> {
-    v.partial.as_ref().or(v.output.as_ref().map(|o| &o.map))
-}
-
-/// CPU-composited views for frames not drawn by wgpu: per view id, the key of what it shows and
-/// its texture.
-pub type Fallbacks = std::collections::HashMap<u64, (u64, egui::TextureHandle)>;
 
 /// A map drawn over a picture.
 pub struct Overlay<'a> {
@@ -119,11 +114,11 @@ pub fn composite(
 
 /// A view's map as an [`Overlay`] (none until its first map arrives).
 pub fn overlay_of(view: &ViewState) -> Option<Overlay<'_>> {
-    shown_map(view).zip(view.output.as_ref()).map(|(map, o)| Overlay {
+    view.shown_map().zip(view.output()).map(|(map, o)| Overlay {
         map,
-        key: view.map_key,
+        key: view.map_key(),
         geometry: o.geometry,
-        boxes: view.partial.is_none().then_some(o.boxes.as_slice()),
+        boxes: view.partial().is_none().then_some(o.boxes.as_slice()),
     })
 }
 
@@ -217,7 +212,7 @@ fn correction_ui(
     response: &egui::Response,
     transform: &ViewTransform,
     size: egui::Vec2,
-    a: &mut super::audit_mode::AuditSession,
+    a: &mut AuditEdit,
 ) {
     let pixel = |p: egui::Pos2| transform.pixel_at(rect, size, p);
     if a.drawing {
@@ -253,10 +248,10 @@ fn correction_ui(
 
 /// How the explanation of the current image compares with its ground truth: the IoU of the best
 /// predicted box at the threshold, and whether the explained class is the true one.
-pub fn truth_summary(app: &LanternApp) -> Option<String> {
+pub fn truth_summary(app: &AppState) -> Option<String> {
     let image = app.gallery.current()?;
     let truth = image.truth.as_ref()?;
-    let out = app.main.output.as_ref()?;
+    let out = app.main.output()?;
     let info = app.model.info.as_ref()?;
     let predicted = out.boxes_in_original(app.settings.look.threshold);
     let iou = (!truth.boxes.is_empty()).then(|| crate::metrics::wsol::best_iou(&predicted, &truth.boxes));
@@ -287,11 +282,11 @@ fn caption(ui: &egui::Ui, rect: Rect, text: &str, size: f32) {
     painter.galley(pos, galley, Color32::WHITE);
 }
 
-fn describe(app: &LanternApp, view: &ViewState) -> String {
+fn describe(app: &AppState, view: &ViewState) -> String {
     let label = |c: usize| {
         app.model.info.as_ref().and_then(|i| i.labels.get(c).cloned()).unwrap_or_else(|| format!("class {c}"))
     };
-    match (&view.output, &view.progress, &view.requested) {
+    match (view.output(), view.progress(), view.requested()) {
         (_, Some((done, total)), Some(r)) => format!("{} … {done}/{total}", r.method.title()),
         (Some(o), _, _) => {
             let layer = if o.layer.is_empty() { String::new() } else { format!(" @ {}", o.layer) };
@@ -305,9 +300,9 @@ fn describe(app: &LanternApp, view: &ViewState) -> String {
 }
 
 /// The single large view with the hover readout.
-pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn main_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     let rect = ui.available_rect_before_wrap();
-    let gpu = app.gpu;
+    let gpu = app.machine.gpu;
     let text = describe(app, &app.main);
     let Some(image) = app.gallery.images.get_mut(app.gallery.index) else {
         ui.centered_and_justified(|ui| ui.label("Open an image (File > Open images) or drop one here."));
@@ -320,13 +315,15 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         });
         return;
     }
-    let drawing = app.audit.as_ref().is_some_and(|a| a.drawing);
-    let Some(response) =
-        draw(ui, rect, Slot::Main, image, &app.main, &mut app.settings.look, &mut app.transform, gpu, !drawing)
+    let drawing = app.audit.as_ref().is_some_and(|a| a.edit.drawing);
+    // The wipe divider is dragged on a copy of the look; a change reaches the app as a command.
+    let mut look = app.settings.look;
+    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, &mut look, &mut app.transform, gpu, !drawing)
     else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
     };
+    set_look(app, commands, look);
     let size =
         app.gallery.current().and_then(|i| i.decoded()).map(|d| vec2(d.rgb.width() as f32, d.rgb.height() as f32));
     app.readout = match (response.hover_pos(), size) {
@@ -335,8 +332,13 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         }
         _ => None,
     };
-    if let (Some(a), Some(size)) = (app.audit.as_mut(), size) {
-        correction_ui(ui, rect, &response, &app.transform, size, a);
+    if let (Some(a), Some(size)) = (app.audit.as_ref(), size) {
+        // The box is drawn on a copy; the change reaches the audit as a command.
+        let mut edit = a.edit.clone();
+        correction_ui(ui, rect, &response, &app.transform, size, &mut edit);
+        if edit != a.edit {
+            commands.push(Command::EditAudit(Box::new(edit)));
+        }
     }
     let big = if app.presentation { theme::PRESENTATION_CAPTION_SIZE } else { theme::CAPTION_SIZE };
     let text = match truth_summary(app) {
@@ -344,7 +346,7 @@ pub fn main_view(app: &mut LanternApp, ui: &mut egui::Ui) {
         None => text,
     };
     caption(ui, rect, &text, big);
-    if let Some(o) = app.main.output.as_ref().filter(|_| !app.settings.look.hidden) {
+    if let Some(o) = app.main.output().filter(|_| !app.settings.look.hidden) {
         colour_bar(ui, rect, app.settings.look.colormap, o.map.min_max(), big);
     }
     if app.presentation {
@@ -402,7 +404,7 @@ fn colour_bar(
 
 /// The map value under image pixel `(x, y)`, if the map covers it.
 fn map_value_at(view: &ViewState, x: u32, y: u32) -> Option<f32> {
-    let o = view.output.as_ref()?;
+    let o = view.output()?;
     let (cx, cy, cw, ch) = o.geometry.crop_in_original();
     let (u, v) = ((f64::from(x) + 0.5 - cx) / cw, (f64::from(y) + 0.5 - cy) / ch);
     if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
@@ -411,8 +413,15 @@ fn map_value_at(view: &ViewState, x: u32, y: u32) -> Option<f32> {
     o.map.get((u * o.map.width as f64) as usize, (v * o.map.height as f64) as usize)
 }
 
+/// Ask for `look` when a view changed it.
+pub fn set_look(app: &mut AppState, commands: &mut Commands, look: super::settings::Look) {
+    if look != app.settings.look {
+        commands.push(Command::SetLook(look));
+    }
+}
+
 /// A grid of views varying method, class or layer, sharing zoom, pan and look.
-pub fn compare_grid(app: &mut LanternApp, ui: &mut egui::Ui) {
+pub fn compare_grid(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     let n = app.cells.len();
     if n == 0 {
         ui.centered_and_justified(|ui| ui.label("Nothing to compare yet."));
@@ -422,7 +431,7 @@ pub fn compare_grid(app: &mut LanternApp, ui: &mut egui::Ui) {
     let cols = (n as f32).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
     let cell = vec2(area.width() / cols as f32, area.height() / rows as f32);
-    let gpu = app.gpu;
+    let gpu = app.machine.gpu;
     let texts: Vec<String> = app.cells.iter().map(|v| describe(app, v)).collect();
     let axis = app.settings.compare_axis;
     for (i, text) in texts.iter().enumerate() {
@@ -430,7 +439,10 @@ pub fn compare_grid(app: &mut LanternApp, ui: &mut egui::Ui) {
         let rect = Rect::from_min_size(area.min + vec2(c as f32 * cell.x, r as f32 * cell.y), cell).shrink(2.0);
         let Some(image) = app.gallery.images.get_mut(app.gallery.index) else { return };
         let view = &app.cells[i];
-        if draw(ui, rect, Slot::Cell(i), image, view, &mut app.settings.look, &mut app.transform, gpu, true).is_some() {
+        let mut look = app.settings.look;
+        let drawn = draw(ui, rect, Slot::Cell(i), image, view, &mut look, &mut app.transform, gpu, true);
+        set_look(app, commands, look);
+        if drawn.is_some() {
             let prefix = match axis {
                 CompareAxis::Methods => "",
                 CompareAxis::Classes => "class: ",

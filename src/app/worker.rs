@@ -1,22 +1,23 @@
 //! The compute worker: one named background thread that owns the models, decoded images and
-//! per-image explanation sessions (so activations are cached per image, model and layer). The UI
-//! sends jobs and polls events; it never waits. For each view slot only the newest explain
-//! request is kept, and a newer request cancels the one running for its slot.
+//! per-image explanation sessions (its [`Cache`]), and runs [`Job`]s. The worker knows no job
+//! kind: each lives in its own file under [`super::jobs`]. The UI submits jobs and polls events;
+//! it never waits.
+//!
+//! Loads run first, in order. Other jobs run in a [`LaneKey`]: for each lane only the newest job
+//! is kept, and a newer job cancels the one running in its lane.
 
 use super::images::ImageSource;
-use super::model::{ModelInfo, ModelSource};
-use super::pair_jobs::{self, SimilarJob, SimilarKind, SimilarityInfo, SimilarityModels, SimilaritySource};
-use crate::explain::{Control, Method, Params, Progress, Session, Target, Timing};
-use crate::imaging::{self, Geometry};
-use crate::map::boxes::{boxes_at, threshold_boxes};
-use crate::map::{PixelBox, WeightMap};
+use super::lane::{JobError, Token};
+use super::pair_jobs::{PairMapsCache, SimilarityModels};
+use crate::control::{Control, Progress};
+use crate::error::{LanternError, Result};
+use crate::explain::Session;
+use crate::map::WeightMap;
 use crate::models::Network;
 use crate::models::generator::Generator;
-use crate::models::scores::ranked;
 use burn::tensor::Device;
 use image::RgbImage;
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
@@ -31,190 +32,47 @@ pub enum Slot {
     Label(usize),
 }
 
-/// The layer tree the picker shows for an ONNX graph (see [`ModelInfo::layer_tree`]).
-fn layer_tree(net: &crate::models::Network) -> Vec<(String, Vec<(String, String)>)> {
-    let Some(graph) = net.graph() else { return Vec::new() };
-    let mut tree: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    for (info, layer) in net.layers.iter().zip(&graph.layers) {
-        let top = layer.scope.as_deref().and_then(|s| s.split('.').next()).unwrap_or("(model)").to_string();
-        let layout = graph.layout(layer.value).map(|l| l.describe()).unwrap_or_default();
-        let row = (info.name.clone(), format!("{:?} {layout}", layer.dims));
-        match tree.last_mut() {
-            Some((group, rows)) if *group == top => rows.push(row),
-            _ => tree.push((top, vec![row])),
+/// A lane of the worker: the newest job of a lane replaces the pending one and cancels the
+/// running one. Explanations of the views run before the similarity jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LaneKey {
+    View(Slot),
+    Pair,
+    Neighbours,
+}
+
+impl LaneKey {
+    /// The queue the lane's jobs wait in (lower runs first; loads are 0).
+    fn queue(self) -> usize {
+        match self {
+            LaneKey::View(_) => 1,
+            LaneKey::Pair | LaneKey::Neighbours => 2,
         }
     }
-    tree
 }
 
-/// One explanation to compute.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExplainRequest {
-    pub slot: Slot,
-    pub token: u64,
-    pub image: u64,
-    pub model: u64,
-    pub method: Method,
-    pub target: Target,
-    pub layer: Option<String>,
-    pub params: Params,
+/// What the worker keeps between jobs.
+pub struct Cache {
+    pub device: Device,
+    pub models: HashMap<u64, Arc<Network>>,
+    /// The weight-map generator of each model that has one.
+    pub generators: HashMap<u64, Arc<Generator>>,
+    /// Decoded gallery images by id.
+    pub images: HashMap<u64, Arc<RgbImage>>,
+    /// Most recently used last; `(image, model)` and its session.
+    pub sessions: VecDeque<((u64, u64), Session)>,
+    /// Loaded similarity models by id.
+    pub similarity: HashMap<u64, Arc<SimilarityModels>>,
+    /// Gallery embeddings by similarity-model id and image source.
+    pub embeddings: HashMap<u64, HashMap<ImageSource, Vec<f32>>>,
+    /// The last pair's similarity maps.
+    pub pair_maps: PairMapsCache,
 }
 
-/// The result of an explain request.
-#[derive(Debug, Clone)]
-pub struct ExplainOutput {
-    pub map: Arc<WeightMap>,
-    /// Boxes of every region above threshold `i / 100`, for `i` in `0..100`.
-    pub boxes: Arc<Vec<Vec<PixelBox>>>,
-    /// The ten most probable classes: `(class, probability)`.
-    pub top: Vec<(usize, f32)>,
-    pub class: usize,
-    pub method: Method,
-    pub layer: String,
-    pub milliseconds: f64,
-    /// The forward pass and the method's own time.
-    pub timing: Timing,
-    /// The model's whole output for the image (for exported records).
-    pub logits: Arc<Vec<f32>>,
-    pub geometry: Geometry,
-    /// For an approximate method, what it skipped.
-    pub approximation: Option<String>,
-}
-
-impl ExplainOutput {
-    /// The predicted boxes at `threshold`, in map pixels.
-    pub fn boxes_at(&self, threshold: f32) -> &[PixelBox] {
-        boxes_at(&self.boxes, threshold)
-    }
-
-    /// The predicted boxes at `threshold`, in original-image pixels.
-    pub fn boxes_in_original(&self, threshold: f32) -> Vec<PixelBox> {
-        self.boxes_at(threshold)
-            .iter()
-            .map(|b| self.geometry.map_box_in_original(b, (self.map.width, self.map.height)))
-            .collect()
-    }
-}
-
-/// What the worker reports.
-#[derive(Debug)]
-pub enum Event {
-    ModelLoaded {
-        id: u64,
-        result: Result<ModelInfo, String>,
-    },
-    ImageLoaded {
-        id: u64,
-        result: Result<Arc<RgbImage>, String>,
-    },
-    Thumbnail {
-        id: u64,
-        result: Result<RgbImage, String>,
-    },
-    /// A dataset image's ground-truth mask.
-    MaskLoaded {
-        id: u64,
-        result: Result<Arc<image::GrayImage>, String>,
-    },
-    /// A generator file was installed for model `id`: its name, or why it does not fit.
-    GeneratorLoaded {
-        id: u64,
-        result: Result<String, String>,
-    },
-    Progress {
-        slot: Slot,
-        token: u64,
-        done: usize,
-        total: usize,
-        partial: Option<Arc<WeightMap>>,
-    },
-    Explained {
-        slot: Slot,
-        token: u64,
-        result: Result<ExplainOutput, String>,
-    },
-    /// Similarity models were loaded for id `id` (see [`pair_jobs`]).
-    SimilarityLoaded {
-        id: u64,
-        result: Result<SimilarityInfo, String>,
-    },
-    SimilarProgress {
-        kind: SimilarKind,
-        token: u64,
-        done: usize,
-        total: usize,
-    },
-    PairExplained {
-        token: u64,
-        result: Result<pair_jobs::PairOutput, String>,
-    },
-    NeighboursFound {
-        token: u64,
-        result: Result<pair_jobs::Neighbours, String>,
-    },
-}
-
-enum LoadJob {
-    /// A model, read with `preprocess` instead of its own when given (what the user chose for an
-    /// ONNX model that does not say).
-    Model {
-        id: u64,
-        source: ModelSource,
-        preprocess: Option<imaging::Preprocess>,
-    },
-    Image {
-        id: u64,
-        source: ImageSource,
-        thumbnail: bool,
-    },
-    Mask {
-        id: u64,
-        source: crate::datasets::MaskSource,
-    },
-    Generator {
-        id: u64,
-        model: ModelSource,
-        path: PathBuf,
-    },
-    /// Similarity models, with the app's open model (for an embedding read from it).
-    Similarity {
-        id: u64,
-        source: SimilaritySource,
-    },
-}
-
-#[derive(Default)]
-struct Queue {
-    loads: VecDeque<LoadJob>,
-    explains: VecDeque<ExplainRequest>,
-    running: Option<(Slot, Arc<AtomicBool>)>,
-    /// Similarity jobs (the newest of each kind), after the explanations.
-    similar: VecDeque<SimilarJob>,
-    running_similar: Option<(SimilarKind, Arc<AtomicBool>)>,
-    shutdown: bool,
-}
-
-struct Shared {
-    queue: Mutex<Queue>,
-    wake: Condvar,
-}
-
-/// Handle to the worker thread.
-pub struct Worker {
-    shared: Arc<Shared>,
-    events: Receiver<Event>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Start the worker; `repaint` is called whenever an event is sent.
-    pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
-        let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
-        let (tx, events) = channel();
-        let state = State {
+impl Cache {
+    fn new(device: Device) -> Self {
+        Self {
             device,
-            tx,
-            repaint: Box::new(repaint),
             models: HashMap::new(),
             generators: HashMap::new(),
             images: HashMap::new(),
@@ -222,520 +80,236 @@ impl Worker {
             similarity: HashMap::new(),
             embeddings: HashMap::new(),
             pair_maps: None,
-        };
-        let thread_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("lantern-worker".into())
-            .spawn(move || run(thread_shared, state))
-            .expect("the worker thread starts");
-        Self { shared, events, thread: Some(thread) }
-    }
-
-    fn push(&self, f: impl FnOnce(&mut Queue)) {
-        let mut q = self.shared.queue.lock().expect("worker queue lock");
-        f(&mut q);
-        self.shared.wake.notify_one();
-    }
-
-    pub fn load_model(&self, id: u64, source: ModelSource, preprocess: Option<imaging::Preprocess>) {
-        self.push(|q| q.loads.push_back(LoadJob::Model { id, source, preprocess }));
-    }
-
-    pub fn load_image(&self, id: u64, source: ImageSource) {
-        self.push(|q| q.loads.push_back(LoadJob::Image { id, source, thumbnail: false }));
-    }
-
-    pub fn load_mask(&self, id: u64, source: crate::datasets::MaskSource) {
-        self.push(|q| q.loads.push_back(LoadJob::Mask { id, source }));
-    }
-
-    /// Use the generator file at `path` for model `id` (checked against the model's weights).
-    pub fn load_generator(&self, id: u64, model: ModelSource, path: PathBuf) {
-        self.push(|q| q.loads.push_back(LoadJob::Generator { id, model, path }));
-    }
-
-    pub fn load_thumbnail(&self, id: u64, source: ImageSource) {
-        self.push(|q| q.loads.push_back(LoadJob::Image { id, source, thumbnail: true }));
-    }
-
-    /// Queue an explanation; an older pending request for the same slot is dropped, and one
-    /// running for it is cancelled.
-    pub fn explain(&self, request: ExplainRequest) {
-        self.push(|q| {
-            q.explains.retain(|r| r.slot != request.slot);
-            if let Some((slot, cancel)) = &q.running
-                && *slot == request.slot
-            {
-                cancel.store(true, Ordering::Relaxed);
-            }
-            q.explains.push_back(request);
-        });
-    }
-
-    /// Cancel whatever runs for `slot` and drop its pending request.
-    pub fn cancel(&self, slot: Slot) {
-        self.push(|q| {
-            q.explains.retain(|r| r.slot != slot);
-            if let Some((s, cancel)) = &q.running
-                && *s == slot
-            {
-                cancel.store(true, Ordering::Relaxed);
-            }
-        });
-    }
-
-    /// Load the similarity models of `source` as id `id`.
-    pub fn load_similarity(&self, id: u64, source: SimilaritySource) {
-        self.push(|q| q.loads.push_back(LoadJob::Similarity { id, source }));
-    }
-
-    /// Queue a similarity job; an older pending job of its kind is dropped, and one running is
-    /// cancelled.
-    pub fn similar(&self, job: SimilarJob) {
-        self.push(|q| {
-            let kind = job.kind();
-            q.similar.retain(|j| j.kind() != kind);
-            if let Some((k, cancel)) = &q.running_similar
-                && *k == kind
-            {
-                cancel.store(true, Ordering::Relaxed);
-            }
-            q.similar.push_back(job);
-        });
-    }
-
-    /// Cancel the similarity job of `kind` that runs and drop its pending one.
-    pub fn cancel_similar(&self, kind: SimilarKind) {
-        self.push(|q| {
-            q.similar.retain(|j| j.kind() != kind);
-            if let Some((k, cancel)) = &q.running_similar
-                && *k == kind
-            {
-                cancel.store(true, Ordering::Relaxed);
-            }
-        });
-    }
-
-    /// Every event that arrived since the last call.
-    pub fn poll(&self) -> Vec<Event> {
-        self.events.try_iter().collect()
-    }
-
-    /// Block until an event arrives or `timeout` passes (tests use this; the UI never does).
-    pub fn wait(&self, timeout: Duration) -> Option<Event> {
-        self.events.recv_timeout(timeout).ok()
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.push(|q| {
-            q.shutdown = true;
-            if let Some((_, cancel)) = &q.running {
-                cancel.store(true, Ordering::Relaxed);
-            }
-            if let Some((_, cancel)) = &q.running_similar {
-                cancel.store(true, Ordering::Relaxed);
-            }
-        });
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-struct State {
-    device: Device,
-    tx: Sender<Event>,
-    repaint: Box<dyn Fn() + Send>,
-    models: HashMap<u64, Arc<Network>>,
-    /// The weight-map generator of each model that has one.
-    generators: HashMap<u64, Arc<Generator>>,
-    images: HashMap<u64, Arc<RgbImage>>,
-    /// Most recently used last; `(image, model)` and its session.
-    sessions: VecDeque<((u64, u64), Session)>,
-    /// Loaded similarity models by id.
-    similarity: HashMap<u64, Arc<SimilarityModels>>,
-    /// Gallery embeddings by similarity-model id and image source.
-    embeddings: HashMap<u64, HashMap<ImageSource, Vec<f32>>>,
-    /// The last pair's similarity maps.
-    pair_maps: pair_jobs::PairMapsCache,
-}
-
-const SESSIONS_KEPT: usize = 8;
-
-enum Next {
-    Load(LoadJob),
-    Explain(ExplainRequest, Arc<AtomicBool>),
-    Similar(SimilarJob, Arc<AtomicBool>),
-}
-
-/// Who waits for a job, so a job that panicked can still be answered.
-#[derive(Clone, Copy)]
-enum Waiting {
-    Model(u64),
-    Image(u64),
-    Thumbnail(u64),
-    Mask(u64),
-    Generator(u64),
-    Explain(Slot, u64),
-    Similarity(u64),
-    Similar(SimilarKind, u64),
-}
-
-impl Waiting {
-    fn of(next: &Next) -> Self {
-        match next {
-            Next::Load(LoadJob::Model { id, .. }) => Waiting::Model(*id),
-            Next::Load(LoadJob::Image { id, thumbnail: false, .. }) => Waiting::Image(*id),
-            Next::Load(LoadJob::Image { id, thumbnail: true, .. }) => Waiting::Thumbnail(*id),
-            Next::Load(LoadJob::Mask { id, .. }) => Waiting::Mask(*id),
-            Next::Load(LoadJob::Generator { id, .. }) => Waiting::Generator(*id),
-            Next::Load(LoadJob::Similarity { id, .. }) => Waiting::Similarity(*id),
-            Next::Explain(r, _) => Waiting::Explain(r.slot, r.token),
-            Next::Similar(j, _) => Waiting::Similar(j.kind(), j.token()),
-        }
-    }
-
-    /// The event that tells the waiter the job failed with `e`.
-    fn failed(self, e: String) -> Event {
-        match self {
-            Waiting::Model(id) => Event::ModelLoaded { id, result: Err(e) },
-            Waiting::Image(id) => Event::ImageLoaded { id, result: Err(e) },
-            Waiting::Thumbnail(id) => Event::Thumbnail { id, result: Err(e) },
-            Waiting::Mask(id) => Event::MaskLoaded { id, result: Err(e) },
-            Waiting::Generator(id) => Event::GeneratorLoaded { id, result: Err(e) },
-            Waiting::Explain(slot, token) => Event::Explained { slot, token, result: Err(e) },
-            Waiting::Similarity(id) => Event::SimilarityLoaded { id, result: Err(e) },
-            Waiting::Similar(SimilarKind::Pair, token) => Event::PairExplained { token, result: Err(e) },
-            Waiting::Similar(SimilarKind::Neighbours, token) => Event::NeighboursFound { token, result: Err(e) },
-        }
-    }
-}
-
-fn run(shared: Arc<Shared>, mut state: State) {
-    loop {
-        let next = {
-            let mut q = shared.queue.lock().expect("worker queue lock");
-            q.running = None;
-            q.running_similar = None;
-            loop {
-                if q.shutdown {
-                    return;
-                }
-                if let Some(l) = q.loads.pop_front() {
-                    break Next::Load(l);
-                }
-                if let Some(r) = q.explains.pop_front() {
-                    let cancel = Arc::new(AtomicBool::new(false));
-                    q.running = Some((r.slot, Arc::clone(&cancel)));
-                    break Next::Explain(r, cancel);
-                }
-                if let Some(j) = q.similar.pop_front() {
-                    let cancel = Arc::new(AtomicBool::new(false));
-                    q.running_similar = Some((j.kind(), Arc::clone(&cancel)));
-                    break Next::Similar(j, cancel);
-                }
-                q = shared.wake.wait(q).expect("worker queue lock");
-            }
-        };
-        let waiting = Waiting::of(&next);
-        let answer = guarded(waiting, || match next {
-            Next::Load(load) => state.load(load),
-            Next::Explain(r, cancel) => state.explain(r, &cancel),
-            Next::Similar(j, cancel) => state.similar(j, &cancel),
-        });
-        if let Some(event) = answer {
-            state.send(event);
-        }
-    }
-}
-
-/// Run one job. A panic in it must not take the worker down with it, and whoever waits for the
-/// job gets an answer: the failure event returned here, the same a failed job sends.
-fn guarded(waiting: Waiting, job: impl FnOnce()) -> Option<Event> {
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).err()?;
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    Some(waiting.failed(format!("the background job failed unexpectedly: {what}")))
-}
-
-/// The size of a thumbnail that fits a `side x side` box and keeps the aspect ratio, at least
-/// one pixel each way (a 10000 x 1 panorama must not become 96 x 0).
-fn thumbnail_size(width: u32, height: u32, side: u32) -> (u32, u32) {
-    let (w, h) = (u64::from(width.max(1)), u64::from(height.max(1)));
-    let side = u64::from(side);
-    let (tw, th) = if w >= h { (side, (side * h / w).max(1)) } else { ((side * w / h).max(1), side) };
-    (tw as u32, th as u32)
-}
-
-/// The weight-map generator for a model: the bundled one for the demo, else
-/// `<stem>.generator.safetensors` beside the weights file, checked against the classifier's hash.
-/// Its name, or why there is none.
-fn find_generator(source: &ModelSource, device: &Device) -> Result<(String, Generator), String> {
-    match source {
-        ModelSource::Demo => crate::models::demo::generator(device)
-            .map(|g| ("bundled demo generator".to_string(), g))
-            .map_err(|e| e.to_string()),
-        ModelSource::File(p) => {
-            let path = crate::models::generator::beside(p);
-            if !path.is_file() {
-                return Err(format!(
-                    "no generator for this model: train one with `lantern train generator` (it is looked for as {})",
-                    path.display()
-                ));
-            }
-            generator_file(source, &path, device)
-        }
-    }
-}
-
-/// The generator file at `path`, checked against the weights of model `source`; its file name.
-fn generator_file(
-    source: &ModelSource,
-    path: &std::path::Path,
-    device: &Device,
-) -> Result<(String, Generator), String> {
-    let sha = match source {
-        ModelSource::Demo => crate::digest::sha256_hex(crate::models::demo::WEIGHTS),
-        ModelSource::File(p) => crate::digest::sha256_file(p).map_err(|e| format!("{}: {e}", p.display()))?,
-    };
-    let g = Generator::load_for(path, &sha, device).map_err(|e| e.to_string())?;
-    Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))
-}
-
-impl State {
-    fn send(&self, e: Event) {
-        let _ = self.tx.send(e);
-        (self.repaint)();
-    }
-
-    fn load(&mut self, load: LoadJob) {
-        match load {
-            LoadJob::Model { id, source, preprocess } => {
-                let result = match &source {
-                    ModelSource::Demo => {
-                        crate::models::demo::network(&self.device).map(|n| (n, "demo classifier".to_string()))
-                    }
-                    ModelSource::File(p) => crate::models::load(p, None, &self.device).map(|n| {
-                        (n, p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().to_string()))
-                    }),
-                };
-                let result = result.map(|(mut net, name)| {
-                    let asks_preprocess = net.graph().is_some_and(|g| !g.declares_preprocess);
-                    if let Some(p) = preprocess {
-                        net.preprocess = p;
-                    }
-                    let generator = find_generator(&source, &self.device);
-                    let info = ModelInfo {
-                        name,
-                        arch: net.arch.clone(),
-                        classes: net.classes(),
-                        labels: (0..net.classes()).map(|c| net.labels.name(c)).collect(),
-                        layers: net.layers.iter().map(|l| l.name.clone()).collect(),
-                        default_layer: net.default_layer.clone(),
-                        cam_layer: crate::explain::cam_layer(&net).map(String::from),
-                        preprocess: net.preprocess.clone(),
-                        output: net.output,
-                        boost: net.boost(),
-                        generator: generator.as_ref().map(|(name, _)| name.clone()).map_err(Clone::clone),
-                        layer_tree: layer_tree(&net),
-                        asks_preprocess,
-                        unavailable: crate::explain::Method::ALL
-                            .iter()
-                            .filter_map(|&m| crate::explain::unavailable(&net, m).map(|why| (m, why)))
-                            .collect(),
-                    };
-                    match generator {
-                        Ok((_, g)) => self.generators.insert(id, Arc::new(g)),
-                        Err(_) => self.generators.remove(&id),
-                    };
-                    self.models.insert(id, Arc::new(net));
-                    self.sessions.retain(|((_, m), _)| *m != id);
-                    info
-                });
-                self.send(Event::ModelLoaded { id, result: result.map_err(|e| e.to_string()) });
-            }
-            LoadJob::Image { id, source, thumbnail } => {
-                let decoded = source.decode().map_err(|e| e.to_string());
-                if thumbnail {
-                    let small = decoded.map(|img| {
-                        let (w, h) = thumbnail_size(img.width(), img.height(), 96);
-                        image::imageops::thumbnail(&img, w, h)
-                    });
-                    self.send(Event::Thumbnail { id, result: small });
-                } else {
-                    let decoded = decoded.map(Arc::new);
-                    if let Ok(img) = &decoded {
-                        self.images.insert(id, Arc::clone(img));
-                    }
-                    self.send(Event::ImageLoaded { id, result: decoded });
-                }
-            }
-            LoadJob::Mask { id, source } => {
-                let result = source.load().map(Arc::new).map_err(|e| e.to_string());
-                self.send(Event::MaskLoaded { id, result });
-            }
-            LoadJob::Generator { id, model, path } => {
-                let result = generator_file(&model, &path, &self.device).map(|(name, g)| {
-                    self.generators.insert(id, Arc::new(g));
-                    // Cached sessions hold the generator they were made with.
-                    self.sessions.retain(|((_, m), _)| *m != id);
-                    name
-                });
-                self.send(Event::GeneratorLoaded { id, result });
-            }
-            LoadJob::Similarity { id, source } => {
-                let open = match source.embedding {
-                    pair_jobs::EmbeddingChoice::OpenModel(m) => self.models.get(&m).cloned(),
-                    pair_jobs::EmbeddingChoice::File(_) => None,
-                };
-                let result = pair_jobs::load_models(&source, open.as_deref(), &self.device).map(|(models, info)| {
-                    self.similarity.insert(id, Arc::new(models));
-                    info
-                });
-                self.send(Event::SimilarityLoaded { id, result: result.map_err(|e| e.to_string()) });
-            }
         }
     }
 
     /// A decoded image: the one the worker keeps for gallery image `id`, else decoded now.
-    fn image(&self, id: u64, source: &ImageSource) -> crate::error::Result<Arc<RgbImage>> {
+    pub fn image(&self, id: u64, source: &ImageSource) -> Result<Arc<RgbImage>> {
         match self.images.get(&id) {
             Some(img) => Ok(Arc::clone(img)),
             None => source.decode().map(Arc::new),
         }
     }
 
-    /// Run a similarity job, reporting its progress.
-    fn similar(&mut self, job: SimilarJob, cancel: &AtomicBool) {
-        let (kind, token) = (job.kind(), job.token());
-        let tx = self.tx.clone();
-        let repaint = &self.repaint;
-        let mut last = Instant::now();
-        let mut forward = |p: Progress<'_>| {
-            if p.done < p.total && last.elapsed() < Duration::from_millis(50) {
-                return;
-            }
-            last = Instant::now();
-            let _ = tx.send(Event::SimilarProgress { kind, token, done: p.done, total: p.total });
-            repaint();
-        };
-        let mut control = Control::with_progress(cancel, &mut forward);
-        match job {
-            SimilarJob::Pair(j) => {
-                let images = (self.image(j.query.0, &j.query.1), self.image(j.reference.0, &j.reference.1));
-                let result = match (self.similarity.get(&j.models), images) {
-                    (None, _) => Err("the similarity models are not loaded yet".to_string()),
-                    (_, (Err(e), _) | (_, Err(e))) => Err(e.to_string()),
-                    (Some(models), (Ok(q), Ok(r))) => {
-                        pair_jobs::explain_pair(models, &q, &r, &j, &mut self.pair_maps, &mut control)
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                self.send(Event::PairExplained { token, result });
-            }
-            SimilarJob::Neighbours(j) => {
-                let result = match self.similarity.get(&j.models).cloned() {
-                    None => Err("the similarity models are not loaded yet".to_string()),
-                    Some(models) => {
-                        let images = &self.images;
-                        let read = |id: u64, s: &ImageSource| match images.get(&id) {
-                            Some(img) => Ok(Arc::clone(img)),
-                            None => s.decode().map(Arc::new),
-                        };
-                        let cache = self.embeddings.entry(j.models).or_default();
-                        pair_jobs::find_neighbours(&models.embedding, &j, cache, &read, &mut control)
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                self.send(Event::NeighboursFound { token, result });
-            }
+    /// Forget the sessions of model `id` (reloaded, or given another generator).
+    pub fn forget_sessions(&mut self, id: u64) {
+        self.sessions.retain(|((_, m), _)| *m != id);
+    }
+}
+
+/// One kind of work the worker runs.
+pub trait Job: Send + 'static {
+    type Output: Send + 'static;
+
+    /// Do the work with the worker's cache; `control` carries the cancel flag and the progress.
+    fn run(self, cache: &mut Cache, control: &mut Control) -> Result<Self::Output>;
+}
+
+/// Progress of the job running in a lane.
+#[derive(Debug)]
+pub struct ProgressReport {
+    pub lane: LaneKey,
+    pub token: Token,
+    pub done: usize,
+    pub total: usize,
+    /// The map of the work done so far, for methods that give one.
+    pub partial: Option<Arc<WeightMap>>,
+}
+
+type Run<E> = Box<dyn FnOnce(&mut Cache, &AtomicBool, &mut dyn FnMut(Progress<'_>)) -> E + Send>;
+
+/// A job waiting in a queue, its answer typed by the closure that made it.
+struct Queued<E> {
+    lane: Option<(LaneKey, Token)>,
+    run: Run<E>,
+}
+
+struct Queue<E> {
+    /// Loads, then the views' explanations, then the similarity jobs.
+    waiting: [VecDeque<Queued<E>>; 3],
+    running: Option<(LaneKey, Arc<AtomicBool>)>,
+    shutdown: bool,
+}
+
+impl<E> Queue<E> {
+    /// Drop the pending job of `lane` and cancel the one running in it: the one copy of the
+    /// cancel code.
+    fn cancel(&mut self, lane: LaneKey) {
+        self.waiting[lane.queue()].retain(|j| j.lane.is_none_or(|(l, _)| l != lane));
+        if let Some((running, cancel)) = &self.running
+            && *running == lane
+        {
+            cancel.store(true, Ordering::Relaxed);
         }
     }
+}
 
-    fn explain(&mut self, r: ExplainRequest, cancel: &AtomicBool) {
-        let start = Instant::now();
-        let result = self.compute(&r, cancel);
-        let result = result.map(|mut out| {
-            out.milliseconds = start.elapsed().as_secs_f64() * 1000.0;
-            out
-        });
-        self.send(Event::Explained { slot: r.slot, token: r.token, result });
+struct Shared<E> {
+    queue: Mutex<Queue<E>>,
+    wake: Condvar,
+}
+
+/// Handle to the worker thread; it answers with events of type `E`.
+pub struct Worker<E> {
+    shared: Arc<Shared<E>>,
+    events: Receiver<E>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<E: From<ProgressReport> + Send + 'static> Worker<E> {
+    /// Start the worker; `repaint` is called whenever an event is sent.
+    pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
+        let queue = Queue { waiting: Default::default(), running: None, shutdown: false };
+        let shared = Arc::new(Shared { queue: Mutex::new(queue), wake: Condvar::new() });
+        let (tx, events) = channel();
+        let thread_shared = Arc::clone(&shared);
+        let cache = Cache::new(device);
+        let thread = std::thread::Builder::new()
+            .name("lantern-worker".into())
+            .spawn(move || run(thread_shared, cache, tx, Box::new(repaint)))
+            .expect("the worker thread starts");
+        Self { shared, events, thread: Some(thread) }
     }
 
-    fn compute(&mut self, r: &ExplainRequest, cancel: &AtomicBool) -> Result<ExplainOutput, String> {
-        let geometry = {
-            let img = self.images.get(&r.image).ok_or("the image is not loaded yet")?;
-            let net = self.models.get(&r.model).ok_or("the model is not loaded yet")?;
-            net.preprocess.geometry(img.width(), img.height())
-        };
-        let tx = self.tx.clone();
-        let (slot, token) = (r.slot, r.token);
-        let mut last = Instant::now();
-        let mut on_progress = |p: Progress<'_>| {
-            // At most ~20 updates a second: partial maps are copied to the UI thread.
-            if p.done < p.total && last.elapsed() < Duration::from_millis(50) {
-                return;
+    fn push(&self, f: impl FnOnce(&mut Queue<E>)) {
+        let mut q = self.shared.queue.lock().expect("worker queue lock");
+        f(&mut q);
+        self.shared.wake.notify_one();
+    }
+
+    /// Queue a load (run in order, before the lanes' jobs); `answer` makes its event.
+    pub fn load<J: Job>(&self, job: J, answer: impl Fn(Result<J::Output, JobError>) -> E + Send + Sync + 'static) {
+        let queued = Queued { lane: None, run: runner(job, answer) };
+        self.push(|q| q.waiting[0].push_back(queued));
+    }
+
+    /// Queue `job` as the newest of `lane`, with the token of its request: an older pending job
+    /// of the lane is dropped, and one running in it is cancelled.
+    pub fn submit<J: Job>(
+        &self,
+        lane: LaneKey,
+        token: Token,
+        job: J,
+        answer: impl Fn(Result<J::Output, JobError>) -> E + Send + Sync + 'static,
+    ) {
+        let queued = Queued { lane: Some((lane, token)), run: runner(job, answer) };
+        self.push(|q| {
+            q.cancel(lane);
+            q.waiting[lane.queue()].push_back(queued);
+        });
+    }
+
+    /// Cancel whatever runs in `lane` and drop its pending job.
+    pub fn cancel(&self, lane: LaneKey) {
+        self.push(|q| q.cancel(lane));
+    }
+
+    /// Every event that arrived since the last call.
+    pub fn poll(&self) -> Vec<E> {
+        self.events.try_iter().collect()
+    }
+
+    /// Block until an event arrives or `timeout` passes (tests use this; the UI never does).
+    pub fn wait(&self, timeout: Duration) -> Option<E> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl<E> Drop for Worker<E> {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.shared.queue.lock() {
+            q.shutdown = true;
+            if let Some((_, cancel)) = &q.running {
+                cancel.store(true, Ordering::Relaxed);
             }
-            last = Instant::now();
-            let _ = tx.send(Event::Progress {
-                slot,
-                token,
-                done: p.done,
-                total: p.total,
-                partial: p.partial.cloned().map(Arc::new),
-            });
-        };
-        let repaint = &self.repaint;
-        let mut forward = |p: Progress<'_>| {
-            on_progress(p);
-            repaint();
-        };
-        let mut control = Control::with_progress(cancel, &mut forward);
-        // Borrow juggling: the session needs &mut self, the callback borrows self.repaint.
-        let sessions = &mut self.sessions;
-        let models = &self.models;
-        let generators = &self.generators;
-        let images = &self.images;
-        let key = (r.image, r.model);
-        let pos = match sessions.iter().position(|(k, _)| *k == key) {
-            Some(p) => p,
-            None => {
-                let net = models.get(&r.model).ok_or("the model is not loaded yet")?;
-                let img = images.get(&r.image).ok_or("the image is not loaded yet")?;
-                if sessions.len() >= SESSIONS_KEPT {
-                    sessions.pop_front();
-                }
-                let session = Session::new(Arc::clone(net), net.preprocess.tensor(img, &net.device()))
-                    .with_generator(generators.get(&r.model).cloned());
-                sessions.push_back((key, session));
-                sessions.len() - 1
-            }
-        };
-        let session = &mut sessions[pos].1;
-        let logits = session.logits().to_vec();
-        let class = r.target.resolve(&logits);
-        let e =
-            session.explain(r.method, class, r.layer.as_deref(), &r.params, &mut control).map_err(|e| e.to_string())?;
-        let top = ranked(&session.network().output.probabilities(&logits), 10);
-        let boxes = threshold_boxes(&e.map);
-        Ok(ExplainOutput {
-            map: Arc::new(e.map),
-            boxes: Arc::new(boxes),
-            top,
-            class,
-            method: r.method,
-            layer: e.layer,
-            milliseconds: 0.0,
-            timing: e.timing,
-            logits: Arc::new(logits),
-            geometry,
-            approximation: e.approximation,
+            self.shared.wake.notify_one();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The job as the worker runs it: with its cancel flag and progress, a panic in it caught, and
+/// its outcome made into its event.
+fn runner<J: Job, E: 'static>(
+    job: J,
+    answer: impl Fn(Result<J::Output, JobError>) -> E + Send + Sync + 'static,
+) -> Run<E> {
+    Box::new(move |cache, cancel, progress| {
+        let mut control = Control::with_progress(cancel, progress);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(cache, &mut control)));
+        answer(match outcome {
+            Ok(result) => result.map_err(JobError::from),
+            Err(panic) => Err(JobError::Failed(panicked(panic.as_ref()))),
         })
+    })
+}
+
+/// A panic in a job must not take the worker down with it, and whoever waits for the job gets
+/// an answer: this error.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> LanternError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    LanternError::Internal(format!("the background job failed unexpectedly: {what}"))
+}
+
+/// Passes progress on at most ~20 times a second (partial maps are copied to the UI thread),
+/// and always the last step.
+struct Throttle {
+    last: Option<Instant>,
+}
+
+impl Throttle {
+    fn lets_through(&mut self, done: usize, total: usize) -> bool {
+        if done < total && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(50)) {
+            return false;
+        }
+        self.last = Some(Instant::now());
+        true
+    }
+}
+
+fn run<E: From<ProgressReport> + Send + 'static>(
+    shared: Arc<Shared<E>>,
+    mut cache: Cache,
+    tx: Sender<E>,
+    repaint: Box<dyn Fn() + Send>,
+) {
+    loop {
+        let (job, cancel) = {
+            let mut q = shared.queue.lock().expect("worker queue lock");
+            q.running = None;
+            loop {
+                if q.shutdown {
+                    return;
+                }
+                if let Some(job) = q.waiting.iter_mut().find_map(VecDeque::pop_front) {
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    if let Some((lane, _)) = job.lane {
+                        q.running = Some((lane, Arc::clone(&cancel)));
+                    }
+                    break (job, cancel);
+                }
+                q = shared.wake.wait(q).expect("worker queue lock");
+            }
+        };
+        let mut throttle = Throttle { last: None };
+        let lane = job.lane;
+        let mut progress = |p: Progress<'_>| {
+            let Some((lane, token)) = lane else { return };
+            if throttle.lets_through(p.done, p.total) {
+                let partial = p.partial.cloned().map(Arc::new);
+                let _ = tx.send(E::from(ProgressReport { lane, token, done: p.done, total: p.total, partial }));
+                repaint();
+            }
+        };
+        let event = (job.run)(&mut cache, &cancel, &mut progress);
+        let _ = tx.send(event);
+        repaint();
     }
 }
 
@@ -743,27 +317,85 @@ impl State {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_panicking_job_is_answered_with_a_failure_for_its_waiter() {
-        let event =
-            guarded(Waiting::Explain(Slot::Main, 7), || panic!("the map was NaN")).expect("a panic is answered");
-        match event {
-            Event::Explained { slot: Slot::Main, token: 7, result: Err(e) } => {
-                assert!(e.contains("the map was NaN"), "{e}")
-            }
-            _ => panic!("the explanation's waiter gets the failure"),
+    /// A job that panics with `message`.
+    struct Panics(&'static str);
+
+    impl Job for Panics {
+        type Output = ();
+        fn run(self, _: &mut Cache, _: &mut Control) -> Result<()> {
+            panic!("{}", self.0)
         }
-        let event = guarded(Waiting::Mask(3), || panic!("{}", String::from("bad mask"))).expect("a panic is answered");
-        assert!(matches!(event, Event::MaskLoaded { id: 3, result: Err(ref e) } if e.contains("bad mask")));
-        assert!(guarded(Waiting::Model(1), || {}).is_none(), "a job that finishes answers for itself");
+    }
+
+    /// A job that runs until cancelled, reporting progress.
+    struct Spins;
+
+    impl Job for Spins {
+        type Output = ();
+        fn run(self, _: &mut Cache, control: &mut Control) -> Result<()> {
+            for i in 0.. {
+                control.check()?;
+                control.report(i, usize::MAX, None);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    enum Event {
+        Explained(Slot, Token, Result<(), JobError>),
+        Mask(u64, Result<(), JobError>),
+        Progress(Token),
+    }
+
+    impl From<ProgressReport> for Event {
+        fn from(p: ProgressReport) -> Self {
+            Event::Progress(p.token)
+        }
+    }
+
+    /// The next event other than progress.
+    fn answer(w: &Worker<Event>) -> Event {
+        loop {
+            match w.wait(Duration::from_secs(30)).expect("an answer") {
+                Event::Progress(_) => continue,
+                e => return e,
+            }
+        }
     }
 
     #[test]
-    fn thumbnails_of_extreme_aspect_ratios_stay_inside_the_box_and_are_never_empty() {
-        assert_eq!(thumbnail_size(10_000, 1, 96), (96, 1));
-        assert_eq!(thumbnail_size(1, 10_000, 96), (1, 96));
-        assert_eq!(thumbnail_size(200, 100, 96), (96, 48));
-        assert_eq!(thumbnail_size(100, 200, 96), (48, 96));
-        assert_eq!(thumbnail_size(0, 0, 96), (96, 96));
+    fn a_panicking_job_is_answered_with_a_failure_for_its_waiter() {
+        let w = Worker::start(Device::flex(), || {});
+        let token = Token::fresh();
+        w.submit(LaneKey::View(Slot::Main), token, Panics("the map was NaN"), move |r| {
+            Event::Explained(Slot::Main, token, r)
+        });
+        match answer(&w) {
+            Event::Explained(Slot::Main, t, Err(JobError::Failed(e))) if t == token => {
+                assert!(e.to_string().contains("the map was NaN"), "{e}")
+            }
+            e => panic!("the explanation's waiter gets the failure: {e:?}"),
+        }
+        w.load(Panics("bad mask"), |r| Event::Mask(3, r));
+        assert!(
+            matches!(answer(&w), Event::Mask(3, Err(JobError::Failed(ref e))) if e.to_string().contains("bad mask"))
+        );
+    }
+
+    #[test]
+    fn a_newer_job_of_a_lane_cancels_the_running_one_with_a_typed_cancel() {
+        let w = Worker::start(Device::flex(), || {});
+        let (first, second) = (Token::fresh(), Token::fresh());
+        let lane = LaneKey::View(Slot::Cell(0));
+        w.submit(lane, first, Spins, move |r| Event::Explained(Slot::Cell(0), first, r));
+        // Wait until it runs (it reports progress), then replace it.
+        while !matches!(w.wait(Duration::from_secs(30)), Some(Event::Progress(t)) if t == first) {}
+        w.submit(lane, second, Spins, move |r| Event::Explained(Slot::Cell(0), second, r));
+        assert!(matches!(answer(&w), Event::Explained(_, t, Err(JobError::Cancelled)) if t == first));
+        while !matches!(w.wait(Duration::from_secs(30)), Some(Event::Progress(t)) if t == second) {}
+        w.cancel(lane);
+        assert!(matches!(answer(&w), Event::Explained(_, t, Err(JobError::Cancelled)) if t == second));
     }
 }
