@@ -88,8 +88,7 @@ impl Default for PairState {
             open: false,
             reference: None,
             method: PairMethod::Rise,
-            // The authors' settings but 1000 masks, as the canvas's RISE.
-            settings: PairSettings { masks: 1000, ..PairSettings::default() },
+            settings: PairSettings::default(),
             weight: DEFAULT_WEIGHT,
             selected: None,
             requested: None,
