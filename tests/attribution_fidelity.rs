@@ -139,9 +139,9 @@ fn integrated_gradients_match_captum() {
         (IntegrationRule::RiemannTrapezoid, "ig_riemann_trapezoid.npy", "ig_riemann_trapezoid"),
         (IntegrationRule::GaussLegendre, "ig_gausslegendre.npy", "ig_gausslegendre"),
     ] {
+        let options = gradients::IgOptions { steps: 50, rule, batch: 25 };
         let (a, delta) =
-            gradients::integrated_gradients(&f.net, &f.x, &zeros, target(), 50, rule, 25, &mut Control::none())
-                .unwrap();
+            gradients::integrated_gradients(&f.net, &f.x, &zeros, target(), options, &mut Control::none()).unwrap();
         check(key, &a.values, file, IG);
         let expected = f.json["methods"][key]["convergence_delta"].as_f64().unwrap();
         eprintln!("{key:<22} delta = {delta:.4} (Captum {expected:.4})");
@@ -152,7 +152,8 @@ fn integrated_gradients_match_captum() {
 #[test]
 fn smoothgrad_matches_captum_with_the_same_noise() {
     let f = fixture();
-    let a = gradients::smoothgrad(&f.net, &f.x, target(), 16, 0.15, 7, 8, &mut Control::none()).unwrap();
+    let options = gradients::SmoothGradOptions { samples: 16, sigma: 0.15, seed: 7, batch: 8 };
+    let a = gradients::smoothgrad(&f.net, &f.x, target(), options, &mut Control::none()).unwrap();
     check("smoothgrad", &a.values, "smoothgrad.npy", SMOOTHGRAD);
 }
 
@@ -178,8 +179,9 @@ fn guided_backprop_and_guided_gradcam_match_captum() {
 fn occlusion_matches_captum() {
     let f = fixture();
     let zeros = burn::tensor::Tensor::zeros(f.x.dims(), &f.x.device());
+    let options = perturbation::OcclusionOptions { window: 16, stride: 8, batch: 32 };
     let a: Attribution =
-        perturbation::occlusion(&f.net, &f.x, &zeros, target(), 16, 8, 32, &mut Control::none()).unwrap();
+        perturbation::occlusion(&f.net, &f.x, &zeros, target(), options, &mut Control::none()).unwrap();
     check("occlusion", &a.values, "occlusion.npy", LOGIT_DIFFERENCES);
 }
 

@@ -73,13 +73,7 @@ pub struct PairControls {
 
 impl Default for PairControls {
     fn default() -> Self {
-        Self {
-            method: PairMethod::Rise,
-            // The authors' settings but 1000 masks, as the canvas's RISE.
-            settings: PairSettings { masks: 1000, ..PairSettings::default() },
-            weight: DEFAULT_WEIGHT,
-            selected: None,
-        }
+        Self { method: PairMethod::Rise, settings: PairSettings::default(), weight: DEFAULT_WEIGHT, selected: None }
     }
 }
 

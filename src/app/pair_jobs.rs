@@ -6,17 +6,18 @@
 //! images and turns their results into what the views draw.
 
 use super::images::{Decoded, ImageSource};
-use crate::control::{Control, Progress};
+use crate::control::Control;
 use crate::error::{LanternError, Result};
-use crate::explain::attribute_rank::{RankedAttribute, rank_attributes};
-use crate::explain::similarity::{PairMethod, PairSettings, query_map};
+use crate::explain::attribute_rank::RankedAttribute;
+use crate::explain::matching::{MapsCache, MatchModels, MatchSettings, explain_match_cached};
+use crate::explain::similarity::{PairMethod, PairSettings};
 use crate::imaging::Geometry;
 use crate::map::boxes::threshold_boxes;
 use crate::map::{PixelBox, WeightMap};
-use crate::models::attributes::{AttributeMaps, MAPS_LAYER, attribute_maps};
-use crate::models::embedding::{cosine, embed, penultimate};
+use crate::models::Network;
+use crate::models::attributes::{AttributeMaps, MAPS_LAYER};
+use crate::models::embedding::penultimate;
 use crate::models::scores::softmax;
-use crate::models::{Labels, Network};
 use crate::retrieval::{Gallery, GalleryEntry, embed_images, nearest};
 use burn::tensor::Device;
 use image::RgbImage;
@@ -200,12 +201,12 @@ fn side(
 
 /// The last pair's similarity maps and the job they were made for, with weight 0
 /// (changing only the ranking's weight reuses them).
-pub type PairMapsCache = Option<(PairJob, Vec<WeightMap>)>;
+pub type PairMapsCache = MapsCache<PairJob>;
 
-/// Explain a pair: the similarity map on each side by `job.method` (the query's first, then the
-/// reference's; progress counts both; taken from `cache` when only the weight changed), the
-/// cosine similarity, and, with an attribute model, the attribute values ranked for the query's
-/// map with both images' attribute maps.
+/// Explain a pair ([`crate::explain::matching::explain_match_cached`]: the similarity map on
+/// each side by `job.method`, taken from `cache` when only the weight changed, the cosine
+/// similarity, and with an attribute model the attribute values ranked for the query's map), and
+/// turn it into what the Pair view draws.
 pub fn explain_pair(
     models: &SimilarityModels,
     q: &Arc<RgbImage>,
@@ -216,42 +217,19 @@ pub fn explain_pair(
 ) -> Result<PairOutput> {
     let start = std::time::Instant::now();
     let net = &models.embedding;
-    let device = net.device();
-    let (qt, rt) = (net.preprocess.tensor(q, &device), net.preprocess.tensor(r, &device));
+    let settings =
+        MatchSettings { method: job.method, pair: job.settings.clone(), weight: job.weight, top: usize::MAX };
     let key = PairJob { weight: 0.0, ..job.clone() };
-    let maps = match cache {
-        Some((k, maps)) if *k == key => maps.clone(),
-        _ => {
-            let flag = control.cancel_flag();
-            let mut maps = Vec::with_capacity(2);
-            for (pass, (a, b)) in [(&qt, &rt), (&rt, &qt)].into_iter().enumerate() {
-                let mut report = |p: Progress<'_>| control.report(pass * p.total + p.done, 2 * p.total, None);
-                let mut inner = Control::with_progress(flag, &mut report);
-                maps.push(query_map(net, job.method, a, b, &job.settings, &mut inner)?);
-            }
-            *cache = Some((key, maps.clone()));
-            maps
-        }
-    };
-    control.check()?;
-    let embeddings = embed(net, burn::tensor::Tensor::cat(vec![qt, rt], 0));
-    let similarity = cosine(&embeddings[0], &embeddings[1]);
-    let (ranked, attribute) = match &models.attributes {
-        None => (Err("no attribute model".to_string()), None),
-        Some(a) => {
-            let dev = a.device();
-            let qa = attribute_maps(a, a.preprocess.tensor(q, &dev))?;
-            let ra = attribute_maps(a, a.preprocess.tensor(r, &dev))?;
-            let labels: &Labels = &a.labels;
-            (Ok(rank_attributes(&qa, &maps[0], labels, job.weight)), Some((a, qa, ra)))
-        }
-    };
-    let query = side(q, &maps[0], net, attribute.as_ref().map(|(n, qa, _)| (*n, qa)));
-    let reference = side(r, &maps[1], net, attribute.as_ref().map(|(n, _, ra)| (*n, ra)));
+    let pair = MatchModels { embedder: net, attributes: models.attributes.as_ref() };
+    let m = explain_match_cached(pair, (q, r), &settings, key, cache, control)?;
+    let attribute = models.attributes.as_ref().zip(m.query_attributes.as_ref().zip(m.reference_attributes.as_ref()));
+    let query = side(q, &m.query_map, net, attribute.map(|(n, (qa, _))| (n, qa)));
+    let reference = side(r, &m.reference_map, net, attribute.map(|(n, (_, ra))| (n, ra)));
+    let ranked = if attribute.is_some() { Ok(m.attributes) } else { Err("no attribute model".to_string()) };
     Ok(PairOutput {
         query,
         reference,
-        similarity,
+        similarity: m.similarity,
         method: job.method,
         ranked,
         milliseconds: start.elapsed().as_secs_f64() * 1000.0,
@@ -312,6 +290,7 @@ pub fn find_neighbours(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::embedding::cosine;
 
     #[test]
     fn attribute_maps_are_shown_as_their_spatial_softmax_scaled_to_0_1() {

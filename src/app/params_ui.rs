@@ -1,50 +1,38 @@
-//! The controls of a method's parameters, drawn from what the method declares in the registry.
+//! The controls of a method's parameters, drawn from what the method declares in the registry:
+//! a slider per number over its declared range, a menu per choice with the names users type.
 
-use crate::explain::params::ParamSpec;
-use crate::explain::{Baseline, IntegrationRule, Method, Params, Reduction};
+use crate::explain::params::{Choice, Number, ParamKind, ParamSpec};
+use crate::explain::{Method, Params};
 
 /// One numeric parameter as a slider over its declared range.
-fn param_slider(ui: &mut egui::Ui, spec: &ParamSpec, p: &mut Params) {
-    let mut v = (spec.get)(p);
-    let slider = egui::Slider::new(&mut v, spec.min..=spec.max).text(spec.label).logarithmic(spec.logarithmic);
-    let slider = if spec.integer { slider.integer() } else { slider };
+fn slider(ui: &mut egui::Ui, spec: &ParamSpec, n: &Number, p: &mut Params) {
+    let mut v = (n.get)(p);
+    let slider = egui::Slider::new(&mut v, n.min..=n.max).text(spec.label).logarithmic(n.logarithmic);
+    let slider = if n.integer { slider.integer() } else { slider };
     if ui.add(slider).changed() {
-        (spec.set)(p, v);
+        (n.set)(p, v);
     }
+}
+
+/// One choice as a menu of its names (an image baseline shows as `image` until another is picked).
+fn menu(ui: &mut egui::Ui, spec: &ParamSpec, c: &Choice, p: &mut Params) {
+    let current = (c.get)(p);
+    egui::ComboBox::from_label(spec.label).selected_text(current).show_ui(ui, |ui| {
+        for name in (c.names)() {
+            if ui.selectable_label(name == current, name).clicked() && name != current {
+                // The names come from the choice itself, so they parse.
+                let _ = (c.set)(p, name);
+            }
+        }
+    });
 }
 
 /// The controls of the parameters `method` declares.
 pub fn params_ui(ui: &mut egui::Ui, method: Method, p: &mut Params) {
-    let spec = method.spec();
-    for param in method.params() {
-        param_slider(ui, &param, p);
-    }
-    if spec.uses_rule {
-        egui::ComboBox::from_label("rule").selected_text(format!("{:?}", p.ig_rule)).show_ui(ui, |ui| {
-            for r in IntegrationRule::ALL {
-                ui.selectable_value(&mut p.ig_rule, r, format!("{r:?}"));
-            }
-        });
-    }
-    if spec.uses_baseline {
-        let name = |b: &Baseline| match b {
-            Baseline::Zeros => "zeros",
-            Baseline::Black => "black",
-            Baseline::Blurred => "blurred",
-            Baseline::Custom(_) => "image",
-        };
-        egui::ComboBox::from_label("baseline").selected_text(name(&p.baseline)).show_ui(ui, |ui| {
-            for b in [Baseline::Zeros, Baseline::Black, Baseline::Blurred] {
-                let label = name(&b);
-                ui.selectable_value(&mut p.baseline, b, label);
-            }
-        });
-    }
-    if spec.uses_reduction {
-        egui::ComboBox::from_label("channels").selected_text(format!("{:?}", p.reduction)).show_ui(ui, |ui| {
-            for r in Reduction::ALL {
-                ui.selectable_value(&mut p.reduction, r, format!("{r:?}"));
-            }
-        });
+    for spec in method.params() {
+        match &spec.kind {
+            ParamKind::Number(n) => slider(ui, &spec, n, p),
+            ParamKind::Choice(c) => menu(ui, &spec, c, p),
+        }
     }
 }

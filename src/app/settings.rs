@@ -100,7 +100,7 @@ impl Default for Settings {
         Self {
             look: Look::default(),
             method: Method::GradCam,
-            params: Params { rise_masks: 1000, ..Params::default() },
+            params: Params::default(),
             recent: Vec::new(),
             show_inspector: true,
             show_thumbnails: true,

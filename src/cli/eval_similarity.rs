@@ -35,7 +35,7 @@ pub struct EvalSimilarityArgs {
     #[arg(long, value_delimiter = ',', default_value = "rise,window,gradcam")]
     pub methods: Vec<PairMethod>,
     /// Random masks of similarity RISE.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = PairSettings::default().masks)]
     pub masks: usize,
     /// `w` of the paper's ranking (confidence only, w = 1, and agreement only, w = 0, are always measured).
     #[arg(long, default_value_t = DEFAULT_WEIGHT)]

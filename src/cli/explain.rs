@@ -4,7 +4,8 @@ use super::ModelArgs;
 use super::progress::progress_bar;
 use crate::colormap::Colormap;
 use crate::error::{LanternError, Result};
-use crate::explain::{self, Baseline, Control, Method, Objective, Params, Session, Target};
+use crate::explain::params::{Choice, ParamKind};
+use crate::explain::{self, Control, Method, Objective, Params, Session, Target};
 use crate::files;
 use crate::imaging::{self, Preprocess};
 use crate::models::generator::{self, Generator};
@@ -87,91 +88,65 @@ impl std::str::FromStr for Targets {
     }
 }
 
-/// Settings of the gradient and perturbation methods (defaults as in Captum and the RISE code).
-#[derive(Debug, Clone, clap::Args)]
+/// The methods' parameters as flags: one per parameter the registry declares
+/// ([`explain::registry::all_params`]), with [`Params::default`]'s value as its default, so a
+/// method file's new parameter is a flag without an edit here.
+#[derive(Debug, Clone, Default)]
 pub struct ParamArgs {
-    /// Images per model pass for sampling and perturbation methods.
-    #[arg(long, default_value_t = Params::default().batch)]
-    pub batch: usize,
-    /// Seed of SmoothGrad's noise and RISE's masks.
-    #[arg(long, default_value_t = Params::default().seed)]
-    pub seed: u64,
-    /// SmoothGrad samples.
-    #[arg(long, default_value_t = Params::default().smoothgrad_samples)]
-    pub samples: usize,
-    /// SmoothGrad noise standard deviation, in normalised input units.
-    #[arg(long, default_value_t = Params::default().smoothgrad_sigma)]
-    pub sigma: f32,
-    /// Integrated Gradients steps.
-    #[arg(long, default_value_t = Params::default().ig_steps)]
-    pub steps: usize,
-    /// Integrated Gradients rule: riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre.
-    #[arg(long, default_value = "gausslegendre")]
-    pub rule: crate::explain::IntegrationRule,
-    /// Baseline of Integrated Gradients and Occlusion: zeros, black, blurred, or an image file.
-    #[arg(long, default_value = "zeros")]
-    pub baseline: String,
-    /// Occlusion window and stride, pixels.
-    #[arg(long, default_value_t = Params::default().occlusion_window)]
-    pub window: usize,
-    #[arg(long, default_value_t = Params::default().occlusion_stride)]
-    pub stride: usize,
-    /// RISE masks, grid cells per side, and keep probability.
-    #[arg(long, default_value_t = Params::default().rise_masks)]
-    pub masks: usize,
-    #[arg(long, default_value_t = Params::default().rise_cells)]
-    pub cells: usize,
-    #[arg(long, default_value_t = Params::default().rise_keep)]
-    pub keep: f32,
-    /// How input attributions become one map: absolute, positive, negative, max_abs.
-    #[arg(long, default_value = "absolute")]
-    pub reduction: crate::explain::Reduction,
-    /// BoostLU's alpha for the boostcam method (1: no boost).
-    #[arg(long, default_value_t = Params::default().boost_alpha)]
-    pub boost_alpha: f32,
-    /// RISE with early stop (approximate): stop once the normalised map changes by less than this
-    /// per pixel and batch, twice in a row.
-    #[arg(long, default_value_t = Params::default().rise_tolerance)]
-    pub tolerance: f32,
-    /// Score-CAM on the top-k channels (approximate): channels scored, by activation variance.
-    #[arg(long = "top-k", default_value_t = Params::default().score_cam_top_k)]
-    pub top_k: usize,
-    /// Attention rollout: share of each block's smallest attention values discarded.
-    #[arg(long, default_value_t = Params::default().rollout_discard)]
-    pub discard: f32,
+    /// What was given (or defaulted) for each flag, by flag.
+    values: Vec<(&'static str, String)>,
+}
+
+impl clap::FromArgMatches for ParamArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let mut args = ParamArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
+        self.values = explain::registry::all_params()
+            .into_iter()
+            .filter_map(|spec| matches.get_one::<String>(spec.flag).map(|v| (spec.flag, v.clone())))
+            .collect();
+        Ok(())
+    }
+}
+
+impl clap::Args for ParamArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let defaults = Params::default();
+        explain::registry::all_params().into_iter().fold(cmd, |cmd, spec| {
+            cmd.arg(
+                clap::Arg::new(spec.flag)
+                    .long(spec.flag)
+                    .help(format!("{} [default: {}]", spec.help, spec.text(&defaults)))
+                    .allow_negative_numbers(true)
+                    .help_heading("Method parameters"),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 impl ParamArgs {
     /// The method parameters; an image baseline is loaded and preprocessed like the input.
     pub fn params(&self, preprocess: &Preprocess) -> Result<Params> {
-        let baseline = match self.baseline.as_str() {
-            "zeros" => Baseline::Zeros,
-            "black" => Baseline::Black,
-            "blurred" | "blur" => Baseline::Blurred,
-            path => {
-                let img = imaging::load_image(Path::new(path))?;
-                Baseline::Custom(preprocess.normalize(&preprocess.model_view(&img)))
+        let mut params = Params::default();
+        for spec in explain::registry::all_params() {
+            let Some((_, text)) = self.values.iter().find(|(flag, _)| *flag == spec.flag) else { continue };
+            match (spec.parse(&mut params, text), &spec.kind) {
+                (Ok(()), _) => {}
+                (Err(_), ParamKind::Choice(Choice { image: Some(set_image), .. })) => {
+                    let img = imaging::load_image(Path::new(text))?;
+                    set_image(&mut params, preprocess.normalize(&preprocess.model_view(&img)));
+                }
+                (Err(e), _) => return Err(LanternError::BadArgument(e)),
             }
-        };
-        let params = Params {
-            batch: self.batch,
-            seed: self.seed,
-            smoothgrad_samples: self.samples,
-            smoothgrad_sigma: self.sigma,
-            ig_steps: self.steps,
-            ig_rule: self.rule,
-            baseline,
-            occlusion_window: self.window,
-            occlusion_stride: self.stride,
-            rise_masks: self.masks,
-            rise_cells: self.cells,
-            rise_keep: self.keep,
-            reduction: self.reduction,
-            boost_alpha: self.boost_alpha,
-            rise_tolerance: self.tolerance,
-            score_cam_top_k: self.top_k,
-            rollout_discard: self.discard,
-        };
+        }
         params.validate().map_err(LanternError::BadArgument)?;
         Ok(params)
     }

@@ -69,7 +69,7 @@ pub fn methods() {
             if spec.gradients {
                 needs.push("gradients".into());
             }
-            let flags: Vec<String> = m.params().iter().map(|p| format!("--{} {}..{}", p.flag, p.min, p.max)).collect();
+            let flags: Vec<String> = m.params().iter().map(|p| p.describe()).collect();
             println!("  {:<20} {:<21} {} ({})", m.name(), m.title(), spec.formula, spec.paper);
             if !needs.is_empty() || !flags.is_empty() {
                 println!(

@@ -50,7 +50,7 @@ pub struct SimilarArgs {
     #[arg(long, default_value = "rise")]
     pub method: PairMethod,
     /// Random masks of similarity RISE.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = PairSettings::default().masks)]
     pub masks: usize,
     /// Attribute values listed per match.
     #[arg(long, default_value_t = 3)]
@@ -59,7 +59,7 @@ pub struct SimilarArgs {
     #[arg(long, default_value_t = DEFAULT_WEIGHT)]
     pub weight: f32,
     /// Seed of the random masks.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = PairSettings::default().seed)]
     pub seed: u64,
     /// Where to compute: auto, cpu or wgpu.
     #[arg(long, default_value = "auto")]

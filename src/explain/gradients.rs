@@ -6,7 +6,7 @@ use super::attribution::Attribution;
 use super::backprop::{ReluRule, input_gradient};
 use super::method::{Entry, Family, LayerUse, MethodSpec, Needs, Output, Run};
 use super::objective::Objective;
-use super::params::{Baseline, IntegrationRule, SAMPLES, SIGMA, STEPS};
+use super::params::{BASELINE, Baseline, IntegrationRule, REDUCTION, RULE, SAMPLES, SIGMA, STEPS};
 use crate::control::Control;
 use crate::error::Result;
 use crate::imaging::blurred;
@@ -23,7 +23,7 @@ const fn input_gradient_method(
     entry: Entry,
 ) -> MethodSpec {
     MethodSpec {
-        uses_reduction: true,
+        params: &[REDUCTION],
         ..MethodSpec::new(name, title, formula, paper, Family::Gradient, LayerUse::None, true, entry)
     }
 }
@@ -52,7 +52,7 @@ pub const INPUT_X_GRADIENT: MethodSpec = MethodSpec {
 };
 pub const SMOOTHGRAD: MethodSpec = MethodSpec {
     long: true,
-    params: &[SAMPLES, SIGMA],
+    params: &[SAMPLES, SIGMA, REDUCTION],
     ..input_gradient_method(
         "smoothgrad",
         "SmoothGrad",
@@ -65,9 +65,7 @@ pub const INTEGRATED_GRADIENTS: MethodSpec = MethodSpec {
     aliases: &["ig"],
     long: true,
     quick: true,
-    params: &[STEPS],
-    uses_rule: true,
-    uses_baseline: true,
+    params: &[STEPS, RULE, BASELINE, REDUCTION],
     ..input_gradient_method(
         "integratedgradients",
         "Integrated Gradients",
@@ -107,23 +105,17 @@ fn reduced(run: &Run<'_, '_>, a: Attribution) -> Output {
 
 fn run_smoothgrad(run: &mut Run<'_, '_>) -> Result<Output> {
     let p = run.params;
-    let a = smoothgrad(
-        run.session.network(),
-        run.session.input(),
-        run.objective,
-        p.smoothgrad_samples,
-        p.smoothgrad_sigma,
-        p.seed,
-        p.batch,
-        run.control,
-    )?;
+    let options =
+        SmoothGradOptions { samples: p.smoothgrad_samples, sigma: p.smoothgrad_sigma, seed: p.seed, batch: p.batch };
+    let a = smoothgrad(run.session.network(), run.session.input(), run.objective, options, run.control)?;
     Ok(reduced(run, a))
 }
 
 fn run_integrated_gradients(run: &mut Run<'_, '_>) -> Result<Output> {
     let (net, x, p) = (run.session.network(), run.session.input(), run.params);
     let b = baseline_tensor(&p.baseline, x, net.preprocess.mean, net.preprocess.std);
-    let (a, _) = integrated_gradients(net, x, &b, run.objective, p.ig_steps, p.ig_rule, p.batch, run.control)?;
+    let options = IgOptions { steps: p.ig_steps, rule: p.ig_rule, batch: p.batch };
+    let (a, _) = integrated_gradients(net, x, &b, run.objective, options, run.control)?;
     Ok(reduced(run, a))
 }
 
@@ -164,6 +156,28 @@ pub fn input_x_gradient(net: &Network, x: &Tensor<4>, objective: impl Into<Objec
     attribution(x.clone() * gradients(net, x.clone(), objective))
 }
 
+/// SmoothGrad's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmoothGradOptions {
+    /// Noisy copies of the input.
+    pub samples: usize,
+    /// Noise standard deviation, normalised input units.
+    pub sigma: f32,
+    pub seed: u64,
+    /// Images per backward pass.
+    pub batch: usize,
+}
+
+/// Integrated Gradients' settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IgOptions {
+    /// Points on the path from the baseline to the input.
+    pub steps: usize,
+    pub rule: IntegrationRule,
+    /// Points per backward pass.
+    pub batch: usize,
+}
+
 /// SmoothGrad (Smilkov et al., "SmoothGrad: removing noise by adding noise", 2017):
 /// `mean_k dS/dx(x + e_k)`, `e_k ~ N(0, sigma^2)` element-wise in normalised input units (Captum's
 /// absolute `stdevs`). Sample `k`'s noise is [`crate::seeded::normal`] of key `smoothgrad.{k}`.
@@ -171,12 +185,10 @@ pub fn smoothgrad(
     net: &Network,
     x: &Tensor<4>,
     objective: impl Into<Objective>,
-    samples: usize,
-    sigma: f32,
-    seed: u64,
-    batch: usize,
+    options: SmoothGradOptions,
     control: &mut Control,
 ) -> Result<Attribution> {
+    let SmoothGradOptions { samples, sigma, seed, batch } = options;
     let objective = objective.into();
     let [_, c, h, w] = x.dims();
     let n = c * h * w;
@@ -289,17 +301,15 @@ pub fn baseline_tensor(baseline: &Baseline, x: &Tensor<4>, mean: [f32; 3], std: 
 /// Integrated Gradients (Sundararajan et al., "Axiomatic Attribution for Deep Networks", ICML
 /// 2017): `(x - x') * sum_i w_i dS/dx(x' + alpha_i (x - x'))`. Returns the attribution and the
 /// completeness gap `sum(attribution) - (S(x) - S(x'))`.
-#[allow(clippy::too_many_arguments)]
 pub fn integrated_gradients(
     net: &Network,
     x: &Tensor<4>,
     baseline: &Tensor<4>,
     objective: impl Into<Objective>,
-    steps: usize,
-    rule: IntegrationRule,
-    batch: usize,
+    options: IgOptions,
     control: &mut Control,
 ) -> Result<(Attribution, f64)> {
+    let IgOptions { steps, rule, batch } = options;
     let objective = objective.into();
     let (alphas, weights) = integration_points(steps, rule);
     let [_, c, h, w] = x.dims();

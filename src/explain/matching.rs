@@ -4,8 +4,8 @@
 //! attribute values ranked for the query ([`super::attribute_rank`]).
 
 use super::attribute_rank::{DEFAULT_WEIGHT, RankedAttribute, rank_attributes};
-use super::similarity::{PairMethod, PairSettings, pair_maps};
-use crate::control::Control;
+use super::similarity::{PairMethod, PairSettings, query_map};
+use crate::control::{Control, Progress};
 use crate::error::{LanternError, Result};
 use crate::map::WeightMap;
 use crate::models::attributes::{AttributeMaps, attribute_maps};
@@ -61,6 +61,17 @@ pub fn check_models(embedder: &Network, attributes: Option<&Network>) -> Result<
     Ok(())
 }
 
+/// The models that explain a match: an embedding model and, optionally, an attribute model.
+#[derive(Clone, Copy)]
+pub struct MatchModels<'n> {
+    pub embedder: &'n Network,
+    pub attributes: Option<&'n Network>,
+}
+
+/// The last pair's two maps (query's, reference's) and the key they were made for: a caller that
+/// explains the same pair again with only another ranking weight keeps them (the app).
+pub type MapsCache<K> = Option<(K, Vec<WeightMap>)>;
+
 /// Explain why `embedder` finds `query` and `reference` alike.
 pub fn explain_match(
     embedder: &Network,
@@ -70,13 +81,45 @@ pub fn explain_match(
     settings: &MatchSettings,
     control: &mut Control,
 ) -> Result<MatchExplanation> {
+    let models = MatchModels { embedder, attributes };
+    explain_match_cached(models, (query, reference), settings, (), &mut None, control)
+}
+
+/// [`explain_match`], the pair's maps taken from `cache` when it holds them for `key` (the
+/// caller's name for the images and the map settings), else computed and kept there. Progress
+/// counts both maps, the query's first.
+pub fn explain_match_cached<K: PartialEq>(
+    models: MatchModels<'_>,
+    (query, reference): (&RgbImage, &RgbImage),
+    settings: &MatchSettings,
+    key: K,
+    cache: &mut MapsCache<K>,
+    control: &mut Control,
+) -> Result<MatchExplanation> {
+    let MatchModels { embedder, attributes } = models;
     check_models(embedder, attributes)?;
     let device = embedder.device();
     let q = embedder.preprocess.tensor(query, &device);
     let r = embedder.preprocess.tensor(reference, &device);
-    let e = embed(embedder, burn::tensor::Tensor::cat(vec![q.clone(), r.clone()], 0));
+    let maps = match cache {
+        Some((k, maps)) if *k == key => maps.clone(),
+        _ => {
+            let flag = control.cancel_flag();
+            let mut maps = Vec::with_capacity(2);
+            for (pass, (a, b)) in [(&q, &r), (&r, &q)].into_iter().enumerate() {
+                let mut report = |p: Progress<'_>| control.report(pass * p.total + p.done, 2 * p.total, None);
+                let mut inner = Control::with_progress(flag, &mut report);
+                maps.push(query_map(embedder, settings.method, a, b, &settings.pair, &mut inner)?);
+            }
+            *cache = Some((key, maps.clone()));
+            maps
+        }
+    };
+    control.check()?;
+    let e = embed(embedder, burn::tensor::Tensor::cat(vec![q, r], 0));
     let similarity = cosine(&e[0], &e[1]);
-    let (query_map, reference_map) = pair_maps(embedder, settings.method, &q, &r, &settings.pair, control)?;
+    let mut maps = maps.into_iter();
+    let (query_map, reference_map) = (maps.next().expect("two maps"), maps.next().expect("two maps"));
     let (query_attributes, reference_attributes, ranked) = match attributes {
         Some(net) => {
             let device = net.device();

@@ -129,12 +129,8 @@ pub struct MethodSpec {
     pub long: bool,
     /// Offered on a number key in the app.
     pub quick: bool,
-    /// The numeric parameters it reads (the batch size is implied for long methods).
+    /// The parameters it reads, numbers and choices (the batch size is implied for long methods).
     pub params: &'static [ParamSpec],
-    /// Whether it reads the integration rule, the baseline and the channel reduction.
-    pub uses_rule: bool,
-    pub uses_baseline: bool,
-    pub uses_reduction: bool,
     /// What it needs of the network ([`super::unavailable`]).
     pub needs: Needs,
     /// An approximation of another method, traded for speed: never a default, and its title
@@ -169,9 +165,6 @@ impl MethodSpec {
             long: false,
             quick: false,
             params: &[],
-            uses_rule: false,
-            uses_baseline: false,
-            uses_reduction: false,
             needs: Needs::Anything,
             approximate: false,
             entry,

@@ -3,37 +3,18 @@
 //! drawn from it.
 
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
+use std::collections::BTreeMap;
 
-/// Integration rule of Integrated Gradients, as Captum names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum IntegrationRule {
-    RiemannLeft,
-    RiemannRight,
-    RiemannMiddle,
-    RiemannTrapezoid,
-    #[default]
-    GaussLegendre,
-}
-
-impl IntegrationRule {
-    pub const ALL: [IntegrationRule; 5] =
-        [Self::GaussLegendre, Self::RiemannTrapezoid, Self::RiemannLeft, Self::RiemannRight, Self::RiemannMiddle];
-}
-
-impl FromStr for IntegrationRule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "riemann_left" | "left" => Ok(Self::RiemannLeft),
-            "riemann_right" | "right" => Ok(Self::RiemannRight),
-            "riemann_middle" | "middle" => Ok(Self::RiemannMiddle),
-            "riemann_trapezoid" | "trapezoid" => Ok(Self::RiemannTrapezoid),
-            "gausslegendre" | "gauss_legendre" => Ok(Self::GaussLegendre),
-            _ => Err(format!(
-                "unknown integration rule '{s}' (riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre)"
-            )),
-        }
+crate::names::named_enum! {
+    /// Integration rule of Integrated Gradients, as Captum names them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub enum IntegrationRule ("integration rule") {
+        #[default]
+        GaussLegendre = "gausslegendre" | "gauss_legendre" | "gauss-legendre",
+        RiemannTrapezoid = "riemann_trapezoid" | "trapezoid" | "riemann-trapezoid",
+        RiemannLeft = "riemann_left" | "left" | "riemann-left",
+        RiemannRight = "riemann_right" | "right" | "riemann-right",
+        RiemannMiddle = "riemann_middle" | "middle" | "riemann-middle",
     }
 }
 
@@ -51,34 +32,44 @@ pub enum Baseline {
     Custom(Vec<f32>),
 }
 
-/// How a 3-channel input attribution becomes one map (Captum's `visualize_image_attr` options).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Reduction {
-    /// Sum over channels, then absolute value (Captum `sign="absolute_value"`).
-    #[default]
-    AbsoluteSum,
-    /// Sum over channels, positive part (`sign="positive"`).
-    PositiveSum,
-    /// Sum over channels, negative part, as magnitudes (`sign="negative"`).
-    NegativeSum,
-    /// Largest absolute value over channels (Simonyan et al.'s saliency map).
-    MaxAbsolute,
-}
+impl Baseline {
+    /// The names users type for the baselines that are not an image.
+    pub const NAMES: [&'static str; 3] = ["zeros", "black", "blurred"];
 
-impl Reduction {
-    pub const ALL: [Reduction; 4] = [Self::AbsoluteSum, Self::PositiveSum, Self::NegativeSum, Self::MaxAbsolute];
-}
-
-impl FromStr for Reduction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "abs" | "absolute" | "absolute_value" | "abs_sum" => Ok(Self::AbsoluteSum),
-            "positive" | "pos" => Ok(Self::PositiveSum),
-            "negative" | "neg" => Ok(Self::NegativeSum),
-            "max_abs" | "maxabs" | "max" => Ok(Self::MaxAbsolute),
-            _ => Err(format!("unknown reduction '{s}' (absolute, positive, negative, max_abs)")),
+    /// The name users type (`image` for a custom one).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Baseline::Zeros => "zeros",
+            Baseline::Black => "black",
+            Baseline::Blurred => "blurred",
+            Baseline::Custom(_) => "image",
         }
+    }
+
+    /// The baseline named `name` (not an image).
+    pub fn named(name: &str) -> Result<Self, String> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "zeros" | "zero" => Ok(Baseline::Zeros),
+            "black" => Ok(Baseline::Black),
+            "blurred" | "blur" => Ok(Baseline::Blurred),
+            _ => Err(format!("unknown baseline '{name}' (choose zeros, black, blurred, or an image file)")),
+        }
+    }
+}
+
+crate::names::named_enum! {
+    /// How a 3-channel input attribution becomes one map (Captum's `visualize_image_attr` options).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub enum Reduction ("reduction") {
+        /// Sum over channels, then absolute value (Captum `sign="absolute_value"`).
+        #[default]
+        AbsoluteSum = "absolute" | "abs" | "absolute_value" | "absolute-value" | "abs_sum" | "abs-sum",
+        /// Sum over channels, positive part (`sign="positive"`).
+        PositiveSum = "positive" | "pos",
+        /// Sum over channels, negative part, as magnitudes (`sign="negative"`).
+        NegativeSum = "negative" | "neg",
+        /// Largest absolute value over channels (Simonyan et al.'s saliency map).
+        MaxAbsolute = "max_abs" | "max-abs" | "maxabs" | "max",
     }
 }
 
@@ -118,6 +109,9 @@ pub struct Params {
     /// (0 keeps all, as Abnar & Zuidema).
     #[serde(default)]
     pub rollout_discard: f32,
+    /// The parameters a method file declares for itself, by flag ([`Params::number`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, f64>,
 }
 
 /// Measured on EfficientNet-Lite0 photos at batch 32 (`benches/approximate_modes.py`): RISE
@@ -154,17 +148,37 @@ impl Default for Params {
             rise_tolerance: default_rise_tolerance(),
             score_cam_top_k: default_score_cam_top_k(),
             rollout_discard: 0.0,
+            extra: BTreeMap::new(),
         }
     }
 }
 
-/// A numeric parameter: its command-line flag, its label in the app, its valid range (inclusive)
-/// and where it lives in [`Params`].
+/// The largest seed a flag takes: integers are exact in an `f64` up to 2^53.
+pub const MAX_SEED: f64 = 9_007_199_254_740_992.0;
+
+/// A parameter a method reads: its command-line flag, its label in the app, and what values it
+/// takes. `lantern explain`'s flags, `lantern methods`, the validation and the app's controls are
+/// all drawn from these; the default is [`Params::default`]'s.
 #[derive(Debug, Clone, Copy)]
 pub struct ParamSpec {
     /// The `lantern explain` flag, without dashes.
     pub flag: &'static str,
     pub label: &'static str,
+    /// One line for `--help`.
+    pub help: &'static str,
+    pub kind: ParamKind,
+}
+
+/// What values a parameter takes.
+#[derive(Debug, Clone, Copy)]
+pub enum ParamKind {
+    Number(Number),
+    Choice(Choice),
+}
+
+/// A number in a range (inclusive) and where it lives in [`Params`].
+#[derive(Debug, Clone, Copy)]
+pub struct Number {
     pub min: f64,
     pub max: f64,
     /// Whole numbers only.
@@ -175,9 +189,22 @@ pub struct ParamSpec {
     pub set: fn(&mut Params, f64),
 }
 
-impl ParamSpec {
+/// One of a few named values (an enum of [`crate::names::named_enum!`], or the baseline).
+#[derive(Debug, Clone, Copy)]
+pub struct Choice {
+    /// The names offered, in menu order.
+    pub names: fn() -> Vec<&'static str>,
+    /// The current value's name.
+    pub get: fn(&Params) -> &'static str,
+    /// Set the value a user typed (a name or an alias); `Err` with the choices otherwise.
+    pub set: fn(&mut Params, &str) -> Result<(), String>,
+    /// Also takes an image file, loaded and preprocessed like the input (the baseline).
+    pub image: Option<fn(&mut Params, Vec<f32>)>,
+}
+
+impl Number {
     /// `Err` with a one-line reason when `value` is outside the range (or not whole).
-    pub fn check(&self, value: f64) -> Result<(), String> {
+    pub fn check(&self, flag: &str, value: f64) -> Result<(), String> {
         let whole = !self.integer || value.fract() == 0.0;
         // Settings are stored as f32: a bound typed as a flag (0.01) comes back a hair outside.
         let slack = if self.integer { 0.0 } else { 1e-6 };
@@ -185,7 +212,52 @@ impl ParamSpec {
             return Ok(());
         }
         let kind = if self.integer { "a whole number" } else { "a number" };
-        Err(format!("--{} must be {kind} from {} to {}, got {value}", self.flag, self.min, self.max))
+        Err(format!("--{flag} must be {kind} from {} to {}, got {value}", self.min, self.max))
+    }
+
+    /// `value` as a flag's default is written: whole numbers without a point, others as the
+    /// `f32` they are stored in (0.15, not 0.15000000596).
+    pub fn format(&self, value: f64) -> String {
+        if self.integer { format!("{}", value as u64) } else { format!("{}", value as f32) }
+    }
+}
+
+impl ParamSpec {
+    /// `Err` with a one-line reason when `p`'s value of this parameter is not one it takes.
+    pub fn check(&self, p: &Params) -> Result<(), String> {
+        match &self.kind {
+            ParamKind::Number(n) => n.check(self.flag, (n.get)(p)),
+            ParamKind::Choice(_) => Ok(()),
+        }
+    }
+
+    /// The value of this parameter in `p`, as typed on the command line.
+    pub fn text(&self, p: &Params) -> String {
+        match &self.kind {
+            ParamKind::Number(n) => n.format((n.get)(p)),
+            ParamKind::Choice(c) => (c.get)(p).to_string(),
+        }
+    }
+
+    /// Set this parameter of `p` from what was typed (`--flag text`); not checked against the
+    /// range (see [`ParamSpec::check`]). An image baseline is set by the caller, who can load it.
+    pub fn parse(&self, p: &mut Params, text: &str) -> Result<(), String> {
+        match &self.kind {
+            ParamKind::Number(n) => {
+                let v: f64 = text.trim().parse().map_err(|_| format!("--{}: '{text}' is not a number", self.flag))?;
+                (n.set)(p, v);
+                Ok(())
+            }
+            ParamKind::Choice(c) => (c.set)(p, text).map_err(|e| format!("--{}: {e}", self.flag)),
+        }
+    }
+
+    /// The range of a number, the names of a choice: what `lantern methods` lists.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            ParamKind::Number(n) => format!("--{} {}..{}", self.flag, n.min, n.max),
+            ParamKind::Choice(c) => format!("--{} {}", self.flag, (c.names)().join("|")),
+        }
     }
 }
 
@@ -193,158 +265,274 @@ impl ParamSpec {
 pub const BATCH: ParamSpec = ParamSpec {
     flag: "batch",
     label: "batch",
-    min: 1.0,
-    max: 1024.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.batch as f64,
-    set: |p, v| p.batch = v as usize,
+    help: "Images per model pass for sampling and perturbation methods.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 1024.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.batch as f64,
+        set: |p, v| p.batch = v as usize,
+    }),
 };
+
+/// Seed of the random draws.
+pub const SEED: ParamSpec = ParamSpec {
+    flag: "seed",
+    label: "seed",
+    help: "Seed of SmoothGrad's noise and RISE's masks.",
+    kind: ParamKind::Number(Number {
+        min: 0.0,
+        max: MAX_SEED,
+        integer: true,
+        logarithmic: false,
+        get: |p| p.seed as f64,
+        set: |p, v| p.seed = v as u64,
+    }),
+};
+
 /// SmoothGrad samples.
 pub const SAMPLES: ParamSpec = ParamSpec {
     flag: "samples",
     label: "samples",
-    min: 1.0,
-    max: 1000.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.smoothgrad_samples as f64,
-    set: |p, v| p.smoothgrad_samples = v as usize,
+    help: "SmoothGrad samples.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 1000.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.smoothgrad_samples as f64,
+        set: |p, v| p.smoothgrad_samples = v as usize,
+    }),
 };
+
 /// SmoothGrad noise standard deviation, normalised input units.
 pub const SIGMA: ParamSpec = ParamSpec {
     flag: "sigma",
     label: "noise sigma",
-    min: 0.0,
-    max: 10.0,
-    integer: false,
-    logarithmic: false,
-    get: |p| f64::from(p.smoothgrad_sigma),
-    set: |p, v| p.smoothgrad_sigma = v as f32,
+    help: "SmoothGrad noise standard deviation, in normalised input units.",
+    kind: ParamKind::Number(Number {
+        min: 0.0,
+        max: 10.0,
+        integer: false,
+        logarithmic: false,
+        get: |p| f64::from(p.smoothgrad_sigma),
+        set: |p, v| p.smoothgrad_sigma = v as f32,
+    }),
 };
+
 /// Integrated Gradients steps.
 pub const STEPS: ParamSpec = ParamSpec {
     flag: "steps",
     label: "steps",
-    min: 2.0,
-    max: 1000.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.ig_steps as f64,
-    set: |p, v| p.ig_steps = v as usize,
+    help: "Integrated Gradients steps.",
+    kind: ParamKind::Number(Number {
+        min: 2.0,
+        max: 1000.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.ig_steps as f64,
+        set: |p, v| p.ig_steps = v as usize,
+    }),
 };
+
 /// Occlusion window side, pixels.
 pub const WINDOW: ParamSpec = ParamSpec {
     flag: "window",
     label: "window",
-    min: 1.0,
-    max: 1024.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.occlusion_window as f64,
-    set: |p, v| p.occlusion_window = v as usize,
+    help: "Occlusion window side, pixels.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 1024.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.occlusion_window as f64,
+        set: |p, v| p.occlusion_window = v as usize,
+    }),
 };
+
 /// Occlusion stride, pixels.
 pub const STRIDE: ParamSpec = ParamSpec {
     flag: "stride",
     label: "stride",
-    min: 1.0,
-    max: 1024.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.occlusion_stride as f64,
-    set: |p, v| p.occlusion_stride = v as usize,
+    help: "Occlusion stride, pixels.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 1024.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.occlusion_stride as f64,
+        set: |p, v| p.occlusion_stride = v as usize,
+    }),
 };
+
 /// RISE masks.
 pub const MASKS: ParamSpec = ParamSpec {
     flag: "masks",
     label: "masks",
-    min: 1.0,
-    max: 100_000.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.rise_masks as f64,
-    set: |p, v| p.rise_masks = v as usize,
+    help: "RISE masks.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 100_000.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.rise_masks as f64,
+        set: |p, v| p.rise_masks = v as usize,
+    }),
 };
+
 /// RISE grid cells per side.
 pub const CELLS: ParamSpec = ParamSpec {
     flag: "cells",
     label: "grid cells",
-    min: 1.0,
-    max: 64.0,
-    integer: true,
-    logarithmic: false,
-    get: |p| p.rise_cells as f64,
-    set: |p, v| p.rise_cells = v as usize,
+    help: "RISE grid cells per side.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 64.0,
+        integer: true,
+        logarithmic: false,
+        get: |p| p.rise_cells as f64,
+        set: |p, v| p.rise_cells = v as usize,
+    }),
 };
+
 /// Probability of a RISE cell being kept; 0 would keep nothing and divide by zero.
 pub const KEEP: ParamSpec = ParamSpec {
     flag: "keep",
     label: "keep probability",
-    min: 0.01,
-    max: 1.0,
-    integer: false,
-    logarithmic: false,
-    get: |p| f64::from(p.rise_keep),
-    set: |p, v| p.rise_keep = v as f32,
+    help: "Probability of a RISE grid cell being kept.",
+    kind: ParamKind::Number(Number {
+        min: 0.01,
+        max: 1.0,
+        integer: false,
+        logarithmic: false,
+        get: |p| f64::from(p.rise_keep),
+        set: |p, v| p.rise_keep = v as f32,
+    }),
 };
 
 /// BoostLU's `alpha` on the positive part of the class activation map (1: no boost).
 pub const BOOST_ALPHA: ParamSpec = ParamSpec {
     flag: "boost-alpha",
     label: "BoostLU alpha",
-    min: 1.0,
-    max: crate::models::metadata::MAX_BOOST_ALPHA as f64,
-    integer: false,
-    logarithmic: true,
-    get: |p| f64::from(p.boost_alpha),
-    set: |p, v| p.boost_alpha = v as f32,
+    help: "BoostLU's alpha for the boostcam method (1: no boost).",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: crate::models::metadata::MAX_BOOST_ALPHA as f64,
+        integer: false,
+        logarithmic: true,
+        get: |p| f64::from(p.boost_alpha),
+        set: |p, v| p.boost_alpha = v as f32,
+    }),
 };
 
 /// The early-stopping RISE's tolerance: mean per-pixel change of the normalised map per batch.
 pub const TOLERANCE: ParamSpec = ParamSpec {
     flag: "tolerance",
     label: "stop below change",
-    min: 1e-6,
-    max: 0.5,
-    integer: false,
-    logarithmic: true,
-    get: |p| f64::from(p.rise_tolerance),
-    set: |p, v| p.rise_tolerance = v as f32,
+    help: "RISE with early stop (approximate): stop once the normalised map changes by less than this per pixel and batch, twice in a row.",
+    kind: ParamKind::Number(Number {
+        min: 1e-6,
+        max: 0.5,
+        integer: false,
+        logarithmic: true,
+        get: |p| f64::from(p.rise_tolerance),
+        set: |p, v| p.rise_tolerance = v as f32,
+    }),
 };
 
 /// Channels the top-k Score-CAM scores.
 pub const TOP_K: ParamSpec = ParamSpec {
     flag: "top-k",
     label: "channels (top k)",
-    min: 1.0,
-    max: 100_000.0,
-    integer: true,
-    logarithmic: true,
-    get: |p| p.score_cam_top_k as f64,
-    set: |p, v| p.score_cam_top_k = v as usize,
+    help: "Score-CAM on the top-k channels (approximate): channels scored, by activation variance.",
+    kind: ParamKind::Number(Number {
+        min: 1.0,
+        max: 100_000.0,
+        integer: true,
+        logarithmic: true,
+        get: |p| p.score_cam_top_k as f64,
+        set: |p, v| p.score_cam_top_k = v as usize,
+    }),
 };
 
 /// The share of attention values attention rollout discards per block.
 pub const DISCARD: ParamSpec = ParamSpec {
     flag: "discard",
     label: "discard ratio",
-    min: 0.0,
-    max: 1.0,
-    integer: false,
-    logarithmic: false,
-    get: |p| f64::from(p.rollout_discard),
-    set: |p, v| p.rollout_discard = v as f32,
+    help: "Attention rollout: share of each block's smallest attention values discarded.",
+    kind: ParamKind::Number(Number {
+        min: 0.0,
+        max: 1.0,
+        integer: false,
+        logarithmic: false,
+        get: |p| f64::from(p.rollout_discard),
+        set: |p, v| p.rollout_discard = v as f32,
+    }),
 };
 
-/// Every numeric parameter.
-pub const PARAMS: [ParamSpec; 13] =
-    [BATCH, SAMPLES, SIGMA, STEPS, WINDOW, STRIDE, MASKS, CELLS, KEEP, BOOST_ALPHA, TOLERANCE, TOP_K, DISCARD];
+/// Integrated Gradients' integration rule.
+pub const RULE: ParamSpec = ParamSpec {
+    flag: "rule",
+    label: "rule",
+    help: "Integrated Gradients rule: riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre.",
+    kind: ParamKind::Choice(Choice {
+        names: || IntegrationRule::ALL.iter().map(|r| r.as_str()).collect(),
+        get: |p| p.ig_rule.as_str(),
+        set: |p, s| {
+            p.ig_rule = s.parse()?;
+            Ok(())
+        },
+        image: None,
+    }),
+};
+
+/// The baseline of Integrated Gradients and Occlusion.
+pub const BASELINE: ParamSpec = ParamSpec {
+    flag: "baseline",
+    label: "baseline",
+    help: "Baseline of Integrated Gradients and Occlusion: zeros, black, blurred, or an image file.",
+    kind: ParamKind::Choice(Choice {
+        names: || Baseline::NAMES.to_vec(),
+        get: |p| p.baseline.name(),
+        set: |p, s| {
+            p.baseline = Baseline::named(s)?;
+            Ok(())
+        },
+        image: Some(|p, values| p.baseline = Baseline::Custom(values)),
+    }),
+};
+
+/// How an input attribution's channels become one map.
+pub const REDUCTION: ParamSpec = ParamSpec {
+    flag: "reduction",
+    label: "channels",
+    help: "How input attributions become one map: absolute, positive, negative, max_abs.",
+    kind: ParamKind::Choice(Choice {
+        names: || Reduction::ALL.iter().map(|r| r.as_str()).collect(),
+        get: |p| p.reduction.as_str(),
+        set: |p, s| {
+            p.reduction = s.parse()?;
+            Ok(())
+        },
+        image: None,
+    }),
+};
+
+/// The parameters every method run shares, whichever methods declare them: the batch size of
+/// long methods and the seed of the random ones.
+pub const COMMON: [ParamSpec; 2] = [BATCH, SEED];
 
 impl Params {
-    /// `Err` naming the first parameter outside its range.
-    pub fn validate(&self) -> Result<(), String> {
-        PARAMS.iter().try_for_each(|p| p.check((p.get)(self)))
+    /// A parameter a method file declares for itself (kept in [`Params::extra`] by its flag), or
+    /// `default` when it was never set.
+    pub fn number(&self, flag: &str, default: f64) -> f64 {
+        self.extra.get(flag).copied().unwrap_or(default)
+    }
+
+    /// Set a parameter a method file declares for itself.
+    pub fn set_number(&mut self, flag: &str, value: f64) {
+        self.extra.insert(flag.to_string(), value);
     }
 }
 
@@ -352,9 +540,35 @@ impl Params {
 mod tests {
     use super::*;
 
+    fn number(spec: &ParamSpec) -> &Number {
+        match &spec.kind {
+            ParamKind::Number(n) => n,
+            ParamKind::Choice(_) => panic!("{} is a choice", spec.flag),
+        }
+    }
+
+    const NUMBERS: [ParamSpec; 14] = [
+        BATCH,
+        SEED,
+        SAMPLES,
+        SIGMA,
+        STEPS,
+        WINDOW,
+        STRIDE,
+        MASKS,
+        CELLS,
+        KEEP,
+        BOOST_ALPHA,
+        TOLERANCE,
+        TOP_K,
+        DISCARD,
+    ];
+
     #[test]
     fn defaults_are_valid_and_ranges_reject_what_breaks_a_method() {
-        Params::default().validate().unwrap();
+        for spec in NUMBERS {
+            spec.check(&Params::default()).unwrap();
+        }
         for (spec, bad) in [
             (KEEP, 0.0),
             (KEEP, 1.5),
@@ -369,27 +583,61 @@ mod tests {
             (DISCARD, 1.5),
         ] {
             let mut p = Params::default();
-            (spec.set)(&mut p, bad);
-            let err = p.validate().unwrap_err();
+            (number(&spec).set)(&mut p, bad);
+            let err = spec.check(&p).unwrap_err();
             assert!(err.contains(&format!("--{}", spec.flag)), "{err}");
         }
     }
 
     #[test]
     fn bounds_survive_the_round_trip_through_f32() {
-        for spec in PARAMS {
+        for spec in NUMBERS {
             let mut p = Params::default();
-            (spec.set)(&mut p, spec.min);
-            p.validate().unwrap_or_else(|e| panic!("{}: {e}", spec.flag));
+            (number(&spec).set)(&mut p, number(&spec).min);
+            spec.check(&p).unwrap_or_else(|e| panic!("{}: {e}", spec.flag));
         }
     }
 
     #[test]
     fn get_reads_what_set_wrote() {
-        for spec in PARAMS {
+        for spec in NUMBERS {
             let mut p = Params::default();
-            (spec.set)(&mut p, spec.max);
-            assert_eq!((spec.get)(&p), spec.max, "{}", spec.flag);
+            (number(&spec).set)(&mut p, number(&spec).max);
+            assert_eq!((number(&spec).get)(&p), number(&spec).max, "{}", spec.flag);
         }
+    }
+
+    #[test]
+    fn choices_parse_names_and_aliases_and_show_their_names() {
+        let mut p = Params::default();
+        assert_eq!(
+            (RULE.text(&p), BASELINE.text(&p), REDUCTION.text(&p)),
+            ("gausslegendre".into(), "zeros".into(), "absolute".into())
+        );
+        RULE.parse(&mut p, "riemann-left").unwrap();
+        REDUCTION.parse(&mut p, "max_abs").unwrap();
+        BASELINE.parse(&mut p, "blur").unwrap();
+        assert_eq!(
+            (p.ig_rule, p.reduction, p.baseline.clone()),
+            (IntegrationRule::RiemannLeft, Reduction::MaxAbsolute, Baseline::Blurred)
+        );
+        let err = RULE.parse(&mut p, "simpson").unwrap_err();
+        assert!(err.starts_with("--rule") && err.contains("riemann_trapezoid"), "{err}");
+        assert!(BASELINE.parse(&mut p, "photo.png").is_err(), "an image is loaded by the caller");
+        assert_eq!(SIGMA.text(&Params::default()), "0.15");
+        assert_eq!(MASKS.text(&Params::default()), "4000");
+        assert_eq!(RULE.describe(), "--rule gausslegendre|riemann_trapezoid|riemann_left|riemann_right|riemann_middle");
+    }
+
+    #[test]
+    fn a_method_file_keeps_its_own_parameters_by_flag() {
+        let mut p = Params::default();
+        assert_eq!(p.number("grid", 7.0), 7.0);
+        p.set_number("grid", 3.0);
+        assert_eq!(p.number("grid", 7.0), 3.0);
+        let back: Params = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let plain = serde_json::to_string(&Params::default()).unwrap();
+        assert!(!plain.contains("extra"), "settings without them are written as before: {plain}");
     }
 }

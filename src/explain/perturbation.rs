@@ -6,7 +6,7 @@ use super::attribution::Attribution;
 use super::gradients::baseline_tensor;
 use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
 use super::objective::Objective;
-use super::params::{CELLS, KEEP, MASKS, Reduction, STRIDE, TOLERANCE, WINDOW};
+use super::params::{BASELINE, CELLS, KEEP, MASKS, REDUCTION, Reduction, STRIDE, TOLERANCE, WINDOW};
 use crate::control::Control;
 use crate::error::Result;
 use crate::map::WeightMap;
@@ -17,9 +17,7 @@ use burn::tensor::{Tensor, TensorData};
 
 pub const OCCLUSION: MethodSpec = MethodSpec {
     long: true,
-    params: &[WINDOW, STRIDE],
-    uses_baseline: true,
-    uses_reduction: true,
+    params: &[WINDOW, STRIDE, BASELINE, REDUCTION],
     ..MethodSpec::new(
         "occlusion",
         "Occlusion",
@@ -38,8 +36,6 @@ pub const RISE: MethodSpec = MethodSpec {
     formula: "sum_i P(x * M_i) M_i / (N p) over random masks",
     paper: "Petsiuk et al., BMVC 2018",
     params: &[MASKS, CELLS, KEEP],
-    uses_baseline: false,
-    uses_reduction: false,
     entry: Entry::Input(run_rise),
     ..OCCLUSION
 };
@@ -58,7 +54,8 @@ pub const RISE_EARLY_STOP: MethodSpec = MethodSpec {
 fn run_occlusion(run: &mut Run<'_, '_>) -> Result<Output> {
     let (net, x, p) = (run.session.network(), run.session.input(), run.params);
     let b = baseline_tensor(&p.baseline, x, net.preprocess.mean, net.preprocess.std);
-    let a = occlusion(net, x, &b, run.objective, p.occlusion_window, p.occlusion_stride, p.batch, run.control)?;
+    let options = OcclusionOptions { window: p.occlusion_window, stride: p.occlusion_stride, batch: p.batch };
+    let a = occlusion(net, x, &b, run.objective, options, run.control)?;
     Ok(Output { map: a.to_map(p.reduction), attribution: Some(a), forward_ms: 0.0, approximation: None })
 }
 
@@ -110,21 +107,51 @@ fn offsets(len: usize, window: usize, stride: usize) -> Vec<usize> {
     (0..count).map(|i| i * stride).collect()
 }
 
+/// Occlusion's settings, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcclusionOptions {
+    /// Side of the square replaced by the baseline.
+    pub window: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Images per model pass.
+    pub batch: usize,
+}
+
+/// The batch of masked inputs `x * M_i + b * (1 - M_i)` for `masks` (each `h * w` values, applied
+/// to every channel): `image` and `baseline` are `channels * h * w` host values; without a
+/// baseline, `x * M_i` (zero in normalised input is the dataset mean). The one place masked
+/// inputs are built: RISE, occlusion, feature ablation and the similarity methods.
+pub fn masked_batch(image: &[f32], baseline: Option<&[f32]>, masks: &[Vec<f32>], channels: usize) -> Vec<f32> {
+    let plane = image.len() / channels.max(1);
+    let mut values = Vec::with_capacity(masks.len() * image.len());
+    for m in masks {
+        for ch in 0..channels {
+            let x = &image[ch * plane..(ch + 1) * plane];
+            match baseline {
+                None => values.extend(x.iter().zip(m).map(|(v, k)| v * k)),
+                Some(b) => values.extend(
+                    x.iter().zip(&b[ch * plane..(ch + 1) * plane]).zip(m).map(|((v, b), k)| v * k + b * (1.0 - k)),
+                ),
+            }
+        }
+    }
+    values
+}
+
 /// Occlusion (Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014),
 /// as Captum computes it: every `window x window` patch (all channels) is replaced by the
 /// baseline; a pixel's attribution is the mean drop `S(x) - S(x_occluded)` over the windows that
 /// cover it.
-#[allow(clippy::too_many_arguments)]
 pub fn occlusion(
     net: &Network,
     x: &Tensor<4>,
     baseline: &Tensor<4>,
     objective: impl Into<Objective>,
-    window: usize,
-    stride: usize,
-    batch: usize,
+    options: OcclusionOptions,
     control: &mut Control,
 ) -> Result<Attribution> {
+    let OcclusionOptions { window, stride, batch } = options;
     let objective = objective.into();
     let [_, c, h, w] = x.dims();
     let device = x.device();
@@ -145,16 +172,15 @@ pub fn occlusion(
     for start in (0..windows.len()).step_by(batch) {
         control.check()?;
         let chunk = &windows[start..(start + batch).min(windows.len())];
-        let mut values = Vec::with_capacity(chunk.len() * c * plane);
-        for win in chunk {
-            let mut img = image.clone();
-            for p in cover(win) {
-                for ch in 0..c {
-                    img[ch * plane + p] = base[ch * plane + p];
-                }
-            }
-            values.extend(img);
-        }
+        let masks: Vec<Vec<f32>> = chunk
+            .iter()
+            .map(|win| {
+                let mut m = vec![1.0f32; plane];
+                cover(win).for_each(|p| m[p] = 0.0);
+                m
+            })
+            .collect();
+        let values = masked_batch(&image, Some(&base), &masks, c);
         let drops = scores(net, values, chunk.len(), [c, h, w], &objective, &device);
         for (win, s) in chunk.iter().zip(drops) {
             for p in cover(win) {
@@ -287,18 +313,12 @@ pub fn run_masked(
     let [_, c, h, w] = x.dims();
     let device = x.device();
     let image = host_values(x.clone());
-    let plane = h * w;
     let batch = batch.max(1);
     for start in (0..count).step_by(batch) {
         control.check()?;
         let end = (start + batch).min(count);
         let ms: Vec<Vec<f32>> = (start..end).map(mask).collect();
-        let mut values = Vec::with_capacity((end - start) * c * plane);
-        for m in &ms {
-            for ch in 0..c {
-                values.extend(image[ch * plane..(ch + 1) * plane].iter().zip(m).map(|(v, k)| v * k));
-            }
-        }
+        let values = masked_batch(&image, None, &ms, c);
         let outputs = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
         let k = outputs.dims()[1];
         let outputs = host_values(outputs);

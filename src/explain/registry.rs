@@ -2,14 +2,13 @@
 //! entry point) plus one line here; the [`Method`] enum, its names and every menu follow.
 
 use super::method::{Family, LayerUse, MethodSpec};
-use super::params::ParamSpec;
-use super::{attention, boost_cam, cam, eigen, generator, gradients, perturbation, score_cam};
+use super::params::{COMMON, ParamSpec, Params};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 macro_rules! registry {
-    ($($variant:ident => $spec:path,)*) => {
+    ($($variant:ident => $module:ident :: $spec:ident,)*) => {
         /// An explanation method: a handle on its [`MethodSpec`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum Method {
@@ -23,7 +22,7 @@ macro_rules! registry {
             /// What the method declares about itself.
             pub fn spec(self) -> &'static MethodSpec {
                 match self {
-                    $(Method::$variant => &$spec,)*
+                    $(Method::$variant => &super::$module::$spec,)*
                 }
             }
         }
@@ -100,11 +99,32 @@ impl Method {
         Method::ALL.iter().copied().filter(|m| m.spec().quick)
     }
 
-    /// The numeric parameters this method reads, the batch size first for long methods.
+    /// The parameters this method reads, the batch size first for long methods.
     pub fn params(self) -> Vec<ParamSpec> {
         let s = self.spec();
         let batch = s.long.then_some(super::params::BATCH);
         batch.into_iter().chain(s.params.iter().copied()).collect()
+    }
+}
+
+/// Every parameter of every method, each once (by flag): the common ones ([`COMMON`]) first, then
+/// in method order. `lantern explain`'s flags are these.
+pub fn all_params() -> Vec<ParamSpec> {
+    let mut all: Vec<ParamSpec> = COMMON.to_vec();
+    for m in Method::ALL {
+        for p in m.spec().params {
+            if !all.iter().any(|a| a.flag == p.flag) {
+                all.push(*p);
+            }
+        }
+    }
+    all
+}
+
+impl Params {
+    /// `Err` naming the first parameter outside its range.
+    pub fn validate(&self) -> Result<(), String> {
+        all_params().iter().try_for_each(|p| p.check(self))
     }
 }
 

@@ -27,7 +27,7 @@
 
 use super::activations::activations;
 use super::objective::Objective;
-use super::perturbation::{MaskedScores, RiseMasks, run_masked};
+use super::perturbation::{MaskedScores, RiseMasks, masked_batch, run_masked};
 use super::registry::Method;
 use crate::control::Control;
 use crate::error::{LanternError, Result};
@@ -135,17 +135,11 @@ pub fn reference_embeddings(net: &Network, r: &Tensor<4>, settings: &PairSetting
             let [_, c, h, w] = r.dims();
             let masks = RiseMasks::generate(count, settings.cells, settings.keep, h, w, settings.seed.wrapping_add(1));
             let image = crate::models::network::host_values(r.clone());
-            let plane = h * w;
             let mut out = Vec::with_capacity(count);
             for start in (0..count).step_by(settings.batch.max(1)) {
                 let end = (start + settings.batch.max(1)).min(count);
-                let mut values = Vec::with_capacity((end - start) * c * plane);
-                for i in start..end {
-                    let m = masks.mask(i);
-                    for ch in 0..c {
-                        values.extend(image[ch * plane..(ch + 1) * plane].iter().zip(&m).map(|(v, k)| v * k));
-                    }
-                }
+                let ms: Vec<Vec<f32>> = (start..end).map(|i| masks.mask(i)).collect();
+                let values = masked_batch(&image, None, &ms, c);
                 out.extend(embed(net, Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &r.device())));
             }
             Ok(out)
