@@ -256,7 +256,7 @@ mod tests {
         for f in [ExportFormat::Csv, ExportFormat::Json, ExportFormat::Coco] {
             assert_eq!(f.to_string().to_uppercase().parse::<ExportFormat>(), Ok(f));
         }
-        assert!("xlsx".parse::<ExportFormat>().unwrap_err().contains("choose csv, json, coco"));
+        assert!("xlsx".parse::<ExportFormat>().unwrap_err().contains("choose csv, json or coco"));
     }
 
     #[test]

@@ -188,7 +188,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<VerdictKind>(), Ok(k));
             assert_eq!(k.as_str().to_uppercase().parse::<VerdictKind>(), Ok(k));
         }
-        assert!("maybe".parse::<VerdictKind>().unwrap_err().contains("choose accept, reject, flag"));
+        assert!("maybe".parse::<VerdictKind>().unwrap_err().contains("choose accept, reject or flag"));
     }
 
     #[test]
