@@ -50,9 +50,12 @@ impl clap::Args for EvalArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EvalCommand {
-    /// Combine the folders of a sharded evaluation (`lantern eval --shard I/N`, one folder per
-    /// shard) into one report: summary.json, summary.md and plots as one process over the whole
-    /// dataset writes them. Refuses shards of different settings, and duplicate or missing shards.
+    /// Combine the shard folders of a sharded evaluation into one report.
+    ///
+    /// The folders of `lantern eval --shard I/N` (one per shard) become one report: summary.json,
+    /// summary.md, per_image.csv and plots as one process over the whole dataset writes them, and
+    /// its state.jsonl and settings.json. Refuses, naming them, folders of different settings and
+    /// duplicate, missing or unfinished shards.
     Merge(MergeArgs),
 }
 
@@ -61,7 +64,7 @@ pub struct MergeArgs {
     /// Folder for the merged report (and the merged state.jsonl and settings.json).
     pub out: PathBuf,
     /// The shard folders, every shard of the evaluation once, in any order.
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "SHARD_DIR")]
     pub shards: Vec<PathBuf>,
     /// Leave the timings out of the report, as `lantern eval --no-timing`.
     #[arg(long)]
