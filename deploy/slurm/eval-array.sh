@@ -51,7 +51,7 @@ case "$role" in
       --cpus-per-task="${TASK_CPUS:-4}" \
       --mem="${TASK_MEM:-8G}" \
       --output="$OUT/logs/shard-%a.log" \
-      "${sbatch_args[@]}" \
+      ${sbatch_args[@]+"${sbatch_args[@]}"} \
       "$script" task)
     array_id="${array_id%%;*}"
     merge_id=$(sbatch --parsable \
@@ -61,7 +61,7 @@ case "$role" in
       --cpus-per-task=1 \
       --mem=4G \
       --output="$OUT/logs/merge.log" \
-      "${sbatch_args[@]}" \
+      ${sbatch_args[@]+"${sbatch_args[@]}"} \
       "$script" merge)
     echo "submitted array job $array_id ($SHARDS shards) and merge job ${merge_id%%;*}; report: $OUT/report"
     ;;
@@ -69,7 +69,7 @@ case "$role" in
     index="${SLURM_ARRAY_TASK_ID:?the task role runs inside a Slurm array job}"
     export RAYON_NUM_THREADS="${SLURM_CPUS_PER_TASK:-${RAYON_NUM_THREADS:-1}}"
     exec "${lantern_cmd[@]}" eval --data "$DATA" --format "$FORMAT" \
-      --shard "$index/$SHARDS" --out "$OUT/shards/$index" "${eval_args[@]}"
+      --shard "$index/$SHARDS" --out "$OUT/shards/$index" ${eval_args[@]+"${eval_args[@]}"}
     ;;
   merge)
     shard_dirs=()
