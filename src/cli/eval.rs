@@ -1,17 +1,79 @@
-//! `lantern eval`: localisation and faithfulness metrics of explanation methods on a dataset.
+//! `lantern eval`: localisation and faithfulness metrics of explanation methods on a dataset;
+//! `lantern eval --shard I/N` for a part of it and `lantern eval merge` to combine the parts.
 
 use super::progress::progress_bar;
 use crate::datasets::{self, Format};
 use crate::error::{LanternError, Result};
-use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, plots, report};
+use crate::evaluation::{self, ClassMap, EvalConfig, Protocol, Shard, report, shard};
 use crate::explain::Method;
 use crate::models::generator::Generator;
 use crate::models::{self, Labels, Network};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+/// `lantern eval [OPTIONS]` runs an evaluation; `lantern eval merge` combines sharded ones.
+/// (Written out rather than derived: clap's derive cannot make a flattened `Option` of flags
+/// that themselves flatten others, which the run's flags do.)
+#[derive(Debug)]
+pub enum EvalArgs {
+    Run(Box<EvalRunArgs>),
+    Command(EvalCommand),
+}
+
+impl clap::FromArgMatches for EvalArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        if matches.subcommand_name().is_some() {
+            <EvalCommand as clap::FromArgMatches>::from_arg_matches(matches).map(Self::Command)
+        } else {
+            EvalRunArgs::from_arg_matches(matches).map(|a| Self::Run(Box::new(a)))
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for EvalArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = <EvalRunArgs as clap::Args>::augment_args(cmd);
+        <EvalCommand as clap::Subcommand>::augment_subcommands(cmd)
+            .args_conflicts_with_subcommands(true)
+            .subcommand_negates_reqs(true)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EvalCommand {
+    /// Combine the shard folders of a sharded evaluation into one report.
+    ///
+    /// The folders of `lantern eval --shard I/N` (one per shard) become one report: summary.json,
+    /// summary.md, per_image.csv and plots as one process over the whole dataset writes them, and
+    /// its state.jsonl and settings.json. Refuses, naming them, folders of different settings and
+    /// duplicate, missing or unfinished shards.
+    Merge(MergeArgs),
+}
+
 #[derive(Debug, clap::Args)]
-pub struct EvalArgs {
+pub struct MergeArgs {
+    /// Folder for the merged report (and the merged state.jsonl and settings.json).
+    pub out: PathBuf,
+    /// The shard folders, every shard of the evaluation once, in any order.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
+    /// Leave the timings out of the report, as `lantern eval --no-timing`.
+    #[arg(long)]
+    pub no_timing: bool,
+}
+
+/// The evaluation's own flags.
+#[derive(Debug, clap::Args)]
+pub struct EvalRunArgs {
     #[command(flatten)]
     pub dataset: super::DatasetArgs,
     /// Weights file (default: the bundled demo classifier).
@@ -53,6 +115,16 @@ pub struct EvalArgs {
     /// Discard the results of an earlier run in --out instead of resuming it.
     #[arg(long)]
     pub fresh: bool,
+    /// Evaluate only the I-th of N parts of the dataset (0 <= I < N; after --limit), split by a
+    /// hash of the image ids: disjoint, within one image of each other in size, the same on
+    /// every machine. Each shard needs its own --out; `lantern eval merge` combines them.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Leave the timings out of summary.json, summary.md (ms/image) and per_image.csv, so that
+    /// the report depends on the results alone: reruns, resumed runs and merged shards then
+    /// write it byte for byte the same.
+    #[arg(long)]
+    pub no_timing: bool,
     #[arg(long, default_value = "auto")]
     pub device: crate::device::DeviceChoice,
     #[command(flatten)]
@@ -60,7 +132,7 @@ pub struct EvalArgs {
 }
 
 /// The network, its name in the report and the SHA-256 of its weights.
-fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, String, String)> {
+fn network(args: &EvalRunArgs, device: &burn::tensor::Device) -> Result<(Network, String, String)> {
     match &args.model {
         Some(path) => Ok((
             models::load(path, args.arch.as_deref(), device)?,
@@ -78,7 +150,7 @@ fn network(args: &EvalArgs, device: &burn::tensor::Device) -> Result<(Network, S
 /// The generator the `generator` method runs with (when `needed` or named), and the SHA-256 of
 /// its file.
 fn generator(
-    args: &EvalArgs,
+    args: &EvalRunArgs,
     needed: bool,
     model_sha256: &str,
     device: &burn::tensor::Device,
@@ -105,7 +177,27 @@ fn generator(
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
+    match args {
+        EvalArgs::Command(EvalCommand::Merge(m)) => merge(m),
+        EvalArgs::Run(run) => evaluate(run),
+    }
+}
+
+fn merge(args: &MergeArgs) -> Result<()> {
+    let merged = shard::merge(&args.out, &args.shards, !args.no_timing)?;
+    println!("{}", report::markdown(&merged.summary));
+    println!(
+        "merged {} shards: wrote {} plots, per_image.csv and summary.md/json to {}",
+        args.shards.len(),
+        merged.plots.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn evaluate(args: &EvalRunArgs) -> Result<()> {
     evaluation::check_numbers(args.interval, args.limit)?;
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
     let (mut net, model_name, model_sha256) = network(args, &device.device)?;
@@ -138,8 +230,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         dataset: format!("{}:{}", args.dataset.format, folder.display()),
         fresh: args.fresh,
         generator: generator(args, methods.contains(&Method::Generator), &model_sha256, &device.device)?,
+        shard,
     };
-    let total = args.limit.unwrap_or(usize::MAX).min(dataset.samples.len());
+    let limited: Vec<&datasets::Sample> = dataset.samples.iter().take(args.limit.unwrap_or(usize::MAX)).collect();
+    let part = shard.map(|s| evaluation::shard_samples(s, &limited));
+    if let (Some(s), Some(part)) = (shard, &part) {
+        eprintln!("shard {s}: {} of the {} images", part.len(), limited.len());
+    }
+    let total = part.as_ref().map_or(limited.len(), Vec::len);
     let bar = progress_bar(total as u64, "{bar:30} {pos}/{len} images  {elapsed_precise} (eta {eta})  {msg}");
     let cancel = AtomicBool::new(false);
     let net = std::sync::Arc::new(net);
@@ -159,10 +257,42 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         protocol,
         protocol_description: protocol.describe(&net.preprocess),
     };
-    let summary = report::summarize(&results, &names, &thresholds, header)?;
-    report::write_all(&args.out, &results, &summary)?;
-    let plots = plots::write_plots(&args.out.join("plots"), &summary)?;
+    if let (Some(s), Some(part)) = (shard, part) {
+        let manifest = shard::Manifest {
+            shard: s,
+            settings: shard_key(&args.out)?,
+            methods: names.clone(),
+            dataset_images: limited.len(),
+            images: part.into_iter().map(|(i, sample)| (i, sample.id.clone())).collect(),
+            header: header.clone(),
+        };
+        if results.is_empty() {
+            // More shards than images: this one has none, which the merge accepts.
+            shard::write_manifest(&args.out, &manifest)?;
+            println!("shard {s} has no images (the dataset has {}); nothing to evaluate", limited.len());
+            return Ok(());
+        }
+        let (summary, plots) = report::write_report(&args.out, &results, &names, &thresholds, header, !args.no_timing)?;
+        shard::write_manifest(&args.out, &manifest)?;
+        println!("{}", report::markdown(&summary));
+        println!(
+            "shard {s}: wrote {} plots, per_image.csv and summary.md/json to {}; merge every shard's folder with `lantern eval merge`",
+            plots.len(),
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let (summary, plots) = report::write_report(&args.out, &results, &names, &thresholds, header, !args.no_timing)?;
     println!("{}", report::markdown(&summary));
     println!("wrote {} plots, per_image.csv and summary.md/json to {}", plots.len(), args.out.display());
     Ok(())
+}
+
+/// The settings key of the evaluation in `out` (from the `settings.json` the run just wrote).
+fn shard_key(out: &std::path::Path) -> Result<String> {
+    let path = out.join("settings.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| LanternError::io(&path, e))?;
+    let settings: evaluation::RunSettings =
+        serde_json::from_str(&text).map_err(|e| LanternError::Internal(format!("{}: {e}", path.display())))?;
+    Ok(settings.key())
 }

@@ -11,11 +11,13 @@ pub mod plots;
 pub mod protocol;
 pub mod report;
 pub mod settings;
+pub mod shard;
 pub mod similarity;
 
 pub use class_map::ClassMap;
 pub use protocol::Protocol;
 pub use settings::RunSettings;
+pub use shard::Shard;
 
 use crate::datasets::{Dataset, Sample};
 use crate::error::{LanternError, Result};
@@ -64,6 +66,8 @@ pub struct EvalConfig {
     /// The weight-map generator for the `generator` method, with the SHA-256 of its file (part
     /// of the resume key).
     pub generator: Option<(Arc<Generator>, String)>,
+    /// Evaluate only this part of the (limited) dataset ([`shard`]); part of the resume key.
+    pub shard: Option<Shard>,
 }
 
 /// Refuse an out-of-range `--interval` or `--limit` with the flag and its range.
@@ -201,6 +205,15 @@ pub fn load_state(path: &Path) -> Result<Vec<ImageResult>> {
         return Ok(Vec::new());
     }
     let text = std::fs::read_to_string(path).map_err(|e| LanternError::io(path, e))?;
+    let (results, clean) = parse_state(&text);
+    if clean != text {
+        crate::files::write_atomic(path, |f| f.write_all(clean.as_bytes()))?;
+    }
+    Ok(results)
+}
+
+/// The rows of a `state.jsonl` text, and the text without the lines that do not parse.
+pub fn parse_state(text: &str) -> (Vec<ImageResult>, String) {
     let mut results = Vec::new();
     let mut clean = String::with_capacity(text.len());
     for line in text.lines() {
@@ -210,15 +223,12 @@ pub fn load_state(path: &Path) -> Result<Vec<ImageResult>> {
             clean.push('\n');
         }
     }
-    if clean != text {
-        crate::files::write_atomic(path, |f| f.write_all(clean.as_bytes()))?;
-    }
-    Ok(results)
+    (results, clean)
 }
 
 /// Discard the state of an earlier run in `out` (`--fresh`).
 fn discard_state(out: &Path) -> Result<()> {
-    for name in ["state.jsonl", "settings.json"] {
+    for name in ["state.jsonl", "settings.json", shard::MANIFEST] {
         let path = out.join(name);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(LanternError::io(&path, e)),
@@ -231,7 +241,8 @@ fn discard_state(out: &Path) -> Result<()> {
 /// Run the evaluation; results go to `out/state.jsonl` as they are made. `progress(done, total)`
 /// is called after each image. Refuses, before writing anything, a class map that does not fit
 /// and an output folder whose state was made with other settings. Returns the results of this
-/// run's images and methods, earlier runs' included.
+/// run's images and methods, earlier runs' included, in dataset order and then `config.methods`
+/// order (however the rows were made: at once, resumed or in shards).
 pub fn run(
     net: &Arc<Network>,
     dataset: &Dataset,
@@ -246,6 +257,10 @@ pub fn run(
     }
     let samples: Vec<&Sample> = dataset.samples.iter().take(config.limit.unwrap_or(usize::MAX)).collect();
     let classes = ClassMap::resolve(config.class_map.clone(), &dataset.classes, net.classes(), &samples)?;
+    let samples: Vec<&Sample> = match config.shard {
+        None => samples,
+        Some(shard) => shard_samples(shard, &samples).into_iter().map(|(_, s)| s).collect(),
+    };
     let settings = RunSettings {
         model_sha256: config.model_sha256.clone(),
         arch: net.arch.clone(),
@@ -259,6 +274,7 @@ pub fn run(
         class_map: classes.model_class.clone(),
         params: settings::params_value(&config.params),
         generator_sha256: config.generator.as_ref().map(|(_, sha)| sha.clone()),
+        shard: config.shard,
     };
     let key = settings.key();
     if config.fresh {
@@ -284,7 +300,9 @@ pub fn run(
         .map_err(|e| LanternError::io(&state_path, e))?;
     let thresholds = wsol::cam_thresholds(config.interval);
     let total = samples.len();
-    for (i, sample) in samples.into_iter().enumerate() {
+    let place: std::collections::HashMap<&str, usize> =
+        samples.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    for (i, sample) in samples.iter().enumerate() {
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(LanternError::Cancelled);
         }
@@ -305,5 +323,13 @@ pub fn run(
         }
         progress(i + 1, total, &sample.id);
     }
+    let order: Vec<String> = config.methods.iter().map(|m| m.name().to_string()).collect();
+    results.sort_by_key(|r| (place[r.id.as_str()], order.iter().position(|m| *m == r.method)));
     Ok(results)
+}
+
+/// The samples of `shard` among `samples` (the dataset after `--limit`), with their places.
+pub fn shard_samples<'a>(shard: Shard, samples: &[&'a Sample]) -> Vec<(usize, &'a Sample)> {
+    let ids: Vec<&str> = samples.iter().map(|s| s.id.as_str()).collect();
+    shard.select(&ids).into_iter().map(|i| (i, samples[i])).collect()
 }

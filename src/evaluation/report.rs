@@ -7,7 +7,7 @@ use crate::files::write_atomic;
 use crate::map::BoxMode;
 use crate::metrics::faithfulness::auc;
 use crate::metrics::wsol::{BoxAccuracy, PixelPrecision, PrCurve, localization_accuracy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
@@ -34,7 +34,8 @@ pub struct MethodSummary {
     pub deletion_auc: Option<f64>,
     /// Mean insertion AUC (higher is better, 0 to 1).
     pub insertion_auc: Option<f64>,
-    pub ms_per_image: f64,
+    /// Mean time per image (`None` when the report leaves timings out: `--no-timing`).
+    pub ms_per_image: Option<f64>,
     /// Box accuracy (V1, IoU 0.5) per CAM threshold, for the plot.
     #[serde(skip)]
     pub box_curve: Vec<f64>,
@@ -47,7 +48,7 @@ pub struct MethodSummary {
 }
 
 /// What was evaluated and how, stated above the table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
     pub dataset: String,
     pub model: String,
@@ -160,7 +161,7 @@ pub fn summarize(results: &[ImageResult], methods: &[String], thresholds: &[f64]
             relevance_mass: mean(rs.iter().filter_map(|r| r.relevance_mass)),
             deletion_auc: mean(deletions.iter().map(|c| auc(c))),
             insertion_auc: mean(insertions.iter().map(|c| auc(c))),
-            ms_per_image: mean(rs.iter().map(|r| r.milliseconds)).unwrap_or(0.0),
+            ms_per_image: Some(mean(rs.iter().map(|r| r.milliseconds)).unwrap_or(0.0)),
             box_curve,
             pr_curve,
             mean_deletion: mean_curve(&deletions),
@@ -206,7 +207,7 @@ pub fn markdown(s: &Summary) -> String {
             _ => "-".into(),
         };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             m.method,
             cell(m.max_box_acc, 1),
             v2,
@@ -217,14 +218,14 @@ pub fn markdown(s: &Summary) -> String {
             cell(m.relevance_mass, 3),
             cell(m.deletion_auc, 3),
             cell(m.insertion_auc, 3),
-            m.ms_per_image
+            cell(m.ms_per_image, 1)
         ));
     }
     md
 }
 
-/// One CSV row per (image, method).
-pub fn write_csv(path: &Path, results: &[ImageResult], summary: &Summary) -> Result<()> {
+/// One CSV row per (image, method); the `ms` column is left empty without `timing`.
+pub fn write_csv(path: &Path, results: &[ImageResult], summary: &Summary, timing: bool) -> Result<()> {
     let mut text = String::from(
         "image,method,class,predicted,explained,max_iou_v1,iou_v1_at_optimal,max_iou_v2,pointing_hit,relevance_mass,deletion_auc,insertion_auc,ms\n",
     );
@@ -241,7 +242,7 @@ pub fn write_csv(path: &Path, results: &[ImageResult], summary: &Summary) -> Res
         let max = |v: &[f64]| (!v.is_empty()).then(|| v.iter().copied().fold(0.0, f64::max));
         let at_opt = opt(&r.method).and_then(|i| r.v1_ious.get(i).copied());
         text.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.2}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             csv_field(&r.id),
             r.method,
             r.class.map_or_else(String::new, |c| c.to_string()),
@@ -254,7 +255,7 @@ pub fn write_csv(path: &Path, results: &[ImageResult], summary: &Summary) -> Res
             f(r.relevance_mass),
             f(r.deletion.as_deref().map(auc)),
             f(r.insertion.as_deref().map(auc)),
-            r.milliseconds
+            if timing { format!("{:.2}", r.milliseconds) } else { String::new() }
         ));
     }
     write_atomic(path, |file| file.write_all(text.as_bytes()))
@@ -264,16 +265,41 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-/// Write `summary.json`, `summary.md` and `per_image.csv` into `out`.
-pub fn write_all(out: &Path, results: &[ImageResult], summary: &Summary) -> Result<()> {
+/// Write `summary.json`, `summary.md` and `per_image.csv` into `out` (the CSV's times only with
+/// `timing`).
+pub fn write_all(out: &Path, results: &[ImageResult], summary: &Summary, timing: bool) -> Result<()> {
     crate::files::write_json(&out.join("summary.json"), summary)?;
     let md = markdown(summary);
     write_atomic(&out.join("summary.md"), |f| f.write_all(md.as_bytes()))?;
-    write_csv(&out.join("per_image.csv"), results, summary)?;
+    write_csv(&out.join("per_image.csv"), results, summary, timing)?;
     if summary.images == 0 {
         return Err(LanternError::BadArgument("no image was evaluated".into()));
     }
     Ok(())
+}
+
+/// The whole report of an evaluation, as both `lantern eval` and `lantern eval merge` write it:
+/// the summary of `results` (in dataset order, then `methods` order: float sums depend on it),
+/// `summary.json`, `summary.md`, `per_image.csv` and the plots in `out/plots`. Without `timing`
+/// the times are left out (they are measured, so two runs never agree on them; every other byte
+/// depends only on the rows). Returns the summary and the plot files.
+pub fn write_report(
+    out: &Path,
+    results: &[ImageResult],
+    methods: &[String],
+    thresholds: &[f64],
+    header: Header,
+    timing: bool,
+) -> Result<(Summary, Vec<std::path::PathBuf>)> {
+    let mut summary = summarize(results, methods, thresholds, header)?;
+    if !timing {
+        for m in &mut summary.methods {
+            m.ms_per_image = None;
+        }
+    }
+    write_all(out, results, &summary, timing)?;
+    let plots = super::plots::write_plots(&out.join("plots"), &summary)?;
+    Ok((summary, plots))
 }
 
 #[cfg(test)]

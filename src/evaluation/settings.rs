@@ -37,6 +37,10 @@ pub struct RunSettings {
     /// otherwise, which keeps the keys of runs without it unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_sha256: Option<String>,
+    /// The part of the dataset a sharded run evaluates (`--shard I/N`; absent otherwise, which
+    /// keeps the keys of unsharded runs unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::Shard>,
 }
 
 impl RunSettings {
@@ -117,6 +121,7 @@ mod tests {
             class_map: vec![Some(0), Some(1)],
             params: params_value(&Params::default()),
             generator_sha256: None,
+            shard: None,
         }
     }
 
@@ -138,6 +143,7 @@ mod tests {
             RunSettings { class_map: vec![Some(1), Some(0)], ..base.clone() },
             RunSettings { params: params_value(&params), ..base.clone() },
             RunSettings { generator_sha256: Some(sha256_hex(b"generator")), ..base.clone() },
+            RunSettings { shard: Some(super::super::Shard { index: 1, count: 3 }), ..base.clone() },
         ];
         for c in &changed {
             assert_ne!(c.key(), base.key(), "{c:?}");
@@ -149,6 +155,7 @@ mod tests {
             !earlier.as_object().unwrap().contains_key("generator_sha256"),
             "runs without a generator keep their key"
         );
+        assert!(!earlier.as_object().unwrap().contains_key("shard"), "unsharded runs keep their key");
         let custom = Params { baseline: Baseline::Custom(vec![0.5; 3 * 224 * 224]), ..Params::default() };
         assert!(params_value(&custom)["baseline"].as_str().unwrap().starts_with("custom image, sha256 "));
     }
