@@ -52,26 +52,29 @@ pub fn uniforms(look: &Look, view: Rect, image_rect: Rect, geometry: Option<&Geo
     }
 }
 
-/// Draw one view into `rect`: the GPU overlay when available, else the CPU-composited texture.
+/// Draw one view into `rect`: the CPU-composited texture when there is one (frames not drawn by
+/// wgpu), else the GPU overlay.
 pub fn paint_view(
     ui: &mut egui::Ui,
     rect: Rect,
     view_id: u64,
     content: &ViewContent,
     uniforms: OverlayUniforms,
-    gpu: bool,
     fallback: Option<&egui::TextureHandle>,
     image_rect: Rect,
 ) {
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, super::theme::VIEW_BACKGROUND);
-    if gpu {
-        painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
-            rect,
-            OverlayCallback { view: view_id, content: content.clone(), uniforms },
-        ));
-    } else if let Some(tex) = fallback {
-        painter.image(tex.id(), image_rect, Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)), Color32::WHITE);
+    match fallback {
+        Some(tex) => {
+            painter.image(tex.id(), image_rect, Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)), Color32::WHITE);
+        }
+        None => {
+            painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
+                rect,
+                OverlayCallback { view: view_id, content: content.clone(), uniforms },
+            ));
+        }
     }
 }
 

@@ -136,6 +136,10 @@ impl Gallery {
         self.images.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
     pub fn current(&self) -> Option<&GalleryImage> {
         self.images.get(self.index)
     }

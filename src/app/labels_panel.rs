@@ -47,7 +47,7 @@ fn label_list(app: &mut AppState, commands: &mut Commands, settings: &mut Settin
         })
         .collect();
     let shown = app.main.output().map(|o| o.class);
-    let look = app.settings.look.clone();
+    let look = app.settings.look;
     for (i, (&(c, p), name)) in present.iter().zip(&names).enumerate() {
         let texture = match (app.gallery.images.get_mut(app.gallery.index), app.label_views.get(i)) {
             (Some(image), Some(view)) if view.output().is_some() => {

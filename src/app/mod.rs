@@ -28,6 +28,7 @@ pub mod tasks;
 pub mod theme;
 mod toasts;
 pub mod train_panel;
+mod train_view;
 pub mod transform;
 pub mod view_state;
 pub mod views;
@@ -241,7 +242,7 @@ impl LanternApp {
         } else {
             self.open_paths(present);
         }
-        if self.state.gallery.len() == 0 {
+        if self.state.gallery.is_empty() {
             self.state.gallery.set_demo(&mut self.next_id);
             self.state.dataset_dir = None;
         }
@@ -786,7 +787,7 @@ impl eframe::App for LanternApp {
                 pair_view::neighbours_panel(&state.similar, &mut state.gallery, commands, ui);
             }
             let model = state.model.info.as_ref().map(|i| i.name.as_str());
-            train_panel::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
+            train_view::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
             preprocess_prompt::window(state.preprocess_prompt.as_ref(), commands, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
@@ -799,6 +800,8 @@ impl eframe::App for LanternApp {
             }
         });
         state.toasts.show(&ctx);
+        // What the widgets asked for is applied at once, so the next frame shows it.
+        self.apply_commands(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

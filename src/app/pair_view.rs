@@ -13,7 +13,7 @@ use super::pair::{ModelsState, PairControls, PairState, SimilarState};
 use super::pair_jobs::{EmbeddingChoice, PairSide, SimilaritySource};
 use super::state::AppState;
 use super::theme::{self, view_id};
-use super::views::{Overlay, paint_picture};
+use super::views::{Overlay, Surface, paint_picture};
 use crate::explain::attribute_rank::RankedAttribute;
 use crate::explain::similarity::PairMethod;
 use egui::{Rect, RichText, vec2};
@@ -345,18 +345,9 @@ pub fn pair_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui,
         };
         let (pside, image_key) = if side == 0 { (&out.query, r.query.0) } else { (&out.reference, r.reference.0) };
         let overlay = side_overlay(pside, selected, map_key);
-        paint_picture(
-            ui,
-            rect,
-            view_id::PAIR[side],
-            (image_key, &pside.image),
-            overlay,
-            &mut look,
-            &mut pair.transforms[side],
-            gpu,
-            &mut pair.fallbacks,
-            true,
-        );
+        let mut surface = Surface { look: &mut look, transform: &mut pair.transforms[side], gpu, pan: true };
+        let image = (image_key, &pside.image);
+        paint_picture(ui, rect, view_id::PAIR[side], image, overlay, &mut surface, &mut pair.fallbacks);
     }
     super::views::set_look(app, commands, look);
 }

@@ -3,18 +3,12 @@
 use egui::{Pos2, Rect, Vec2, pos2};
 
 /// Zoom and pan shared by every view that shows the same image.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ViewTransform {
     /// Screen points per image pixel; `None` fits the image to the view.
     pub zoom: Option<f32>,
     /// Image pixel at the centre of the view.
     pub center: Option<Pos2>,
-}
-
-impl Default for ViewTransform {
-    fn default() -> Self {
-        Self { zoom: None, center: None }
-    }
 }
 
 impl ViewTransform {
@@ -65,7 +59,7 @@ impl ViewTransform {
     pub fn pixel_at(&self, view: Rect, image: Vec2, screen: Pos2) -> Option<(u32, u32)> {
         let rect = self.image_rect(view, image);
         let p = (screen - rect.min) / (rect.width() / image.x);
-        (p.x >= 0.0 && p.y >= 0.0 && p.x < image.x && p.y < image.y).then(|| (p.x as u32, p.y as u32))
+        (p.x >= 0.0 && p.y >= 0.0 && p.x < image.x && p.y < image.y).then_some((p.x as u32, p.y as u32))
     }
 }
 

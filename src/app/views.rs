@@ -39,22 +39,29 @@ pub struct Overlay<'a> {
     pub boxes: Option<&'a [Vec<PixelBox>]>,
 }
 
+/// Where and how a picture is drawn: under the shared look, with zoom and pan, through wgpu or
+/// composited on the CPU, and whether a drag pans (the audit's box drawing takes it otherwise).
+pub struct Surface<'a> {
+    pub look: &'a mut Look,
+    pub transform: &'a mut ViewTransform,
+    pub gpu: bool,
+    pub pan: bool,
+}
+
 /// One picture of a view: an image and, unless the look hides it, a map over it, drawn under the
 /// shared look with zoom and pan. Every view (the canvas, compare cells, the Pair view's two
 /// sides) is drawn by this. Returns the canvas's response.
-#[allow(clippy::too_many_arguments)]
 pub fn paint_picture(
     ui: &mut egui::Ui,
     rect: Rect,
     view: u64,
     (image_key, decoded): (u64, &Decoded),
     overlay: Option<Overlay<'_>>,
-    look: &mut Look,
-    transform: &mut ViewTransform,
-    gpu: bool,
+    surface: &mut Surface<'_>,
     fallbacks: &mut Fallbacks,
-    pan: bool,
 ) -> egui::Response {
+    let (gpu, pan) = (surface.gpu, surface.pan);
+    let (look, transform) = (&mut *surface.look, &mut *surface.transform);
     let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
     let response = canvas::interact(ui, rect, size, transform, look, pan);
     let image_rect = transform.image_rect(rect, size);
@@ -70,7 +77,7 @@ pub fn paint_picture(
     // Frames not drawn by wgpu (tests without a GPU renderer) composite on the CPU.
     let fallback =
         if gpu { None } else { Some(composite(ui, view, (image_key, decoded), overlay.as_ref(), look, fallbacks)) };
-    canvas::paint_view(ui, rect, view, &content, uniforms, gpu, fallback.as_ref(), image_rect);
+    canvas::paint_view(ui, rect, view, &content, uniforms, fallback.as_ref(), image_rect);
     let boxes: Vec<Rect> = match &overlay {
         Some(Overlay { map, geometry, boxes: Some(b), .. }) => boxes_at(b, look.threshold)
             .iter()
@@ -142,28 +149,15 @@ fn draw(
     slot: Slot,
     image: &mut GalleryImage,
     view: &ViewState,
-    look: &mut Look,
-    transform: &mut ViewTransform,
-    gpu: bool,
-    pan: bool,
+    mut surface: Surface<'_>,
 ) -> Option<egui::Response> {
     let decoded = image.decoded()?.clone();
     let overlay = overlay_of(view);
-    let response = paint_picture(
-        ui,
-        rect,
-        view_id(slot),
-        (image.id, &decoded),
-        overlay,
-        look,
-        transform,
-        gpu,
-        &mut image.fallbacks,
-        pan,
-    );
+    let response =
+        paint_picture(ui, rect, view_id(slot), (image.id, &decoded), overlay, &mut surface, &mut image.fallbacks);
     if let Some(truth) = image.truth.as_mut() {
         let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
-        paint_truth(ui, rect, transform.image_rect(rect, size), size, truth, look.boxes);
+        paint_truth(ui, rect, surface.transform.image_rect(rect, size), size, truth, surface.look.boxes);
     }
     Some(response)
 }
@@ -318,8 +312,14 @@ pub fn main_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui)
     let drawing = app.audit.as_ref().is_some_and(|a| a.edit.drawing);
     // The wipe divider is dragged on a copy of the look; a change reaches the app as a command.
     let mut look = app.settings.look;
-    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, &mut look, &mut app.transform, gpu, !drawing)
-    else {
+    let Some(response) = draw(
+        ui,
+        rect,
+        Slot::Main,
+        image,
+        &app.main,
+        Surface { look: &mut look, transform: &mut app.transform, gpu, pan: !drawing },
+    ) else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
     };
@@ -440,7 +440,14 @@ pub fn compare_grid(app: &mut AppState, commands: &mut Commands, ui: &mut egui::
         let Some(image) = app.gallery.images.get_mut(app.gallery.index) else { return };
         let view = &app.cells[i];
         let mut look = app.settings.look;
-        let drawn = draw(ui, rect, Slot::Cell(i), image, view, &mut look, &mut app.transform, gpu, true);
+        let drawn = draw(
+            ui,
+            rect,
+            Slot::Cell(i),
+            image,
+            view,
+            Surface { look: &mut look, transform: &mut app.transform, gpu, pan: true },
+        );
         set_look(app, commands, look);
         if drawn.is_some() {
             let prefix = match axis {

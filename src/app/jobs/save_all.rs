@@ -40,11 +40,11 @@ impl SaveAll {
         Ok((net.0, net.1, cpu.description))
     }
 
+    /// Explain and write one image, `name` and its file stem `stem`.
     fn one(
         &self,
         net: &Arc<Network>,
-        name: &str,
-        stem: &str,
+        (name, stem): (&str, &str),
         source: &ImageSource,
         model: &str,
         device: &str,
@@ -98,7 +98,7 @@ impl SaveAll {
             control.check()?;
             // The method's own progress is not forwarded: the task counts images.
             if let Err(e) =
-                self.one(&net, name, stem, source, &model, &device, &mut Control::new(control.cancel_flag()))
+                self.one(&net, (name, stem), source, &model, &device, &mut Control::new(control.cancel_flag()))
             {
                 if matches!(e, LanternError::Cancelled) {
                     return Err(e);
