@@ -11,6 +11,7 @@ pub mod boost_cam;
 pub mod cam;
 mod dispatch;
 pub mod eigen;
+pub mod feature_ablation;
 pub mod generator;
 pub mod gradients;
 pub mod matching;
