@@ -383,19 +383,16 @@ impl Job<'_> {
         };
         let mut records = Vec::new();
         for (objective, base) in &targets {
-            records.extend(self.explain_target(&mut session, &x, &image, &geometry, &subject, objective, base)?);
+            records.extend(self.explain_target(&mut session, &x, &subject, objective, base)?);
         }
         Ok(records)
     }
 
     /// Every method on one objective of the image, written under `base`.
-    #[allow(clippy::too_many_arguments)]
     fn explain_target(
         &self,
         session: &mut Session,
         x: &burn::tensor::Tensor<4>,
-        image: &image::RgbImage,
-        geometry: &imaging::Geometry,
         subject: &Subject<'_>,
         objective: &Objective,
         base: &str,
@@ -415,7 +412,7 @@ impl Job<'_> {
             } else {
                 None
             };
-            let picture = render::overlay_on_original(image, &e.map, geometry, &self.style);
+            let picture = render::overlay_on_original(subject.image, &e.map, subject.geometry, &self.style);
             let extras = Extras { picture: ("overlay", picture), boxes: None, curves };
             records.push(record::write(&self.args.out, &record::file_base(base, method), subject, &e, extras)?);
         }

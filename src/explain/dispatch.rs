@@ -2,7 +2,7 @@
 //! the memory, and call its entry point.
 
 use super::memory;
-use super::method::{Entry, LayerUse, Output, Run};
+use super::method::{Entry, LayerUse, Run};
 use super::objective::Objective;
 use super::params::Params;
 use super::registry::Method;
@@ -57,9 +57,8 @@ impl Session {
                 } else {
                     params
                 };
-                let Output { map, attribution, forward_ms, approximation } =
-                    run(&mut Run { session: self, objective: &objective, layer: &layer, params, control })?;
-                Ok(explanation(&net, map, method, &layer, objective, forward_ms, start, attribution, approximation))
+                let output = run(&mut Run { session: self, objective: &objective, layer: &layer, params, control })?;
+                Ok(explanation(&net, method, &layer, objective, start, output))
             }
         }
     }

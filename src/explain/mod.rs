@@ -11,6 +11,7 @@ pub mod boost_cam;
 pub mod cam;
 mod dispatch;
 pub mod eigen;
+pub mod feature_ablation;
 pub mod generator;
 pub mod gradients;
 pub mod matching;
@@ -27,6 +28,7 @@ pub mod similarity;
 pub use crate::control::{Control, Progress};
 pub use activations::{FeatureMaps, LayerActivations, activations, find_layer, gradient};
 pub use attribution::Attribution;
+use method::Output;
 pub use method::{Entry, Family, LayerUse, MethodSpec, Needs};
 pub use objective::Objective;
 pub use params::{Baseline, IntegrationRule, Params, Reduction};
@@ -137,22 +139,21 @@ pub fn explain(
     let start = Instant::now();
     let raw = f(net, acts, &objective)?;
     let map = finish(raw, acts.maps.width, acts.maps.height, acts.input_size);
-    Ok(explanation(net, map, method, &acts.layer.name, objective, ms(acts.forward_time), start, None, None))
+    let output = Output { map, attribution: None, forward_ms: ms(acts.forward_time), approximation: None };
+    Ok(explanation(net, method, &acts.layer.name, objective, start, output))
 }
 
-/// Assemble an [`Explanation`] with the map's provenance.
-#[allow(clippy::too_many_arguments)]
+/// Assemble an [`Explanation`] of what a method output, with the map's provenance; `start` is
+/// when the method started.
 fn explanation(
     net: &Network,
-    map: WeightMap,
     method: Method,
     layer: &str,
     objective: Objective,
-    forward_ms: f64,
     start: Instant,
-    attribution: Option<Attribution>,
-    approximation: Option<String>,
+    output: Output,
 ) -> Explanation {
+    let Output { map, attribution, forward_ms, approximation } = output;
     let map = map.with_provenance(Provenance {
         method: method.name().into(),
         layer: layer.to_string(),

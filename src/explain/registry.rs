@@ -51,6 +51,7 @@ registry! {
     Occlusion => perturbation::OCCLUSION,
     Rise => perturbation::RISE,
     RiseEarlyStop => perturbation::RISE_EARLY_STOP,
+    FeatureAblation => feature_ablation::FEATURE_ABLATION,
     AttentionRollout => attention::ROLLOUT,
     AttentionRolloutMax => attention::ROLLOUT_MAX,
     AttentionRolloutMin => attention::ROLLOUT_MIN,
