@@ -771,11 +771,15 @@ impl eframe::App for LanternApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-        let (state, commands) = (&mut self.state, &mut self.commands);
-        panels::apply_style(ui.ctx(), state.presentation);
+        panels::apply_style(ui.ctx(), self.state.presentation);
         let ctx = ui.ctx().clone();
+        if !self.state.presentation {
+            panels::menu_bar(&mut self.state, &mut self.commands, ui, frame);
+            // What the menu chose (a window opened) shows in this frame.
+            self.apply_commands(&ctx);
+        }
+        let (state, commands) = (&mut self.state, &mut self.commands);
         if !state.presentation {
-            panels::menu_bar(state, commands, ui, frame);
             panels::status_bar(state, ui);
             if state.settings.show_thumbnails && state.gallery.len() > 1 {
                 panels::thumbnails(&mut state.gallery, commands, ui);
