@@ -69,10 +69,6 @@ pub enum LanternError {
     #[error("internal error: {0}")]
     Internal(String),
 
-    /// Being removed: every use becomes one of the variants above.
-    #[error("{0}")]
-    Invalid(String),
-
     #[error("cancelled")]
     Cancelled,
 }
@@ -112,8 +108,7 @@ impl LanternError {
             | Self::BadArgument(_)
             | Self::Malformed { .. }
             | Self::Mismatch(_)
-            | Self::AuditRefused(_)
-            | Self::Invalid(_) => true,
+            | Self::AuditRefused(_) => true,
             Self::Output { .. }
             | Self::AuditFailed(_)
             | Self::Diverged(_)

@@ -217,9 +217,9 @@ fn coco_with(width: u64, height: u64, segmentation: &str) -> tempfile::TempDir {
 
 fn invalid(r: lantern::Result<Vec<image::GrayImage>>) -> String {
     match r {
-        Err(e @ LanternError::Invalid(_)) => e.to_string(),
-        Err(e) => panic!("expected an Invalid error, got {e:?}"),
-        Ok(masks) => panic!("expected an Invalid error, got {} masks", masks.len()),
+        Err(e @ LanternError::BadArgument(_)) => e.to_string(),
+        Err(e) => panic!("expected a BadArgument error, got {e:?}"),
+        Ok(masks) => panic!("expected a BadArgument error, got {} masks", masks.len()),
     }
 }
 

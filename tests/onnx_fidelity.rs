@@ -254,7 +254,7 @@ fn every_method_runs_on_a_vision_transformer_or_says_why_not() {
             (true, Err(e)) => {
                 eprintln!("{:<22} refused: {e}", method.name());
                 assert!(
-                    matches!(e, lantern::LanternError::MethodNotApplicable { .. } | lantern::LanternError::Invalid(_)),
+                    matches!(e, lantern::LanternError::MethodNotApplicable { .. } | lantern::LanternError::Mismatch(_)),
                     "{}: {e}",
                     method.name()
                 );

@@ -87,7 +87,7 @@ pub fn gradient(net: &Network, acts: &LayerActivations, objective: impl Into<Obj
     objective.check(net)?;
     let leaf = acts.tensor.clone().autodiff().require_grad();
     let output = net.forward_from_resumed(leaf.clone(), &acts.resume, acts.layer.cut);
-    let grads = objective.score(output.slice([0..1])).sum().backward();
+    let grads = objective.score(output.narrow(0, 0, 1)).sum().backward();
     let g =
         leaf.grad(&grads).ok_or_else(|| LanternError::Internal("the layer's gradient could not be computed".into()))?;
     Ok(FeatureMaps::from_tensor(&g))

@@ -150,18 +150,18 @@ fn error(e: impl std::fmt::Display) -> LanternError {
     LanternError::Mismatch(e.to_string())
 }
 
+/// What [`attention`] reads: each block's attention, their gradients (empty without an
+/// objective), the number of prefix tokens and the patch grid `(rows, columns)`.
+pub type BlockAttention = (Vec<Attention>, Vec<Attention>, usize, (usize, usize));
+
 /// Each block's attention for image 0 of `x`, and with `objective` its gradients.
-pub fn attention(
-    net: &Network,
-    x: &Tensor<4>,
-    objective: Option<&Objective>,
-) -> Result<(Vec<Attention>, Vec<Attention>, usize, (usize, usize))> {
+pub fn attention(net: &Network, x: &Tensor<4>, objective: Option<&Objective>) -> Result<BlockAttention> {
     let g = graph_of(net)?;
     let (logits, probed) = g.attention_probe(x.clone(), objective.is_some()).map_err(error)?;
     let blocks = probed.iter().map(|(a, _)| Attention::from_tensor(a)).collect::<Result<Vec<_>>>()?;
     let grads = match objective {
         Some(objective) => {
-            let grads = objective.score(logits.slice([0..1])).sum().backward();
+            let grads = objective.score(logits.narrow(0, 0, 1)).sum().backward();
             probed
                 .iter()
                 .map(|(_, leaf)| {

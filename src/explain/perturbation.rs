@@ -269,10 +269,8 @@ impl RiseMasks {
         let (dy, dx) = self.shifts[i];
         let g = &self.grids[i];
         let mut out = Vec::with_capacity(self.height * self.width);
-        for r in dy..dy + self.height {
-            let (r0, r1, wr0, wr1) = rows[r];
-            for q in dx..dx + self.width {
-                let (q0, q1, wq0, wq1) = cols[q];
+        for &(r0, r1, wr0, wr1) in &rows[dy..dy + self.height] {
+            for &(q0, q1, wq0, wq1) in &cols[dx..dx + self.width] {
                 let v = f64::from(g[r0 * s + q0]) * wr0 * wq0
                     + f64::from(g[r0 * s + q1]) * wr0 * wq1
                     + f64::from(g[r1 * s + q0]) * wr1 * wq0
