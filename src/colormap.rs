@@ -2,41 +2,27 @@
 //! ([`crate::render`]) and baked into the GPU overlay's lookup texture, so both draw the same colours.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-/// The colormaps Lantern offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum Colormap {
-    /// The classic jet: `r = clamp(1.5 - |4t - 3|)`, `g = clamp(1.5 - |4t - 2|)`,
-    /// `b = clamp(1.5 - |4t - 1|)`, the shape of OpenCV's `COLORMAP_JET` that pytorch-grad-cam uses.
-    #[default]
-    Jet,
-    /// Matplotlib's perceptually uniform viridis.
-    Viridis,
-    /// Matplotlib's inferno.
-    Inferno,
-    /// Google's turbo.
-    Turbo,
-    /// Black to white.
-    Gray,
+crate::names::named_enum! {
+    /// The colormaps Lantern offers.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+    pub enum Colormap ("colormap") {
+        /// The classic jet: `r = clamp(1.5 - |4t - 3|)`, `g = clamp(1.5 - |4t - 2|)`,
+        /// `b = clamp(1.5 - |4t - 1|)`, the shape of OpenCV's `COLORMAP_JET` that pytorch-grad-cam uses.
+        #[default]
+        Jet = "jet",
+        /// Matplotlib's perceptually uniform viridis.
+        Viridis = "viridis",
+        /// Matplotlib's inferno.
+        Inferno = "inferno",
+        /// Google's turbo.
+        Turbo = "turbo",
+        /// Black to white.
+        Gray = "gray",
+    }
 }
 
 impl Colormap {
-    pub const ALL: [Colormap; 5] =
-        [Colormap::Jet, Colormap::Viridis, Colormap::Inferno, Colormap::Turbo, Colormap::Gray];
-
-    /// Lower-case name as the CLI spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Colormap::Jet => "jet",
-            Colormap::Viridis => "viridis",
-            Colormap::Inferno => "inferno",
-            Colormap::Turbo => "turbo",
-            Colormap::Gray => "gray",
-        }
-    }
-
     /// Colour for `t` in `[0, 1]` (clamped).
     pub fn color(self, t: f32) -> [u8; 3] {
         let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
@@ -66,22 +52,6 @@ impl Colormap {
     }
 }
 
-impl fmt::Display for Colormap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Colormap {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Colormap::ALL
-            .into_iter()
-            .find(|c| c.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown colormap '{s}' (choose jet, viridis, inferno, turbo or gray)"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,8 +65,8 @@ mod tests {
 
     #[test]
     fn tables_and_names_round_trip() {
-        for c in Colormap::ALL {
-            assert_eq!(c.name().parse::<Colormap>().unwrap(), c);
+        for &c in Colormap::ALL {
+            assert_eq!(c.as_str().parse::<Colormap>().unwrap(), c);
             let t = c.table();
             assert_eq!(t[0], c.color(0.0));
             assert_eq!(t[255], c.color(1.0));

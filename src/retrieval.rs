@@ -24,7 +24,7 @@ const CACHE_VERSION: u32 = 1;
 
 /// One gallery image and its embedding (L2-normalised).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GalleryEntry {
+pub struct IndexEntry {
     /// Path relative to the gallery folder, with `/` separators.
     pub name: String,
     pub size: u64,
@@ -35,14 +35,14 @@ pub struct GalleryEntry {
 
 /// A gallery's embeddings under one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Gallery {
+pub struct EmbeddingIndex {
     pub version: u32,
     /// Digest of the model (and how its output is read) the embeddings come from.
     pub model: String,
     /// The gallery folder (not part of the cache's key).
     #[serde(skip)]
     pub root: PathBuf,
-    pub entries: Vec<GalleryEntry>,
+    pub entries: Vec<IndexEntry>,
 }
 
 /// How a gallery was read.
@@ -54,7 +54,7 @@ pub struct CacheUse {
     pub computed: usize,
 }
 
-impl Gallery {
+impl EmbeddingIndex {
     /// Full path of entry `i`.
     pub fn path(&self, i: usize) -> PathBuf {
         self.root.join(&self.entries[i].name)
@@ -100,9 +100,9 @@ fn stamp(path: &Path) -> Result<(u64, u128)> {
 }
 
 /// Read a cache file; a missing, unreadable or other-version file is no cache.
-fn read_cache(path: &Path) -> Option<Gallery> {
+fn read_cache(path: &Path) -> Option<EmbeddingIndex> {
     let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str::<Gallery>(&text).ok().filter(|g| g.version == CACHE_VERSION)
+    serde_json::from_str::<EmbeddingIndex>(&text).ok().filter(|g| g.version == CACHE_VERSION)
 }
 
 /// Embed preprocessed images `batch` at a time.
@@ -126,7 +126,7 @@ pub fn embed_gallery(
     cache: Option<&Path>,
     batch: usize,
     control: &mut Control,
-) -> Result<(Gallery, CacheUse)> {
+) -> Result<(EmbeddingIndex, CacheUse)> {
     let paths = gallery_images(dir)?;
     if paths.is_empty() {
         return Err(LanternError::BadArgument(format!("{}: no images in the gallery", dir.display())));
@@ -145,7 +145,7 @@ pub fn embed_gallery(
         if embedding.is_empty() {
             missing.push(entries.len());
         }
-        entries.push(GalleryEntry { name, size, modified, embedding });
+        entries.push(IndexEntry { name, size, modified, embedding });
     }
     let mut used = CacheUse { reused: entries.len() - missing.len(), computed: 0 };
     for chunk in missing.chunks(batch.max(1)) {
@@ -157,7 +157,8 @@ pub fn embed_gallery(
         used.computed += chunk.len();
         control.report(used.computed, missing.len(), None);
     }
-    let gallery = Gallery { version: CACHE_VERSION, model: model_digest.to_string(), root: dir.to_path_buf(), entries };
+    let gallery =
+        EmbeddingIndex { version: CACHE_VERSION, model: model_digest.to_string(), root: dir.to_path_buf(), entries };
     if let Some(path) = cache
         && used.computed > 0
     {
@@ -168,7 +169,7 @@ pub fn embed_gallery(
 
 /// The `k` gallery entries most similar to `query` as `(index, cosine)`, most similar first
 /// (ties by gallery order); entries named in `skip` (the query itself) are left out.
-pub fn nearest(gallery: &Gallery, query: &[f32], k: usize, skip: Option<&str>) -> Vec<(usize, f32)> {
+pub fn nearest(gallery: &EmbeddingIndex, query: &[f32], k: usize, skip: Option<&str>) -> Vec<(usize, f32)> {
     let mut scored: Vec<(usize, f32)> = gallery
         .entries
         .iter()
@@ -182,7 +183,7 @@ pub fn nearest(gallery: &Gallery, query: &[f32], k: usize, skip: Option<&str>) -
 }
 
 /// The name `path` has in `gallery`, when it lies inside the gallery folder.
-pub fn name_in(gallery: &Gallery, path: &Path) -> Option<String> {
+pub fn name_in(gallery: &EmbeddingIndex, path: &Path) -> Option<String> {
     let root = gallery.root.canonicalize().ok()?;
     let path = path.canonicalize().ok()?;
     path.starts_with(&root).then(|| relative_name(&root, &path))

@@ -173,7 +173,7 @@ impl OverlayRenderer {
             ..Default::default()
         });
         let mut table = Vec::with_capacity(256 * Colormap::ALL.len() * 4);
-        for c in Colormap::ALL {
+        for &c in Colormap::ALL {
             for [r, g, b] in c.table() {
                 table.extend([r, g, b, 255]);
             }

@@ -18,7 +18,7 @@ use crate::models::Network;
 use crate::models::attributes::{AttributeMaps, MAPS_LAYER};
 use crate::models::embedding::penultimate;
 use crate::models::scores::softmax;
-use crate::retrieval::{Gallery, GalleryEntry, embed_images, nearest};
+use crate::retrieval::{EmbeddingIndex, IndexEntry, embed_images, nearest};
 use burn::tensor::Device;
 use image::RgbImage;
 use std::path::PathBuf;
@@ -271,9 +271,9 @@ pub fn find_neighbours(
     let known: Vec<&(u64, ImageSource)> = job.images.iter().filter(|(_, s)| cache.contains_key(s)).collect();
     let entries = known
         .iter()
-        .map(|(id, s)| GalleryEntry { name: id.to_string(), size: 0, modified: 0, embedding: cache[s].clone() })
+        .map(|(id, s)| IndexEntry { name: id.to_string(), size: 0, modified: 0, embedding: cache[s].clone() })
         .collect();
-    let gallery = Gallery { version: 0, model: String::new(), root: PathBuf::new(), entries };
+    let gallery = EmbeddingIndex { version: 0, model: String::new(), root: PathBuf::new(), entries };
     let query = job
         .images
         .iter()

@@ -523,9 +523,9 @@ fn look_ui(look: &mut Look, ui: &mut egui::Ui) {
             ui.selectable_value(&mut look.mode, m, m.label());
         }
     });
-    egui::ComboBox::from_label("Colormap").selected_text(look.colormap.name()).show_ui(ui, |ui| {
-        for c in Colormap::ALL {
-            ui.selectable_value(&mut look.colormap, c, c.name());
+    egui::ComboBox::from_label("Colormap").selected_text(look.colormap.as_str()).show_ui(ui, |ui| {
+        for &c in Colormap::ALL {
+            ui.selectable_value(&mut look.colormap, c, c.as_str());
         }
     });
     ui.add(egui::Slider::new(&mut look.alpha, 0.0..=1.0).text("Opacity"));
