@@ -1,7 +1,7 @@
-//! PNG line plots of an evaluation (plotters, bitmap backend): box accuracy against the CAM
-//! threshold, mean deletion and insertion curves, and pixel precision-recall curves.
+//! PNG line plots (plotters, bitmap backend): named series over fixed or given ranges. The
+//! evaluation report ([`super::report`]), an explained image's deletion and insertion curves
+//! ([`crate::record`]) and the generator's training curves draw theirs with these.
 
-use super::report::Summary;
 use crate::error::{LanternError, Result};
 use plotters::prelude::*;
 use std::path::Path;
@@ -67,65 +67,7 @@ pub fn xy_plot(
     root.present().map_err(|e| plot_error(path, e))
 }
 
-fn curve_points(values: &[f32]) -> Vec<(f64, f64)> {
+pub fn curve_points(values: &[f32]) -> Vec<(f64, f64)> {
     let n = values.len().saturating_sub(1).max(1) as f64;
     values.iter().enumerate().map(|(i, &v)| (i as f64 / n, f64::from(v))).collect()
-}
-
-/// Write every plot the summary has data for into `dir`; returns the files written.
-pub fn write_plots(dir: &Path, s: &Summary) -> Result<Vec<std::path::PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| LanternError::io(dir, e))?;
-    let mut written = Vec::new();
-    let boxes: Vec<Series> = s
-        .methods
-        .iter()
-        .filter(|m| !m.box_curve.is_empty())
-        .map(|m| Series {
-            name: m.method.clone(),
-            points: s.thresholds.iter().copied().zip(m.box_curve.iter().copied()).collect(),
-        })
-        .collect();
-    if !boxes.is_empty() {
-        let p = dir.join("box_accuracy.png");
-        line_plot(&p, "Box accuracy (IoU >= 0.5, largest region)", "CAM threshold", "accuracy (%)", 100.0, &boxes)?;
-        written.push(p);
-    }
-    let pr: Vec<Series> = s
-        .methods
-        .iter()
-        .filter_map(|m| {
-            let c = m.pr_curve.as_ref()?;
-            let points =
-                c.recall.iter().zip(&c.precision).filter(|(_, p)| !p.is_nan()).map(|(&r, &p)| (r, p)).collect();
-            Some(Series { name: format!("{} (PxAP {:.1})", m.method, c.pxap), points })
-        })
-        .collect();
-    if !pr.is_empty() {
-        let p = dir.join("pixel_precision_recall.png");
-        line_plot(&p, "Pixel precision-recall", "recall", "precision", 1.0, &pr)?;
-        written.push(p);
-    }
-    for (name, title, pick) in [
-        ("deletion.png", "Deletion: class probability as salient pixels are removed", 0),
-        ("insertion.png", "Insertion: class probability as salient pixels are restored", 1),
-    ] {
-        let series: Vec<Series> = s
-            .methods
-            .iter()
-            .filter_map(|m| {
-                let (curve, auc) =
-                    if pick == 0 { (&m.mean_deletion, m.deletion_auc) } else { (&m.mean_insertion, m.insertion_auc) };
-                (!curve.is_empty()).then(|| Series {
-                    name: format!("{} (AUC {:.3})", m.method, auc.unwrap_or(0.0)),
-                    points: curve_points(curve),
-                })
-            })
-            .collect();
-        if !series.is_empty() {
-            let p = dir.join(name);
-            line_plot(&p, title, "fraction of pixels", "probability", 1.0, &series)?;
-            written.push(p);
-        }
-    }
-    Ok(written)
 }
