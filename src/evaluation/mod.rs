@@ -24,7 +24,7 @@ use crate::error::{LanternError, Result};
 use crate::explain::{Control, Method, Objective, Params, Session, Target};
 use crate::imaging;
 use crate::map::{BoxMode, WeightMap};
-use crate::metrics::faithfulness::{self, Game};
+use crate::metrics::faithfulness::{self, Game, GameOptions};
 use crate::metrics::wsol::{self, BoxAccuracy, PixelPrecision};
 use crate::models::Network;
 use crate::models::generator::Generator;
@@ -171,8 +171,10 @@ fn evaluate_sample(net: &Arc<Network>, sample: &Sample, job: &Job, cancel: &Atom
         if config.faithfulness {
             let step = map.width;
             let objective = Objective::Class(explained);
-            let curve =
-                |game| faithfulness::causal_curve(net, &x, map, &objective, game, step, 16, &mut Control::new(cancel));
+            let curve = |game| {
+                let options = GameOptions { game, step, batch: 16 };
+                faithfulness::causal_curve(net, &x, map, &objective, options, &mut Control::new(cancel))
+            };
             deletion = Some(curve(Game::Deletion)?.scores);
             insertion = Some(curve(Game::Insertion)?.scores);
         }

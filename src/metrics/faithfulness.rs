@@ -54,20 +54,29 @@ pub fn salient_order(map: &WeightMap) -> Vec<usize> {
     order
 }
 
+/// How one game is played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GameOptions {
+    pub game: Game,
+    /// Pixels changed per step.
+    pub step: usize,
+    /// Images per forward pass.
+    pub batch: usize,
+}
+
 /// Run a deletion or insertion game on `x` (`[1, 3, H, W]`, normalised) for `objective` (scored
-/// on its bounded scale: a class's probability), changing `step` pixels per step, `batch` images
-/// per forward pass, with `control`'s cancel flag and progress over the steps.
-#[allow(clippy::too_many_arguments)]
+/// on its bounded scale: a class's probability), changing `options.step` pixels per step,
+/// `options.batch` images per forward pass, with `control`'s cancel flag and progress over the
+/// steps.
 pub fn causal_curve(
     net: &Network,
     x: &Tensor<4>,
     map: &WeightMap,
     objective: &Objective,
-    game: Game,
-    step: usize,
-    batch: usize,
+    options: GameOptions,
     control: &mut Control,
 ) -> Result<CausalCurve> {
+    let GameOptions { game, step, batch } = options;
     objective.check(net)?;
     let [_, c, h, w] = x.dims();
     if map.width != w || map.height != h {
@@ -125,8 +134,8 @@ pub fn deletion_and_insertion(
     control: &mut Control,
 ) -> Result<(CausalCurve, CausalCurve)> {
     let step = map.width;
-    let del = causal_curve(net, x, map, objective, Game::Deletion, step, batch, control)?;
-    let ins = causal_curve(net, x, map, objective, Game::Insertion, step, batch, control)?;
+    let del = causal_curve(net, x, map, objective, GameOptions { game: Game::Deletion, step, batch }, control)?;
+    let ins = causal_curve(net, x, map, objective, GameOptions { game: Game::Insertion, step, batch }, control)?;
     Ok((del, ins))
 }
 
