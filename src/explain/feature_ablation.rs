@@ -29,7 +29,7 @@ pub const GRID: ParamSpec = ParamSpec {
         max: 64.0,
         integer: true,
         logarithmic: false,
-        get: |p| p.number("grid", 8.0),
+        get: grid,
         set: |p, v| p.set_number("grid", v),
     }),
 };
@@ -60,16 +60,16 @@ pub struct AblationOptions {
 }
 
 fn run_feature_ablation(run: &mut Run<'_, '_>) -> Result<Output> {
-    let grid = (GRID_GET)(run.params) as usize;
+    let grid = grid(run.params) as usize;
     let options = AblationOptions { grid, batch: run.params.batch };
     let map = feature_ablation(run.session.network(), run.session.input(), run.objective, options, run.control)?;
     Ok(Output { map, attribution: None, forward_ms: 0.0, approximation: None })
 }
 
-const GRID_GET: fn(&super::params::Params) -> f64 = match GRID.kind {
-    ParamKind::Number(n) => n.get,
-    ParamKind::Choice(_) => panic!("the grid is a number"),
-};
+/// The `--grid` value of `p` (8 when not given).
+fn grid(p: &super::params::Params) -> f64 {
+    p.number("grid", 8.0)
+}
 
 /// Rows (or columns) `[start, end)` of cell `i` of `grid` along a side of `len` pixels.
 fn span(i: usize, grid: usize, len: usize) -> (usize, usize) {
@@ -172,9 +172,9 @@ mod tests {
             let Some(crate::cli::Command::Explain(args)) = cli.command else { panic!("an explain command") };
             args.params.params(&net.preprocess)
         };
-        assert_eq!((GRID_GET)(&parse(&[]).unwrap()), 8.0, "the default");
+        assert_eq!(grid(&parse(&[]).unwrap()), 8.0, "the default");
         let p = parse(&["--grid", "3"]).unwrap();
-        assert_eq!((GRID_GET)(&p), 3.0);
+        assert_eq!(grid(&p), 3.0);
         let err = parse(&["--grid", "0"]).unwrap_err().to_string();
         assert!(err.contains("--grid") && err.contains(" to 64"), "{err}");
         // And it runs through a session like any method.
