@@ -7,7 +7,7 @@ mod common;
 use burn::tensor::Device;
 use common::pearson;
 use lantern::explain::perturbation::{self, RiseMasks};
-use lantern::explain::score_cam::{score_cam, score_cam_channels};
+use lantern::explain::score_cam::{ScoreCamOptions, score_cam, score_cam_channels};
 use lantern::explain::{Control, Method, Params, Session};
 use lantern::models::{Network, demo};
 use std::sync::Arc;
@@ -48,7 +48,9 @@ fn score_cam_top_k_weights_only_the_most_varied_channels() {
     let x = session.input().clone();
     let acts = session.activations(&net.default_layer.clone()).unwrap();
     let (_, exact) = score_cam(&net, &x, acts, 0usize, 32, &mut Control::none()).unwrap();
-    let (_, top) = score_cam_channels(&net, &x, acts, 0usize, 32, Some(3), &mut Control::none()).unwrap();
+    let (_, top) =
+        score_cam_channels(&net, &x, acts, 0usize, ScoreCamOptions { batch: 32, top_k: Some(3) }, &mut Control::none())
+            .unwrap();
     let kept: Vec<usize> = (0..top.len()).filter(|&k| top[k] != 0.0).collect();
     assert_eq!(kept.len(), 3, "{top:?}");
     assert!((top.iter().sum::<f32>() - 1.0).abs() < 1e-5, "a softmax over the kept channels");

@@ -174,7 +174,7 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
         weight: args.weight,
         top: args.attribute_top,
     };
-    let style = OverlayStyle::default();
+    let files = MatchFiles { out: &args.out, embedder: &embedder.net, query: &query, style: OverlayStyle::default() };
     let bar = progress_bar(100 * neighbours.len() as u64, "{bar:30} {msg}  {elapsed_precise}  eta {eta}");
     let mut matches = Vec::with_capacity(neighbours.len());
     let mut pictures = Vec::with_capacity(neighbours.len());
@@ -191,7 +191,7 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
             &settings,
             &mut Control::with_progress(&cancel, &mut on_progress),
         )?;
-        let (one, images) = write_match(&args.out, k + 1, &path, &embedder.net, &query, &reference, &m, &style)?;
+        let (one, images) = files.write(k + 1, &path, &reference, &m)?;
         matches.push(one);
         pictures.push(images);
     }
@@ -241,50 +241,59 @@ fn activation_map(maps: &AttributeMaps, index: usize) -> WeightMap {
     m
 }
 
-/// Write one match's overlays; its report entry, and the images the HTML page shows (the
-/// reference, then each overlay named in `maps`).
-#[allow(clippy::too_many_arguments)]
-fn write_match(
-    out: &Path,
-    rank: usize,
-    path: &Path,
-    embedder: &Network,
-    query: &RgbImage,
-    reference: &RgbImage,
-    m: &MatchExplanation,
-    style: &OverlayStyle,
-) -> Result<(Match, Vec<RgbImage>)> {
-    let pre = &embedder.preprocess;
-    // Min-max normalised for display (similarity RISE's sums are not in [0, 1]).
-    let on = |image: &RgbImage, map: &WeightMap| {
-        let mut shown = map.clone();
-        shown.normalize();
-        overlay_on_original(image, &shown, &pre.geometry(image.width(), image.height()), style)
-    };
-    let mut overlays: Vec<(&str, RgbImage)> =
-        vec![("query", on(query, &m.query_map)), ("reference", on(reference, &m.reference_map))];
-    if let (Some(best), Some(qa), Some(ra)) = (m.attributes.first(), &m.query_attributes, &m.reference_attributes) {
-        overlays.push(("attribute_query", on(query, &activation_map(qa, best.index))));
-        overlays.push(("attribute_reference", on(reference, &activation_map(ra, best.index))));
+/// Where and how the matches of one query are written: the output folder, the embedding model
+/// (whose input the maps cover), the query and the overlay style.
+struct MatchFiles<'a> {
+    out: &'a Path,
+    embedder: &'a Network,
+    query: &'a RgbImage,
+    style: OverlayStyle,
+}
+
+impl MatchFiles<'_> {
+    /// Write the overlays of match `rank` (the gallery image at `path`, decoded as `reference`);
+    /// its report entry, and the images the HTML page shows (the reference, then each overlay
+    /// named in `maps`).
+    fn write(
+        &self,
+        rank: usize,
+        path: &Path,
+        reference: &RgbImage,
+        m: &MatchExplanation,
+    ) -> Result<(Match, Vec<RgbImage>)> {
+        let MatchFiles { out, embedder, query, ref style } = *self;
+        let pre = &embedder.preprocess;
+        // Min-max normalised for display (similarity RISE's sums are not in [0, 1]).
+        let on = |image: &RgbImage, map: &WeightMap| {
+            let mut shown = map.clone();
+            shown.normalize();
+            overlay_on_original(image, &shown, &pre.geometry(image.width(), image.height()), style)
+        };
+        let mut overlays: Vec<(&str, RgbImage)> =
+            vec![("query", on(query, &m.query_map)), ("reference", on(reference, &m.reference_map))];
+        if let (Some(best), Some(qa), Some(ra)) = (m.attributes.first(), &m.query_attributes, &m.reference_attributes) {
+            overlays.push(("attribute_query", on(query, &activation_map(qa, best.index))));
+            overlays.push(("attribute_reference", on(reference, &activation_map(ra, best.index))));
+        }
+        let mut maps = BTreeMap::new();
+        let mut images = vec![reference.clone()];
+        for (kind, picture) in overlays {
+            let file = format!("match-{rank:02}-{kind}.png");
+            write_rgb_png(&out.join(&file), &picture)?;
+            maps.insert(kind.to_string(), file);
+            images.push(picture);
+        }
+        let attributes = m
+            .attributes
+            .iter()
+            .map(|a| AttributeScore {
+                name: a.name.clone(),
+                value: a.value.clone(),
+                score: a.score,
+                confidence: a.confidence,
+                agreement: a.agreement,
+            })
+            .collect();
+        Ok((Match { rank, image: path.display().to_string(), similarity: m.similarity, attributes, maps }, images))
     }
-    let mut maps = BTreeMap::new();
-    let mut images = vec![reference.clone()];
-    for (kind, picture) in overlays {
-        let file = format!("match-{rank:02}-{kind}.png");
-        write_rgb_png(&out.join(&file), &picture)?;
-        maps.insert(kind.to_string(), file);
-        images.push(picture);
-    }
-    let attributes = m
-        .attributes
-        .iter()
-        .map(|a| AttributeScore {
-            name: a.name.clone(),
-            value: a.value.clone(),
-            score: a.score,
-            confidence: a.confidence,
-            agreement: a.agreement,
-        })
-        .collect();
-    Ok((Match { rank, image: path.display().to_string(), similarity: m.similarity, attributes, maps }, images))
 }

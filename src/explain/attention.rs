@@ -6,7 +6,7 @@
 
 use burn::tensor::Tensor;
 
-use super::method::{Entry, Family, LayerUse, MethodSpec, Needs, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Needs, Output, Run};
 use super::objective::Objective;
 use super::params::DISCARD;
 use crate::error::{LanternError, Result};
@@ -208,14 +208,8 @@ const fn rollout_method(name: &'static str, title: &'static str, formula: &'stat
         params: &[DISCARD],
         needs: Needs::Attention,
         ..MethodSpec::new(
-            name,
-            title,
-            formula,
-            "Abnar & Zuidema, ACL 2020",
-            Family::Attention,
-            LayerUse::None,
-            false,
-            entry,
+            About { name, title, formula, paper: "Abnar & Zuidema, ACL 2020" },
+            Mechanism { family: Family::Attention, layer: LayerUse::None, gradients: false, entry },
         )
     }
 }
@@ -242,14 +236,18 @@ pub const CHEFER: MethodSpec = MethodSpec {
     needs: Needs::Attention,
     aliases: &["chefer", "attentionrelevance", "transformerattribution"],
     ..MethodSpec::new(
-        "chefer",
-        "Attention relevance (Chefer)",
-        "R += E_h[(dS/dA_l * A_l)+] R per block, class row",
-        "Chefer, Gur & Wolf, ICCV 2021",
-        Family::Attention,
-        LayerUse::None,
-        true,
-        Entry::Input(run_chefer),
+        About {
+            name: "chefer",
+            title: "Attention relevance (Chefer)",
+            formula: "R += E_h[(dS/dA_l * A_l)+] R per block, class row",
+            paper: "Chefer, Gur & Wolf, ICCV 2021",
+        },
+        Mechanism {
+            family: Family::Attention,
+            layer: LayerUse::None,
+            gradients: true,
+            entry: Entry::Input(run_chefer),
+        },
     )
 };
 

@@ -15,7 +15,7 @@
 //! computed from the cached activations: changing `alpha` never re-runs the backbone.
 
 use super::activations::FeatureMaps;
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::BOOST_ALPHA;
 use crate::error::{LanternError, Result};
@@ -29,14 +29,18 @@ pub const BOOST_CAM: MethodSpec = MethodSpec {
     layer: LayerUse::CamHead,
     params: &[BOOST_ALPHA],
     ..MethodSpec::new(
-        "boostcam",
-        "BoostLU CAM",
-        "sigmoid(up(BoostLU_alpha(sum_k w_ck A^k + b_c)))",
-        "Kim et al., CVPR 2023",
-        Family::Cam,
-        LayerUse::CamHead,
-        false,
-        Entry::Input(run_boost_cam),
+        About {
+            name: "boostcam",
+            title: "BoostLU CAM",
+            formula: "sigmoid(up(BoostLU_alpha(sum_k w_ck A^k + b_c)))",
+            paper: "Kim et al., CVPR 2023",
+        },
+        Mechanism {
+            family: Family::Cam,
+            layer: LayerUse::CamHead,
+            gradients: false,
+            entry: Entry::Input(run_boost_cam),
+        },
     )
 };
 

@@ -4,7 +4,7 @@
 //! layer-resolution map before the shared ReLU / normalise / resize step of [`super::finish`].
 
 use super::activations::{FeatureMaps, LayerActivations, gradient};
-use super::method::{Entry, Family, LayerUse, MethodSpec};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec};
 use super::objective::Objective;
 use crate::error::{LanternError, Result};
 use crate::models::Network;
@@ -20,7 +20,13 @@ const fn gradient_cam(
     quick: bool,
     entry: Entry,
 ) -> MethodSpec {
-    MethodSpec { quick, ..MethodSpec::new(name, title, formula, paper, Family::Cam, LayerUse::Chosen, true, entry) }
+    MethodSpec {
+        quick,
+        ..MethodSpec::new(
+            About { name, title, formula, paper },
+            Mechanism { family: Family::Cam, layer: LayerUse::Chosen, gradients: true, entry },
+        )
+    }
 }
 
 pub const CAM: MethodSpec = MethodSpec {

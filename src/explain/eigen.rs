@@ -10,19 +10,23 @@
 
 use super::activations::{FeatureMaps, gradient};
 use super::cam::gradient_times_activation;
-use super::method::{Entry, Family, LayerUse, MethodSpec};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec};
 
 pub const EIGEN_CAM: MethodSpec = MethodSpec {
     quick: true,
     ..MethodSpec::new(
-        "eigencam",
-        "Eigen-CAM",
-        "first principal component of A (the same map for every objective)",
-        "Muhammad & Yeasin, IJCNN 2020",
-        Family::Cam,
-        LayerUse::Chosen,
-        false,
-        Entry::Layer(|_, acts, _| Ok(first_component_projection(&acts.maps))),
+        About {
+            name: "eigencam",
+            title: "Eigen-CAM",
+            formula: "first principal component of A (the same map for every objective)",
+            paper: "Muhammad & Yeasin, IJCNN 2020",
+        },
+        Mechanism {
+            family: Family::Cam,
+            layer: LayerUse::Chosen,
+            gradients: false,
+            entry: Entry::Layer(|_, acts, _| Ok(first_component_projection(&acts.maps))),
+        },
     )
 };
 

@@ -8,7 +8,7 @@
 //! This file is the whole method: its parameter ([`GRID`], the `--grid` flag and the app's
 //! "grid cells" slider) and its spec ([`FEATURE_ABLATION`]), listed once in [`super::registry`].
 
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::{Number, ParamKind, ParamSpec};
 use super::perturbation::{MaskedScores, run_masked};
@@ -39,14 +39,18 @@ pub const FEATURE_ABLATION: MethodSpec = MethodSpec {
     long: true,
     params: &[GRID],
     ..MethodSpec::new(
-        "feature-ablation",
-        "Feature ablation (grid)",
-        "S(x) - S(x with the pixel's grid cell set to the dataset mean)",
-        "Captum FeatureAblation, Kokhlikyan et al., 2020; Zeiler & Fergus, ECCV 2014",
-        Family::Perturbation,
-        LayerUse::None,
-        false,
-        Entry::Input(run_feature_ablation),
+        About {
+            name: "feature-ablation",
+            title: "Feature ablation (grid)",
+            formula: "S(x) - S(x with the pixel's grid cell set to the dataset mean)",
+            paper: "Captum FeatureAblation, Kokhlikyan et al., 2020; Zeiler & Fergus, ECCV 2014",
+        },
+        Mechanism {
+            family: Family::Perturbation,
+            layer: LayerUse::None,
+            gradients: false,
+            entry: Entry::Input(run_feature_ablation),
+        },
     )
 };
 

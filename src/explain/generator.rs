@@ -7,20 +7,19 @@
 //! trained to localise the object the classifier recognises. It needs a generator trained for the
 //! session's classifier ([`super::Session::with_generator`]).
 
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Output, Run};
 use crate::error::{LanternError, Result};
 use crate::map::WeightMap;
 use crate::models::network::host_values;
 
 pub const GENERATOR: MethodSpec = MethodSpec::new(
-    "generator",
-    "Generator",
-    "M = sigmoid(U-Net decoder on f's features), trained so f(I*M) keeps the class",
-    "seed paper 000: Learning a Weight Map for Weakly-Supervised Localization",
-    Family::Learned,
-    LayerUse::None,
-    false,
-    Entry::Input(run_generator),
+    About {
+        name: "generator",
+        title: "Generator",
+        formula: "M = sigmoid(U-Net decoder on f's features), trained so f(I*M) keeps the class",
+        paper: "seed paper 000: Learning a Weight Map for Weakly-Supervised Localization",
+    },
+    Mechanism { family: Family::Learned, layer: LayerUse::None, gradients: false, entry: Entry::Input(run_generator) },
 );
 
 /// Why the method cannot run without a generator.

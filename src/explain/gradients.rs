@@ -4,7 +4,7 @@
 
 use super::attribution::Attribution;
 use super::backprop::{ReluRule, input_gradient};
-use super::method::{Entry, Family, LayerUse, MethodSpec, Needs, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Needs, Output, Run};
 use super::objective::Objective;
 use super::params::{BASELINE, Baseline, IntegrationRule, REDUCTION, RULE, SAMPLES, SIGMA, STEPS};
 use crate::control::Control;
@@ -24,7 +24,10 @@ const fn input_gradient_method(
 ) -> MethodSpec {
     MethodSpec {
         params: &[REDUCTION],
-        ..MethodSpec::new(name, title, formula, paper, Family::Gradient, LayerUse::None, true, entry)
+        ..MethodSpec::new(
+            About { name, title, formula, paper },
+            Mechanism { family: Family::Gradient, layer: LayerUse::None, gradients: true, entry },
+        )
     }
 }
 

@@ -139,20 +139,35 @@ pub struct MethodSpec {
     pub entry: Entry,
 }
 
+/// What a method is called and where it comes from: the part of a [`MethodSpec`] that is text.
+#[derive(Clone, Copy)]
+pub struct About {
+    /// Command-line name, e.g. `gradcam++`.
+    pub name: &'static str,
+    /// Display name, e.g. `Grad-CAM++`.
+    pub title: &'static str,
+    /// The formula, in one line.
+    pub formula: &'static str,
+    /// Authors, title, venue.
+    pub paper: &'static str,
+}
+
+/// How a method works on the network: the part of a [`MethodSpec`] every method states.
+#[derive(Clone, Copy)]
+pub struct Mechanism {
+    pub family: Family,
+    pub layer: LayerUse,
+    /// Whether it differentiates the model (so it cannot explain a black box).
+    pub gradients: bool,
+    pub entry: Entry,
+}
+
 impl MethodSpec {
     /// A method with no aliases, no parameters and no rule, baseline or reduction option, not
     /// long and without a quick key; a method file sets what differs with `..MethodSpec::new(..)`.
-    #[allow(clippy::too_many_arguments)]
-    pub const fn new(
-        name: &'static str,
-        title: &'static str,
-        formula: &'static str,
-        paper: &'static str,
-        family: Family,
-        layer: LayerUse,
-        gradients: bool,
-        entry: Entry,
-    ) -> Self {
+    pub const fn new(about: About, mechanism: Mechanism) -> Self {
+        let About { name, title, formula, paper } = about;
+        let Mechanism { family, layer, gradients, entry } = mechanism;
         Self {
             name,
             title,

@@ -4,7 +4,7 @@
 
 use super::attribution::Attribution;
 use super::gradients::baseline_tensor;
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::{BASELINE, CELLS, KEEP, MASKS, REDUCTION, Reduction, STRIDE, TOLERANCE, WINDOW};
 use crate::control::Control;
@@ -19,14 +19,18 @@ pub const OCCLUSION: MethodSpec = MethodSpec {
     long: true,
     params: &[WINDOW, STRIDE, BASELINE, REDUCTION],
     ..MethodSpec::new(
-        "occlusion",
-        "Occlusion",
-        "mean drop of S when a window around the pixel is replaced",
-        "Zeiler & Fergus, ECCV 2014",
-        Family::Perturbation,
-        LayerUse::None,
-        false,
-        Entry::Input(run_occlusion),
+        About {
+            name: "occlusion",
+            title: "Occlusion",
+            formula: "mean drop of S when a window around the pixel is replaced",
+            paper: "Zeiler & Fergus, ECCV 2014",
+        },
+        Mechanism {
+            family: Family::Perturbation,
+            layer: LayerUse::None,
+            gradients: false,
+            entry: Entry::Input(run_occlusion),
+        },
     )
 };
 

@@ -4,7 +4,7 @@
 use super::activations::{FeatureMaps, LayerActivations};
 use super::cam::cam as weighted_channels;
 use super::finish;
-use super::method::{Entry, Family, LayerUse, MethodSpec, Output, Run};
+use super::method::{About, Entry, Family, LayerUse, Mechanism, MethodSpec, Output, Run};
 use super::objective::Objective;
 use super::params::TOP_K;
 use crate::control::Control;
@@ -19,18 +19,22 @@ pub const SCORE_CAM: MethodSpec = MethodSpec {
     long: true,
     quick: true,
     ..MethodSpec::new(
-        "scorecam",
-        "Score-CAM",
-        "sum_k softmax_k(S(x * norm(up(A^k)))) A^k",
-        "Wang et al., CVPR-W 2020",
-        Family::Cam,
-        LayerUse::Chosen,
-        false,
-        Entry::Input(|run| {
-            channel_weighted(run, |net, x, acts, objective, batch, control| {
-                score_cam(net, x, acts, objective, batch, control)
-            })
-        }),
+        About {
+            name: "scorecam",
+            title: "Score-CAM",
+            formula: "sum_k softmax_k(S(x * norm(up(A^k)))) A^k",
+            paper: "Wang et al., CVPR-W 2020",
+        },
+        Mechanism {
+            family: Family::Cam,
+            layer: LayerUse::Chosen,
+            gradients: false,
+            entry: Entry::Input(|run| {
+                channel_weighted(run, |net, x, acts, objective, batch, control| {
+                    score_cam(net, x, acts, objective, batch, control)
+                })
+            }),
+        },
     )
 };
 
@@ -64,7 +68,7 @@ pub const SCORE_CAM_TOP_K: MethodSpec = MethodSpec {
 fn run_score_cam_top_k(run: &mut Run<'_, '_>) -> Result<Output> {
     let k = run.params.score_cam_top_k;
     let mut out = channel_weighted(run, move |net, x, acts, objective, batch, control| {
-        score_cam_channels(net, x, acts, objective, batch, Some(k), control)
+        score_cam_channels(net, x, acts, objective, ScoreCamOptions { batch, top_k: Some(k) }, control)
     })?;
     let channels = run.session.activations(run.layer)?.maps.channels;
     out.approximation =
@@ -107,7 +111,7 @@ pub fn score_cam(
     batch: usize,
     control: &mut Control,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    score_cam_channels(net, x, acts, objective, batch, None, control)
+    score_cam_channels(net, x, acts, objective, ScoreCamOptions { batch, top_k: None }, control)
 }
 
 /// The `k` channels of highest activation variance (all of them when `k` is at least the
@@ -129,18 +133,27 @@ fn top_variance_channels(a: &FeatureMaps, k: usize) -> Vec<usize> {
     order
 }
 
-/// [`score_cam`], or with `top_k` its approximation: only the `k` channels of highest
+/// How Score-CAM runs: inputs per model pass, and which channels it scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoreCamOptions {
+    /// Masked inputs per model pass.
+    pub batch: usize,
+    /// Score only the `k` channels of highest activation variance (the approximation); `None`
+    /// scores every channel.
+    pub top_k: Option<usize>,
+}
+
+/// [`score_cam`], or with `options.top_k` its approximation: only the `k` channels of highest
 /// activation variance are scored, and the softmax runs over them (the others weigh 0).
-#[allow(clippy::too_many_arguments)]
 pub fn score_cam_channels(
     net: &Network,
     x: &Tensor<4>,
     acts: &LayerActivations,
     objective: impl Into<Objective>,
-    batch: usize,
-    top_k: Option<usize>,
+    options: ScoreCamOptions,
     control: &mut Control,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
+    let ScoreCamOptions { batch, top_k } = options;
     let objective = objective.into();
     let a = &acts.maps;
     let chosen = top_variance_channels(a, top_k.unwrap_or(a.channels));
