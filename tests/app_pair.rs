@@ -13,7 +13,7 @@ use lantern::app::pair::PairControls;
 use lantern::app::pair_jobs::{EmbeddingChoice, SimilaritySource};
 use lantern::app::pair_view::{attribute_label, neighbour_label, side_overlay};
 use lantern::app::{LanternApp, Launch};
-use lantern::explain::similarity::PairMethod;
+use lantern::explain::pair_registry::PairMethod;
 use std::path::{Path, PathBuf};
 use ui::wait_for;
 

@@ -25,7 +25,8 @@ use super::toasts::Toasts;
 use super::transform::ViewTransform;
 use super::worker::{LaneKey, Worker};
 use crate::explain::attribute_rank::DEFAULT_WEIGHT;
-use crate::explain::similarity::{PairMethod, PairSettings};
+use crate::explain::pair_params::PairSettings;
+use crate::explain::pair_registry::PairMethod;
 use crate::models::OutputKind;
 use std::path::{Path, PathBuf};
 

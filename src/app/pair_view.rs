@@ -15,7 +15,7 @@ use super::state::AppState;
 use super::theme::{self, view_id};
 use super::views::{Overlay, Surface, paint_picture};
 use crate::explain::attribute_rank::RankedAttribute;
-use crate::explain::similarity::PairMethod;
+use crate::explain::pair_registry::PairMethod;
 use egui::{Rect, RichText, vec2};
 use egui_plot::{Bar, BarChart, Plot};
 
@@ -148,13 +148,11 @@ fn controls(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, fram
             commands.push(Command::ClosePair);
         }
         egui::ComboBox::from_label("Pair method").selected_text(c.method.title()).show_ui(ui, |ui| {
-            for m in [PairMethod::Rise, PairMethod::SlidingWindow, PairMethod::GradCam] {
+            for &m in PairMethod::ALL {
                 ui.selectable_value(&mut c.method, m, m.title());
             }
         });
-        if c.method == PairMethod::Rise {
-            ui.add(egui::Slider::new(&mut c.settings.masks, 50..=4000).logarithmic(true).text("masks"));
-        }
+        super::params_ui::params_ui(ui, &c.method.params(), &mut c.settings);
         ui.add(egui::Slider::new(&mut c.weight, 0.0..=1.0).text("w (confidence vs agreement)"));
         if pair.pending() {
             match pair.progress() {

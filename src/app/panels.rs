@@ -269,7 +269,7 @@ pub fn inspector(app: &mut AppState, tasks: &AppTasks, commands: &mut Commands, 
             ui.heading("Explanation");
             let missing = unavailable(app);
             method_combo(ui, "Method", &mut settings.method, &missing);
-            super::params_ui::params_ui(ui, settings.method, &mut settings.params);
+            super::params_ui::params_ui(ui, &settings.method.params(), &mut settings.params);
             if let Some(info) = &app.model.info {
                 let uses_layer = settings.method.spec().layer == LayerUse::Chosen;
                 ui.add_enabled_ui(uses_layer, |ui| {

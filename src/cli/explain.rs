@@ -4,7 +4,8 @@ use super::ModelArgs;
 use super::progress::progress_bar;
 use crate::colormap::Colormap;
 use crate::error::{LanternError, Result};
-use crate::explain::params::{Choice, ParamKind};
+use crate::explain::pair_params::PairSettings;
+use crate::explain::params::{Choice, ParamKind, ParamSet};
 use crate::explain::{self, Control, Method, Objective, Params, Session, Target};
 use crate::files;
 use crate::imaging::{self, Preprocess};
@@ -88,16 +89,24 @@ impl std::str::FromStr for Targets {
     }
 }
 
-/// The methods' parameters as flags: one per parameter the registry declares
-/// ([`explain::registry::all_params`]), with [`Params::default`]'s value as its default, so a
-/// method file's new parameter is a flag without an edit here.
-#[derive(Debug, Clone, Default)]
-pub struct ParamArgs {
+/// The methods' parameters as flags: one per parameter of the settings `S` ([`ParamSet::all`]:
+/// every parameter the registry declares for [`Params`], the pair registry's for the pair
+/// settings), with `S::default()`'s value as its default, so a method file's new parameter is a
+/// flag without an edit here.
+#[derive(Debug, Clone)]
+pub struct ParamArgs<S: ParamSet = Params> {
     /// What was given (or defaulted) for each flag, by flag.
     values: Vec<(&'static str, String)>,
+    settings: std::marker::PhantomData<S>,
 }
 
-impl clap::FromArgMatches for ParamArgs {
+impl<S: ParamSet> Default for ParamArgs<S> {
+    fn default() -> Self {
+        Self { values: Vec::new(), settings: std::marker::PhantomData }
+    }
+}
+
+impl<S: ParamSet> clap::FromArgMatches for ParamArgs<S> {
     fn from_arg_matches(matches: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
         let mut args = ParamArgs::default();
         args.update_from_arg_matches(matches)?;
@@ -105,7 +114,7 @@ impl clap::FromArgMatches for ParamArgs {
     }
 
     fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
-        self.values = explain::registry::all_params()
+        self.values = S::all()
             .into_iter()
             .filter_map(|spec| matches.get_one::<String>(spec.flag).map(|v| (spec.flag, v.clone())))
             .collect();
@@ -113,10 +122,10 @@ impl clap::FromArgMatches for ParamArgs {
     }
 }
 
-impl clap::Args for ParamArgs {
+impl<S: ParamSet> clap::Args for ParamArgs<S> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        let defaults = Params::default();
-        explain::registry::all_params().into_iter().fold(cmd, |cmd, spec| {
+        let defaults = S::default();
+        S::all().into_iter().fold(cmd, |cmd, spec| {
             cmd.arg(
                 clap::Arg::new(spec.flag)
                     .long(spec.flag)
@@ -132,23 +141,42 @@ impl clap::Args for ParamArgs {
     }
 }
 
-impl ParamArgs {
-    /// The method parameters; an image baseline is loaded and preprocessed like the input.
-    pub fn params(&self, preprocess: &Preprocess) -> Result<Params> {
-        let mut params = Params::default();
-        for spec in explain::registry::all_params() {
+impl<S: ParamSet> ParamArgs<S> {
+    /// The settings the flags give, checked against each parameter's range; `image` makes the
+    /// values of an image file given to a choice that takes one (the baseline).
+    fn settings_with(&self, image: impl Fn(&Path) -> Result<Vec<f32>>) -> Result<S> {
+        let mut settings = S::default();
+        for spec in S::all() {
             let Some((_, text)) = self.values.iter().find(|(flag, _)| *flag == spec.flag) else { continue };
-            match (spec.parse(&mut params, text), &spec.kind) {
+            match (spec.parse(&mut settings, text), &spec.kind) {
                 (Ok(()), _) => {}
                 (Err(_), ParamKind::Choice(Choice { image: Some(set_image), .. })) => {
-                    let img = imaging::load_image(Path::new(text))?;
-                    set_image(&mut params, preprocess.normalize(&preprocess.model_view(&img)));
+                    set_image(&mut settings, image(Path::new(text))?);
                 }
                 (Err(e), _) => return Err(LanternError::BadArgument(e)),
             }
         }
-        params.validate().map_err(LanternError::BadArgument)?;
-        Ok(params)
+        settings.validate().map_err(LanternError::BadArgument)?;
+        Ok(settings)
+    }
+}
+
+impl ParamArgs<Params> {
+    /// The method parameters; an image baseline is loaded and preprocessed like the input.
+    pub fn params(&self, preprocess: &Preprocess) -> Result<Params> {
+        self.settings_with(|path| {
+            let img = imaging::load_image(path)?;
+            Ok(preprocess.normalize(&preprocess.model_view(&img)))
+        })
+    }
+}
+
+impl ParamArgs<PairSettings> {
+    /// The pair methods' settings (none of their parameters takes an image file).
+    pub fn pair_settings(&self) -> Result<PairSettings> {
+        self.settings_with(|path| {
+            Err(LanternError::BadArgument(format!("{}: no pair parameter takes an image", path.display())))
+        })
     }
 }
 

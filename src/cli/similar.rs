@@ -4,6 +4,7 @@
 //! `report.json`, a self-contained `report.html` and the overlays (PNG) in the output folder; the
 //! gallery's embeddings are cached there per gallery ([`crate::retrieval`]).
 
+use super::explain::ParamArgs;
 use super::progress::progress_bar;
 use super::similar_html;
 use super::similar_report::{AttributeScore, CacheReport, Match, Report};
@@ -12,7 +13,8 @@ use crate::device::DeviceChoice;
 use crate::error::{LanternError, Result};
 use crate::explain::attribute_rank::DEFAULT_WEIGHT;
 use crate::explain::matching::{MatchExplanation, MatchSettings, check_models, explain_match};
-use crate::explain::similarity::{PairMethod, PairSettings};
+use crate::explain::pair_params::PairSettings;
+use crate::explain::pair_registry::PairMethod;
 use crate::files::{write_json, write_rgb_png};
 use crate::imaging::load_image;
 use crate::map::WeightMap;
@@ -49,21 +51,17 @@ pub struct SimilarArgs {
     /// Pair-saliency method: rise, window (sliding window) or gradcam.
     #[arg(long, default_value = "rise")]
     pub method: PairMethod,
-    /// Random masks of similarity RISE.
-    #[arg(long, default_value_t = PairSettings::default().masks)]
-    pub masks: usize,
     /// Attribute values listed per match.
     #[arg(long, default_value_t = 3)]
     pub attribute_top: usize,
     /// `w` of the attribute ranking `w * confidence + (1 - w) * agreement` (1: confidence only).
     #[arg(long, default_value_t = DEFAULT_WEIGHT)]
     pub weight: f32,
-    /// Seed of the random masks.
-    #[arg(long, default_value_t = PairSettings::default().seed)]
-    pub seed: u64,
     /// Where to compute: auto, cpu or wgpu.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    #[command(flatten)]
+    pub params: ParamArgs<PairSettings>,
 }
 
 /// A model with how the report names it and the digest the cache is keyed on.
@@ -134,6 +132,7 @@ fn advance(bar: &indicatif::ProgressBar, base: u64) -> impl FnMut(crate::control
 
 pub fn run(args: &SimilarArgs) -> Result<()> {
     check(args)?;
+    let pair = args.params.pair_settings()?;
     let query = load_image(&args.query)?;
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
@@ -168,12 +167,7 @@ pub fn run(args: &SimilarArgs) -> Result<()> {
             args.gallery.display()
         )));
     }
-    let settings = MatchSettings {
-        method: args.method,
-        pair: PairSettings { masks: args.masks, seed: args.seed, ..PairSettings::default() },
-        weight: args.weight,
-        top: args.attribute_top,
-    };
+    let settings = MatchSettings { method: args.method, pair, weight: args.weight, top: args.attribute_top };
     let files = MatchFiles { out: &args.out, embedder: &embedder.net, query: &query, style: OverlayStyle::default() };
     let bar = progress_bar(100 * neighbours.len() as u64, "{bar:30} {msg}  {elapsed_precise}  eta {eta}");
     let mut matches = Vec::with_capacity(neighbours.len());

@@ -73,7 +73,7 @@ pub fn write(path: &Path, report: &Report, query: &RgbImage, pictures: &[Vec<Rgb
         escape(
             report
                 .method
-                .parse::<crate::explain::similarity::PairMethod>()
+                .parse::<crate::explain::pair_registry::PairMethod>()
                 .map_or(report.method.as_str(), |m| m.title())
         ),
         report.weight

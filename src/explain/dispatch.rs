@@ -4,7 +4,7 @@
 use super::memory;
 use super::method::{Entry, LayerUse, Run};
 use super::objective::Objective;
-use super::params::Params;
+use super::params::{ParamSet, Params};
 use super::registry::Method;
 use super::session::Session;
 use super::{Explanation, explain, explanation};

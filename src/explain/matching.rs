@@ -4,7 +4,8 @@
 //! attribute values ranked for the query ([`super::attribute_rank`]).
 
 use super::attribute_rank::{DEFAULT_WEIGHT, RankedAttribute, rank_attributes};
-use super::similarity::{PairMethod, PairSettings, query_map};
+use super::pair_params::PairSettings;
+use super::pair_registry::{PairMethod, query_map};
 use crate::control::{Control, Progress};
 use crate::error::{LanternError, Result};
 use crate::map::WeightMap;

@@ -1,6 +1,7 @@
-//! Every method's settings ([`Params`]), with the reference libraries' defaults, and the range of
-//! each numeric one ([`PARAMS`]): the CLI validates flags against it and the app's controls are
-//! drawn from it.
+//! Every method's settings ([`Params`]), with the reference libraries' defaults, and what each
+//! parameter takes ([`ParamSpec`], generic over the settings it lives in, so the pair methods'
+//! parameters are described the same way): the CLI's flags and checks and the app's controls are
+//! drawn from these.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -157,52 +158,80 @@ impl Default for Params {
 pub const MAX_SEED: f64 = 9_007_199_254_740_992.0;
 
 /// A parameter a method reads: its command-line flag, its label in the app, and what values it
-/// takes. `lantern explain`'s flags, `lantern methods`, the validation and the app's controls are
-/// all drawn from these; the default is [`Params::default`]'s.
-#[derive(Debug, Clone, Copy)]
-pub struct ParamSpec {
-    /// The `lantern explain` flag, without dashes.
+/// takes, in the settings `P` of its methods ([`Params`] for the registry's methods, the pair
+/// settings for the pair methods). The command's flags, `lantern methods`, the validation and the
+/// app's controls are all drawn from these; the default is `P::default()`'s.
+#[derive(Debug)]
+pub struct ParamSpec<P: 'static = Params> {
+    /// The command-line flag, without dashes.
     pub flag: &'static str,
     pub label: &'static str,
     /// One line for `--help`.
     pub help: &'static str,
-    pub kind: ParamKind,
+    pub kind: ParamKind<P>,
 }
 
 /// What values a parameter takes.
-#[derive(Debug, Clone, Copy)]
-pub enum ParamKind {
-    Number(Number),
-    Choice(Choice),
+#[derive(Debug)]
+pub enum ParamKind<P: 'static = Params> {
+    Number(Number<P>),
+    Choice(Choice<P>),
 }
 
-/// A number in a range (inclusive) and where it lives in [`Params`].
-#[derive(Debug, Clone, Copy)]
-pub struct Number {
+/// A number in a range (inclusive) and where it lives in the settings `P`.
+#[derive(Debug)]
+pub struct Number<P: 'static = Params> {
     pub min: f64,
     pub max: f64,
     /// Whole numbers only.
     pub integer: bool,
     /// Drawn on a logarithmic slider.
     pub logarithmic: bool,
-    pub get: fn(&Params) -> f64,
-    pub set: fn(&mut Params, f64),
+    pub get: fn(&P) -> f64,
+    pub set: fn(&mut P, f64),
 }
 
 /// One of a few named values (an enum of [`crate::names::named_enum!`], or the baseline).
-#[derive(Debug, Clone, Copy)]
-pub struct Choice {
+#[derive(Debug)]
+pub struct Choice<P: 'static = Params> {
     /// The names offered, in menu order.
     pub names: fn() -> Vec<&'static str>,
     /// The current value's name.
-    pub get: fn(&Params) -> &'static str,
+    pub get: fn(&P) -> &'static str,
     /// Set the value a user typed (a name or an alias); `Err` with the choices otherwise.
-    pub set: fn(&mut Params, &str) -> Result<(), String>,
+    pub set: fn(&mut P, &str) -> Result<(), String>,
     /// Also takes an image file, loaded and preprocessed like the input (the baseline).
-    pub image: Option<fn(&mut Params, Vec<f32>)>,
+    pub image: Option<fn(&mut P, Vec<f32>)>,
 }
 
-impl Number {
+// Copied by value whatever `P` is (they hold function pointers, never a `P`), which derive
+// would only allow for a `P: Copy`.
+macro_rules! copy_whatever_the_settings {
+    ($($t:ident),*) => {$(
+        impl<P> Clone for $t<P> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<P> Copy for $t<P> {}
+    )*};
+}
+copy_whatever_the_settings!(ParamSpec, ParamKind, Number, Choice);
+
+/// A set of settings whose every parameter is a [`ParamSpec`]: what a command turns into flags
+/// and checks ([`Params`] with the registry's parameters, the pair settings with the pair
+/// registry's).
+pub trait ParamSet: Default + Sized + 'static {
+    /// Every parameter, each once (by flag).
+    fn all() -> Vec<ParamSpec<Self>>;
+
+    /// `Err` naming the first parameter outside its range.
+    fn validate(&self) -> Result<(), String> {
+        Self::all().iter().try_for_each(|p| p.check(self))
+    }
+}
+
+impl<P> Number<P> {
     /// `Err` with a one-line reason when `value` is outside the range (or not whole).
     pub fn check(&self, flag: &str, value: f64) -> Result<(), String> {
         let whole = !self.integer || value.fract() == 0.0;
@@ -222,9 +251,9 @@ impl Number {
     }
 }
 
-impl ParamSpec {
+impl<P> ParamSpec<P> {
     /// `Err` with a one-line reason when `p`'s value of this parameter is not one it takes.
-    pub fn check(&self, p: &Params) -> Result<(), String> {
+    pub fn check(&self, p: &P) -> Result<(), String> {
         match &self.kind {
             ParamKind::Number(n) => n.check(self.flag, (n.get)(p)),
             ParamKind::Choice(_) => Ok(()),
@@ -232,7 +261,7 @@ impl ParamSpec {
     }
 
     /// The value of this parameter in `p`, as typed on the command line.
-    pub fn text(&self, p: &Params) -> String {
+    pub fn text(&self, p: &P) -> String {
         match &self.kind {
             ParamKind::Number(n) => n.format((n.get)(p)),
             ParamKind::Choice(c) => (c.get)(p).to_string(),
@@ -241,7 +270,7 @@ impl ParamSpec {
 
     /// Set this parameter of `p` from what was typed (`--flag text`); not checked against the
     /// range (see [`ParamSpec::check`]). An image baseline is set by the caller, who can load it.
-    pub fn parse(&self, p: &mut Params, text: &str) -> Result<(), String> {
+    pub fn parse(&self, p: &mut P, text: &str) -> Result<(), String> {
         match &self.kind {
             ParamKind::Number(n) => {
                 let v: f64 = text.trim().parse().map_err(|_| format!("--{}: '{text}' is not a number", self.flag))?;

@@ -2,7 +2,7 @@
 //! entry point) plus one line here; the [`Method`] enum, its names and every menu follow.
 
 use super::method::{Family, LayerUse, MethodSpec};
-use super::params::{COMMON, ParamSpec, Params};
+use super::params::{COMMON, ParamSet, ParamSpec, Params};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -122,10 +122,9 @@ pub fn all_params() -> Vec<ParamSpec> {
     all
 }
 
-impl Params {
-    /// `Err` naming the first parameter outside its range.
-    pub fn validate(&self) -> Result<(), String> {
-        all_params().iter().try_for_each(|p| p.check(self))
+impl ParamSet for Params {
+    fn all() -> Vec<ParamSpec> {
+        all_params()
     }
 }
 
@@ -135,8 +134,9 @@ impl fmt::Display for Method {
     }
 }
 
-/// Lower-case without `-`, `_` and spaces, `plusplus`/`pp` as `++`.
-fn spelling_key(s: &str) -> String {
+/// Lower-case without `-`, `_` and spaces, `plusplus`/`pp` as `++`: how a typed method name is
+/// compared with names, titles and aliases.
+pub(super) fn spelling_key(s: &str) -> String {
     let key = s.to_ascii_lowercase().replace(['-', '_', ' '], "");
     key.replace("plusplus", "++").replace("pp", "++")
 }

@@ -27,6 +27,8 @@
 
 use super::activations::activations;
 use super::objective::Objective;
+use super::pair_method::PairMethodSpec;
+use super::pair_params::{CELLS, KEEP, MASKS, PairSettings, ReferenceMode};
 use super::perturbation::{MaskedScores, RiseMasks, masked_batch, run_masked};
 use super::registry::Method;
 use crate::control::Control;
@@ -37,80 +39,48 @@ use crate::models::{Network, OutputKind};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-crate::names::named_enum! {
-    /// A pair-saliency method.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum PairMethod ("pair saliency method") {
-        Rise = "rise" | "similarity-rise",
-        SlidingWindow = "sliding-window" | "window" | "slide" | "sliding_window",
-        GradCam = "gradcam" | "grad-cam",
-    }
-}
+/// Similarity RISE (see the module documentation).
+pub const SIMILARITY_RISE: PairMethodSpec = PairMethodSpec {
+    name: "rise",
+    title: "Similarity RISE",
+    aliases: &[],
+    formula: "sum_i cos(f(q * M_i), f(r)) M_i / mean_i M_i over random masks",
+    long: true,
+    params: &[MASKS, CELLS, KEEP],
+    entry: |run| {
+        let s = run.settings;
+        let [_, _, h, w] = run.query.dims();
+        let masks = RiseMasks::generate(s.masks, s.cells, s.keep, h, w, s.seed);
+        similarity_rise(run.net, run.query, run.references, &masks, s.batch, run.control)
+    },
+};
 
-impl PairMethod {
-    /// Display name.
-    pub fn title(self) -> &'static str {
-        match self {
-            PairMethod::Rise => "Similarity RISE",
-            PairMethod::SlidingWindow => "Sliding window",
-            PairMethod::GradCam => "Grad-CAM (similarity)",
-        }
-    }
-}
+/// The similarity sliding window, at the authors' setting scaled to the input
+/// ([`SlidingWindow::scaled`]).
+pub const SLIDING_WINDOW: PairMethodSpec = PairMethodSpec {
+    name: "sliding-window",
+    title: "Sliding window",
+    aliases: &["window", "slide"],
+    formula: "1 - cos(f(q with a window occluded), f(r)), upsampled",
+    long: true,
+    params: &[],
+    entry: |run| {
+        let [_, _, h, w] = run.query.dims();
+        let window = SlidingWindow::scaled(h.min(w));
+        similarity_sliding_window(run.net, run.query, run.references, window, run.settings.batch, run.control)
+    },
+};
 
-/// What the query is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReferenceMode {
-    /// The whole reference: `f(r)`.
-    Fixed,
-    /// The reference under `count` random masks: `f(r * R_j)`, `j < count`.
-    Masked { count: usize },
-}
-
-/// Settings of the pair-saliency methods, with the authors' defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PairSettings {
-    pub masks: usize,
-    /// Grid cells per side of a RISE mask.
-    pub cells: usize,
-    /// Probability of a cell being kept.
-    pub keep: f32,
-    pub seed: u64,
-    /// Sliding window side, stride and padding in pixels; `None` scales the authors' 112 px
-    /// setting to the input ([`SlidingWindow::scaled`]).
-    pub window: Option<SlidingWindow>,
-    pub reference: ReferenceMode,
-    /// Images per model pass.
-    pub batch: usize,
-}
-
-impl Default for PairSettings {
-    fn default() -> Self {
-        Self { masks: 2000, cells: 8, keep: 0.5, seed: 0, window: None, reference: ReferenceMode::Fixed, batch: 64 }
-    }
-}
-
-impl PairSettings {
-    /// A clear error for settings no method can run with.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(LanternError::BadArgument(m.into()));
-        if self.masks == 0 || self.cells == 0 || self.batch == 0 {
-            return bad("masks, cells and batch must be at least 1");
-        }
-        if !(self.keep > 0.0 && self.keep <= 1.0) {
-            return bad("the keep probability must be in (0, 1]");
-        }
-        if let ReferenceMode::Masked { count: 0 } = self.reference {
-            return bad("a masked reference needs at least one mask");
-        }
-        if let Some(w) = self.window
-            && (w.window == 0 || w.stride == 0)
-        {
-            return bad("the sliding window and its stride must be at least 1 pixel");
-        }
-        Ok(())
-    }
-}
+/// Grad-CAM of the similarity at the model's default layer.
+pub const SIMILARITY_GRADCAM: PairMethodSpec = PairMethodSpec {
+    name: "gradcam",
+    title: "Grad-CAM (similarity)",
+    aliases: &[],
+    formula: "sum_k mean(dS/dA^k) A^k with S = cos(f(q), f(r))",
+    long: false,
+    params: &[],
+    entry: |run| similarity_gradcam(run.net, run.query, run.references),
+};
 
 /// Check `net` outputs an embedding.
 fn check_embedding(net: &Network) -> Result<()> {
@@ -373,47 +343,6 @@ pub fn batch_gradcam(net: &Network, x: Tensor<4>, references: &[Vec<f32>]) -> Re
         .collect())
 }
 
-/// The map over the query `q` that explains its similarity to `r` (both preprocessed,
-/// `[1, 3, H, W]`), by `method`.
-pub fn query_map(
-    net: &Network,
-    method: PairMethod,
-    q: &Tensor<4>,
-    r: &Tensor<4>,
-    settings: &PairSettings,
-    control: &mut Control,
-) -> Result<WeightMap> {
-    settings.validate()?;
-    let references = reference_embeddings(net, r, settings)?;
-    let [_, _, h, w] = q.dims();
-    match method {
-        PairMethod::Rise => {
-            let masks = RiseMasks::generate(settings.masks, settings.cells, settings.keep, h, w, settings.seed);
-            similarity_rise(net, q, &references, &masks, settings.batch, control)
-        }
-        PairMethod::SlidingWindow => {
-            let window = settings.window.unwrap_or_else(|| SlidingWindow::scaled(h.min(w)));
-            similarity_sliding_window(net, q, &references, window, settings.batch, control)
-        }
-        PairMethod::GradCam => similarity_gradcam(net, q, &references),
-    }
-}
-
-/// Maps over both images of a pair: `(map over q explaining its match with r, map over r
-/// explaining its match with q)`.
-pub fn pair_maps(
-    net: &Network,
-    method: PairMethod,
-    q: &Tensor<4>,
-    r: &Tensor<4>,
-    settings: &PairSettings,
-    control: &mut Control,
-) -> Result<(WeightMap, WeightMap)> {
-    let query = query_map(net, method, q, r, settings, control)?;
-    let reference = query_map(net, method, r, q, settings, control)?;
-    Ok((query, reference))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,10 +483,8 @@ mod tests {
                 .is_err()
         );
         let classifier = crate::models::demo::network(&Device::flex()).unwrap();
-        let err = query_map(&classifier, PairMethod::GradCam, &r, &r, &PairSettings::default(), &mut Control::none())
-            .unwrap_err();
+        let err = reference_embeddings(&classifier, &r, &PairSettings::default()).unwrap_err();
         assert!(err.to_string().contains("not an embedding model"), "{err}");
-        assert_eq!("slide".parse::<PairMethod>(), Ok(PairMethod::SlidingWindow));
     }
 
     #[test]
