@@ -64,7 +64,6 @@ pub fn open(app: &mut LanternApp, path: &Path) {
             boxes: entry.boxes.clone(),
             mask: None,
             mask_image: super::images::LoadState::No,
-            mask_texture: None,
         });
     }
     let resume = session.store.resume().ok().flatten().and_then(|e| session.index_of(&e.id)).unwrap_or(0);

@@ -9,6 +9,7 @@ use super::pair::PairControls;
 use super::pair_jobs::SimilaritySource;
 use super::settings::{Look, Settings};
 use super::train_panel::TrainSettings;
+use super::transform::ViewTransform;
 use crate::explain::{Method, Target};
 use std::path::PathBuf;
 
@@ -25,6 +26,17 @@ pub enum Command {
     SetSettings(Box<Settings>),
     /// The look as a view changed it (the wipe divider dragged).
     SetLook(Look),
+    /// Zoom and pan of the main view and the compare grid, as a view changed them.
+    SetTransform(ViewTransform),
+    /// Zoom and pan of one side of the Pair view (0: the query, 1: the reference).
+    SetPairTransform {
+        side: usize,
+        transform: ViewTransform,
+    },
+    /// What is under the pointer on the main view: image pixel and map value (`None`: nothing).
+    SetReadout(Option<(u32, u32, Option<f32>)>),
+    /// The text typed into the class search.
+    SetClassFilter(String),
     /// Explain this class (or the top one).
     SetTarget(Target),
     /// Explain at this layer.
@@ -79,6 +91,8 @@ pub enum Command {
     ChooseSimilarityModels(Option<SimilaritySource>),
     CancelPair,
     CancelNeighbours,
+    /// Show or hide the Train panel's window.
+    ShowTrain(bool),
     /// The Train panel's settings as edited.
     SetTrainSettings(Box<TrainSettings>),
     StartTraining,

@@ -18,14 +18,10 @@ pub struct Truth {
     pub class_name: Option<String>,
     pub boxes: Vec<crate::map::PixelBox>,
     pub mask: Option<crate::datasets::MaskSource>,
-    /// The mask, loaded by the worker when the image is shown, and its tinted texture.
+    /// The mask, loaded by the worker when the image is shown (its tint is a
+    /// [`super::textures::Textures`] texture).
     pub mask_image: LoadState<Arc<image::GrayImage>>,
-    pub mask_texture: Option<egui::TextureHandle>,
 }
-
-/// CPU-composited views for frames not drawn by wgpu: per view id, the key of what it shows and
-/// its texture.
-pub type Fallbacks = std::collections::HashMap<u64, (u64, egui::TextureHandle)>;
 
 pub struct GalleryImage {
     pub id: u64,
@@ -34,22 +30,11 @@ pub struct GalleryImage {
     pub truth: Option<Truth>,
     pub image: LoadState<Decoded>,
     pub thumb: LoadState<RgbImage>,
-    pub thumb_texture: Option<egui::TextureHandle>,
-    /// CPU-composited views for frames not drawn by wgpu: per view, keyed by what it shows.
-    pub fallbacks: Fallbacks,
 }
 
 impl GalleryImage {
     fn new(id: u64, source: ImageSource) -> Self {
-        Self {
-            id,
-            source,
-            truth: None,
-            image: LoadState::No,
-            thumb: LoadState::No,
-            thumb_texture: None,
-            fallbacks: Default::default(),
-        }
+        Self { id, source, truth: None, image: LoadState::No, thumb: LoadState::No }
     }
 
     pub fn loaded(&self) -> bool {
@@ -65,18 +50,6 @@ impl GalleryImage {
 
     pub fn name(&self) -> String {
         self.source.name()
-    }
-
-    /// The thumbnail's texture, made from the thumbnail once it is loaded.
-    pub fn thumb_texture(&mut self, ctx: &egui::Context) -> Option<&egui::TextureHandle> {
-        if self.thumb_texture.is_none()
-            && let LoadState::Ready(t) = &self.thumb
-        {
-            let colour = egui::ColorImage::from_rgb([t.width() as usize, t.height() as usize], t.as_raw());
-            self.thumb_texture =
-                Some(ctx.load_texture(format!("thumb {}", self.id), colour, egui::TextureOptions::LINEAR));
-        }
-        self.thumb_texture.as_ref()
     }
 }
 
@@ -127,7 +100,6 @@ impl Gallery {
                 boxes: sample.boxes,
                 mask: sample.mask,
                 mask_image: LoadState::No,
-                mask_texture: None,
             });
         }
     }
@@ -193,7 +165,6 @@ impl Gallery {
                 .min(n - (i as isize - self.index as isize).unsigned_abs());
             if distance > KEEP && matches!(img.image, LoadState::Ready(_)) {
                 img.image = LoadState::No;
-                img.fallbacks.clear();
             }
             if n > 1 && i < THUMBNAILS && matches!(img.thumb, LoadState::No) {
                 img.thumb = LoadState::Pending;

@@ -6,6 +6,7 @@
 use super::commands::{Command, Commands};
 use super::settings::Settings;
 use super::state::AppState;
+use super::textures::Textures;
 use super::worker::Slot;
 use crate::explain::params::BOOST_ALPHA;
 use crate::explain::{Method, Target};
@@ -16,11 +17,18 @@ const THUMB: f32 = 56.0;
 
 /// The label list and the BoostLU controls, for multi-label models (BoostLU CAM stays in the
 /// method list for every model with a CAM head).
-pub fn labels_ui(app: &mut AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
+/// `settings` is the inspector's copy of the settings (sent back as a command when it changed).
+pub fn labels_ui(
+    app: &AppState,
+    textures: &mut Textures,
+    commands: &mut Commands,
+    settings: &mut Settings,
+    ui: &mut egui::Ui,
+) {
     if !app.multilabel() {
         return;
     }
-    label_list(app, commands, settings, ui);
+    label_list(app, textures, commands, settings, ui);
     ui.separator();
     if app.model.info.as_ref().is_some_and(|i| i.cam_layer.is_some()) {
         boost_ui(app, settings, ui);
@@ -28,7 +36,13 @@ pub fn labels_ui(app: &mut AppState, commands: &mut Commands, settings: &mut Set
     }
 }
 
-fn label_list(app: &mut AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
+fn label_list(
+    app: &AppState,
+    textures: &mut Textures,
+    commands: &mut Commands,
+    settings: &mut Settings,
+    ui: &mut egui::Ui,
+) {
     ui.heading("Labels");
     let present = app.present_labels();
     if app.main.output().is_none() {
@@ -49,9 +63,9 @@ fn label_list(app: &mut AppState, commands: &mut Commands, settings: &mut Settin
     let shown = app.main.output().map(|o| o.class);
     let look = app.settings.look;
     for (i, (&(c, p), name)) in present.iter().zip(&names).enumerate() {
-        let texture = match (app.gallery.images.get_mut(app.gallery.index), app.label_views.get(i)) {
+        let texture = match (app.gallery.current(), app.label_views.get(i)) {
             (Some(image), Some(view)) if view.output().is_some() => {
-                super::views::label_thumbnail(ui, Slot::Label(i), image, view, &look)
+                super::views::label_thumbnail(ui, Slot::Label(i), image, view, &look, textures)
             }
             _ => None,
         };

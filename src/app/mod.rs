@@ -25,6 +25,7 @@ mod preprocess_prompt;
 pub mod settings;
 pub mod state;
 pub mod tasks;
+mod textures;
 pub mod theme;
 mod toasts;
 pub mod train_panel;
@@ -69,6 +70,8 @@ pub struct LanternApp {
     tasks: AppTasks,
     /// What widgets asked for this frame.
     commands: Commands,
+    /// The textures the panels make while drawing (see [`textures`]).
+    textures: textures::Textures,
     next_id: u64,
     /// A layer to select once the model being loaded is ready (from the last session).
     pending_layer: Option<String>,
@@ -114,6 +117,7 @@ impl LanternApp {
             worker,
             tasks: AppTasks::default(),
             commands: Commands::default(),
+            textures: textures::Textures::default(),
             next_id: 1,
             pending_layer: None,
             repaint,
@@ -276,6 +280,14 @@ impl LanternApp {
             Command::SelectMethod(m) => self.state.settings.method = m,
             Command::SetSettings(s) => self.state.settings = *s,
             Command::SetLook(look) => self.state.settings.look = look,
+            Command::SetTransform(t) => self.state.transform = t,
+            Command::SetPairTransform { side, transform } => {
+                if let Some(t) = self.state.similar.pair.transforms.get_mut(side) {
+                    *t = transform;
+                }
+            }
+            Command::SetReadout(readout) => self.state.readout = readout,
+            Command::SetClassFilter(text) => self.state.class_filter = text,
             Command::SetTarget(t) => self.state.target = t,
             Command::SetLayer(l) => self.state.layer = Some(l),
             Command::SelectImage(i) => {
@@ -319,6 +331,7 @@ impl LanternApp {
             Command::ChooseSimilarityModels(chosen) => self.state.similar.models.chosen = chosen,
             Command::CancelPair => self.state.similar.cancel_pair(&self.worker),
             Command::CancelNeighbours => self.state.similar.cancel_neighbours(&self.worker),
+            Command::ShowTrain(open) => self.state.train.settings.open = open,
             Command::SetTrainSettings(t) => self.state.train.settings = *t,
             Command::StartTraining => self.start_training(),
             Command::PauseTraining => self.state.train.pause(&self.tasks),
@@ -774,21 +787,23 @@ impl eframe::App for LanternApp {
         panels::apply_style(ui.ctx(), self.state.presentation);
         let ctx = ui.ctx().clone();
         if !self.state.presentation {
-            panels::menu_bar(&mut self.state, &mut self.commands, ui, frame);
+            let menu = panels::MenuState::of(&self.state);
+            panels::menu_bar(&self.state.settings, menu, &mut self.commands, ui, frame);
             // What the menu chose (a window opened) shows in this frame.
             self.apply_commands(&ctx);
         }
-        let (state, commands) = (&mut self.state, &mut self.commands);
+        let (state, commands, textures) = (&self.state, &mut self.commands, &mut self.textures);
+        textures.keep_images(state.gallery.len(), || state.gallery.images.iter().map(|i| i.id));
         if !state.presentation {
-            panels::status_bar(state, ui);
+            panels::status_bar(&state.machine, &state.model, state.readout, state.toasts.last_error(), ui);
             if state.settings.show_thumbnails && state.gallery.len() > 1 {
-                panels::thumbnails(&mut state.gallery, commands, ui);
+                panels::thumbnails(&state.gallery, textures, commands, ui);
             }
             if state.settings.show_inspector {
-                panels::inspector(state, &self.tasks, commands, ui);
+                panels::inspector(state, &self.tasks, textures, commands, ui);
             }
             if state.similar.neighbours.open {
-                pair_view::neighbours_panel(&state.similar, &mut state.gallery, commands, ui);
+                pair_view::neighbours_panel(&state.similar, &state.gallery, textures, commands, ui);
             }
             let model = state.model.info.as_ref().map(|i| i.name.as_str());
             train_view::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
@@ -796,14 +811,14 @@ impl eframe::App for LanternApp {
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if state.similar.pair.open && !state.presentation {
-                pair_view::pair_view(state, commands, ui, frame);
+                pair_view::pair_view(state, textures, commands, ui, frame);
             } else if state.compare && !state.presentation {
-                views::compare_grid(state, commands, ui);
+                views::compare_grid(state, textures, commands, ui);
             } else {
-                views::main_view(state, commands, ui);
+                views::main_view(state, textures, commands, ui);
             }
         });
-        state.toasts.show(&ctx);
+        self.state.toasts.show(&ctx);
         // What the widgets asked for is applied at once, so the next frame shows it.
         self.apply_commands(&ctx);
     }

@@ -11,7 +11,6 @@
 //! else the open classifier's penultimate features; the attribute model is
 //! `lantern_attributes.safetensors` beside the embedding model file (or beside the open model).
 
-use super::gallery::Fallbacks;
 use super::gallery::Gallery;
 use super::jobs;
 use super::jobs::Event;
@@ -91,7 +90,6 @@ pub struct PairState {
     map_key: u64,
     /// Zoom and pan of the query and of the reference.
     pub transforms: [ViewTransform; 2],
-    pub fallbacks: Fallbacks,
 }
 
 impl PairState {

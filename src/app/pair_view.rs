@@ -12,6 +12,7 @@ use super::gallery::Gallery;
 use super::pair::{ModelsState, PairControls, PairState, SimilarState};
 use super::pair_jobs::{EmbeddingChoice, PairSide, SimilaritySource};
 use super::state::AppState;
+use super::textures::Textures;
 use super::theme::{self, view_id};
 use super::views::{Overlay, Surface, paint_picture};
 use crate::explain::attribute_rank::RankedAttribute;
@@ -81,7 +82,13 @@ fn models_ui(models: &ModelsState, commands: &mut Commands, ui: &mut egui::Ui, f
 }
 
 /// The Neighbours panel, at the left.
-pub fn neighbours_panel(similar: &SimilarState, gallery: &mut Gallery, commands: &mut Commands, ui: &mut egui::Ui) {
+pub fn neighbours_panel(
+    similar: &SimilarState,
+    gallery: &Gallery,
+    textures: &mut Textures,
+    commands: &mut Commands,
+    ui: &mut egui::Ui,
+) {
     egui::Panel::left("lantern neighbours").resizable(true).default_size(200.0).show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.heading("Neighbours");
@@ -119,11 +126,11 @@ pub fn neighbours_panel(similar: &SimilarState, gallery: &mut Gallery, commands:
         let ctx = ui.ctx().clone();
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (id, similarity) in matches {
-                let Some(img) = gallery.images.iter_mut().find(|i| i.id == id) else { continue };
+                let Some(img) = gallery.images.iter().find(|i| i.id == id) else { continue };
                 let text = neighbour_label(&img.name(), similarity);
                 let selected = reference == Some(id);
-                let response = match img.thumb_texture(&ctx) {
-                    Some(t) => ui.add(egui::Button::image_and_text(egui::Image::new(t).max_height(64.0), RichText::new(&text)).selected(selected)),
+                let response = match textures.thumb(&ctx, img.id, &img.thumb) {
+                    Some(t) => ui.add(egui::Button::image_and_text(egui::Image::new(&t).max_height(64.0), RichText::new(&text)).selected(selected)),
                     None => ui.add(egui::Button::new(&text).selected(selected)),
                 };
                 if response.on_hover_text("open the pair").clicked() {
@@ -140,7 +147,7 @@ pub fn neighbour_label(name: &str, similarity: f32) -> String {
 }
 
 /// The controls above the pair: back, method, progress, similarity.
-fn controls(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
+fn controls(app: &AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
     let pair = &app.similar.pair;
     let mut c = pair.controls.clone();
     ui.horizontal_wrapped(|ui| {
@@ -300,8 +307,15 @@ fn side_caption(app: &AppState, side: usize) -> String {
     format!("{role}: {} · {what}", name(id))
 }
 
-/// The Pair view, in the central area.
-pub fn pair_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
+/// The Pair view, in the central area. Each side's zoom and pan, and the shared look, are
+/// changed on copies and reach the app as commands.
+pub fn pair_view(
+    app: &AppState,
+    textures: &mut Textures,
+    commands: &mut Commands,
+    ui: &mut egui::Ui,
+    frame: &eframe::Frame,
+) {
     egui::Panel::top("lantern pair controls").show(ui, |ui| controls(app, commands, ui, frame));
     egui::Panel::bottom("lantern pair attributes")
         .resizable(true)
@@ -329,7 +343,7 @@ pub fn pair_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui,
             egui::Label::new(RichText::new(caption).strong()).truncate(),
         );
         let rect = Rect::from_min_max(column.min + vec2(0.0, 24.0), column.max);
-        let pair = &mut app.similar.pair;
+        let pair = &app.similar.pair;
         let (selected, map_key, progress) = (pair.controls.selected, pair.map_key(), pair.progress());
         let (Some(out), Some(r)) = (pair.output().cloned(), pair.requested().cloned()) else {
             let text = match progress {
@@ -343,9 +357,13 @@ pub fn pair_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui,
         };
         let (pside, image_key) = if side == 0 { (&out.query, r.query.0) } else { (&out.reference, r.reference.0) };
         let overlay = side_overlay(pside, selected, map_key);
-        let mut surface = Surface { look: &mut look, transform: &mut pair.transforms[side], gpu, pan: true };
+        let mut transform = pair.transforms[side];
+        let mut surface = Surface { look: &mut look, transform: &mut transform, gpu, pan: true };
         let image = (image_key, &pside.image);
-        paint_picture(ui, rect, view_id::PAIR[side], image, overlay, &mut surface, &mut pair.fallbacks);
+        paint_picture(ui, rect, view_id::PAIR[side], image, overlay, &mut surface, textures);
+        if transform != pair.transforms[side] {
+            commands.push(Command::SetPairTransform { side, transform });
+        }
     }
-    super::views::set_look(app, commands, look);
+    super::views::set_look(&app.settings.look, commands, look);
 }

@@ -1,14 +1,16 @@
 //! The panels around the view: menu bar, inspector (method, parameters, layer, class chart,
-//! look), thumbnail strip and status bar.
+//! look), thumbnail strip and status bar. Each borrows what it draws, read-only, and asks for
+//! every change with a [`Command`]; those that draw pictures also get the [`Textures`] they make.
 
 use super::audit_mode::{AuditEdit, AuditSession};
 use super::commands::{Command, Commands};
 use super::gallery::Gallery;
 use super::jobs::AppTasks;
-use super::model::ModelSource;
+use super::model::{ModelSource, ModelState};
 use super::settings::{CompareAxis, ViewMode};
 use super::settings::{Look, Settings};
-use super::state::AppState;
+use super::state::{AppState, Machine};
+use super::textures::Textures;
 use super::theme;
 use crate::colormap::Colormap;
 use crate::explain::{Family, LayerUse, Method, Target};
@@ -31,8 +33,40 @@ pub fn apply_style(ctx: &egui::Context, presentation: bool) {
     });
 }
 
-pub fn menu_bar(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
-    let mut settings = app.settings.clone();
+/// What the View menu shows checked, and whether the Pair view can be shown.
+#[derive(Debug, Clone, Copy)]
+pub struct MenuState {
+    pub compare: bool,
+    pub train: bool,
+    pub neighbours: bool,
+    pub pair: bool,
+    /// A pair was opened (there is a reference to show).
+    pub pair_available: bool,
+}
+
+impl MenuState {
+    pub fn of(app: &AppState) -> Self {
+        let similar = &app.similar;
+        Self {
+            compare: app.compare,
+            train: app.train.settings.open,
+            neighbours: similar.neighbours.open,
+            pair: similar.pair.open,
+            pair_available: similar.pair.reference.is_some(),
+        }
+    }
+}
+
+/// The menu bar: every entry pushes a [`Command`] (a new entry is a new command and its line
+/// here); the View menu's checkboxes edit a copy of `current` settings.
+pub fn menu_bar(
+    current: &Settings,
+    menu: MenuState,
+    commands: &mut Commands,
+    ui: &mut egui::Ui,
+    frame: &eframe::Frame,
+) {
+    let mut settings = current.clone();
     egui::Panel::top("lantern menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
@@ -65,14 +99,13 @@ pub fn menu_bar(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, 
                     commands.push(Command::OpenDemo);
                 }
                 ui.menu_button("Recent", |ui| {
-                    let recent = app.settings.recent.clone();
-                    if recent.is_empty() {
+                    if current.recent.is_empty() {
                         ui.label("Nothing yet");
                     }
-                    for path in recent {
+                    for path in &current.recent {
                         if ui.button(path.display().to_string()).clicked() {
                             ui.close();
-                            commands.push(Command::OpenPaths(vec![path]));
+                            commands.push(Command::OpenPaths(vec![path.clone()]));
                         }
                     }
                 });
@@ -125,7 +158,7 @@ pub fn menu_bar(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, 
             ui.menu_button("View", |ui| {
                 ui.checkbox(&mut settings.show_inspector, "Inspector");
                 ui.checkbox(&mut settings.show_thumbnails, "Thumbnails");
-                let mut compare = app.compare;
+                let mut compare = menu.compare;
                 if ui.checkbox(&mut compare, "Compare grid (C)").changed() {
                     commands.push(Command::ShowCompare(compare));
                 }
@@ -139,21 +172,18 @@ pub fn menu_bar(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, 
                 if ui.button("Actual size (0)").clicked() {
                     commands.push(Command::ActualSize);
                 }
-                let mut train = app.train.settings.clone();
-                if ui.checkbox(&mut train.open, "Train generator…").changed() {
-                    commands.push(Command::SetTrainSettings(Box::new(train)));
+                let mut train = menu.train;
+                if ui.checkbox(&mut train, "Train generator…").changed() {
+                    commands.push(Command::ShowTrain(train));
                 }
                 ui.separator();
-                let mut neighbours = app.similar.neighbours.open;
+                let mut neighbours = menu.neighbours;
                 if ui.checkbox(&mut neighbours, "Neighbours (S)").changed() {
                     commands.push(Command::ToggleNeighbours);
                 }
-                let mut pair = app.similar.pair.open;
+                let mut pair = menu.pair;
                 if ui
-                    .add_enabled(
-                        app.similar.pair.reference.is_some(),
-                        egui::Checkbox::new(&mut pair, "Pair view (Esc closes)"),
-                    )
+                    .add_enabled(menu.pair_available, egui::Checkbox::new(&mut pair, "Pair view (Esc closes)"))
                     .on_disabled_hover_text("open a pair from the Neighbours panel")
                     .changed()
                 {
@@ -170,31 +200,39 @@ pub fn menu_bar(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui, 
             });
         });
     });
-    if settings != app.settings {
+    if settings != *current {
         commands.push(Command::SetSettings(Box::new(settings)));
     }
 }
 
-pub fn status_bar(app: &AppState, ui: &mut egui::Ui) {
+/// The status bar: where the app computes and draws, the model, the pointer's readout and the
+/// last error.
+pub fn status_bar(
+    machine: &Machine,
+    model: &ModelState,
+    readout: Option<(u32, u32, Option<f32>)>,
+    error: Option<&str>,
+    ui: &mut egui::Ui,
+) {
     egui::Panel::bottom("lantern status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            ui.label(format!("Compute: {}", app.machine.compute));
+            ui.label(format!("Compute: {}", machine.compute));
             ui.separator();
-            ui.label(format!("Render: {}", app.machine.renderer));
+            ui.label(format!("Render: {}", machine.renderer));
             ui.separator();
-            match &app.model.info {
+            match &model.info {
                 Some(i) => ui.label(format!("Model: {} ({})", i.name, i.arch)),
-                None if app.model.loading => ui.label("Model: loading…"),
+                None if model.loading => ui.label("Model: loading…"),
                 None => ui.label("Model: none"),
             };
-            if let Some((x, y, v)) = app.readout {
+            if let Some((x, y, v)) = readout {
                 ui.separator();
                 match v {
                     Some(v) => ui.label(format!("({x}, {y}) map {v:.3}")),
                     None => ui.label(format!("({x}, {y})")),
                 };
             }
-            if let Some(e) = app.toasts.last_error() {
+            if let Some(e) = error {
                 ui.separator();
                 ui.label(RichText::new(e).color(theme::ERROR));
             }
@@ -202,18 +240,19 @@ pub fn status_bar(app: &AppState, ui: &mut egui::Ui) {
     });
 }
 
-pub fn thumbnails(gallery: &mut Gallery, commands: &mut Commands, ui: &mut egui::Ui) {
+/// The strip of thumbnails; a click shows that image.
+pub fn thumbnails(gallery: &Gallery, textures: &mut Textures, commands: &mut Commands, ui: &mut egui::Ui) {
     egui::Panel::bottom("lantern thumbnails").resizable(false).show(ui, |ui| {
         egui::ScrollArea::horizontal().show(ui, |ui| {
             ui.horizontal(|ui| {
                 let index = gallery.index;
-                for (i, img) in gallery.images.iter_mut().enumerate() {
+                for (i, img) in gallery.images.iter().enumerate() {
                     let selected = i == index;
                     let name = img.name();
-                    let response = match img.thumb_texture(ui.ctx()) {
+                    let response = match textures.thumb(ui.ctx(), img.id, &img.thumb) {
                         Some(t) => ui.add(
                             egui::Button::image_and_text(
-                                egui::Image::new(t).max_height(56.0),
+                                egui::Image::new(&t).max_height(56.0),
                                 RichText::new(&name).small(),
                             )
                             .selected(selected),
@@ -257,7 +296,15 @@ fn unavailable(app: &AppState) -> Vec<(Method, String)> {
     out
 }
 
-pub fn inspector(app: &mut AppState, tasks: &AppTasks, commands: &mut Commands, ui: &mut egui::Ui) {
+/// The inspector, at the right: the audit panel, the method and its parameters, the layer, the
+/// progress, the prediction, the labels, the look, the compare grid's settings and the model.
+pub fn inspector(
+    app: &AppState,
+    tasks: &AppTasks,
+    textures: &mut Textures,
+    commands: &mut Commands,
+    ui: &mut egui::Ui,
+) {
     // The panel edits a copy of the settings; a change reaches the app as a command.
     let mut settings = app.settings.clone();
     egui::Panel::right("lantern inspector").resizable(true).default_size(300.0).show(ui, |ui| {
@@ -326,7 +373,7 @@ pub fn inspector(app: &mut AppState, tasks: &AppTasks, commands: &mut Commands, 
             ui.separator();
             prediction_chart(app, commands, ui);
             ui.separator();
-            super::labels_panel::labels_ui(app, commands, &mut settings, ui);
+            super::labels_panel::labels_ui(app, textures, commands, &mut settings, ui);
             look_ui(&mut settings.look, ui);
             ui.separator();
             compare_ui(app, commands, &mut settings, ui);
@@ -339,7 +386,7 @@ pub fn inspector(app: &mut AppState, tasks: &AppTasks, commands: &mut Commands, 
     }
 }
 
-fn prediction_chart(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
+fn prediction_chart(app: &AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     ui.heading("Prediction");
     let Some(out) = app.main.output() else {
         ui.label("…");
@@ -406,16 +453,19 @@ fn prediction_chart(app: &mut AppState, commands: &mut Commands, ui: &mut egui::
 }
 
 /// Any class by name: type to filter the model's classes (all 1000 of ImageNet's), click to explain.
-fn class_search(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
+/// The text is typed into a copy of the state's, sent back as a command when it changed.
+fn class_search(app: &AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     let Some(info) = &app.model.info else { return };
+    let mut filter = app.class_filter.clone();
     ui.horizontal(|ui| {
         let label = ui.label("Find class");
-        ui.add(
-            egui::TextEdit::singleline(&mut app.class_filter).hint_text("name or index").desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
+        ui.add(egui::TextEdit::singleline(&mut filter).hint_text("name or index").desired_width(f32::INFINITY))
+            .labelled_by(label.id);
     });
-    let needle = app.class_filter.trim().to_lowercase();
+    let needle = filter.trim().to_lowercase();
+    if filter != app.class_filter {
+        commands.push(Command::SetClassFilter(filter));
+    }
     if needle.is_empty() {
         return;
     }
@@ -542,7 +592,7 @@ fn look_ui(look: &mut Look, ui: &mut egui::Ui) {
     }
 }
 
-fn compare_ui(app: &mut AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
+fn compare_ui(app: &AppState, commands: &mut Commands, settings: &mut Settings, ui: &mut egui::Ui) {
     ui.heading("Compare");
     let mut compare = app.compare;
     if ui.checkbox(&mut compare, "Show grid").changed() {

@@ -3,11 +3,11 @@
 use super::audit_mode::AuditEdit;
 use super::canvas::{self, ViewTransform};
 use super::commands::{Command, Commands};
-pub use super::gallery::Fallbacks;
 use super::gallery::{Decoded, GalleryImage};
 use super::overlay::ViewContent;
 use super::settings::{CompareAxis, Look};
 use super::state::AppState;
+use super::textures::Textures;
 use super::theme::{self, view_id};
 use super::view_state::ViewState;
 use super::worker::Slot;
@@ -41,6 +41,8 @@ pub struct Overlay<'a> {
 
 /// Where and how a picture is drawn: under the shared look, with zoom and pan, through wgpu or
 /// composited on the CPU, and whether a drag pans (the audit's box drawing takes it otherwise).
+/// The look and the zoom and pan are the caller's copies: what the view's gestures change in
+/// them reaches the app as a command.
 pub struct Surface<'a> {
     pub look: &'a mut Look,
     pub transform: &'a mut ViewTransform,
@@ -58,7 +60,7 @@ pub fn paint_picture(
     (image_key, decoded): (u64, &Decoded),
     overlay: Option<Overlay<'_>>,
     surface: &mut Surface<'_>,
-    fallbacks: &mut Fallbacks,
+    textures: &mut Textures,
 ) -> egui::Response {
     let (gpu, pan) = (surface.gpu, surface.pan);
     let (look, transform) = (&mut *surface.look, &mut *surface.transform);
@@ -76,7 +78,7 @@ pub fn paint_picture(
     let uniforms = canvas::uniforms(look, rect, image_rect, overlay.as_ref().map(|o| &o.geometry));
     // Frames not drawn by wgpu (tests without a GPU renderer) composite on the CPU.
     let fallback =
-        if gpu { None } else { Some(composite(ui, view, (image_key, decoded), overlay.as_ref(), look, fallbacks)) };
+        if gpu { None } else { Some(composite(ui, view, (image_key, decoded), overlay.as_ref(), look, textures)) };
     canvas::paint_view(ui, rect, view, &content, uniforms, fallback.as_ref(), image_rect);
     let boxes: Vec<Rect> = match &overlay {
         Some(Overlay { map, geometry, boxes: Some(b), .. }) => boxes_at(b, look.threshold)
@@ -89,7 +91,7 @@ pub fn paint_picture(
     response
 }
 
-/// The picture with its map composited on the CPU, kept as a texture in `fallbacks` until the
+/// The picture with its map composited on the CPU, kept as a texture in `textures` until the
 /// image, the map or the look changes: frames not drawn by wgpu, and the small maps of the
 /// label list.
 pub fn composite(
@@ -98,7 +100,7 @@ pub fn composite(
     (image_key, decoded): (u64, &Decoded),
     overlay: Option<&Overlay<'_>>,
     look: &Look,
-    fallbacks: &mut Fallbacks,
+    textures: &mut Textures,
 ) -> egui::TextureHandle {
     let map_key = overlay.map_or(0, |o| o.key);
     let key = {
@@ -107,16 +109,14 @@ pub fn composite(
         (image_key, map_key, overlay.is_some(), format!("{look:?}")).hash(&mut h);
         h.finish()
     };
-    if fallbacks.get(&view).is_none_or(|(k, _)| *k != key) {
+    textures.view(view, key, || {
         let rgb = match overlay {
             Some(o) => render_view(&decoded.rgb, o.map, &o.geometry, &look.view_look()),
             None => (*decoded.rgb).clone(),
         };
         let colour = egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
-        let tex = ui.ctx().load_texture(format!("lantern view {view}"), colour, egui::TextureOptions::LINEAR);
-        fallbacks.insert(view, (key, tex));
-    }
-    fallbacks.get(&view).map(|(_, t)| t.clone()).expect("just inserted")
+        ui.ctx().load_texture(format!("lantern view {view}"), colour, egui::TextureOptions::LINEAR)
+    })
 }
 
 /// A view's map as an [`Overlay`] (none until its first map arrives).
@@ -133,13 +133,14 @@ pub fn overlay_of(view: &ViewState) -> Option<Overlay<'_>> {
 pub fn label_thumbnail(
     ui: &egui::Ui,
     slot: Slot,
-    image: &mut GalleryImage,
+    image: &GalleryImage,
     view: &ViewState,
     look: &Look,
+    textures: &mut Textures,
 ) -> Option<egui::TextureHandle> {
-    let decoded = image.decoded()?.clone();
+    let decoded = image.decoded()?;
     let overlay = overlay_of(view).filter(|_| !look.hidden);
-    Some(composite(ui, view_id(slot), (image.id, &decoded), overlay.as_ref(), look, &mut image.fallbacks))
+    Some(composite(ui, view_id(slot), (image.id, decoded), overlay.as_ref(), look, textures))
 }
 
 /// Draw one view; returns the response of its canvas.
@@ -147,39 +148,40 @@ fn draw(
     ui: &mut egui::Ui,
     rect: Rect,
     slot: Slot,
-    image: &mut GalleryImage,
+    image: &GalleryImage,
     view: &ViewState,
     mut surface: Surface<'_>,
+    textures: &mut Textures,
 ) -> Option<egui::Response> {
-    let decoded = image.decoded()?.clone();
+    let decoded = image.decoded()?;
     let overlay = overlay_of(view);
-    let response =
-        paint_picture(ui, rect, view_id(slot), (image.id, &decoded), overlay, &mut surface, &mut image.fallbacks);
-    if let Some(truth) = image.truth.as_mut() {
+    let response = paint_picture(ui, rect, view_id(slot), (image.id, decoded), overlay, &mut surface, textures);
+    if let Some(truth) = &image.truth {
         let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
-        paint_truth(ui, rect, surface.transform.image_rect(rect, size), size, truth, surface.look.boxes);
+        let mask = match &truth.mask_image {
+            super::images::LoadState::Ready(mask) => Some(textures.mask(ui.ctx(), image.id, mask, theme::TRUTH_MASK)),
+            _ => None,
+        };
+        let image_rect = surface.transform.image_rect(rect, size);
+        paint_truth(ui, rect, (image_rect, size), truth, mask.as_ref(), surface.look.boxes);
     }
     Some(response)
 }
 
 /// Ground truth in green, distinct from the yellow predicted boxes: the mask as a translucent
 /// tint and the boxes as outlines.
+/// `mask` is the mask's tint, once the mask is loaded; `(image_rect, size)` where the image lies on
+/// the screen and its size in pixels.
 fn paint_truth(
     ui: &egui::Ui,
     rect: Rect,
-    image_rect: Rect,
-    size: egui::Vec2,
-    truth: &mut super::gallery::Truth,
+    (image_rect, size): (Rect, egui::Vec2),
+    truth: &super::gallery::Truth,
+    mask: Option<&egui::TextureHandle>,
     boxes: bool,
 ) {
     let painter = ui.painter_at(rect);
-    if let super::images::LoadState::Ready(mask) = &truth.mask_image {
-        let texture = truth.mask_texture.get_or_insert_with(|| {
-            let pixels: Vec<Color32> =
-                mask.pixels().map(|p| if p.0[0] > 0 { theme::TRUTH_MASK } else { Color32::TRANSPARENT }).collect();
-            let colour = egui::ColorImage::new([mask.width() as usize, mask.height() as usize], pixels);
-            ui.ctx().load_texture("lantern ground-truth mask", colour, egui::TextureOptions::NEAREST)
-        });
+    if let Some(texture) = mask {
         painter.image(
             texture.id(),
             image_rect,
@@ -293,12 +295,13 @@ fn describe(app: &AppState, view: &ViewState) -> String {
     }
 }
 
-/// The single large view with the hover readout.
-pub fn main_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
+/// The single large view with the hover readout. Zoom and pan, the look, the readout and the
+/// audit's corrected box are changed on copies and reach the app as commands.
+pub fn main_view(app: &AppState, textures: &mut Textures, commands: &mut Commands, ui: &mut egui::Ui) {
     let rect = ui.available_rect_before_wrap();
     let gpu = app.machine.gpu;
     let text = describe(app, &app.main);
-    let Some(image) = app.gallery.images.get_mut(app.gallery.index) else {
+    let Some(image) = app.gallery.current() else {
         ui.centered_and_justified(|ui| ui.label("Open an image (File > Open images) or drop one here."));
         return;
     };
@@ -310,32 +313,29 @@ pub fn main_view(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui)
         return;
     }
     let drawing = app.audit.as_ref().is_some_and(|a| a.edit.drawing);
-    // The wipe divider is dragged on a copy of the look; a change reaches the app as a command.
-    let mut look = app.settings.look;
-    let Some(response) = draw(
-        ui,
-        rect,
-        Slot::Main,
-        image,
-        &app.main,
-        Surface { look: &mut look, transform: &mut app.transform, gpu, pan: !drawing },
-    ) else {
+    // The wipe divider is dragged, and the view zoomed and panned, on copies.
+    let (mut look, mut transform) = (app.settings.look, app.transform);
+    let surface = Surface { look: &mut look, transform: &mut transform, gpu, pan: !drawing };
+    let Some(response) = draw(ui, rect, Slot::Main, image, &app.main, surface, textures) else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
     };
-    set_look(app, commands, look);
-    let size =
-        app.gallery.current().and_then(|i| i.decoded()).map(|d| vec2(d.rgb.width() as f32, d.rgb.height() as f32));
-    app.readout = match (response.hover_pos(), size) {
-        (Some(p), Some(size)) => {
-            app.transform.pixel_at(rect, size, p).map(|(x, y)| (x, y, map_value_at(&app.main, x, y)))
-        }
+    set_look(&app.settings.look, commands, look);
+    if transform != app.transform {
+        commands.push(Command::SetTransform(transform));
+    }
+    let size = image.decoded().map(|d| vec2(d.rgb.width() as f32, d.rgb.height() as f32));
+    let readout = match (response.hover_pos(), size) {
+        (Some(p), Some(size)) => transform.pixel_at(rect, size, p).map(|(x, y)| (x, y, map_value_at(&app.main, x, y))),
         _ => None,
     };
+    if readout != app.readout {
+        commands.push(Command::SetReadout(readout));
+    }
     if let (Some(a), Some(size)) = (app.audit.as_ref(), size) {
         // The box is drawn on a copy; the change reaches the audit as a command.
         let mut edit = a.edit.clone();
-        correction_ui(ui, rect, &response, &app.transform, size, &mut edit);
+        correction_ui(ui, rect, &response, &transform, size, &mut edit);
         if edit != a.edit {
             commands.push(Command::EditAudit(Box::new(edit)));
         }
@@ -413,15 +413,16 @@ fn map_value_at(view: &ViewState, x: u32, y: u32) -> Option<f32> {
     o.map.get((u * o.map.width as f64) as usize, (v * o.map.height as f64) as usize)
 }
 
-/// Ask for `look` when a view changed it.
-pub fn set_look(app: &mut AppState, commands: &mut Commands, look: super::settings::Look) {
-    if look != app.settings.look {
+/// Ask for `look` when a view changed it from `current`.
+pub fn set_look(current: &Look, commands: &mut Commands, look: Look) {
+    if look != *current {
         commands.push(Command::SetLook(look));
     }
 }
 
-/// A grid of views varying method, class or layer, sharing zoom, pan and look.
-pub fn compare_grid(app: &mut AppState, commands: &mut Commands, ui: &mut egui::Ui) {
+/// A grid of views varying method, class or layer, sharing zoom, pan and look (changed on copies
+/// shared by the cells, which reach the app as commands).
+pub fn compare_grid(app: &AppState, textures: &mut Textures, commands: &mut Commands, ui: &mut egui::Ui) {
     let n = app.cells.len();
     if n == 0 {
         ui.centered_and_justified(|ui| ui.label("Nothing to compare yet."));
@@ -434,21 +435,13 @@ pub fn compare_grid(app: &mut AppState, commands: &mut Commands, ui: &mut egui::
     let gpu = app.machine.gpu;
     let texts: Vec<String> = app.cells.iter().map(|v| describe(app, v)).collect();
     let axis = app.settings.compare_axis;
+    let Some(image) = app.gallery.current() else { return };
+    let (mut look, mut transform) = (app.settings.look, app.transform);
     for (i, text) in texts.iter().enumerate() {
         let (r, c) = (i / cols, i % cols);
         let rect = Rect::from_min_size(area.min + vec2(c as f32 * cell.x, r as f32 * cell.y), cell).shrink(2.0);
-        let Some(image) = app.gallery.images.get_mut(app.gallery.index) else { return };
-        let view = &app.cells[i];
-        let mut look = app.settings.look;
-        let drawn = draw(
-            ui,
-            rect,
-            Slot::Cell(i),
-            image,
-            view,
-            Surface { look: &mut look, transform: &mut app.transform, gpu, pan: true },
-        );
-        set_look(app, commands, look);
+        let surface = Surface { look: &mut look, transform: &mut transform, gpu, pan: true };
+        let drawn = draw(ui, rect, Slot::Cell(i), image, &app.cells[i], surface, textures);
         if drawn.is_some() {
             let prefix = match axis {
                 CompareAxis::Methods => "",
@@ -457,5 +450,9 @@ pub fn compare_grid(app: &mut AppState, commands: &mut Commands, ui: &mut egui::
             };
             caption(ui, rect, &format!("{prefix}{text}"), theme::CELL_CAPTION_SIZE);
         }
+    }
+    set_look(&app.settings.look, commands, look);
+    if transform != app.transform {
+        commands.push(Command::SetTransform(transform));
     }
 }
