@@ -1,12 +1,12 @@
 //! The one list of pair-saliency methods, in the registry's shape: adding one is its
 //! [`PairMethodSpec`] beside its code (with a [`super::params::ParamSpec`] per parameter of its
-//! own, over [`PairSettings`]) plus one line here; the [`PairMethod`] enum, its names, the
+//! own, over [`PairSettings`]) plus one line here (the registry's `registry!` macro); the [`PairMethod`] enum, its names, the
 //! commands' flags and the Pair view's controls follow. [`query_map`] runs a method.
 
 use super::pair_method::{PairMethodSpec, PairRun};
 use super::pair_params::{BATCH, COMMON, PairSettings};
 use super::params::{ParamSet, ParamSpec};
-use super::registry::spelling_key;
+use super::registry::{by_spelling, each_flag_once, registry};
 use super::similarity::reference_embeddings;
 use crate::control::Control;
 use crate::error::Result;
@@ -17,32 +17,13 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-macro_rules! pair_registry {
-    ($($variant:ident => $module:ident :: $spec:ident,)*) => {
-        /// A pair-saliency method: a handle on its [`PairMethodSpec`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum PairMethod {
-            $($variant,)*
-        }
-
-        impl PairMethod {
-            /// Every pair method, in menu order.
-            pub const ALL: &'static [PairMethod] = &[$(PairMethod::$variant,)*];
-
-            /// What the method declares about itself.
-            pub fn spec(self) -> &'static PairMethodSpec {
-                match self {
-                    $(PairMethod::$variant => &super::$module::$spec,)*
-                }
-            }
-        }
-    };
-}
-
-pair_registry! {
-    Rise => similarity::SIMILARITY_RISE,
-    SlidingWindow => similarity::SLIDING_WINDOW,
-    GradCam => similarity::SIMILARITY_GRADCAM,
+registry! {
+    /// A pair-saliency method: a handle on its [`PairMethodSpec`].
+    PairMethod: PairMethodSpec {
+        Rise => similarity::SIMILARITY_RISE,
+        SlidingWindow => similarity::SLIDING_WINDOW,
+        GradCam => similarity::SIMILARITY_GRADCAM,
+    }
 }
 
 impl PairMethod {
@@ -68,15 +49,8 @@ impl PairMethod {
 /// Every parameter of every pair method, each once (by flag): the batch size and the common ones
 /// first, then in method order. `lantern similar`'s flags are these.
 pub fn all_pair_params() -> Vec<ParamSpec<PairSettings>> {
-    let mut all: Vec<ParamSpec<PairSettings>> = [BATCH].into_iter().chain(COMMON).collect();
-    for m in PairMethod::ALL {
-        for p in m.spec().params {
-            if !all.iter().any(|a| a.flag == p.flag) {
-                all.push(*p);
-            }
-        }
-    }
-    all
+    let first = [BATCH].into_iter().chain(COMMON).collect();
+    each_flag_once(first, PairMethod::ALL.iter().map(|m| m.spec().params))
 }
 
 impl ParamSet for PairSettings {
@@ -94,19 +68,9 @@ impl fmt::Display for PairMethod {
 impl FromStr for PairMethod {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        let key = spelling_key(s);
-        PairMethod::ALL
-            .iter()
-            .copied()
-            .find(|m| {
-                let spec = m.spec();
-                spelling_key(spec.name) == key
-                    || spelling_key(spec.title) == key
-                    || spec.aliases.contains(&key.as_str())
-            })
-            .ok_or_else(|| {
-                format!("unknown pair saliency method '{s}' (choose {})", crate::names::one_of(PairMethod::ALL))
-            })
+        by_spelling(PairMethod::ALL, s, |m| (m.spec().name, m.spec().title, m.spec().aliases)).ok_or_else(|| {
+            format!("unknown pair saliency method '{s}' (choose {})", crate::names::one_of(PairMethod::ALL))
+        })
     }
 }
 

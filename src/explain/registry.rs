@@ -7,56 +7,64 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// A list of specs as an enum of handles on them: `registry! { Enum: Spec { Variant =>
+/// module::CONST, ... } }` declares `Enum` with `ALL` (in list order) and `spec()`. The methods'
+/// list is below; the pair methods' is [`super::pair_registry`]'s.
 macro_rules! registry {
-    ($($variant:ident => $module:ident :: $spec:ident,)*) => {
-        /// An explanation method: a handle on its [`MethodSpec`].
+    ($(#[$meta:meta])* $name:ident: $spec_type:ty { $($variant:ident => $module:ident :: $spec:ident,)* }) => {
+        $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum Method {
+        pub enum $name {
             $($variant,)*
         }
 
-        impl Method {
-            /// Every method, in menu order.
-            pub const ALL: &'static [Method] = &[$(Method::$variant,)*];
+        impl $name {
+            /// Every one, in menu order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
 
-            /// What the method declares about itself.
-            pub fn spec(self) -> &'static MethodSpec {
+            /// What it declares about itself.
+            pub fn spec(self) -> &'static $spec_type {
                 match self {
-                    $(Method::$variant => &super::$module::$spec,)*
+                    $($name::$variant => &super::$module::$spec,)*
                 }
             }
         }
     };
 }
 
+pub(super) use registry;
+
 registry! {
-    Cam => cam::CAM,
-    BoostCam => boost_cam::BOOST_CAM,
-    GradCam => cam::GRAD_CAM,
-    GradCamPlusPlus => cam::GRAD_CAM_PLUS_PLUS,
-    XGradCam => cam::XGRAD_CAM,
-    LayerCam => cam::LAYER_CAM,
-    HiResCam => cam::HIRES_CAM,
-    EigenCam => eigen::EIGEN_CAM,
-    EigenGradCam => eigen::EIGEN_GRAD_CAM,
-    ScoreCam => score_cam::SCORE_CAM,
-    ScoreCamTopK => score_cam::SCORE_CAM_TOP_K,
-    AblationCam => score_cam::ABLATION_CAM,
-    Saliency => gradients::SALIENCY,
-    InputXGradient => gradients::INPUT_X_GRADIENT,
-    SmoothGrad => gradients::SMOOTHGRAD,
-    IntegratedGradients => gradients::INTEGRATED_GRADIENTS,
-    GuidedBackprop => gradients::GUIDED_BACKPROP,
-    GuidedGradCam => gradients::GUIDED_GRADCAM,
-    Occlusion => perturbation::OCCLUSION,
-    Rise => perturbation::RISE,
-    RiseEarlyStop => perturbation::RISE_EARLY_STOP,
-    FeatureAblation => feature_ablation::FEATURE_ABLATION,
-    AttentionRollout => attention::ROLLOUT,
-    AttentionRolloutMax => attention::ROLLOUT_MAX,
-    AttentionRolloutMin => attention::ROLLOUT_MIN,
-    Chefer => attention::CHEFER,
-    Generator => generator::GENERATOR,
+    /// An explanation method: a handle on its [`MethodSpec`].
+    Method: MethodSpec {
+        Cam => cam::CAM,
+        BoostCam => boost_cam::BOOST_CAM,
+        GradCam => cam::GRAD_CAM,
+        GradCamPlusPlus => cam::GRAD_CAM_PLUS_PLUS,
+        XGradCam => cam::XGRAD_CAM,
+        LayerCam => cam::LAYER_CAM,
+        HiResCam => cam::HIRES_CAM,
+        EigenCam => eigen::EIGEN_CAM,
+        EigenGradCam => eigen::EIGEN_GRAD_CAM,
+        ScoreCam => score_cam::SCORE_CAM,
+        ScoreCamTopK => score_cam::SCORE_CAM_TOP_K,
+        AblationCam => score_cam::ABLATION_CAM,
+        Saliency => gradients::SALIENCY,
+        InputXGradient => gradients::INPUT_X_GRADIENT,
+        SmoothGrad => gradients::SMOOTHGRAD,
+        IntegratedGradients => gradients::INTEGRATED_GRADIENTS,
+        GuidedBackprop => gradients::GUIDED_BACKPROP,
+        GuidedGradCam => gradients::GUIDED_GRADCAM,
+        Occlusion => perturbation::OCCLUSION,
+        Rise => perturbation::RISE,
+        RiseEarlyStop => perturbation::RISE_EARLY_STOP,
+        FeatureAblation => feature_ablation::FEATURE_ABLATION,
+        AttentionRollout => attention::ROLLOUT,
+        AttentionRolloutMax => attention::ROLLOUT_MAX,
+        AttentionRolloutMin => attention::ROLLOUT_MIN,
+        Chefer => attention::CHEFER,
+        Generator => generator::GENERATOR,
+    }
 }
 
 impl Method {
@@ -111,12 +119,18 @@ impl Method {
 /// Every parameter of every method, each once (by flag): the common ones ([`COMMON`]) first, then
 /// in method order. `lantern explain`'s flags are these.
 pub fn all_params() -> Vec<ParamSpec> {
-    let mut all: Vec<ParamSpec> = COMMON.to_vec();
-    for m in Method::ALL {
-        for p in m.spec().params {
-            if !all.iter().any(|a| a.flag == p.flag) {
-                all.push(*p);
-            }
+    each_flag_once(COMMON.to_vec(), Method::ALL.iter().map(|m| m.spec().params))
+}
+
+/// `first`, then the parameters of `lists` whose flag is not yet there, in order.
+pub(super) fn each_flag_once<P>(
+    first: Vec<ParamSpec<P>>,
+    lists: impl Iterator<Item = &'static [ParamSpec<P>]>,
+) -> Vec<ParamSpec<P>> {
+    let mut all = first;
+    for p in lists.flatten() {
+        if !all.iter().any(|a| a.flag == p.flag) {
+            all.push(*p);
         }
     }
     all
@@ -136,28 +150,32 @@ impl fmt::Display for Method {
 
 /// Lower-case without `-`, `_` and spaces, `plusplus`/`pp` as `++`: how a typed method name is
 /// compared with names, titles and aliases.
-pub(super) fn spelling_key(s: &str) -> String {
+fn spelling_key(s: &str) -> String {
     let key = s.to_ascii_lowercase().replace(['-', '_', ' '], "");
     key.replace("plusplus", "++").replace("pp", "++")
+}
+
+/// The one of `all` spelled `s` (by [`spelling_key`]): its name, its title or one of its aliases,
+/// as `spelled` gives them.
+pub(super) fn by_spelling<T: Copy>(
+    all: &[T],
+    s: &str,
+    spelled: impl Fn(T) -> (&'static str, &'static str, &'static [&'static str]),
+) -> Option<T> {
+    let key = spelling_key(s);
+    all.iter().copied().find(|&m| {
+        let (name, title, aliases) = spelled(m);
+        spelling_key(name) == key || spelling_key(title) == key || aliases.contains(&key.as_str())
+    })
 }
 
 impl FromStr for Method {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let key = spelling_key(s);
-        Method::ALL
-            .iter()
-            .copied()
-            .find(|m| {
-                let spec = m.spec();
-                spelling_key(spec.name) == key
-                    || spelling_key(spec.title) == key
-                    || spec.aliases.contains(&key.as_str())
-            })
-            .ok_or_else(|| {
-                let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-                format!("unknown method '{s}' (choose from {})", names.join(", "))
-            })
+        by_spelling(Method::ALL, s, |m| (m.spec().name, m.spec().title, m.spec().aliases)).ok_or_else(|| {
+            let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown method '{s}' (choose from {})", names.join(", "))
+        })
     }
 }
 
