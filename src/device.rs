@@ -6,17 +6,78 @@
 
 use crate::error::{LanternError, Result};
 use burn::tensor::{Device, DeviceKind};
+pub use remote::{
+    CONNECT_TIMEOUT, RemoteAddress, check_remote, connect, guard_remote, read_token, remote_in_use, remote_panic,
+    set_token_file,
+};
 use serde::{Deserialize, Serialize};
 
-crate::names::named_enum! {
-    /// What the user asked for.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-    pub enum DeviceChoice ("device") {
-        #[default]
-        Auto = "auto",
-        Cpu = "cpu" | "flex",
-        Wgpu = "wgpu" | "gpu",
+/// What the user asked for: a local device, or a `lantern serve` on another machine.
+///
+/// `Copy` like the other flag values, so every command's `--device` takes `remote:...` through
+/// this one parser: the remote address is interned (parsed once, kept for the process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Wgpu,
+    /// `remote:<server id>`, `remote:<server id>@host:port` or `remote:ws://host:port`.
+    Remote(&'static RemoteAddress),
+}
+
+impl DeviceChoice {
+    /// The local choices, in the order help lists them.
+    pub const ALL: &'static [DeviceChoice] = &[DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Wgpu];
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Wgpu => f.write_str("wgpu"),
+            DeviceChoice::Remote(address) => write!(f, "remote:{address}"),
+        }
     }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let text = s.trim();
+        if let Some(rest) = strip_prefix_ignore_case(text, "remote:") {
+            let address: RemoteAddress = rest.parse()?;
+            return Ok(DeviceChoice::Remote(Box::leak(Box::new(address))));
+        }
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" | "flex" => Ok(DeviceChoice::Cpu),
+            "wgpu" | "gpu" => Ok(DeviceChoice::Wgpu),
+            _ => Err(format!(
+                "unknown device '{s}' (choose {}, or remote:<server id> or remote:ws://host:port)",
+                crate::names::one_of(DeviceChoice::ALL)
+            )),
+        }
+    }
+}
+
+impl Serialize for DeviceChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
 }
 
 /// A wgpu adapter as the system reports it.
@@ -75,9 +136,21 @@ pub fn gpu_possible() -> bool {
     has("/dev/dri", "renderD") || has("/dev", "nvidia")
 }
 
-/// Resolve a choice to a device.
+/// Resolve a choice to a device. A remote one is connected with the token of
+/// [`set_token_file`], within [`CONNECT_TIMEOUT`].
 pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
     match choice {
+        DeviceChoice::Remote(address) => {
+            let token = match remote::token_file() {
+                Some(path) => remote::read_token(&path)?,
+                None => {
+                    return Err(LanternError::BadArgument(format!(
+                        "--device remote:{address} needs --token-file (the file `lantern serve` wrote its token to)"
+                    )));
+                }
+            };
+            remote::connect(address, &token, CONNECT_TIMEOUT)
+        }
         DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
         DeviceChoice::Auto if !gpu_possible() => Ok(ComputeDevice::cpu()),
         DeviceChoice::Auto => Ok(match adapters().into_iter().find(|a| a.hardware) {
@@ -127,6 +200,8 @@ fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
         gpu: true,
     }
 }
+
+mod remote;
 
 #[cfg(test)]
 mod tests {

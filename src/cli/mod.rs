@@ -10,6 +10,7 @@ mod explain;
 mod generator;
 mod info;
 mod progress;
+mod serve;
 mod similar;
 mod similar_html;
 mod similar_report;
@@ -31,6 +32,10 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The token of a `lantern serve`: the file it writes (for `serve`, default
+    /// ~/.config/lantern/serve.token) or a copy of it (for `--device remote:...`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +72,8 @@ pub enum Command {
     /// Localisation audits: annotators' verdicts on predicted boxes, kept in an SQLite file.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Serve this machine's device (GPU or CPU) to other machines' `--device remote:...`.
+    Serve(serve::ServeArgs),
 }
 
 /// Which dataset to read.
@@ -135,6 +142,27 @@ where
             return Outcome::Exit(code);
         }
     };
+    crate::device::set_token_file(cli.token_file.clone());
+    // burn panics in the operation that finds a remote server gone: with a remote device that is
+    // a device error (exit 1); without one, a panic is a bug and surfaces as one.
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(Ok(Some(window))) => return window,
+        Ok(Ok(None)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(payload) if crate::device::remote_in_use() => Err(crate::device::remote_panic(&*payload)),
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
+    Outcome::Exit(match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("lantern: {e}");
+            exit_code(&e)
+        }
+    })
+}
+
+/// Run a headless command (`None`), or say which window to open.
+fn dispatch(cli: Cli) -> Result<Option<Outcome>, LanternError> {
     let result = match cli.command {
         Some(Command::Explain(args)) => explain::run(&args),
         Some(Command::Layers(args)) => info::layers(&args),
@@ -149,16 +177,11 @@ where
             info::methods();
             Ok(())
         }
-        Some(Command::Open { paths, model }) => return Outcome::Window { paths, model },
-        None => return Outcome::Window { paths: Vec::new(), model: None },
+        Some(Command::Serve(args)) => serve::run(&args, cli.token_file.as_deref()),
+        Some(Command::Open { paths, model }) => return Ok(Some(Outcome::Window { paths, model })),
+        None => return Ok(Some(Outcome::Window { paths: Vec::new(), model: None })),
     };
-    Outcome::Exit(match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("lantern: {e}");
-            exit_code(&e)
-        }
-    })
+    result.map(|()| None)
 }
 
 /// 2 for errors caused by the input ([`LanternError::is_bad_input`]), 1 for the rest.

@@ -1,0 +1,328 @@
+//! `lantern serve` and `--device remote:...`, as separate processes on 127.0.0.1 only: remote maps
+//! equal local ones, a wrong or missing token is refused while others are served, a server killed
+//! mid-run is an error (exit 1) within a bounded time, an abandoned session is cleaned up, and
+//! four clients at once each get correct results.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn demo_model() -> PathBuf {
+    root().join("assets/demo/lantern_cnn.safetensors")
+}
+
+fn star() -> PathBuf {
+    root().join("assets/demo/images/star.png")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn lantern(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).env("XDG_RUNTIME_DIR", "/tmp").output().unwrap()
+}
+
+/// A `lantern serve` child on the loopback address, killed when dropped.
+struct Server {
+    child: Child,
+    device: String,
+    token: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    fn websocket(dir: &Path) -> Server {
+        Server::start(dir, &["--websocket", "127.0.0.1:0"])
+    }
+
+    fn iroh(dir: &Path) -> Server {
+        Server::start(dir, &["--relays", "off"])
+    }
+
+    fn start(dir: &Path, transport: &[&str]) -> Server {
+        let token = dir.join("serve.token");
+        let log = dir.join(format!("serve-{}.log", transport[0].trim_start_matches('-')));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+            .args(["serve", "--devices", "cpu", "--token-file", s(&token)])
+            .args(transport)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("connect with: --device ") {
+                    let device = rest.split_whitespace().next().unwrap().replace("<this machine>", "127.0.0.1");
+                    let _ = tx.send(device);
+                }
+            }
+        });
+        let device = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("lantern serve did not start: {}", std::fs::read_to_string(&log).unwrap_or_default())
+        });
+        let token_mode = std::fs::metadata(&token).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(token_mode.permissions().mode() & 0o777, 0o600, "the token file is private");
+        }
+        let _ = token_mode;
+        Server { child, device, token, log }
+    }
+
+    fn explain(&self, out: &Path, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "explain",
+            s(&star()).to_owned().leak(),
+            "--model",
+            s(&demo_model()).to_owned().leak(),
+            "--device",
+            &self.device,
+            "--token-file",
+            s(&self.token),
+            "--out",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        lantern(&args)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Wait until the server's log holds `count` lines containing `needle`.
+    fn wait_for(&self, needle: &str, count: usize, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.log().matches(needle).count() >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn still_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_npy(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    npyz::NpyFile::new(&bytes[..]).unwrap().into_vec::<f32>().unwrap()
+}
+
+fn assert_same_maps(local: &Path, remote: &Path, methods: &[&str]) {
+    for method in methods {
+        let a = read_npy(&local.join(format!("star.{method}.map.npy")));
+        let b = read_npy(&remote.join(format!("star.{method}.map.npy")));
+        assert_eq!(a.len(), b.len());
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-5, "{method}: remote map differs from the local one by {worst}");
+    }
+}
+
+fn ok(out: &Output) {
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+}
+
+const METHODS: &str = "gradcam,rise";
+const RISE: [&str; 4] = ["--masks", "64", "--batch", "16"];
+
+fn local_maps(dir: &Path) -> PathBuf {
+    let out = dir.join("local");
+    let mut args = vec![
+        "explain",
+        s(&star()).to_owned().leak(),
+        "--model",
+        s(&demo_model()).to_owned().leak(),
+        "--method",
+        METHODS,
+        "--device",
+        "cpu",
+        "--out",
+        s(&out).to_owned().leak(),
+    ];
+    args.extend_from_slice(&RISE);
+    ok(&lantern(&args));
+    out
+}
+
+#[test]
+fn remote_maps_equal_local_ones_over_websocket_and_iroh() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_maps(dir.path());
+    for server in [Server::websocket(dir.path()), Server::iroh(dir.path())] {
+        let out = dir.path().join(format!("remote-{}", server.device.len()));
+        let mut extra = vec!["--method", METHODS];
+        extra.extend_from_slice(&RISE);
+        ok(&server.explain(&out, &extra));
+        assert_same_maps(&local, &out, &["gradcam", "rise"]);
+        assert!(server.wait_for("session closed", 1, Duration::from_secs(10)), "no session line: {}", server.log());
+    }
+}
+
+#[test]
+fn a_wrong_or_missing_token_is_refused_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::websocket(dir.path());
+    let wrong = dir.path().join("wrong.token");
+    std::fs::write(&wrong, "not-the-token\n").unwrap();
+    let out = dir.path().join("wrong");
+    let refused = lantern(&[
+        "explain",
+        s(&star()),
+        "--model",
+        s(&demo_model()),
+        "--device",
+        &server.device,
+        "--token-file",
+        s(&wrong),
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused the token"));
+    // No token at all: refused by the CLI before dialing (bad input), and by the server when a
+    // client presents none.
+    let none =
+        lantern(&["explain", s(&star()), "--model", s(&demo_model()), "--device", &server.device, "--out", s(&out)]);
+    assert_eq!(none.status.code(), Some(2), "{}", String::from_utf8_lossy(&none.stderr));
+    let address: lantern::device::RemoteAddress = server.device.trim_start_matches("remote:").parse().unwrap();
+    let empty = lantern::device::connect(&address, "", Duration::from_secs(20));
+    assert!(empty.is_err(), "a client without a token was let in");
+    assert!(server.wait_for("refused", 2, Duration::from_secs(10)), "refusals not logged: {}", server.log());
+    assert!(server.still_running());
+    let good = dir.path().join("good");
+    ok(&server.explain(&good, &["--method", "gradcam"]));
+}
+
+#[test]
+fn a_server_killed_mid_explanation_is_an_error_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::websocket(dir.path());
+    let out = dir.path().join("out");
+    let client = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["explain", s(&star()), "--model", s(&demo_model()), "--method", "rise", "--masks", "20000"])
+        .args(["--batch", "16", "--device", &server.device, "--token-file", s(&server.token), "--out", s(&out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(server.wait_for("session opened", 1, Duration::from_secs(30)), "{}", server.log());
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().unwrap();
+    let killed = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(client.wait_with_output());
+    });
+    let output = rx.recv_timeout(Duration::from_secs(60)).expect("the client hung after its server died").unwrap();
+    let waited = killed.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("client ended {waited:?} after the server was killed: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("remote server"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "a panic reached the user: {stderr}");
+}
+
+#[test]
+fn an_abandoned_session_frees_its_server_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::websocket(dir.path());
+    // Warm up: one complete run, so the allocator's pools exist before measuring.
+    ok(&server.explain(&dir.path().join("warm"), &["--method", "rise", "--masks", "256", "--batch", "64"]));
+    assert!(server.wait_for("session closed", 1, Duration::from_secs(10)));
+    let base = server.rss_kb();
+    let mut peaks = Vec::new();
+    let mut afters = Vec::new();
+    for round in 1..=3 {
+        let mut client = Command::new(env!("CARGO_BIN_EXE_lantern"))
+            .args(["explain", s(&star()), "--model", s(&demo_model()), "--method", "rise", "--masks", "20000"])
+            .args(["--batch", "64", "--device", &server.device, "--token-file", s(&server.token)])
+            .args(["--out", s(&dir.path().join("abandoned"))])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(server.wait_for("session opened", round + 1, Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(1500));
+        peaks.push(server.rss_kb());
+        client.kill().unwrap();
+        client.wait().unwrap();
+        assert!(
+            server.wait_for("session closed", round + 1, Duration::from_secs(20)),
+            "the server kept a dead client's session: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        afters.push(server.rss_kb());
+    }
+    eprintln!(
+        "server RSS: {base} kB after a warm-up run; during abandoned runs {peaks:?} kB; after each {afters:?} kB"
+    );
+    // Three abandoned sessions must not pile up: the last leaves no more than the first did,
+    // give or take the allocator's slack.
+    assert!(
+        afters[2] <= afters[0] + 32 * 1024,
+        "server memory grows with abandoned sessions: {afters:?} kB (base {base} kB)"
+    );
+    assert!(server.still_running());
+    ok(&server.explain(&dir.path().join("after"), &["--method", "gradcam"]));
+}
+
+#[test]
+fn four_concurrent_clients_each_get_the_local_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_maps(dir.path());
+    let server = Server::websocket(dir.path());
+    let outs: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("client{i}"))).collect();
+    let children: Vec<Child> = outs
+        .iter()
+        .map(|out| {
+            Command::new(env!("CARGO_BIN_EXE_lantern"))
+                .args(["explain", s(&star()), "--model", s(&demo_model()), "--method", METHODS])
+                .args(RISE)
+                .args(["--device", &server.device, "--token-file", s(&server.token), "--out", s(out)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        ok(&child.wait_with_output().unwrap());
+    }
+    for out in &outs {
+        assert_same_maps(&local, out, &["gradcam", "rise"]);
+    }
+    assert!(server.wait_for("session closed", 4, Duration::from_secs(10)), "{}", server.log());
+}
