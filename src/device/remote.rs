@@ -147,8 +147,9 @@ pub fn connect(address: &RemoteAddress, token: &str, timeout: Duration) -> Resul
     std::thread::Builder::new()
         .name("lantern-remote-connect".into())
         .spawn(move || {
-            let result = std::panic::catch_unwind(|| Device::remote_options(&host).init())
-                .unwrap_or_else(|p| Err(burn::remote::ConnectError::Handshake { reason: panic_text(&*p) }));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Device::remote_options(&host).init()))
+                    .unwrap_or_else(|p| Err(burn::remote::ConnectError::Handshake { reason: panic_text(&*p) }));
             let _ = tx.send(result);
         })
         .map_err(|e| LanternError::Device(format!("cannot start a thread to connect: {e}")))?;
@@ -184,7 +185,7 @@ pub fn check_remote(device: &ComputeDevice, timeout: Duration) -> Result<()> {
             let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0], [2]), &device) * 2.0;
             t.try_into_data()
                 .map_err(|e| LanternError::Device(format!("the server failed: {e:?}")))
-                .and_then(|d| d.to_vec::<f32>().map_err(|e| LanternError::Device(format!("{e:?}"))))
+                .and_then(|d| d.try_to_vec::<f32>().map_err(|e| LanternError::Device(format!("{e:?}"))))
         });
         let _ = tx.send(result);
     });
