@@ -7,8 +7,8 @@
 use crate::error::{LanternError, Result};
 use burn::tensor::{Device, DeviceKind};
 pub use remote::{
-    CONNECT_TIMEOUT, RemoteAddress, check_remote, connect, guard_remote, read_token, remote_in_use, remote_panic,
-    set_token_file,
+    CONNECT_TIMEOUT, REMOTE_CHECK, RemoteAddress, catch_quietly, check_remote, connect, guard_remote, read_token,
+    remote_failure, remote_in_use, set_token_file,
 };
 use serde::{Deserialize, Serialize};
 

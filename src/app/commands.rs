@@ -7,7 +7,7 @@ use super::jobs::TaskKind;
 use super::model::ModelSource;
 use super::pair::PairControls;
 use super::pair_jobs::SimilaritySource;
-use super::settings::{Look, Settings};
+use super::settings::{Look, ServerChoice, Settings};
 use super::train_panel::TrainSettings;
 use super::transform::ViewTransform;
 use crate::explain::{Method, Target};
@@ -105,6 +105,14 @@ pub enum Command {
     EditPreprocessAnswer(crate::imaging::Preprocess),
     /// Use the answer: remember it for the model file and reopen the model with it.
     AnswerPreprocess,
+    /// Open (with the last server filled in) or close the "Connect to a server" window.
+    ShowConnect(bool),
+    /// The window's fields as edited.
+    EditConnect(ServerChoice),
+    /// Connect to the server the window names (in the background) and compute there.
+    Connect,
+    /// Compute on this machine again.
+    Disconnect,
 }
 
 /// The commands pushed during a frame.

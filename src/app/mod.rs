@@ -8,6 +8,7 @@ mod actions;
 pub mod audit_mode;
 mod canvas;
 pub mod commands;
+mod connect_window;
 mod export;
 pub mod gallery;
 pub mod images;
@@ -22,6 +23,7 @@ pub mod pair_view;
 mod panels;
 mod params_ui;
 mod preprocess_prompt;
+pub mod remote;
 pub mod settings;
 pub mod state;
 pub mod tasks;
@@ -113,7 +115,10 @@ impl LanternApp {
         let for_worker = Arc::clone(&repaint);
         let worker = Worker::start(compute.device.clone(), move || for_worker());
         let mut app = Self {
-            state: AppState::new(settings, Machine { compute: compute.description, renderer, gpu }),
+            state: AppState::new(
+                settings,
+                Machine { local: compute.description.clone(), compute: compute.description, renderer, gpu },
+            ),
             worker,
             tasks: AppTasks::default(),
             commands: Commands::default(),
@@ -352,6 +357,49 @@ impl LanternApp {
                     self.open_model(ModelSource::File(path));
                 }
             }
+            Command::ShowConnect(on) => self.state.remote.form = on.then(|| self.state.settings.server.clone()),
+            Command::EditConnect(choice) => {
+                if self.state.remote.form.is_some() {
+                    self.state.remote.form = Some(choice);
+                }
+            }
+            Command::Connect => self.connect(),
+            Command::Disconnect => {
+                self.worker.load(jobs::device::UseDevice(None), Event::DeviceChanged);
+            }
+        }
+    }
+
+    /// Connect to the server the window names, as a task: the worker goes on computing locally
+    /// until the server answers, then switches to it.
+    fn connect(&mut self) {
+        let Some(choice) = self.state.remote.form.take() else { return };
+        if self.state.remote.connecting().is_some() {
+            return self.state.toasts.error("Already connecting to a server.");
+        }
+        self.state.settings.server = choice.clone();
+        self.state.remote.link = remote::Link::Connecting(choice.address.trim().to_string());
+        let repaint = self.repaint_handle();
+        let spawned = self.tasks.spawn(TaskKind::Connect, repaint, move |control| {
+            jobs::device::connect(&choice.address, &choice.token_file, control).map(TaskOutput::Connected)
+        });
+        if let Err(e) = spawned {
+            self.state.remote.link = remote::Link::Local;
+            self.state.toasts.error(e.to_string());
+        }
+    }
+
+    /// The worker computes on another device (`server`, or the local one): what was loaded on
+    /// the old one is loaded again, keeping the layer and class; images and settings stay.
+    fn device_changed(&mut self, server: Option<String>) {
+        self.state.machine.compute = server.clone().unwrap_or_else(|| self.state.machine.local.clone());
+        self.state.remote.changed(server);
+        self.state.similar.forget_models();
+        if let Some(source) = self.state.model.source.clone() {
+            let (layer, target) = (self.state.layer.clone(), self.state.target);
+            self.open_model(source);
+            self.pending_layer = layer;
+            self.state.target = target;
         }
     }
 
@@ -555,6 +603,23 @@ impl LanternApp {
                 Event::NeighboursFound { token, result } => {
                     self.state.similar.neighbours_found(token, result, &mut self.state.toasts)
                 }
+                Event::DeviceChanged(Ok(server)) => {
+                    let message = match &server {
+                        Some(s) => format!("Computing on {s}"),
+                        None => format!("Computing on this machine ({})", self.state.machine.local),
+                    };
+                    self.state.toasts.note(message);
+                    self.device_changed(server);
+                }
+                Event::DeviceChanged(Err(e)) => self.state.toasts.error(format!("switching the device: {e}")),
+                Event::DeviceChecked => self.state.remote.checked(),
+                Event::DeviceLost(lost) => {
+                    self.state.toasts.error(format!(
+                        "Lost {} ({}): back on this machine ({}).",
+                        lost.server, lost.reason, self.state.machine.local
+                    ));
+                    self.device_changed(None);
+                }
             }
         }
     }
@@ -637,6 +702,9 @@ impl LanternApp {
             if kind == TaskKind::TrainGenerator {
                 self.training_finished(&result);
             }
+            if kind == TaskKind::Connect && result.is_err() {
+                self.state.remote.link = remote::Link::Local;
+            }
             match result {
                 Ok(output) => {
                     self.state.toasts.note(output.message().to_string());
@@ -649,6 +717,10 @@ impl LanternApp {
                             self.state.transform.fit();
                         }
                         TaskOutput::AuditCreated(created) => actions::open(self, &created.file),
+                        TaskOutput::Connected(connected) => {
+                            let job = jobs::device::UseDevice(Some(connected.compute));
+                            self.worker.load(job, Event::DeviceChanged);
+                        }
                         TaskOutput::Saved(_) | TaskOutput::Trained(_) => {}
                     }
                 }
@@ -774,6 +846,12 @@ impl eframe::App for LanternApp {
         self.state.gallery.request_loads(&self.worker);
         self.reconcile();
         self.state.similar.reconcile(&self.state.model, &self.state.gallery, &self.worker, &mut self.next_id);
+        if self.state.remote.check_due() {
+            self.worker.load(jobs::device::CheckDevice, |_| Event::DeviceChecked);
+        }
+        if self.state.remote.remote().is_some() {
+            ctx.request_repaint_after(remote::CHECK_EVERY);
+        }
         if self.state.main.pending()
             || self.state.cells.iter().chain(&self.state.label_views).any(ViewState::pending)
             || !self.tasks.is_empty()
@@ -795,7 +873,8 @@ impl eframe::App for LanternApp {
         let (state, commands, textures) = (&self.state, &mut self.commands, &mut self.textures);
         textures.keep_images(state.gallery.len(), || state.gallery.images.iter().map(|i| i.id));
         if !state.presentation {
-            panels::status_bar(&state.machine, &state.model, state.readout, state.toasts.last_error(), ui);
+            let connecting = state.remote.connecting();
+            panels::status_bar(&state.machine, connecting, &state.model, state.readout, state.toasts.last_error(), ui);
             if state.settings.show_thumbnails && state.gallery.len() > 1 {
                 panels::thumbnails(&state.gallery, textures, commands, ui);
             }
@@ -808,6 +887,7 @@ impl eframe::App for LanternApp {
             let model = state.model.info.as_ref().map(|i| i.name.as_str());
             train_view::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
             preprocess_prompt::window(state.preprocess_prompt.as_ref(), commands, &ctx);
+            connect_window::window(&state.remote, commands, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if state.similar.pair.open && !state.presentation {

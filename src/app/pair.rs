@@ -211,6 +211,13 @@ impl SimilarState {
         }
     }
 
+    /// Drop the loaded similarity models (the worker moved to another device): they are loaded
+    /// again when a view needs them.
+    pub fn forget_models(&mut self) {
+        self.models.loaded = None;
+        self.models.info = None;
+    }
+
     /// Open the Pair view on the open image and gallery image `reference`.
     pub fn open_pair(&mut self, reference: u64) {
         let pair = &mut self.pair;

@@ -33,8 +33,9 @@ pub fn apply_style(ctx: &egui::Context, presentation: bool) {
     });
 }
 
-/// What the View menu shows checked, and whether the Pair view can be shown.
-#[derive(Debug, Clone, Copy)]
+/// What the View menu shows checked, whether the Pair view can be shown, and where the Compute
+/// menu says the app computes.
+#[derive(Debug, Clone)]
 pub struct MenuState {
     pub compare: bool,
     pub train: bool,
@@ -42,6 +43,12 @@ pub struct MenuState {
     pub pair: bool,
     /// A pair was opened (there is a reference to show).
     pub pair_available: bool,
+    /// Where the app computes, described.
+    pub compute: String,
+    /// Connecting to a server.
+    pub connecting: bool,
+    /// Computing on a server.
+    pub remote: bool,
 }
 
 impl MenuState {
@@ -53,6 +60,9 @@ impl MenuState {
             neighbours: similar.neighbours.open,
             pair: similar.pair.open,
             pair_available: similar.pair.reference.is_some(),
+            compute: app.machine.compute.clone(),
+            connecting: app.remote.connecting().is_some(),
+            remote: app.remote.remote().is_some(),
         }
     }
 }
@@ -190,6 +200,21 @@ pub fn menu_bar(
                     commands.push(Command::ShowPair(pair));
                 }
             });
+            ui.menu_button("Compute", |ui| {
+                ui.label(format!("On {}", menu.compute));
+                if ui.add_enabled(!menu.connecting, egui::Button::new("Connect to a server…")).clicked() {
+                    ui.close();
+                    commands.push(Command::ShowConnect(true));
+                }
+                if ui
+                    .add_enabled(menu.remote, egui::Button::new("Back to this machine"))
+                    .on_disabled_hover_text("already computing here")
+                    .clicked()
+                {
+                    ui.close();
+                    commands.push(Command::Disconnect);
+                }
+            });
             ui.menu_button("Help", |ui| {
                 ui.label("Left/Right arrows, PageUp/PageDown: previous/next image");
                 ui.label(format!("1–9: {}", Method::quick().map(Method::title).collect::<Vec<_>>().join(", ")));
@@ -205,10 +230,11 @@ pub fn menu_bar(
     }
 }
 
-/// The status bar: where the app computes and draws, the model, the pointer's readout and the
-/// last error.
+/// The status bar: where the app computes (and the server it is connecting to) and draws, the
+/// model, the pointer's readout and the last error.
 pub fn status_bar(
     machine: &Machine,
+    connecting: Option<&str>,
     model: &ModelState,
     readout: Option<(u32, u32, Option<f32>)>,
     error: Option<&str>,
@@ -216,7 +242,10 @@ pub fn status_bar(
 ) {
     egui::Panel::bottom("lantern status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            ui.label(format!("Compute: {}", machine.compute));
+            match connecting {
+                Some(server) => ui.label(format!("Compute: {} (connecting to {server}…)", machine.compute)),
+                None => ui.label(format!("Compute: {}", machine.compute)),
+            };
             ui.separator();
             ui.label(format!("Render: {}", machine.renderer));
             ui.separator();

@@ -82,6 +82,18 @@ pub struct Settings {
     pub label_threshold: f32,
     /// How each ONNX model that does not say reads its images, as the user answered once.
     pub preprocess_by_model: std::collections::BTreeMap<PathBuf, crate::imaging::Preprocess>,
+    /// The `lantern serve` last connected to (not its token: only where the token file is).
+    pub server: ServerChoice,
+}
+
+/// A `lantern serve` to compute on, as "Connect to a server…" asks for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerChoice {
+    /// `ws://host:port`, `<server id>@host:port` or `<server id>` (what the server printed).
+    pub address: String,
+    /// A copy of the server's token file.
+    pub token_file: PathBuf,
 }
 
 /// The model, images and layer of the last session.
@@ -109,6 +121,7 @@ impl Default for Settings {
             last: Last::default(),
             label_threshold: 0.5,
             preprocess_by_model: Default::default(),
+            server: ServerChoice::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use super::audit_mode::AuditSession;
 use super::gallery::Gallery;
 use super::model::{ModelInfo, ModelState};
 use super::pair::SimilarState;
+use super::remote::RemoteState;
 use super::settings::{self, Settings};
 use super::toasts::Toasts;
 use super::train_panel::TrainPanel;
@@ -22,6 +23,8 @@ pub const MAX_LABELS: usize = 9;
 pub struct Machine {
     /// The compute device, described.
     pub compute: String,
+    /// The local compute device, described (what a lost server falls back to).
+    pub local: String,
     /// The renderer, described.
     pub renderer: String,
     /// Frames are drawn by wgpu (else views are composited on the CPU).
@@ -57,6 +60,8 @@ pub struct AppState {
     pub train: TrainPanel,
     /// The Pair view and the Neighbours panel.
     pub similar: SimilarState,
+    /// The link to a `lantern serve`, if any.
+    pub remote: RemoteState,
     pub toasts: Toasts,
 }
 
@@ -82,6 +87,7 @@ impl AppState {
             dataset_dir: None,
             train: TrainPanel::default(),
             similar: SimilarState::default(),
+            remote: RemoteState::default(),
             toasts: Toasts::default(),
         }
     }

@@ -51,9 +51,25 @@ impl LaneKey {
     }
 }
 
+/// The worker computed on a remote server that no longer answers: it is back on the local device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceLost {
+    /// The server, as the user named it.
+    pub server: String,
+    /// What failed.
+    pub reason: String,
+}
+
 /// What the worker keeps between jobs.
 pub struct Cache {
+    /// Where jobs compute: the local device, or a `lantern serve` on another machine.
     pub device: Device,
+    /// The device the worker started on, to which it falls back when a server is lost.
+    local: Device,
+    /// The server `device` is on, when it is remote.
+    server: Option<String>,
+    /// A server lost during the last job, reported once after its answer.
+    lost: Option<DeviceLost>,
     pub models: HashMap<u64, Arc<Network>>,
     /// The weight-map generator of each model that has one.
     pub generators: HashMap<u64, Arc<Generator>>,
@@ -72,7 +88,10 @@ pub struct Cache {
 impl Cache {
     fn new(device: Device) -> Self {
         Self {
+            local: device.clone(),
             device,
+            server: None,
+            lost: None,
             models: HashMap::new(),
             generators: HashMap::new(),
             images: HashMap::new(),
@@ -94,6 +113,37 @@ impl Cache {
     /// Forget the sessions of model `id` (reloaded, or given another generator).
     pub fn forget_sessions(&mut self, id: u64) {
         self.sessions.retain(|((_, m), _)| *m != id);
+    }
+
+    /// Compute on `device` from now on: on the server named `server`, or on the local device
+    /// (`None`). What holds tensors on the old device (models, generators, sessions, similarity
+    /// models and their last maps) is dropped, so the app loads its models again; decoded images
+    /// and gallery embeddings (plain numbers) stay.
+    pub fn use_device(&mut self, device: Option<Device>, server: Option<String>) {
+        self.device = device.unwrap_or_else(|| self.local.clone());
+        self.server = server;
+        self.models.clear();
+        self.generators.clear();
+        self.sessions.clear();
+        self.similarity.clear();
+        self.pair_maps = None;
+    }
+
+    /// The server jobs compute on, if remote.
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref()
+    }
+
+    /// When computing remotely, ask the server for a round trip: if it does not answer within
+    /// [`crate::device::REMOTE_CHECK`], fall back to the local device and note the loss (reported after the
+    /// job's answer). `Err` says why the server is gone.
+    pub fn verify_remote(&mut self) -> Result<()> {
+        let Some(server) = self.server.clone() else { return Ok(()) };
+        crate::device::check_remote(&self.device, crate::device::REMOTE_CHECK).map_err(|e| {
+            self.use_device(None, None);
+            self.lost = Some(DeviceLost { server: server.clone(), reason: e.to_string() });
+            LanternError::Device(format!("lost the remote server {server}: {e}"))
+        })
     }
 }
 
@@ -156,7 +206,7 @@ pub struct Worker<E> {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl<E: From<ProgressReport> + Send + 'static> Worker<E> {
+impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
     /// Start the worker; `repaint` is called whenever an event is sent.
     pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
         let queue = Queue { waiting: Default::default(), running: None, shutdown: false };
@@ -239,10 +289,18 @@ fn runner<J: Job, E: 'static>(
     Box::new(move |cache, cancel, progress| {
         let mut control = Control::with_progress(cancel, progress);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(cache, &mut control)));
-        answer(match outcome {
+        let result = match outcome {
             Ok(result) => result.map_err(JobError::from),
             Err(panic) => Err(JobError::Failed(panicked(panic.as_ref()))),
-        })
+        };
+        // A failure on a remote device may be the server gone: if so, the worker falls back
+        // and the failure says so.
+        if matches!(result, Err(JobError::Failed(_)))
+            && let Err(lost) = cache.verify_remote()
+        {
+            return answer(Err(JobError::Failed(lost)));
+        }
+        answer(result)
     })
 }
 
@@ -273,7 +331,7 @@ impl Throttle {
     }
 }
 
-fn run<E: From<ProgressReport> + Send + 'static>(
+fn run<E: From<ProgressReport> + From<DeviceLost> + Send + 'static>(
     shared: Arc<Shared<E>>,
     mut cache: Cache,
     tx: Sender<E>,
@@ -309,6 +367,9 @@ fn run<E: From<ProgressReport> + Send + 'static>(
         };
         let event = (job.run)(&mut cache, &cancel, &mut progress);
         let _ = tx.send(event);
+        if let Some(lost) = cache.lost.take() {
+            let _ = tx.send(E::from(lost));
+        }
         repaint();
     }
 }
@@ -347,6 +408,14 @@ mod tests {
         Explained(Slot, Token, Result<(), JobError>),
         Mask(u64, Result<(), JobError>),
         Progress(Token),
+        /// (The worker on the local device never loses it: `tests/app_remote.rs` covers this.)
+        Lost,
+    }
+
+    impl From<DeviceLost> for Event {
+        fn from(_: DeviceLost) -> Self {
+            Event::Lost
+        }
     }
 
     impl From<ProgressReport> for Event {

@@ -145,11 +145,11 @@ where
     crate::device::set_token_file(cli.token_file.clone());
     // burn panics in the operation that finds a remote server gone: with a remote device that is
     // a device error (exit 1); without one, a panic is a bug and surfaces as one.
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+    let result = match crate::device::catch_quietly(|| dispatch(cli)) {
         Ok(Ok(Some(window))) => return window,
         Ok(Ok(None)) => Ok(()),
         Ok(Err(e)) => Err(e),
-        Err(payload) if crate::device::remote_in_use() => Err(crate::device::remote_panic(&*payload)),
+        Err(payload) if crate::device::remote_in_use() => Err(crate::device::remote_failure(&*payload)),
         Err(payload) => std::panic::resume_unwind(payload),
     };
     Outcome::Exit(match result {

@@ -65,7 +65,7 @@ pub fn run(args: &ServeArgs, token_file: Option<&Path>) -> Result<()> {
             let listener = std::net::TcpListener::bind(address)
                 .map_err(|e| LanternError::BadArgument(format!("--websocket {address}: cannot listen ({e})")))?;
             let bound = listener.local_addr().map_err(|e| LanternError::Device(e.to_string()))?;
-            let host = if bound.ip().is_unspecified() { "<this machine>".to_string() } else { bound.ip().to_string() };
+            let host = if bound.ip().is_unspecified() { "<host>".to_string() } else { bound.ip().to_string() };
             (WebSocketTransport::from_listener(listener).into(), format!("remote:ws://{host}:{}", bound.port()))
         }
         None => {
@@ -85,7 +85,7 @@ pub fn run(args: &ServeArgs, token_file: Option<&Path>) -> Result<()> {
             let transport = IrohTransport::new(identity).with_relays(relays.clone()).with_port(port);
             let id = transport.id();
             let connect = if relays == IrohRelays::Disabled {
-                format!("remote:{id}@<this machine>:{port}")
+                format!("remote:{id}@<host>:{port}")
             } else {
                 format!("remote:{id}")
             };
@@ -98,6 +98,9 @@ pub fn run(args: &ServeArgs, token_file: Option<&Path>) -> Result<()> {
     let _ = writeln!(out, "lantern serve: {} over {transport_name}", compute.description);
     let _ = writeln!(out, "token file: {}", token_path.display());
     let _ = writeln!(out, "connect with: --device {connect} --token-file <a copy of the token file>");
+    if connect.contains("<host>") {
+        let _ = writeln!(out, "(<host>: this machine's name or address as the clients reach it)");
+    }
     let _ = out.flush();
     drop(out);
 

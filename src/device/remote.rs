@@ -11,7 +11,7 @@
 //! let token = device::read_token(path)?;                             // or the text the user typed
 //! let compute = device::connect(&address, &token, Duration::from_secs(10))?;  // never hangs longer
 //! let maps = device::guard_remote(|| explain(&compute.device, ...))?;         // a drop is an Err
-//! device::check_remote(&compute, Duration::from_secs(5))?;                    // is it still there?
+//! device::check_remote(&compute.device, Duration::from_secs(5))?;             // is it still there?
 //! ```
 
 use super::ComputeDevice;
@@ -121,8 +121,8 @@ pub(super) fn token_file() -> Option<PathBuf> {
     TOKEN_FILE.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Whether this process connected a remote device, so a panic is more likely a lost server than a
-/// bug.
+/// Whether this process connected a remote device, so a caught panic may be a lost server (see
+/// [`remote_failure`]).
 pub fn remote_in_use() -> bool {
     REMOTE_IN_USE.load(Ordering::Relaxed)
 }
@@ -168,25 +168,27 @@ pub fn connect(address: &RemoteAddress, token: &str, timeout: Duration) -> Resul
             )));
         }
     };
-    REMOTE_IN_USE.store(true, Ordering::Relaxed);
-    quiet_remote_panics();
     let compute = ComputeDevice { device, description: format!("remote: {address}"), gpu: false };
-    check_remote(&compute, timeout)?;
+    check_remote(&compute.device, timeout)?;
+    REMOTE_IN_USE.store(true, Ordering::Relaxed);
+    *REMOTE_DEVICE.lock().unwrap_or_else(|e| e.into_inner()) = Some(compute.device.clone());
+    quiet_caught_panics();
     Ok(compute)
 }
 
 /// A round trip to the server (a tiny tensor computed there and read back) within `timeout`:
 /// `Err` when the connection has dropped.
-pub fn check_remote(device: &ComputeDevice, timeout: Duration) -> Result<()> {
-    let device = device.device.clone();
+pub fn check_remote(device: &Device, timeout: Duration) -> Result<()> {
+    let device = device.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let result = guard_remote(|| {
+        let result = catch_quietly(|| {
             let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0], [2]), &device) * 2.0;
             t.try_into_data()
                 .map_err(|e| LanternError::Device(format!("the server failed: {e:?}")))
                 .and_then(|d| d.try_to_vec::<f32>().map_err(|e| LanternError::Device(format!("{e:?}"))))
-        });
+        })
+        .unwrap_or_else(|p| Err(LanternError::Device(panic_text(&*p))));
         let _ = tx.send(result);
     });
     match rx.recv_timeout(timeout) {
@@ -197,15 +199,37 @@ pub fn check_remote(device: &ComputeDevice, timeout: Duration) -> Result<()> {
     }
 }
 
-/// Run `work`, turning a panic into [`LanternError::Device`] (burn panics in the operation that
-/// finds the server gone).
+/// How long a failure waits for the server's answer before calling it lost.
+pub const REMOTE_CHECK: Duration = Duration::from_secs(5);
+
+/// Run `work`, turning a panic into an error: [`LanternError::Device`] when the remote server no
+/// longer answers (burn panics in the operation that finds it gone), [`LanternError::Internal`]
+/// with the panic's message and place when it still does (then the panic is a bug).
 pub fn guard_remote<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|p| Err(remote_panic(&*p)))
+    catch_quietly(work).unwrap_or_else(|p| Err(remote_failure(&*p)))
 }
 
-/// The device error a panic's `payload` means once a remote device is connected.
-pub fn remote_panic(payload: &(dyn std::any::Any + Send)) -> LanternError {
-    LanternError::Device(format!("lost the remote server: {}", panic_text(payload)))
+/// Run `work`, catching a panic without printing it while a remote device is connected (the
+/// caller reports it through [`remote_failure`]); set `LANTERN_DEBUG_PANICS` to print it anyway.
+pub fn catch_quietly<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let before = CATCHING.with(|c| c.replace(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CATCHING.with(|c| c.set(before));
+    outcome
+}
+
+/// What a panic caught by [`catch_quietly`] means: a lost server if the connected one does not
+/// answer a round trip within [`REMOTE_CHECK`], else a bug, named with its place.
+pub fn remote_failure(payload: &(dyn std::any::Any + Send)) -> LanternError {
+    let text = panic_text(payload);
+    let device = REMOTE_DEVICE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match device.map(|d| check_remote(&d, REMOTE_CHECK)) {
+        Some(Ok(())) => {
+            let place = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+            LanternError::Internal(format!("an unexpected failure while the server still answers: {text}{place}"))
+        }
+        Some(Err(_)) | None => LanternError::Device(format!("lost the remote server: {text}")),
+    }
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -218,10 +242,20 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     text.lines().next().unwrap_or("").chars().take(300).collect()
 }
 
-/// Once a remote device is connected, a panic is reported as a device error by [`guard_remote`]:
-/// keep Rust's panic message (and its backtrace, with `RUST_BACKTRACE` set) off standard error
-/// unless `LANTERN_DEBUG_PANICS` is set.
-fn quiet_remote_panics() {
+thread_local! {
+    /// This thread runs inside [`catch_quietly`].
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last quietly caught panic happened (` at file:line`).
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The remote device last connected, which [`remote_failure`] asks whether it still answers.
+static REMOTE_DEVICE: Mutex<Option<Device>> = Mutex::new(None);
+
+/// Once a remote device is connected, a panic inside [`catch_quietly`] is reported by its caller:
+/// keep Rust's message off standard error there (unless `LANTERN_DEBUG_PANICS` is set), noting
+/// its place. Panics elsewhere print as always.
+fn quiet_caught_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("LANTERN_DEBUG_PANICS").is_some() {
@@ -229,10 +263,10 @@ fn quiet_remote_panics() {
         }
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let text = panic_text(info.payload());
-            let remote =
-                ["emote", "session", "connection", "channel closed", "stream"].iter().any(|w| text.contains(w));
-            if !remote {
+            if CATCHING.with(std::cell::Cell::get) {
+                let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line()));
+                LAST_PANIC.with(|p| *p.borrow_mut() = place);
+            } else {
                 previous(info);
             }
         }));

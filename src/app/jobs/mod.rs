@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod dataset;
+pub mod device;
 pub mod explain;
 pub mod image;
 pub mod model;
@@ -18,7 +19,7 @@ pub mod train;
 use super::lane::{JobError, Token};
 use super::model::ModelInfo;
 use super::pair_jobs::{Neighbours, PairOutput, SimilarityInfo};
-use super::worker::{ProgressReport, Slot};
+use super::worker::{DeviceLost, ProgressReport, Slot};
 use ::image::{GrayImage, RgbImage};
 use explain::ExplainOutput;
 use std::sync::Arc;
@@ -67,6 +68,18 @@ pub enum Event {
         token: Token,
         result: Result<Neighbours, JobError>,
     },
+    /// The worker now computes on this server (`Some`) or on the local device (`None`).
+    DeviceChanged(Result<Option<String>, JobError>),
+    /// A round trip to the server came back (a lost server is reported as `DeviceLost`).
+    DeviceChecked,
+    /// The server stopped answering: the worker is back on the local device.
+    DeviceLost(DeviceLost),
+}
+
+impl From<DeviceLost> for Event {
+    fn from(lost: DeviceLost) -> Self {
+        Event::DeviceLost(lost)
+    }
 }
 
 impl From<ProgressReport> for Event {
@@ -82,6 +95,7 @@ pub enum TaskKind {
     TrainGenerator,
     NewAudit,
     OpenDataset,
+    Connect,
 }
 
 impl std::fmt::Display for TaskKind {
@@ -91,6 +105,7 @@ impl std::fmt::Display for TaskKind {
             TaskKind::TrainGenerator => "train generator",
             TaskKind::NewAudit => "new audit",
             TaskKind::OpenDataset => "open dataset",
+            TaskKind::Connect => "connect to a server",
         })
     }
 }
@@ -103,6 +118,7 @@ pub enum TaskOutput {
     Trained(train::Trained),
     AuditCreated(audit::CreatedAudit),
     DatasetOpened(dataset::OpenedDataset),
+    Connected(device::Connected),
 }
 
 impl TaskOutput {
@@ -113,6 +129,7 @@ impl TaskOutput {
             TaskOutput::Trained(t) => &t.message,
             TaskOutput::AuditCreated(a) => &a.message,
             TaskOutput::DatasetOpened(d) => &d.message,
+            TaskOutput::Connected(c) => &c.message,
         }
     }
 }
