@@ -1,7 +1,8 @@
 //! `lantern serve` and `--device remote:...`, as separate processes on 127.0.0.1 only: remote maps
 //! equal local ones, a wrong or missing token is refused while others are served, a server killed
 //! mid-run is an error (exit 1) within a bounded time, an abandoned session is cleaned up, and
-//! four clients at once each get correct results.
+//! four clients at once each get correct results, an evaluation equals the local one, and SIGTERM
+//! stops the server cleanly.
 
 #[path = "common/serve.rs"]
 mod serve;
@@ -235,4 +236,22 @@ fn read_text(path: &Path) -> String {
 /// The report without the lines that name the device (they differ by design).
 fn strip_device(text: &str) -> String {
     text.lines().filter(|l| !l.to_ascii_lowercase().contains("device")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::websocket(dir.path());
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "lantern serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}: {}", server.log());
+    assert!(server.log().contains("lantern serve: stopped"), "{}", server.log());
 }
