@@ -255,3 +255,20 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(exit.success(), "{exit:?}: {}", server.log());
     assert!(server.log().contains("lantern serve: stopped"), "{}", server.log());
 }
+
+#[test]
+fn training_on_the_server_gives_the_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::websocket(dir.path());
+    let train = |name: &str, device: &[&str]| -> String {
+        let out = dir.path().join(format!("{name}.safetensors"));
+        let mut args = vec!["train", "embedding", "--out", s(&out).to_owned().leak()];
+        args.extend(["--count", "48", "--val-count", "16", "--epochs", "2", "--batch", "16"]);
+        args.extend_from_slice(device);
+        ok(&lantern(&args));
+        read_text(&out.with_extension("log.csv"))
+    };
+    let local = train("local", &["--device", "cpu"]);
+    let remote = train("remote", &["--device", &server.device, "--token-file", s(&server.token)]);
+    assert_eq!(local, remote, "the per-epoch losses and scores differ between local and remote training");
+}

@@ -47,7 +47,7 @@ pub struct EvalSimilarityArgs {
     /// Write the two tables as Markdown here (they are printed in any case).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// Where to compute: auto, cpu or wgpu.
+    /// Where to compute: auto, cpu, wgpu, or remote:<server> with --token-file.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
 }

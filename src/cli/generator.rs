@@ -92,7 +92,8 @@ pub struct TrainGeneratorArgs {
     /// Folder for the PNG plots of the loss terms and validation metrics (default: <out>.plots).
     #[arg(long)]
     pub plots: Option<PathBuf>,
-    /// Where to compute: auto (a hardware GPU if present, else CPU), cpu or wgpu.
+    /// Where to compute: auto (a hardware GPU if present, else CPU), cpu, wgpu, or remote:<server>
+    /// with --token-file (see `lantern serve`).
     #[arg(long, default_value = "auto")]
     pub device: crate::device::DeviceChoice,
 }

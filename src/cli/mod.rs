@@ -101,7 +101,8 @@ pub struct ModelArgs {
     /// else ImageNet's names for 1000-class models).
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Where to compute: auto (a hardware GPU if present, else CPU), cpu or wgpu.
+    /// Where to compute: auto (a hardware GPU if present, else CPU), cpu, wgpu, or remote:<server>
+    /// with --token-file (see `lantern serve`).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     /// Read the outputs as independent labels (sigmoid) rather than exclusive classes

@@ -57,7 +57,7 @@ pub struct SimilarArgs {
     /// `w` of the attribute ranking `w * confidence + (1 - w) * agreement` (1: confidence only).
     #[arg(long, default_value_t = DEFAULT_WEIGHT)]
     pub weight: f32,
-    /// Where to compute: auto, cpu or wgpu.
+    /// Where to compute: auto, cpu, wgpu, or remote:<server> with --token-file.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     #[command(flatten)]

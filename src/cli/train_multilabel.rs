@@ -63,6 +63,9 @@ pub struct TrainMultilabelArgs {
     /// Checkpoint folder (default: <out>.checkpoints); a run with the same settings resumes.
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,
+    /// Where to train: cpu, wgpu, auto or remote:<server> (see `lantern serve`).
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceChoice,
 }
 
 impl TrainMultilabelArgs {
@@ -92,7 +95,7 @@ pub fn run(args: &TrainMultilabelArgs) -> Result<()> {
     let log_path = args.log.clone().unwrap_or_else(|| args.out.with_extension("log.csv"));
     let checkpoints = args.checkpoints.clone().unwrap_or_else(|| args.out.with_extension("checkpoints"));
     let files = TrainFiles { checkpoints: Some(checkpoints.clone()), log: Some(log_path.clone()) };
-    let device = crate::device::ComputeDevice::cpu();
+    let device = crate::device::choose(args.device)?;
     let boost = if config.alpha == 1.0 { String::new() } else { format!(" + BoostLU (alpha {})", config.alpha) };
     eprintln!("device: {}; {}{boost}", device.description, config.scheme.title());
     let mut progress = FitProgress::new(&checkpoints, |record, _| {

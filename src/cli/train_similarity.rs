@@ -19,6 +19,9 @@ pub struct CommonArgs {
     /// Weights file to write (.safetensors).
     #[arg(long)]
     pub out: PathBuf,
+    /// Where to train: cpu, wgpu, auto or remote:<server> (see `lantern serve`).
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::device::DeviceChoice,
     /// Trunk block widths, comma-separated (a 2x2 max-pool between blocks).
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,64")]
     pub widths: Vec<usize>,
@@ -106,10 +109,10 @@ fn run<M: Module>(
     Ok((model, log))
 }
 
-fn device() -> burn::tensor::Device {
-    let device = crate::device::ComputeDevice::cpu();
+fn device(c: &CommonArgs) -> Result<burn::tensor::Device> {
+    let device = crate::device::choose(c.device)?;
     eprintln!("device: {}", device.description);
-    device.device
+    Ok(device.device)
 }
 
 /// `lantern train embedding`.
@@ -129,7 +132,7 @@ pub fn train_embedding(args: &TrainEmbeddingArgs) -> Result<()> {
         val_seed: c.val_seed,
         patience: c.patience,
     };
-    let device = device();
+    let device = device(c)?;
     let (model, log) =
         run(c, |files, on_event| embedding::train(&config, files, &device, &mut Control::none(), on_event))?;
     model.save(&c.out)?;
@@ -148,7 +151,7 @@ fn write_labels(out: &Path) -> Result<PathBuf> {
 /// `lantern train attributes`.
 pub fn train_attributes(args: &TrainAttributesArgs) -> Result<()> {
     let c = &args.common;
-    let device = device();
+    let device = device(c)?;
     let embedder = crate::models::embedding::penultimate(crate::models::load(&args.embedding, None, &device)?);
     let digest = crate::digest::sha256_file(&args.embedding).map_err(|e| LanternError::io(&args.embedding, e))?;
     let config = AttributeConfig {
