@@ -6,6 +6,9 @@
 #[path = "../tests/common/resnet50_onnx.rs"]
 mod resnet50_onnx;
 
+#[path = "common/cpu.rs"]
+mod common_cpu;
+
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
 use lantern::explain::{Control, Method, Params, Session};
@@ -13,23 +16,6 @@ use lantern::models::{self, Network};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn cpu() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("unknown")
-        .trim()
-        .to_string();
-    let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
-    let vector: Vec<&str> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
-        .into_iter()
-        .filter(|f| flags.split_whitespace().any(|x| x == *f))
-        .collect();
-    format!("{model} ({})", vector.join(", "))
-}
 
 fn gradcam(net: &Arc<Network>, x: &burn::tensor::Tensor<4>) {
     let mut s = Session::new(Arc::clone(net), x.clone());
@@ -40,7 +26,7 @@ fn gradcam(net: &Arc<Network>, x: &burn::tensor::Tensor<4>) {
 }
 
 fn benches(c: &mut Criterion) {
-    println!("CPU: {}", cpu());
+    println!("CPU: {}", common_cpu::cpu());
     let device = Device::flex();
     let dir = tempfile::tempdir().expect("a temp folder");
     let (dict, onnx) = resnet50_onnx::seeded_resnet50(dir.path());

@@ -5,6 +5,9 @@
 //! protocol's cost; on a real GPU server the computation itself shrinks.
 //! `cargo bench --profile dev --bench remote -- --noplot`. Prints the CPU and its vector extensions.
 
+#[path = "common/cpu.rs"]
+mod common_cpu;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use lantern::explain::{Control, Method, Params, Session};
 use lantern::models::{self, Network};
@@ -15,23 +18,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn cpu() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("unknown")
-        .trim()
-        .to_string();
-    let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
-    let vector: Vec<&str> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
-        .into_iter()
-        .filter(|f| flags.split_whitespace().any(|x| x == *f))
-        .collect();
-    format!("{model} ({})", vector.join(", "))
-}
 
 /// Bytes through the relay: client to server, server to client.
 #[derive(Default)]
@@ -114,7 +100,7 @@ fn explain(net: &Arc<Network>, x: &burn::tensor::Tensor<4>, method: Method, para
 }
 
 fn benches(c: &mut Criterion) {
-    println!("CPU: {} ({} threads)", cpu(), std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!("CPU: {} ({} threads)", common_cpu::cpu(), std::thread::available_parallelism().map_or(1, |n| n.get()));
     let dir = tempfile::tempdir().unwrap();
     let (_server, port, token) = serve(dir.path());
     let traffic = Arc::new(Traffic::default());
