@@ -21,6 +21,7 @@ pub mod map;
 pub mod metrics;
 pub mod models;
 pub(crate) mod names;
+pub mod playlist;
 pub mod record;
 pub mod render;
 pub mod retrieval;

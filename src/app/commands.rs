@@ -113,6 +113,11 @@ pub enum Command {
     Connect,
     /// Compute on this machine again.
     Disconnect,
+    /// Open a talk's playlist (TOML): its model, its images, and its first step.
+    OpenPlaylist(PathBuf),
+    /// Show the playlist's step this many steps away.
+    StepPlaylist(isize),
+    ClosePlaylist,
 }
 
 /// The commands pushed during a frame.

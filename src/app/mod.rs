@@ -26,6 +26,8 @@ mod preprocess_prompt;
 pub mod remote;
 pub mod settings;
 pub mod state;
+pub mod talk;
+mod talk_bar;
 pub mod tasks;
 mod textures;
 pub mod theme;
@@ -367,7 +369,72 @@ impl LanternApp {
             Command::Disconnect => {
                 self.worker.load(jobs::device::UseDevice(None), Event::DeviceChanged);
             }
+            Command::OpenPlaylist(path) => self.open_playlist(&path),
+            Command::StepPlaylist(delta) => {
+                if self.state.talk.as_mut().is_some_and(|t| t.advance(delta)) {
+                    self.show_step();
+                }
+            }
+            Command::ClosePlaylist => self.state.talk = None,
         }
+    }
+
+    /// Open a talk's playlist: its model (when another is open), its images, its first step.
+    fn open_playlist(&mut self, path: &std::path::Path) {
+        let playlist = match crate::playlist::Playlist::read(path) {
+            Ok(p) => p,
+            Err(e) => return self.state.toasts.error(e.to_string()),
+        };
+        let model = playlist.model.clone().map_or(ModelSource::Demo, ModelSource::File);
+        if self.state.model.source.as_ref() != Some(&model) {
+            self.open_model(model);
+        }
+        self.state.audit = None;
+        self.state.dataset_dir = None;
+        self.state.gallery.set_files(playlist.images(), &mut self.next_id);
+        self.state.settings.remember(path.to_path_buf());
+        self.state.talk = Some(talk::Talk::new(playlist));
+        self.show_step();
+    }
+
+    /// Show the playlist's current step: its image and method now, its layer and class once the
+    /// model is loaded ([`Self::settle_step`]).
+    fn show_step(&mut self) {
+        let Some(talk) = &self.state.talk else { return };
+        let step = talk.step().clone();
+        let source = images::ImageSource::File(step.image);
+        if let Some(i) = self.state.gallery.images.iter().position(|g| g.source == source)
+            && self.state.gallery.select(i)
+        {
+            self.state.transform.fit();
+        }
+        self.state.settings.method = step.method;
+        self.settle_step();
+    }
+
+    /// Apply the current step's layer and class once the model says which it has; a layer or
+    /// class the model lacks is said, and its default used.
+    fn settle_step(&mut self) {
+        let Some(talk) = self.state.talk.as_mut().filter(|t| t.waiting_for_model) else { return };
+        let Some(info) = self.state.model.info.as_ref().filter(|_| !self.state.model.loading) else { return };
+        talk.waiting_for_model = false;
+        let (n, step) = (talk.index + 1, talk.step());
+        self.state.layer = match &step.layer {
+            Some(l) if info.layers.contains(l) => Some(l.clone()),
+            Some(l) => {
+                self.state.toasts.error(format!("step {n}: the model has no layer {l}: its default is shown"));
+                None
+            }
+            None => None,
+        };
+        self.state.target = match step.class.as_ref().map(|c| (c, c.resolve(&info.labels))) {
+            Some((_, Some(class))) => Target::Class(class),
+            Some((c, None)) => {
+                self.state.toasts.error(format!("step {n}: the model has no {c}: its top class is shown"));
+                Target::Top1
+            }
+            None => Target::Top1,
+        };
     }
 
     /// Connect to the server the window names, as a task: the worker goes on computing locally
@@ -788,11 +855,16 @@ impl LanternApp {
         if pressed(Key::S) {
             self.commands.push(Command::ToggleNeighbours);
         }
+        // With a playlist open, the arrows (and a presenter's Page Up / Page Down) step the talk.
+        let (forward, back) = match self.state.talk {
+            Some(_) => (Command::StepPlaylist(1), Command::StepPlaylist(-1)),
+            None => (Command::StepImage(1), Command::StepImage(-1)),
+        };
         if pressed(Key::ArrowRight) || pressed(Key::PageDown) {
-            self.commands.push(Command::StepImage(1));
+            self.commands.push(forward);
         }
         if pressed(Key::ArrowLeft) || pressed(Key::PageUp) {
-            self.commands.push(Command::StepImage(-1));
+            self.commands.push(back);
         }
         let digits =
             [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9];
@@ -843,6 +915,7 @@ impl eframe::App for LanternApp {
         self.keys(ctx);
         self.apply_commands(ctx);
         self.poll_tasks();
+        self.settle_step();
         self.state.gallery.request_loads(&self.worker);
         self.reconcile();
         self.state.similar.reconcile(&self.state.model, &self.state.gallery, &self.worker, &mut self.next_id);
@@ -889,6 +962,7 @@ impl eframe::App for LanternApp {
             preprocess_prompt::window(state.preprocess_prompt.as_ref(), commands, &ctx);
             connect_window::window(&state.remote, commands, &ctx);
         }
+        talk_bar::talk_bar(state.talk.as_ref(), commands, ui);
         egui::CentralPanel::default().show(ui, |ui| {
             if state.similar.pair.open && !state.presentation {
                 pair_view::pair_view(state, textures, commands, ui, frame);

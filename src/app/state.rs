@@ -8,6 +8,7 @@ use super::model::{ModelInfo, ModelState};
 use super::pair::SimilarState;
 use super::remote::RemoteState;
 use super::settings::{self, Settings};
+use super::talk::Talk;
 use super::toasts::Toasts;
 use super::train_panel::TrainPanel;
 use super::transform::ViewTransform;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub similar: SimilarState,
     /// The link to a `lantern serve`, if any.
     pub remote: RemoteState,
+    /// The playlist being presented, if any.
+    pub talk: Option<Talk>,
     pub toasts: Toasts,
 }
 
@@ -88,6 +91,7 @@ impl AppState {
             train: TrainPanel::default(),
             similar: SimilarState::default(),
             remote: RemoteState::default(),
+            talk: None,
             toasts: Toasts::default(),
         }
     }
