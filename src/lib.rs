@@ -4,6 +4,7 @@
 //! loaded from PyTorch weights), [`explain`] (the methods), [`cli`] (headless commands), and the
 //! egui application on top.
 
+pub mod animate;
 pub mod app;
 pub mod audit;
 pub mod cli;

@@ -1,6 +1,7 @@
 //! The `lantern` command line: headless access to the same engine the app uses.
 //! Exit codes: 0 on success, 2 when an input is bad (with a one-line reason), 1 on other failures.
 
+mod animate;
 mod audit;
 mod bench;
 mod data;
@@ -42,6 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Explain images: overlay PNG, raw map (.npy, 16-bit PNG) and a JSON record per image and method.
     Explain(explain::ExplainArgs),
+    /// One image's explanation as an animated GIF: a sweep over layers, thresholds, a progressive
+    /// method's batches or a wipe between image and map.
+    Animate(animate::AnimateArgs),
     /// List a model's explainable layers.
     Layers(ModelArgs),
     /// List the explanation methods.
@@ -166,6 +170,7 @@ where
 fn dispatch(cli: Cli) -> Result<Option<Outcome>, LanternError> {
     let result = match cli.command {
         Some(Command::Explain(args)) => explain::run(&args),
+        Some(Command::Animate(args)) => animate::run(&args),
         Some(Command::Layers(args)) => info::layers(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Synth(args)) => data::synth(&args),
