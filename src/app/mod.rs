@@ -5,10 +5,12 @@
 //! show into requests for the [`worker::Worker`]. Overlay appearance is shader input only.
 
 mod actions;
+mod asking;
 pub mod audit_mode;
 mod canvas;
 pub mod commands;
 mod connect_window;
+pub mod dialogs;
 mod export;
 pub mod gallery;
 pub mod images;
@@ -22,6 +24,8 @@ pub mod pair_jobs;
 pub mod pair_view;
 mod panels;
 mod params_ui;
+pub mod path_prompt;
+mod path_window;
 mod preprocess_prompt;
 pub mod remote;
 pub mod settings;
@@ -81,6 +85,10 @@ pub struct LanternApp {
     repaint: Arc<dyn Fn() + Send + Sync>,
     /// Whether the first explanation was announced (see `LANTERN_REPORT_FIRST`).
     reported_first: bool,
+    /// The file dialog open, if one is.
+    dialogs: dialogs::Dialogs<path_prompt::PathRequest>,
+    /// A dialog was found unable to show: paths are typed from then on.
+    no_dialogs: bool,
 }
 
 impl LanternApp {
@@ -127,6 +135,8 @@ impl LanternApp {
             pending_layer: None,
             repaint,
             reported_first: false,
+            dialogs: dialogs::Dialogs::default(),
+            no_dialogs: false,
         };
         if launch.paths.is_empty() && launch.model.is_none() {
             let last = app.state.settings.last.clone();
@@ -273,6 +283,15 @@ impl LanternApp {
 
     fn apply(&mut self, command: Command, ctx: &egui::Context) {
         match command {
+            Command::AskPath(request) => asking::ask(self, request),
+            Command::EditPathPrompt(text) => {
+                if let Some(prompt) = self.state.path_prompt.as_mut() {
+                    prompt.text = text;
+                    prompt.refused = None;
+                }
+            }
+            Command::AnswerPathPrompt => asking::answer_prompt(self, ctx),
+            Command::ClosePathPrompt => self.state.path_prompt = None,
             Command::OpenPaths(paths) => self.open_paths(paths),
             Command::OpenModel(source) => self.open_model(source),
             Command::OpenDemo => {
@@ -842,6 +861,7 @@ impl eframe::App for LanternApp {
         }
         self.keys(ctx);
         self.apply_commands(ctx);
+        asking::poll(self, ctx);
         self.poll_tasks();
         self.state.gallery.request_loads(&self.worker);
         self.reconcile();
@@ -866,7 +886,7 @@ impl eframe::App for LanternApp {
         let ctx = ui.ctx().clone();
         if !self.state.presentation {
             let menu = panels::MenuState::of(&self.state);
-            panels::menu_bar(&self.state.settings, menu, &mut self.commands, ui, frame);
+            panels::menu_bar(&self.state.settings, menu, &mut self.commands, ui);
             // What the menu chose (a window opened) shows in this frame.
             self.apply_commands(&ctx);
         }
@@ -888,6 +908,7 @@ impl eframe::App for LanternApp {
             train_view::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
             preprocess_prompt::window(state.preprocess_prompt.as_ref(), commands, &ctx);
             connect_window::window(&state.remote, commands, &ctx);
+            path_window::window(state.path_prompt.as_ref(), commands, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if state.similar.pair.open && !state.presentation {
