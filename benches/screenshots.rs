@@ -58,7 +58,10 @@ fn main() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
     let mut h =
         Harness::builder().with_size(egui::vec2(1280.0, 800.0)).with_pixels_per_point(1.0).wgpu().build_eframe(|cc| {
-            LanternApp::new(cc, Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")) })
+            LanternApp::new(
+                cc,
+                Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")), audit: None },
+            )
         });
     settle(&mut h);
     h.state_mut().push(Command::SelectMethod(lantern::explain::Method::Chefer));

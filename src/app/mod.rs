@@ -64,6 +64,8 @@ pub struct Launch {
     pub paths: Vec<PathBuf>,
     /// A model file instead of the demo model.
     pub model: Option<PathBuf>,
+    /// An audit to open in audit mode (it names its own images and model).
+    pub audit: Option<PathBuf>,
 }
 
 /// The explorer. Its state changes only through its own methods: widgets push [`Command`]s,
@@ -138,7 +140,9 @@ impl LanternApp {
             dialogs: dialogs::Dialogs::default(),
             no_dialogs: false,
         };
-        if launch.paths.is_empty() && launch.model.is_none() {
+        if let Some(audit) = &launch.audit {
+            actions::open(&mut app, audit);
+        } else if launch.paths.is_empty() && launch.model.is_none() {
             let last = app.state.settings.last.clone();
             app.resume(&last);
         } else {
