@@ -60,6 +60,8 @@ pub fn poll(app: &mut LanternApp, ctx: &egui::Context) {
         DialogAnswer::Picked(paths) => follow(app, answered(request, paths), ctx),
         DialogAnswer::Cancelled => {}
         DialogAnswer::Unavailable => {
+            // Said on the terminal too, for whoever started the app from one (and for scripts).
+            eprintln!("lantern: {UNAVAILABLE}");
             app.no_dialogs = true;
             app.state.path_prompt = Some(PathPrompt::new(request, UNAVAILABLE));
         }
