@@ -1,4 +1,5 @@
-//! The `lantern` binary end to end: `explain` and `bench` on the bundled demo, the one-line errors
+//! The `lantern` binary end to end: `explain` and `bench` on the bundled demo (`explain` also
+//! without `--model`), `open` on an audit file, the one-line errors
 //! with exit code 2 on bad input, and a CI-sized `lantern eval` on the procedural benchmark,
 //! interrupted and resumed.
 
@@ -70,6 +71,50 @@ fn explain_writes_overlay_raw_map_and_record_for_each_method() {
         assert_eq!(record["target"]["label"], "star");
         assert!(record["timing_ms"].is_object());
     }
+}
+
+#[test]
+fn explain_without_a_model_uses_the_bundled_demo_classifier_as_the_window_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let star = root().join("assets/demo/images/star.png");
+    let out = lantern(&[
+        "explain",
+        s(&star),
+        "--method",
+        "gradcam,generator",
+        "--device",
+        "cpu",
+        "--out",
+        s(dir.path()),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for method in ["gradcam", "generator"] {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(format!("star.{method}.json"))).unwrap()).unwrap();
+        assert_eq!(record["predictions"][0]["label"], "star", "the demo model recognises its demo star");
+    }
+    let listed = lantern(&["layers"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("bundled demo classifier"));
+    assert_bad_input(&lantern(&["layers", "--arch", "resnet18"]), "--arch");
+}
+
+#[test]
+fn open_takes_an_audit_file_alone_for_audit_mode() {
+    use lantern::cli::{Outcome, run_from};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    std::fs::write(&db, b"SQLite format 3\0").unwrap();
+    let star = root().join("assets/demo/images/star.png");
+    assert_eq!(
+        run_from(["lantern", "open", s(&db)]),
+        Outcome::Window { paths: vec![], model: None, audit: Some(db.clone()) }
+    );
+    assert_eq!(
+        run_from(["lantern", "open", s(&star)]),
+        Outcome::Window { paths: vec![star.clone()], model: None, audit: None }
+    );
+    assert_bad_input(&lantern(&["open", s(&db), s(&star)]), "audit");
 }
 
 #[test]

@@ -69,12 +69,13 @@ pub fn open(app: &mut LanternApp, path: &Path) {
     let resume = session.store.resume().ok().flatten().and_then(|e| session.index_of(&e.id)).unwrap_or(0);
     app.state.gallery.select(resume);
     app.state.transform.fit();
-    app.state.toasts.note(format!(
-        "Audit {}: {} of {} images judged",
-        path.display(),
-        session.progress.audited,
-        session.progress.total
-    ));
+    let opened =
+        format!("Audit {}: {} of {} images judged", path.display(), session.progress.audited, session.progress.total);
+    // Scripts (tests/gui_fallback.sh) wait for this line.
+    if std::env::var_os("LANTERN_REPORT_FIRST").is_some() {
+        println!("lantern: opened {opened}");
+    }
+    app.state.toasts.note(opened);
     app.state.audit = Some(session);
 }
 

@@ -7,6 +7,7 @@ use super::jobs::TaskKind;
 use super::model::ModelSource;
 use super::pair::PairControls;
 use super::pair_jobs::SimilaritySource;
+use super::path_prompt::PathRequest;
 use super::settings::{Look, ServerChoice, Settings};
 use super::train_panel::TrainSettings;
 use super::transform::ViewTransform;
@@ -16,6 +17,15 @@ use std::path::PathBuf;
 /// One request from the UI.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// Ask for a path (a File-menu entry): with the system's file dialog, else in the typed-path
+    /// window.
+    AskPath(PathRequest),
+    /// The text typed in the typed-path window.
+    EditPathPrompt(String),
+    /// Use the typed path.
+    AnswerPathPrompt,
+    /// Close the typed-path window without a path.
+    ClosePathPrompt,
     /// Open images, folders or a model file.
     OpenPaths(Vec<PathBuf>),
     OpenModel(ModelSource),

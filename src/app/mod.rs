@@ -5,10 +5,12 @@
 //! show into requests for the [`worker::Worker`]. Overlay appearance is shader input only.
 
 mod actions;
+mod asking;
 pub mod audit_mode;
 mod canvas;
 pub mod commands;
 mod connect_window;
+pub mod dialogs;
 mod export;
 pub mod gallery;
 pub mod images;
@@ -22,6 +24,8 @@ pub mod pair_jobs;
 pub mod pair_view;
 mod panels;
 mod params_ui;
+pub mod path_prompt;
+mod path_window;
 mod preprocess_prompt;
 pub mod remote;
 pub mod settings;
@@ -62,6 +66,8 @@ pub struct Launch {
     pub paths: Vec<PathBuf>,
     /// A model file instead of the demo model.
     pub model: Option<PathBuf>,
+    /// An audit to open in audit mode (it names its own images and model).
+    pub audit: Option<PathBuf>,
 }
 
 /// The explorer. Its state changes only through its own methods: widgets push [`Command`]s,
@@ -83,6 +89,10 @@ pub struct LanternApp {
     repaint: Arc<dyn Fn() + Send + Sync>,
     /// Whether the first explanation was announced (see `LANTERN_REPORT_FIRST`).
     reported_first: bool,
+    /// The file dialog open, if one is.
+    dialogs: dialogs::Dialogs<path_prompt::PathRequest>,
+    /// A dialog was found unable to show: paths are typed from then on.
+    no_dialogs: bool,
 }
 
 impl LanternApp {
@@ -129,8 +139,12 @@ impl LanternApp {
             pending_layer: None,
             repaint,
             reported_first: false,
+            dialogs: dialogs::Dialogs::default(),
+            no_dialogs: false,
         };
-        if launch.paths.is_empty() && launch.model.is_none() {
+        if let Some(audit) = &launch.audit {
+            actions::open(&mut app, audit);
+        } else if launch.paths.is_empty() && launch.model.is_none() {
             let last = app.state.settings.last.clone();
             app.resume(&last);
         } else {
@@ -275,6 +289,15 @@ impl LanternApp {
 
     fn apply(&mut self, command: Command, ctx: &egui::Context) {
         match command {
+            Command::AskPath(request) => asking::ask(self, request),
+            Command::EditPathPrompt(text) => {
+                if let Some(prompt) = self.state.path_prompt.as_mut() {
+                    prompt.text = text;
+                    prompt.refused = None;
+                }
+            }
+            Command::AnswerPathPrompt => asking::answer_prompt(self, ctx),
+            Command::ClosePathPrompt => self.state.path_prompt = None,
             Command::OpenPaths(paths) => self.open_paths(paths),
             Command::OpenModel(source) => self.open_model(source),
             Command::OpenDemo => {
@@ -914,6 +937,7 @@ impl eframe::App for LanternApp {
         }
         self.keys(ctx);
         self.apply_commands(ctx);
+        asking::poll(self, ctx);
         self.poll_tasks();
         self.settle_step();
         self.state.gallery.request_loads(&self.worker);
@@ -939,7 +963,7 @@ impl eframe::App for LanternApp {
         let ctx = ui.ctx().clone();
         if !self.state.presentation {
             let menu = panels::MenuState::of(&self.state);
-            panels::menu_bar(&self.state.settings, menu, &mut self.commands, ui, frame);
+            panels::menu_bar(&self.state.settings, menu, &mut self.commands, ui);
             // What the menu chose (a window opened) shows in this frame.
             self.apply_commands(&ctx);
         }
@@ -961,6 +985,7 @@ impl eframe::App for LanternApp {
             train_view::window(&state.train, model, state.dataset_dir.as_deref(), commands, &ctx);
             preprocess_prompt::window(state.preprocess_prompt.as_ref(), commands, &ctx);
             connect_window::window(&state.remote, commands, &ctx);
+            path_window::window(state.path_prompt.as_ref(), commands, &ctx);
         }
         talk_bar::talk_bar(state.talk.as_ref(), commands, ui);
         egui::CentralPanel::default().show(ui, |ui| {

@@ -6,7 +6,8 @@ use super::audit_mode::{AuditEdit, AuditSession};
 use super::commands::{Command, Commands};
 use super::gallery::Gallery;
 use super::jobs::AppTasks;
-use super::model::{ModelSource, ModelState};
+use super::model::ModelState;
+use super::path_prompt::PathRequest;
 use super::settings::{CompareAxis, ViewMode};
 use super::settings::{Look, Settings};
 use super::state::{AppState, Machine};
@@ -69,40 +70,17 @@ impl MenuState {
 
 /// The menu bar: every entry pushes a [`Command`] (a new entry is a new command and its line
 /// here); the View menu's checkboxes edit a copy of `current` settings.
-pub fn menu_bar(
-    current: &Settings,
-    menu: MenuState,
-    commands: &mut Commands,
-    ui: &mut egui::Ui,
-    frame: &eframe::Frame,
-) {
+pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui: &mut egui::Ui) {
     let mut settings = current.clone();
     egui::Panel::top("lantern menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("Open images…").clicked() {
-                    ui.close();
-                    let dialog = rfd::FileDialog::new()
-                        .add_filter("Images", &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"])
-                        .set_parent(frame);
-                    if let Some(files) = dialog.pick_files() {
-                        commands.push(Command::OpenPaths(files));
-                    }
-                }
-                if ui.button("Open folder or dataset…").clicked() {
-                    ui.close();
-                    if let Some(dir) = rfd::FileDialog::new().set_parent(frame).pick_folder() {
-                        commands.push(Command::OpenPaths(vec![dir]));
-                    }
-                }
-                if ui.button("Open model…").clicked() {
-                    ui.close();
-                    let dialog = rfd::FileDialog::new()
-                        .add_filter("Models", &["pth", "pt", "safetensors", "onnx"])
-                        .set_parent(frame);
-                    if let Some(file) = dialog.pick_file() {
-                        commands.push(Command::OpenModel(ModelSource::File(file)));
-                    }
+                for (entry, request) in [
+                    ("Open images…", PathRequest::OpenImages),
+                    ("Open folder or dataset…", PathRequest::OpenFolder),
+                    ("Open model…", PathRequest::OpenModel),
+                ] {
+                    ask_button(ui, entry, request, commands);
                 }
                 if ui.button("Demo model and images").clicked() {
                     ui.close();
@@ -120,46 +98,11 @@ pub fn menu_bar(
                     }
                 });
                 ui.separator();
-                if ui.button("New audit of a dataset…").clicked() {
-                    ui.close();
-                    let data = rfd::FileDialog::new().set_title("Dataset to audit").set_parent(frame).pick_folder();
-                    let file = data.as_ref().and_then(|_| {
-                        rfd::FileDialog::new()
-                            .set_title("Save the audit as")
-                            .add_filter("Lantern audit", &["db"])
-                            .set_file_name("audit.db")
-                            .set_parent(frame)
-                            .save_file()
-                    });
-                    if let (Some(data), Some(file)) = (data, file) {
-                        commands.push(Command::NewAudit { data, file });
-                    }
-                }
-                if ui.button("Open audit…").clicked() {
-                    ui.close();
-                    if let Some(file) =
-                        rfd::FileDialog::new().add_filter("Lantern audit", &["db"]).set_parent(frame).pick_file()
-                    {
-                        commands.push(Command::OpenAudit(file));
-                    }
-                }
+                ask_button(ui, "New audit of a dataset…", PathRequest::AuditData, commands);
+                ask_button(ui, "Open audit…", PathRequest::OpenAudit, commands);
                 ui.separator();
-                if ui.button("Export view and map…").clicked() {
-                    ui.close();
-                    if let Some(dir) =
-                        rfd::FileDialog::new().set_title("Export into folder").set_parent(frame).pick_folder()
-                    {
-                        commands.push(Command::ExportView(dir));
-                    }
-                }
-                if ui.button("Save all images…").clicked() {
-                    ui.close();
-                    if let Some(dir) =
-                        rfd::FileDialog::new().set_title("Save every image into folder").set_parent(frame).pick_folder()
-                    {
-                        commands.push(Command::SaveAll(dir));
-                    }
-                }
+                ask_button(ui, "Export view and map…", PathRequest::ExportView, commands);
+                ask_button(ui, "Save all images…", PathRequest::SaveAll, commands);
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -227,6 +170,14 @@ pub fn menu_bar(
     });
     if settings != *current {
         commands.push(Command::SetSettings(Box::new(settings)));
+    }
+}
+
+/// A File-menu entry that asks for a path (in a file dialog or the typed-path window).
+fn ask_button(ui: &mut egui::Ui, entry: &str, request: PathRequest, commands: &mut Commands) {
+    if ui.button(entry).clicked() {
+        ui.close();
+        commands.push(Command::AskPath(request));
     }
 }
 

@@ -6,6 +6,7 @@ use super::audit_mode::AuditSession;
 use super::gallery::Gallery;
 use super::model::{ModelInfo, ModelState};
 use super::pair::SimilarState;
+use super::path_prompt::PathPrompt;
 use super::remote::RemoteState;
 use super::settings::{self, Settings};
 use super::talk::Talk;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub class_filter: String,
     /// An ONNX model that does not say how it reads images, and the answer being edited.
     pub preprocess_prompt: Option<(PathBuf, Preprocess)>,
+    /// The typed-path window, while a path is asked there instead of in a file dialog.
+    pub path_prompt: Option<PathPrompt>,
     /// Hover readout: image pixel and map value.
     pub readout: Option<(u32, u32, Option<f32>)>,
     /// The open localisation audit, if any.
@@ -85,6 +88,7 @@ impl AppState {
             layer: None,
             class_filter: String::new(),
             preprocess_prompt: None,
+            path_prompt: None,
             readout: None,
             audit: None,
             dataset_dir: None,

@@ -9,7 +9,7 @@ use crate::device::DeviceChoice;
 use crate::error::{LanternError, Result};
 use crate::explain::{Control, Method, Session, Target};
 use crate::imaging;
-use crate::models::{self, Network};
+use crate::models::Network;
 use crate::render::OverlayStyle;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,10 +72,7 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
     let preprocess = net.preprocess.clone();
     let geometry = preprocess.geometry(image.width(), image.height());
     let x = preprocess.tensor(&image, &device.device);
-    let generator = match &args.model {
-        Some(model) => load_generator(None, model, args.method == Method::Generator, &device.device)?,
-        None => None,
-    };
+    let generator = load_generator(None, args.model.as_deref(), args.method == Method::Generator, &device.device)?;
     let mut session = Session::new(Arc::clone(&net), x).with_generator(generator);
     let objective = args.target.objective(session.logits());
     objective.check(&net)?;
@@ -112,18 +109,13 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
 
 /// The model named by `--model`, else the bundled demo classifier.
 fn network(args: &AnimateArgs, device: &burn::tensor::Device) -> Result<Network> {
-    match &args.model {
-        Some(model) => load_network(
-            &ModelArgs {
-                model: model.clone(),
-                arch: None,
-                labels: None,
-                device: args.device,
-                multilabel: false,
-                tokens: None,
-            },
-            device,
-        ),
-        None => models::demo::network(device),
-    }
+    let model = ModelArgs {
+        model: args.model.clone(),
+        arch: None,
+        labels: None,
+        device: args.device,
+        multilabel: false,
+        tokens: None,
+    };
+    load_network(&model, device)
 }

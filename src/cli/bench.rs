@@ -62,7 +62,7 @@ fn network(args: &BenchArgs, device: &burn::tensor::Device) -> Result<Network> {
     match (&args.model, &args.arch) {
         (Some(path), _) => {
             let m = ModelArgs {
-                model: path.clone(),
+                model: Some(path.clone()),
                 arch: args.arch.clone(),
                 labels: None,
                 device: args.device,

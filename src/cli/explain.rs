@@ -188,9 +188,13 @@ fn parse_triple(s: &str) -> std::result::Result<[f32; 3], String> {
     <[f32; 3]>::try_from(parts).map_err(|_| format!("expected three comma-separated numbers, got '{s}'"))
 }
 
-/// Load the network of `args` with its labels.
+/// Load the network of `args` (the bundled demo classifier when no file is named) with its labels.
 pub fn load_network(args: &ModelArgs, device: &Device) -> Result<Network> {
-    let mut net = models::load(&args.model, args.arch.as_deref(), device)?;
+    let mut net = match (&args.model, &args.arch) {
+        (Some(path), arch) => models::load(path, arch.as_deref(), device)?,
+        (None, None) => models::demo::network(device)?,
+        (None, Some(_)) => return Err(LanternError::BadArgument("--arch needs --model FILE".into())),
+    };
     if args.multilabel {
         net.output = models::OutputKind::Sigmoid;
     }
@@ -232,18 +236,20 @@ fn preprocess_for(args: &ExplainArgs, net: &Network) -> Result<Preprocess> {
     Ok(p)
 }
 
-/// The generator for the classifier in `model`: `named`, else the one beside the model when
-/// `needed` and present. A generator for another classifier, or none when `needed`, is an error.
+/// The generator for the classifier in `model` (`None`: the bundled demo classifier): `named`,
+/// else, when `needed`, the one beside the model if present (the bundled one for the demo). A
+/// generator for another classifier, or none when `needed`, is an error.
 pub fn load_generator(
     named: Option<&Path>,
-    model: &Path,
+    model: Option<&Path>,
     needed: bool,
     device: &Device,
 ) -> Result<Option<Arc<Generator>>> {
-    let path = match named {
-        Some(p) => p.to_path_buf(),
-        None if !needed => return Ok(None),
-        None => generator::beside(model),
+    let path = match (named, model) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, _) if !needed => return Ok(None),
+        (None, Some(model)) => generator::beside(model),
+        (None, None) => return Ok(Some(Arc::new(models::demo::generator(device)?))),
     };
     if named.is_none() && !path.is_file() {
         return Err(LanternError::MethodNotApplicable {
@@ -251,7 +257,10 @@ pub fn load_generator(
             reason: explain::generator::NO_GENERATOR.into(),
         });
     }
-    let sha256 = crate::digest::sha256_file(model).map_err(|e| LanternError::io(model, e))?;
+    let sha256 = match model {
+        Some(model) => crate::digest::sha256_file(model).map_err(|e| LanternError::io(model, e))?,
+        None => crate::digest::sha256_hex(models::demo::WEIGHTS),
+    };
     Ok(Some(Arc::new(Generator::load_for(&path, &sha256, device)?)))
 }
 
@@ -283,7 +292,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     }
     let generator = load_generator(
         args.generator.as_deref(),
-        &args.model.model,
+        args.model.model.as_deref(),
         args.methods.contains(&Method::Generator),
         &device.device,
     )?;
@@ -400,7 +409,7 @@ impl Job<'_> {
             }
         };
         let name = path.display().to_string();
-        let model = self.args.model.model.display().to_string();
+        let model = self.args.model.name();
         let subject = Subject {
             name: &name,
             image: &image,

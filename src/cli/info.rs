@@ -9,7 +9,7 @@ use crate::models::onnx::OnnxNet;
 pub fn layers(args: &ModelArgs) -> Result<()> {
     let device = crate::device::choose(args.device)?;
     let net = super::explain::load_network(args, &device.device)?;
-    println!("model: {} ({})", args.model.display(), net.arch);
+    println!("model: {} ({})", args.name(), net.arch);
     println!("classes: {}", net.classes());
     let p = &net.preprocess;
     println!("preprocess: resize {} crop {} mean {:?} std {:?}", p.resize, p.crop, p.mean, p.std);

@@ -10,6 +10,7 @@ mod eval_similarity;
 mod explain;
 mod generator;
 mod info;
+mod open;
 mod progress;
 mod serve;
 mod similar;
@@ -50,9 +51,9 @@ pub enum Command {
     Layers(ModelArgs),
     /// List the explanation methods.
     Methods,
-    /// Open the explorer window on images or folders (and a model).
+    /// Open the explorer window on images or folders (and a model), or on an audit file.
     Open {
-        /// Images or folders.
+        /// Images or folders, or one audit file (`.db`): audit mode on it.
         paths: Vec<PathBuf>,
         /// Weights file (default: the bundled demo classifier).
         #[arg(long)]
@@ -95,9 +96,9 @@ pub struct DatasetArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
     /// Model file: a torchvision-style state dict (.pth, .pt or .safetensors) or any ONNX
-    /// classifier (.onnx).
+    /// classifier (.onnx) (default: the bundled demo classifier, as in the window).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Architecture, when the file's key layout should not decide it (see `lantern layers`).
     #[arg(long)]
     pub arch: Option<String>,
@@ -129,9 +130,20 @@ fn parse_layout(text: &str) -> std::result::Result<crate::models::onnx::tokens::
 pub enum Outcome {
     /// A headless command ran; exit with this code.
     Exit(i32),
-    /// Open the explorer window on these images/folders and this model (none: the demo).
-    Window { paths: Vec<PathBuf>, model: Option<PathBuf> },
+    /// Open the explorer window on these images/folders and this model (none: the demo), or on
+    /// this audit.
+    Window { paths: Vec<PathBuf>, model: Option<PathBuf>, audit: Option<PathBuf> },
 }
+
+impl ModelArgs {
+    /// The model as records and listings name it: its file, or the bundled demo.
+    pub fn name(&self) -> String {
+        self.model.as_ref().map_or_else(|| DEMO_MODEL.to_string(), |p| p.display().to_string())
+    }
+}
+
+/// How the bundled demo classifier is named where a model file would be.
+pub const DEMO_MODEL: &str = "bundled demo classifier";
 
 /// Parse the arguments and run a headless command, or say that the window should open.
 pub fn run_from<I, T>(args: I) -> Outcome
@@ -184,8 +196,8 @@ fn dispatch(cli: Cli) -> Result<Option<Outcome>, LanternError> {
             Ok(())
         }
         Some(Command::Serve(args)) => serve::run(&args, cli.token_file.as_deref()),
-        Some(Command::Open { paths, model }) => return Ok(Some(Outcome::Window { paths, model })),
-        None => return Ok(Some(Outcome::Window { paths: Vec::new(), model: None })),
+        Some(Command::Open { paths, model }) => return open::window(paths, model).map(Some),
+        None => return Ok(Some(Outcome::Window { paths: Vec::new(), model: None, audit: None })),
     };
     result.map(|()| None)
 }
