@@ -88,3 +88,11 @@ fn a_step_naming_a_layer_or_class_the_model_lacks_is_said_and_a_bad_file_changes
     assert!(h.state().toasts().last_error().is_some_and(|e| e.contains("gone.png")));
     assert_eq!(h.state().gallery().len(), before, "a bad playlist changes nothing");
 }
+
+#[test]
+fn a_playlist_given_at_launch_opens_on_its_first_step() {
+    // `lantern open assets/demo/talk.toml` launches with the file among the paths.
+    let mut h = harness(Launch { paths: vec![talk()], ..Launch::default() });
+    wait_for(&mut h, "step 1", |a| showing(a, "star.png", Method::GradCam, "blocks.4", Some("star")));
+    assert_eq!(h.state().ui_state().talk.as_ref().map(|t| t.index), Some(0));
+}

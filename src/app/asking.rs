@@ -32,6 +32,7 @@ pub fn answered(request: PathRequest, mut paths: Vec<PathBuf>) -> Answered {
         PathRequest::AuditData => return Answered::Ask(PathRequest::AuditFile { data: paths.swap_remove(0) }),
         PathRequest::AuditFile { data } => Command::NewAudit { data, file: first },
         PathRequest::OpenAudit => Command::OpenAudit(first),
+        PathRequest::OpenPlaylist => Command::OpenPlaylist(first),
         PathRequest::ExportView => Command::ExportView(first),
         PathRequest::SaveAll => Command::SaveAll(first),
     })

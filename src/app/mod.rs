@@ -517,7 +517,8 @@ impl LanternApp {
         let job = jobs::model::LoadModel { id, source, preprocess: remembered };
         self.worker.load(job, move |result| Event::ModelLoaded { id, result });
     }
-    /// Open image files and folders (a model file among them is opened as the model).
+    /// Open image files and folders (a model file among them is opened as the model, a `.toml`
+    /// file as a talk's playlist).
     pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
         let mut images = Vec::new();
         let mut opened = Vec::new();
@@ -525,6 +526,8 @@ impl LanternApp {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             if ["pth", "pt", "safetensors", "onnx"].contains(&ext.as_str()) {
                 self.open_model(ModelSource::File(p));
+            } else if ext == "toml" {
+                self.open_playlist(&p);
             } else if p.is_dir() && crate::datasets::Format::has_ground_truth_files(&p) {
                 self.state.settings.remember(p.clone());
                 self.open_dataset(p);

@@ -100,6 +100,7 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
                 ui.separator();
                 ask_button(ui, "New audit of a dataset…", PathRequest::AuditData, commands);
                 ask_button(ui, "Open audit…", PathRequest::OpenAudit, commands);
+                ask_button(ui, "Open a talk's playlist…", PathRequest::OpenPlaylist, commands);
                 ui.separator();
                 ask_button(ui, "Export view and map…", PathRequest::ExportView, commands);
                 ask_button(ui, "Save all images…", PathRequest::SaveAll, commands);

@@ -21,6 +21,8 @@ pub enum PathRequest {
         data: PathBuf,
     },
     OpenAudit,
+    /// A talk's playlist (TOML).
+    OpenPlaylist,
     ExportView,
     SaveAll,
 }
@@ -31,11 +33,13 @@ impl PathRequest {
         const IMAGES: &[&str] = &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
         const MODELS: &[&str] = &["pth", "pt", "safetensors", "onnx"];
         const AUDITS: &[&str] = &["db"];
+        const PLAYLISTS: &[&str] = &["toml"];
         let (pick, filter, file_name) = match self {
             Self::OpenImages => (Pick::Files, Some(("Images", IMAGES)), None),
             Self::OpenModel => (Pick::File, Some(("Models", MODELS)), None),
             Self::AuditFile { .. } => (Pick::Save, Some(("Lantern audit", AUDITS)), Some("audit.db")),
             Self::OpenAudit => (Pick::File, Some(("Lantern audit", AUDITS)), None),
+            Self::OpenPlaylist => (Pick::File, Some(("Lantern playlist", PLAYLISTS)), None),
             Self::OpenFolder | Self::AuditData | Self::ExportView | Self::SaveAll => (Pick::Folder, None, None),
         };
         DialogSpec { pick, title: self.title(), filter, file_name }
@@ -50,6 +54,7 @@ impl PathRequest {
             Self::AuditData => "Dataset to audit",
             Self::AuditFile { .. } => "Save the audit as",
             Self::OpenAudit => "Open audit",
+            Self::OpenPlaylist => "Open a talk's playlist",
             Self::ExportView => "Export into folder",
             Self::SaveAll => "Save every image into folder",
         }
