@@ -6,6 +6,7 @@ use super::LanternApp;
 use super::commands::Command;
 use super::dialogs::{DialogAnswer, Dialogs};
 use super::model::ModelSource;
+use super::pair_jobs::{EmbeddingChoice, SimilaritySource};
 use super::path_prompt::{PathPrompt, PathRequest};
 use std::path::PathBuf;
 
@@ -33,6 +34,14 @@ pub fn answered(request: PathRequest, mut paths: Vec<PathBuf>) -> Answered {
         PathRequest::AuditFile { data } => Command::NewAudit { data, file: first },
         PathRequest::OpenAudit => Command::OpenAudit(first),
         PathRequest::OpenPlaylist => Command::OpenPlaylist(first),
+        PathRequest::TokenFile => Command::SetTokenFile(first),
+        PathRequest::EmbeddingModel { attributes } => Command::ChooseSimilarityModels(Some(SimilaritySource {
+            embedding: EmbeddingChoice::File(first),
+            attributes,
+        })),
+        PathRequest::AttributeModel { current } => {
+            Command::ChooseSimilarityModels(Some(SimilaritySource { attributes: Some(first), ..current }))
+        }
         PathRequest::ExportView => Command::ExportView(first),
         PathRequest::SaveAll => Command::SaveAll(first),
     })
@@ -104,6 +113,25 @@ mod tests {
         assert_eq!(
             answered(PathRequest::OpenAudit, vec![PathBuf::from("x.db")]),
             Answered::Apply(Command::OpenAudit(PathBuf::from("x.db")))
+        );
+    }
+
+    #[test]
+    fn the_pair_views_models_and_the_token_file_are_asked_like_the_file_menus_paths() {
+        let (emb, attr, token) = (PathBuf::from("e.safetensors"), PathBuf::from("a.safetensors"), PathBuf::from("t"));
+        let chosen = SimilaritySource { embedding: EmbeddingChoice::File(emb.clone()), attributes: Some(attr.clone()) };
+        assert_eq!(
+            answered(PathRequest::EmbeddingModel { attributes: Some(attr.clone()) }, vec![emb.clone()]),
+            Answered::Apply(Command::ChooseSimilarityModels(Some(chosen.clone())))
+        );
+        let before = SimilaritySource { embedding: EmbeddingChoice::File(emb), attributes: None };
+        assert_eq!(
+            answered(PathRequest::AttributeModel { current: before }, vec![attr]),
+            Answered::Apply(Command::ChooseSimilarityModels(Some(chosen)))
+        );
+        assert_eq!(
+            answered(PathRequest::TokenFile, vec![token.clone()]),
+            Answered::Apply(Command::SetTokenFile(token))
         );
     }
 }

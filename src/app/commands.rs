@@ -119,6 +119,8 @@ pub enum Command {
     ShowConnect(bool),
     /// The window's fields as edited.
     EditConnect(ServerChoice),
+    /// The token file chosen for the "Connect to a server" window.
+    SetTokenFile(PathBuf),
     /// Connect to the server the window names (in the background) and compute there.
     Connect,
     /// Compute on this machine again.

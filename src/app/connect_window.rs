@@ -2,6 +2,7 @@
 //! file. Connecting happens in the background; the window only pushes commands.
 
 use super::commands::{Command, Commands};
+use super::path_prompt::PathRequest;
 use super::remote::RemoteState;
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ pub fn window(remote: &RemoteState, commands: &mut Commands, ctx: &egui::Context
     let Some(asked) = &remote.form else { return };
     let mut choice = asked.clone();
     let mut token_text = choice.token_file.display().to_string();
-    let (mut connect, mut close) = (false, false);
+    let (mut connect, mut close, mut browse) = (false, false, false);
     egui::Window::new("Connect to a server")
         .collapsible(false)
         .resizable(false)
@@ -26,10 +27,8 @@ pub fn window(remote: &RemoteState, commands: &mut Commands, ctx: &egui::Context
                 let row = ui.label("Token file");
                 ui.add(egui::TextEdit::singleline(&mut token_text).hint_text("a copy of the server's serve.token"))
                     .labelled_by(row.id);
-                if ui.button("Browse…").clicked()
-                    && let Some(file) = rfd::FileDialog::new().set_title("The server's token file").pick_file()
-                {
-                    token_text = file.display().to_string();
+                if ui.button("Browse…").clicked() {
+                    browse = true;
                 }
                 ui.end_row();
             });
@@ -46,6 +45,10 @@ pub fn window(remote: &RemoteState, commands: &mut Commands, ctx: &egui::Context
     choice.token_file = PathBuf::from(token_text.trim());
     if choice != *asked {
         commands.push(Command::EditConnect(choice));
+    }
+    if browse {
+        // Asked off the UI thread, or in the typed-path window where no dialog can be shown.
+        commands.push(Command::AskPath(PathRequest::TokenFile));
     }
     if connect {
         commands.push(Command::Connect);

@@ -388,6 +388,11 @@ impl LanternApp {
                     self.state.remote.form = Some(choice);
                 }
             }
+            Command::SetTokenFile(path) => {
+                if let Some(form) = self.state.remote.form.as_mut() {
+                    form.token_file = path;
+                }
+            }
             Command::Connect => self.connect(),
             Command::Disconnect => {
                 self.worker.load(jobs::device::UseDevice(None), Event::DeviceChanged);
@@ -961,7 +966,7 @@ impl eframe::App for LanternApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         panels::apply_style(ui.ctx(), self.state.presentation);
         let ctx = ui.ctx().clone();
         if !self.state.presentation {
@@ -993,7 +998,7 @@ impl eframe::App for LanternApp {
         talk_bar::talk_bar(state.talk.as_ref(), commands, ui);
         egui::CentralPanel::default().show(ui, |ui| {
             if state.similar.pair.open && !state.presentation {
-                pair_view::pair_view(state, textures, commands, ui, frame);
+                pair_view::pair_view(state, textures, commands, ui);
             } else if state.compare && !state.presentation {
                 views::compare_grid(state, textures, commands, ui);
             } else {

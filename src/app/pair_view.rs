@@ -10,7 +10,8 @@
 use super::commands::{Command, Commands};
 use super::gallery::Gallery;
 use super::pair::{ModelsState, PairControls, PairState, SimilarState};
-use super::pair_jobs::{EmbeddingChoice, PairSide, SimilaritySource};
+use super::pair_jobs::PairSide;
+use super::path_prompt::PathRequest;
 use super::state::AppState;
 use super::textures::Textures;
 use super::theme::{self, view_id};
@@ -29,7 +30,7 @@ pub fn attribute_label(a: &RankedAttribute) -> String {
 }
 
 /// The similarity models in use, and buttons to pick others.
-fn models_ui(models: &ModelsState, commands: &mut Commands, ui: &mut egui::Ui, frame: Option<&eframe::Frame>) {
+fn models_ui(models: &ModelsState, commands: &mut Commands, ui: &mut egui::Ui, choose: bool) {
     match &models.info {
         Some(Ok(info)) => {
             ui.label(format!("Embedding: {}", info.embedding));
@@ -46,34 +47,26 @@ fn models_ui(models: &ModelsState, commands: &mut Commands, ui: &mut egui::Ui, f
         }
         None => {}
     }
-    let Some(frame) = frame else { return };
+    if !choose {
+        return;
+    }
     ui.horizontal_wrapped(|ui| {
         let current = models.loaded.as_ref().map(|(_, s)| s.clone());
         if ui
             .button("Embedding model…")
             .on_hover_text("an embedding model, or a classifier read through its penultimate features")
             .clicked()
-            && let Some(file) = rfd::FileDialog::new()
-                .add_filter("Models", &["pth", "pt", "safetensors", "onnx"])
-                .set_parent(frame)
-                .pick_file()
         {
             let attributes = current.as_ref().and_then(|s| s.attributes.clone());
-            commands.push(Command::ChooseSimilarityModels(Some(SimilaritySource {
-                embedding: EmbeddingChoice::File(file),
-                attributes,
-            })));
+            commands.push(Command::AskPath(PathRequest::EmbeddingModel { attributes }));
         }
-        if ui
-            .button("Attribute model…")
-            .on_hover_text("one activation map per attribute value (lantern train attributes)")
-            .clicked()
-            && let Some(file) =
-                rfd::FileDialog::new().add_filter("Weights", &["safetensors"]).set_parent(frame).pick_file()
-            && let Some(current) = current.clone()
+        if let Some(current) = current
+            && ui
+                .button("Attribute model…")
+                .on_hover_text("one activation map per attribute value (lantern train attributes)")
+                .clicked()
         {
-            commands
-                .push(Command::ChooseSimilarityModels(Some(SimilaritySource { attributes: Some(file), ..current })));
+            commands.push(Command::AskPath(PathRequest::AttributeModel { current }));
         }
         if models.chosen.is_some() && ui.button("Find automatically").clicked() {
             commands.push(Command::ChooseSimilarityModels(None));
@@ -97,7 +90,7 @@ pub fn neighbours_panel(
             }
         });
         ui.label(RichText::new("The open image's nearest images by the embedding model (cosine similarity). Click one to see why they match.").small().weak());
-        models_ui(&similar.models, commands, ui, None);
+        models_ui(&similar.models, commands, ui, false);
         if gallery.len() < 2 {
             ui.label("Open a folder of images (File > Open folder) to search it.");
             return;
@@ -147,7 +140,7 @@ pub fn neighbour_label(name: &str, similarity: f32) -> String {
 }
 
 /// The controls above the pair: back, method, progress, similarity.
-fn controls(app: &AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &eframe::Frame) {
+fn controls(app: &AppState, commands: &mut Commands, ui: &mut egui::Ui) {
     let pair = &app.similar.pair;
     let mut c = pair.controls.clone();
     ui.horizontal_wrapped(|ui| {
@@ -183,7 +176,7 @@ fn controls(app: &AppState, commands: &mut Commands, ui: &mut egui::Ui, frame: &
     if c != pair.controls {
         commands.push(Command::SetPairControls(c));
     }
-    models_ui(&app.similar.models, commands, ui, Some(frame));
+    models_ui(&app.similar.models, commands, ui, true);
 }
 
 /// The attribute chart and list, below the pair.
@@ -309,14 +302,8 @@ fn side_caption(app: &AppState, side: usize) -> String {
 
 /// The Pair view, in the central area. Each side's zoom and pan, and the shared look, are
 /// changed on copies and reach the app as commands.
-pub fn pair_view(
-    app: &AppState,
-    textures: &mut Textures,
-    commands: &mut Commands,
-    ui: &mut egui::Ui,
-    frame: &eframe::Frame,
-) {
-    egui::Panel::top("lantern pair controls").show(ui, |ui| controls(app, commands, ui, frame));
+pub fn pair_view(app: &AppState, textures: &mut Textures, commands: &mut Commands, ui: &mut egui::Ui) {
+    egui::Panel::top("lantern pair controls").show(ui, |ui| controls(app, commands, ui));
     egui::Panel::bottom("lantern pair attributes")
         .resizable(true)
         .default_size(240.0)

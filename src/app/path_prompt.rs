@@ -3,6 +3,7 @@
 //! of file and folder names from the file system.
 
 use super::dialogs::{DialogSpec, Pick};
+use super::pair_jobs::SimilaritySource;
 use std::path::{Path, PathBuf};
 
 /// How many completions the window lists.
@@ -23,6 +24,16 @@ pub enum PathRequest {
     OpenAudit,
     /// A talk's playlist (TOML).
     OpenPlaylist,
+    /// The copy of a server's token file, for "Connect to a server…".
+    TokenFile,
+    /// The Pair view's embedding model (the attribute model chosen stays).
+    EmbeddingModel {
+        attributes: Option<PathBuf>,
+    },
+    /// The Pair view's attribute model, for the similarity models chosen now.
+    AttributeModel {
+        current: SimilaritySource,
+    },
     ExportView,
     SaveAll,
 }
@@ -34,12 +45,16 @@ impl PathRequest {
         const MODELS: &[&str] = &["pth", "pt", "safetensors", "onnx"];
         const AUDITS: &[&str] = &["db"];
         const PLAYLISTS: &[&str] = &["toml"];
+        const WEIGHTS: &[&str] = &["safetensors"];
         let (pick, filter, file_name) = match self {
             Self::OpenImages => (Pick::Files, Some(("Images", IMAGES)), None),
             Self::OpenModel => (Pick::File, Some(("Models", MODELS)), None),
             Self::AuditFile { .. } => (Pick::Save, Some(("Lantern audit", AUDITS)), Some("audit.db")),
             Self::OpenAudit => (Pick::File, Some(("Lantern audit", AUDITS)), None),
             Self::OpenPlaylist => (Pick::File, Some(("Lantern playlist", PLAYLISTS)), None),
+            Self::TokenFile => (Pick::File, None, None),
+            Self::EmbeddingModel { .. } => (Pick::File, Some(("Models", MODELS)), None),
+            Self::AttributeModel { .. } => (Pick::File, Some(("Weights", WEIGHTS)), None),
             Self::OpenFolder | Self::AuditData | Self::ExportView | Self::SaveAll => (Pick::Folder, None, None),
         };
         DialogSpec { pick, title: self.title(), filter, file_name }
@@ -55,6 +70,9 @@ impl PathRequest {
             Self::AuditFile { .. } => "Save the audit as",
             Self::OpenAudit => "Open audit",
             Self::OpenPlaylist => "Open a talk's playlist",
+            Self::TokenFile => "The server's token file",
+            Self::EmbeddingModel { .. } => "Embedding model",
+            Self::AttributeModel { .. } => "Attribute model",
             Self::ExportView => "Export into folder",
             Self::SaveAll => "Save every image into folder",
         }
