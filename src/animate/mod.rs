@@ -34,6 +34,10 @@ crate::names::named_enum! {
 
 /// The fewest frames a threshold or wipe sweep takes.
 pub const MIN_STEPS: usize = 2;
+/// Frames of a threshold or wipe sweep unless asked otherwise (the CLI's `--frames`, the app).
+pub const DEFAULT_STEPS: usize = 20;
+/// Milliseconds per frame unless asked otherwise (the CLI's `--delay`, the app).
+pub const DEFAULT_DELAY_MS: u32 = 150;
 
 /// What to animate: the method, what it explains, the sweep and how frames look.
 #[derive(Debug, Clone)]

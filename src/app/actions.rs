@@ -5,6 +5,7 @@
 use super::LanternApp;
 use super::audit_mode::AuditSession;
 use super::gallery::Truth;
+use super::jobs::animation::ExportAnimation;
 use super::jobs::save_all::SaveAll;
 use super::jobs::{self, TaskKind, TaskOutput};
 use super::model::ModelSource;
@@ -232,6 +233,31 @@ pub fn save_all(app: &mut LanternApp, dir: PathBuf) {
     let repaint = app.repaint_handle();
     if let Err(e) = app.tasks.spawn(TaskKind::SaveAll, repaint, move |control| job.run(control).map(TaskOutput::Saved))
     {
+        app.state.toasts.error(e.to_string());
+    }
+}
+
+/// Animate the open image's explanation, with the current method, class, layer, parameters and
+/// look, into the GIF `file` as `sweep` (a background task).
+pub fn export_animation(app: &mut LanternApp, sweep: crate::animate::Sweep, file: PathBuf) {
+    let (Some(model), Some(image)) = (app.state.model.source.clone(), app.state.gallery.current()) else {
+        return app.state.toasts.error("Open a model and an image first.");
+    };
+    let job = ExportAnimation {
+        model,
+        image: image.source.clone(),
+        method: app.state.settings.method,
+        target: app.state.target,
+        layer: app.state.layer.clone(),
+        params: app.state.settings.params.clone(),
+        style: app.state.settings.look.view_look().style,
+        sweep,
+        file,
+    };
+    let repaint = app.repaint_handle();
+    let spawned =
+        app.tasks.spawn(TaskKind::ExportAnimation, repaint, move |control| job.run(control).map(TaskOutput::Saved));
+    if let Err(e) = spawned {
         app.state.toasts.error(e.to_string());
     }
 }

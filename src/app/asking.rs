@@ -35,6 +35,7 @@ pub fn answered(request: PathRequest, mut paths: Vec<PathBuf>) -> Answered {
         PathRequest::OpenAudit => Command::OpenAudit(first),
         PathRequest::OpenPlaylist => Command::OpenPlaylist(first),
         PathRequest::TokenFile => Command::SetTokenFile(first),
+        PathRequest::Animation { sweep } => Command::ExportAnimation { sweep, file: first },
         PathRequest::EmbeddingModel { attributes } => Command::ChooseSimilarityModels(Some(SimilaritySource {
             embedding: EmbeddingChoice::File(first),
             attributes,

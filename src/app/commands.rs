@@ -59,6 +59,11 @@ pub enum Command {
     ExportView(PathBuf),
     /// Explain and export every image into the folder (a background task).
     SaveAll(PathBuf),
+    /// Animate the main view's explanation as this sweep into the GIF file (a background task).
+    ExportAnimation {
+        sweep: crate::animate::Sweep,
+        file: PathBuf,
+    },
     /// Cancel the long method running in the main view.
     CancelMain,
     /// Cancel the background task of this kind.

@@ -344,6 +344,7 @@ impl LanternApp {
             }
             Command::ExportView(dir) => actions::export_current(self, &dir),
             Command::SaveAll(dir) => actions::save_all(self, dir),
+            Command::ExportAnimation { sweep, file } => actions::export_animation(self, sweep, file),
             Command::CancelMain => self.cancel(),
             Command::CancelTask(kind) => self.tasks.cancel(kind),
             Command::TogglePresentation => self.toggle_presentation(ctx),

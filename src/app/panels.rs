@@ -13,6 +13,7 @@ use super::settings::{Look, Settings};
 use super::state::{AppState, Machine};
 use super::textures::Textures;
 use super::theme;
+use crate::animate::Sweep;
 use crate::colormap::Colormap;
 use crate::explain::{Family, LayerUse, Method, Target};
 use egui::RichText;
@@ -104,6 +105,16 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
                 ui.separator();
                 ask_button(ui, "Export view and map…", PathRequest::ExportView, commands);
                 ask_button(ui, "Save all images…", PathRequest::SaveAll, commands);
+                ui.menu_button("Export animation", |ui| {
+                    for (entry, sweep) in [
+                        ("Layers sweep…", Sweep::Layers),
+                        ("Progress (RISE, batch by batch)…", Sweep::Progress),
+                        ("Threshold sweep…", Sweep::Threshold),
+                        ("Wipe between image and map…", Sweep::Wipe),
+                    ] {
+                        ask_button(ui, entry, PathRequest::Animation { sweep }, commands);
+                    }
+                });
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.send_viewport_cmd(egui::ViewportCommand::Close);

@@ -26,6 +26,10 @@ pub enum PathRequest {
     OpenPlaylist,
     /// The copy of a server's token file, for "Connect to a server…".
     TokenFile,
+    /// The GIF to write the open image's explanation into, as this sweep.
+    Animation {
+        sweep: crate::animate::Sweep,
+    },
     /// The Pair view's embedding model (the attribute model chosen stays).
     EmbeddingModel {
         attributes: Option<PathBuf>,
@@ -46,6 +50,7 @@ impl PathRequest {
         const AUDITS: &[&str] = &["db"];
         const PLAYLISTS: &[&str] = &["toml"];
         const WEIGHTS: &[&str] = &["safetensors"];
+        const GIFS: &[&str] = &["gif"];
         let (pick, filter, file_name) = match self {
             Self::OpenImages => (Pick::Files, Some(("Images", IMAGES)), None),
             Self::OpenModel => (Pick::File, Some(("Models", MODELS)), None),
@@ -53,6 +58,7 @@ impl PathRequest {
             Self::OpenAudit => (Pick::File, Some(("Lantern audit", AUDITS)), None),
             Self::OpenPlaylist => (Pick::File, Some(("Lantern playlist", PLAYLISTS)), None),
             Self::TokenFile => (Pick::File, None, None),
+            Self::Animation { .. } => (Pick::Save, Some(("GIF animation", GIFS)), Some("animation.gif")),
             Self::EmbeddingModel { .. } => (Pick::File, Some(("Models", MODELS)), None),
             Self::AttributeModel { .. } => (Pick::File, Some(("Weights", WEIGHTS)), None),
             Self::OpenFolder | Self::AuditData | Self::ExportView | Self::SaveAll => (Pick::Folder, None, None),
@@ -71,6 +77,7 @@ impl PathRequest {
             Self::OpenAudit => "Open audit",
             Self::OpenPlaylist => "Open a talk's playlist",
             Self::TokenFile => "The server's token file",
+            Self::Animation { .. } => "Save the animation as",
             Self::EmbeddingModel { .. } => "Embedding model",
             Self::AttributeModel { .. } => "Attribute model",
             Self::ExportView => "Export into folder",

@@ -34,10 +34,10 @@ pub struct AnimateArgs {
     #[arg(long)]
     pub sweep: Sweep,
     /// Frames of a threshold or wipe sweep (layers and progress have one per layer or batch).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = animate::DEFAULT_STEPS)]
     pub frames: usize,
     /// Milliseconds per frame (the last frame stays four times as long).
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = animate::DEFAULT_DELAY_MS)]
     pub delay: u32,
     /// Layer to explain (default: the model's; ignored by --sweep layers).
     #[arg(long)]

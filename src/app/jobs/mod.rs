@@ -4,6 +4,7 @@
 //! ([`super::tasks`]): [`save_all`], [`train`], [`audit`] (creating one), [`dataset`] (reading
 //! one). Each job's answer reaches the UI typed, as an [`Event`] or a [`TaskOutput`].
 
+pub mod animation;
 pub mod audit;
 pub mod dataset;
 pub mod device;
@@ -96,6 +97,7 @@ pub enum TaskKind {
     NewAudit,
     OpenDataset,
     Connect,
+    ExportAnimation,
 }
 
 impl std::fmt::Display for TaskKind {
@@ -106,6 +108,7 @@ impl std::fmt::Display for TaskKind {
             TaskKind::NewAudit => "new audit",
             TaskKind::OpenDataset => "open dataset",
             TaskKind::Connect => "connect to a server",
+            TaskKind::ExportAnimation => "export animation",
         })
     }
 }
