@@ -6,6 +6,9 @@
 //! installed (about a third of the size), else kept as rendered, said so.
 //! `cargo bench --profile dev --bench screenshots`.
 
+#[path = "../tests/common/ui.rs"]
+mod ui;
+
 use egui_kittest::Harness;
 use lantern::app::commands::Command;
 use lantern::app::{LanternApp, Launch};
@@ -71,10 +74,6 @@ fn app<'a>(launch: Launch) -> Harness<'a, LanternApp> {
         .build_eframe(move |cc| LanternApp::new(cc, launch))
 }
 
-fn explained(a: &LanternApp) -> bool {
-    !a.main().pending() && a.main().output().is_some()
-}
-
 /// The Neighbours panel on the demo images, then the Pair view of the open image and its second
 /// neighbour with the attribute chart (the demo embedding and attribute models).
 fn similarity_views() {
@@ -111,7 +110,7 @@ fn audit_view() {
     Audit::create(&db, &Setup::from_dataset(&new).expect("a setup")).expect("the audit is created");
     let mut h = app(Launch::default());
     h.state_mut().push(Command::OpenAudit(db));
-    settle_on(&mut h, "the audit's first image", |a| a.audit().is_some() && a.gallery().len() == 4 && explained(a));
+    settle_on(&mut h, "the audit's first image", |a| a.audit().is_some() && a.gallery().len() == 4 && ui::explained(a));
     h.state_mut().push(Command::SetAnnotator("ana".into()));
     settle_on(&mut h, "the annotator", |a| a.audit().is_some_and(|x| x.annotator.is_some()));
     let truth = h.state().gallery().current().and_then(|i| i.truth.as_ref()).and_then(|t| t.boxes.first().copied());

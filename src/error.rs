@@ -122,6 +122,11 @@ impl LanternError {
 /// Result with [`LanternError`].
 pub type Result<T, E = LanternError> = std::result::Result<T, E>;
 
+/// The message a caught panic carried (`panic!` with a literal or a formatted string), if any.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,8 @@ fn the_open_explanation_exports_as_an_animated_gif_in_the_background() {
     // A sweep the method cannot make is said, and nothing is written.
     let bad = dir.path().join("progress.gif");
     ui::command(&mut h, Command::ExportAnimation { sweep: Sweep::Progress, file: bad.clone() });
-    wait_for(&mut h, "the refusal", |a| a.tasks().is_empty() && a.toasts().last_error().is_some());
+    wait_for(&mut h, "the refusal", |a| {
+        a.tasks().is_empty() && a.toasts().last_error().is_some_and(|e| e.contains("no partial maps"))
+    });
     assert!(!bad.exists());
 }

@@ -1,6 +1,8 @@
 //! What the app knows of the open model: where it comes from and what the views show about it.
 
+use crate::error::Result;
 use crate::imaging;
+use crate::models::Network;
 use std::path::PathBuf;
 
 /// Where a model comes from.
@@ -8,6 +10,16 @@ use std::path::PathBuf;
 pub enum ModelSource {
     Demo,
     File(PathBuf),
+}
+
+impl ModelSource {
+    /// The network on `device`: the bundled demo classifier, or the file's.
+    pub fn load(&self, device: &burn::tensor::Device) -> Result<Network> {
+        match self {
+            ModelSource::Demo => crate::models::demo::network(device),
+            ModelSource::File(p) => crate::models::load(p, None, device),
+        }
+    }
 }
 
 /// What the UI shows about a loaded model.

@@ -117,11 +117,7 @@ impl<K: Copy + PartialEq + std::fmt::Display, T: Send + 'static> Tasks<K, T> {
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
+    crate::error::panic_message(panic).unwrap_or_else(|| "panic".into())
 }
 
 #[cfg(test)]

@@ -307,11 +307,7 @@ fn runner<J: Job, E: 'static>(
 /// A panic in a job must not take the worker down with it, and whoever waits for the job gets
 /// an answer: this error.
 fn panicked(panic: &(dyn std::any::Any + Send)) -> LanternError {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
+    let what = crate::error::panic_message(panic).unwrap_or_default();
     LanternError::Internal(format!("the background job failed unexpectedly: {what}"))
 }
 

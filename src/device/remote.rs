@@ -21,7 +21,6 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How long the CLI waits for a server to answer before giving up. burn itself retries an
@@ -109,7 +108,6 @@ impl RemoteAddress {
 }
 
 static TOKEN_FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
-static REMOTE_IN_USE: AtomicBool = AtomicBool::new(false);
 
 /// The token file the command line gave (`--token-file`), which [`super::choose`] reads for a
 /// `remote:` device.
@@ -124,7 +122,7 @@ pub(super) fn token_file() -> Option<PathBuf> {
 /// Whether this process connected a remote device, so a caught panic may be a lost server (see
 /// [`remote_failure`]).
 pub fn remote_in_use() -> bool {
-    REMOTE_IN_USE.load(Ordering::Relaxed)
+    REMOTE_DEVICE.lock().unwrap_or_else(|e| e.into_inner()).is_some()
 }
 
 /// The token in `path` (its first line, without surrounding spaces).
@@ -170,7 +168,6 @@ pub fn connect(address: &RemoteAddress, token: &str, timeout: Duration) -> Resul
     };
     let compute = ComputeDevice { device, description: format!("remote: {address}"), gpu: false };
     check_remote(&compute.device, timeout)?;
-    REMOTE_IN_USE.store(true, Ordering::Relaxed);
     *REMOTE_DEVICE.lock().unwrap_or_else(|e| e.into_inner()) = Some(compute.device.clone());
     quiet_caught_panics();
     Ok(compute)
@@ -233,11 +230,7 @@ pub fn remote_failure(payload: &(dyn std::any::Any + Send)) -> LanternError {
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "an unknown failure".into());
+    let text = crate::error::panic_message(payload).unwrap_or_else(|| "an unknown failure".into());
     // burn's messages can be long debug dumps: the first line says what happened.
     text.lines().next().unwrap_or("").chars().take(300).collect()
 }

@@ -31,10 +31,7 @@ impl ExportAnimation {
     pub fn run(self, control: &mut Control) -> Result<String> {
         animate::gif::check_output(&self.file)?;
         let cpu = ComputeDevice::cpu();
-        let net = Arc::new(match &self.model {
-            ModelSource::Demo => crate::models::demo::network(&cpu.device)?,
-            ModelSource::File(p) => crate::models::load(p, None, &cpu.device)?,
-        });
+        let net = Arc::new(self.model.load(&cpu.device)?);
         let image = self.image.decode()?;
         let geometry = net.preprocess.geometry(image.width(), image.height());
         let mut session = Session::new(Arc::clone(&net), net.preprocess.tensor(&image, &cpu.device));

@@ -7,10 +7,6 @@ use crate::control::Control;
 use crate::device::{ComputeDevice, RemoteAddress};
 use crate::error::{LanternError, Result};
 use std::path::Path;
-use std::time::Duration;
-
-/// How long "Connect to a server…" waits for the server before giving up.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A server connected, ready for [`UseDevice`].
 #[derive(Debug)]
@@ -20,12 +16,12 @@ pub struct Connected {
 }
 
 /// Connect to the server at `address` with the token in `token_file` (the task's work; blocks
-/// at most [`CONNECT_TIMEOUT`]).
+/// at most [`crate::device::CONNECT_TIMEOUT`], as the CLI does).
 pub fn connect(address: &str, token_file: &Path, control: &Control) -> Result<Connected> {
     let address: RemoteAddress = address.trim().parse().map_err(LanternError::BadArgument)?;
     let token = crate::device::read_token(token_file)?;
     control.check()?;
-    let compute = crate::device::connect(&address, &token, CONNECT_TIMEOUT)?;
+    let compute = crate::device::connect(&address, &token, crate::device::CONNECT_TIMEOUT)?;
     let message = format!("Connected: computing on {}", compute.description);
     Ok(Connected { compute, message })
 }

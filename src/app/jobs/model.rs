@@ -24,9 +24,10 @@ impl Job for LoadModel {
     type Output = ModelInfo;
 
     fn run(self, cache: &mut Cache, _: &mut Control) -> Result<ModelInfo> {
-        let (mut net, name) = match &self.source {
-            ModelSource::Demo => (crate::models::demo::network(&cache.device)?, "demo classifier".to_string()),
-            ModelSource::File(p) => (crate::models::load(p, None, &cache.device)?, file_name(p)),
+        let mut net = self.source.load(&cache.device)?;
+        let name = match &self.source {
+            ModelSource::Demo => "demo classifier".to_string(),
+            ModelSource::File(p) => file_name(p),
         };
         let asks_preprocess = net.graph().is_some_and(|g| !g.declares_preprocess);
         if let Some(p) = self.preprocess {

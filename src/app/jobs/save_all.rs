@@ -33,11 +33,11 @@ impl SaveAll {
     /// The network on the CPU, and the device description the records carry.
     fn network(&self) -> Result<(Network, String, String)> {
         let cpu = ComputeDevice::cpu();
-        let net = match &self.model {
-            ModelSource::Demo => (crate::models::demo::network(&cpu.device)?, "demo classifier".into()),
-            ModelSource::File(p) => (crate::models::load(p, None, &cpu.device)?, p.display().to_string()),
+        let name = match &self.model {
+            ModelSource::Demo => "demo classifier".into(),
+            ModelSource::File(p) => p.display().to_string(),
         };
-        Ok((net.0, net.1, cpu.description))
+        Ok((self.model.load(&cpu.device)?, name, cpu.description))
     }
 
     /// Explain and write one image, `name` and its file stem `stem`.
