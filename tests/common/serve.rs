@@ -113,6 +113,18 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The lowest resident set seen while sampling for `window`: work already queued when a session
+    /// closes may still run for a moment, so one sample can catch it mid-batch.
+    pub fn settled_rss_kb(&self, window: Duration) -> u64 {
+        let start = Instant::now();
+        let mut low = self.rss_kb();
+        while start.elapsed() < window {
+            std::thread::sleep(Duration::from_millis(200));
+            low = low.min(self.rss_kb());
+        }
+        low
+    }
+
     /// Wait until the server's log holds `count` lines containing `needle`.
     pub fn wait_for(&self, needle: &str, count: usize, limit: Duration) -> bool {
         let start = Instant::now();
