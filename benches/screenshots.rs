@@ -1,8 +1,8 @@
 //! Renders the README's screenshots of the real app through wgpu (egui_kittest) into
 //! `assets/screenshots/`: the main view, the compare grid, presentation mode, the demo Vision
 //! Transformer (an ONNX file) explained, the Neighbours panel, the Pair view with its attribute
-//! chart, audit mode with the ground truth and a corrected box, and the Train panel with its
-//! curves. Each PNG is then quantised with `pngquant` when it is
+//! chart, audit mode with the ground truth and a corrected box, the Train panel with its
+//! curves, and a multi-label model's label list. Each PNG is then quantised with `pngquant` when it is
 //! installed (about a third of the size), else kept as rendered, said so.
 //! `cargo bench --profile dev --bench screenshots`.
 
@@ -176,15 +176,52 @@ fn vit_view() {
     save(&mut h, "vit.png");
 }
 
+/// A multi-label model (the demo LL-R + BoostLU CNN) on a procedural image with several objects:
+/// the inspector's label list with a small map per present label. Of 24 generated images, the one
+/// where the model finds the most true labels at 50 % and no false one.
+fn multilabel_view() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/lantern_multilabel.safetensors");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = lantern::datasets::synth_multi::write(dir.path(), 24, 31, 256, |_| {}).expect("the images are written");
+    let device = burn::tensor::Device::flex();
+    let net = lantern::models::load(&model, None, &device).expect("the demo multi-label model loads");
+    let found = |file: &str| -> (usize, bool) {
+        let img = lantern::imaging::load_image(&dir.path().join(file)).expect("the image loads");
+        let logits = lantern::models::network::host_values(net.forward(net.preprocess.tensor(&img, &device)));
+        let present: Vec<usize> = (net.output.probabilities(&logits).iter().enumerate())
+            .filter(|&(_, &p)| p >= 0.5)
+            .map(|(c, _)| c)
+            .collect();
+        let truth = &data.images.iter().find(|i| i.file == file).expect("annotated").labels;
+        (present.iter().filter(|c| truth.contains(c)).count(), present.iter().all(|c| truth.contains(c)))
+    };
+    let best = (data.images.iter())
+        .filter_map(|i| match found(&i.file) {
+            (right, true) => Some((right, i.file.clone())),
+            _ => None,
+        })
+        .max_by_key(|(right, _)| *right)
+        .expect("an image without a false label");
+    println!("multilabel.png: {} with {} true labels found", best.1, best.0);
+    let mut h = app(Launch { paths: vec![dir.path().join(&best.1)], model: Some(model), audit: None });
+    settle_on(&mut h, "the label maps", |a| {
+        ui::explained(a)
+            && !a.label_views().is_empty()
+            && a.label_views().iter().all(|v| v.output().is_some() && !v.pending())
+    });
+    save(&mut h, "multilabel.png");
+}
+
 /// Every group of screenshots, or those named on the command line
 /// (`cargo bench --profile dev --bench screenshots -- audit train`).
 fn main() {
-    let groups: [(&str, fn()); 5] = [
+    let groups: [(&str, fn()); 6] = [
         ("demo", demo_views),
         ("vit", vit_view),
         ("similarity", similarity_views),
         ("audit", audit_view),
         ("train", train_view),
+        ("multilabel", multilabel_view),
     ];
     let asked: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     for (name, render) in groups {
