@@ -36,3 +36,22 @@ fn the_open_explanation_exports_as_an_animated_gif_in_the_background() {
     });
     assert!(!bad.exists());
 }
+
+#[test]
+fn the_weight_map_generator_animates_with_the_models_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Launch::default());
+    wait_for(&mut h, "the demo", explained);
+    ui::command(&mut h, Command::SelectMethod(lantern::explain::Method::Generator));
+    wait_for(&mut h, "the generator's map", |a| {
+        explained(a) && a.main().output().unwrap().method == lantern::explain::Method::Generator
+    });
+    let file = dir.path().join("wipe.gif");
+    ui::command(&mut h, Command::ExportAnimation { sweep: Sweep::Wipe, file: file.clone() });
+    wait_for(&mut h, "the export", |a| a.tasks().is_empty() && (file.is_file() || a.toasts().last_error().is_some()));
+    assert!(h.state().toasts().last_error().is_none(), "{:?}", h.state().toasts().last_error());
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&file).unwrap()));
+    let frames = decoder.unwrap().into_frames().collect_frames().unwrap();
+    assert_eq!(frames.len(), 20);
+    assert_ne!(frames[0].buffer(), frames[19].buffer(), "the wipe moves across the image");
+}

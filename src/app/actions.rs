@@ -245,6 +245,7 @@ pub fn export_animation(app: &mut LanternApp, sweep: crate::animate::Sweep, file
     };
     let job = ExportAnimation {
         model,
+        installed_generator: app.state.model.installed_generator.clone(),
         image: image.source.clone(),
         method: app.state.settings.method,
         target: app.state.target,

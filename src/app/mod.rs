@@ -513,7 +513,8 @@ impl LanternApp {
             ModelSource::File(p) => Some(p.clone()),
             ModelSource::Demo => None,
         };
-        self.state.model = ModelState { id, source: Some(source.clone()), info: None, loading: true };
+        self.state.model =
+            ModelState { id, source: Some(source.clone()), info: None, loading: true, installed_generator: None };
         self.state.layer = None;
         self.state.target = Target::Top1;
         let remembered = match &source {
@@ -758,7 +759,10 @@ impl LanternApp {
                 self.state.settings.method = Method::Generator;
                 self.state.toasts.note(format!("Now explaining with the new generator {name}"));
             }
-            Err(e) => self.state.toasts.error(format!("the trained generator: {e}")),
+            Err(e) => {
+                self.state.model.installed_generator = None;
+                self.state.toasts.error(format!("the trained generator: {e}"));
+            }
         }
     }
 
@@ -853,6 +857,7 @@ impl LanternApp {
     fn training_finished(&mut self, result: &Result<TaskOutput, JobError>) {
         match self.state.train.finished(result) {
             Ok(Some((id, model, file))) if id == self.state.model.id => {
+                self.state.model.installed_generator = Some(file.clone());
                 let job = jobs::model::InstallGenerator { id, model, path: file };
                 self.worker.load(job, move |result| Event::GeneratorLoaded { id, result });
             }

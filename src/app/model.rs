@@ -1,9 +1,10 @@
 //! What the app knows of the open model: where it comes from and what the views show about it.
 
-use crate::error::Result;
+use crate::error::{LanternError, Result};
 use crate::imaging;
 use crate::models::Network;
-use std::path::PathBuf;
+use crate::models::generator::Generator;
+use std::path::{Path, PathBuf};
 
 /// Where a model comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +20,32 @@ impl ModelSource {
             ModelSource::Demo => crate::models::demo::network(device),
             ModelSource::File(p) => crate::models::load(p, None, device),
         }
+    }
+
+    /// The weight-map generator for this model on `device`, checked against the classifier's
+    /// hash: the file `installed` when one was installed (a training run's), else the bundled one
+    /// for the demo or `<stem>.generator.safetensors` beside the weights file. Its name, or why
+    /// there is none.
+    pub fn generator(&self, installed: Option<&Path>, device: &burn::tensor::Device) -> Result<(String, Generator)> {
+        let path = match (installed, self) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, ModelSource::Demo) => {
+                return crate::models::demo::generator(device).map(|g| ("bundled demo generator".to_string(), g));
+            }
+            (None, ModelSource::File(p)) => crate::models::generator::beside(p),
+        };
+        if installed.is_none() && !path.is_file() {
+            return Err(LanternError::Mismatch(format!(
+                "no generator for this model: train one with `lantern train generator` (it is looked for as {})",
+                path.display()
+            )));
+        }
+        let sha = match self {
+            ModelSource::Demo => crate::digest::sha256_hex(crate::models::demo::WEIGHTS),
+            ModelSource::File(p) => crate::digest::sha256_file(p).map_err(|e| LanternError::io(p, e))?,
+        };
+        let g = Generator::load_for(&path, &sha, device)?;
+        Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))
     }
 }
 
@@ -54,4 +81,7 @@ pub struct ModelState {
     pub source: Option<ModelSource>,
     pub info: Option<ModelInfo>,
     pub loading: bool,
+    /// The generator file installed for this model by a training run, which replaces the one
+    /// found at load ([`ModelSource::generator`]).
+    pub installed_generator: Option<PathBuf>,
 }

@@ -16,6 +16,8 @@ use std::sync::Arc;
 /// Animate the explanation of `image` into the GIF `file`.
 pub struct ExportAnimation {
     pub model: ModelSource,
+    /// The generator a training run installed for the model, if any (for [`Method::Generator`]).
+    pub installed_generator: Option<PathBuf>,
     pub image: ImageSource,
     pub method: Method,
     pub target: Target,
@@ -35,6 +37,10 @@ impl ExportAnimation {
         let image = self.image.decode()?;
         let geometry = net.preprocess.geometry(image.width(), image.height());
         let mut session = Session::new(Arc::clone(&net), net.preprocess.tensor(&image, &cpu.device));
+        if self.method == Method::Generator {
+            let (_, g) = self.model.generator(self.installed_generator.as_deref(), &cpu.device)?;
+            session = session.with_generator(Some(Arc::new(g)));
+        }
         let class = self.target.resolve(session.logits());
         let plan = Plan {
             method: self.method,

@@ -4,11 +4,9 @@
 use crate::app::model::{ModelInfo, ModelSource};
 use crate::app::worker::{Cache, Job};
 use crate::control::Control;
-use crate::error::{LanternError, Result};
+use crate::error::Result;
 use crate::imaging::Preprocess;
 use crate::models::Network;
-use crate::models::generator::Generator;
-use burn::tensor::Device;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,7 +31,7 @@ impl Job for LoadModel {
         if let Some(p) = self.preprocess {
             net.preprocess = p;
         }
-        let generator = find_generator(&self.source, &cache.device);
+        let generator = self.source.generator(None, &cache.device);
         let info = ModelInfo {
             name,
             arch: net.arch.clone(),
@@ -83,35 +81,6 @@ fn layer_tree(net: &Network) -> Vec<(String, Vec<(String, String)>)> {
     tree
 }
 
-/// The weight-map generator for a model: the bundled one for the demo, else
-/// `<stem>.generator.safetensors` beside the weights file, checked against the classifier's hash.
-/// Its name, or why there is none.
-fn find_generator(source: &ModelSource, device: &Device) -> Result<(String, Generator)> {
-    match source {
-        ModelSource::Demo => crate::models::demo::generator(device).map(|g| ("bundled demo generator".to_string(), g)),
-        ModelSource::File(p) => {
-            let path = crate::models::generator::beside(p);
-            if !path.is_file() {
-                return Err(LanternError::Mismatch(format!(
-                    "no generator for this model: train one with `lantern train generator` (it is looked for as {})",
-                    path.display()
-                )));
-            }
-            generator_file(source, &path, device)
-        }
-    }
-}
-
-/// The generator file at `path`, checked against the weights of model `source`; its file name.
-pub fn generator_file(source: &ModelSource, path: &Path, device: &Device) -> Result<(String, Generator)> {
-    let sha = match source {
-        ModelSource::Demo => crate::digest::sha256_hex(crate::models::demo::WEIGHTS),
-        ModelSource::File(p) => crate::digest::sha256_file(p).map_err(|e| LanternError::io(p, e))?,
-    };
-    let g = Generator::load_for(path, &sha, device)?;
-    Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))
-}
-
 /// Use the generator file at `path` for model `id` (checked against the model's weights); its
 /// name.
 pub struct InstallGenerator {
@@ -124,7 +93,7 @@ impl Job for InstallGenerator {
     type Output = String;
 
     fn run(self, cache: &mut Cache, _: &mut Control) -> Result<String> {
-        let (name, g) = generator_file(&self.model, &self.path, &cache.device)?;
+        let (name, g) = self.model.generator(Some(&self.path), &cache.device)?;
         cache.generators.insert(self.id, Arc::new(g));
         // Cached sessions hold the generator they were made with.
         cache.forget_sessions(self.id);
