@@ -168,8 +168,12 @@ fn demo_views() {
 /// The demo Vision Transformer, opened from its ONNX file, with the Chefer relevance.
 fn vit_view() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-    let mut h =
-        app(Launch { paths: vec![demo.join("images")], model: Some(demo.join("lantern_vit.onnx")), audit: None });
+    let mut h = app(Launch {
+        paths: vec![demo.join("images")],
+        model: Some(demo.join("lantern_vit.onnx")),
+        audit: None,
+        camera: None,
+    });
     settle(&mut h);
     h.state_mut().push(Command::SelectMethod(lantern::explain::Method::Chefer));
     settle(&mut h);

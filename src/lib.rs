@@ -7,6 +7,7 @@
 pub mod animate;
 pub mod app;
 pub mod audit;
+pub mod camera;
 pub mod cli;
 pub mod colormap;
 pub mod control;

@@ -22,9 +22,9 @@ fn main() {
     quiet_on_closed_pipe(true);
     let code = match run_from(std::env::args_os()) {
         Outcome::Exit(code) => code,
-        Outcome::Window { paths, model, audit } => {
+        Outcome::Window { paths, model, audit, camera } => {
             quiet_on_closed_pipe(false);
-            match lantern::app::run(lantern::app::Launch { paths, model, audit }) {
+            match lantern::app::run(lantern::app::Launch { paths, model, audit, camera }) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("lantern: could not open the window: {e}");

@@ -108,13 +108,34 @@ fn open_takes_an_audit_file_alone_for_audit_mode() {
     let star = root().join("assets/demo/images/star.png");
     assert_eq!(
         run_from(["lantern", "open", s(&db)]),
-        Outcome::Window { paths: vec![], model: None, audit: Some(db.clone()) }
+        Outcome::Window { paths: vec![], model: None, audit: Some(db.clone()), camera: None }
     );
     assert_eq!(
         run_from(["lantern", "open", s(&star)]),
-        Outcome::Window { paths: vec![star.clone()], model: None, audit: None }
+        Outcome::Window { paths: vec![star.clone()], model: None, audit: None, camera: None }
     );
     assert_bad_input(&lantern(&["open", s(&db), s(&star)]), "audit");
+}
+
+#[test]
+fn open_with_a_camera_says_why_it_cannot_and_the_synthetic_scene_needs_none() {
+    use lantern::camera::CameraChoice;
+    use lantern::cli::{Outcome, run_from};
+    // A build without the `camera` feature says so and how to get it; a build with it, on a
+    // machine without a camera, says there is none. Either way no window opens and the exit is 2.
+    let has_camera = lantern::camera::check(CameraChoice::Device(0)).is_ok();
+    if !has_camera {
+        let needle = if cfg!(feature = "camera") { "no camera" } else { "--features camera" };
+        assert_bad_input(&lantern(&["open", "--camera"]), needle);
+        assert_bad_input(&lantern(&["open", "--camera", "3"]), "camera");
+    }
+    let typo = lantern(&["open", "--camera", "webcam"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("'webcam' is not a camera"));
+    assert_eq!(
+        run_from(["lantern", "open", "--camera", "synthetic"]),
+        Outcome::Window { paths: vec![], model: None, audit: None, camera: Some(CameraChoice::Synthetic) }
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use super::path_prompt::PathRequest;
 use super::settings::{Look, ServerChoice, Settings};
 use super::train_panel::TrainSettings;
 use super::transform::ViewTransform;
+use crate::camera::CameraChoice;
 use crate::explain::{Method, Target};
 use std::path::PathBuf;
 
@@ -135,6 +136,12 @@ pub enum Command {
     /// Show the playlist's step this many steps away.
     StepPlaylist(isize),
     ClosePlaylist,
+    /// Show this camera's frames, explained live.
+    OpenCamera(CameraChoice),
+    /// Keep the frame shown as an open image (in the gallery) and leave camera mode.
+    FreezeCamera,
+    /// Leave camera mode.
+    CloseCamera,
 }
 
 /// The commands pushed during a frame.

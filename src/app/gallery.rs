@@ -104,6 +104,13 @@ impl Gallery {
         }
     }
 
+    /// Add `source` after the other images and show it.
+    pub fn push(&mut self, source: ImageSource, next_id: &mut u64) {
+        *next_id += 1;
+        self.images.push(GalleryImage::new(*next_id, source));
+        self.index = self.images.len() - 1;
+    }
+
     pub fn len(&self) -> usize {
         self.images.len()
     }

@@ -15,6 +15,12 @@ pub enum ImageSource {
         name: String,
         bytes: &'static [u8],
     },
+    /// A camera frame kept as an image (frozen in camera mode), named for its place in the
+    /// capture.
+    Captured {
+        name: String,
+        image: Arc<RgbImage>,
+    },
 }
 
 impl ImageSource {
@@ -23,7 +29,7 @@ impl ImageSource {
             ImageSource::File(p) => {
                 p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string())
             }
-            ImageSource::Bytes { name, .. } => name.clone(),
+            ImageSource::Bytes { name, .. } | ImageSource::Captured { name, .. } => name.clone(),
         }
     }
 
@@ -31,6 +37,7 @@ impl ImageSource {
         match self {
             ImageSource::File(p) => imaging::load_image(p),
             ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
+            ImageSource::Captured { image, .. } => Ok((**image).clone()),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod images;
 pub mod jobs;
 mod labels_panel;
 pub mod lane;
+pub mod live;
 pub mod model;
 mod overlay;
 pub mod pair;
@@ -68,6 +69,8 @@ pub struct Launch {
     pub model: Option<PathBuf>,
     /// An audit to open in audit mode (it names its own images and model).
     pub audit: Option<PathBuf>,
+    /// A camera to show live (over the demo images, or what `paths` names).
+    pub camera: Option<crate::camera::CameraChoice>,
 }
 
 /// The explorer. Its state changes only through its own methods: widgets push [`Command`]s,
@@ -142,6 +145,9 @@ impl LanternApp {
             dialogs: dialogs::Dialogs::default(),
             no_dialogs: false,
         };
+        if let Some(choice) = launch.camera {
+            app.open_camera(choice);
+        }
         if let Some(audit) = &launch.audit {
             actions::open(&mut app, audit);
         } else if launch.paths.is_empty() && launch.model.is_none() {
@@ -212,6 +218,11 @@ impl LanternApp {
 
     pub fn tasks(&self) -> &AppTasks {
         &self.tasks
+    }
+
+    /// The open camera, in camera mode.
+    pub fn camera(&self) -> Option<&live::LiveCamera> {
+        self.state.camera.as_ref()
     }
 
     /// The question asked about an ONNX model that does not say how it reads images, with the
@@ -405,7 +416,63 @@ impl LanternApp {
                 }
             }
             Command::ClosePlaylist => self.state.talk = None,
+            Command::OpenCamera(choice) => self.open_camera(choice),
+            Command::FreezeCamera => self.freeze_camera(),
+            Command::CloseCamera => self.close_camera(),
         }
+    }
+
+    /// Enter camera mode on `choice` (its capture thread opens it; a camera that cannot be
+    /// opened is said by [`Self::feed_camera`]).
+    fn open_camera(&mut self, choice: crate::camera::CameraChoice) {
+        self.close_camera();
+        let repaint = self.repaint_handle();
+        self.state.camera = Some(live::LiveCamera::open(choice, repaint));
+        self.state.transform.fit();
+    }
+
+    /// Leave camera mode; the frame being explained is cancelled.
+    fn close_camera(&mut self) {
+        if self.state.camera.take().is_some() {
+            self.worker.cancel(LaneKey::Camera);
+            self.state.transform.fit();
+        }
+    }
+
+    /// Keep the frame on screen as an open image, shown and explained like any other, and leave
+    /// camera mode.
+    fn freeze_camera(&mut self) {
+        let Some(frame) = self.state.camera.as_ref().and_then(|c| c.shown()).map(|s| s.frame.clone()) else {
+            return self.state.toasts.error("No camera frame to keep yet.");
+        };
+        self.close_camera();
+        let name = format!("camera-frame-{}.png", frame.index);
+        self.state.toasts.note(format!("Kept {name} as an image"));
+        self.state.audit = None;
+        self.state.gallery.push(images::ImageSource::Captured { name, image: frame.image }, &mut self.next_id);
+    }
+
+    /// In camera mode: show the newest frame, and when the worker is free, send it the newest
+    /// frame nobody explained. A camera that failed is said (in the window and on standard
+    /// error) and camera mode ends.
+    fn feed_camera(&mut self) {
+        let Some(camera) = self.state.camera.as_mut() else { return };
+        if let Some(reason) = camera.failed() {
+            eprintln!("lantern: {reason}");
+            self.state.toasts.error(reason);
+            return self.close_camera();
+        }
+        camera.refresh();
+        if camera.pending() {
+            return;
+        }
+        let id = self.fresh_id();
+        let Some(request) = self.request_for(id) else { return };
+        let Some(camera) = self.state.camera.as_mut() else { return };
+        let Some(frame) = camera.next_to_explain() else { return };
+        let token = camera.request(frame.index);
+        let job = jobs::camera::ExplainFrame { frame, request };
+        self.worker.submit(LaneKey::Camera, token, job, move |result| Event::FrameExplained { token, result });
     }
 
     /// Open a talk's playlist: its model (when another is open), its images, its first step.
@@ -575,33 +642,40 @@ impl LanternApp {
         }
     }
 
+    /// The main view's explanation of image `image` with the chosen method, class, layer and
+    /// parameters, once the model is loaded.
+    fn request_for(&self, image: u64) -> Option<ExplainRequest> {
+        let info = self.state.model.info.as_ref()?;
+        Some(ExplainRequest {
+            image,
+            model: self.state.model.id,
+            method: self.state.settings.method,
+            target: self.state.target,
+            layer: self.state.layer.clone().or_else(|| Some(info.default_layer.clone())),
+            params: self.state.settings.params.clone(),
+        })
+    }
+
     /// What `slot` should show now, if everything it needs is loaded.
     fn wanted(&self, slot: Slot) -> Option<ExplainRequest> {
-        let info = self.state.model.info.as_ref()?;
         let image = self.state.gallery.current()?;
         if !image.loaded() {
             return None;
         }
-        let mut method = self.state.settings.method;
-        let mut target = self.state.target;
-        let mut layer = self.state.layer.clone().or_else(|| Some(info.default_layer.clone()));
+        let mut want = self.request_for(image.id)?;
         match slot {
             Slot::Main => {}
             Slot::Cell(i) => match self.state.settings.compare_axis {
-                settings::CompareAxis::Methods => method = *self.state.settings.compare_methods.get(i)?,
-                settings::CompareAxis::Classes => target = Target::Class(*self.compared_classes().get(i)?),
-                settings::CompareAxis::Layers => layer = Some(state::compare_layers(info).get(i)?.clone()),
+                settings::CompareAxis::Methods => want.method = *self.state.settings.compare_methods.get(i)?,
+                settings::CompareAxis::Classes => want.target = Target::Class(*self.compared_classes().get(i)?),
+                settings::CompareAxis::Layers => {
+                    let info = self.state.model.info.as_ref()?;
+                    want.layer = Some(state::compare_layers(info).get(i)?.clone());
+                }
             },
-            Slot::Label(i) => target = Target::Class(self.present_labels().get(i)?.0),
+            Slot::Label(i) => want.target = Target::Class(self.present_labels().get(i)?.0),
         }
-        Some(ExplainRequest {
-            image: image.id,
-            model: self.state.model.id,
-            method,
-            target,
-            layer,
-            params: self.state.settings.params.clone(),
-        })
+        Some(want)
     }
 
     fn view_mut(&mut self, slot: Slot) -> Option<&mut ViewState> {
@@ -692,8 +766,16 @@ impl LanternApp {
                         }
                     }
                     LaneKey::Pair | LaneKey::Neighbours => self.state.similar.advance(p.lane, p.token, p.done, p.total),
+                    LaneKey::Camera => {}
                 },
                 Event::Explained { slot, token, result } => self.explained(slot, token, result),
+                Event::FrameExplained { token, result } => {
+                    if let Some(camera) = self.state.camera.as_mut()
+                        && let Finished::Failed(e) = camera.finish(token, result)
+                    {
+                        self.state.toasts.error(e);
+                    }
+                }
                 Event::SimilarityLoaded { id, result } => {
                     self.state.similar.models_loaded(id, result, &mut self.state.toasts)
                 }
@@ -886,8 +968,13 @@ impl LanternApp {
         let pressed = |k: Key| ctx.input(|i| i.key_pressed(k));
         if pressed(Key::F11) || pressed(Key::P) || (self.state.presentation && pressed(Key::Escape)) {
             self.commands.push(Command::TogglePresentation);
+        } else if self.state.camera.is_some() && pressed(Key::Escape) {
+            self.commands.push(Command::CloseCamera);
         } else if self.state.similar.pair.open && pressed(Key::Escape) {
             self.commands.push(Command::ClosePair);
+        }
+        if self.state.camera.is_some() && pressed(Key::Space) {
+            self.commands.push(Command::FreezeCamera);
         }
         if pressed(Key::S) {
             self.commands.push(Command::ToggleNeighbours);
@@ -955,7 +1042,12 @@ impl eframe::App for LanternApp {
         self.poll_tasks();
         self.settle_step();
         self.state.gallery.request_loads(&self.worker);
-        self.reconcile();
+        // In camera mode the worker explains frames; the views wait until it ends.
+        if self.state.camera.is_some() {
+            self.feed_camera();
+        } else {
+            self.reconcile();
+        }
         self.state.similar.reconcile(&self.state.model, &self.state.gallery, &self.worker, &mut self.next_id);
         if self.state.remote.check_due() {
             self.worker.load(jobs::device::CheckDevice, |_| Event::DeviceChecked);
@@ -985,7 +1077,10 @@ impl eframe::App for LanternApp {
         textures.keep_images(state.gallery.len(), || state.gallery.images.iter().map(|i| i.id));
         if !state.presentation {
             let connecting = state.remote.connecting();
-            panels::status_bar(&state.machine, connecting, &state.model, state.readout, state.toasts.last_error(), ui);
+            let camera = state.camera.as_ref().map(live::LiveCamera::rates);
+            let status =
+                panels::Status { connecting, readout: state.readout, error: state.toasts.last_error(), camera };
+            panels::status_bar(&state.machine, &state.model, status, ui);
             if state.settings.show_thumbnails && state.gallery.len() > 1 {
                 panels::thumbnails(&state.gallery, textures, commands, ui);
             }
@@ -1003,7 +1098,9 @@ impl eframe::App for LanternApp {
         }
         talk_bar::talk_bar(state.talk.as_ref(), commands, ui);
         egui::CentralPanel::default().show(ui, |ui| {
-            if state.similar.pair.open && !state.presentation {
+            if let Some(camera) = &state.camera {
+                views::camera_view(state, camera, textures, commands, ui);
+            } else if state.similar.pair.open && !state.presentation {
                 pair_view::pair_view(state, textures, commands, ui);
             } else if state.compare && !state.presentation {
                 views::compare_grid(state, textures, commands, ui);

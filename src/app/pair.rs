@@ -318,7 +318,7 @@ impl SimilarState {
         match lane {
             LaneKey::Pair => self.pair.lane.advance(token, done, total),
             LaneKey::Neighbours => self.neighbours.lane.advance(token, done, total),
-            LaneKey::View(_) => false,
+            LaneKey::View(_) | LaneKey::Camera => false,
         };
     }
 

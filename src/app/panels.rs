@@ -6,6 +6,7 @@ use super::audit_mode::{AuditEdit, AuditSession};
 use super::commands::{Command, Commands};
 use super::gallery::Gallery;
 use super::jobs::AppTasks;
+use super::live::CameraRates;
 use super::model::ModelState;
 use super::path_prompt::PathRequest;
 use super::settings::{CompareAxis, ViewMode};
@@ -14,6 +15,7 @@ use super::state::{AppState, Machine};
 use super::textures::Textures;
 use super::theme;
 use crate::animate::Sweep;
+use crate::camera::CameraChoice;
 use crate::colormap::Colormap;
 use crate::explain::{Family, LayerUse, Method, Target};
 use egui::RichText;
@@ -102,6 +104,10 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
                 ask_button(ui, "New audit of a dataset…", PathRequest::AuditData, commands);
                 ask_button(ui, "Open audit…", PathRequest::OpenAudit, commands);
                 ask_button(ui, "Open a talk's playlist…", PathRequest::OpenPlaylist, commands);
+                if ui.button("Open camera").clicked() {
+                    ui.close();
+                    commands.push(Command::OpenCamera(CameraChoice::Device(0)));
+                }
                 ui.separator();
                 ask_button(ui, "Export view and map…", PathRequest::ExportView, commands);
                 ask_button(ui, "Save all images…", PathRequest::SaveAll, commands);
@@ -193,19 +199,24 @@ fn ask_button(ui: &mut egui::Ui, entry: &str, request: PathRequest, commands: &m
     }
 }
 
+/// What the status bar says beside the machine and the model.
+pub struct Status<'a> {
+    /// The server being connected to.
+    pub connecting: Option<&'a str>,
+    /// The pointer's image pixel and map value.
+    pub readout: Option<(u32, u32, Option<f32>)>,
+    /// The last error.
+    pub error: Option<&'a str>,
+    /// In camera mode: the capture and explanation rates and the frames dropped.
+    pub camera: Option<CameraRates>,
+}
+
 /// The status bar: where the app computes (and the server it is connecting to) and draws, the
-/// model, the pointer's readout and the last error.
-pub fn status_bar(
-    machine: &Machine,
-    connecting: Option<&str>,
-    model: &ModelState,
-    readout: Option<(u32, u32, Option<f32>)>,
-    error: Option<&str>,
-    ui: &mut egui::Ui,
-) {
+/// model, the camera's rates, the pointer's readout and the last error.
+pub fn status_bar(machine: &Machine, model: &ModelState, status: Status<'_>, ui: &mut egui::Ui) {
     egui::Panel::bottom("lantern status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            match connecting {
+            match status.connecting {
                 Some(server) => ui.label(format!("Compute: {} (connecting to {server}…)", machine.compute)),
                 None => ui.label(format!("Compute: {}", machine.compute)),
             };
@@ -217,14 +228,18 @@ pub fn status_bar(
                 None if model.loading => ui.label("Model: loading…"),
                 None => ui.label("Model: none"),
             };
-            if let Some((x, y, v)) = readout {
+            if let Some(rates) = status.camera {
+                ui.separator();
+                ui.label(rates.to_string());
+            }
+            if let Some((x, y, v)) = status.readout {
                 ui.separator();
                 match v {
                     Some(v) => ui.label(format!("({x}, {y}) map {v:.3}")),
                     None => ui.label(format!("({x}, {y})")),
                 };
             }
-            if let Some(e) = error {
+            if let Some(e) = status.error {
                 ui.separator();
                 ui.label(RichText::new(e).color(theme::ERROR));
             }

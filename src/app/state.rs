@@ -4,6 +4,7 @@
 
 use super::audit_mode::AuditSession;
 use super::gallery::Gallery;
+use super::live::LiveCamera;
 use super::model::{ModelInfo, ModelState};
 use super::pair::SimilarState;
 use super::path_prompt::PathPrompt;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub remote: RemoteState,
     /// The playlist being presented, if any.
     pub talk: Option<Talk>,
+    /// The camera shown live (camera mode), if any.
+    pub camera: Option<LiveCamera>,
     pub toasts: Toasts,
 }
 
@@ -96,6 +99,7 @@ impl AppState {
             similar: SimilarState::default(),
             remote: RemoteState::default(),
             talk: None,
+            camera: None,
             toasts: Toasts::default(),
         }
     }

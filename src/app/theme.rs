@@ -54,4 +54,6 @@ pub mod view_id {
     pub const LABELS: u64 = 1000;
     /// The Pair view's query and reference (far above the canvas's ids).
     pub const PAIR: [u64; 2] = [1 << 20, (1 << 20) + 1];
+    /// The live camera's canvas.
+    pub const CAMERA: u64 = (1 << 20) + 2;
 }

@@ -4,6 +4,8 @@ use super::audit_mode::AuditEdit;
 use super::canvas::{self, ViewTransform};
 use super::commands::{Command, Commands};
 use super::gallery::{Decoded, GalleryImage};
+use super::jobs::explain::ExplainOutput;
+use super::live::LiveCamera;
 use super::overlay::ViewContent;
 use super::settings::{CompareAxis, Look};
 use super::state::AppState;
@@ -278,18 +280,21 @@ fn caption(ui: &egui::Ui, rect: Rect, text: &str, size: f32) {
     painter.galley(pos, galley, Color32::WHITE);
 }
 
-fn describe(app: &AppState, view: &ViewState) -> String {
+/// A finished explanation in words: method, class (with its probability) and layer.
+fn describe_output(app: &AppState, o: &ExplainOutput) -> String {
     let label = |c: usize| {
         app.model.info.as_ref().and_then(|i| i.labels.get(c).cloned()).unwrap_or_else(|| format!("class {c}"))
     };
+    let layer = if o.layer.is_empty() { String::new() } else { format!(" @ {}", o.layer) };
+    let p = app.model.info.as_ref().and_then(|i| i.output.probabilities(&o.logits).get(o.class).copied());
+    let p = p.map_or(String::new(), |p| format!(" ({:.1} %)", p * 100.0));
+    format!("{} · {}{p}{layer}", o.method.title(), label(o.class))
+}
+
+fn describe(app: &AppState, view: &ViewState) -> String {
     match (view.output(), view.progress(), view.requested()) {
         (_, Some((done, total)), Some(r)) => format!("{} … {done}/{total}", r.method.title()),
-        (Some(o), _, _) => {
-            let layer = if o.layer.is_empty() { String::new() } else { format!(" @ {}", o.layer) };
-            let p = app.model.info.as_ref().and_then(|i| i.output.probabilities(&o.logits).get(o.class).copied());
-            let p = p.map_or(String::new(), |p| format!(" ({:.1} %)", p * 100.0));
-            format!("{} · {}{p}{layer}", o.method.title(), label(o.class))
-        }
+        (Some(o), _, _) => describe_output(app, o),
         (None, _, Some(r)) => format!("{} …", r.method.title()),
         _ => String::new(),
     }
@@ -356,6 +361,55 @@ pub fn main_view(app: &AppState, textures: &mut Textures, commands: &mut Command
             rect.center_bottom() - vec2(0.0, 12.0),
             Align2::CENTER_BOTTOM,
             name,
+            FontId::proportional(20.0),
+            theme::PRESENTATION_NAME,
+        );
+    }
+}
+
+/// Camera mode's canvas: the newest frame with the map of the last explained frame over it,
+/// under the shared look, zoom and pan (changed on copies, sent back as commands), captioned
+/// with the explanation. Presentation mode shows it too, with the camera named below it.
+pub fn camera_view(
+    app: &AppState,
+    camera: &LiveCamera,
+    textures: &mut Textures,
+    commands: &mut Commands,
+    ui: &mut egui::Ui,
+) {
+    let rect = ui.available_rect_before_wrap();
+    let Some(shown) = camera.shown() else {
+        ui.centered_and_justified(|ui| ui.label(format!("Waiting for the {}…", camera.choice)));
+        return;
+    };
+    let explained = camera.explained().map(|e| &e.output);
+    let overlay = explained.map(|o| Overlay {
+        map: &o.map,
+        key: camera.map_key(),
+        geometry: o.geometry,
+        boxes: Some(o.boxes.as_slice()),
+    });
+    let (mut look, mut transform) = (app.settings.look, app.transform);
+    let mut surface = Surface { look: &mut look, transform: &mut transform, gpu: app.machine.gpu, pan: true };
+    paint_picture(ui, rect, view_id::CAMERA, (shown.key, &shown.decoded), overlay, &mut surface, textures);
+    set_look(&app.settings.look, commands, look);
+    if transform != app.transform {
+        commands.push(Command::SetTransform(transform));
+    }
+    let big = if app.presentation { theme::PRESENTATION_CAPTION_SIZE } else { theme::CAPTION_SIZE };
+    let text = match explained {
+        Some(o) => format!("Live: {}", describe_output(app, o)),
+        None => "Live: explaining the first frame…".to_string(),
+    };
+    caption(ui, rect, &text, big);
+    if let Some(o) = explained.filter(|_| !app.settings.look.hidden) {
+        colour_bar(ui, rect, app.settings.look.colormap, o.map.min_max(), big);
+    }
+    if app.presentation {
+        ui.painter_at(rect).text(
+            rect.center_bottom() - vec2(0.0, 12.0),
+            Align2::CENTER_BOTTOM,
+            format!("{} (Space keeps this frame)", camera.choice),
             FontId::proportional(20.0),
             theme::PRESENTATION_NAME,
         );

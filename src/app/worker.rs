@@ -37,6 +37,8 @@ pub enum Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LaneKey {
     View(Slot),
+    /// The live camera's explanation of its newest frame.
+    Camera,
     Pair,
     Neighbours,
 }
@@ -45,7 +47,7 @@ impl LaneKey {
     /// The queue the lane's jobs wait in (lower runs first; loads are 0).
     fn queue(self) -> usize {
         match self {
-            LaneKey::View(_) => 1,
+            LaneKey::View(_) | LaneKey::Camera => 1,
             LaneKey::Pair | LaneKey::Neighbours => 2,
         }
     }

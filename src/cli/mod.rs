@@ -19,6 +19,7 @@ mod similar_report;
 mod train_multilabel;
 mod train_similarity;
 
+use crate::camera::CameraChoice;
 use crate::device::DeviceChoice;
 use crate::error::LanternError;
 use clap::{Parser, Subcommand};
@@ -58,6 +59,10 @@ pub enum Command {
         /// Weights file (default: the bundled demo classifier).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Show a camera's frames explained live: its index (default 0, the first camera), or
+        /// `synthetic` for a moving procedural scene that needs no camera.
+        #[arg(long, value_name = "INDEX", num_args = 0..=1, default_missing_value = "0", value_parser = CameraChoice::parse)]
+        camera: Option<CameraChoice>,
     },
     /// Time an explanation and a class switch (JSON on standard output).
     Bench(bench::BenchArgs),
@@ -132,7 +137,7 @@ pub enum Outcome {
     Exit(i32),
     /// Open the explorer window on these images/folders and this model (none: the demo), or on
     /// this audit.
-    Window { paths: Vec<PathBuf>, model: Option<PathBuf>, audit: Option<PathBuf> },
+    Window { paths: Vec<PathBuf>, model: Option<PathBuf>, audit: Option<PathBuf>, camera: Option<CameraChoice> },
 }
 
 impl ModelArgs {
@@ -196,8 +201,8 @@ fn dispatch(cli: Cli) -> Result<Option<Outcome>, LanternError> {
             Ok(())
         }
         Some(Command::Serve(args)) => serve::run(&args, cli.token_file.as_deref()),
-        Some(Command::Open { paths, model }) => return open::window(paths, model).map(Some),
-        None => return Ok(Some(Outcome::Window { paths: Vec::new(), model: None, audit: None })),
+        Some(Command::Open { paths, model, camera }) => return open::window(paths, model, camera).map(Some),
+        None => return Ok(Some(Outcome::Window { paths: Vec::new(), model: None, audit: None, camera: None })),
     };
     result.map(|()| None)
 }

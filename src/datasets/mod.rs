@@ -9,6 +9,7 @@ pub mod folder;
 pub mod synth;
 pub mod synth_attributes;
 pub mod synth_folder;
+pub mod synth_motion;
 pub mod synth_multi;
 pub mod voc;
 

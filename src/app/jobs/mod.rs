@@ -1,11 +1,12 @@
 //! Every kind of work the app hands off, one file per kind. The worker's jobs
-//! ([`super::worker::Job`]): [`explain`], [`model`] (and installing a generator), [`image`]
+//! ([`super::worker::Job`]): [`explain`], [`camera`] (a live frame's explanation), [`model`] (and installing a generator), [`image`]
 //! (images, thumbnails, masks), [`similarity`], [`pair`], [`neighbours`]. The background tasks
 //! ([`super::tasks`]): [`save_all`], [`train`], [`audit`] (creating one), [`dataset`] (reading
 //! one). Each job's answer reaches the UI typed, as an [`Event`] or a [`TaskOutput`].
 
 pub mod animation;
 pub mod audit;
+pub mod camera;
 pub mod dataset;
 pub mod device;
 pub mod explain;
@@ -60,6 +61,11 @@ pub enum Event {
         slot: Slot,
         token: Token,
         result: Result<ExplainOutput, JobError>,
+    },
+    /// The live camera's frame was explained.
+    FrameExplained {
+        token: Token,
+        result: Result<camera::ExplainedFrame, JobError>,
     },
     PairExplained {
         token: Token,
