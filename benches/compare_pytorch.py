@@ -7,14 +7,21 @@
                                                    # Score-CAM and RISE
     python benches/compare_pytorch.py attribution --only rise,occlusion
 
-224x224, batch 1, CPU. ResNet-50 has seeded weights (timing does not depend on their values);
+224x224, batch 1, CPU. ResNet-50 and VGG-16 have seeded weights (timing does not depend on their values);
 EfficientNet-Lite0 the real ImageNet weights from .ci/fetch-weights. Python times pytorch-grad-cam,
 Captum and a PyTorch version of the RISE paper's code, each with its library's defaults (as a new
 user would run it); Lantern runs `lantern bench` with its defaults (the release binary:
 `cargo build --release` first). Every measurement is its own process, so the peak RSS of each
 (ru_maxrss of the child) is the method's own. Methods that take under a minute get a warm-up and
 `--repeat` timed runs on both sides (median); the slow ones (thousands of forward passes) one run.
-Prints Markdown tables of medians and ratios (Lantern / Python; below 1 means Lantern is faster).
+Prints Markdown tables of medians and ratios (Lantern / Python; below 1 means Lantern is faster),
+after the CPU, its vector extensions and the thread count both sides use (`--threads`, default
+all cores: torch.set_num_threads and RAYON_NUM_THREADS). Each row also gives the fraction of the
+machine's peak FP32 FLOP/s the Lantern run reaches: the method's arithmetic counted as forward
+passes of the network (ResNet-50: 4.09 GMAC = 8.18 GFLOP per 224x224 image; a backward pass
+counted as two forward passes) over its time, against cores x clock x FLOP per cycle per core
+(two FMA units: 64 with AVX-512, 32 with AVX2; the clock is the model name's nominal one, or
+/proc/cpuinfo's "cpu MHz" when the name gives none).
 Needs torch, torchvision, grad-cam, captum, scikit-image and efficientnet-lite-pytorch.
 """
 import argparse
@@ -56,6 +63,34 @@ ATTRIBUTION = {
 PYTHON_OF = {"scorecam-topk": "scorecam", "rise-early-stop": "rise"}
 
 
+# GFLOP of one forward pass at 224x224 (2 x multiply-accumulates).
+GFLOP = {"resnet50": 8.18, "lite0": 0.81, "vgg16": 30.95}
+# Work of each attribution case in forward-pass equivalents on ResNet-50 (a backward = 2 forwards);
+# None where the passes run only the head (Ablation-CAM ablates layer4's channels before the pool).
+FORWARDS = {"scorecam": 2049, "ig": 150, "smoothgrad": 150, "occlusion": 730, "rise": 4000, "ablationcam": None,
+            "scorecam-topk": 257, "rise-early-stop": None}
+
+
+def cpu():
+    """(description, peak FP32 GFLOP/s) of this machine from /proc/cpuinfo."""
+    info = open("/proc/cpuinfo").read()
+    field = lambda k: next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith(k)), "")
+    name, flags = field("model name"), field("flags").split()
+    vector = [f for f in ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"] if f in flags]
+    per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags and "fma" in flags else 8
+    import re
+    ghz = re.search(r"@\s*([0-9.]+)\s*GHz", name)
+    ghz = float(ghz.group(1)) if ghz else float(field("cpu MHz") or 0) / 1000
+    cores = os.cpu_count()
+    peak = cores * ghz * per_cycle
+    return (f"{name}; {cores} cores; {' '.join(vector)}; peak FP32 {peak:.0f} GFLOP/s "
+            f"({cores} x {ghz:.2f} GHz x {per_cycle} FLOP/cycle)"), peak
+
+
+def fraction(gflop, ms, peak):
+    return f"{gflop / (ms / 1000) / peak * 100:.0f} %" if gflop else "—"
+
+
 def timed(fn, repeat, warmup=True):
     if warmup:
         fn()
@@ -84,6 +119,15 @@ def lantern(binary, flags, repeat):
 
 def python_case(suite_case, repeat):
     return measured([sys.executable, os.path.abspath(__file__), "_case", suite_case, "--repeat", str(repeat)])
+
+
+def vgg16():
+    import torchvision
+    sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+    from seeded import seeded_state_dict
+    model = torchvision.models.vgg16(weights=None)
+    model.load_state_dict(seeded_state_dict(model, 7))
+    return model.eval()
 
 
 def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
@@ -131,16 +175,17 @@ def lite0():
 def run_case(case, repeat):
     """In a child process: build the model, time one Python reference, print {"ms": median}."""
     import torch
+    torch.set_num_threads(int(os.environ["RAYON_NUM_THREADS"]))
     from pytorch_grad_cam import AblationCAM, GradCAM, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
     torch.manual_seed(0)
     x = torch.randn(1, 3, 224, 224)
-    model = lite0() if case.endswith("lite0") else resnet50()
+    model = lite0() if case.endswith("lite0") else vgg16() if case.endswith("vgg16") else resnet50()
     with torch.no_grad():
         target = int(model(x).argmax())
     targets = [ClassifierOutputTarget(target)]
-    layer = model._conv_head if case.endswith("lite0") else model.layer4
+    layer = model._conv_head if case.endswith("lite0") else model.features[29] if case.endswith("vgg16") else model.layer4
 
     def forward():
         with torch.no_grad():
@@ -155,8 +200,10 @@ def run_case(case, repeat):
     fns = {
         "gradcam-resnet50": cam(GradCAM),
         "gradcam-lite0": cam(GradCAM),
+        "gradcam-vgg16": cam(GradCAM),
         "forward-resnet50": forward,
         "forward-lite0": forward,
+        "forward-vgg16": forward,
         "scorecam": cam(ScoreCAM),
         "ablationcam": cam(AblationCAM),
         "ig": lambda: IntegratedGradients(model).attribute(x, target=target, n_steps=50),
@@ -178,31 +225,36 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated attribution cases: " + ",".join(ATTRIBUTION))
     target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--lantern", default=os.path.join(target_dir, "release", "lantern"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads on both sides (default: all cores)")
     args = ap.parse_args()
     if args.suite == "_case":
         return run_case(args.case, args.repeat)
+    os.environ["RAYON_NUM_THREADS"] = str(args.threads)
+    description, peak = cpu()
+    print(f"CPU: {description}\nthreads: {args.threads} on both sides; Lantern: {args.lantern}\n")
     if args.suite == "cam":
         repeat = args.repeat or 20
         info, _ = python_case("forward-resnet50", 1)
         print(f"torch {info['torch']}, {info['threads']} threads; {repeat} timed runs after a warm-up\n")
-        print("| model | pytorch-grad-cam Grad-CAM | torch forward pass | Lantern Grad-CAM | / Grad-CAM | / forward | Lantern class switch | peak RSS Python, Lantern |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| model | pytorch-grad-cam Grad-CAM | torch forward pass | Lantern Grad-CAM | / Grad-CAM | / forward | Lantern class switch | peak RSS Python, Lantern | of peak FLOP/s |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, key, flags in [
             ("ResNet-50", "resnet50", ["--arch", "resnet50", "--layer", "layer4"]),
             ("EfficientNet-Lite0", "lite0", ["--model", WEIGHTS, "--layer", "_conv_head"]),
+            ("VGG-16", "vgg16", ["--arch", "vgg16"]),
         ]:
             py, py_rss = python_case(f"gradcam-{key}", repeat)
             fwd, _ = python_case(f"forward-{key}", repeat)
             ln, ln_rss = lantern(args.lantern, flags + ["--method", "gradcam"], repeat)
             full, switch = ln["explain_ms"], ln["switch_class_ms"]
             print(f"| {name} | {py['ms']:.1f} ms | {fwd['ms']:.1f} ms | {full:.1f} ms | {full / py['ms']:.2f}x | {full / fwd['ms']:.2f}x "
-                  f"| {switch:.2f} ms | {py_rss:.0f} MB, {ln_rss:.0f} MB |", flush=True)
+                  f"| {switch:.2f} ms | {py_rss:.0f} MB, {ln_rss:.0f} MB | {fraction(GFLOP[key], full, peak)} |", flush=True)
         return
     repeat = args.repeat or 3
     cases = args.only.split(",") if args.only else list(ATTRIBUTION)
     print(f"ResNet-50, 224x224, CPU; fast methods: warm-up + median of {repeat}, slow: one run\n")
-    print("| method (ResNet-50) | Python reference | Python time | Lantern time | ratio | peak RSS Python, Lantern |")
-    print("|---|---|---|---|---|---|")
+    print("| method (ResNet-50) | Python reference | Python time | Lantern time | ratio | peak RSS Python, Lantern | of peak FLOP/s |")
+    print("|---|---|---|---|---|---|---|")
     python = {}
     for case in cases:
         title, ref, flags, slow = ATTRIBUTION[case]
@@ -213,7 +265,9 @@ def main():
         (py, py_rss) = python[source]
         ln, ln_rss = lantern(args.lantern, ["--arch", "resnet50", "--no-switch"] + flags, runs)
         full = ln["explain_ms"]
-        print(f"| {title} | {ref} | {py['ms'] / 1000:.2f} s | {full / 1000:.2f} s | {full / py['ms']:.2f}x | {py_rss:.0f} MB, {ln_rss:.0f} MB |", flush=True)
+        work = FORWARDS[case] and FORWARDS[case] * GFLOP["resnet50"]
+        print(f"| {title} | {ref} | {py['ms'] / 1000:.2f} s | {full / 1000:.2f} s | {full / py['ms']:.2f}x | {py_rss:.0f} MB, {ln_rss:.0f} MB "
+              f"| {fraction(work, full, peak)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -207,7 +207,7 @@ fn multilabel_view() {
         .max_by_key(|(right, _)| *right)
         .expect("an image without a false label");
     println!("multilabel.png: {} with {} true labels found", best.1, best.0);
-    let mut h = app(Launch { paths: vec![dir.path().join(&best.1)], model: Some(model), audit: None });
+    let mut h = app(Launch { paths: vec![dir.path().join(&best.1)], model: Some(model), ..Launch::default() });
     settle_on(&mut h, "the label maps", |a| {
         ui::explained(a)
             && !a.label_views().is_empty()

@@ -2,7 +2,7 @@
 //! over a fixed background, whose box is known in every frame): the live Grad-CAM map follows the
 //! object, frames the worker had no time for are dropped and counted (never queued), the status
 //! bar shows the rates, Space keeps the frame shown as an ordinary image, and a camera that
-//! cannot be opened is said and ends camera mode.
+//! cannot be opened is said and ends camera mode; presentation mode shows the camera full-screen.
 
 #[path = "common/ui.rs"]
 mod ui;
@@ -97,4 +97,37 @@ fn a_camera_that_cannot_be_opened_is_said_and_camera_mode_ends() {
     assert!(said.iter().any(|t| t.contains(needle)), "{said:?}");
     // The gallery's view is back, with its explanation.
     assert!(explained(h.state()));
+}
+
+#[test]
+fn presentation_mode_shows_the_live_camera_full_screen() {
+    let mut h = ui::wgpu_harness_at(
+        Launch { camera: Some(CameraChoice::Synthetic), ..Launch::default() },
+        egui::vec2(800.0, 600.0),
+    );
+    let explained_index = |a: &LanternApp| a.camera().and_then(|c| c.explained()).map(|e| e.frame.index);
+    wait_for(&mut h, "a first explained frame", |a| explained_index(a).is_some());
+    h.get_by_label("Explanation");
+    h.key_press(egui::Key::P);
+    h.run_steps(2);
+    assert_eq!(h.query_all_by_label("Explanation").count(), 0, "the panels are hidden");
+    let first = explained_index(h.state()).unwrap();
+    let before = h.render().expect("renders");
+    wait_for(&mut h, "the object to move on", |a| explained_index(a).is_some_and(|i| i >= first + 8));
+    h.run_steps(2);
+    let after = h.render().expect("renders");
+    // The camera fills the window: the moving object and its map change a good part of it.
+    let changed = before.pixels().zip(after.pixels()).filter(|(a, b)| a != b).count();
+    let total = (before.width() * before.height()) as usize;
+    eprintln!("presentation: {changed} of {total} pixels changed over 8 frames");
+    assert!(changed * 50 > total, "only {changed} of {total} pixels changed");
+    assert!(h.state().camera().is_some(), "still live");
+    // Escape leaves presentation first, then camera mode.
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.get_by_label("Explanation");
+    assert!(h.state().camera().is_some());
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert!(h.state().camera().is_none());
 }
