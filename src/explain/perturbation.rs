@@ -13,7 +13,7 @@ use crate::map::WeightMap;
 use crate::models::network::host_values;
 use crate::models::{Network, OutputKind};
 use crate::seeded::Rng;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 pub const OCCLUSION: MethodSpec = MethodSpec {
     long: true,

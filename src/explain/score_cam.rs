@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::map::{Interpolation, resize};
 use crate::models::Network;
 use crate::models::network::host_values;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use std::collections::HashMap;
 
 pub const SCORE_CAM: MethodSpec = MethodSpec {

@@ -16,7 +16,7 @@ use crate::imaging::blurred;
 use crate::map::WeightMap;
 use crate::models::Network;
 use crate::models::network::host_values;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Which game.

@@ -13,8 +13,8 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
-/// Values of one thread's im2col tile at most (512 KiB), which sets the output rows per tile.
-const TILE_VALUES: usize = 1 << 17;
+/// Values of one thread's im2col tile at most (4 MiB), which caps the output rows per tile.
+const TILE_VALUES: usize = 1 << 20;
 
 thread_local! {
     /// Each thread's im2col tile, reused by every convolution it runs.
