@@ -494,6 +494,22 @@ impl Network {
         }
     }
 
+    /// [`Network::forward_to_resumable`] for an input that needs no gradient through it: on the
+    /// CPU a chain runs its plan ([`super::plan`]) up to `cut`.
+    pub fn forward_to_values(&self, x: Tensor<4>, cut: usize) -> (Tensor<4>, Resume) {
+        let device = x.device();
+        if let Body::Chain { stages, plan, .. } = &self.body
+            && device == burn::tensor::Device::flex()
+            && let Some(plan) = plan.get(stages).filter(|p| p.ends_at(cut))
+        {
+            let dims = x.dims();
+            if let Some(a) = plan.activations(&host_values(x.clone()), dims, cut, &device) {
+                return (a, Resume(None));
+            }
+        }
+        self.forward_to_resumable(x, cut)
+    }
+
     /// Run the first `cut` stages (for a graph: up to the value `cut`).
     pub fn forward_to(&self, x: Tensor<4>, cut: usize) -> Tensor<4> {
         self.forward_to_resumable(x, cut).0

@@ -18,7 +18,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 /// A batch of activations, channels last: image `i`, row `y`, column `x`, channel `c` at
-/// `((i * h + y) * w + x) * c + c`.
+/// `((i * h + y) * w + x) * c + ch`.
 #[derive(Debug)]
 pub struct Nhwc {
     pub n: usize,
@@ -182,6 +182,21 @@ impl Plan {
         self.step_at(cut).is_some()
     }
 
+    /// Whether [`Plan::activations`] can stop at stage `cut`.
+    pub fn ends_at(&self, cut: usize) -> bool {
+        cut == 0 || self.steps.iter().any(|s| s.stages.end == cut)
+    }
+
+    /// The activations at stage `cut`, `[N, C, H, W]`, of the input given as host values;
+    /// `None` when `cut` is inside a step.
+    pub fn activations(&self, values: &[f32], dims: [usize; 4], cut: usize, device: &Device) -> Option<Tensor<4>> {
+        let steps = if cut == 0 { 0 } else { self.steps.iter().position(|s| s.stages.end == cut)? + 1 };
+        let x = self.run_steps(values, dims, 0..steps);
+        let a = x.to_tensor(device);
+        self.buffers.give(x.values);
+        Some(a)
+    }
+
     /// Logits `[N, classes]` of `head` after the stages from `cut` on, for the activations at
     /// `cut` given as `[N, C, H, W]` host values; `None` when `cut` is inside a step.
     pub fn logits(
@@ -193,10 +208,7 @@ impl Plan {
         device: &Device,
     ) -> Option<Tensor<2>> {
         let first = self.step_at(cut)?;
-        let mut x = Nhwc::from_nchw(values, dims, &self.buffers);
-        for step in &self.steps[first..] {
-            x = self.run(&step.op, x);
-        }
+        let x = self.run_steps(values, dims, first..self.steps.len());
         let logits = match head {
             Head::GapLinear(fc) => {
                 let pooled = Tensor::from_data(TensorData::new(pool::global_average(&x), [x.n, x.c]), device);
@@ -206,6 +218,12 @@ impl Plan {
         };
         self.buffers.give(x.values);
         Some(logits)
+    }
+
+    /// Steps `steps` on `[N, C, H, W]` host values.
+    fn run_steps(&self, values: &[f32], dims: [usize; 4], steps: Range<usize>) -> Nhwc {
+        let x = Nhwc::from_nchw(values, dims, &self.buffers);
+        self.steps[steps].iter().fold(x, |x, step| self.run(&step.op, x))
     }
 
     fn run(&self, op: &Op, mut x: Nhwc) -> Nhwc {
