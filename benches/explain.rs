@@ -2,8 +2,10 @@
 //! with cached activations on ResNet-50 (seeded weights) and on the demo model, and the batched
 //! perturbation methods and the weight-map generator (one forward pass) on the demo model; and
 //! retrieval with the demo embedding model over a 1,000-image gallery (embedding the gallery
-//! once, reading it back from the cache, one query). `cargo bench --bench explain` (only the
-//! retrieval entries: `cargo bench --bench explain -- retrieval`).
+//! once, reading it back from the cache, one query); and one forward-only batch of 8 images on
+//! ResNet-50 through burn's path and through the planned path the perturbation methods use.
+//! `cargo bench --bench explain` (only the retrieval entries: `cargo bench --bench explain --
+//! retrieval`; only the forward batch: `-- "forward batch"`).
 
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -55,6 +57,21 @@ fn benches(c: &mut Criterion) {
             class = (class + 1) % 1000;
             black_box(session.explain(Method::GradCam, class, None, &params, &mut Control::none()).unwrap())
         })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("resnet50 forward batch (8 x 224x224)");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    let dims = [8, 3, 224, 224];
+    let batch: Vec<f32> = (0..dims.iter().product::<usize>()).map(|i| (i % 255) as f32 / 128.0 - 1.0).collect();
+    g.bench_function("burn path (Network::forward)", |b| {
+        b.iter(|| {
+            let x = burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(batch.clone(), dims), &device);
+            black_box(models::network::host_values(resnet.forward(x)))
+        })
+    });
+    g.bench_function("planned path (Network::forward_values)", |b| {
+        b.iter(|| black_box(models::network::host_values(resnet.forward_values(batch.clone(), dims, &device))))
     });
     g.finish();
 

@@ -72,7 +72,7 @@ pub fn activations(net: &Network, x: Tensor<4>, layer: &str) -> Result<LayerActi
     let info = find_layer(net, layer)?.clone();
     let [_, _, h, w] = x.dims();
     let start = Instant::now();
-    let (a, resume) = net.forward_to_resumable(x, info.cut);
+    let (a, resume) = net.forward_to_values(x, info.cut);
     let logits = net.forward_from_resumed(a.clone(), &resume, info.cut);
     let logits = host_values(logits);
     let forward_time = start.elapsed();

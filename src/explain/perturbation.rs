@@ -13,7 +13,7 @@ use crate::map::WeightMap;
 use crate::models::network::host_values;
 use crate::models::{Network, OutputKind};
 use crate::seeded::Rng;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 pub const OCCLUSION: MethodSpec = MethodSpec {
     long: true,
@@ -100,7 +100,7 @@ fn scores(
     device: &burn::tensor::Device,
 ) -> Vec<f32> {
     let [c, h, w] = shape;
-    let output = net.forward(Tensor::from_data(TensorData::new(values, [n, c, h, w]), device));
+    let output = net.forward_values(values, [n, c, h, w], device);
     host_values(objective.score(output))
 }
 
@@ -321,7 +321,7 @@ pub fn run_masked(
         let end = (start + batch).min(count);
         let ms: Vec<Vec<f32>> = (start..end).map(mask).collect();
         let values = masked_batch(&image, None, &ms, c);
-        let outputs = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
+        let outputs = net.forward_values(values, [end - start, c, h, w], &device);
         let k = outputs.dims()[1];
         let outputs = host_values(outputs);
         for (row, m) in outputs.chunks(k).zip(&ms) {

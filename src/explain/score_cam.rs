@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::map::{Interpolation, resize};
 use crate::models::Network;
 use crate::models::network::host_values;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use std::collections::HashMap;
 
 pub const SCORE_CAM: MethodSpec = MethodSpec {
@@ -190,7 +190,7 @@ pub fn score_cam_channels(
                 values.extend(image[ch * plane..(ch + 1) * plane].iter().zip(m).map(|(v, k)| v * k));
             }
         }
-        let logits = net.forward(Tensor::from_data(TensorData::new(values, [end - start, c, h, w]), &device));
+        let logits = net.forward_values(values, [end - start, c, h, w], &device);
         let s = host_values(objective.score(logits));
         unique_scores[start..end].copy_from_slice(&s);
         if control.wants_partials() {
@@ -256,8 +256,8 @@ pub fn ablation_cam(
             v[k * plane..(k + 1) * plane].fill(ablated);
             values.extend(v);
         }
-        let input = Tensor::from_data(TensorData::new(values, [end - start, c, a.height, a.width]), &device);
-        let logits = net.forward_from_resumed(input, &acts.resume, acts.layer.cut);
+        let dims = [end - start, c, a.height, a.width];
+        let logits = net.forward_values_from(values, dims, &acts.resume, acts.layer.cut, &device);
         let s = host_values(objective.score(logits));
         for (k, sk) in (start..end).zip(s) {
             weights[k] = (reference - sk) / reference;

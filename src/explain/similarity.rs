@@ -364,10 +364,10 @@ mod tests {
             bias: Tensor::zeros([6], &device),
         };
         let mut net = crate::models::demo::network(&device).unwrap();
-        net.body = Body::Chain {
-            stages: vec![],
-            head: Head::PoolMlp { pool: [1, 2], layers: vec![(id, crate::models::network::Act::Identity)] },
-        };
+        net.body = Body::chain(
+            vec![],
+            Head::PoolMlp { pool: [1, 2], layers: vec![(id, crate::models::network::Act::Identity)] },
+        );
         net.layers.clear();
         net.output = OutputKind::Embedding;
         net.preprocess.resize = side as u32;

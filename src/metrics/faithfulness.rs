@@ -16,7 +16,7 @@ use crate::imaging::blurred;
 use crate::map::WeightMap;
 use crate::models::Network;
 use crate::models::network::host_values;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Which game.
@@ -111,7 +111,7 @@ pub fn causal_curve(
                 }
             }
         }
-        let logits = net.forward(Tensor::from_data(TensorData::new(values, [n, c, h, w]), &x.device()));
+        let logits = net.forward_values(values, [n, c, h, w], &x.device());
         let classes = logits.dims()[1];
         let logits = host_values(logits);
         for row in logits.chunks(classes) {

@@ -76,7 +76,7 @@ pub fn build(l: &Loader, attributes: usize) -> Result<Network> {
     });
     Ok(Network {
         arch: ARCH.into(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: preprocess(),
         labels: Labels::default(),

@@ -86,7 +86,7 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let head = Head::GapLinear(load_linear(l, "_fc", 1280, classes));
     Ok(Network {
         arch: "efficientnet_lite0".into(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: preprocess(),
         labels: Labels::default(),

@@ -66,7 +66,7 @@ pub fn build(l: &Loader, dim: usize) -> Result<Network> {
     let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
     Ok(Network {
         arch: ARCH.into(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: preprocess(),
         labels: Labels::default(),
@@ -93,8 +93,10 @@ pub fn penultimate(mut net: Network) -> Network {
     }
     let device = net.device();
     net.body = match net.body {
-        Body::Chain { stages, head } => Body::Chain {
+        // The stages stay, and so does their plan.
+        Body::Chain { stages, head, plan } => Body::Chain {
             stages,
+            plan,
             head: match head {
                 Head::GapLinear(fc) | Head::BoostedCam { fc, .. } => {
                     Head::GapLinear(identity_linear(fc.weight.dims()[0], &device))

@@ -79,7 +79,7 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let default_layer = layers.last().map(|l| l.name.clone()).unwrap_or_default();
     Ok(Network {
         arch: "lantern_cnn".into(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: preprocess(),
         labels: Labels::default(),

@@ -91,7 +91,7 @@ pub fn build(l: &Loader, classes: usize) -> Result<Network> {
     let head = Head::GapLinear(load_linear(l, "classifier.1", 1280, classes));
     Ok(Network {
         arch: "mobilenet_v2".into(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),

@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod mobilenet_v2;
 pub mod network;
 pub mod onnx;
+pub mod plan;
 pub mod resnet;
 pub mod scores;
 pub mod state_dict;

@@ -11,6 +11,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::labels::Labels;
 use super::onnx::{self, OnnxNet};
+use super::plan::Planned;
 use super::scores::OutputKind;
 use super::state_dict::Loader;
 use crate::imaging::Preprocess;
@@ -50,7 +51,7 @@ pub enum Padding {
 }
 
 impl Padding {
-    fn sides(self, input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    pub fn sides(self, input: usize, kernel: usize, stride: usize) -> (usize, usize) {
         match self {
             Padding::Fixed(p) => (p, p),
             Padding::Same => {
@@ -353,13 +354,20 @@ pub enum Body {
     Chain {
         stages: Vec<Stage>,
         head: Head,
+        /// The stages compiled for the CPU's forward-only passes ([`Network::forward_values`]),
+        /// on first use.
+        plan: Planned,
     },
     /// An ONNX graph, and CAM's head when the graph ends in global average pooling and one
     /// linear layer (the value it pools, and that layer).
-    Graph {
-        net: Arc<OnnxNet>,
-        cam: Option<(usize, Linear)>,
-    },
+    Graph { net: Arc<OnnxNet>, cam: Option<(usize, Linear)> },
+}
+
+impl Body {
+    /// A chain of `stages` then `head`, its plan not compiled yet.
+    pub fn chain(stages: Vec<Stage>, head: Head) -> Body {
+        Body::Chain { stages, head, plan: Planned::default() }
+    }
 }
 
 /// What the rest of the network needs besides the activations at a cut: nothing for a chain,
@@ -486,6 +494,22 @@ impl Network {
         }
     }
 
+    /// [`Network::forward_to_resumable`] for an input that needs no gradient through it: on the
+    /// CPU a chain runs its plan ([`super::plan`]) up to `cut`.
+    pub fn forward_to_values(&self, x: Tensor<4>, cut: usize) -> (Tensor<4>, Resume) {
+        let device = x.device();
+        if let Body::Chain { stages, plan, .. } = &self.body
+            && device == burn::tensor::Device::flex()
+            && let Some(plan) = plan.get(stages).filter(|p| p.ends_at(cut))
+        {
+            let dims = x.dims();
+            if let Some(a) = plan.activations(&host_values(x.clone()), dims, cut, &device) {
+                return (a, Resume(None));
+            }
+        }
+        self.forward_to_resumable(x, cut)
+    }
+
     /// Run the first `cut` stages (for a graph: up to the value `cut`).
     pub fn forward_to(&self, x: Tensor<4>, cut: usize) -> Tensor<4> {
         self.forward_to_resumable(x, cut).0
@@ -495,7 +519,7 @@ impl Network {
     /// [`Network::forward_to_resumable`] kept (a graph's values that skip over the cut).
     pub fn forward_from_resumed(&self, a: Tensor<4>, resume: &Resume, cut: usize) -> Tensor<2> {
         match &self.body {
-            Body::Chain { stages, head } => head.forward(stages[cut..].iter().fold(a, |h, s| s.forward(h))),
+            Body::Chain { stages, head, .. } => head.forward(stages[cut..].iter().fold(a, |h, s| s.forward(h))),
             Body::Graph { net: g, .. } => {
                 g.forward_from(a, resume.0.as_deref(), cut).unwrap_or_else(|e| panic!("{}: {e}", self.arch))
             }
@@ -512,6 +536,32 @@ impl Network {
     /// Logits of the whole network.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.forward_from(x, self.input_cut())
+    }
+
+    /// Logits `[N, classes]` of a batch of images given as `[N, C, H, W]` host values: the entry
+    /// point of forward-only passes (no gradient). On the CPU a chain runs its plan
+    /// ([`super::plan`]); elsewhere, burn's [`Network::forward`].
+    pub fn forward_values(&self, values: Vec<f32>, dims: [usize; 4], device: &burn::tensor::Device) -> Tensor<2> {
+        self.forward_values_from(values, dims, &Resume(None), self.input_cut(), device)
+    }
+
+    /// Logits from the activations at `cut` given as `[N, C, H, W]` host values, with what
+    /// [`Network::forward_to_resumable`] kept: [`Network::forward_values`] from a layer.
+    pub fn forward_values_from(
+        &self,
+        values: Vec<f32>,
+        dims: [usize; 4],
+        resume: &Resume,
+        cut: usize,
+        device: &burn::tensor::Device,
+    ) -> Tensor<2> {
+        if let Body::Chain { stages, head, plan } = &self.body
+            && *device == burn::tensor::Device::flex()
+            && let Some(logits) = plan.get(stages).and_then(|p| p.logits(head, &values, dims, cut, device))
+        {
+            return logits;
+        }
+        self.forward_from_resumed(Tensor::from_data(TensorData::new(values, dims), device), resume, cut)
     }
 
     /// Bytes (f32) of every stage's output for the input `x`, summed over the stages: runs them
@@ -554,7 +604,9 @@ impl Network {
     /// CAM, where the map is the classifier's weights applied to the activations.
     pub fn cam_weights_at(&self, cut: usize) -> Option<&Linear> {
         match &self.body {
-            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } if cut == stages.len() => {
+            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. }, .. }
+                if cut == stages.len() =>
+            {
                 Some(fc)
             }
             Body::Graph { cam, .. } => cam.as_ref().filter(|(pooled, _)| *pooled == cut).map(|(_, fc)| fc),
@@ -576,14 +628,15 @@ impl Network {
     /// plain GAP + linear head); `None` when the head is not GAP + linear. Only the head
     /// changes: activations computed up to any layer stay valid.
     pub fn boosted(&self, alpha: f32) -> Option<Network> {
-        let (stages, fc) = match &self.body {
-            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. } } => {
-                (stages.clone(), fc.clone())
+        let (stages, fc, plan) = match &self.body {
+            Body::Chain { stages, head: Head::GapLinear(fc) | Head::BoostedCam { fc, .. }, plan } => {
+                (stages.clone(), fc.clone(), plan.clone())
             }
             _ => return None,
         };
         let head = if alpha == 1.0 { Head::GapLinear(fc) } else { Head::BoostedCam { fc, alpha } };
-        Some(Network { body: Body::Chain { stages, head }, ..self.clone() })
+        // The plan covers the stages alone, which stay the same.
+        Some(Network { body: Body::Chain { stages, head, plan }, ..self.clone() })
     }
 }
 

@@ -127,7 +127,7 @@ pub fn build(name: &str, config: ResNetConfig, l: &Loader, classes: usize) -> Re
     let head = Head::GapLinear(load_linear(l, "fc", cin, classes));
     Ok(Network {
         arch: name.to_string(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),

@@ -116,7 +116,7 @@ pub fn build(name: &str, items: &[VggItem], batch_norm: bool, l: &Loader, classe
     let default_layer = layers.last().map(|li: &LayerInfo| li.name.clone()).unwrap_or_default();
     Ok(Network {
         arch: name.to_string(),
-        body: Body::Chain { stages, head },
+        body: Body::chain(stages, head),
         layers,
         preprocess: Preprocess::imagenet(),
         labels: Labels::default(),

@@ -1,0 +1,66 @@
+//! Activation buffers reused from one layer and one batch to the next, so the planned path does
+//! not map fresh pages for every layer's output (glibc serves buffers above its mmap threshold,
+//! 128 KiB by default, with fresh zero pages that fault on first touch).
+
+use std::sync::Mutex;
+
+/// Buffers kept for reuse at most: enough for a residual block's live values.
+const KEPT: usize = 8;
+
+/// A pool of `f32` buffers.
+#[derive(Default)]
+pub struct Buffers(Mutex<Vec<Vec<f32>>>);
+
+impl std::fmt::Debug for Buffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().map(|b| b.len()).unwrap_or(0);
+        write!(f, "Buffers({held} held)")
+    }
+}
+
+impl Buffers {
+    /// A buffer of `len` values, reusing the smallest held one large enough. Its contents are
+    /// unspecified (whatever it last held, zeros where it grew): callers overwrite every value.
+    pub fn take(&self, len: usize) -> Vec<f32> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let fit = held
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i)
+            .or_else(|| held.iter().enumerate().max_by_key(|(_, b)| b.capacity()).map(|(i, _)| i));
+        let mut buffer = fit.map(|i| held.swap_remove(i)).unwrap_or_default();
+        drop(held);
+        buffer.resize(len, 0.0);
+        buffer
+    }
+
+    /// Hand `buffer` back for reuse (dropped when enough are held).
+    pub fn give(&self, buffer: Vec<f32>) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if held.len() < KEPT {
+            held.push(buffer);
+        } else if let Some(smallest) = held.iter_mut().min_by_key(|b| b.capacity())
+            && smallest.capacity() < buffer.capacity()
+        {
+            *smallest = buffer;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Buffers;
+
+    #[test]
+    fn a_returned_buffer_is_reused_without_a_new_allocation() {
+        let pool = Buffers::default();
+        let a = pool.take(1000);
+        let pointer = a.as_ptr();
+        pool.give(a);
+        let b = pool.take(800);
+        assert_eq!(b.len(), 800);
+        assert_eq!(b.as_ptr(), pointer);
+    }
+}

@@ -1,0 +1,251 @@
+//! Convolutions on channels-last activations, packed once at load: a dense convolution is one
+//! GEMM `Y[M, C_out] = X[M, K] W[K, C_out]` over the `M = N * H_out * W_out` output pixels with
+//! `K = k_h * k_w * C_in` (a 1x1, stride-1 convolution reads `X` in place; a k x k one gathers
+//! `X` tile by tile into a per-thread buffer, never the whole im2col matrix), and a depthwise
+//! one is a direct loop over the channels. Bias, the convolution's activation, a residual and
+//! the activation after it are applied to each tile while it is in cache:
+//! `y = post(act(x * w + b) + r)`, the order [`crate::models::network::Block`] computes them in.
+
+use super::Nhwc;
+use super::buffers::Buffers;
+use crate::models::network::{Act, Conv, Padding, host_values};
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Values of one thread's im2col tile at most (4 MiB), which caps the output rows per tile.
+const TILE_VALUES: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's im2col tile, reused by every convolution it runs.
+    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How the weights are stored.
+#[derive(Debug, Clone)]
+enum Kernel {
+    /// `W[(ky * k_w + kx) * C_in + ci][co]`, row-major `[K, C_out]`: the GEMM's right-hand side.
+    Dense(Vec<f32>),
+    /// `W[(ky * k_w + kx) * C + ch]`: one filter per channel.
+    Depthwise(Vec<f32>),
+}
+
+/// A convolution with its weights laid out for channels-last input.
+#[derive(Debug, Clone)]
+pub struct PackedConv {
+    cin: usize,
+    cout: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    padding: Padding,
+    pub act: Act,
+    bias: Vec<f32>,
+    kernel: Kernel,
+}
+
+impl PackedConv {
+    /// Pack `conv`'s weights; `None` for a grouped convolution that is neither dense nor
+    /// depthwise.
+    pub fn pack(conv: &Conv) -> Option<Self> {
+        let [cout, per_group, kh, kw] = conv.weight.dims();
+        let cin = per_group * conv.groups;
+        let w = host_values(conv.weight.clone());
+        let taps = kh * kw;
+        let kernel = if conv.groups == 1 {
+            let mut packed = vec![0.0f32; taps * cin * cout];
+            for co in 0..cout {
+                for ci in 0..cin {
+                    for t in 0..taps {
+                        packed[(t * cin + ci) * cout + co] = w[(co * cin + ci) * taps + t];
+                    }
+                }
+            }
+            Kernel::Dense(packed)
+        } else if per_group == 1 && conv.groups == cout {
+            let mut packed = vec![0.0f32; taps * cout];
+            for ch in 0..cout {
+                for t in 0..taps {
+                    packed[t * cout + ch] = w[ch * taps + t];
+                }
+            }
+            Kernel::Depthwise(packed)
+        } else {
+            return None;
+        };
+        let bias = conv.bias.clone().map_or_else(|| vec![0.0; cout], host_values);
+        Some(Self { cin, cout, kh, kw, stride: conv.stride, padding: conv.padding, act: conv.act, bias, kernel })
+    }
+
+    /// Fold a following per-channel affine map `y * scale + shift` (an unfolded BatchNorm) into
+    /// the weights and bias: `W' = W * scale[co]`, `b' = b * scale + shift`. Only valid while the
+    /// convolution's own activation is the identity.
+    pub fn fold_affine(&mut self, scale: &[f32], shift: &[f32]) {
+        let weights = match &mut self.kernel {
+            Kernel::Dense(w) | Kernel::Depthwise(w) => w,
+        };
+        for row in weights.chunks_mut(self.cout) {
+            for (v, s) in row.iter_mut().zip(scale) {
+                *v *= s;
+            }
+        }
+        for ((b, s), t) in self.bias.iter_mut().zip(scale).zip(shift) {
+            *b = *b * s + t;
+        }
+    }
+
+    /// Output height and width and the padding before each axis, for an `h x w` input.
+    fn geometry(&self, h: usize, w: usize) -> (usize, usize, usize, usize) {
+        let (top, bottom) = self.padding.sides(h, self.kh, self.stride);
+        let (left, right) = self.padding.sides(w, self.kw, self.stride);
+        let oh = (h + top + bottom - self.kh) / self.stride + 1;
+        let ow = (w + left + right - self.kw) / self.stride + 1;
+        (oh, ow, top, left)
+    }
+
+    /// `post(act(conv(x) + b) + residual)`, into a buffer from `buffers`; `residual` has the
+    /// output's shape.
+    pub fn forward(&self, x: &Nhwc, residual: Option<&[f32]>, post: Act, buffers: &Buffers) -> Nhwc {
+        let (oh, ow, top, left) = self.geometry(x.h, x.w);
+        let mut out = Nhwc { n: x.n, h: oh, w: ow, c: self.cout, values: buffers.take(x.n * oh * ow * self.cout) };
+        let g = Geometry { oh, ow, top, left };
+        let epilogue = Epilogue { residual, post };
+        match &self.kernel {
+            Kernel::Dense(w) => self.dense(x, w, g, epilogue, &mut out.values),
+            Kernel::Depthwise(w) => self.depthwise(x, w, g, epilogue, &mut out.values),
+        }
+        out
+    }
+
+    /// Bias, activation, residual and the activation after it, on the output rows from `first`.
+    fn finish(&self, dst: &mut [f32], first: usize, e: Epilogue) {
+        let residual = e.residual.map(|r| &r[first * self.cout..first * self.cout + dst.len()]);
+        for (j, row) in dst.chunks_mut(self.cout).enumerate() {
+            for (v, b) in row.iter_mut().zip(&self.bias) {
+                *v += b;
+            }
+            super::activate(self.act, row);
+            if let Some(r) = residual {
+                for (v, s) in row.iter_mut().zip(&r[j * self.cout..(j + 1) * self.cout]) {
+                    *v += s;
+                }
+            }
+            super::activate(e.post, row);
+        }
+    }
+
+    fn dense(&self, x: &Nhwc, w: &[f32], g: Geometry, e: Epilogue, out: &mut [f32]) {
+        let (cin, cout) = (self.cin, self.cout);
+        let k = self.kh * self.kw * cin;
+        let (th, bh) = self.padding.sides(x.h, self.kh, self.stride);
+        let (tw, bw) = self.padding.sides(x.w, self.kw, self.stride);
+        let in_place = self.kh == 1 && self.kw == 1 && self.stride == 1 && th + bh + tw + bw == 0;
+        let rows = (TILE_VALUES / k).clamp(16, 512);
+        let tiles = out.len().div_ceil(rows * cout);
+        let parallelism = if tiles < rayon::current_num_threads() { Parallelism::Rayon(0) } else { Parallelism::None };
+        out.par_chunks_mut(rows * cout).enumerate().for_each(|(t, dst)| {
+            let (first, m) = (t * rows, dst.len() / cout);
+            let run = |lhs: *const f32, dst: &mut [f32]| {
+                // SAFETY: `lhs` holds `m` rows of `k` values, `w` is `[k, cout]` and `dst` is
+                // `[m, cout]`, all row-major, as the strides below say.
+                unsafe {
+                    gemm(
+                        m,
+                        cout,
+                        k,
+                        dst.as_mut_ptr(),
+                        1,
+                        cout as isize,
+                        false,
+                        lhs,
+                        1,
+                        k as isize,
+                        w.as_ptr(),
+                        1,
+                        cout as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        parallelism,
+                    )
+                }
+            };
+            if in_place {
+                run(x.values[first * cin..(first + m) * cin].as_ptr(), dst);
+            } else {
+                TILE.with_borrow_mut(|tile| {
+                    tile.resize(m * k, 0.0);
+                    self.gather(x, g, first, tile);
+                    run(tile.as_ptr(), dst);
+                });
+            }
+            self.finish(dst, first, e);
+        });
+    }
+
+    /// The im2col rows of output pixels `first..first + tile.len() / K`: for each, the input
+    /// pixels under the kernel (zero outside the image), channels innermost.
+    fn gather(&self, x: &Nhwc, g: Geometry, first: usize, tile: &mut [f32]) {
+        let cin = self.cin;
+        let k = self.kh * self.kw * cin;
+        for (j, row) in tile.chunks_mut(k).enumerate() {
+            let p = first + j;
+            let (image, oy, ox) = (p / (g.oh * g.ow), p / g.ow % g.oh, p % g.ow);
+            for ky in 0..self.kh {
+                let iy = (oy * self.stride + ky).checked_sub(g.top).filter(|&y| y < x.h);
+                for kx in 0..self.kw {
+                    let ix = (ox * self.stride + kx).checked_sub(g.left).filter(|&v| v < x.w);
+                    let dst = &mut row[(ky * self.kw + kx) * cin..(ky * self.kw + kx + 1) * cin];
+                    match (iy, ix) {
+                        (Some(iy), Some(ix)) => dst.copy_from_slice(x.pixel(image, iy, ix)),
+                        _ => dst.fill(0.0),
+                    }
+                }
+            }
+        }
+    }
+
+    fn depthwise(&self, x: &Nhwc, w: &[f32], g: Geometry, e: Epilogue, out: &mut [f32]) {
+        let c = self.cout;
+        out.par_chunks_mut(g.ow * c).enumerate().for_each(|(r, dst)| {
+            let (image, oy) = (r / g.oh, r % g.oh);
+            dst.fill(0.0);
+            for ox in 0..g.ow {
+                let acc = &mut dst[ox * c..(ox + 1) * c];
+                for ky in 0..self.kh {
+                    let Some(iy) = (oy * self.stride + ky).checked_sub(g.top).filter(|&y| y < x.h) else {
+                        continue;
+                    };
+                    for kx in 0..self.kw {
+                        let Some(ix) = (ox * self.stride + kx).checked_sub(g.left).filter(|&v| v < x.w) else {
+                            continue;
+                        };
+                        let taps = &w[(ky * self.kw + kx) * c..(ky * self.kw + kx + 1) * c];
+                        for ((a, v), t) in acc.iter_mut().zip(x.pixel(image, iy, ix)).zip(taps) {
+                            *a += v * t;
+                        }
+                    }
+                }
+            }
+            self.finish(dst, r * g.ow, e);
+        });
+    }
+}
+
+/// Output size and leading padding of one convolution on one input size.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    oh: usize,
+    ow: usize,
+    top: usize,
+    left: usize,
+}
+
+/// What follows the convolution on each output tile.
+#[derive(Debug, Clone, Copy)]
+struct Epilogue<'a> {
+    residual: Option<&'a [f32]>,
+    post: Act,
+}

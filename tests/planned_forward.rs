@@ -1,0 +1,76 @@
+//! The planned CPU path for forward-only passes (`models::plan`, run by
+//! `Network::forward_values`) against burn's path (`Network::forward`): the same logits to 1e-4
+//! of their largest magnitude, for every hand-written architecture, from the input and from a
+//! layer; and the activations at a layer (`Network::forward_to_values`) against `forward_to`.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lantern::models::network::{Body, Resume, host_values};
+use lantern::models::{self, Network, StateDict};
+
+const TOLERANCE: f32 = 1e-4;
+
+/// Seeded weights, or the bundled demo models for the families whose layout depends on their file.
+fn network(arch: &str) -> Network {
+    let device = Device::flex();
+    match arch {
+        "lantern_cnn" => models::demo::network(&device).unwrap(),
+        a if a == models::embedding::ARCH => models::demo::embedding(&device).unwrap(),
+        a if a == models::attributes::ARCH => models::demo::attributes(&device).unwrap(),
+        _ => models::build(&StateDict::seeded(&models::layout(arch, 10).unwrap(), 7), arch, &device).unwrap(),
+    }
+}
+
+/// `count` values in [-2, 2), fixed by `seed`.
+fn values(count: usize, seed: u64) -> Vec<f32> {
+    lantern::seeded::uniform("planned_forward", count, seed).into_iter().map(|u| 2.0 * u as f32).collect()
+}
+
+/// `planned` within 1e-4 of the largest magnitude in `burn`.
+fn assert_close(arch: &str, planned: &[f32], burn: &[f32]) {
+    assert_eq!(planned.len(), burn.len(), "{arch}");
+    let scale = burn.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0, "{arch}: the values are all zero, nothing is compared");
+    let worst = planned.iter().zip(burn).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= TOLERANCE * scale, "{arch}: max |planned - burn| = {worst} of values up to {scale}");
+}
+
+/// The plan compiled, so `forward_values` did not fall back to burn.
+fn assert_planned(net: &Network, cut: usize) {
+    let Body::Chain { stages, plan, .. } = &net.body else { panic!("{}: not a chain", net.arch) };
+    let plan = plan.get(stages).unwrap_or_else(|| panic!("{}: no plan", net.arch));
+    assert!(plan.starts_at(cut), "{}: the plan does not start at stage {cut}", net.arch);
+}
+
+#[test]
+fn planned_logits_match_burn_for_every_architecture() {
+    let device = Device::flex();
+    for arch in models::ARCHITECTURES {
+        let net = network(arch);
+        let side = (net.preprocess.crop as usize).min(64);
+        let dims = [2, 3, side, side];
+        let x = values(dims.iter().product(), 1);
+        let burn = host_values(net.forward(Tensor::from_data(TensorData::new(x.clone(), dims), &device)));
+        assert_planned(&net, 0);
+        let planned = host_values(net.forward_values(x, dims, &device));
+        assert_close(arch, &planned, &burn);
+    }
+}
+
+#[test]
+fn planned_activations_and_logits_from_a_layer_match_burn() {
+    let device = Device::flex();
+    for (arch, layer) in [("resnet50", "layer3"), ("vgg16_bn", "features.23"), ("mobilenet_v2", "features.10")] {
+        let net = network(arch);
+        let cut = net.find_layer(layer).unwrap_or_else(|| panic!("{arch} has {layer}")).cut;
+        let x = Tensor::from_data(TensorData::new(values(2 * 3 * 64 * 64, 2), [2, 3, 64, 64]), &device);
+        let a = net.forward_to(x.clone(), cut);
+        let dims = a.dims();
+        let (planned_a, _) = net.forward_to_values(x, cut);
+        assert_eq!(planned_a.dims(), dims, "{arch}");
+        assert_close(arch, &host_values(planned_a), &host_values(a.clone()));
+        let burn = host_values(net.forward_from(a.clone(), cut));
+        assert_planned(&net, cut);
+        let planned = host_values(net.forward_values_from(host_values(a), dims, &Resume::default(), cut, &device));
+        assert_close(arch, &planned, &burn);
+    }
+}
