@@ -56,6 +56,7 @@ fn tiny_attribute_model(dir: &Path) -> PathBuf {
         val_seed: 2,
         patience: None,
         embedding_digest: "test".into(),
+        scenes: lantern::train::scenes::Scenes::Objects,
     };
     let files = lantern::train::embedding::RunFiles { checkpoints: None, log: None };
     let fitted =

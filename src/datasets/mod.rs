@@ -1,5 +1,5 @@
-//! Datasets with localisation ground truth: the procedural benchmark ([`synth`], and its
-//! multi-label variant [`synth_multi`]) and readers for
+//! Datasets with localisation ground truth: the procedural benchmark ([`synth`], its
+//! multi-label variant [`synth_multi`] and its outfits variant [`synth_outfits`]) and readers for
 //! the formats users have (ImageFolder, CUB-200-2011, Pascal VOC, COCO), all read into one
 //! [`Dataset`] of [`Sample`]s. Malformed files are reported with the file and the line or field.
 
@@ -10,6 +10,7 @@ pub mod synth;
 pub mod synth_attributes;
 pub mod synth_folder;
 pub mod synth_multi;
+pub mod synth_outfits;
 pub mod voc;
 
 use crate::error::{LanternError, Result};
