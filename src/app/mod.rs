@@ -950,6 +950,9 @@ impl eframe::App for LanternApp {
         self.poll_tasks();
         self.settle_step();
         self.state.gallery.request_loads(&self.worker);
+        if let Some(reference) = self.state.similar.pair.reference.filter(|_| self.state.similar.pair.open) {
+            self.state.gallery.request_mask_of(reference, &self.worker);
+        }
         self.reconcile();
         self.state.similar.reconcile(&self.state.model, &self.state.gallery, &self.worker, &mut self.next_id);
         if self.state.remote.check_due() {

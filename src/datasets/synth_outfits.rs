@@ -359,6 +359,15 @@ mod tests {
                 assert_eq!(ann.slot, SLOTS[item.slot]);
             }
         }
+        // Opened as a dataset (the app's gallery): the items' boxes, the union of their masks.
+        assert_eq!(super::super::Format::detect(dir.path()), super::super::Format::Outfits);
+        let d = super::super::open(dir.path(), super::super::Format::Outfits).unwrap();
+        let o = generate(9, 0, 48);
+        assert_eq!(d.samples[0].boxes, o.items.iter().map(|i| i.bbox).collect::<Vec<_>>());
+        let union = d.samples[0].mask.as_ref().unwrap().load().unwrap();
+        for (i, p) in union.pixels().enumerate() {
+            assert_eq!(p.0[0] > 0, o.items.iter().any(|item| item.mask.as_raw()[i] > 0));
+        }
         let mut broken = a.clone();
         broken.images[0].items[1].slot = "top".into();
         write_json(&dir.path().join(ANNOTATIONS), &broken).unwrap();
