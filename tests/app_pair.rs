@@ -56,6 +56,7 @@ fn tiny_attribute_model(dir: &Path) -> PathBuf {
         val_seed: 2,
         patience: None,
         embedding_digest: "test".into(),
+        scenes: lantern::train::scenes::Scenes::Objects,
     };
     let files = lantern::train::embedding::RunFiles { checkpoints: None, log: None };
     let fitted =
@@ -241,4 +242,50 @@ fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     h.key_press(egui::Key::S);
     h.run_steps(2);
     assert!(!h.state().similar().neighbours.open, "S closes the panel again");
+}
+
+#[test]
+fn an_outfits_folder_shows_each_sides_item_masks_in_the_pair_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("outfits");
+    let written = lantern::datasets::synth_outfits::write(&folder, 6, 12, 64, |_| {}).unwrap();
+    let mut h = harness(Launch { paths: vec![folder], model: None, audit: None });
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let chosen = Some(SimilaritySource {
+        embedding: EmbeddingChoice::File(demo.join("lantern_outfits_embedding.safetensors")),
+        attributes: Some(demo.join("lantern_outfits_attributes.safetensors")),
+    });
+    h.state_mut().push(Command::ChooseSimilarityModels(chosen));
+    let controls = h.state().similar().pair.controls.clone();
+    h.state_mut().push(Command::SetPairControls(PairControls { method: PairMethod::GradCam, ..controls }));
+    wait_for(&mut h, "the outfits and their ground truth", |a| {
+        a.gallery().len() == 6 && a.gallery().images.iter().all(|i| i.truth.is_some()) && a.model_info().is_some()
+    });
+    // The reference is three images away from the open one: only the Pair view asks for its mask.
+    let reference = h.state().gallery().images[3].id;
+    h.state_mut().push(Command::OpenPair(reference));
+    let mask_ready = |a: &LanternApp, id: u64| {
+        let truth = a.gallery().images.iter().find(|i| i.id == id).unwrap().truth.as_ref().unwrap();
+        matches!(truth.mask_image, lantern::app::images::LoadState::Ready(_))
+    };
+    wait_for(&mut h, "the pair and both sides' item masks", |a| {
+        let query = a.gallery().current().unwrap().id;
+        pair_explained(a) && mask_ready(a, query) && mask_ready(a, reference)
+    });
+    let app = h.state();
+    let query = app.gallery().current().unwrap();
+    h.get_by_label_contains(&format!("Query: {} · Grad-CAM (similarity) map", query.name()));
+    for (index, shown) in [(app.gallery().index, query), (3, &app.gallery().images[3])] {
+        let truth = shown.truth.as_ref().unwrap();
+        let items = &written.images[index].items;
+        assert_eq!(truth.boxes.len(), items.len(), "one box per item");
+        let lantern::app::images::LoadState::Ready(mask) = &truth.mask_image else { unreachable!() };
+        let on = mask.pixels().filter(|p| p.0[0] > 0).count();
+        let by_items: usize = items
+            .iter()
+            .map(|i| image::open(dir.path().join("outfits").join(&i.mask)).unwrap().to_luma8())
+            .map(|m| m.pixels().filter(|p| p.0[0] > 0).count())
+            .sum();
+        assert_eq!(on, by_items, "the union of the item masks (items never overlap)");
+    }
 }

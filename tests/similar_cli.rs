@@ -1,6 +1,7 @@
 //! `lantern similar` and `lantern eval-similarity` end to end on a small generated gallery
 //! (`lantern synth`): the report's JSON shape and self-contained HTML, the gallery's embedding
-//! cache reused on a second run, and one-line errors with exit code 2 on bad input.
+//! cache reused on a second run, and one-line errors with exit code 2 on bad input; the outfits
+//! benchmark written by `lantern synth --outfits` and measured with the bundled outfits models.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -176,6 +177,10 @@ fn bad_input_gives_one_line_and_exit_code_2() {
     std::fs::write(&corrupt, b"\xff\xd8 truncated").unwrap();
     assert_bad_input(&lantern(&["similar", s(&corrupt), "--gallery", s(empty.path()), "--out", o]), "corrupt.jpg");
     assert_bad_input(&lantern(&["eval-similarity", "--pairs", "0"]), "--pairs");
+    assert_bad_input(&lantern(&["eval-similarity", "--outfits"]), "--outfits needs --model and --attributes");
+    let bad_rule = lantern(&["eval-similarity", "--outfits", "hat:colour"]);
+    assert_eq!(bad_rule.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_rule.stderr).contains("not a match rule like top:colour+texture"));
 }
 
 #[test]
@@ -205,4 +210,44 @@ fn eval_similarity_prints_both_tables() {
     assert_eq!(e["pairs"].as_array().unwrap().len(), 2);
     assert_eq!(e["top1"].as_array().unwrap().len(), 5);
     assert_eq!(e["faithfulness"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn outfits_are_written_with_item_masks_and_measured_with_the_bundled_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("outfits");
+    let out = lantern(&["synth", "--outfits", "--out", s(&data), "--count", "3", "--size", "64"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = read_json(&data.join("outfits.json"));
+    let items = a["images"][0]["items"].as_array().unwrap();
+    assert!(items.len() >= 2 && items[0]["slot"] == "top");
+    assert!(data.join(items[0]["mask"].as_str().unwrap()).is_file());
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let json = dir.path().join("outfits-evidence.json");
+    let out = lantern(&[
+        "eval-similarity",
+        "--outfits",
+        "top:colour+texture",
+        "--model",
+        s(&demo.join("lantern_outfits_embedding.safetensors")),
+        "--attributes",
+        s(&demo.join("lantern_outfits_attributes.safetensors")),
+        "--pairs",
+        "2",
+        "--methods",
+        "gradcam",
+        "--device",
+        "cpu",
+        "--json",
+        s(&json),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("top-3 explains") && stdout.contains("pointing game"), "{stdout}");
+    let e = read_json(&json);
+    assert_eq!(e["rule"]["slots"], serde_json::json!([0]));
+    assert_eq!(e["pairs"].as_array().unwrap().len(), 2);
+    assert_eq!(e["top3"].as_array().unwrap().len(), 3);
+    assert_eq!(e["localisation"].as_array().unwrap().len(), 2);
 }

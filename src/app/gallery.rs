@@ -158,13 +158,7 @@ impl Gallery {
                     result,
                 });
             }
-            if let Some(t) = img.truth.as_mut()
-                && let (Some(mask), LoadState::No) = (&t.mask, &t.mask_image)
-            {
-                t.mask_image = LoadState::Pending;
-                let id = img.id;
-                worker.load(LoadMask(mask.clone()), move |result| Event::MaskLoaded { id, result });
-            }
+            request_mask(img, worker);
         }
         for (i, img) in self.images.iter_mut().enumerate() {
             let distance = (i as isize - self.index as isize)
@@ -178,6 +172,14 @@ impl Gallery {
                 let id = img.id;
                 worker.load(LoadThumbnail(img.source.clone()), move |result| Event::Thumbnail { id, result });
             }
+        }
+    }
+
+    /// Ask the worker for image `id`'s ground-truth mask, if it has one not asked for yet (the Pair
+    /// view's reference, which need not be near the current image).
+    pub fn request_mask_of(&mut self, id: u64, worker: &Worker<Event>) {
+        if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
+            request_mask(img, worker);
         }
     }
 
@@ -197,5 +199,16 @@ impl Gallery {
         if let Some(img) = self.images.iter_mut().find(|i| i.id == id) {
             img.thumb = LoadState::from_result(result);
         }
+    }
+}
+
+/// Ask the worker for `img`'s ground-truth mask, if it has one not asked for yet.
+fn request_mask(img: &mut GalleryImage, worker: &Worker<Event>) {
+    if let Some(t) = img.truth.as_mut()
+        && let (Some(mask), LoadState::No) = (&t.mask, &t.mask_image)
+    {
+        t.mask_image = LoadState::Pending;
+        let id = img.id;
+        worker.load(LoadMask(mask.clone()), move |result| Event::MaskLoaded { id, result });
     }
 }

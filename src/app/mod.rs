@@ -1042,6 +1042,9 @@ impl eframe::App for LanternApp {
         self.poll_tasks();
         self.settle_step();
         self.state.gallery.request_loads(&self.worker);
+        if let Some(reference) = self.state.similar.pair.reference.filter(|_| self.state.similar.pair.open) {
+            self.state.gallery.request_mask_of(reference, &self.worker);
+        }
         // In camera mode the worker explains frames; the views wait until it ends.
         if self.state.camera.is_some() {
             self.feed_camera();

@@ -4,7 +4,9 @@
 //! map that explains why the embedding model finds them alike, under the canvas's look (the
 //! inspector's Look controls, zoom and pan); below them the attribute values ranked for the
 //! match as a bar chart and a list. Clicking a bar or a list entry shows that value's activation
-//! maps on both images instead. The Neighbours panel lists the open image's nearest gallery
+//! maps on both images instead. When the images come from a dataset with ground truth (an outfits
+//! folder written by `lantern synth --outfits`: its item masks and boxes), each side shows it as
+//! the canvas does. The Neighbours panel lists the open image's nearest gallery
 //! images with their cosine similarity; clicking one opens the pair.
 
 use super::commands::{Command, Commands};
@@ -348,6 +350,11 @@ pub fn pair_view(app: &AppState, textures: &mut Textures, commands: &mut Command
         let mut surface = Surface { look: &mut look, transform: &mut transform, gpu, pan: true };
         let image = (image_key, &pside.image);
         paint_picture(ui, rect, view_id::PAIR[side], image, overlay, &mut surface, textures);
+        if let Some(shown) = app.gallery.images.iter().find(|i| i.id == image_key) {
+            let size = vec2(pside.image.rgb.width() as f32, pside.image.rgb.height() as f32);
+            let image_rect = transform.image_rect(rect, size);
+            super::views::paint_image_truth(ui, rect, (image_rect, size), shown, look.boxes, textures);
+        }
         if transform != pair.transforms[side] {
             commands.push(Command::SetPairTransform { side, transform });
         }

@@ -158,16 +158,30 @@ fn draw(
     let decoded = image.decoded()?;
     let overlay = overlay_of(view);
     let response = paint_picture(ui, rect, view_id(slot), (image.id, decoded), overlay, &mut surface, textures);
+    let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
+    let image_rect = surface.transform.image_rect(rect, size);
+    paint_image_truth(ui, rect, (image_rect, size), image, surface.look.boxes, textures);
+    Some(response)
+}
+
+/// `image`'s ground truth over its picture, when it has one (its mask's tint once the worker has
+/// loaded it, its boxes when `boxes`): the canvas and the Pair view's two sides draw it.
+/// `(image_rect, size)` as [`paint_truth`].
+pub fn paint_image_truth(
+    ui: &egui::Ui,
+    rect: Rect,
+    (image_rect, size): (Rect, egui::Vec2),
+    image: &GalleryImage,
+    boxes: bool,
+    textures: &mut Textures,
+) {
     if let Some(truth) = &image.truth {
-        let size = vec2(decoded.rgb.width() as f32, decoded.rgb.height() as f32);
         let mask = match &truth.mask_image {
             super::images::LoadState::Ready(mask) => Some(textures.mask(ui.ctx(), image.id, mask, theme::TRUTH_MASK)),
             _ => None,
         };
-        let image_rect = surface.transform.image_rect(rect, size);
-        paint_truth(ui, rect, (image_rect, size), truth, mask.as_ref(), surface.look.boxes);
+        paint_truth(ui, rect, (image_rect, size), truth, mask.as_ref(), boxes);
     }
-    Some(response)
 }
 
 /// Ground truth in green, distinct from the yellow predicted boxes: the mask as a translucent

@@ -3,7 +3,7 @@
 
 use super::progress::{FitProgress, progress_bar};
 use crate::control::Control;
-use crate::datasets::{synth_folder, synth_multi};
+use crate::datasets::{synth_folder, synth_multi, synth_outfits};
 use crate::error::Result;
 use crate::train::classifier::{self, TrainConfig, TrainFiles};
 use std::path::PathBuf;
@@ -22,8 +22,12 @@ pub struct SynthArgs {
     pub size: u32,
     /// Write the multi-label variant: 1 to 4 objects per image, each with its mask and box,
     /// and one observed positive label per image (multilabel.json).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "outfits")]
     pub multilabel: bool,
+    /// Write the outfits variant: 2 to 4 items (top, bottom, shoes, bag) in the image's
+    /// quadrants, each with its own attributes and mask (outfits.json).
+    #[arg(long)]
+    pub outfits: bool,
 }
 
 pub fn synth(args: &SynthArgs) -> Result<()> {
@@ -37,6 +41,14 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
             a.classes.len(),
             args.out.display()
         );
+        return Ok(());
+    }
+    if args.outfits {
+        let a =
+            synth_outfits::write(&args.out, args.count, args.seed, args.size, |done| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        let items: usize = a.images.iter().map(|i| i.items.len()).sum();
+        println!("wrote {} outfits ({items} items) to {}", a.images.len(), args.out.display());
         return Ok(());
     }
     let a = synth_folder::write(&args.out, args.count, args.seed, args.size, |done| bar.set_position(done as u64))?;

@@ -1,13 +1,17 @@
 //! `lantern eval-similarity`: the evidence for similarity explanations on a held-out split of the
 //! procedural benchmark ([`crate::evaluation::similarity`]): how often each attribute ranking's
-//! top-1 value is one the pair shares, and the deletion/insertion AUC of each pair-saliency method.
+//! top-1 value is one the pair shares, and the deletion/insertion AUC of each pair-saliency method;
+//! with `--outfits`, the same on the outfits benchmark, where what explains a match is known and
+//! where it is ([`crate::evaluation::similarity_outfits`]).
 
 use super::progress::progress_bar;
 use super::similar::{load_attributes, load_embedder};
 use crate::control::Control;
+use crate::datasets::synth_outfits::MatchRule;
 use crate::device::DeviceChoice;
 use crate::error::{LanternError, Result};
 use crate::evaluation::similarity::{HELD_OUT_SEED, SimilarityEvalConfig, evaluate, markdown};
+use crate::evaluation::similarity_outfits::{self, evaluate_outfits};
 use crate::explain::attribute_rank::DEFAULT_WEIGHT;
 use crate::explain::pair_params::PairSettings;
 use crate::explain::pair_registry::PairMethod;
@@ -50,6 +54,10 @@ pub struct EvalSimilarityArgs {
     /// Where to compute: auto, cpu, wgpu, or remote:<server> with --token-file.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Evaluate on the outfits benchmark with this match rule (top:colour+texture when the flag
+    /// has no value), with models trained on it: --model and --attributes are then required.
+    #[arg(long, num_args = 0..=1, default_missing_value = "top:colour+texture")]
+    pub outfits: Option<MatchRule>,
 }
 
 pub fn run(args: &EvalSimilarityArgs) -> Result<()> {
@@ -58,6 +66,13 @@ pub fn run(args: &EvalSimilarityArgs) -> Result<()> {
     }
     if !(0.0..=1.0).contains(&args.weight) {
         return Err(LanternError::BadArgument(format!("--weight must be between 0 and 1, got {}", args.weight)));
+    }
+    if args.outfits.is_some() && (args.model.is_none() || args.attributes.is_none()) {
+        return Err(LanternError::BadArgument(
+            "--outfits needs --model and --attributes trained on outfits (the bundled ones are \
+             assets/demo/lantern_outfits_embedding.safetensors and lantern_outfits_attributes.safetensors)"
+                .into(),
+        ));
     }
     let device = crate::device::choose(args.device)?;
     eprintln!("device: {}", device.description);
@@ -72,23 +87,33 @@ pub fn run(args: &EvalSimilarityArgs) -> Result<()> {
         weight: args.weight,
     };
     let bar = progress_bar(args.pairs as u64, "{bar:30} {pos}/{len} pairs  {elapsed_precise}  eta {eta}");
-    let evidence = evaluate(&embedder.net, &attributes.net, &config, &mut Control::none(), &mut |done, _| {
-        bar.set_position(done as u64)
-    })?;
+    let mut on_pair = |done: usize, _| bar.set_position(done as u64);
+    let (body, json) = match &args.outfits {
+        Some(rule) => {
+            let e =
+                evaluate_outfits(&embedder.net, &attributes.net, &config, rule, &mut Control::none(), &mut on_pair)?;
+            (similarity_outfits::markdown(&e), to_json(&e)?)
+        }
+        None => {
+            let e = evaluate(&embedder.net, &attributes.net, &config, &mut Control::none(), &mut on_pair)?;
+            (markdown(&e), to_json(&e)?)
+        }
+    };
     bar.finish_and_clear();
     let tables = format!(
-        "Embedding model: {}; attribute model: {}; RISE masks: {}.\n\n{}",
-        embedder.name,
-        attributes.name,
-        args.masks,
-        markdown(&evidence)
+        "Embedding model: {}; attribute model: {}; RISE masks: {}.\n\n{body}",
+        embedder.name, attributes.name, args.masks
     );
     println!("{tables}");
     if let Some(path) = &args.json {
-        write_json(path, &evidence)?;
+        write_json(path, &json)?;
     }
     if let Some(path) = &args.markdown {
         write_atomic(path, |f| f.write_all(tables.as_bytes()))?;
     }
     Ok(())
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| LanternError::Internal(format!("the evidence as JSON: {e}")))
 }

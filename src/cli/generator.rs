@@ -23,7 +23,7 @@ pub struct TrainGeneratorArgs {
     /// Dataset folder to train on (without it: procedural images drawn on the fly).
     #[arg(long, requires = "format")]
     pub data: Option<PathBuf>,
-    /// Its format: folder, cub, voc, coco or synth.
+    /// Its format: folder, cub, voc, coco, synth or outfits.
     #[arg(long)]
     pub format: Option<Format>,
     /// classifier (CE on I*M, background suppression), siamese (two triplet losses) or both.

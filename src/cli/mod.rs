@@ -92,7 +92,7 @@ pub struct DatasetArgs {
     /// Dataset folder.
     #[arg(long)]
     pub data: PathBuf,
-    /// Dataset format: folder, cub, voc, coco or synth.
+    /// Dataset format: folder, cub, voc, coco, synth or outfits.
     #[arg(long)]
     pub format: crate::datasets::Format,
 }

@@ -4,11 +4,13 @@
 use super::progress::{FitProgress, epoch_line};
 use crate::control::Control;
 use crate::datasets::synth_attributes;
+use crate::datasets::synth_outfits::MatchRule;
 use crate::error::{LanternError, Result};
 use crate::files::write_atomic;
 use crate::train::attributes::{self, AttributeConfig};
 use crate::train::embedding::{self, EmbeddingConfig, RunFiles};
 use crate::train::fit::{Event, Fitted};
+use crate::train::scenes::Scenes;
 use burn::module::Module;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,6 +56,16 @@ pub struct CommonArgs {
     /// Stop after this many epochs without a better validation score, and write the best epoch.
     #[arg(long)]
     pub patience: Option<usize>,
+    /// Train on the outfits benchmark with this match rule (slots, then groups: top:colour+texture,
+    /// the default when the flag has no value) instead of the single-object one.
+    #[arg(long, num_args = 0..=1, default_missing_value = "top:colour+texture")]
+    pub outfits: Option<MatchRule>,
+}
+
+impl CommonArgs {
+    fn scenes(&self) -> Scenes {
+        self.outfits.clone().map_or(Scenes::Objects, Scenes::Outfits)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,6 +143,7 @@ pub fn train_embedding(args: &TrainEmbeddingArgs) -> Result<()> {
         seed: c.seed,
         val_seed: c.val_seed,
         patience: c.patience,
+        scenes: c.scenes(),
     };
     let device = device(c)?;
     let (model, log) =
@@ -167,6 +180,7 @@ pub fn train_attributes(args: &TrainAttributesArgs) -> Result<()> {
         val_seed: c.val_seed,
         patience: c.patience,
         embedding_digest: digest,
+        scenes: c.scenes(),
     };
     let (model, log) = run(c, |files, on_event| {
         attributes::train(&config, &embedder, files, &device, &mut Control::none(), on_event)

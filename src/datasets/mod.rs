@@ -1,5 +1,5 @@
-//! Datasets with localisation ground truth: the procedural benchmark ([`synth`], and its
-//! multi-label variant [`synth_multi`]) and readers for
+//! Datasets with localisation ground truth: the procedural benchmark ([`synth`], its
+//! multi-label variant [`synth_multi`] and its outfits variant [`synth_outfits`]) and readers for
 //! the formats users have (ImageFolder, CUB-200-2011, Pascal VOC, COCO), all read into one
 //! [`Dataset`] of [`Sample`]s. Malformed files are reported with the file and the line or field.
 
@@ -11,6 +11,7 @@ pub mod synth_attributes;
 pub mod synth_folder;
 pub mod synth_motion;
 pub mod synth_multi;
+pub mod synth_outfits;
 pub mod voc;
 
 use crate::error::{LanternError, Result};
@@ -27,6 +28,8 @@ pub enum MaskSource {
     File(PathBuf),
     /// COCO segmentations of the image's objects (polygons or run-length encodings).
     Coco { width: u32, height: u32, parts: Vec<coco::Segmentation> },
+    /// Several grayscale images of one size (an outfit's item masks); the mask is their union.
+    Union(Vec<PathBuf>),
 }
 
 impl MaskSource {
@@ -43,6 +46,29 @@ impl MaskSource {
                 Ok(g)
             }
             MaskSource::Coco { width, height, parts } => coco::rasterize(*width, *height, parts),
+            MaskSource::Union(paths) => {
+                let mut union: Option<GrayImage> = None;
+                for path in paths {
+                    let g = MaskSource::File(path.clone()).load()?;
+                    match union.as_mut() {
+                        None => union = Some(g),
+                        Some(u) if u.dimensions() == g.dimensions() => {
+                            u.pixels_mut().zip(g.pixels()).for_each(|(a, b)| a.0[0] = a.0[0].max(b.0[0]));
+                        }
+                        Some(u) => {
+                            return Err(LanternError::BadArgument(format!(
+                                "{}: a {}x{} mask, the others are {}x{}",
+                                path.display(),
+                                g.width(),
+                                g.height(),
+                                u.width(),
+                                u.height()
+                            )));
+                        }
+                    }
+                }
+                union.ok_or_else(|| LanternError::BadArgument("a union of no masks".into()))
+            }
         }
     }
 }
@@ -74,6 +100,7 @@ crate::names::named_enum! {
         Voc = "voc",
         Coco = "coco",
         Synth = "synth",
+        Outfits = "outfits",
     }
 }
 
@@ -82,14 +109,19 @@ impl Format {
     /// only: cheap enough for a UI thread; [`Format::detect`] then reads to decide which).
     pub fn has_ground_truth_files(dir: &Path) -> bool {
         dir.join("annotations.json").is_file()
+            || dir.join(synth_outfits::ANNOTATIONS).is_file()
             || (dir.join("images.txt").is_file() && dir.join("bounding_boxes.txt").is_file())
             || (dir.join("Annotations").is_dir() && dir.join("JPEGImages").is_dir())
     }
 
     /// The format of a dataset folder, from the files that format keeps: `annotations.json` with
-    /// COCO's `categories` or the benchmark's `seed`, CUB's `images.txt` + `bounding_boxes.txt`,
-    /// VOC's `Annotations/` + `JPEGImages/`; anything else is a plain image folder.
+    /// COCO's `categories` or the benchmark's `seed`, the outfits benchmark's `outfits.json`, CUB's
+    /// `images.txt` + `bounding_boxes.txt`, VOC's `Annotations/` + `JPEGImages/`; anything else is
+    /// a plain image folder.
     pub fn detect(dir: &Path) -> Format {
+        if dir.join(synth_outfits::ANNOTATIONS).is_file() {
+            return Format::Outfits;
+        }
         let annotations = dir.join("annotations.json");
         if annotations.is_file() {
             #[derive(Deserialize)]
@@ -142,6 +174,28 @@ pub fn open(dir: &Path, format: Format) -> Result<Dataset> {
                         class: Some(img.class),
                         boxes: vec![img.pixel_box()],
                         mask: Some(MaskSource::File(dir.join(&img.mask))),
+                    })
+                    .collect(),
+            })
+        }
+        // An outfit has no class: its boxes are its items', its mask their union.
+        Format::Outfits => {
+            let a = synth_outfits::read(dir)?;
+            Ok(Dataset {
+                classes: a.slots,
+                samples: a
+                    .images
+                    .iter()
+                    .map(|img| Sample {
+                        id: img.id.clone(),
+                        image: dir.join(&img.file),
+                        class: None,
+                        boxes: img
+                            .items
+                            .iter()
+                            .map(|i| PixelBox { x0: i.bbox[0], y0: i.bbox[1], x1: i.bbox[2], y1: i.bbox[3] })
+                            .collect(),
+                        mask: Some(MaskSource::Union(img.items.iter().map(|i| dir.join(&i.mask)).collect())),
                     })
                     .collect(),
             })

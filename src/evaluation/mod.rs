@@ -13,6 +13,8 @@ pub mod report;
 pub mod settings;
 pub mod shard;
 pub mod similarity;
+pub mod similarity_outfits;
+pub mod stats;
 
 pub use class_map::ClassMap;
 pub use protocol::Protocol;

@@ -18,6 +18,7 @@
 //! **(b) Deletion and insertion** of each method's query map, as the authors measure them
 //! ([`crate::metrics::pair_faithfulness`]), with a uniformly random map as the floor.
 
+use super::stats;
 use crate::control::Control;
 use crate::datasets::synth::{self, SynthSample};
 use crate::datasets::synth_attributes::{self, indices, shared};
@@ -28,7 +29,7 @@ use crate::explain::pair_registry::{PairMethod, query_map};
 use crate::map::WeightMap;
 use crate::metrics::pair_faithfulness::{WHITE, pair_curves};
 use crate::models::Network;
-use crate::models::attributes::attribute_maps;
+use crate::models::attributes::{AttributeMaps, attribute_maps};
 use crate::models::embedding::embed;
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +93,8 @@ pub fn sample_pairs(seed: u64, count: usize, size: u32) -> Vec<(EvalPair, SynthS
     out
 }
 
-/// How often one ranking rule's top-1 value is shared by the pair.
+/// How often one ranking rule's top-1 (or top-k) values hold a right one: one the pair shares
+/// here, one that explains the match on the outfits benchmark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopOne {
     /// `paper`, `confidence` or `agreement`.
@@ -111,6 +113,38 @@ impl TopOne {
     pub fn rate(&self) -> f64 {
         self.hits as f64 / self.pairs.max(1) as f64
     }
+
+    /// The rate's Wilson 95 % interval ([`stats::wilson`]).
+    pub fn interval(&self) -> (f64, f64) {
+        stats::wilson(self.hits, self.pairs)
+    }
+
+    /// Two-sided sign test of the wins against the losses ([`stats::sign_test`]).
+    pub fn sign_test(&self) -> f64 {
+        stats::sign_test(self.wins, self.losses)
+    }
+}
+
+/// The rows of one top-k table: confidence only (`confidence[pair]`), then the paper's rule and
+/// agreement only for every method (`hits[method][rule][pair]`, rules as [`Measured::ranked`]),
+/// each with its wins and losses against confidence only.
+pub(super) fn tally(config: &SimilarityEvalConfig, confidence: &[bool], hits: &[[Vec<bool>; 2]]) -> Vec<TopOne> {
+    let row = |rule: &str, method: Option<PairMethod>, weight: f32, got: &[bool]| TopOne {
+        rule: rule.into(),
+        method,
+        weight,
+        hits: got.iter().filter(|h| **h).count(),
+        pairs: got.len(),
+        wins: got.iter().zip(confidence).filter(|(a, b)| **a && !**b).count(),
+        losses: got.iter().zip(confidence).filter(|(a, b)| !**a && **b).count(),
+    };
+    let mut rows = vec![row("confidence", None, 1.0, confidence)];
+    for (k, (rule, weight)) in [("paper", config.weight), ("agreement", 0.0)].into_iter().enumerate() {
+        for (m, &method) in config.methods.iter().enumerate() {
+            rows.push(row(rule, Some(method), weight, &hits[m][k]));
+        }
+    }
+    rows
 }
 
 /// Mean deletion and insertion AUC (x 100) of one method, with their standard errors.
@@ -142,7 +176,7 @@ pub struct SimilarityEvidence {
 }
 
 /// Running sums of one faithfulness row.
-struct CurveSums {
+pub(super) struct CurveSums {
     method: String,
     deletion: Vec<f64>,
     insertion: Vec<f64>,
@@ -151,6 +185,11 @@ struct CurveSums {
 }
 
 impl CurveSums {
+    /// One row per method of `config`, then the random map's.
+    pub(super) fn rows(config: &SimilarityEvalConfig) -> Vec<Self> {
+        config.methods.iter().map(|m| Self::new(m.to_string())).chain([Self::new("random".into())]).collect()
+    }
+
     fn new(method: String) -> Self {
         Self { method, deletion: Vec::new(), insertion: Vec::new(), del_curve: Vec::new(), ins_curve: Vec::new() }
     }
@@ -166,7 +205,7 @@ impl CurveSums {
         }
     }
 
-    fn finish(self) -> PairFaithfulness {
+    pub(super) fn finish(self) -> PairFaithfulness {
         let n = self.deletion.len().max(1) as f64;
         let (deletion, deletion_se) = mean_se(&self.deletion);
         let (insertion, insertion_se) = mean_se(&self.insertion);
@@ -196,16 +235,10 @@ pub fn mean_se(values: &[f64]) -> (f64, f64) {
     (mean, (var / n as f64).sqrt())
 }
 
-/// Run the evidence of the module documentation with `embedder` (an embedding model) and
-/// `attributes` (an attribute model whose labels are the benchmark's values, in
-/// [`synth_attributes::names`] order). `on_pair(done, total)` after every pair; `control` cancels.
-pub fn evaluate(
-    embedder: &Network,
-    attributes: &Network,
-    config: &SimilarityEvalConfig,
-    control: &mut Control,
-    on_pair: &mut dyn FnMut(usize, usize),
-) -> Result<SimilarityEvidence> {
+/// Check what both evaluations need: an embedding and an attribute model whose labels are the
+/// benchmark's values (in [`synth_attributes::names`] order), a pair and a method, valid
+/// settings.
+pub(super) fn check(embedder: &Network, attributes: &Network, config: &SimilarityEvalConfig) -> Result<()> {
     crate::explain::matching::check_models(embedder, Some(attributes))?;
     if config.pairs == 0 || config.methods.is_empty() {
         return Err(LanternError::BadArgument("the evaluation needs at least one pair and one method".into()));
@@ -217,73 +250,110 @@ pub fn evaluate(
             "the attribute model's labels are not the procedural benchmark's attribute values".into(),
         ));
     }
-    config.pair.validate()?;
-    let weights = [("paper", config.weight), ("agreement", 0.0)];
+    config.pair.validate()
+}
+
+/// What one pair gives, every method's query map and attribute rankings; its deletion and
+/// insertion curves are added to the sums by [`measure_pair`].
+pub(super) struct Measured {
+    pub attributes: AttributeMaps,
+    /// Value indices by confidence only (`w = 1`), best first.
+    pub confidence: Vec<usize>,
+    /// `ranked[method]`: value indices best first by the paper's rule (`w = config.weight`) and
+    /// by agreement only (`w = 0`).
+    pub ranked: Vec<[Vec<usize>; 2]>,
+    /// Each method's query map, then the random map, at the model's input resolution.
+    pub maps: Vec<WeightMap>,
+}
+
+impl Measured {
+    /// The attribute model's most probable value of each group (the first on ties).
+    pub fn best_per_group(&self) -> [usize; 3] {
+        let p = &self.attributes.probabilities;
+        synth_attributes::ranges()
+            .map(|range| range.max_by(|&x, &y| p[x].total_cmp(&p[y]).then(y.cmp(&x))).expect("groups are not empty"))
+    }
+}
+
+/// Measure pair number `p` (query image `query`, reference image `reference`): the attribute
+/// maps of the query, each method's query map and its rankings, and the deletion and insertion
+/// curves of each map and of a uniformly random one (seeded by the split's seed and `p`), added
+/// to `sums` ([`CurveSums::rows`]).
+pub(super) fn measure_pair(
+    embedder: &Network,
+    attributes: &Network,
+    config: &SimilarityEvalConfig,
+    (p, query, reference): (usize, &image::RgbImage, &image::RgbImage),
+    sums: &mut [CurveSums],
+    control: &mut Control,
+) -> Result<Measured> {
     let device = embedder.device();
-    let adevice = attributes.device();
+    let q = embedder.preprocess.tensor(query, &device);
+    let r = embedder.preprocess.tensor(reference, &device);
+    let reference = embed(embedder, r.clone()).remove(0);
+    let maps = attribute_maps(attributes, attributes.preprocess.tensor(query, &attributes.device()))?;
+    let order = |map: &WeightMap, weight: f32| -> Vec<usize> {
+        rank_attributes(&maps, map, &attributes.labels, weight).into_iter().map(|a| a.index).collect()
+    };
+    let [_, _, h, w] = q.dims();
+    let (mut confidence, mut ranked, mut query_maps) = (Vec::new(), Vec::new(), Vec::new());
+    for (m, &method) in config.methods.iter().enumerate() {
+        let map = query_map(embedder, method, &q, &r, &config.pair, control)?;
+        if m == 0 {
+            confidence = order(&map, 1.0);
+        }
+        ranked.push([order(&map, config.weight), order(&map, 0.0)]);
+        sums[m].add(&pair_curves(embedder, &q, &map, &reference, WHITE, config.pair.batch, control)?);
+        query_maps.push(map);
+    }
+    let noise = crate::seeded::uniform("eval-similarity.random-map", h * w, config.seed.wrapping_add(p as u64));
+    let random = WeightMap::new(w, h, noise.into_iter().map(|v| v as f32).collect());
+    let last = sums.len() - 1;
+    sums[last].add(&pair_curves(embedder, &q, &random, &reference, WHITE, config.pair.batch, control)?);
+    query_maps.push(random);
+    Ok(Measured { attributes: maps, confidence, ranked, maps: query_maps })
+}
+
+/// Run the evidence of the module documentation with `embedder` (an embedding model) and
+/// `attributes` (an attribute model whose labels are the benchmark's values, in
+/// [`synth_attributes::names`] order). `on_pair(done, total)` after every pair; `control` cancels.
+pub fn evaluate(
+    embedder: &Network,
+    attributes: &Network,
+    config: &SimilarityEvalConfig,
+    control: &mut Control,
+    on_pair: &mut dyn FnMut(usize, usize),
+) -> Result<SimilarityEvidence> {
+    check(embedder, attributes, config)?;
     let pairs = sample_pairs(config.seed, config.pairs, config.size);
     let mut confidence_hits = vec![false; pairs.len()];
     // hits[method][rule][pair]
-    let mut hits = vec![vec![vec![false; pairs.len()]; weights.len()]; config.methods.len()];
-    let mut sums: Vec<CurveSums> =
-        config.methods.iter().map(|m| CurveSums::new(m.to_string())).chain([CurveSums::new("random".into())]).collect();
+    let mut hits = vec![[vec![false; pairs.len()], vec![false; pairs.len()]]; config.methods.len()];
+    let mut sums = CurveSums::rows(config);
     let mut right = [0usize; 3];
     let mut chance = 0.0;
     for (p, (pair, q_img, r_img)) in pairs.iter().enumerate() {
-        let q = embedder.preprocess.tensor(&q_img.image, &device);
-        let r = embedder.preprocess.tensor(&r_img.image, &device);
-        let reference = embed(embedder, r.clone()).remove(0);
-        let maps = attribute_maps(attributes, attributes.preprocess.tensor(&q_img.image, &adevice))?;
+        let measured = measure_pair(embedder, attributes, config, (p, &q_img.image, &r_img.image), &mut sums, control)?;
         let truth = indices(&q_img.attributes);
-        for (g, range) in synth_attributes::ranges().into_iter().enumerate() {
-            let best = range
-                .clone()
-                .max_by(|&x, &y| maps.probabilities[x].total_cmp(&maps.probabilities[y]).then(y.cmp(&x)))
-                .expect("groups are not empty");
+        for (g, best) in measured.best_per_group().into_iter().enumerate() {
             right[g] += usize::from(best == truth[g]);
         }
         chance += pair.shared.len() as f64 / 3.0;
-        let [_, _, h, w] = q.dims();
-        for (m, &method) in config.methods.iter().enumerate() {
-            let map = query_map(embedder, method, &q, &r, &config.pair, control)?;
-            if m == 0 {
-                let top = rank_attributes(&maps, &map, &attributes.labels, 1.0)[0].index;
-                confidence_hits[p] = pair.shared.contains(&top);
+        confidence_hits[p] = pair.shared.contains(&measured.confidence[0]);
+        for (m, ranked) in measured.ranked.iter().enumerate() {
+            for (k, order) in ranked.iter().enumerate() {
+                hits[m][k][p] = pair.shared.contains(&order[0]);
             }
-            for (k, &(_, weight)) in weights.iter().enumerate() {
-                let top = rank_attributes(&maps, &map, &attributes.labels, weight)[0].index;
-                hits[m][k][p] = pair.shared.contains(&top);
-            }
-            sums[m].add(&pair_curves(embedder, &q, &map, &reference, WHITE, config.pair.batch, control)?);
         }
-        let noise = crate::seeded::uniform("eval-similarity.random-map", h * w, config.seed.wrapping_add(p as u64));
-        let random = WeightMap::new(w, h, noise.into_iter().map(|v| v as f32).collect());
-        let last = sums.len() - 1;
-        sums[last].add(&pair_curves(embedder, &q, &random, &reference, WHITE, config.pair.batch, control)?);
         on_pair(p + 1, pairs.len());
     }
     let n = pairs.len();
-    let row = |rule: &str, method: Option<PairMethod>, weight: f32, got: &[bool]| TopOne {
-        rule: rule.into(),
-        method,
-        weight,
-        hits: got.iter().filter(|h| **h).count(),
-        pairs: n,
-        wins: got.iter().zip(&confidence_hits).filter(|(a, b)| **a && !**b).count(),
-        losses: got.iter().zip(&confidence_hits).filter(|(a, b)| !**a && **b).count(),
-    };
-    let mut top1 = vec![row("confidence", None, 1.0, &confidence_hits)];
-    for (k, &(rule, weight)) in weights.iter().enumerate() {
-        for (m, &method) in config.methods.iter().enumerate() {
-            top1.push(row(rule, Some(method), weight, &hits[m][k]));
-        }
-    }
     Ok(SimilarityEvidence {
         config: config.clone(),
         pairs: pairs.into_iter().map(|(p, _, _)| p).collect(),
         chance: chance / n as f64,
         attribute_accuracy: right.map(|r| r as f64 / n as f64),
-        top1,
+        top1: tally(config, &confidence_hits, &hits),
         faithfulness: sums.into_iter().map(CurveSums::finish).collect(),
     })
 }
@@ -298,30 +368,45 @@ pub fn markdown(e: &SimilarityEvidence) -> String {
         100.0 * e.attribute_accuracy[1],
         100.0 * e.attribute_accuracy[2]
     );
-    s += "| ranking | saliency | w | top-1 shared | vs confidence only (wins / losses) |\n|---|---|---|---|---|\n";
+    s += "| ranking | saliency | w | top-1 shared | vs confidence only (wins / losses, sign test p) |\n|---|---|---|---|---|\n";
     for t in &e.top1 {
-        let method = t.method.map_or("-".to_string(), |m| m.title().to_string());
-        let vs = if t.method.is_some() { format!("{} / {}", t.wins, t.losses) } else { "-".into() };
-        s += &format!(
-            "| {} | {method} | {} | {:.1}% ({}/{}) | {vs} |\n",
-            t.rule,
-            t.weight,
-            100.0 * t.rate(),
-            t.hits,
-            t.pairs
-        );
+        s += &format!("| {} | {:.1}% ({}/{}) | {} |\n", rule_cells(t), 100.0 * t.rate(), t.hits, t.pairs, versus(t));
     }
     s += &format!("| random true value of the query (expected) | - | - | {:.1}% | - |\n", 100.0 * e.chance);
-    s += "\nSimilarity deletion / insertion (AUC x 100 of the per-pair min-max normalised curves, mean +- standard error; deletion: lower is better, insertion: higher is better)\n\n";
+    s + &faithfulness_table(&e.faithfulness)
+}
+
+/// The first three cells of a ranking row: the rule, the saliency method, `w`.
+pub(super) fn rule_cells(t: &TopOne) -> String {
+    let method = t.method.map_or("-".to_string(), |m| m.title().to_string());
+    format!("{} | {method} | {}", t.rule, t.weight)
+}
+
+/// A row's comparison with confidence only: wins / losses and the sign test's p.
+pub(super) fn versus(t: &TopOne) -> String {
+    if t.method.is_some() { format!("{} / {}, p = {:.3}", t.wins, t.losses, t.sign_test()) } else { "-".into() }
+}
+
+/// The deletion / insertion table.
+pub(super) fn faithfulness_table(rows: &[PairFaithfulness]) -> String {
+    let mut s = "\nSimilarity deletion / insertion (AUC x 100 of the per-pair min-max normalised curves, mean +- standard error; deletion: lower is better, insertion: higher is better)\n\n".to_string();
     s += "| saliency | deletion | insertion |\n|---|---|---|\n";
-    for f in &e.faithfulness {
-        let name = f.method.parse::<PairMethod>().map_or_else(|_| f.method.clone(), |m| m.title().to_string());
+    for f in rows {
         s += &format!(
-            "| {name} | {:.1} +- {:.1} | {:.1} +- {:.1} |\n",
-            f.deletion, f.deletion_se, f.insertion, f.insertion_se
+            "| {} | {:.1} +- {:.1} | {:.1} +- {:.1} |\n",
+            method_title(&f.method),
+            f.deletion,
+            f.deletion_se,
+            f.insertion,
+            f.insertion_se
         );
     }
     s
+}
+
+/// A method's title, or the name as given (`random`).
+pub(super) fn method_title(name: &str) -> String {
+    name.parse::<PairMethod>().map_or_else(|_| name.to_string(), |m| m.title().to_string())
 }
 
 #[cfg(test)]

@@ -67,16 +67,32 @@ pub(super) fn batch(
     pre: &Preprocess,
     device: &Device,
 ) -> (Tensor<4>, Vec<Attributes>) {
+    drawn_batch(seed, indices, sizes, pre, device, |seed, i, side| {
+        let s = synth::generate(seed, i, side);
+        (s.image, s.attributes)
+    })
+}
+
+/// Images `indices` drawn by `draw(seed, index, side)` (which returns the image and its ground
+/// truth) at the sides [`image_size`] gives, as a normalised tensor, with their ground truths.
+pub(super) fn drawn_batch<T>(
+    seed: u64,
+    indices: impl ExactSizeIterator<Item = usize>,
+    sizes: (u32, u32),
+    pre: &Preprocess,
+    device: &Device,
+    draw: impl Fn(u64, u64, u32) -> (image::RgbImage, T),
+) -> (Tensor<4>, Vec<T>) {
     let n = indices.len();
     let mut values = Vec::new();
-    let mut attributes = Vec::new();
+    let mut truths = Vec::with_capacity(n);
     for i in indices {
-        let s = synth::generate(seed, i as u64, image_size(seed, i, sizes));
-        values.extend(pre.normalize(&pre.model_view(&s.image)));
-        attributes.push(s.attributes);
+        let (image, truth) = draw(seed, i as u64, image_size(seed, i, sizes));
+        values.extend(pre.normalize(&pre.model_view(&image)));
+        truths.push(truth);
     }
     let (h, w) = (pre.crop as usize, pre.crop as usize);
-    (Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), attributes)
+    (Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), truths)
 }
 
 fn classes(attributes: &[Attributes]) -> Vec<usize> {

@@ -14,13 +14,19 @@
 //! shared properties mean a larger similarity). Validation retrieves, for every image of the
 //! validation seed, its nearest neighbour among the others and reports how many properties
 //! they share.
+//!
+//! On the outfits benchmark ([`Scenes::Outfits`]) `a(i, j)` is instead the number of the match
+//! rule's conditions two outfits meet, so the model learns the rule's notion of a match (the
+//! tops' colour and texture, say) and nothing else; validation then reports how many conditions
+//! an image and its nearest neighbour meet and how often that neighbour matches it.
 
-use super::classifier::batch;
 use super::fit::{self, Event, FitConfig, Fitted, Goal, Loss, Monitor, Schedule, StepAt, Task};
 use super::history::Named;
+use super::scenes::{Scenes, Truth};
 use crate::control::Control;
 use crate::datasets::synth::Attributes;
 use crate::datasets::synth_attributes::{agreement, shared};
+use crate::datasets::synth_outfits::MatchRule;
 use crate::error::{LanternError, Result};
 use crate::imaging::Preprocess;
 use crate::models::embedding::{self, EmbeddingCnn, cosine};
@@ -52,6 +58,8 @@ pub struct EmbeddingConfig {
     pub val_seed: u64,
     /// Stop after this many epochs without a better validation agreement.
     pub patience: Option<usize>,
+    /// The images drawn: single objects or outfits with their match rule.
+    pub scenes: Scenes,
 }
 
 /// Where a run keeps its files.
@@ -93,11 +101,6 @@ pub fn triplet_loss(s: Tensor<2>, agreements: &[Vec<usize>], margin: f64) -> (Te
     (loss, violated / count.max(1) as f64)
 }
 
-/// `a(i, j)` for every pair of `attributes`.
-fn agreements(attributes: &[Attributes]) -> Vec<Vec<usize>> {
-    attributes.iter().map(|a| attributes.iter().map(|b| agreement(a, b)).collect()).collect()
-}
-
 /// Nearest-neighbour retrieval on held-out images: for each image, how many of its four
 /// properties its nearest other image shares, and which.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,16 +111,20 @@ pub struct RetrievalQuality {
     pub same: [f64; 4],
 }
 
+/// The other image whose embedding is nearest image `i`'s (largest cosine), if any.
+fn nearest(embeddings: &[Vec<f32>], i: usize) -> Option<usize> {
+    (0..embeddings.len())
+        .filter(|&j| j != i)
+        .max_by(|&a, &b| cosine(&embeddings[i], &embeddings[a]).total_cmp(&cosine(&embeddings[i], &embeddings[b])))
+}
+
 /// [`RetrievalQuality`] of L2-normalised `embeddings` of images with `attributes`.
 pub fn retrieval_quality(embeddings: &[Vec<f32>], attributes: &[Attributes]) -> RetrievalQuality {
     let n = embeddings.len();
     let mut total = 0usize;
     let mut same = [0usize; 4];
     for i in 0..n {
-        let Some(j) = (0..n)
-            .filter(|&j| j != i)
-            .max_by(|&a, &b| cosine(&embeddings[i], &embeddings[a]).total_cmp(&cosine(&embeddings[i], &embeddings[b])))
-        else {
+        let Some(j) = nearest(embeddings, i) else {
             continue;
         };
         let (a, b) = (&attributes[i], &attributes[j]);
@@ -132,21 +139,38 @@ pub fn retrieval_quality(embeddings: &[Vec<f32>], attributes: &[Attributes]) -> 
     RetrievalQuality { agreement: total as f64 / d, same: same.map(|c| c as f64 / d) }
 }
 
-/// Embeddings of images `0..count` of `seed` with their attributes, in inference mode.
+/// Nearest-neighbour retrieval on held-out outfits under a match rule: the mean number of the
+/// rule's conditions an image and its nearest other image meet, and how often they match.
+pub fn rule_retrieval(embeddings: &[Vec<f32>], truths: &[Truth], rule: &MatchRule) -> (f64, f64) {
+    let scenes = Scenes::Outfits(rule.clone());
+    let (mut total, mut matched) = (0usize, 0usize);
+    for i in 0..embeddings.len() {
+        if let Some(j) = nearest(embeddings, i) {
+            let a = scenes.agreement(&truths[i], &truths[j]);
+            total += a;
+            matched += usize::from(a == rule.size());
+        }
+    }
+    let d = embeddings.len().max(1) as f64;
+    (total as f64 / d, matched as f64 / d)
+}
+
+/// Embeddings of images `0..count` of `seed` with their ground truths, in inference mode.
 pub fn embed_split(
     model: &EmbeddingCnn,
+    scenes: &Scenes,
     seed: u64,
     count: usize,
     sizes: (u32, u32),
     device: &Device,
-) -> (Vec<Vec<f32>>, Vec<Attributes>) {
+) -> (Vec<Vec<f32>>, Vec<Truth>) {
     let pre = embedding::preprocess();
     let plain = device.clone().without_autodiff();
     let model = model.valid();
     let mut out = Vec::with_capacity(count);
     let mut attrs = Vec::with_capacity(count);
     for start in (0..count).step_by(64) {
-        let (x, a) = batch(seed, start..(start + 64).min(count), sizes, &pre, &plain);
+        let (x, a) = scenes.draw(seed, start..(start + 64).min(count), sizes, &pre, &plain);
         let y = model.forward(x);
         let dim = y.dims()[1];
         out.extend(host_values(y).chunks(dim).map(<[f32]>::to_vec));
@@ -172,16 +196,22 @@ impl Task for EmbeddingTask<'_> {
     fn loss(&mut self, model: &EmbeddingCnn, items: &[usize], at: StepAt) -> Result<Loss> {
         let c = self.config;
         let first = at.epoch * c.train_count;
-        let (x, attributes) = batch(c.seed, items.iter().map(|i| first + i), c.sizes, &self.pre, &self.device);
+        let (x, truths) = c.scenes.draw(c.seed, items.iter().map(|i| first + i), c.sizes, &self.pre, &self.device);
         let e = model.forward(x);
         let s = e.clone().matmul(e.transpose());
-        let (value, violated) = triplet_loss(s, &agreements(&attributes), c.margin);
+        let (value, violated) = triplet_loss(s, &c.scenes.agreements(&truths), c.margin);
         Ok(Loss { value, terms: vec![("violated".into(), violated)] })
     }
 
     fn validate(&mut self, model: &EmbeddingCnn, _epoch: usize, _control: &Control) -> Result<Named> {
         let c = self.config;
-        let (e, a) = embed_split(model, c.val_seed, c.val_count, c.sizes, &self.device);
+        let (e, truths) = embed_split(model, &c.scenes, c.val_seed, c.val_count, c.sizes, &self.device);
+        if let Scenes::Outfits(rule) = &c.scenes {
+            let (agreement, matched) = rule_retrieval(&e, &truths, rule);
+            return Ok(vec![("val_agreement".into(), agreement), ("val_match".into(), matched)]);
+        }
+        let a: Vec<Attributes> =
+            truths.into_iter().filter_map(|t| if let Truth::Object(a) = t { Some(a) } else { None }).collect();
         let q = retrieval_quality(&e, &a);
         Ok(vec![
             ("val_agreement".into(), q.agreement),
@@ -264,6 +294,21 @@ mod tests {
     }
 
     #[test]
+    fn rule_retrieval_reads_the_nearest_neighbour_under_the_rule() {
+        let top = |colour, texture| Some(Attributes { shape: 0, colour, texture, size: 0 });
+        let truths = [
+            Truth::Outfit([top(1, 1), top(0, 0), None, None]),
+            Truth::Outfit([top(1, 1), top(2, 2), None, None]),
+            Truth::Outfit([top(1, 3), top(0, 0), None, None]),
+        ];
+        // 0 and 2 are each other's neighbours (they meet 1 condition); 1's neighbour is 0 (a match).
+        let e = vec![vec![1.0, 0.0], vec![0.8, -0.6], vec![0.9, 0.1]];
+        let (agreement, matched) = rule_retrieval(&e, &truths, &MatchRule::default());
+        assert!((agreement - 4.0 / 3.0).abs() < 1e-12);
+        assert!((matched - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn a_tiny_run_trains_and_its_validation_is_logged() {
         let dir = tempfile::tempdir().unwrap();
         let config = EmbeddingConfig {
@@ -279,6 +324,7 @@ mod tests {
             seed: 3,
             val_seed: 4,
             patience: None,
+            scenes: Scenes::Objects,
         };
         let files = RunFiles { checkpoints: Some(dir.path().join("ck")), log: Some(dir.path().join("log.csv")) };
         let fitted = train(&config, &files, &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
@@ -290,6 +336,13 @@ mod tests {
         );
         let q = fitted.history[1].get("val_agreement").unwrap();
         assert!((0.0..=4.0).contains(&q));
+        let outfits = EmbeddingConfig { epochs: 1, scenes: Scenes::Outfits(MatchRule::default()), ..config.clone() };
+        let files = RunFiles { checkpoints: None, log: Some(dir.path().join("outfits.csv")) };
+        let fitted = train(&outfits, &files, &Device::flex(), &mut Control::none(), &mut |_| {}).unwrap();
+        let log = std::fs::read_to_string(dir.path().join("outfits.csv")).unwrap();
+        assert_eq!(log.lines().next(), Some("epoch,loss,violated,val_agreement,val_match"));
+        let matched = fitted.history[0].get("val_match").unwrap();
+        assert!((0.0..=1.0).contains(&matched));
         assert!(
             train(
                 &EmbeddingConfig { batch: 2, ..config },

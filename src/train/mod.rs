@@ -12,3 +12,4 @@ pub mod history;
 pub mod losses;
 pub mod multilabel;
 pub mod partial_labels;
+pub mod scenes;
