@@ -249,7 +249,7 @@ fn an_outfits_folder_shows_each_sides_item_masks_in_the_pair_view() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("outfits");
     let written = lantern::datasets::synth_outfits::write(&folder, 6, 12, 64, |_| {}).unwrap();
-    let mut h = harness(Launch { paths: vec![folder], model: None, audit: None });
+    let mut h = harness(Launch { paths: vec![folder], ..Launch::default() });
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
     let chosen = Some(SimilaritySource {
         embedding: EmbeddingChoice::File(demo.join("lantern_outfits_embedding.safetensors")),
