@@ -322,7 +322,11 @@ pub fn run(
             for r in evaluate_sample(net, sample, &job, cancel)? {
                 let line = serde_json::to_string(&r).expect("results serialise");
                 writeln!(state, "{line}").and_then(|_| state.flush()).map_err(|e| LanternError::io(&state_path, e))?;
-                results.push(r);
+                // The report is made from the rows as `state.jsonl` holds them, as a resumed run
+                // and a merge of shards read them: serde_json's float parsing is best-effort (it
+                // may land one ulp off the written value), so a row kept as computed could give
+                // a mean that differs in the last digit from theirs.
+                results.push(serde_json::from_str(&line).expect("a row written here reads back"));
             }
         }
         progress(i + 1, total, &sample.id);
