@@ -30,9 +30,16 @@ impl Capture {
         let feed = Arc::new(Mutex::new(Feed::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (thread_feed, thread_stop) = (Arc::clone(&feed), Arc::clone(&stop));
-        let spawned = std::thread::Builder::new()
-            .name("lantern-camera".into())
-            .spawn(move || read(choice, &thread_feed, &thread_stop, &repaint));
+        let spawned = std::thread::Builder::new().name("lantern-camera".into()).spawn(move || {
+            // A camera driver that panics (nokhwa unwraps when a stream it drops was lost)
+            // ends the feed with the reason instead of a silent thread.
+            let read = std::panic::AssertUnwindSafe(|| read(choice, &thread_feed, &thread_stop, &repaint));
+            if let Err(panic) = std::panic::catch_unwind(read) {
+                let why = crate::error::panic_message(panic.as_ref()).unwrap_or_else(|| "it panicked".into());
+                lock(&thread_feed).failed = Some(format!("{choice} failed: {why}"));
+                repaint();
+            }
+        });
         if let Err(e) = spawned {
             lock(&feed).failed = Some(format!("could not start the camera thread: {e}"));
         }
