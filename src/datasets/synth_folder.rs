@@ -37,16 +37,22 @@ pub struct Annotations {
     pub images: Vec<Annotation>,
 }
 
-/// Generate `count` images with `seed` at `size` pixels into `dir`; `progress(done)` after each.
-pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl FnMut(usize)) -> Result<Annotations> {
+/// Check a benchmark's image side (`--size`) and create the folders it is written into
+/// (`subfolders` of `dir`): what every procedural writer does first.
+pub fn prepare(dir: &Path, size: u32, subfolders: impl IntoIterator<Item = String>) -> Result<()> {
     if !(32..=1024).contains(&size) {
         return Err(LanternError::BadArgument(format!("--size must be between 32 and 1024 pixels, got {size}")));
     }
-    let mkdir = |p: &Path| std::fs::create_dir_all(p).map_err(|e| LanternError::io(p, e));
-    mkdir(&dir.join("masks"))?;
-    for name in SHAPES {
-        mkdir(&dir.join("images").join(name))?;
+    for sub in subfolders {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).map_err(|e| LanternError::io(&p, e))?;
     }
+    Ok(())
+}
+
+/// Generate `count` images with `seed` at `size` pixels into `dir`; `progress(done)` after each.
+pub fn write(dir: &Path, count: usize, seed: u64, size: u32, mut progress: impl FnMut(usize)) -> Result<Annotations> {
+    prepare(dir, size, std::iter::once("masks".to_string()).chain(SHAPES.iter().map(|n| format!("images/{n}"))))?;
     let mut images = Vec::with_capacity(count);
     for i in 0..count {
         let s = synth::generate(seed, i as u64, size);

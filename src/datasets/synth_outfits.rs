@@ -237,13 +237,7 @@ pub fn write(
     size: u32,
     mut progress: impl FnMut(usize),
 ) -> Result<OutfitAnnotations> {
-    if !(32..=1024).contains(&size) {
-        return Err(LanternError::BadArgument(format!("--size must be between 32 and 1024 pixels, got {size}")));
-    }
-    for sub in ["images", "masks"] {
-        let p = dir.join(sub);
-        std::fs::create_dir_all(&p).map_err(|e| LanternError::io(&p, e))?;
-    }
+    super::synth_folder::prepare(dir, size, ["images", "masks"].map(String::from))?;
     let mut images = Vec::with_capacity(count);
     for i in 0..count {
         let o = generate(seed, i as u64, size);
