@@ -299,6 +299,9 @@ fn strip_device(text: &str) -> String {
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::websocket(dir.path());
+    // Once it has served a client: burn installs its signal handlers when serving starts, just
+    // after the "connect with" line (a SIGTERM in between ends the process by the default action).
+    ok(&server.explain(&dir.path().join("before"), &["--method", "gradcam"]));
     let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let start = Instant::now();
