@@ -10,6 +10,7 @@ pub mod generator;
 pub mod init;
 pub mod labels;
 pub mod lantern_cnn;
+pub mod layers;
 pub mod metadata;
 pub mod mobilenet_v2;
 pub mod network;

@@ -4,11 +4,11 @@
 //! `X` tile by tile into a per-thread buffer, never the whole im2col matrix), and a depthwise
 //! one is a direct loop over the channels. Bias, the convolution's activation, a residual and
 //! the activation after it are applied to each tile while it is in cache:
-//! `y = post(act(x * w + b) + r)`, the order [`crate::models::network::Block`] computes them in.
+//! `y = post(act(x * w + b) + r)`, the order [`crate::models::layers::Block`] computes them in.
 
 use super::Nhwc;
 use super::buffers::Buffers;
-use crate::models::network::{Act, Conv, Padding, host_values};
+use crate::models::layers::{Act, Conv, Padding, host_values};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::cell::RefCell;

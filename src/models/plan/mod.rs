@@ -9,7 +9,7 @@ pub mod buffers;
 pub mod conv;
 pub mod pool;
 
-use super::network::{Act, Head, Skip, Stage, host_values};
+use super::layers::{Act, Head, Skip, Stage, host_values};
 use buffers::Buffers;
 use burn::tensor::{Device, Tensor, TensorData};
 use conv::PackedConv;

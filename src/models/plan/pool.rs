@@ -2,7 +2,7 @@
 
 use super::Nhwc;
 use super::buffers::Buffers;
-use crate::models::network::Act;
+use crate::models::layers::Act;
 use rayon::prelude::*;
 
 /// Max pooling with a `kernel x kernel` window, `stride` and `padding` on each side, as
