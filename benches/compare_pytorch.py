@@ -91,13 +91,16 @@ def fraction(gflop, ms, peak):
     return f"{gflop / (ms / 1000) / peak * 100:.0f} %" if gflop else "—"
 
 
-def timed(fn, repeat, warmup=True):
+def timed(fn, repeat, warmup=True, sync=lambda: None):
+    """Median milliseconds of `repeat` runs; `sync` waits for queued GPU work (CUDA runs async)."""
     if warmup:
         fn()
+        sync()
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 
@@ -113,7 +116,8 @@ def measured(cmd):
 
 
 def lantern(binary, flags, repeat):
-    cmd = [binary, "bench", IMAGE, "--device", "cpu", "--repeat", str(repeat)] + flags
+    device = "wgpu" if os.environ.get("LANTERN_BENCH_GPU") == "1" else "cpu"
+    cmd = [binary, "bench", IMAGE, "--device", device, "--repeat", str(repeat)] + flags
     return measured(cmd)
 
 
@@ -131,6 +135,7 @@ def vgg16():
 
 
 def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
+    # (The masks are made on the CPU as the paper's code does, then moved to x's device.)
     """The RISE paper's recipe in PyTorch: random s x s grids kept with probability p1,
     bilinear upsampling (skimage, mirror edges) to (s+1)*cell, random shifts, then
     sum_i softmax(model(x * M_i))[c] * M_i / (N p1)."""
@@ -145,8 +150,8 @@ def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
     for i in range(n):
         dx, dy = rng.randint(0, cell[0]), rng.randint(0, cell[1])
         masks[i] = resize(grid[i], up, order=1, mode="reflect", anti_aliasing=False)[dx:dx + h, dy:dy + w]
-    masks = torch.from_numpy(masks)[:, None]
-    sal = torch.zeros(h * w)
+    masks = torch.from_numpy(masks)[:, None].to(x.device)
+    sal = torch.zeros(h * w, device=x.device)
     with torch.no_grad():
         for i in range(0, n, batch):
             m = masks[i:i + batch]
@@ -180,8 +185,12 @@ def run_case(case, repeat):
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
     torch.manual_seed(0)
-    x = torch.randn(1, 3, 224, 224)
+    gpu = os.environ.get("LANTERN_BENCH_GPU") == "1"
+    device = "cuda" if gpu else "cpu"
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
+    x = torch.randn(1, 3, 224, 224).to(device)
     model = lite0() if case.endswith("lite0") else vgg16() if case.endswith("vgg16") else resnet50()
+    model = model.to(device)
     with torch.no_grad():
         target = int(model(x).argmax())
     targets = [ClassifierOutputTarget(target)]
@@ -213,8 +222,8 @@ def run_case(case, repeat):
                                                         strides=(3, 8, 8)),
         "rise": lambda: rise_pytorch(model, x, target),
     }
-    print(json.dumps({"ms": timed(fns[case], repeat, warmup=repeat > 1), "threads": torch.get_num_threads(),
-                      "torch": torch.__version__}))
+    print(json.dumps({"ms": timed(fns[case], repeat, warmup=repeat > 1, sync=sync), "threads": torch.get_num_threads(),
+                      "torch": torch.__version__ + (f", CUDA on {torch.cuda.get_device_name()}" if gpu else "")}))
 
 
 def main():
@@ -226,12 +235,17 @@ def main():
     target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--lantern", default=os.path.join(target_dir, "release", "lantern"))
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads on both sides (default: all cores)")
+    ap.add_argument("--gpu", action="store_true",
+                    help="Lantern on wgpu (--device wgpu) and the Python references on CUDA (benches/gpu_compare.sh)")
     args = ap.parse_args()
     if args.suite == "_case":
         return run_case(args.case, args.repeat)
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
+    if args.gpu:
+        os.environ["LANTERN_BENCH_GPU"] = "1"
     description, peak = cpu()
-    print(f"CPU: {description}\nthreads: {args.threads} on both sides; Lantern: {args.lantern}\n")
+    print(f"CPU: {description}\nthreads: {args.threads} on both sides; Lantern: {args.lantern}"
+          f"{'; GPU: Lantern on wgpu, Python on CUDA (the FLOP/s fractions are of the CPU peak)' if args.gpu else ''}\n")
     if args.suite == "cam":
         repeat = args.repeat or 20
         info, _ = python_case("forward-resnet50", 1)
