@@ -1,8 +1,9 @@
-//! The web page's compute worker: a page has one thread, and an explanation that runs on it
-//! freezes the page for as long as it takes (seconds for RISE). So the page starts a Web Worker
-//! (`web/worker.js`) that instantiates the same wasm module and calls [`serve`], and the
-//! [`super::worker::Worker`] of the page sends it every job that can run there
-//! ([`super::worker::Job::offload`]: the explanations) while the page keeps drawing.
+//! The web page's compute worker, the page's side: a page has one thread, and an explanation that
+//! runs on it freezes the page for as long as it takes (seconds for RISE). So the page starts a
+//! Web Worker (`web/worker.js`) that instantiates the same wasm module and serves requests
+//! (`crate::web::worker_start`), and the [`super::worker::Worker`] of the page sends it every job
+//! that can run there ([`super::worker::Job::offload`]: the explanations) while the page keeps
+//! drawing.
 //!
 //! The protocol: the page posts `[header, image, model]`: a JSON [`Request`] (the job, and the
 //! ids of the model and image it needs), the image's RGB pixels when the compute worker has not
@@ -12,18 +13,13 @@
 //! cancelled (a newer one replaces it) cannot be interrupted inside a worker busy computing, so
 //! the page terminates that worker and starts a fresh one, which is sent models and images anew.
 
-use super::jobs::model::LoadModel;
 use super::model::ModelSource;
-use super::worker::Cache;
-use crate::control::{Control, Progress};
 use crate::error::{LanternError, Result};
-use burn::tensor::Device;
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -153,22 +149,16 @@ impl Offloader {
         rest
     }
 
-    /// Send `job` (which needs `model` and `image` of the page's cache); its request id.
-    pub fn send(&mut self, job: String, model: u64, image: u64, cache: &Cache) -> Result<u64> {
+    /// Send `job`, which needs the model `model` (its id in the page's cache, and where it came
+    /// from) and the image `image` (its id and pixels); its request id.
+    pub fn send(&mut self, job: String, model: (u64, &ModelSource), image: (u64, &RgbImage)) -> Result<u64> {
         self.next_id += 1;
         let id = self.next_id;
         let message = js_sys::Array::new();
         let transfer = js_sys::Array::new();
-        let image_pixels = match (self.images.contains(&image), cache.images.get(&image)) {
-            (true, _) => None,
-            (false, Some(img)) => Some(img),
-            (false, None) => return Err(LanternError::Internal(format!("image {image} is not loaded"))),
-        };
-        let model_source = match (self.models.contains(&model), cache.sources.get(&model)) {
-            (true, _) => None,
-            (false, Some(source)) => Some(source),
-            (false, None) => return Err(LanternError::Internal(format!("model {model} is not loaded"))),
-        };
+        let image_pixels = (!self.images.contains(&image.0)).then_some(image.1);
+        let model_source = (!self.models.contains(&model.0)).then_some(model.1);
+        let (model, image) = (model.0, image.0);
         let request = Request {
             id,
             job,
@@ -217,63 +207,4 @@ fn bytes_value(bytes: Option<&[u8]>, transfer: &js_sys::Array) -> JsValue {
         }
         None => JsValue::NULL,
     }
-}
-
-/// The compute worker's side: listen for requests, run each job on its own cache and answer.
-/// Called by `web/worker.js` once the module is loaded in the worker.
-pub fn serve() {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let cache = RefCell::new(Cache::new(Device::flex()));
-    let answer_scope = scope.clone();
-    let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        let post = |reply: &Reply| {
-            if let Ok(text) = serde_json::to_string(reply) {
-                let _ = answer_scope.post_message(&JsValue::from_str(&text));
-            }
-        };
-        let message: js_sys::Array = event.data().unchecked_into();
-        let Some(request) = message.get(0).as_string().and_then(|h| serde_json::from_str::<Request>(&h).ok()) else {
-            return;
-        };
-        let bytes = |i: u32| message.get(i).dyn_into::<js_sys::Uint8Array>().ok().map(|a| a.to_vec());
-        let id = request.id;
-        let result = run(request, bytes(1), bytes(2), &mut cache.borrow_mut(), &|done, total| {
-            post(&Reply::Progress { id, done, total })
-        });
-        post(&Reply::Done { id, result: result.map_err(|e| e.to_string()) });
-    });
-    scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
-    // The worker lives as long as the page keeps it: so does its listener.
-    listener.forget();
-    if let Ok(text) = serde_json::to_string(&Reply::Ready) {
-        let _ = scope.post_message(&JsValue::from_str(&text));
-    }
-}
-
-/// Take what the request brought into the cache, then run its job.
-fn run(
-    request: Request,
-    image: Option<Vec<u8>>,
-    model: Option<Vec<u8>>,
-    cache: &mut Cache,
-    progress: &dyn Fn(usize, usize),
-) -> Result<String> {
-    let cancel = AtomicBool::new(false);
-    let mut on_progress = |p: Progress<'_>| progress(p.done, p.total);
-    let mut control = Control::with_progress(&cancel, &mut on_progress);
-    if let Some((id, given)) = request.model {
-        let source = match (given, model) {
-            (Some(name), Some(bytes)) => ModelSource::Given(super::images::FileBytes { name, bytes: bytes.into() }),
-            (None, _) => ModelSource::Demo,
-            (Some(name), None) => return Err(LanternError::Internal(format!("{name} came without its bytes"))),
-        };
-        super::worker::Job::run(LoadModel { id, source, preprocess: None }, cache, &mut control)?;
-    }
-    if let Some((id, width, height)) = request.image {
-        let pixels = image.ok_or_else(|| LanternError::Internal("an image came without its pixels".into()))?;
-        let img = image::RgbImage::from_raw(width, height, pixels)
-            .ok_or_else(|| LanternError::Internal(format!("image {id}: the pixels are not {width}x{height}")))?;
-        cache.images.insert(id, Arc::new(img));
-    }
-    super::jobs::run_offloaded(&request.job, cache, &mut control)
 }

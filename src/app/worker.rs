@@ -93,7 +93,7 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub(super) fn new(device: Device) -> Self {
+    pub fn new(device: Device) -> Self {
         Self {
             local: device.clone(),
             device,
@@ -136,6 +136,17 @@ impl Cache {
         self.sessions.clear();
         self.similarity.clear();
         self.pair_maps = None;
+    }
+
+    /// Where model `model` came from and image `image`'s pixels, to send them to the web page's
+    /// compute worker.
+    #[cfg(target_arch = "wasm32")]
+    fn offloadable(&self, model: u64, image: u64) -> Result<(&super::model::ModelSource, &RgbImage)> {
+        let source =
+            self.sources.get(&model).ok_or_else(|| LanternError::Internal(format!("model {model} is not loaded")))?;
+        let img =
+            self.images.get(&image).ok_or_else(|| LanternError::Internal(format!("image {image} is not loaded")))?;
+        Ok((source, img))
     }
 
     /// The server jobs compute on, if remote.
@@ -371,7 +382,11 @@ impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
         };
         if let Some((mut job, cancel)) = next {
             match (job.offload.take(), inline.offloader.as_mut()) {
-                (Some(o), Some(offloader)) => match offloader.send(o.job, o.model, o.image, &inline.cache) {
+                (Some(o), Some(offloader)) => match inline
+                    .cache
+                    .offloadable(o.model, o.image)
+                    .and_then(|(model, image)| offloader.send(o.job, (o.model, model), (o.image, image)))
+                {
                     Ok(request) => {
                         inline.in_flight = Some(InFlight { request, lane: job.lane, cancel, answer: o.answer })
                     }
