@@ -43,7 +43,10 @@ impl WebHandle {
             .start(
                 canvas,
                 options,
-                Box::new(|cc| Ok(Box::new(crate::app::LanternApp::new(cc, crate::app::Launch::default())))),
+                Box::new(|cc| {
+                    let launch = crate::app::Launch { settings: address_pairs(), ..crate::app::Launch::default() };
+                    Ok(Box::new(crate::app::LanternApp::new(cc, launch)))
+                }),
             )
             .await
     }
@@ -52,6 +55,26 @@ impl WebHandle {
     pub fn panic_message(&self) -> Option<String> {
         self.runner.panic_summary().map(|s| s.message())
     }
+}
+
+/// The `name=value` pairs of the page's address (`?method=rise&masks=1000`), decoded.
+fn address_pairs() -> Vec<(String, String)> {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    let decode = |s: &str| {
+        js_sys::decode_uri_component(&s.replace('+', " "))
+            .ok()
+            .and_then(|d| d.as_string())
+            .unwrap_or_else(|| s.to_string())
+    };
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((name, value)) => (decode(name), decode(value)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
 }
 
 impl Default for WebHandle {

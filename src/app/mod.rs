@@ -76,6 +76,9 @@ pub struct Launch {
     pub audit: Option<PathBuf>,
     /// A camera to show live (over the demo images, or what `paths` names).
     pub camera: Option<crate::camera::CameraChoice>,
+    /// The method and parameters to start with, as `name=value` pairs (the web page's address;
+    /// see [`Settings::apply_pairs`]).
+    pub settings: Vec<(String, String)>,
 }
 
 /// The explorer. Its state changes only through its own methods: widgets push [`Command`]s,
@@ -106,6 +109,9 @@ pub struct LanternApp {
     /// The files given to the web page, being read.
     #[cfg(target_arch = "wasm32")]
     given: given::Given,
+    /// The web page's title, as last set.
+    #[cfg(target_arch = "wasm32")]
+    page_title: String,
 }
 
 impl LanternApp {
@@ -151,7 +157,12 @@ impl LanternApp {
             no_dialogs: false,
             #[cfg(target_arch = "wasm32")]
             given: given::Given::default(),
+            #[cfg(target_arch = "wasm32")]
+            page_title: String::new(),
         };
+        for refused in app.state.settings.apply_pairs(&launch.settings) {
+            app.state.toasts.error(refused);
+        }
         if let Some(choice) = launch.camera {
             app.open_camera(choice);
         }
@@ -604,6 +615,28 @@ impl LanternApp {
         let job = jobs::model::LoadModel { id, source, preprocess: remembered };
         self.worker.load(job, move |result| Event::ModelLoaded { id, result });
     }
+    /// The web page's title (its tab) says what the main view shows: the image and method, with
+    /// the time it took or, while it computes, how far it has got (tests/web_smoke.sh reads it).
+    #[cfg(target_arch = "wasm32")]
+    fn show_in_page_title(&mut self) {
+        let main = &self.state.main;
+        let image = self.state.gallery.current().map(|i| i.name()).unwrap_or_default();
+        let title = match (main.requested(), main.progress(), main.output()) {
+            (Some(r), Some((done, total)), _) if main.pending() && total > 0 => {
+                format!("Lantern · {image}: {} {} %", r.method.title(), done * 100 / total)
+            }
+            (Some(r), _, _) if main.pending() => format!("Lantern · {image}: {}…", r.method.title()),
+            (_, _, Some(out)) => format!("Lantern · {image}: {} in {:.0} ms", out.method.title(), out.milliseconds),
+            _ => "Lantern".to_string(),
+        };
+        if title != self.page_title
+            && let Some(document) = web_sys::window().and_then(|w| w.document())
+        {
+            document.set_title(&title);
+            self.page_title = title;
+        }
+    }
+
     /// Open the files given to the web page that were read since the last frame.
     #[cfg(target_arch = "wasm32")]
     fn poll_given(&mut self) {
@@ -907,15 +940,6 @@ impl LanternApp {
                     println!("lantern: first explanation shown ({}, {:.0} ms)", out.method.title(), out.milliseconds);
                     self.reported_first = true;
                 }
-                // The page's title says what the view shows (tests/web_smoke.py waits for it).
-                #[cfg(target_arch = "wasm32")]
-                if let (Some(out), Some(image)) = (self.state.main.output(), self.state.gallery.current()) {
-                    let title =
-                        format!("Lantern · {}: {} in {:.0} ms", image.name(), out.method.title(), out.milliseconds);
-                    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-                        document.set_title(&title);
-                    }
-                }
             }
             Finished::Failed(e) => self.state.toasts.error(e),
             Finished::Done | Finished::Cancelled | Finished::Stale => {}
@@ -1095,7 +1119,10 @@ impl eframe::App for LanternApp {
             self.given.read_dropped(dropped, self.repaint_handle());
         }
         #[cfg(target_arch = "wasm32")]
-        self.poll_given();
+        {
+            self.poll_given();
+            self.show_in_page_title();
+        }
         self.keys(ctx);
         self.apply_commands(ctx);
         #[cfg(not(target_arch = "wasm32"))]

@@ -14,15 +14,13 @@ use super::schema::{self, APPLICATION_ID, SCHEMA_VERSION, TABLES};
 use super::setup::{ModelRef, Settings, Setup};
 pub use super::status::{Filter, ImageStatus, MissingFile, Origin, Patience, Prediction, Progress};
 use super::verdict::{
-    NewVerdict, Verdict, VerdictId, VerdictKind, box_from_json, box_to_json, boxes_from_json, boxes_to_json,
-    checked_annotator, serialize_boxes,
+    NewVerdict, Verdict, VerdictId, box_from_json, box_to_json, boxes_from_json, boxes_to_json, checked_annotator,
 };
 use super::{AuditError, Result};
 use crate::datasets::Format;
 use crate::explain::Method;
 use crate::map::PixelBox;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use web_time::{Duration, Instant};
@@ -730,6 +728,7 @@ fn conversion(column: usize, message: String) -> rusqlite::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::VerdictKind;
     use crate::datasets::Format;
 
     /// A setup of `n` 100x80 images of two classes, without image files.
