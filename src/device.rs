@@ -111,7 +111,8 @@ impl ComputeDevice {
     /// burn's Flex CPU backend.
     pub fn cpu() -> Self {
         let description = if cfg!(target_arch = "wasm32") {
-            "CPU (burn Flex in wasm, the page's thread)".to_string()
+            // The web page's explanations run in its compute worker (`app::offload`).
+            "CPU (burn Flex in wasm, in a Web Worker)".to_string()
         } else {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             format!("CPU (burn Flex, {threads} threads)")
