@@ -171,8 +171,7 @@ fn vit_view() {
     let mut h = app(Launch {
         paths: vec![demo.join("images")],
         model: Some(demo.join("lantern_vit.onnx")),
-        audit: None,
-        camera: None,
+        ..Launch::default()
     });
     settle(&mut h);
     h.state_mut().push(Command::SelectMethod(lantern::explain::Method::Chefer));

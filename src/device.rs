@@ -1,11 +1,17 @@
 //! Choosing where tensors are computed.
 //!
+//! The web page computes on burn's Flex backend in wasm: its build has neither the GPU compute
+//! backend nor the remote client, and says so when asked for them.
+//!
 //! `auto` takes a hardware GPU through wgpu when one is present and otherwise burn's Flex backend
 //! (pure-Rust CPU). A CPU rasterizer (llvmpipe, lavapipe) is never chosen automatically: it runs
 //! convolutions an order of magnitude slower than Flex.
 
 use crate::error::{LanternError, Result};
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::Device;
+#[cfg(not(target_arch = "wasm32"))]
+use burn::tensor::DeviceKind;
+#[cfg(not(target_arch = "wasm32"))]
 pub use remote::{
     CONNECT_TIMEOUT, REMOTE_CHECK, RemoteAddress, catch_quietly, check_remote, connect, guard_remote, read_token,
     remote_failure, remote_in_use, set_token_file,
@@ -23,6 +29,7 @@ pub enum DeviceChoice {
     Cpu,
     Wgpu,
     /// `remote:<server id>`, `remote:<server id>@host:port` or `remote:ws://host:port`.
+    #[cfg(not(target_arch = "wasm32"))]
     Remote(&'static RemoteAddress),
 }
 
@@ -37,6 +44,7 @@ impl std::fmt::Display for DeviceChoice {
             DeviceChoice::Auto => f.write_str("auto"),
             DeviceChoice::Cpu => f.write_str("cpu"),
             DeviceChoice::Wgpu => f.write_str("wgpu"),
+            #[cfg(not(target_arch = "wasm32"))]
             DeviceChoice::Remote(address) => write!(f, "remote:{address}"),
         }
     }
@@ -46,6 +54,7 @@ impl std::str::FromStr for DeviceChoice {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let text = s.trim();
+        #[cfg(not(target_arch = "wasm32"))]
         if let Some(rest) = strip_prefix_ignore_case(text, "remote:") {
             let address: RemoteAddress = rest.parse()?;
             return Ok(DeviceChoice::Remote(Box::leak(Box::new(address))));
@@ -75,6 +84,7 @@ impl<'de> Deserialize<'de> for DeviceChoice {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
@@ -100,12 +110,19 @@ pub struct ComputeDevice {
 impl ComputeDevice {
     /// burn's Flex CPU backend.
     pub fn cpu() -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self { device: Device::flex(), description: format!("CPU (burn Flex, {threads} threads)"), gpu: false }
+        let description = if cfg!(target_arch = "wasm32") {
+            // The web page's explanations run in its compute worker (`app::offload`).
+            "CPU (burn Flex in wasm, in a Web Worker)".to_string()
+        } else {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            format!("CPU (burn Flex, {threads} threads)")
+        };
+        Self { device: Device::flex(), description, gpu: false }
     }
 }
 
 /// Every wgpu adapter on this machine.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn adapters() -> Vec<AdapterSummary> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
@@ -136,8 +153,20 @@ pub fn gpu_possible() -> bool {
     has("/dev/dri", "renderD") || has("/dev", "nvidia")
 }
 
+/// Resolve a choice to a device: in the web page, burn's Flex backend in wasm (the only one it has).
+#[cfg(target_arch = "wasm32")]
+pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
+    match choice {
+        DeviceChoice::Auto | DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
+        DeviceChoice::Wgpu => Err(LanternError::Device(
+            "the web page computes on the CPU in wasm (burn Flex); GPU compute is the desktop app's".into(),
+        )),
+    }
+}
+
 /// Resolve a choice to a device. A remote one is connected with the token of
 /// [`set_token_file`], within [`CONNECT_TIMEOUT`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
     match choice {
         DeviceChoice::Remote(address) => {
@@ -173,6 +202,7 @@ pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
 }
 
 /// Hand an existing wgpu device (egui's) to burn, so models and overlays share one GPU device.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn share_wgpu(
     instance: wgpu::Instance,
     adapter: wgpu::Adapter,
@@ -193,6 +223,7 @@ pub fn share_wgpu(
     })
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
     ComputeDevice {
         device: Device::wgpu(kind),
@@ -201,6 +232,7 @@ fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 mod remote;
 
 #[cfg(test)]

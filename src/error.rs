@@ -65,6 +65,12 @@ pub enum LanternError {
     #[error("device: {0}")]
     Device(String),
 
+    /// An error of the web page's compute worker, as it said it (the worker runs in its own wasm
+    /// instance, so only the text crosses).
+    #[cfg(target_arch = "wasm32")]
+    #[error("{0}")]
+    Computed(String),
+
     /// A broken promise inside Lantern, not caused by the input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -115,6 +121,9 @@ impl LanternError {
             | Self::Device(_)
             | Self::Internal(_)
             | Self::Cancelled => false,
+            // The compute worker's text no longer says which it was.
+            #[cfg(target_arch = "wasm32")]
+            Self::Computed(_) => false,
         }
     }
 }

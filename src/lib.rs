@@ -8,6 +8,7 @@ pub mod animate;
 pub mod app;
 pub mod audit;
 pub mod camera;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod colormap;
 pub mod control;
@@ -29,5 +30,8 @@ pub mod render;
 pub mod retrieval;
 pub mod seeded;
 pub mod train;
+/// The web page's entry point.
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{LanternError, Result};

@@ -24,7 +24,7 @@ fn main() {
         Outcome::Exit(code) => code,
         Outcome::Window { paths, model, audit, camera } => {
             quiet_on_closed_pipe(false);
-            match lantern::app::run(lantern::app::Launch { paths, model, audit, camera }) {
+            match lantern::app::run(lantern::app::Launch { paths, model, audit, camera, ..Default::default() }) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("lantern: could not open the window: {e}");

@@ -7,8 +7,10 @@ use crate::imaging::Geometry;
 use crate::map::{Interpolation, PixelBox, WeightMap};
 use image::{Rgb, RgbImage};
 use plotters::prelude::*;
+#[cfg(not(target_arch = "wasm32"))]
 use plotters::style::FontStyle;
 use serde::{Deserialize, Serialize};
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::Once;
 
 /// Predicted boxes are drawn in yellow, in the app and in exports.
@@ -17,13 +19,17 @@ pub const PREDICTED_BOX: [u8; 3] = [255, 230, 40];
 pub const TRUTH_BOX: [u8; 3] = [40, 230, 90];
 
 /// Register egui's bundled Ubuntu Light as plotters' "sans-serif", once: text in exported
-/// pictures and plots never depends on the system's fonts.
+/// pictures and plots never depends on the system's fonts. (On the web, plotters draws text with
+/// the browser's fonts and takes no registered one.)
 pub fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
-            .unwrap_or_else(|_| panic!("the bundled font parses"));
-    });
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+                .unwrap_or_else(|_| panic!("the bundled font parses"));
+        });
+    }
 }
 
 /// How the map is shown.

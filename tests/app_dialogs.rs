@@ -38,7 +38,8 @@ fn an_audit_opens_from_the_launch_and_through_the_typed_path_window() {
     let dir = tempfile::tempdir().unwrap();
     let db = audit_in(dir.path());
 
-    let mut h = harness(Launch { paths: vec![], model: None, audit: Some(db.clone()), camera: None });
+    let mut h =
+        harness(Launch { paths: vec![], model: None, audit: Some(db.clone()), camera: None, ..Launch::default() });
     wait_for(&mut h, "audit mode from the launch", |a| a.audit().is_some() && a.gallery().len() == 4);
     drop(h);
 

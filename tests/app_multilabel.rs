@@ -51,7 +51,8 @@ fn model_and_image(dir: &std::path::Path) -> (std::path::PathBuf, std::path::Pat
 fn present_labels_are_listed_with_small_maps_and_a_click_shows_one_large() {
     let dir = tempfile::tempdir().unwrap();
     let (model, image, threshold) = model_and_image(dir.path());
-    let mut h = harness(Launch { paths: vec![image], model: Some(model), audit: None, camera: None });
+    let mut h =
+        harness(Launch { paths: vec![image], model: Some(model), audit: None, camera: None, ..Launch::default() });
     ui::edit_settings(&mut h, |s| s.label_threshold = threshold);
     wait_for(&mut h, "the first explanation and the label maps", |a| {
         explained(a)
@@ -87,7 +88,8 @@ fn present_labels_are_listed_with_small_maps_and_a_click_shows_one_large() {
 fn the_boostlu_slider_reweights_the_cam_of_the_cached_activations() {
     let dir = tempfile::tempdir().unwrap();
     let (model, image, _) = model_and_image(dir.path());
-    let mut h = harness(Launch { paths: vec![image], model: Some(model), audit: None, camera: None });
+    let mut h =
+        harness(Launch { paths: vec![image], model: Some(model), audit: None, camera: None, ..Launch::default() });
     wait_for(&mut h, "the first explanation", explained);
     h.get_by_label_contains("pools BoostLU(CAM) with alpha 5");
     h.get_by_label("Explain with BoostLU CAM").click();

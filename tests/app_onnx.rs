@@ -21,7 +21,7 @@ fn vit() -> std::path::PathBuf {
 
 #[test]
 fn a_vision_transformer_opens_and_explains_at_its_default_layer() {
-    let mut h = harness(Launch { paths: vec![], model: Some(vit()), audit: None, camera: None });
+    let mut h = harness(Launch { paths: vec![], model: Some(vit()), audit: None, camera: None, ..Launch::default() });
     wait_for(&mut h, "the ViT's first explanation", |a| {
         explained(a) && a.model_info().is_some_and(|i| i.arch == "onnx:vit")
     });
@@ -89,7 +89,8 @@ fn an_onnx_file_with_an_unknown_operator_is_refused_and_the_app_keeps_its_model(
 #[test]
 fn a_model_that_does_not_say_how_it_reads_images_is_asked_about_once() {
     let model = common::fixtures().join("onnx").join("resnet.onnx");
-    let mut h = harness(Launch { paths: vec![], model: Some(model.clone()), audit: None, camera: None });
+    let mut h =
+        harness(Launch { paths: vec![], model: Some(model.clone()), audit: None, camera: None, ..Launch::default() });
     wait_for(&mut h, "the question", |a| a.preprocess_prompt().is_some());
     h.get_by_label_contains("does not say how its inputs are normalised");
     let mut answer = h.state().preprocess_prompt().unwrap().1.clone();

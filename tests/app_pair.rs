@@ -90,7 +90,7 @@ fn neighbours_open_a_pair_whose_maps_and_attribute_chart_show_and_an_attribute_s
     std::fs::create_dir(&folder).unwrap();
     let images = gallery(&folder);
     let attributes = tiny_attribute_model(dir.path());
-    let mut h = harness(Launch { paths: vec![folder], model: None, audit: None, camera: None });
+    let mut h = harness(Launch { paths: vec![folder], model: None, audit: None, camera: None, ..Launch::default() });
     {
         let chosen =
             Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: Some(attributes) });
@@ -207,8 +207,7 @@ fn without_an_attribute_model_the_pair_still_shows_its_maps_and_says_so() {
     gallery(dir.path());
     // Through wgpu: the two sides are drawn by the GPU overlay.
     let paths = vec![dir.path().to_path_buf()];
-    let mut h =
-        ui::wgpu_harness_at(Launch { paths, model: None, audit: None, camera: None }, egui::vec2(1400.0, 900.0));
+    let mut h = ui::wgpu_harness_at(Launch { paths, ..Launch::default() }, egui::vec2(1400.0, 900.0));
     assert!(h.state().gpu());
     let chosen = Some(SimilaritySource { embedding: EmbeddingChoice::File(demo_embedding()), attributes: None });
     h.state_mut().push(Command::ChooseSimilarityModels(chosen));

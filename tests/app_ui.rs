@@ -108,7 +108,13 @@ fn the_app_reopens_the_last_folder_and_layer_and_says_when_the_model_is_gone() {
 fn a_dataset_folder_opens_with_its_ground_truth_beside_the_prediction() {
     let dir = tempfile::tempdir().unwrap();
     lantern::datasets::synth_folder::write(dir.path(), 3, 11, 112, |_| {}).unwrap();
-    let mut h = harness(Launch { paths: vec![dir.path().to_path_buf()], model: None, audit: None, camera: None });
+    let mut h = harness(Launch {
+        paths: vec![dir.path().to_path_buf()],
+        model: None,
+        audit: None,
+        camera: None,
+        ..Launch::default()
+    });
     let ready = |a: &LanternApp| {
         a.gallery().len() == 3
             && a.gallery()
@@ -317,7 +323,8 @@ fn a_bad_file_shows_an_error_and_the_app_keeps_working() {
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\n this is not really a png").unwrap();
     let good = dir.path().join("good.png");
     image::load_from_memory(lantern::models::demo::IMAGES[1].1).unwrap().save(&good).unwrap();
-    let mut h = harness(Launch { paths: vec![bad.clone(), good], model: None, audit: None, camera: None });
+    let mut h =
+        harness(Launch { paths: vec![bad.clone(), good], model: None, audit: None, camera: None, ..Launch::default() });
     wait_for(&mut h, "the error", |a| a.toasts().last_error().is_some());
     let e = h.state().toasts().last_error().unwrap().to_string();
     assert!(e.contains("broken.png") && e.contains("not a readable image"), "{e}");

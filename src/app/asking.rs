@@ -4,15 +4,20 @@
 
 use super::LanternApp;
 use super::commands::Command;
+#[cfg(not(target_arch = "wasm32"))]
 use super::dialogs::{DialogAnswer, Dialogs};
 use super::model::ModelSource;
 use super::pair_jobs::{EmbeddingChoice, SimilaritySource};
-use super::path_prompt::{PathPrompt, PathRequest};
+#[cfg(not(target_arch = "wasm32"))]
+use super::path_prompt::PathPrompt;
+use super::path_prompt::PathRequest;
 use std::path::PathBuf;
 
 /// Why the typed-path window is shown when the dialogs were turned off.
+#[cfg(not(target_arch = "wasm32"))]
 const SKIPPED: &str = "File dialogs are turned off (LANTERN_TYPED_PATHS is set): type the path.";
 /// Why it is shown when no dialog could be shown.
+#[cfg(not(target_arch = "wasm32"))]
 const UNAVAILABLE: &str = "No file dialog could be shown (this desktop has no xdg-desktop-portal \
                            and no zenity): type the path.";
 
@@ -48,7 +53,18 @@ pub fn answered(request: PathRequest, mut paths: Vec<PathBuf>) -> Answered {
     })
 }
 
+/// Ask `request`: in a dialog while dialogs can be shown, else in the typed-path window. The web
+/// page asks the browser for files to open; it has no paths to ask for otherwise.
+#[cfg(target_arch = "wasm32")]
+pub fn ask(app: &mut LanternApp, request: PathRequest) {
+    match super::web_cuts::cut(&request) {
+        Some(reason) => app.state.toasts.error(reason.to_string()),
+        None => app.given.pick(request.dialog(), app.repaint_handle()),
+    }
+}
+
 /// Ask `request`: in a dialog while dialogs can be shown, else in the typed-path window.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn ask(app: &mut LanternApp, request: PathRequest) {
     if app.dialogs.is_open() {
         return app.state.toasts.error("a file dialog is already open");
@@ -65,6 +81,7 @@ pub fn ask(app: &mut LanternApp, request: PathRequest) {
 }
 
 /// Apply the answer of the dialog that ended, if one did.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn poll(app: &mut LanternApp, ctx: &egui::Context) {
     let Some((request, answer)) = app.dialogs.poll() else { return };
     match answer {

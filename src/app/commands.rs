@@ -29,6 +29,8 @@ pub enum Command {
     ClosePathPrompt,
     /// Open images, folders or a model file.
     OpenPaths(Vec<PathBuf>),
+    /// Open files given to the web page (dropped or picked): images and safetensors models.
+    OpenGiven(Vec<super::images::FileBytes>),
     OpenModel(ModelSource),
     /// The demo model with the demo images.
     OpenDemo,

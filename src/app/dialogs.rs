@@ -3,15 +3,20 @@
 //! all (rfd finds neither an xdg-desktop-portal nor zenity on Linux and returns no file at once)
 //! the answer says so, and the app offers a typed path instead.
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::PathBuf;
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, Instant};
+#[cfg(not(target_arch = "wasm32"))]
+use web_time::{Duration, Instant};
 
 /// Set (to anything) to skip the system's file dialogs and always type paths.
+#[cfg(not(target_arch = "wasm32"))]
 pub const TYPED_PATHS_VAR: &str = "LANTERN_TYPED_PATHS";
 
 /// A dialog that answers "no file" sooner than this was never seen: nobody opens a dialog, reads
 /// it and cancels it in a quarter of a second.
+#[cfg(not(target_arch = "wasm32"))]
 const UNSEEN: Duration = Duration::from_millis(250);
 
 /// What to ask for.
@@ -39,6 +44,7 @@ pub struct DialogSpec {
 }
 
 /// How a dialog ended.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialogAnswer {
     Picked(Vec<PathBuf>),
@@ -48,6 +54,7 @@ pub enum DialogAnswer {
     Unavailable,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl DialogAnswer {
     /// The answer for `paths` chosen (or not) after `took`: nothing chosen in less time than a
     /// person needs to see a dialog means no dialog was shown.
@@ -63,6 +70,7 @@ impl DialogAnswer {
 }
 
 /// The dialogs running, each tagged with what the app asked it for (`T`).
+#[cfg(not(target_arch = "wasm32"))]
 pub struct Dialogs<T> {
     sender: Sender<(T, DialogAnswer)>,
     answers: Receiver<(T, DialogAnswer)>,
@@ -70,6 +78,7 @@ pub struct Dialogs<T> {
     open: bool,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl<T> Default for Dialogs<T> {
     fn default() -> Self {
         let (sender, answers) = channel();
@@ -77,6 +86,7 @@ impl<T> Default for Dialogs<T> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl<T: Send + 'static> Dialogs<T> {
     /// Whether the system's dialogs are to be skipped (see [`TYPED_PATHS_VAR`]).
     pub fn skipped() -> bool {
@@ -88,7 +98,9 @@ impl<T: Send + 'static> Dialogs<T> {
     }
 
     /// Show the dialog `spec` on a thread of its own; its answer, tagged `tag`, is returned by
-    /// [`Dialogs::poll`] after `repaint` was called.
+    /// [`Dialogs::poll`] after `repaint` was called. (The web page asks the browser instead:
+    /// `super::given`.)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn show(&mut self, tag: T, spec: DialogSpec, repaint: impl Fn() + Send + 'static) {
         self.open = true;
         let sender = self.sender.clone();
@@ -110,6 +122,7 @@ impl<T: Send + 'static> Dialogs<T> {
 }
 
 /// Run the dialog (blocking this thread) and return what was chosen.
+#[cfg(not(target_arch = "wasm32"))]
 fn run(spec: &DialogSpec) -> Vec<PathBuf> {
     let mut dialog = rfd::FileDialog::new().set_title(spec.title);
     if let Some((name, extensions)) = spec.filter {

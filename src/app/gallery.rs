@@ -65,7 +65,7 @@ const KEEP: usize = 2;
 const THUMBNAILS: usize = 500;
 
 impl Gallery {
-    fn set(&mut self, sources: Vec<ImageSource>, next_id: &mut u64) {
+    pub fn set(&mut self, sources: Vec<ImageSource>, next_id: &mut u64) {
         self.images = sources
             .into_iter()
             .map(|s| {

@@ -6,10 +6,27 @@ use image::{RgbImage, RgbaImage};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// A file the web page was given (dropped on it or picked in the browser's dialog): its name
+/// and contents, as a page never learns a file's path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileBytes {
+    pub name: String,
+    pub bytes: Arc<[u8]>,
+}
+
+impl FileBytes {
+    /// The name's extension, lower case.
+    pub fn extension(&self) -> String {
+        std::path::Path::new(&self.name).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+    }
+}
+
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ImageSource {
     File(PathBuf),
+    /// An image given to the web page.
+    Given(FileBytes),
     /// A bundled demo image.
     Bytes {
         name: String,
@@ -30,6 +47,7 @@ impl ImageSource {
                 p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().to_string())
             }
             ImageSource::Bytes { name, .. } | ImageSource::Captured { name, .. } => name.clone(),
+            ImageSource::Given(file) => file.name.clone(),
         }
     }
 
@@ -37,6 +55,7 @@ impl ImageSource {
         match self {
             ImageSource::File(p) => imaging::load_image(p),
             ImageSource::Bytes { name, bytes } => imaging::decode_image_bytes(bytes, std::path::Path::new(name)),
+            ImageSource::Given(file) => imaging::decode_image_bytes(&file.bytes, std::path::Path::new(&file.name)),
             ImageSource::Captured { image, .. } => Ok((**image).clone()),
         }
     }

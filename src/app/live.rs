@@ -9,7 +9,7 @@ use super::lane::{Finished, JobError, JobLane, Token, fresh_map_key};
 use crate::camera::capture::Capture;
 use crate::camera::slot::Rate;
 use crate::camera::{CameraChoice, Frame};
-use std::time::Instant;
+use web_time::Instant;
 
 /// A frame on screen: the frame, its pixels as the canvas draws them, and the key of its upload.
 pub struct ShownFrame {

@@ -13,12 +13,16 @@ mod connect_window;
 pub mod dialogs;
 mod export;
 pub mod gallery;
+#[cfg(target_arch = "wasm32")]
+mod given;
 pub mod images;
 pub mod jobs;
 mod labels_panel;
 pub mod lane;
 pub mod live;
 pub mod model;
+#[cfg(target_arch = "wasm32")]
+pub mod offload;
 mod overlay;
 pub mod pair;
 pub mod pair_jobs;
@@ -42,6 +46,7 @@ mod train_view;
 pub mod transform;
 pub mod view_state;
 pub mod views;
+pub mod web_cuts;
 pub mod worker;
 
 use crate::device::ComputeDevice;
@@ -71,6 +76,9 @@ pub struct Launch {
     pub audit: Option<PathBuf>,
     /// A camera to show live (over the demo images, or what `paths` names).
     pub camera: Option<crate::camera::CameraChoice>,
+    /// The method and parameters to start with, as `name=value` pairs (the web page's address;
+    /// see [`Settings::apply_pairs`]).
+    pub settings: Vec<(String, String)>,
 }
 
 /// The explorer. Its state changes only through its own methods: widgets push [`Command`]s,
@@ -93,9 +101,17 @@ pub struct LanternApp {
     /// Whether the first explanation was announced (see `LANTERN_REPORT_FIRST`).
     reported_first: bool,
     /// The file dialog open, if one is.
+    #[cfg(not(target_arch = "wasm32"))]
     dialogs: dialogs::Dialogs<path_prompt::PathRequest>,
     /// A dialog was found unable to show: paths are typed from then on.
+    #[cfg(not(target_arch = "wasm32"))]
     no_dialogs: bool,
+    /// The files given to the web page, being read.
+    #[cfg(target_arch = "wasm32")]
+    given: given::Given,
+    /// The web page's title, as last set.
+    #[cfg(target_arch = "wasm32")]
+    page_title: String,
 }
 
 impl LanternApp {
@@ -112,14 +128,7 @@ impl LanternApp {
                 let compute = if info.device_type == eframe::wgpu::DeviceType::Cpu {
                     ComputeDevice::cpu()
                 } else {
-                    crate::device::share_wgpu(
-                        rs.instance.clone(),
-                        rs.adapter.clone(),
-                        rs.device.clone(),
-                        rs.queue.clone(),
-                        info.backend,
-                    )
-                    .unwrap_or_else(|_| ComputeDevice::cpu())
+                    shared_gpu(rs)
                 };
                 (compute, renderer, true)
             }
@@ -142,9 +151,18 @@ impl LanternApp {
             pending_layer: None,
             repaint,
             reported_first: false,
+            #[cfg(not(target_arch = "wasm32"))]
             dialogs: dialogs::Dialogs::default(),
+            #[cfg(not(target_arch = "wasm32"))]
             no_dialogs: false,
+            #[cfg(target_arch = "wasm32")]
+            given: given::Given::default(),
+            #[cfg(target_arch = "wasm32")]
+            page_title: String::new(),
         };
+        for refused in app.state.settings.apply_pairs(&launch.settings) {
+            app.state.toasts.error(refused);
+        }
         if let Some(choice) = launch.camera {
             app.open_camera(choice);
         }
@@ -310,6 +328,7 @@ impl LanternApp {
             Command::AnswerPathPrompt => asking::answer_prompt(self, ctx),
             Command::ClosePathPrompt => self.state.path_prompt = None,
             Command::OpenPaths(paths) => self.open_paths(paths),
+            Command::OpenGiven(files) => self.open_given(files),
             Command::OpenModel(source) => self.open_model(source),
             Command::OpenDemo => {
                 self.open_model(ModelSource::Demo);
@@ -537,18 +556,23 @@ impl LanternApp {
     /// until the server answers, then switches to it.
     fn connect(&mut self) {
         let Some(choice) = self.state.remote.form.take() else { return };
-        if self.state.remote.connecting().is_some() {
-            return self.state.toasts.error("Already connecting to a server.");
-        }
-        self.state.settings.server = choice.clone();
-        self.state.remote.link = remote::Link::Connecting(choice.address.trim().to_string());
-        let repaint = self.repaint_handle();
-        let spawned = self.tasks.spawn(TaskKind::Connect, repaint, move |control| {
-            jobs::device::connect(&choice.address, &choice.token_file, control).map(TaskOutput::Connected)
-        });
-        if let Err(e) = spawned {
-            self.state.remote.link = remote::Link::Local;
-            self.state.toasts.error(e.to_string());
+        #[cfg(target_arch = "wasm32")]
+        self.state.toasts.error(format!("{}: {}", choice.address, web_cuts::NO_SERVERS));
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            if self.state.remote.connecting().is_some() {
+                return self.state.toasts.error("Already connecting to a server.");
+            }
+            self.state.settings.server = choice.clone();
+            self.state.remote.link = remote::Link::Connecting(choice.address.trim().to_string());
+            let repaint = self.repaint_handle();
+            let spawned = self.tasks.spawn(TaskKind::Connect, repaint, move |control| {
+                jobs::device::connect(&choice.address, &choice.token_file, control).map(TaskOutput::Connected)
+            });
+            if let Err(e) = spawned {
+                self.state.remote.link = remote::Link::Local;
+                self.state.toasts.error(e.to_string());
+            }
         }
     }
 
@@ -578,7 +602,7 @@ impl LanternApp {
         }
         self.state.settings.last.model = match &source {
             ModelSource::File(p) => Some(p.clone()),
-            ModelSource::Demo => None,
+            ModelSource::Demo | ModelSource::Given(_) => None,
         };
         self.state.model =
             ModelState { id, source: Some(source.clone()), info: None, loading: true, installed_generator: None };
@@ -586,11 +610,64 @@ impl LanternApp {
         self.state.target = Target::Top1;
         let remembered = match &source {
             ModelSource::File(p) => self.state.settings.preprocess_by_model.get(p).cloned(),
-            ModelSource::Demo => None,
+            ModelSource::Demo | ModelSource::Given(_) => None,
         };
         let job = jobs::model::LoadModel { id, source, preprocess: remembered };
         self.worker.load(job, move |result| Event::ModelLoaded { id, result });
     }
+    /// The web page's title (its tab) says what the main view shows: the image and method, with
+    /// the time it took or, while it computes, how far it has got (tests/web_smoke.sh reads it).
+    #[cfg(target_arch = "wasm32")]
+    fn show_in_page_title(&mut self) {
+        let main = &self.state.main;
+        let image = self.state.gallery.current().map(|i| i.name()).unwrap_or_default();
+        let title = match (main.requested(), main.progress(), main.output()) {
+            (Some(r), Some((done, total)), _) if main.pending() && total > 0 => {
+                format!("Lantern · {image}: {} {} %", r.method.title(), done * 100 / total)
+            }
+            (Some(r), _, _) if main.pending() => format!("Lantern · {image}: {}…", r.method.title()),
+            (_, _, Some(out)) => format!("Lantern · {image}: {} in {:.0} ms", out.method.title(), out.milliseconds),
+            _ => "Lantern".to_string(),
+        };
+        if title != self.page_title
+            && let Some(document) = web_sys::window().and_then(|w| w.document())
+        {
+            document.set_title(&title);
+            self.page_title = title;
+        }
+    }
+
+    /// Open the files given to the web page that were read since the last frame.
+    #[cfg(target_arch = "wasm32")]
+    fn poll_given(&mut self) {
+        let (files, errors) = self.given.poll();
+        errors.into_iter().for_each(|e| self.state.toasts.error(e));
+        if !files.is_empty() {
+            self.commands.push(Command::OpenGiven(files));
+        }
+    }
+
+    /// Open files given to the web page: a safetensors model as the model, images as the gallery.
+    pub fn open_given(&mut self, files: Vec<images::FileBytes>) {
+        let mut images = Vec::new();
+        for file in files {
+            match file.extension().as_str() {
+                "safetensors" | "onnx" => self.open_model(ModelSource::Given(file)),
+                "png" | "jpg" | "jpeg" | "webp" | "bmp" | "tif" | "tiff" | "gif" => images.push(file),
+                _ => self.state.toasts.error(format!(
+                    "{}: the web page opens images and safetensors models only (no playlists, datasets or audits)",
+                    file.name
+                )),
+            }
+        }
+        if !images.is_empty() {
+            self.state.audit = None;
+            self.state.gallery.set(images.into_iter().map(images::ImageSource::Given).collect(), &mut self.next_id);
+            self.state.dataset_dir = None;
+            self.state.transform.fit();
+        }
+    }
+
     /// Open image files and folders (a model file among them is opened as the model, a `.toml`
     /// file as a talk's playlist).
     pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
@@ -1032,12 +1109,23 @@ impl LanternApp {
 impl eframe::App for LanternApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.handle_events();
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         if !dropped.is_empty() {
-            self.commands.push(Command::OpenPaths(dropped));
+            // Files dropped on the window come with their paths; on a web page, only with their
+            // contents, read in the background.
+            #[cfg(not(target_arch = "wasm32"))]
+            self.commands.push(Command::OpenPaths(dropped.iter().map(|f| f.path().to_path_buf()).collect()));
+            #[cfg(target_arch = "wasm32")]
+            self.given.read_dropped(dropped, self.repaint_handle());
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.poll_given();
+            self.show_in_page_title();
         }
         self.keys(ctx);
         self.apply_commands(ctx);
+        #[cfg(not(target_arch = "wasm32"))]
         asking::poll(self, ctx);
         self.poll_tasks();
         self.settle_step();
@@ -1123,6 +1211,7 @@ impl eframe::App for LanternApp {
 }
 
 /// Open the window and run until it is closed.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run(launch: Launch) -> eframe::Result {
     let mut setup = eframe::egui_wgpu::WgpuSetupCreateNew::without_display_handle();
     setup.device_descriptor = Arc::new(|adapter: &eframe::wgpu::Adapter| eframe::wgpu::DeviceDescriptor {
@@ -1143,4 +1232,25 @@ pub fn run(launch: Launch) -> eframe::Result {
     };
     options.wgpu_options.wgpu_setup = setup.into();
     eframe::run_native("lantern", options, Box::new(move |cc| Ok(Box::new(LanternApp::new(cc, launch)))))
+}
+
+/// burn on egui's GPU device, so models and overlays share it (the CPU if burn cannot take it).
+#[cfg(not(target_arch = "wasm32"))]
+fn shared_gpu(rs: &eframe::egui_wgpu::RenderState) -> ComputeDevice {
+    let info = rs.adapter.get_info();
+    crate::device::share_wgpu(
+        rs.instance.clone(),
+        rs.adapter.clone(),
+        rs.device.clone(),
+        rs.queue.clone(),
+        info.backend,
+    )
+    .unwrap_or_else(|_| ComputeDevice::cpu())
+}
+
+/// The web page computes in wasm on the CPU: its build has no GPU compute backend (burn's wgpu
+/// device is created asynchronously in a browser, which the worker does not do yet).
+#[cfg(target_arch = "wasm32")]
+fn shared_gpu(_: &eframe::egui_wgpu::RenderState) -> ComputeDevice {
+    ComputeDevice::cpu()
 }

@@ -1,5 +1,6 @@
 //! What the app knows of the open model: where it comes from and what the views show about it.
 
+use super::images::FileBytes;
 use crate::error::{LanternError, Result};
 use crate::imaging;
 use crate::models::Network;
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub enum ModelSource {
     Demo,
     File(PathBuf),
+    /// A safetensors file given to the web page.
+    Given(FileBytes),
 }
 
 impl ModelSource {
@@ -19,6 +22,7 @@ impl ModelSource {
         match self {
             ModelSource::Demo => crate::models::demo::network(device),
             ModelSource::File(p) => crate::models::load(p, None, device),
+            ModelSource::Given(file) => crate::models::load_bytes(&file.name, &file.bytes, device),
         }
     }
 
@@ -33,6 +37,12 @@ impl ModelSource {
                 return crate::models::demo::generator(device).map(|g| ("bundled demo generator".to_string(), g));
             }
             (None, ModelSource::File(p)) => crate::models::generator::beside(p),
+            (None, ModelSource::Given(file)) => {
+                return Err(LanternError::Mismatch(format!(
+                    "no generator for {}: a model given to the web page has no folder to find one in",
+                    file.name
+                )));
+            }
         };
         if installed.is_none() && !path.is_file() {
             return Err(LanternError::Mismatch(format!(
@@ -43,6 +53,7 @@ impl ModelSource {
         let sha = match self {
             ModelSource::Demo => crate::digest::sha256_hex(crate::models::demo::WEIGHTS),
             ModelSource::File(p) => crate::digest::sha256_file(p).map_err(|e| LanternError::io(p, e))?,
+            ModelSource::Given(file) => crate::digest::sha256_hex(&file.bytes),
         };
         let g = Generator::load_for(&path, &sha, device)?;
         Ok((path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()), g))

@@ -177,6 +177,8 @@ pub fn discover(model: &ModelSource, output: OutputKind, model_id: u64) -> Simil
     let model_dir = match model {
         ModelSource::File(p) => vec![p.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)],
         ModelSource::Demo => demo_dirs(),
+        // A model given to the web page has no folder to look in.
+        ModelSource::Given(_) => Vec::new(),
     };
     let embedding = match first_in(&model_dir, EMBEDDING_FILE) {
         Some(p) if output != OutputKind::Embedding => EmbeddingChoice::File(p),

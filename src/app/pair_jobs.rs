@@ -216,7 +216,7 @@ pub fn explain_pair(
     cache: &mut PairMapsCache,
     control: &mut Control,
 ) -> Result<PairOutput> {
-    let start = std::time::Instant::now();
+    let start = web_time::Instant::now();
     let net = &models.embedding;
     let settings =
         MatchSettings { method: job.method, pair: job.settings.clone(), weight: job.weight, top: usize::MAX };

@@ -14,6 +14,7 @@ use super::settings::{Look, Settings};
 use super::state::{AppState, Machine};
 use super::textures::Textures;
 use super::theme;
+use super::web_cuts;
 use crate::animate::Sweep;
 use crate::camera::CameraChoice;
 use crate::colormap::Colormap;
@@ -89,41 +90,52 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
                     ui.close();
                     commands.push(Command::OpenDemo);
                 }
-                ui.menu_button("Recent", |ui| {
-                    if current.recent.is_empty() {
-                        ui.label("Nothing yet");
-                    }
-                    for path in &current.recent {
-                        if ui.button(path.display().to_string()).clicked() {
-                            ui.close();
-                            commands.push(Command::OpenPaths(vec![path.clone()]));
+                ui.add_enabled_ui(!web_cuts::IN_BROWSER, |ui| {
+                    ui.menu_button("Recent", |ui| {
+                        if current.recent.is_empty() {
+                            ui.label("Nothing yet");
                         }
-                    }
+                        for path in &current.recent {
+                            if ui.button(path.display().to_string()).clicked() {
+                                ui.close();
+                                commands.push(Command::OpenPaths(vec![path.clone()]));
+                            }
+                        }
+                    })
+                    .response
+                    .on_disabled_hover_text(web_cuts::NO_FOLDERS);
                 });
                 ui.separator();
                 ask_button(ui, "New audit of a dataset…", PathRequest::AuditData, commands);
                 ask_button(ui, "Open audit…", PathRequest::OpenAudit, commands);
                 ask_button(ui, "Open a talk's playlist…", PathRequest::OpenPlaylist, commands);
-                if ui.button("Open camera").clicked() {
+                if entry(ui, "Open camera", web_cuts::on_web(web_cuts::NO_CAMERA)) {
                     ui.close();
                     commands.push(Command::OpenCamera(CameraChoice::Device(0)));
                 }
                 ui.separator();
                 ask_button(ui, "Export view and map…", PathRequest::ExportView, commands);
                 ask_button(ui, "Save all images…", PathRequest::SaveAll, commands);
-                ui.menu_button("Export animation", |ui| {
-                    for (entry, sweep) in [
-                        ("Layers sweep…", Sweep::Layers),
-                        ("Progress (RISE, batch by batch)…", Sweep::Progress),
-                        ("Threshold sweep…", Sweep::Threshold),
-                        ("Wipe between image and map…", Sweep::Wipe),
-                    ] {
-                        ask_button(ui, entry, PathRequest::Animation { sweep }, commands);
+                ui.add_enabled_ui(!web_cuts::IN_BROWSER, |ui| {
+                    ui.menu_button("Export animation", |ui| {
+                        for (entry, sweep) in [
+                            ("Layers sweep…", Sweep::Layers),
+                            ("Progress (RISE, batch by batch)…", Sweep::Progress),
+                            ("Threshold sweep…", Sweep::Threshold),
+                            ("Wipe between image and map…", Sweep::Wipe),
+                        ] {
+                            ask_button(ui, entry, PathRequest::Animation { sweep }, commands);
+                        }
+                    })
+                })
+                .response
+                .on_disabled_hover_text(web_cuts::NO_WRITES);
+                // A web page is closed with its tab.
+                if !web_cuts::IN_BROWSER {
+                    ui.separator();
+                    if ui.button("Quit").clicked() {
+                        ui.send_viewport_cmd(egui::ViewportCommand::Close);
                     }
-                });
-                ui.separator();
-                if ui.button("Quit").clicked() {
-                    ui.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
             ui.menu_button("View", |ui| {
@@ -144,7 +156,11 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
                     commands.push(Command::ActualSize);
                 }
                 let mut train = menu.train;
-                if ui.checkbox(&mut train, "Train generator…").changed() {
+                if ui
+                    .add_enabled(!web_cuts::IN_BROWSER, egui::Checkbox::new(&mut train, "Train generator…"))
+                    .on_disabled_hover_text(web_cuts::NO_TRAINING)
+                    .changed()
+                {
                     commands.push(Command::ShowTrain(train));
                 }
                 ui.separator();
@@ -163,7 +179,11 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
             });
             ui.menu_button("Compute", |ui| {
                 ui.label(format!("On {}", menu.compute));
-                if ui.add_enabled(!menu.connecting, egui::Button::new("Connect to a server…")).clicked() {
+                if ui
+                    .add_enabled(!menu.connecting && !web_cuts::IN_BROWSER, egui::Button::new("Connect to a server…"))
+                    .on_disabled_hover_text(if web_cuts::IN_BROWSER { web_cuts::NO_SERVERS } else { "connecting…" })
+                    .clicked()
+                {
                     ui.close();
                     commands.push(Command::ShowConnect(true));
                 }
@@ -182,7 +202,11 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
                 ui.label("Wheel or pinch: zoom · drag: pan · F: fit · 0: actual size");
                 ui.label("C: compare grid · F11 or P: presentation · Esc: leave presentation");
                 ui.label("S: neighbours of the open image · click one for the Pair view · Esc: back");
-                ui.label("Drop images, folders or .pth/.safetensors files on the window.");
+                ui.label(if web_cuts::IN_BROWSER {
+                    "Drop images or a .safetensors model on the page."
+                } else {
+                    "Drop images, folders or .pth/.safetensors files on the window."
+                });
             });
         });
     });
@@ -191,12 +215,19 @@ pub fn menu_bar(current: &Settings, menu: MenuState, commands: &mut Commands, ui
     }
 }
 
-/// A File-menu entry that asks for a path (in a file dialog or the typed-path window).
-fn ask_button(ui: &mut egui::Ui, entry: &str, request: PathRequest, commands: &mut Commands) {
-    if ui.button(entry).clicked() {
+/// A File-menu entry that asks for a path (in a file dialog or the typed-path window); on the
+/// web page, disabled with the reason when the page cannot answer it.
+fn ask_button(ui: &mut egui::Ui, label: &str, request: PathRequest, commands: &mut Commands) {
+    if entry(ui, label, web_cuts::cut(&request)) {
         ui.close();
         commands.push(Command::AskPath(request));
     }
+}
+
+/// A menu entry, disabled with `cut` as its hover text when the build cannot do it; whether it
+/// was clicked.
+fn entry(ui: &mut egui::Ui, label: &str, cut: Option<&'static str>) -> bool {
+    ui.add_enabled(cut.is_none(), egui::Button::new(label)).on_disabled_hover_text(cut.unwrap_or_default()).clicked()
 }
 
 /// What the status bar says beside the machine and the model.

@@ -5,7 +5,7 @@
 //! depend on the link: only the models are loaded again on the new device.
 
 use super::settings::ServerChoice;
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// How often the app asks an idle server whether it is still there.
 pub const CHECK_EVERY: Duration = Duration::from_secs(10);

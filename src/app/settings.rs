@@ -133,11 +133,49 @@ impl Settings {
         self.recent.insert(0, path);
         self.recent.truncate(10);
     }
+
+    /// Set the method and its parameters from `name=value` pairs (the web page's address, e.g.
+    /// `?method=rise&masks=1000`): `method` names a method, any other name a parameter's flag as
+    /// `lantern explain` takes it, checked against its range. Why each refused pair was refused.
+    pub fn apply_pairs(&mut self, pairs: &[(String, String)]) -> Vec<String> {
+        let mut refused = Vec::new();
+        for (name, value) in pairs {
+            if name == "method" {
+                match value.parse::<Method>() {
+                    Ok(m) => self.method = m,
+                    Err(e) => refused.push(e),
+                }
+                continue;
+            }
+            let Some(spec) = crate::explain::registry::all_params().into_iter().find(|p| p.flag == name) else {
+                refused.push(format!("'{name}' is neither 'method' nor a method's parameter (such as masks)"));
+                continue;
+            };
+            let mut params = self.params.clone();
+            match spec.parse(&mut params, value).and_then(|()| spec.check(&params)) {
+                Ok(()) => self.params = params,
+                Err(e) => refused.push(e),
+            }
+        }
+        refused
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_set_the_method_and_checked_parameters_and_say_what_they_refuse() {
+        let mut s = Settings::default();
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        assert!(s.apply_pairs(&pairs(&[("method", "rise"), ("masks", "1000")])).is_empty());
+        assert_eq!((s.method, s.params.rise_masks), (Method::Rise, 1000));
+        let refused = s.apply_pairs(&pairs(&[("method", "nope"), ("masks", "0"), ("colour", "red")]));
+        assert_eq!(refused.len(), 3, "{refused:?}");
+        assert!(refused[0].contains("unknown method 'nope'") && refused[1].contains("--masks"), "{refused:?}");
+        assert_eq!((s.method, s.params.rise_masks), (Method::Rise, 1000), "refused pairs change nothing");
+    }
 
     #[test]
     fn recent_files_are_unique_newest_first_and_capped() {

@@ -123,7 +123,7 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use web_time::{Duration, Instant};
 
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum Kind {

@@ -3,7 +3,7 @@
 //! can stamp it with a wrong time.
 
 use egui::{Align2, RichText};
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Toast {

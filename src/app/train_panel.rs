@@ -84,9 +84,18 @@ pub struct TrainSettings {
     pub out_dir: PathBuf,
 }
 
+/// Where generators trained for the demo model go: eframe's storage folder. The web page, which
+/// trains nothing and has no folders, has none.
+fn generators_dir() -> PathBuf {
+    #[cfg(not(target_arch = "wasm32"))]
+    return eframe::storage_dir("lantern").unwrap_or_else(std::env::temp_dir).join("generators");
+    #[cfg(target_arch = "wasm32")]
+    PathBuf::new()
+}
+
 impl Default for TrainSettings {
     fn default() -> Self {
-        let out_dir = eframe::storage_dir("lantern").unwrap_or_else(std::env::temp_dir).join("generators");
+        let out_dir = generators_dir();
         Self {
             open: false,
             use_dataset: true,

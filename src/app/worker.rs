@@ -1,5 +1,7 @@
 //! The compute worker: one named background thread that owns the models, decoded images and
-//! per-image explanation sessions (its [`Cache`]), and runs [`Job`]s. The worker knows no job
+//! per-image explanation sessions (its [`Cache`]), and runs [`Job`]s. In the browser, where a
+//! page has no threads, the same queue runs on the page's thread: [`Worker::poll`] runs the next
+//! job first (one per frame). The worker knows no job
 //! kind: each lives in its own file under [`super::jobs`]. The UI submits jobs and polls events;
 //! it never waits.
 //!
@@ -21,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// Which view a result is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,10 +87,13 @@ pub struct Cache {
     pub embeddings: HashMap<u64, HashMap<ImageSource, Vec<f32>>>,
     /// The last pair's similarity maps.
     pub pair_maps: PairMapsCache,
+    /// Where each loaded model came from, to send it to the web page's compute worker.
+    #[cfg(target_arch = "wasm32")]
+    pub sources: HashMap<u64, super::model::ModelSource>,
 }
 
 impl Cache {
-    fn new(device: Device) -> Self {
+    pub fn new(device: Device) -> Self {
         Self {
             local: device.clone(),
             device,
@@ -101,6 +106,8 @@ impl Cache {
             similarity: HashMap::new(),
             embeddings: HashMap::new(),
             pair_maps: None,
+            #[cfg(target_arch = "wasm32")]
+            sources: HashMap::new(),
         }
     }
 
@@ -131,6 +138,17 @@ impl Cache {
         self.pair_maps = None;
     }
 
+    /// Where model `model` came from and image `image`'s pixels, to send them to the web page's
+    /// compute worker.
+    #[cfg(target_arch = "wasm32")]
+    fn offloadable(&self, model: u64, image: u64) -> Result<(&super::model::ModelSource, &RgbImage)> {
+        let source =
+            self.sources.get(&model).ok_or_else(|| LanternError::Internal(format!("model {model} is not loaded")))?;
+        let img =
+            self.images.get(&image).ok_or_else(|| LanternError::Internal(format!("image {image} is not loaded")))?;
+        Ok((source, img))
+    }
+
     /// The server jobs compute on, if remote.
     pub fn server(&self) -> Option<&str> {
         self.server.as_deref()
@@ -141,6 +159,9 @@ impl Cache {
     /// job's answer). `Err` says why the server is gone.
     pub fn verify_remote(&mut self) -> Result<()> {
         let Some(server) = self.server.clone() else { return Ok(()) };
+        #[cfg(target_arch = "wasm32")]
+        return Err(LanternError::Device(format!("the web page has no remote client for {server}")));
+        #[cfg(not(target_arch = "wasm32"))]
         crate::device::check_remote(&self.device, crate::device::REMOTE_CHECK).map_err(|e| {
             self.use_device(None, None);
             self.lost = Some(DeviceLost { server: server.clone(), reason: e.to_string() });
@@ -155,6 +176,13 @@ pub trait Job: Send + 'static {
 
     /// Do the work with the worker's cache; `control` carries the cancel flag and the progress.
     fn run(self, cache: &mut Cache, control: &mut Control) -> Result<Self::Output>;
+
+    /// On the web page: the job as a request for the compute worker ([`super::offload`]), or
+    /// `None` to run it on the page's thread.
+    #[cfg(target_arch = "wasm32")]
+    fn offload(&self) -> Option<super::offload::Offload<Self::Output>> {
+        None
+    }
 }
 
 /// Progress of the job running in a lane.
@@ -174,12 +202,48 @@ type Run<E> = Box<dyn FnOnce(&mut Cache, &AtomicBool, &mut dyn FnMut(Progress<'_
 struct Queued<E> {
     lane: Option<(LaneKey, Token)>,
     run: Run<E>,
+    /// On the web page, the job as the compute worker takes it, if it can.
+    #[cfg(target_arch = "wasm32")]
+    offload: Option<ForWorker<E>>,
+}
+
+/// A job for the web page's compute worker: its request, and how its answer (the job's output
+/// as text, or why there is none) becomes its event.
+#[cfg(target_arch = "wasm32")]
+struct ForWorker<E> {
+    job: String,
+    model: u64,
+    image: u64,
+    answer: Box<dyn FnOnce(Result<String, JobError>) -> E>,
+}
+
+/// The web page's worker: the cache and the event sender, and the compute worker with the job
+/// it is running.
+#[cfg(target_arch = "wasm32")]
+struct Inline<E> {
+    cache: Cache,
+    tx: Sender<E>,
+    repaint: std::rc::Rc<dyn Fn()>,
+    /// `None` when the page could not start one (the jobs then run on the page's thread).
+    offloader: Option<super::offload::Offloader>,
+    in_flight: Option<InFlight<E>>,
+}
+
+/// The job the compute worker runs.
+#[cfg(target_arch = "wasm32")]
+struct InFlight<E> {
+    request: u64,
+    lane: Option<(LaneKey, Token)>,
+    cancel: Arc<AtomicBool>,
+    answer: Box<dyn FnOnce(Result<String, JobError>) -> E>,
 }
 
 struct Queue<E> {
     /// Loads, then the views' explanations, then the similarity jobs.
     waiting: [VecDeque<Queued<E>>; 3],
     running: Option<(LaneKey, Arc<AtomicBool>)>,
+    /// The app is closing: the worker thread ends.
+    #[cfg(not(target_arch = "wasm32"))]
     shutdown: bool,
 }
 
@@ -205,33 +269,61 @@ struct Shared<E> {
 pub struct Worker<E> {
     shared: Arc<Shared<E>>,
     events: Receiver<E>,
+    #[cfg(not(target_arch = "wasm32"))]
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The web page's worker, run by [`Worker::poll`].
+    #[cfg(target_arch = "wasm32")]
+    inline: std::cell::RefCell<Inline<E>>,
 }
 
 impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
     /// Start the worker; `repaint` is called whenever an event is sent.
     pub fn start(device: Device, repaint: impl Fn() + Send + 'static) -> Self {
-        let queue = Queue { waiting: Default::default(), running: None, shutdown: false };
+        let queue = Queue {
+            waiting: Default::default(),
+            running: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            shutdown: false,
+        };
         let shared = Arc::new(Shared { queue: Mutex::new(queue), wake: Condvar::new() });
         let (tx, events) = channel();
-        let thread_shared = Arc::clone(&shared);
         let cache = Cache::new(device);
-        let thread = std::thread::Builder::new()
-            .name("lantern-worker".into())
-            .spawn(move || run(thread_shared, cache, tx, Box::new(repaint)))
-            .expect("the worker thread starts");
-        Self { shared, events, thread: Some(thread) }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let thread_shared = Arc::clone(&shared);
+            let thread = std::thread::Builder::new()
+                .name("lantern-worker".into())
+                .spawn(move || run(thread_shared, cache, tx, Box::new(repaint)))
+                .expect("the worker thread starts");
+            Self { shared, events, thread: Some(thread) }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let repaint: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(repaint);
+            let offloader = match super::offload::Offloader::start(std::rc::Rc::clone(&repaint)) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("{e}: explanations run on the page's thread").into());
+                    None
+                }
+            };
+            let inline = Inline { cache, tx, repaint, offloader, in_flight: None };
+            Self { shared, events, inline: std::cell::RefCell::new(inline) }
+        }
     }
 
     fn push(&self, f: impl FnOnce(&mut Queue<E>)) {
         let mut q = self.shared.queue.lock().expect("worker queue lock");
         f(&mut q);
         self.shared.wake.notify_one();
+        // In the browser the queue runs at the next frame: ask for one.
+        #[cfg(target_arch = "wasm32")]
+        (self.inline.borrow().repaint)();
     }
 
     /// Queue a load (run in order, before the lanes' jobs); `answer` makes its event.
     pub fn load<J: Job>(&self, job: J, answer: impl Fn(Result<J::Output, JobError>) -> E + Send + Sync + 'static) {
-        let queued = Queued { lane: None, run: runner(job, answer) };
+        let queued = queued(None, job, answer);
         self.push(|q| q.waiting[0].push_back(queued));
     }
 
@@ -244,7 +336,7 @@ impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
         job: J,
         answer: impl Fn(Result<J::Output, JobError>) -> E + Send + Sync + 'static,
     ) {
-        let queued = Queued { lane: Some((lane, token)), run: runner(job, answer) };
+        let queued = queued(Some((lane, token)), job, answer);
         self.push(|q| {
             q.cancel(lane);
             q.waiting[lane.queue()].push_back(queued);
@@ -257,16 +349,109 @@ impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
     }
 
     /// Every event that arrived since the last call.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn poll(&self) -> Vec<E> {
         self.events.try_iter().collect()
     }
 
+    /// Take the compute worker's answers, then start the next waiting job: in the compute worker
+    /// when it can run there and the worker is free, else on this thread (the page has no other);
+    /// then every event that arrived since the last call.
+    #[cfg(target_arch = "wasm32")]
+    pub fn poll(&self) -> Vec<E> {
+        let mut guard = self.inline.borrow_mut();
+        let inline = &mut *guard;
+        self.take_answers(inline);
+        let next = {
+            let mut q = self.shared.queue.lock().expect("worker queue lock");
+            let offloading = inline.offloader.as_ref().map(|o| o.ready() && inline.in_flight.is_none());
+            // A job that needs the compute worker waits for it; while it computes, the page runs
+            // only loads (a view's job would replace the running one's lane).
+            let may_run = |j: &Queued<E>| match (&j.offload, offloading) {
+                (Some(_), Some(free)) => free,
+                _ => inline.in_flight.is_none() || j.lane.is_none(),
+            };
+            let found = q.waiting.iter().enumerate().find_map(|(i, w)| w.iter().position(may_run).map(|k| (i, k)));
+            found.and_then(|(i, k)| q.waiting[i].remove(k)).map(|job| {
+                let cancel = Arc::new(AtomicBool::new(false));
+                if let Some((lane, _)) = job.lane {
+                    q.running = Some((lane, Arc::clone(&cancel)));
+                }
+                (job, cancel)
+            })
+        };
+        if let Some((mut job, cancel)) = next {
+            match (job.offload.take(), inline.offloader.as_mut()) {
+                (Some(o), Some(offloader)) => match inline
+                    .cache
+                    .offloadable(o.model, o.image)
+                    .and_then(|(model, image)| offloader.send(o.job, (o.model, model), (o.image, image)))
+                {
+                    Ok(request) => {
+                        inline.in_flight = Some(InFlight { request, lane: job.lane, cancel, answer: o.answer })
+                    }
+                    Err(e) => {
+                        let _ = inline.tx.send((o.answer)(Err(JobError::Failed(e))));
+                        self.shared.queue.lock().expect("worker queue lock").running = None;
+                    }
+                },
+                _ => {
+                    run_one(job, &cancel, &mut inline.cache, &inline.tx, inline.repaint.as_ref());
+                    if inline.in_flight.is_none() {
+                        self.shared.queue.lock().expect("worker queue lock").running = None;
+                    }
+                }
+            }
+        }
+        self.events.try_iter().collect()
+    }
+
+    /// The compute worker's progress and answers, as events; a job cancelled while it computes
+    /// ends that worker (it cannot be interrupted) and a fresh one is started.
+    #[cfg(target_arch = "wasm32")]
+    fn take_answers(&self, inline: &mut Inline<E>) {
+        use super::offload::{Offloader, Reply};
+        if let Some(why) = inline.offloader.as_ref().and_then(Offloader::failed) {
+            web_sys::console::warn_1(&format!("{why}: explanations run on the page's thread").into());
+            inline.offloader = None;
+        }
+        let Some(offloader) = inline.offloader.as_mut() else { return };
+        let mut finished = None;
+        for reply in offloader.replies() {
+            match (reply, &inline.in_flight) {
+                (Reply::Progress { id, done, total }, Some(f)) if f.request == id => {
+                    if let Some((lane, token)) = f.lane {
+                        let _ = inline.tx.send(E::from(ProgressReport { lane, token, done, total, partial: None }));
+                    }
+                }
+                (Reply::Done { id, result }, Some(f)) if f.request == id => {
+                    finished = Some(result.map_err(|e| JobError::Failed(Reply::error(e))));
+                }
+                _ => {}
+            }
+        }
+        let cancelled = inline.in_flight.as_ref().is_some_and(|f| f.cancel.load(Ordering::Relaxed));
+        if finished.is_none() && !cancelled {
+            return;
+        }
+        let Some(f) = inline.in_flight.take() else { return };
+        let _ = inline.tx.send((f.answer)(finished.unwrap_or(Err(JobError::Cancelled))));
+        let mut q = self.shared.queue.lock().expect("worker queue lock");
+        q.running = None;
+        if cancelled {
+            inline.offloader = Offloader::start(std::rc::Rc::clone(&inline.repaint)).ok();
+        }
+        (inline.repaint)();
+    }
+
     /// Block until an event arrives or `timeout` passes (tests use this; the UI never does).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait(&self, timeout: Duration) -> Option<E> {
         self.events.recv_timeout(timeout).ok()
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl<E> Drop for Worker<E> {
     fn drop(&mut self) {
         if let Ok(mut q) = self.shared.queue.lock() {
@@ -279,6 +464,35 @@ impl<E> Drop for Worker<E> {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// `job` queued in `lane` (none for a load), answered by `answer`; on the web page also as the
+/// compute worker's request when it can run there.
+fn queued<J: Job, E: 'static>(
+    lane: Option<(LaneKey, Token)>,
+    job: J,
+    answer: impl Fn(Result<J::Output, JobError>) -> E + Send + Sync + 'static,
+) -> Queued<E> {
+    let answer = Arc::new(answer);
+    #[cfg(target_arch = "wasm32")]
+    let offload = job.offload().map(|o| {
+        let answer = Arc::clone(&answer);
+        let decode = o.decode;
+        ForWorker {
+            job: o.job,
+            model: o.model,
+            image: o.image,
+            answer: Box::new(move |r: Result<String, JobError>| {
+                answer(r.and_then(|text| decode(&text).map_err(JobError::from)))
+            }) as Box<dyn FnOnce(Result<String, JobError>) -> E>,
+        }
+    });
+    Queued {
+        lane,
+        run: runner(job, move |r| answer(r)),
+        #[cfg(target_arch = "wasm32")]
+        offload,
     }
 }
 
@@ -329,6 +543,7 @@ impl Throttle {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn run<E: From<ProgressReport> + From<DeviceLost> + Send + 'static>(
     shared: Arc<Shared<E>>,
     mut cache: Cache,
@@ -353,23 +568,34 @@ fn run<E: From<ProgressReport> + From<DeviceLost> + Send + 'static>(
                 q = shared.wake.wait(q).expect("worker queue lock");
             }
         };
-        let mut throttle = Throttle { last: None };
-        let lane = job.lane;
-        let mut progress = |p: Progress<'_>| {
-            let Some((lane, token)) = lane else { return };
-            if throttle.lets_through(p.done, p.total) {
-                let partial = p.partial.cloned().map(Arc::new);
-                let _ = tx.send(E::from(ProgressReport { lane, token, done: p.done, total: p.total, partial }));
-                repaint();
-            }
-        };
-        let event = (job.run)(&mut cache, &cancel, &mut progress);
-        let _ = tx.send(event);
-        if let Some(lost) = cache.lost.take() {
-            let _ = tx.send(E::from(lost));
-        }
-        repaint();
+        run_one(job, &cancel, &mut cache, &tx, repaint.as_ref());
     }
+}
+
+/// Run `job`, passing its progress on, and send its event.
+fn run_one<E: From<ProgressReport> + From<DeviceLost>>(
+    job: Queued<E>,
+    cancel: &AtomicBool,
+    cache: &mut Cache,
+    tx: &Sender<E>,
+    repaint: &dyn Fn(),
+) {
+    let mut throttle = Throttle { last: None };
+    let lane = job.lane;
+    let mut progress = |p: Progress<'_>| {
+        let Some((lane, token)) = lane else { return };
+        if throttle.lets_through(p.done, p.total) {
+            let partial = p.partial.cloned().map(Arc::new);
+            let _ = tx.send(E::from(ProgressReport { lane, token, done: p.done, total: p.total, partial }));
+            repaint();
+        }
+    };
+    let event = (job.run)(cache, cancel, &mut progress);
+    let _ = tx.send(event);
+    if let Some(lost) = cache.lost.take() {
+        let _ = tx.send(E::from(lost));
+    }
+    repaint();
 }
 
 #[cfg(test)]

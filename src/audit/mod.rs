@@ -14,16 +14,26 @@
 //! [`export`] writes audits as CSV, JSON or COCO; [`merge`] combines the audits of several
 //! annotators and measures how much they agree (Cohen's kappa, box IoU).
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod export;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod merge;
 mod rows;
+#[cfg(not(target_arch = "wasm32"))]
 mod schema;
 mod setup;
+mod status;
+#[cfg(not(target_arch = "wasm32"))]
+mod store;
+/// The web build has no SQLite (see `store_absent.rs`).
+#[cfg(target_arch = "wasm32")]
+#[path = "store_absent.rs"]
 mod store;
 pub mod verdict;
 
 pub use crate::digest::sha256_file;
 pub use rows::{ImageEntry, PairAgreement};
+#[cfg(not(target_arch = "wasm32"))]
 pub use schema::SCHEMA_VERSION;
 pub use setup::{ModelCheck, ModelRef, NewAudit, Settings, Setup};
 pub use store::{Audit, Filter, ImageStatus, MissingFile, Origin, Patience, Prediction, Progress};
@@ -72,6 +82,7 @@ pub enum AuditError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("{}: {source}", path.display())]
     Sqlite { path: PathBuf, source: rusqlite::Error },
 }
@@ -83,9 +94,9 @@ impl From<AuditError> for LanternError {
     fn from(e: AuditError) -> Self {
         match e {
             AuditError::Io { path, source } => LanternError::Io { path, source },
-            e @ (AuditError::Busy { .. } | AuditError::Sqlite { .. } | AuditError::Export(_)) => {
-                LanternError::AuditFailed(e.to_string())
-            }
+            e @ (AuditError::Busy { .. } | AuditError::Export(_)) => LanternError::AuditFailed(e.to_string()),
+            #[cfg(not(target_arch = "wasm32"))]
+            e @ AuditError::Sqlite { .. } => LanternError::AuditFailed(e.to_string()),
             other => LanternError::AuditRefused(other.to_string()),
         }
     }

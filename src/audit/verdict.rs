@@ -114,27 +114,32 @@ pub fn parse_box(text: &str) -> Result<PixelBox, String> {
     from_corners(c).ok_or_else(|| bad("x0 > x1 or y0 > y1"))
 }
 
-/// Boxes as the JSON text stored in the file: `[[x0,y0,x1,y1], ...]`.
+/// Boxes as the JSON text stored in the file (the web build stores none): `[[x0,y0,x1,y1], ...]`.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn boxes_to_json(boxes: &[PixelBox]) -> String {
     serde_json::to_string(&boxes.iter().map(corners).collect::<Vec<_>>()).expect("integers serialise")
 }
 
 /// The inverse of [`boxes_to_json`].
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn boxes_from_json(text: &str) -> Result<Vec<PixelBox>, String> {
     let raw: Vec<[u32; 4]> = serde_json::from_str(text).map_err(|e| format!("stored boxes '{text}': {e}"))?;
     raw.into_iter().map(checked_corners).collect()
 }
 
 /// One box as stored: `[x0,y0,x1,y1]`.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn box_to_json(b: &PixelBox) -> String {
     serde_json::to_string(&corners(b)).expect("integers serialise")
 }
 
 /// The inverse of [`box_to_json`].
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn box_from_json(text: &str) -> Result<PixelBox, String> {
     checked_corners(serde_json::from_str(text).map_err(|e| format!("stored box '{text}': {e}"))?)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn checked_corners(c: [u32; 4]) -> Result<PixelBox, String> {
     from_corners(c).ok_or_else(|| format!("stored box {c:?} has x0 > x1 or y0 > y1"))
 }

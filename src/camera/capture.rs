@@ -5,7 +5,7 @@ use super::slot::{LatestSlot, Rate};
 use super::{CameraChoice, Frame};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use web_time::Instant;
 
 /// What the capture thread shares with the reader.
 #[derive(Default)]

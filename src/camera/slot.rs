@@ -3,7 +3,7 @@
 //! what it missed is counted), and a rate over the last seconds ([`Rate`]).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// Holds the newest value put in. A value put in before the last one was taken is dropped and
 /// counted; the newest one stays readable ([`Self::newest`]) after it was taken.

@@ -7,7 +7,7 @@ use super::{Frame, FrameSource};
 use crate::datasets::synth_motion::MovingScene;
 use crate::error::Result;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// The scene shown (its background, object and path follow from it).
 pub const SEED: u64 = 7;

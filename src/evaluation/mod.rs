@@ -36,7 +36,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use web_time::Instant;
 
 /// Smallest CAM threshold step: 1000 thresholds.
 pub const MIN_INTERVAL: f64 = 0.001;

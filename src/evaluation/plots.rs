@@ -31,7 +31,24 @@ pub fn xy_plot(
 ) -> Result<()> {
     let ((x_label, x_range), (y_label, y_range)) = (x, y);
     crate::render::register_font();
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    let (width, height) = (900, 560);
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    draw(path, &mut pixels, (width, height), title, (x_label, x_range), (y_label, y_range), series)?;
+    let img = image::RgbImage::from_raw(width, height, pixels).ok_or_else(|| plot_error(path, "a short buffer"))?;
+    crate::files::write_rgb_png(path, &img)
+}
+
+/// Draw the plot into `pixels` (RGB, `size`); `path` only names it in errors.
+fn draw(
+    path: &Path,
+    pixels: &mut [u8],
+    size: (u32, u32),
+    title: &str,
+    (x_label, x_range): (&str, std::ops::Range<f64>),
+    (y_label, y_range): (&str, std::ops::Range<f64>),
+    series: &[Series],
+) -> Result<()> {
+    let root = BitMapBackend::with_buffer(pixels, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 24))

@@ -10,7 +10,7 @@ use crate::models::network::Resume;
 use crate::models::network::host_values;
 use crate::models::{LayerInfo, Network};
 use burn::tensor::Tensor;
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// A `[C, H, W]` block of numbers on the host (one image's activations or gradients).
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@ use super::session::Session;
 use super::{Explanation, explain, explanation};
 use crate::control::Control;
 use crate::error::{LanternError, Result};
-use std::time::Instant;
+use web_time::Instant;
 
 impl Session {
     /// Explain `objective` with `method`. `layer` is used by the methods that explain a layer

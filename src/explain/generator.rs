@@ -26,7 +26,7 @@ pub const GENERATOR: MethodSpec = MethodSpec::new(
 pub const NO_GENERATOR: &str = "no weight-map generator is loaded for this model (train one with `lantern train generator`; the CLI takes --generator FILE and looks for <model>.generator.safetensors beside the model)";
 
 fn run_generator(run: &mut Run<'_, '_>) -> Result<Output> {
-    let start = std::time::Instant::now();
+    let start = web_time::Instant::now();
     let session = &*run.session;
     let generator = session.generator().ok_or_else(|| LanternError::MethodNotApplicable {
         method: GENERATOR.title.into(),

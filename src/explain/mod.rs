@@ -45,7 +45,7 @@ use crate::models::scores::ranked;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// Which class to explain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

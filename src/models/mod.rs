@@ -94,6 +94,22 @@ pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
     Ok(loader.requested())
 }
 
+/// Load a safetensors weights file given as bytes (a file dropped on the web page, which has no
+/// path): detect its architecture, build it on `device`; ImageNet's labels for 1000 classes.
+pub fn load_bytes(name: &str, bytes: &[u8], device: &Device) -> Result<Network> {
+    if is_onnx(Path::new(name)) {
+        return Err(LanternError::ModelFile {
+            path: name.into(),
+            reason: "ONNX models are read from files, which the web page cannot name: open a safetensors file".into(),
+        });
+    }
+    let dict = StateDict::from_safetensors_bytes(bytes, name)?;
+    let arch = detect(&dict)?;
+    let mut network = build(&dict, &arch, device)?;
+    network.labels = Labels::for_model(Path::new(name), network.classes())?;
+    Ok(network)
+}
+
 /// Load a weights file: detect its architecture (or use `arch`), build it on `device` and attach
 /// its labels.
 pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network> {

@@ -34,7 +34,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use web_time::{Duration, Instant};
 
 /// Where a step sits in the run (epochs and steps counted from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,8 @@
 
 use crate::app::worker::{Cache, Job};
 use crate::control::Control;
-use crate::device::{ComputeDevice, RemoteAddress};
-use crate::error::{LanternError, Result};
-use std::path::Path;
+use crate::device::ComputeDevice;
+use crate::error::Result;
 
 /// A server connected, ready for [`UseDevice`].
 #[derive(Debug)]
@@ -17,7 +16,10 @@ pub struct Connected {
 
 /// Connect to the server at `address` with the token in `token_file` (the task's work; blocks
 /// at most [`crate::device::CONNECT_TIMEOUT`], as the CLI does).
-pub fn connect(address: &str, token_file: &Path, control: &Control) -> Result<Connected> {
+#[cfg(not(target_arch = "wasm32"))]
+pub fn connect(address: &str, token_file: &std::path::Path, control: &Control) -> Result<Connected> {
+    use crate::device::RemoteAddress;
+    use crate::error::LanternError;
     let address: RemoteAddress = address.trim().parse().map_err(LanternError::BadArgument)?;
     let token = crate::device::read_token(token_file)?;
     control.check()?;

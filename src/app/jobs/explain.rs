@@ -10,13 +10,13 @@ use crate::map::boxes::{boxes_at, threshold_boxes};
 use crate::map::{PixelBox, WeightMap};
 use crate::models::scores::ranked;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 /// Sessions kept (most recently used).
 const SESSIONS_KEPT: usize = 8;
 
 /// One explanation to compute.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExplainRequest {
     pub image: u64,
     pub model: u64,
@@ -66,8 +66,69 @@ fn not_loaded(what: &str) -> LanternError {
     LanternError::Internal(format!("the {what} is not loaded yet"))
 }
 
+/// An [`ExplainOutput`] as it travels from the web page's compute worker: everything but the
+/// boxes, which the page finds again from the map.
+#[cfg(target_arch = "wasm32")]
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Answer {
+    map: WeightMap,
+    top: Vec<(usize, f32)>,
+    class: usize,
+    method: Method,
+    layer: String,
+    milliseconds: f64,
+    timing: Timing,
+    logits: Vec<f32>,
+    geometry: Geometry,
+    approximation: Option<String>,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Answer {
+    pub fn of(o: ExplainOutput) -> Self {
+        Self {
+            map: Arc::unwrap_or_clone(o.map),
+            top: o.top,
+            class: o.class,
+            method: o.method,
+            layer: o.layer,
+            milliseconds: o.milliseconds,
+            timing: o.timing,
+            logits: Arc::unwrap_or_clone(o.logits),
+            geometry: o.geometry,
+            approximation: o.approximation,
+        }
+    }
+
+    /// The output from the answer's JSON text.
+    pub fn decode(text: &str) -> Result<ExplainOutput> {
+        let a: Answer = serde_json::from_str(text).map_err(|e| LanternError::Internal(format!("an answer: {e}")))?;
+        let boxes = threshold_boxes(&a.map);
+        Ok(ExplainOutput {
+            map: Arc::new(a.map),
+            boxes: Arc::new(boxes),
+            top: a.top,
+            class: a.class,
+            method: a.method,
+            layer: a.layer,
+            milliseconds: a.milliseconds,
+            timing: a.timing,
+            logits: Arc::new(a.logits),
+            geometry: a.geometry,
+            approximation: a.approximation,
+        })
+    }
+}
+
 impl Job for ExplainRequest {
     type Output = ExplainOutput;
+
+    /// On the web page, explanations run in the compute worker.
+    #[cfg(target_arch = "wasm32")]
+    fn offload(&self) -> Option<crate::app::offload::Offload<ExplainOutput>> {
+        let job = serde_json::to_string(&super::Offloaded::Explain(self.clone())).ok()?;
+        Some(crate::app::offload::Offload { job, model: self.model, image: self.image, decode: Answer::decode })
+    }
 
     fn run(self, cache: &mut Cache, control: &mut Control) -> Result<ExplainOutput> {
         let start = Instant::now();

@@ -145,3 +145,26 @@ impl TaskOutput {
 
 /// The app's background tasks.
 pub type AppTasks = super::tasks::Tasks<TaskKind, TaskOutput>;
+
+/// The jobs the web page's compute worker runs ([`super::offload`]), as they travel.
+#[cfg(target_arch = "wasm32")]
+#[derive(serde::Serialize, serde::Deserialize)]
+pub enum Offloaded {
+    Explain(explain::ExplainRequest),
+}
+
+/// Run an offloaded job (its JSON text) in the compute worker; its answer's JSON text.
+#[cfg(target_arch = "wasm32")]
+pub fn run_offloaded(
+    job: &str,
+    cache: &mut super::worker::Cache,
+    control: &mut crate::control::Control,
+) -> crate::error::Result<String> {
+    use super::worker::Job;
+    let text = |e: serde_json::Error| crate::error::LanternError::Internal(format!("an offloaded job: {e}"));
+    match serde_json::from_str(job).map_err(text)? {
+        Offloaded::Explain(request) => {
+            serde_json::to_string(&explain::Answer::of(request.run(cache, control)?)).map_err(text)
+        }
+    }
+}

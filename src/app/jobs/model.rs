@@ -26,6 +26,7 @@ impl Job for LoadModel {
         let name = match &self.source {
             ModelSource::Demo => "demo classifier".to_string(),
             ModelSource::File(p) => file_name(p),
+            ModelSource::Given(file) => file.name.clone(),
         };
         let asks_preprocess = net.graph().is_some_and(|g| !g.declares_preprocess);
         if let Some(p) = self.preprocess {
@@ -56,6 +57,8 @@ impl Job for LoadModel {
             Err(_) => cache.generators.remove(&self.id),
         };
         cache.models.insert(self.id, Arc::new(net));
+        #[cfg(target_arch = "wasm32")]
+        cache.sources.insert(self.id, self.source.clone());
         cache.forget_sessions(self.id);
         Ok(info)
     }

@@ -36,6 +36,7 @@ impl SaveAll {
         let name = match &self.model {
             ModelSource::Demo => "demo classifier".into(),
             ModelSource::File(p) => p.display().to_string(),
+            ModelSource::Given(file) => file.name.clone(),
         };
         Ok((self.model.load(&cpu.device)?, name, cpu.description))
     }

@@ -88,6 +88,10 @@ fn fresh(path: PathBuf) -> PathBuf {
 pub fn classifier_and_out(out_dir: &Path, model: &ModelSource) -> Result<(PathBuf, PathBuf)> {
     match model {
         ModelSource::File(p) => Ok((p.clone(), fresh(crate::models::generator::beside(p)))),
+        ModelSource::Given(file) => Err(LanternError::BadArgument(format!(
+            "{}: a generator is trained for a model file on disk, and a model given to the web page has none",
+            file.name
+        ))),
         ModelSource::Demo => {
             std::fs::create_dir_all(out_dir).map_err(|e| LanternError::io(out_dir, e))?;
             let weights = out_dir.join("lantern_cnn.safetensors");
