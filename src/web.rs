@@ -7,7 +7,7 @@ use crate::app::images::FileBytes;
 use crate::app::jobs::model::LoadModel;
 use crate::app::model::ModelSource;
 use crate::app::offload::{Reply, Request};
-use crate::app::worker::{Cache, Job};
+use crate::app::worker::{Cache, Job, Throttle};
 use crate::control::{Control, Progress};
 use crate::error::{LanternError, Result};
 use burn::tensor::Device;
@@ -125,7 +125,13 @@ fn run(
     progress: &dyn Fn(usize, usize),
 ) -> Result<String> {
     let cancel = AtomicBool::new(false);
-    let mut on_progress = |p: Progress<'_>| progress(p.done, p.total);
+    // As often as the desktop's worker reports it: each report is a message and a frame.
+    let mut throttle = Throttle::default();
+    let mut on_progress = |p: Progress<'_>| {
+        if throttle.lets_through(p.done, p.total) {
+            progress(p.done, p.total)
+        }
+    };
     let mut control = Control::with_progress(&cancel, &mut on_progress);
     if let Some((id, given)) = request.model {
         let source = match (given, model) {

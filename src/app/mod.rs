@@ -653,7 +653,7 @@ impl LanternApp {
         for file in files {
             match file.extension().as_str() {
                 "safetensors" | "onnx" => self.open_model(ModelSource::Given(file)),
-                "png" | "jpg" | "jpeg" | "webp" | "bmp" | "tif" | "tiff" | "gif" => images.push(file),
+                _ if crate::datasets::folder::is_image(std::path::Path::new(&file.name)) => images.push(file),
                 _ => self.state.toasts.error(format!(
                     "{}: the web page opens images and safetensors models only (no playlists, datasets or audits)",
                     file.name

@@ -58,13 +58,6 @@ pub enum Reply {
     },
 }
 
-impl Reply {
-    /// The error the compute worker reported, as the page's error.
-    pub fn error(text: String) -> LanternError {
-        LanternError::Computed(text)
-    }
-}
-
 /// A job the page's worker sends to the compute worker: what it asks, the model and image it
 /// needs (by the ids of the page's cache), and how its serialised answer becomes the job's output.
 pub struct Offload<O> {

@@ -45,7 +45,7 @@ pub enum PathRequest {
 impl PathRequest {
     /// The system dialog that asks it.
     pub fn dialog(&self) -> DialogSpec {
-        const IMAGES: &[&str] = &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
+        const IMAGES: &[&str] = &crate::datasets::folder::EXTENSIONS;
         const MODELS: &[&str] = &["pth", "pt", "safetensors", "onnx"];
         const AUDITS: &[&str] = &["db"];
         const PLAYLISTS: &[&str] = &["toml"];

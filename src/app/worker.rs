@@ -1,7 +1,7 @@
 //! The compute worker: one named background thread that owns the models, decoded images and
 //! per-image explanation sessions (its [`Cache`]), and runs [`Job`]s. In the browser, where a
-//! page has no threads, the same queue runs on the page's thread: [`Worker::poll`] runs the next
-//! job first (one per frame). The worker knows no job
+//! page has no threads, [`Worker::poll`] starts the next job at each frame: in the page's compute
+//! worker when it can run there ([`super::offload`]), else on the page's thread. The worker knows no job
 //! kind: each lives in its own file under [`super::jobs`]. The UI submits jobs and polls events;
 //! it never waits.
 //!
@@ -414,6 +414,12 @@ impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
         if let Some(why) = inline.offloader.as_ref().and_then(Offloader::failed) {
             web_sys::console::warn_1(&format!("{why}: explanations run on the page's thread").into());
             inline.offloader = None;
+            // The job it was running will never be answered by it.
+            if let Some(f) = inline.in_flight.take() {
+                let _ = inline.tx.send((f.answer)(Err(JobError::Failed(LanternError::Device(why)))));
+                self.shared.queue.lock().expect("worker queue lock").running = None;
+                (inline.repaint)();
+            }
         }
         let Some(offloader) = inline.offloader.as_mut() else { return };
         let mut finished = None;
@@ -425,7 +431,7 @@ impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
                     }
                 }
                 (Reply::Done { id, result }, Some(f)) if f.request == id => {
-                    finished = Some(result.map_err(|e| JobError::Failed(Reply::error(e))));
+                    finished = Some(result.map_err(|e| JobError::Failed(LanternError::Computed(e))));
                 }
                 _ => {}
             }
@@ -529,12 +535,13 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> LanternError {
 
 /// Passes progress on at most ~20 times a second (partial maps are copied to the UI thread),
 /// and always the last step.
-struct Throttle {
+#[derive(Default)]
+pub struct Throttle {
     last: Option<Instant>,
 }
 
 impl Throttle {
-    fn lets_through(&mut self, done: usize, total: usize) -> bool {
+    pub fn lets_through(&mut self, done: usize, total: usize) -> bool {
         if done < total && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(50)) {
             return false;
         }
@@ -580,7 +587,7 @@ fn run_one<E: From<ProgressReport> + From<DeviceLost>>(
     tx: &Sender<E>,
     repaint: &dyn Fn(),
 ) {
-    let mut throttle = Throttle { last: None };
+    let mut throttle = Throttle::default();
     let lane = job.lane;
     let mut progress = |p: Progress<'_>| {
         let Some((lane, token)) = lane else { return };

@@ -6,7 +6,7 @@ use crate::error::{LanternError, Result};
 use std::path::Path;
 
 /// The extensions of the formats the `image` crate is built to decode here.
-const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
+pub const EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
 
 /// Whether a path has an image file extension Lantern decodes.
 pub fn is_image(path: &Path) -> bool {
