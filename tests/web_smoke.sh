@@ -6,7 +6,9 @@
 #   - press M (hide the map) and check the canvas changed over a large area while the menu bar
 #     did not;
 #   - drop a photo on the page, as a person drags a file from their desktop, and wait until its
-#     map is drawn.
+#     map is drawn;
+#   - drop an ONNX model (the demo ViT) and wait until the photo's map with that model is drawn;
+#   - ask for RISE in the page's address and check the page stays responsive while it computes.
 #   tests/web_smoke.sh [web/dist] [screenshot.png]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 dist="${1:-web/dist}"
 shot="${2:-$(mktemp -d)/web.png}"
 photo=tests/fixtures/photos/chelsea.jpg
+onnx=assets/demo/lantern_vit.onnx
 [ -f "$dist/lantern_bg.wasm" ] || { echo "no web build in $dist: run web/build.sh first" >&2; exit 1; }
 for tool in chromium chromedriver curl convert compare python3; do
   command -v "$tool" >/dev/null || { echo "web_smoke needs $tool" >&2; exit 1; }
@@ -92,13 +95,25 @@ awk -v c="$canvas" -v m="$menu" 'BEGIN { exit !(c > 28000 && m < 1000) }' || { e
 wd POST "$s/actions" '{"actions":[{"type":"key","id":"keys","actions":[{"type":"keyDown","value":"m"},{"type":"keyUp","value":"m"}]}]}' >/dev/null
 
 # Drop the photo on the canvas: the drag events a browser sends for a file from the desktop.
-drop='const [b64, name] = arguments; const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)); const dt = new DataTransfer(); dt.items.add(new File([bytes], name, {type: \"image/jpeg\"})); const c = document.getElementById(\"lantern\"); for (const t of [\"dragenter\", \"dragover\", \"drop\"]) c.dispatchEvent(new DragEvent(t, {dataTransfer: dt, bubbles: true, cancelable: true}));'
-printf '{"script":"%s","args":["%s","%s"]}' "$drop" "$(base64 -w0 "$photo")" "$(basename "$photo")" >"$work/drop.json"
-wd POST "$s/execute/sync" "@$work/drop.json" >/dev/null
+drop_file() {
+  local script='const [b64, name, type] = arguments; const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)); const dt = new DataTransfer(); dt.items.add(new File([bytes], name, {type})); const c = document.getElementById(\"lantern\"); for (const t of [\"dragenter\", \"dragover\", \"drop\"]) c.dispatchEvent(new DragEvent(t, {dataTransfer: dt, bubbles: true, cancelable: true}));'
+  printf '{"script":"%s","args":["%s","%s","%s"]}' "$script" "$(base64 -w0 "$1")" "$(basename "$1")" "$2" >"$work/drop.json"
+  wd POST "$s/execute/sync" "@$work/drop.json" >/dev/null
+}
+drop_file "$photo" image/jpeg
 dropped=$(wait_title "$(basename "$photo"): .* in [0-9]* ms" 180)
 echo "dropped $(basename "$photo"): $dropped"
 sleep 1
 screenshot "${shot%.png}-dropped.png"
+
+# Drop an ONNX model (the demo Vision Transformer): the page reads its graph from the file's bytes
+# and explains the open photo with it.
+drop_file "$onnx" application/octet-stream
+vit=$(wait_title "$(basename "$onnx") · $(basename "$photo"): .* in [0-9]* ms" 180)
+echo "dropped $(basename "$onnx"): $vit"
+sleep 1
+screenshot "${shot%.png}-onnx.png"
+cmp -s "${shot%.png}-dropped.png" "${shot%.png}-onnx.png" && { echo "the ONNX model's map looks like the demo's" >&2; exit 1; }
 
 # RISE with 1000 masks, named in the page's address: it runs in the page's compute worker, so the
 # page's own thread stays free while it computes. Over 3 s of the computation, a timer asked to

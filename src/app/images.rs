@@ -14,13 +14,6 @@ pub struct FileBytes {
     pub bytes: Arc<[u8]>,
 }
 
-impl FileBytes {
-    /// The name's extension, lower case.
-    pub fn extension(&self) -> String {
-        std::path::Path::new(&self.name).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
-    }
-}
-
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ImageSource {

@@ -615,18 +615,21 @@ impl LanternApp {
         let job = jobs::model::LoadModel { id, source, preprocess: remembered };
         self.worker.load(job, move |result| Event::ModelLoaded { id, result });
     }
-    /// The web page's title (its tab) says what the main view shows: the image and method, with
-    /// the time it took or, while it computes, how far it has got (tests/web_smoke.sh reads it).
+    /// The web page's title (its tab) says what the main view shows: the model, image and method,
+    /// with the time it took or, while it computes, how far it has got (tests/web_smoke.sh reads
+    /// it).
     #[cfg(target_arch = "wasm32")]
     fn show_in_page_title(&mut self) {
         let main = &self.state.main;
+        let model = self.state.model.info.as_ref().map(|i| i.name.as_str()).unwrap_or_default();
         let image = self.state.gallery.current().map(|i| i.name()).unwrap_or_default();
+        let shown = format!("Lantern · {model} · {image}");
         let title = match (main.requested(), main.progress(), main.output()) {
             (Some(r), Some((done, total)), _) if main.pending() && total > 0 => {
-                format!("Lantern · {image}: {} {} %", r.method.title(), done * 100 / total)
+                format!("{shown}: {} {} %", r.method.title(), done * 100 / total)
             }
-            (Some(r), _, _) if main.pending() => format!("Lantern · {image}: {}…", r.method.title()),
-            (_, _, Some(out)) => format!("Lantern · {image}: {} in {:.0} ms", out.method.title(), out.milliseconds),
+            (Some(r), _, _) if main.pending() => format!("{shown}: {}…", r.method.title()),
+            (_, _, Some(out)) => format!("{shown}: {} in {:.0} ms", out.method.title(), out.milliseconds),
             _ => "Lantern".to_string(),
         };
         if title != self.page_title
@@ -647,15 +650,19 @@ impl LanternApp {
         }
     }
 
-    /// Open files given to the web page: a safetensors model as the model, images as the gallery.
+    /// Open files given to the web page: an ONNX or safetensors model as the model, images as the
+    /// gallery.
     pub fn open_given(&mut self, files: Vec<images::FileBytes>) {
         let mut images = Vec::new();
         for file in files {
-            match file.extension().as_str() {
-                "safetensors" | "onnx" => self.open_model(ModelSource::Given(file)),
-                _ if crate::datasets::folder::is_image(std::path::Path::new(&file.name)) => images.push(file),
+            let path = std::path::Path::new(&file.name);
+            match () {
+                // A PyTorch checkpoint too, for its loader's reason why it cannot open here.
+                _ if crate::models::is_model_file(path) => self.open_model(ModelSource::Given(file)),
+                _ if crate::datasets::folder::is_image(path) => images.push(file),
                 _ => self.state.toasts.error(format!(
-                    "{}: the web page opens images and safetensors models only (no playlists, datasets or audits)",
+                    "{}: the web page opens images, ONNX and safetensors models only (no playlists, datasets or \
+                     audits)",
                     file.name
                 )),
             }
@@ -675,7 +682,7 @@ impl LanternApp {
         let mut opened = Vec::new();
         for p in paths {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-            if ["pth", "pt", "safetensors", "onnx"].contains(&ext.as_str()) {
+            if crate::models::is_model_file(&p) {
                 self.open_model(ModelSource::File(p));
             } else if ext == "toml" {
                 self.open_playlist(&p);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub enum ModelSource {
     Demo,
     File(PathBuf),
-    /// A safetensors file given to the web page.
+    /// A model file (ONNX or safetensors) given to the web page.
     Given(FileBytes),
 }
 

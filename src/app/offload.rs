@@ -18,7 +18,7 @@ use crate::error::{LanternError, Result};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -80,6 +80,9 @@ pub struct Offloader {
     ready: bool,
     models: HashSet<u64>,
     images: HashSet<u64>,
+    /// The model and image each unanswered request carried. A request that fails may have left
+    /// them out of the worker (a model that did not load there), so they are sent again.
+    carried: HashMap<u64, (Option<u64>, Option<u64>)>,
     next_id: u64,
 }
 
@@ -115,6 +118,7 @@ impl Offloader {
             ready: false,
             models: HashSet::new(),
             images: HashSet::new(),
+            carried: HashMap::new(),
             next_id: 0,
         })
     }
@@ -139,6 +143,19 @@ impl Offloader {
         let replies: Vec<Reply> = self.replies.borrow_mut().drain(..).collect();
         let (ready, rest): (Vec<Reply>, Vec<Reply>) = replies.into_iter().partition(|r| matches!(r, Reply::Ready));
         self.ready |= !ready.is_empty();
+        for reply in &rest {
+            if let Reply::Done { id, result } = reply
+                && let Some((model, image)) = self.carried.remove(id)
+                && result.is_err()
+            {
+                if let Some(m) = model {
+                    self.models.remove(&m);
+                }
+                if let Some(i) = image {
+                    self.images.remove(&i);
+                }
+            }
+        }
         rest
     }
 
@@ -171,6 +188,7 @@ impl Offloader {
             .map_err(|e| LanternError::Device(format!("the page's compute worker took no message: {e:?}")))?;
         self.images.insert(image);
         self.models.insert(model);
+        self.carried.insert(id, (model_source.map(|_| model), image_pixels.map(|_| image)));
         Ok(id)
     }
 }

@@ -46,7 +46,9 @@ impl PathRequest {
     /// The system dialog that asks it.
     pub fn dialog(&self) -> DialogSpec {
         const IMAGES: &[&str] = &crate::datasets::folder::EXTENSIONS;
-        const MODELS: &[&str] = &["pth", "pt", "safetensors", "onnx"];
+        // A web page reads a model from its bytes, which a PyTorch checkpoint cannot be read from.
+        const MODELS: &[&str] =
+            if cfg!(target_arch = "wasm32") { &crate::models::BYTES_EXTENSIONS } else { &crate::models::EXTENSIONS };
         const AUDITS: &[&str] = &["db"];
         const PLAYLISTS: &[&str] = &["toml"];
         const WEIGHTS: &[&str] = &["safetensors"];

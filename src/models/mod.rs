@@ -77,6 +77,16 @@ fn build_with(loader: &Loader, arch: &str, classes: usize) -> Result<Network> {
     })
 }
 
+/// The extensions of the model files Lantern opens.
+pub const EXTENSIONS: [&str; 4] = ["pth", "pt", "safetensors", "onnx"];
+/// Those it opens from memory ([`load_bytes`], the web page): a PyTorch checkpoint needs its file.
+pub const BYTES_EXTENSIONS: [&str; 2] = ["safetensors", "onnx"];
+
+/// Whether `path` names a model file (by its extension).
+pub fn is_model_file(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Whether `path` names an ONNX model (by its extension).
 pub fn is_onnx(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
@@ -94,19 +104,27 @@ pub fn layout(arch: &str, classes: usize) -> Result<Vec<(String, Vec<usize>)>> {
     Ok(loader.requested())
 }
 
-/// Load a safetensors weights file given as bytes (a file dropped on the web page, which has no
-/// path): detect its architecture, build it on `device`; ImageNet's labels for 1000 classes.
+/// Load a model file given as bytes (a file dropped on the web page, which has no path): an
+/// ONNX graph, or safetensors weights whose architecture is detected and built on `device`
+/// (ImageNet's labels for 1000 classes). PyTorch checkpoints are refused
+/// ([`StateDict::from_safetensors_bytes`] says why).
 pub fn load_bytes(name: &str, bytes: &[u8], device: &Device) -> Result<Network> {
-    if is_onnx(Path::new(name)) {
-        return Err(LanternError::ModelFile {
-            path: name.into(),
-            reason: "ONNX models are read from files, which the web page cannot name: open a safetensors file".into(),
-        });
+    let path = Path::new(name);
+    if is_onnx(path) {
+        return from_onnx(onnx::open_bytes(name, bytes, device)?);
     }
     let dict = StateDict::from_safetensors_bytes(bytes, name)?;
     let arch = detect(&dict)?;
     let mut network = build(&dict, &arch, device)?;
-    network.labels = Labels::for_model(Path::new(name), network.classes())?;
+    network.labels = Labels::for_model(path, network.classes())?;
+    Ok(network)
+}
+
+/// The `Network` of an opened ONNX model.
+fn from_onnx(opened: onnx::Opened) -> Result<Network> {
+    let mut network =
+        Network::from_onnx(std::sync::Arc::new(opened.net), opened.preprocess, opened.labels, opened.arch)?;
+    network.output = opened.output;
     Ok(network)
 }
 
@@ -119,11 +137,7 @@ pub fn load(path: &Path, arch: Option<&str>, device: &Device) -> Result<Network>
                 "--arch {a} does not apply to an ONNX model: its graph says what it is"
             )));
         }
-        let opened = onnx::open_file(path, device)?;
-        let mut network =
-            Network::from_onnx(std::sync::Arc::new(opened.net), opened.preprocess, opened.labels, opened.arch)?;
-        network.output = opened.output;
-        return Ok(network);
+        return from_onnx(onnx::open_file(path, device)?);
     }
     let dict = StateDict::load(path)?;
     let arch = match arch {

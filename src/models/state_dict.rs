@@ -69,11 +69,19 @@ impl StateDict {
         Ok(Self { tensors: strip_wrappers(tensors), source: path.to_path_buf(), metadata })
     }
 
-    /// Read a safetensors file held in memory (the bundled demo model); `name` is for errors.
+    /// Read a safetensors file held in memory (the bundled demo model, a file dropped on the web
+    /// page); `name` is for errors.
     pub fn from_safetensors_bytes(bytes: &[u8], name: &str) -> Result<Self> {
         let bad = |reason: String| LanternError::ModelFile { path: PathBuf::from(name), reason };
-        if !matches!(sniff(bytes), Some(Format::Safetensors)) {
-            return Err(bad("not a safetensors file".into()));
+        match sniff(bytes) {
+            Some(Format::Safetensors) => {}
+            // burn-store reads a checkpoint's tensors from its file, never from memory.
+            Some(Format::Pytorch) => {
+                return Err(bad("a PyTorch checkpoint is read from a file, which the web page cannot name: \
+                                export the model to ONNX or save its state dict as safetensors"
+                    .into()));
+            }
+            None => return Err(bad("not a safetensors file".into())),
         }
         let owned = bytes.to_vec();
         let read = std::panic::catch_unwind(move || {

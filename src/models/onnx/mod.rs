@@ -125,7 +125,17 @@ impl OnnxNet {
     /// Read, check and plan `path`. Whatever the file holds, the answer is a model or an
     /// error: a panic deep in a tensor operation on shapes no check foresaw becomes one too.
     pub fn open(path: &Path, device: &Device) -> Result<OnnxNet, OnnxError> {
-        let model = proto::read(path)?;
+        Self::guarded(proto::read(path)?, device)
+    }
+
+    /// [`OnnxNet::open`] for a model held in memory (a file dropped on the web page); its
+    /// tensors must all be inside it (external data has no folder to come from).
+    pub fn open_bytes(bytes: &[u8], device: &Device) -> Result<OnnxNet, OnnxError> {
+        Self::guarded(proto::parse_bytes(bytes)?, device)
+    }
+
+    /// [`OnnxNet::from_model`] with any panic turned into an error.
+    fn guarded(model: proto::ModelDef, device: &Device) -> Result<OnnxNet, OnnxError> {
         let device = device.clone();
         std::panic::catch_unwind(move || Self::from_model(model, &device)).unwrap_or_else(|panic| {
             let reason = panic
@@ -600,9 +610,26 @@ pub struct Opened {
 /// the metadata key `output` (`softmax`, `sigmoid`, `embedding`) says how the output is read
 /// (softmax classes when absent).
 pub fn open_file(path: &Path, device: &Device) -> crate::error::Result<Opened> {
+    let net = OnnxNet::open(path, device).map_err(|e| bad_file(path, e))?;
+    opened(net, path)
+}
+
+/// [`open_file`] for a model held in memory; `name` is the file's name (for its labels file,
+/// its architecture and errors).
+pub fn open_bytes(name: &str, bytes: &[u8], device: &Device) -> crate::error::Result<Opened> {
+    let path = Path::new(name);
+    let net = OnnxNet::open_bytes(bytes, device).map_err(|e| bad_file(path, e))?;
+    opened(net, path)
+}
+
+fn bad_file(path: &Path, e: OnnxError) -> crate::error::LanternError {
+    crate::error::LanternError::ModelFile { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// What travels with an opened `net` read from `path`.
+fn opened(net: OnnxNet, path: &Path) -> crate::error::Result<Opened> {
     use crate::models::{Labels, OutputKind};
-    let bad = |e: OnnxError| crate::error::LanternError::ModelFile { path: path.to_path_buf(), reason: e.to_string() };
-    let net = OnnxNet::open(path, device).map_err(bad)?;
+    let bad = |e: OnnxError| bad_file(path, e);
     let preprocess = net.preprocess().map_err(bad)?;
     let labels = match net.class_names() {
         Some(names) => Labels::from_names(names),

@@ -128,6 +128,14 @@ pub fn read(path: &Path) -> Result<ModelDef, OnnxError> {
     parse(&bytes, Some(&folder))
 }
 
+/// Parse and check a model held in memory; external data is refused (there is no folder).
+pub fn parse_bytes(bytes: &[u8]) -> Result<ModelDef, OnnxError> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(OnnxError::File(format!("{} bytes, over the 2 GiB an ONNX file can hold", bytes.len())));
+    }
+    parse(bytes, None)
+}
+
 /// Parse model bytes; `folder` is where external data may be read from (none: refused).
 pub fn parse(bytes: &[u8], folder: Option<&Path>) -> Result<ModelDef, OnnxError> {
     let model = ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::File(format!("not an ONNX model ({e})")))?;
