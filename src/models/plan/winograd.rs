@@ -57,15 +57,11 @@ pub(super) fn weights(dense: &[f32], cin: usize, cout: usize) -> Vec<f32> {
     for ci in 0..cin {
         for co in 0..cout {
             let g = |ky: usize, kx: usize| dense[((ky * 3 + kx) * cin + ci) * cout + co];
-            for i in 0..4 {
-                for j in 0..4 {
-                    let mut sum = 0.0;
-                    for ky in 0..3 {
-                        for kx in 0..3 {
-                            sum += G[i][ky] * g(ky, kx) * G[j][kx];
-                        }
-                    }
-                    u[((i * 4 + j) * cin + ci) * cout + co] = sum;
+            for (i, row) in G.iter().enumerate() {
+                for (j, col) in G.iter().enumerate() {
+                    let term =
+                        |(ky, a): (usize, &f32)| a * col.iter().enumerate().map(|(kx, b)| g(ky, kx) * b).sum::<f32>();
+                    u[((i * 4 + j) * cin + ci) * cout + co] = row.iter().enumerate().map(term).sum();
                 }
             }
         }
