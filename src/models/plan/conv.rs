@@ -8,6 +8,7 @@
 
 use super::Nhwc;
 use super::buffers::Buffers;
+use super::winograd;
 use crate::models::layers::{Act, Conv, Padding, host_values};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
@@ -23,9 +24,12 @@ thread_local! {
 
 /// How the weights are stored.
 #[derive(Debug, Clone)]
-enum Kernel {
+pub(super) enum Kernel {
     /// `W[(ky * k_w + kx) * C_in + ci][co]`, row-major `[K, C_out]`: the GEMM's right-hand side.
     Dense(Vec<f32>),
+    /// A stride-1 3 x 3 kernel transformed for Winograd's F(2 x 2, 3 x 3): `U[e][ci][co]`, 16
+    /// row-major `[C_in, C_out]` matrices (see [`super::winograd`]).
+    Winograd(Vec<f32>),
     /// `W[(ky * k_w + kx) * C + ch]`: one filter per channel.
     Depthwise(Vec<f32>),
 }
@@ -33,15 +37,15 @@ enum Kernel {
 /// A convolution with its weights laid out for channels-last input.
 #[derive(Debug, Clone)]
 pub struct PackedConv {
-    cin: usize,
-    cout: usize,
+    pub(super) cin: usize,
+    pub(super) cout: usize,
     kh: usize,
     kw: usize,
     stride: usize,
     padding: Padding,
     pub act: Act,
     bias: Vec<f32>,
-    kernel: Kernel,
+    pub(super) kernel: Kernel,
 }
 
 impl PackedConv {
@@ -61,7 +65,11 @@ impl PackedConv {
                     }
                 }
             }
-            Kernel::Dense(packed)
+            if winograd::pays(kh, kw, conv.stride, cin, cout) {
+                Kernel::Winograd(winograd::weights(&packed, cin, cout))
+            } else {
+                Kernel::Dense(packed)
+            }
         } else if per_group == 1 && conv.groups == cout {
             let mut packed = vec![0.0f32; taps * cout];
             for ch in 0..cout {
@@ -79,10 +87,11 @@ impl PackedConv {
 
     /// Fold a following per-channel affine map `y * scale + shift` (an unfolded BatchNorm) into
     /// the weights and bias: `W' = W * scale[co]`, `b' = b * scale + shift`. Only valid while the
-    /// convolution's own activation is the identity.
+    /// convolution's own activation is the identity. Winograd weights scale the same way, as
+    /// `G (s g) Gᵀ = s (G g Gᵀ)`: every layout keeps `C_out` innermost.
     pub fn fold_affine(&mut self, scale: &[f32], shift: &[f32]) {
         let weights = match &mut self.kernel {
-            Kernel::Dense(w) | Kernel::Depthwise(w) => w,
+            Kernel::Dense(w) | Kernel::Winograd(w) | Kernel::Depthwise(w) => w,
         };
         for row in weights.chunks_mut(self.cout) {
             for (v, s) in row.iter_mut().zip(scale) {
@@ -112,13 +121,14 @@ impl PackedConv {
         let epilogue = Epilogue { residual, post };
         match &self.kernel {
             Kernel::Dense(w) => self.dense(x, w, g, epilogue, &mut out.values),
+            Kernel::Winograd(u) => self.winograd(x, u, g, epilogue, &mut out.values),
             Kernel::Depthwise(w) => self.depthwise(x, w, g, epilogue, &mut out.values),
         }
         out
     }
 
     /// Bias, activation, residual and the activation after it, on the output rows from `first`.
-    fn finish(&self, dst: &mut [f32], first: usize, e: Epilogue) {
+    pub(super) fn finish(&self, dst: &mut [f32], first: usize, e: Epilogue) {
         let residual = e.residual.map(|r| &r[first * self.cout..first * self.cout + dst.len()]);
         for (j, row) in dst.chunks_mut(self.cout).enumerate() {
             for (v, b) in row.iter_mut().zip(&self.bias) {
@@ -142,35 +152,13 @@ impl PackedConv {
         let in_place = self.kh == 1 && self.kw == 1 && self.stride == 1 && th + bh + tw + bw == 0;
         let rows = (TILE_VALUES / k).clamp(16, 512);
         let tiles = out.len().div_ceil(rows * cout);
-        let parallelism = if tiles < rayon::current_num_threads() { Parallelism::Rayon(0) } else { Parallelism::None };
+        let parallelism = parallelism(tiles);
         out.par_chunks_mut(rows * cout).enumerate().for_each(|(t, dst)| {
             let (first, m) = (t * rows, dst.len() / cout);
-            let run = |lhs: *const f32, dst: &mut [f32]| {
-                // SAFETY: `lhs` holds `m` rows of `k` values, `w` is `[k, cout]` and `dst` is
-                // `[m, cout]`, all row-major, as the strides below say.
-                unsafe {
-                    gemm(
-                        m,
-                        cout,
-                        k,
-                        dst.as_mut_ptr(),
-                        1,
-                        cout as isize,
-                        false,
-                        lhs,
-                        1,
-                        k as isize,
-                        w.as_ptr(),
-                        1,
-                        cout as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        parallelism,
-                    )
-                }
+            // SAFETY: `lhs` holds `m` rows of `k` values, `w` is `[k, cout]` and `dst` is
+            // `[m, cout]`, all row-major.
+            let run = |lhs: *const f32, dst: &mut [f32]| unsafe {
+                matmul([m, cout, k], dst.as_mut_ptr(), cout, lhs, k, w.as_ptr(), parallelism)
             };
             if in_place {
                 run(x.values[first * cin..(first + m) * cin].as_ptr(), dst);
@@ -234,18 +222,64 @@ impl PackedConv {
     }
 }
 
+/// How the GEMMs of a convolution cut into `tiles` parallel tiles use the threads: each tile on
+/// one thread, or each GEMM split over all of them when there are fewer tiles than threads.
+pub(super) fn parallelism(tiles: usize) -> Parallelism {
+    if tiles < rayon::current_num_threads() { Parallelism::Rayon(0) } else { Parallelism::None }
+}
+
+/// `dst[M, N] = lhs[M, K] rhs[K, N]` with `[m, n, k]`, each matrix row-major with its columns
+/// contiguous and its rows `*_row` values apart.
+///
+/// # Safety
+/// Each pointer must address its whole matrix at those strides, and `dst` no other.
+pub(super) unsafe fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    dst_row: usize,
+    lhs: *const f32,
+    lhs_row: usize,
+    rhs: *const f32,
+    parallelism: Parallelism,
+) {
+    // SAFETY: the caller's contract; `rhs` rows are `n` apart.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_row as isize,
+            false,
+            lhs,
+            1,
+            lhs_row as isize,
+            rhs,
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
 /// Output size and leading padding of one convolution on one input size.
 #[derive(Debug, Clone, Copy)]
-struct Geometry {
-    oh: usize,
-    ow: usize,
-    top: usize,
-    left: usize,
+pub(super) struct Geometry {
+    pub(super) oh: usize,
+    pub(super) ow: usize,
+    pub(super) top: usize,
+    pub(super) left: usize,
 }
 
 /// What follows the convolution on each output tile.
 #[derive(Debug, Clone, Copy)]
-struct Epilogue<'a> {
+pub(super) struct Epilogue<'a> {
     residual: Option<&'a [f32]>,
     post: Act,
 }

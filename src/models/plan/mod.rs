@@ -8,6 +8,7 @@
 pub mod buffers;
 pub mod conv;
 pub mod pool;
+pub mod winograd;
 
 use super::layers::{Act, Head, Skip, Stage, host_values};
 use buffers::Buffers;
