@@ -49,8 +49,9 @@ impl Session {
                 let start = Instant::now();
                 let fitted;
                 let params = if spec.long {
+                    let fit = if spec.gradients { memory::fit_gradient_batch } else { memory::fit_batch };
                     fitted = Params {
-                        batch: memory::fit_batch(params.batch, self.bytes_per_image(), memory::available_bytes()),
+                        batch: fit(params.batch, self.bytes_per_image(), memory::available_bytes()),
                         ..params.clone()
                     };
                     &fitted
