@@ -8,9 +8,9 @@
 
 use super::Nhwc;
 use super::buffers::Buffers;
+use super::gemm::{matmul, parallelism};
 use super::winograd;
 use crate::models::layers::{Act, Conv, Padding, host_values};
-use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -24,7 +24,7 @@ thread_local! {
 
 /// How the weights are stored.
 #[derive(Debug, Clone)]
-pub(super) enum Kernel {
+enum Kernel {
     /// `W[(ky * k_w + kx) * C_in + ci][co]`, row-major `[K, C_out]`: the GEMM's right-hand side.
     Dense(Vec<f32>),
     /// A stride-1 3 x 3 kernel transformed for Winograd's F(2 x 2, 3 x 3): `U[e][ci][co]`, 16
@@ -37,15 +37,15 @@ pub(super) enum Kernel {
 /// A convolution with its weights laid out for channels-last input.
 #[derive(Debug, Clone)]
 pub struct PackedConv {
-    pub(super) cin: usize,
-    pub(super) cout: usize,
+    cin: usize,
+    cout: usize,
     kh: usize,
     kw: usize,
     stride: usize,
     padding: Padding,
     pub act: Act,
     bias: Vec<f32>,
-    pub(super) kernel: Kernel,
+    kernel: Kernel,
 }
 
 impl PackedConv {
@@ -121,14 +121,17 @@ impl PackedConv {
         let epilogue = Epilogue { residual, post };
         match &self.kernel {
             Kernel::Dense(w) => self.dense(x, w, g, epilogue, &mut out.values),
-            Kernel::Winograd(u) => self.winograd(x, u, g, epilogue, &mut out.values),
+            Kernel::Winograd(u) => {
+                let finish = |dst: &mut [f32], first: usize| self.finish(dst, first, epilogue);
+                winograd::convolve(x, u, [self.cin, self.cout], [g.oh, g.ow, g.top, g.left], &mut out.values, finish)
+            }
             Kernel::Depthwise(w) => self.depthwise(x, w, g, epilogue, &mut out.values),
         }
         out
     }
 
     /// Bias, activation, residual and the activation after it, on the output rows from `first`.
-    pub(super) fn finish(&self, dst: &mut [f32], first: usize, e: Epilogue) {
+    fn finish(&self, dst: &mut [f32], first: usize, e: Epilogue) {
         let residual = e.residual.map(|r| &r[first * self.cout..first * self.cout + dst.len()]);
         for (j, row) in dst.chunks_mut(self.cout).enumerate() {
             for (v, b) in row.iter_mut().zip(&self.bias) {
@@ -222,64 +225,202 @@ impl PackedConv {
     }
 }
 
-/// How the GEMMs of a convolution cut into `tiles` parallel tiles use the threads: each tile on
-/// one thread, or each GEMM split over all of them when there are fewer tiles than threads.
-pub(super) fn parallelism(tiles: usize) -> Parallelism {
-    if tiles < rayon::current_num_threads() { Parallelism::Rayon(0) } else { Parallelism::None }
-}
-
-/// `dst[M, N] = lhs[M, K] rhs[K, N]` with `[m, n, k]`, each matrix row-major with its columns
-/// contiguous and its rows `*_row` values apart.
-///
-/// # Safety
-/// Each pointer must address its whole matrix at those strides, and `dst` no other.
-pub(super) unsafe fn matmul(
-    [m, n, k]: [usize; 3],
-    dst: *mut f32,
-    dst_row: usize,
-    lhs: *const f32,
-    lhs_row: usize,
-    rhs: *const f32,
-    parallelism: Parallelism,
-) {
-    // SAFETY: the caller's contract; `rhs` rows are `n` apart.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_row as isize,
-            false,
-            lhs,
-            1,
-            lhs_row as isize,
-            rhs,
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
-}
-
 /// Output size and leading padding of one convolution on one input size.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Geometry {
-    pub(super) oh: usize,
-    pub(super) ow: usize,
-    pub(super) top: usize,
-    pub(super) left: usize,
+struct Geometry {
+    oh: usize,
+    ow: usize,
+    top: usize,
+    left: usize,
 }
 
 /// What follows the convolution on each output tile.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Epilogue<'a> {
+struct Epilogue<'a> {
     residual: Option<&'a [f32]>,
     post: Act,
+}
+
+#[cfg(test)]
+mod winograd_tests {
+    use super::{Kernel, PackedConv};
+    use crate::models::layers::{Act, Conv, Padding};
+    use crate::models::plan::Nhwc;
+    use crate::models::plan::buffers::Buffers;
+    use crate::models::plan::winograd::{pays, weights};
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    /// `count` values in [-1, 1), fixed by `seed`.
+    fn values(count: usize, seed: u64) -> Vec<f32> {
+        crate::seeded::uniform("winograd", count, seed).into_iter().map(|u| u as f32).collect()
+    }
+
+    /// A convolution, its weights `[C_out, C_in, 3, 3]` and bias.
+    struct Case {
+        n: usize,
+        h: usize,
+        w: usize,
+        cin: usize,
+        cout: usize,
+        padding: Padding,
+        act: Act,
+        residual: bool,
+        post: Act,
+    }
+
+    impl Case {
+        fn conv(&self, weight: &[f32], bias: &[f32]) -> Conv {
+            let device = Device::flex();
+            Conv {
+                weight: Tensor::from_data(TensorData::new(weight.to_vec(), [self.cout, self.cin, 3, 3]), &device),
+                bias: Some(Tensor::from_data(TensorData::new(bias.to_vec(), [self.cout]), &device)),
+                stride: 1,
+                padding: self.padding,
+                groups: 1,
+                act: self.act,
+            }
+        }
+
+        /// `post(act(conv(x) + b) + r)` by the direct sum, channels last.
+        fn reference(&self, x: &Nhwc, weight: &[f32], bias: &[f32], r: Option<&[f32]>) -> Vec<f32> {
+            let (top, bottom) = self.padding.sides(self.h, 3, 1);
+            let (left, right) = self.padding.sides(self.w, 3, 1);
+            let (oh, ow) = (self.h + top + bottom - 2, self.w + left + right - 2);
+            let mut out = Vec::with_capacity(self.n * oh * ow * self.cout);
+            for image in 0..self.n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for co in 0..self.cout {
+                            let mut sum = f64::from(bias[co]);
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    let (Some(iy), Some(ix)) =
+                                        ((oy + ky).checked_sub(top), (ox + kx).checked_sub(left))
+                                    else {
+                                        continue;
+                                    };
+                                    if iy >= self.h || ix >= self.w {
+                                        continue;
+                                    }
+                                    for (ci, v) in x.pixel(image, iy, ix).iter().enumerate() {
+                                        sum +=
+                                            f64::from(*v) * f64::from(weight[((co * self.cin + ci) * 3 + ky) * 3 + kx]);
+                                    }
+                                }
+                            }
+                            let mut y = [sum as f32];
+                            crate::models::plan::activate(self.act, &mut y);
+                            if let Some(r) = r {
+                                y[0] += r[out.len()];
+                            }
+                            crate::models::plan::activate(self.post, &mut y);
+                            out.push(y[0]);
+                        }
+                    }
+                }
+            }
+            out
+        }
+
+        /// Winograd's output against the direct sum, to 1e-4 of the largest magnitude.
+        fn check(&self, seed: u64) {
+            let weight = values(self.cout * self.cin * 9, seed);
+            let bias = values(self.cout, seed + 1);
+            let x = Nhwc {
+                n: self.n,
+                h: self.h,
+                w: self.w,
+                c: self.cin,
+                values: values(self.n * self.h * self.w * self.cin, seed + 2),
+            };
+            let mut packed = PackedConv::pack(&self.conv(&weight, &bias)).expect("a dense convolution packs");
+            if let Kernel::Dense(w) = &packed.kernel {
+                packed.kernel = Kernel::Winograd(weights(w, self.cin, self.cout));
+            }
+            let expected_len = self.reference(&x, &weight, &bias, None).len();
+            let residual = self.residual.then(|| values(expected_len, seed + 3));
+            let expected = self.reference(&x, &weight, &bias, residual.as_deref());
+            let got = packed.forward(&x, residual.as_deref(), self.post, &Buffers::default());
+            assert_eq!(got.values.len(), expected.len());
+            let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0);
+            let worst = got.values.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= 1e-4 * scale, "{}x{}: max error {worst} of values up to {scale}", self.h, self.w);
+        }
+    }
+
+    #[test]
+    fn winograd_matches_the_direct_sum_on_even_and_odd_maps() {
+        let case = |n, h, w, cin, cout| Case {
+            n,
+            h,
+            w,
+            cin,
+            cout,
+            padding: Padding::Fixed(1),
+            act: Act::Relu,
+            residual: true,
+            post: Act::Relu,
+        };
+        case(1, 56, 56, 35, 40).check(1);
+        case(3, 7, 7, 37, 45).check(2);
+        case(2, 5, 6, 5, 3).check(3);
+        case(4, 14, 14, 20, 33).check(4);
+    }
+
+    #[test]
+    fn winograd_matches_the_direct_sum_without_padding_or_with_same_padding() {
+        let case = |h, w, padding, act| Case {
+            n: 2,
+            h,
+            w,
+            cin: 9,
+            cout: 17,
+            padding,
+            act,
+            residual: false,
+            post: Act::Identity,
+        };
+        case(8, 8, Padding::Fixed(0), Act::Identity).check(5);
+        case(7, 9, Padding::Fixed(0), Act::Relu6).check(6);
+        case(9, 7, Padding::Same, Act::Identity).check(7);
+        case(6, 5, Padding::Fixed(2), Act::Identity).check(8);
+    }
+
+    #[test]
+    fn a_folded_affine_scales_winograd_weights_as_it_scales_dense_ones() {
+        let case = Case {
+            n: 1,
+            h: 10,
+            w: 10,
+            cin: 64,
+            cout: 64,
+            padding: Padding::Fixed(1),
+            act: Act::Identity,
+            residual: false,
+            post: Act::Identity,
+        };
+        let weight = values(64 * 64 * 9, 9);
+        let bias = values(64, 10);
+        let (scale, shift) = (values(64, 11), values(64, 12));
+        let mut packed = PackedConv::pack(&case.conv(&weight, &bias)).expect("a dense convolution packs");
+        assert!(matches!(packed.kernel, Kernel::Winograd(_)), "64 channels run as Winograd");
+        packed.fold_affine(&scale, &shift);
+        let folded: Vec<f32> = weight.iter().enumerate().map(|(i, w)| w * scale[i / (64 * 9)]).collect();
+        let folded_bias: Vec<f32> = bias.iter().zip(&scale).zip(&shift).map(|((b, s), t)| b * s + t).collect();
+        let x = Nhwc { n: 1, h: 10, w: 10, c: 64, values: values(10 * 10 * 64, 13) };
+        let expected = case.reference(&x, &folded, &folded_bias, None);
+        let got = packed.forward(&x, None, Act::Identity, &Buffers::default());
+        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = got.values.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "max error {worst} of values up to {scale}");
+    }
+
+    #[test]
+    fn only_stride_1_3x3_convolutions_with_enough_channels_use_winograd() {
+        assert!(pays(3, 3, 1, 64, 64));
+        assert!(!pays(3, 3, 2, 64, 64));
+        assert!(!pays(1, 1, 1, 64, 64));
+        assert!(!pays(3, 3, 1, 32, 64));
+    }
 }

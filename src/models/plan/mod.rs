@@ -7,6 +7,7 @@
 
 pub mod buffers;
 pub mod conv;
+mod gemm;
 pub mod pool;
 pub mod winograd;
 

@@ -23,7 +23,7 @@
 //! sum's (the larger tiles, F(4 x 4, 3 x 3) and up, lose digits).
 
 use super::Nhwc;
-use super::conv::{Epilogue, Geometry, PackedConv, matmul, parallelism};
+use super::gemm::{matmul, parallelism};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -69,75 +69,82 @@ pub(super) fn weights(dense: &[f32], cin: usize, cout: usize) -> Vec<f32> {
     u
 }
 
-impl PackedConv {
-    /// The convolution by F(2 x 2, 3 x 3) with weights `u` (from [`weights`]), then the same
-    /// epilogue as the dense path. Blocks of whole tile rows (two output rows each, one at an
-    /// odd bottom edge) run in parallel, so each block's output rows are contiguous; a block
-    /// holds `V` and `M` as `[T][16][C]`, the 16 GEMMs reading them at a row stride of `16 C`.
-    pub(super) fn winograd(&self, x: &Nhwc, u: &[f32], g: Geometry, e: Epilogue, out: &mut [f32]) {
-        let (cin, cout) = (self.cin, self.cout);
-        let (tile_rows, tile_cols) = (g.oh.div_ceil(2), g.ow.div_ceil(2));
-        let band = (BLOCK_TILES / tile_cols).max(1);
-        // The first output row of tile row `q` over the whole batch (`q` up to their count).
-        let row_of = |q: usize| q / tile_rows * g.oh + (q % tile_rows) * 2;
-        let mut blocks = Vec::new();
-        let mut rest = out;
-        for start in (0..x.n * tile_rows).step_by(band) {
-            let end = (start + band).min(x.n * tile_rows);
-            let (dst, tail) = rest.split_at_mut((row_of(end) - row_of(start)) * g.ow * cout);
-            blocks.push((start..end, dst));
-            rest = tail;
-        }
-        let parallelism = parallelism(blocks.len());
-        blocks.into_par_iter().for_each(|(rows, dst)| {
-            let t = rows.len() * tile_cols;
-            BLOCK.with_borrow_mut(|block| {
-                block.resize(16 * t * (cin + cout), 0.0);
-                let (v, m) = block.split_at_mut(16 * t * cin);
-                for (j, patch) in v.chunks_exact_mut(16 * cin).enumerate() {
-                    let q = rows.start + j / tile_cols;
-                    self.input_tile(x, g, q / tile_rows, 2 * (q % tile_rows), 2 * (j % tile_cols), patch);
-                }
-                for el in 0..16 {
-                    // SAFETY: `v` holds `t` rows of 16 `cin`-vectors and `m` of 16 `cout`-vectors,
-                    // element `el` of each row `el * c` values in; `u` is 16 `[cin, cout]` matrices.
-                    unsafe {
-                        matmul(
-                            [t, cout, cin],
-                            m[el * cout..].as_mut_ptr(),
-                            16 * cout,
-                            v[el * cin..].as_ptr(),
-                            16 * cin,
-                            u[el * cin * cout..].as_ptr(),
-                            parallelism,
-                        )
-                    }
-                }
-                let first_row = row_of(rows.start);
-                for (j, product) in m.chunks_exact_mut(16 * cout).enumerate() {
-                    let q = rows.start + j / tile_cols;
-                    let (row, col) = (row_of(q) - first_row, 2 * (j % tile_cols));
-                    let height = (g.oh - 2 * (q % tile_rows)).min(2);
-                    output_tile(product, cout, [row, col], [height, (g.ow - col).min(2)], g.ow, dst);
-                }
-            });
-            self.finish(dst, row_of(rows.start) * g.ow, e);
-        });
+/// The convolution of `x` (`C_in` channels) by F(2 x 2, 3 x 3) with weights `u` (from
+/// [`weights`]) into `out` (`C_out` channels, `oh x ow` pixels, the input padded by `top` and
+/// `left` before), then `finish(rows, first)` on each block's output rows from row `first`: the
+/// same epilogue as the direct path. Blocks of whole tile rows (two output rows each, one at an
+/// odd bottom edge) run in parallel, so each block's output rows are contiguous; a block
+/// holds `V` and `M` as `[T][16][C]`, the 16 GEMMs reading them at a row stride of `16 C`.
+pub(super) fn convolve(
+    x: &Nhwc,
+    u: &[f32],
+    [cin, cout]: [usize; 2],
+    g: [usize; 4],
+    out: &mut [f32],
+    finish: impl Fn(&mut [f32], usize) + Sync,
+) {
+    let [oh, ow, top, left] = g;
+    let (tile_rows, tile_cols) = (oh.div_ceil(2), ow.div_ceil(2));
+    let band = (BLOCK_TILES / tile_cols).max(1);
+    // The first output row of tile row `q` over the whole batch (`q` up to their count).
+    let row_of = |q: usize| q / tile_rows * oh + (q % tile_rows) * 2;
+    let mut blocks = Vec::new();
+    let mut rest = out;
+    for start in (0..x.n * tile_rows).step_by(band) {
+        let end = (start + band).min(x.n * tile_rows);
+        let (dst, tail) = rest.split_at_mut((row_of(end) - row_of(start)) * ow * cout);
+        blocks.push((start..end, dst));
+        rest = tail;
     }
-
-    /// `V = Bᵀ d B` of the 4 x 4 input patch under the output tile at (`oy`, `ox`) of `image`,
-    /// into `patch` as 16 `C_in`-vectors, element `(i, j)` at `i * 4 + j`.
-    fn input_tile(&self, x: &Nhwc, g: Geometry, image: usize, oy: usize, ox: usize, patch: &mut [f32]) {
-        for (k, dst) in patch.chunks_exact_mut(self.cin).enumerate() {
-            let iy = (oy + k / 4).checked_sub(g.top).filter(|&y| y < x.h);
-            let ix = (ox + k % 4).checked_sub(g.left).filter(|&v| v < x.w);
-            match (iy, ix) {
-                (Some(iy), Some(ix)) => dst.copy_from_slice(x.pixel(image, iy, ix)),
-                _ => dst.fill(0.0),
+    let parallelism = parallelism(blocks.len());
+    blocks.into_par_iter().for_each(|(rows, dst)| {
+        let t = rows.len() * tile_cols;
+        BLOCK.with_borrow_mut(|block| {
+            block.resize(16 * t * (cin + cout), 0.0);
+            let (v, m) = block.split_at_mut(16 * t * cin);
+            for (j, patch) in v.chunks_exact_mut(16 * cin).enumerate() {
+                let q = rows.start + j / tile_cols;
+                input_tile(x, [top, left], q / tile_rows, 2 * (q % tile_rows), 2 * (j % tile_cols), patch);
             }
+            for el in 0..16 {
+                // SAFETY: `v` holds `t` rows of 16 `cin`-vectors and `m` of 16 `cout`-vectors,
+                // element `el` of each row `el * c` values in; `u` is 16 `[cin, cout]` matrices.
+                unsafe {
+                    matmul(
+                        [t, cout, cin],
+                        m[el * cout..].as_mut_ptr(),
+                        16 * cout,
+                        v[el * cin..].as_ptr(),
+                        16 * cin,
+                        u[el * cin * cout..].as_ptr(),
+                        parallelism,
+                    )
+                }
+            }
+            let first_row = row_of(rows.start);
+            for (j, product) in m.chunks_exact_mut(16 * cout).enumerate() {
+                let q = rows.start + j / tile_cols;
+                let (row, col) = (row_of(q) - first_row, 2 * (j % tile_cols));
+                let height = (oh - 2 * (q % tile_rows)).min(2);
+                output_tile(product, cout, [row, col], [height, (ow - col).min(2)], ow, dst);
+            }
+        });
+        finish(dst, row_of(rows.start) * ow);
+    });
+}
+
+/// `V = Bᵀ d B` of the 4 x 4 input patch under the output tile at (`oy`, `ox`) of `image`,
+/// into `patch` as 16 `C_in`-vectors, element `(i, j)` at `i * 4 + j`.
+fn input_tile(x: &Nhwc, [top, left]: [usize; 2], image: usize, oy: usize, ox: usize, patch: &mut [f32]) {
+    for (k, dst) in patch.chunks_exact_mut(x.c).enumerate() {
+        let iy = (oy + k / 4).checked_sub(top).filter(|&y| y < x.h);
+        let ix = (ox + k % 4).checked_sub(left).filter(|&v| v < x.w);
+        match (iy, ix) {
+            (Some(iy), Some(ix)) => dst.copy_from_slice(x.pixel(image, iy, ix)),
+            _ => dst.fill(0.0),
         }
-        both_axes(patch, self.cin, input_pass);
     }
+    both_axes(patch, x.c, input_pass);
 }
 
 /// `Y = Aᵀ M A` of one tile's products (16 `C_out`-vectors, overwritten), its `height x width`
@@ -195,189 +202,5 @@ fn output_pass([m0, m1, m2, m3]: [&mut [f32]; 4]) {
         let (x0, x1) = (*a, *b);
         *a = x0 + x1 + c;
         *b = x1 - c - d;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{PackedConv, pays, weights};
-    use crate::models::layers::{Act, Conv, Padding};
-    use crate::models::plan::Nhwc;
-    use crate::models::plan::buffers::Buffers;
-    use crate::models::plan::conv::Kernel;
-    use burn::tensor::{Device, Tensor, TensorData};
-
-    /// `count` values in [-1, 1), fixed by `seed`.
-    fn values(count: usize, seed: u64) -> Vec<f32> {
-        crate::seeded::uniform("winograd", count, seed).into_iter().map(|u| u as f32).collect()
-    }
-
-    /// A convolution, its weights `[C_out, C_in, 3, 3]` and bias.
-    struct Case {
-        n: usize,
-        h: usize,
-        w: usize,
-        cin: usize,
-        cout: usize,
-        padding: Padding,
-        act: Act,
-        residual: bool,
-        post: Act,
-    }
-
-    impl Case {
-        fn conv(&self, weight: &[f32], bias: &[f32]) -> Conv {
-            let device = Device::flex();
-            Conv {
-                weight: Tensor::from_data(TensorData::new(weight.to_vec(), [self.cout, self.cin, 3, 3]), &device),
-                bias: Some(Tensor::from_data(TensorData::new(bias.to_vec(), [self.cout]), &device)),
-                stride: 1,
-                padding: self.padding,
-                groups: 1,
-                act: self.act,
-            }
-        }
-
-        /// `post(act(conv(x) + b) + r)` by the direct sum, channels last.
-        fn reference(&self, x: &Nhwc, weight: &[f32], bias: &[f32], r: Option<&[f32]>) -> Vec<f32> {
-            let (top, bottom) = self.padding.sides(self.h, 3, 1);
-            let (left, right) = self.padding.sides(self.w, 3, 1);
-            let (oh, ow) = (self.h + top + bottom - 2, self.w + left + right - 2);
-            let mut out = Vec::with_capacity(self.n * oh * ow * self.cout);
-            for image in 0..self.n {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for co in 0..self.cout {
-                            let mut sum = f64::from(bias[co]);
-                            for ky in 0..3 {
-                                for kx in 0..3 {
-                                    let (Some(iy), Some(ix)) =
-                                        ((oy + ky).checked_sub(top), (ox + kx).checked_sub(left))
-                                    else {
-                                        continue;
-                                    };
-                                    if iy >= self.h || ix >= self.w {
-                                        continue;
-                                    }
-                                    for (ci, v) in x.pixel(image, iy, ix).iter().enumerate() {
-                                        sum +=
-                                            f64::from(*v) * f64::from(weight[((co * self.cin + ci) * 3 + ky) * 3 + kx]);
-                                    }
-                                }
-                            }
-                            let mut y = [sum as f32];
-                            crate::models::plan::activate(self.act, &mut y);
-                            if let Some(r) = r {
-                                y[0] += r[out.len()];
-                            }
-                            crate::models::plan::activate(self.post, &mut y);
-                            out.push(y[0]);
-                        }
-                    }
-                }
-            }
-            out
-        }
-
-        /// Winograd's output against the direct sum, to 1e-4 of the largest magnitude.
-        fn check(&self, seed: u64) {
-            let weight = values(self.cout * self.cin * 9, seed);
-            let bias = values(self.cout, seed + 1);
-            let x = Nhwc {
-                n: self.n,
-                h: self.h,
-                w: self.w,
-                c: self.cin,
-                values: values(self.n * self.h * self.w * self.cin, seed + 2),
-            };
-            let mut packed = PackedConv::pack(&self.conv(&weight, &bias)).expect("a dense convolution packs");
-            if let Kernel::Dense(w) = &packed.kernel {
-                packed.kernel = Kernel::Winograd(weights(w, self.cin, self.cout));
-            }
-            let expected_len = self.reference(&x, &weight, &bias, None).len();
-            let residual = self.residual.then(|| values(expected_len, seed + 3));
-            let expected = self.reference(&x, &weight, &bias, residual.as_deref());
-            let got = packed.forward(&x, residual.as_deref(), self.post, &Buffers::default());
-            assert_eq!(got.values.len(), expected.len());
-            let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            assert!(scale > 0.0);
-            let worst = got.values.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            assert!(worst <= 1e-4 * scale, "{}x{}: max error {worst} of values up to {scale}", self.h, self.w);
-        }
-    }
-
-    #[test]
-    fn winograd_matches_the_direct_sum_on_even_and_odd_maps() {
-        let case = |n, h, w, cin, cout| Case {
-            n,
-            h,
-            w,
-            cin,
-            cout,
-            padding: Padding::Fixed(1),
-            act: Act::Relu,
-            residual: true,
-            post: Act::Relu,
-        };
-        case(1, 56, 56, 35, 40).check(1);
-        case(3, 7, 7, 37, 45).check(2);
-        case(2, 5, 6, 5, 3).check(3);
-        case(4, 14, 14, 20, 33).check(4);
-    }
-
-    #[test]
-    fn winograd_matches_the_direct_sum_without_padding_or_with_same_padding() {
-        let case = |h, w, padding, act| Case {
-            n: 2,
-            h,
-            w,
-            cin: 9,
-            cout: 17,
-            padding,
-            act,
-            residual: false,
-            post: Act::Identity,
-        };
-        case(8, 8, Padding::Fixed(0), Act::Identity).check(5);
-        case(7, 9, Padding::Fixed(0), Act::Relu6).check(6);
-        case(9, 7, Padding::Same, Act::Identity).check(7);
-        case(6, 5, Padding::Fixed(2), Act::Identity).check(8);
-    }
-
-    #[test]
-    fn a_folded_affine_scales_winograd_weights_as_it_scales_dense_ones() {
-        let case = Case {
-            n: 1,
-            h: 10,
-            w: 10,
-            cin: 64,
-            cout: 64,
-            padding: Padding::Fixed(1),
-            act: Act::Identity,
-            residual: false,
-            post: Act::Identity,
-        };
-        let weight = values(64 * 64 * 9, 9);
-        let bias = values(64, 10);
-        let (scale, shift) = (values(64, 11), values(64, 12));
-        let mut packed = PackedConv::pack(&case.conv(&weight, &bias)).expect("a dense convolution packs");
-        assert!(matches!(packed.kernel, Kernel::Winograd(_)), "64 channels run as Winograd");
-        packed.fold_affine(&scale, &shift);
-        let folded: Vec<f32> = weight.iter().enumerate().map(|(i, w)| w * scale[i / (64 * 9)]).collect();
-        let folded_bias: Vec<f32> = bias.iter().zip(&scale).zip(&shift).map(|((b, s), t)| b * s + t).collect();
-        let x = Nhwc { n: 1, h: 10, w: 10, c: 64, values: values(10 * 10 * 64, 13) };
-        let expected = case.reference(&x, &folded, &folded_bias, None);
-        let got = packed.forward(&x, None, Act::Identity, &Buffers::default());
-        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let worst = got.values.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(worst <= 1e-4 * scale, "max error {worst} of values up to {scale}");
-    }
-
-    #[test]
-    fn only_stride_1_3x3_convolutions_with_enough_channels_use_winograd() {
-        assert!(pays(3, 3, 1, 64, 64));
-        assert!(!pays(3, 3, 2, 64, 64));
-        assert!(!pays(1, 1, 1, 64, 64));
-        assert!(!pays(3, 3, 1, 32, 64));
     }
 }
