@@ -135,10 +135,10 @@ def vgg16():
 
 
 def rise_pytorch(model, x, target, n=4000, s=7, p1=0.5, batch=100, seed=0):
-    # (The masks are made on the CPU as the paper's code does, then moved to x's device.)
     """The RISE paper's recipe in PyTorch: random s x s grids kept with probability p1,
     bilinear upsampling (skimage, mirror edges) to (s+1)*cell, random shifts, then
-    sum_i softmax(model(x * M_i))[c] * M_i / (N p1)."""
+    sum_i softmax(model(x * M_i))[c] * M_i / (N p1). The masks are made on the CPU as the
+    paper's code does, then moved to x's device."""
     import torch
     from skimage.transform import resize
     rng = np.random.RandomState(seed)

@@ -656,15 +656,17 @@ impl LanternApp {
         let mut images = Vec::new();
         for file in files {
             let path = std::path::Path::new(&file.name);
-            match () {
-                // A PyTorch checkpoint too, for its loader's reason why it cannot open here.
-                _ if crate::models::is_model_file(path) => self.open_model(ModelSource::Given(file)),
-                _ if crate::datasets::folder::is_image(path) => images.push(file),
-                _ => self.state.toasts.error(format!(
+            // A PyTorch checkpoint goes to the model too, for its loader's reason why it cannot open here.
+            if crate::models::is_model_file(path) {
+                self.open_model(ModelSource::Given(file));
+            } else if crate::datasets::folder::is_image(path) {
+                images.push(file);
+            } else {
+                self.state.toasts.error(format!(
                     "{}: the web page opens images, ONNX and safetensors models only (no playlists, datasets or \
                      audits)",
                     file.name
-                )),
+                ));
             }
         }
         if !images.is_empty() {

@@ -138,11 +138,7 @@ impl OnnxNet {
     fn guarded(model: proto::ModelDef, device: &Device) -> Result<OnnxNet, OnnxError> {
         let device = device.clone();
         std::panic::catch_unwind(move || Self::from_model(model, &device)).unwrap_or_else(|panic| {
-            let reason = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let reason = crate::error::panic_message(panic.as_ref()).unwrap_or_default();
             Err(OnnxError::File(format!(
                 "the model does not run: {}",
                 reason.lines().next().unwrap_or("an operation failed")

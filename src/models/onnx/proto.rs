@@ -120,9 +120,7 @@ pub struct ModelDef {
 /// Read and check `path`.
 pub fn read(path: &Path) -> Result<ModelDef, OnnxError> {
     let meta = std::fs::metadata(path).map_err(|e| OnnxError::File(e.to_string()))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(OnnxError::File(format!("{} bytes, over the 2 GiB an ONNX file can hold", meta.len())));
-    }
+    fits(meta.len())?;
     let bytes = std::fs::read(path).map_err(|e| OnnxError::File(e.to_string()))?;
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse(&bytes, Some(&folder))
@@ -130,10 +128,16 @@ pub fn read(path: &Path) -> Result<ModelDef, OnnxError> {
 
 /// Parse and check a model held in memory; external data is refused (there is no folder).
 pub fn parse_bytes(bytes: &[u8]) -> Result<ModelDef, OnnxError> {
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(OnnxError::File(format!("{} bytes, over the 2 GiB an ONNX file can hold", bytes.len())));
-    }
+    fits(bytes.len() as u64)?;
     parse(bytes, None)
+}
+
+/// Refuse `len` bytes, over what an ONNX file can hold.
+fn fits(len: u64) -> Result<(), OnnxError> {
+    if len > MAX_FILE_BYTES {
+        return Err(OnnxError::File(format!("{len} bytes, over the 2 GiB an ONNX file can hold")));
+    }
+    Ok(())
 }
 
 /// Parse model bytes; `folder` is where external data may be read from (none: refused).

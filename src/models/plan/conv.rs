@@ -342,11 +342,16 @@ mod winograd_tests {
             let expected = self.reference(&x, &weight, &bias, residual.as_deref());
             let got = packed.forward(&x, residual.as_deref(), self.post, &Buffers::default());
             assert_eq!(got.values.len(), expected.len());
-            let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            assert!(scale > 0.0);
-            let worst = got.values.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            assert!(worst <= 1e-4 * scale, "{}x{}: max error {worst} of values up to {scale}", self.h, self.w);
+            assert_close(&got.values, &expected, &format!("{}x{}", self.h, self.w));
         }
+    }
+
+    /// `got` within 1e-4 of the largest magnitude in `expected` (not all zero).
+    fn assert_close(got: &[f32], expected: &[f32], what: &str) {
+        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        let worst = got.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{what}: max error {worst} of values up to {scale}");
     }
 
     #[test]
@@ -411,9 +416,7 @@ mod winograd_tests {
         let x = Nhwc { n: 1, h: 10, w: 10, c: 64, values: values(10 * 10 * 64, 13) };
         let expected = case.reference(&x, &folded, &folded_bias, None);
         let got = packed.forward(&x, None, Act::Identity, &Buffers::default());
-        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let worst = got.values.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(worst <= 1e-4 * scale, "max error {worst} of values up to {scale}");
+        assert_close(&got.values, &expected, "folded");
     }
 
     #[test]
