@@ -62,7 +62,7 @@ impl std::str::FromStr for DeviceChoice {
         match text.to_ascii_lowercase().as_str() {
             "auto" => Ok(DeviceChoice::Auto),
             "cpu" | "flex" => Ok(DeviceChoice::Cpu),
-            "wgpu" | "gpu" => Ok(DeviceChoice::Wgpu),
+            "wgpu" | "gpu" | "webgpu" => Ok(DeviceChoice::Wgpu),
             _ => Err(format!(
                 "unknown device '{s}' (choose {}, or remote:<server id> or remote:ws://host:port)",
                 crate::names::one_of(DeviceChoice::ALL)
@@ -153,14 +153,82 @@ pub fn gpu_possible() -> bool {
     has("/dev/dri", "renderD") || has("/dev", "nvidia")
 }
 
-/// Resolve a choice to a device: in the web page, burn's Flex backend in wasm (the only one it has).
+/// Resolve a choice to a device for the web page's own thread: burn's Flex backend in wasm. The
+/// page's thread cannot wait for a GPU read; WebGPU compute runs in its compute worker
+/// ([`choose_in_worker`], asked for with `?device=webgpu` in the page's address).
 #[cfg(target_arch = "wasm32")]
 pub fn choose(choice: DeviceChoice) -> Result<ComputeDevice> {
     match choice {
         DeviceChoice::Auto | DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
         DeviceChoice::Wgpu => Err(LanternError::Device(
-            "the web page computes on the CPU in wasm (burn Flex); GPU compute is the desktop app's".into(),
+            "the page's own thread computes on the CPU; WebGPU compute runs in its compute worker \
+             (open the page with ?device=webgpu)"
+                .into(),
         )),
+    }
+}
+
+/// What a browser offers the web page's compute worker for GPU compute (`web/worker.js` asks).
+#[cfg(any(target_arch = "wasm32", test))]
+#[derive(Debug, Clone)]
+pub struct WebGpuOffer {
+    /// The adapter `navigator.gpu.requestAdapter()` gave, if any.
+    pub adapter: Option<AdapterSummary>,
+    /// Whether the browser can suspend wasm while the GPU works (JSPI, see [`wait`]).
+    pub suspendable: bool,
+}
+
+/// Whether the compute worker computes on WebGPU for `choice`: `Ok(true)` on WebGPU, `Ok(false)`
+/// on the CPU, `Err(why)` when WebGPU was asked for and the browser cannot give it (the worker
+/// then computes on the CPU and says why). As on the desktop, `auto` never takes a software
+/// adapter (SwiftShader): it runs convolutions far slower than the CPU path.
+#[cfg(any(target_arch = "wasm32", test))]
+pub fn webgpu_wanted(choice: DeviceChoice, offer: &WebGpuOffer) -> std::result::Result<bool, String> {
+    match (choice, &offer.adapter) {
+        (DeviceChoice::Wgpu, None) => Err("this browser offers no WebGPU adapter".into()),
+        (DeviceChoice::Wgpu, Some(_)) if !offer.suspendable => {
+            Err("this browser cannot suspend wasm while the GPU works (it lacks JavaScript Promise Integration)".into())
+        }
+        (DeviceChoice::Wgpu, Some(_)) => Ok(true),
+        (DeviceChoice::Auto, Some(a)) => Ok(a.hardware && offer.suspendable),
+        _ => Ok(false),
+    }
+}
+
+/// The compute worker's device for `choice` and what the browser offers: burn's wgpu runtime on
+/// WebGPU (created asynchronously, as a browser requires) or Flex, described with the reason
+/// when WebGPU was asked for and not had.
+#[cfg(target_arch = "wasm32")]
+pub async fn choose_in_worker(choice: DeviceChoice, offer: WebGpuOffer) -> ComputeDevice {
+    let cpu_because = |why: String| {
+        let mut cpu = ComputeDevice::cpu();
+        cpu.description = format!("{} - WebGPU was asked for, but {why}", cpu.description);
+        cpu
+    };
+    match (webgpu_wanted(choice, &offer), offer.adapter) {
+        (Ok(true), Some(adapter)) => match Device::wgpu_options().init_async().await {
+            Ok(device) => {
+                let software = if adapter.hardware { "" } else { " - a software adapter, slower than the CPU path" };
+                let description = format!("GPU via WebGPU: {} (in a Web Worker){software}", adapter.name);
+                ComputeDevice { device, description, gpu: true }
+            }
+            Err(e) => cpu_because(format!("burn could not start on its adapter: {e}")),
+        },
+        (Err(why), _) => cpu_because(why),
+        _ => ComputeDevice::cpu(),
+    }
+}
+
+/// A tensor's data on the host. The desktop blocks until it is read; the web page's compute
+/// worker, computing on WebGPU, suspends its job until the GPU answers ([`wait`]).
+pub fn read<const D: usize>(t: burn::tensor::Tensor<D>) -> burn::tensor::TensorData {
+    #[cfg(target_arch = "wasm32")]
+    {
+        wait::block_on(t.into_data_async()).expect("the device reads the tensor back")
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        t.into_data()
     }
 }
 
@@ -234,6 +302,8 @@ fn wgpu_device(kind: DeviceKind, adapter: &AdapterSummary) -> ComputeDevice {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod remote;
+#[cfg(target_arch = "wasm32")]
+pub mod wait;
 
 #[cfg(test)]
 mod tests {
@@ -245,6 +315,25 @@ mod tests {
         assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
         assert_eq!("wgpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Wgpu);
         assert!("tpu".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn the_page_takes_webgpu_when_asked_or_on_hardware_and_says_why_not() {
+        let adapter =
+            |hardware| AdapterSummary { name: "google swiftshader".into(), backend: "WebGPU".into(), hardware };
+        let offer = |adapter, suspendable| WebGpuOffer { adapter, suspendable };
+        let software = offer(Some(adapter(false)), true);
+        let hardware = offer(Some(adapter(true)), true);
+        assert_eq!(webgpu_wanted(DeviceChoice::Auto, &software), Ok(false), "auto never takes a software adapter");
+        assert_eq!(webgpu_wanted(DeviceChoice::Auto, &hardware), Ok(true));
+        assert_eq!(webgpu_wanted(DeviceChoice::Wgpu, &software), Ok(true), "asked for, a software adapter will do");
+        assert_eq!(webgpu_wanted(DeviceChoice::Cpu, &hardware), Ok(false));
+        assert_eq!(webgpu_wanted(DeviceChoice::Auto, &offer(Some(adapter(true)), false)), Ok(false));
+        let why = webgpu_wanted(DeviceChoice::Wgpu, &offer(None, true)).unwrap_err();
+        assert!(why.contains("no WebGPU adapter"), "{why}");
+        let why = webgpu_wanted(DeviceChoice::Wgpu, &offer(Some(adapter(true)), false)).unwrap_err();
+        assert!(why.contains("JavaScript Promise Integration"), "{why}");
+        assert_eq!("WebGPU".parse::<DeviceChoice>().unwrap(), DeviceChoice::Wgpu);
     }
 
     #[test]

@@ -9,9 +9,10 @@ use crate::app::model::ModelSource;
 use crate::app::offload::{Reply, Request};
 use crate::app::worker::{Cache, Job, Throttle};
 use crate::control::{Control, Progress};
+use crate::device::{AdapterSummary, DeviceChoice, WebGpuOffer};
 use crate::error::{LanternError, Result};
-use burn::tensor::Device;
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use wasm_bindgen::JsCast;
@@ -38,13 +39,19 @@ impl WebHandle {
             .and_then(|d| d.get_element_by_id(canvas_id))
             .ok_or_else(|| JsValue::from_str(&format!("the page has no element #{canvas_id}")))?
             .dyn_into::<web_sys::HtmlCanvasElement>()?;
-        let options = eframe::WebOptions::default();
+        // The page draws through WebGL2, which every browser has and headless Chromium's
+        // screenshots capture (a WebGPU canvas comes out blank in them); WebGPU, where the browser
+        // offers it, computes in the compute worker.
+        let mut options = eframe::WebOptions::default();
+        if let eframe::egui_wgpu::WgpuSetup::CreateNew(create) = &mut options.wgpu_options.wgpu_setup {
+            create.instance_descriptor.backends = eframe::wgpu::Backends::GL;
+        }
         self.runner
             .start(
                 canvas,
                 options,
                 Box::new(|cc| {
-                    let launch = crate::app::Launch { settings: address_pairs(), ..crate::app::Launch::default() };
+                    let launch = crate::app::Launch { settings: page_settings(), ..crate::app::Launch::default() };
                     Ok(Box::new(crate::app::LanternApp::new(cc, launch)))
                 }),
             )
@@ -57,9 +64,8 @@ impl WebHandle {
     }
 }
 
-/// The `name=value` pairs of the page's address (`?method=rise&masks=1000`), decoded.
-fn address_pairs() -> Vec<(String, String)> {
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+/// The `name=value` pairs of an address's query (`?method=rise&masks=1000`), decoded.
+fn address_pairs(search: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
         js_sys::decode_uri_component(&s.replace('+', " "))
             .ok()
@@ -77,43 +83,106 @@ fn address_pairs() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The page's address pairs for the explorer: all but `device`, which names where the compute
+/// worker computes (the worker is started with the page's address and reads it there).
+fn page_settings() -> Vec<(String, String)> {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    address_pairs(&search).into_iter().filter(|(name, _)| name != DEVICE).collect()
+}
+
+/// The address pair that chooses the compute worker's device (`?device=webgpu`).
+const DEVICE: &str = "device";
+
 impl Default for WebHandle {
     fn default() -> Self {
         Self::new()
     }
 }
 
+/// The compute worker: its cache, the requests waiting, and whether one is running.
+struct ComputeWorker {
+    scope: web_sys::DedicatedWorkerGlobalScope,
+    cache: RefCell<Cache>,
+    waiting: RefCell<VecDeque<js_sys::Array>>,
+    busy: Cell<bool>,
+}
+
+thread_local! {
+    static COMPUTE: OnceCell<ComputeWorker> = const { OnceCell::new() };
+}
+
 /// The compute worker's entry point: `web/worker.js` calls it once the module is loaded in the
-/// Web Worker the page started ([`crate::app::offload`]). It listens for requests, runs each job
-/// on its own cache and answers.
+/// Web Worker the page started ([`crate::app::offload`]), with what the browser offers for GPU
+/// compute: the WebGPU adapter's name (if any), whether it is a fallback (software) adapter, and
+/// whether the browser can suspend wasm (JSPI). The device is chosen by the `device` pair of the
+/// worker's address (the page's own): `webgpu`, `cpu` or `auto` (WebGPU on a hardware adapter).
 #[wasm_bindgen]
-pub fn worker_start() {
+pub async fn worker_start(adapter: Option<String>, fallback: bool, suspendable: bool) {
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let cache = RefCell::new(Cache::new(Device::flex()));
-    let answer_scope = scope.clone();
-    let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        let post = |reply: &Reply| {
-            if let Ok(text) = serde_json::to_string(reply) {
-                let _ = answer_scope.post_message(&JsValue::from_str(&text));
-            }
-        };
-        let message: js_sys::Array = event.data().unchecked_into();
-        let Some(request) = message.get(0).as_string().and_then(|h| serde_json::from_str::<Request>(&h).ok()) else {
-            return;
-        };
-        let bytes = |i: u32| message.get(i).dyn_into::<js_sys::Uint8Array>().ok().map(|a| a.to_vec());
-        let id = request.id;
-        let result = run(request, bytes(1), bytes(2), &mut cache.borrow_mut(), &|done, total| {
-            post(&Reply::Progress { id, done, total })
-        });
-        post(&Reply::Done { id, result: result.map_err(|e| e.to_string()) });
+    let search = scope.location().search();
+    let mut refused = None;
+    let choice = match address_pairs(&search).into_iter().find(|(name, _)| name == DEVICE) {
+        Some((_, value)) => value.parse().unwrap_or_else(|e: String| {
+            refused = Some(e);
+            DeviceChoice::Auto
+        }),
+        None => DeviceChoice::Auto,
+    };
+    let adapter = adapter.map(|name| AdapterSummary { name, backend: "WebGPU".into(), hardware: !fallback });
+    crate::device::wait::set_suspendable(suspendable);
+    let mut compute = crate::device::choose_in_worker(choice, WebGpuOffer { adapter, suspendable }).await;
+    if let Some(e) = refused {
+        compute.description = format!("{} (device: {e})", compute.description);
+    }
+    let ready = Reply::Ready { device: compute.description, gpu: compute.gpu };
+    let worker = ComputeWorker {
+        scope,
+        cache: RefCell::new(Cache::new(compute.device)),
+        waiting: RefCell::default(),
+        busy: Cell::new(false),
+    };
+    COMPUTE.with(|c| {
+        let worker = c.get_or_init(|| worker);
+        post(&worker.scope, &ready);
     });
-    scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
-    // The worker lives as long as the page keeps it: so does its listener.
-    listener.forget();
-    if let Ok(text) = serde_json::to_string(&Reply::Ready) {
+}
+
+/// One message from the page (`[header, image, model]`, see [`crate::app::offload`]):
+/// `web/worker.js` calls it for each, on a stack JSPI may suspend while a job waits for the GPU.
+/// A message that arrives meanwhile is queued and run when the one before it has answered.
+#[wasm_bindgen]
+pub fn worker_handle(message: JsValue) {
+    COMPUTE.with(|c| {
+        let Some(worker) = c.get() else { return };
+        worker.waiting.borrow_mut().push_back(message.unchecked_into());
+        if worker.busy.replace(true) {
+            return;
+        }
+        loop {
+            let Some(message) = worker.waiting.borrow_mut().pop_front() else { break };
+            answer(worker, &message);
+        }
+        worker.busy.set(false);
+    });
+}
+
+fn post(scope: &web_sys::DedicatedWorkerGlobalScope, reply: &Reply) {
+    if let Ok(text) = serde_json::to_string(reply) {
         let _ = scope.post_message(&JsValue::from_str(&text));
     }
+}
+
+/// Run one request and post its progress and answer.
+fn answer(worker: &ComputeWorker, message: &js_sys::Array) {
+    let Some(request) = message.get(0).as_string().and_then(|h| serde_json::from_str::<Request>(&h).ok()) else {
+        return;
+    };
+    let bytes = |i: u32| message.get(i).dyn_into::<js_sys::Uint8Array>().ok().map(|a| a.to_vec());
+    let id = request.id;
+    let result = run(request, bytes(1), bytes(2), &mut worker.cache.borrow_mut(), &|done, total| {
+        post(&worker.scope, &Reply::Progress { id, done, total })
+    });
+    post(&worker.scope, &Reply::Done { id, result: result.map_err(|e| e.to_string()) });
 }
 
 /// Take what the request brought into the cache, then run its job.

@@ -8,7 +8,10 @@
 #   - drop a photo on the page, as a person drags a file from their desktop, and wait until its
 #     map is drawn;
 #   - drop an ONNX model (the demo ViT) and wait until the photo's map with that model is drawn;
-#   - ask for RISE in the page's address and check the page stays responsive while it computes.
+#   - ask for RISE in the page's address and check the page stays responsive while it computes;
+#   - ask for WebGPU compute in the page's address (`?device=webgpu`; Chromium's adapter here is
+#     SwiftShader, a software one, which `auto` does not take) and check its Grad-CAM is drawn like
+#     the CPU's.
 #   tests/web_smoke.sh [web/dist] [screenshot.png]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +47,7 @@ wd() { curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "
 value() { sed -n 's/.*"value":"\([^"]*\)".*/\1/p'; }
 
 for _ in $(seq 1 100); do wd GET /status >/dev/null 2>&1 && break; sleep 0.1; done
-args='"--headless","--no-sandbox","--no-first-run","--disable-background-networking","--disable-component-update","--disable-sync","--use-angle=swiftshader","--enable-unsafe-swiftshader","--window-size=1280,800"'
+args='"--headless","--enable-unsafe-webgpu","--no-sandbox","--no-first-run","--disable-background-networking","--disable-component-update","--disable-sync","--use-angle=swiftshader","--enable-unsafe-swiftshader","--window-size=1280,800"'
 session=$(wd POST /session "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\",\"goog:chromeOptions\":{\"binary\":\"$(command -v chromium)\",\"args\":[$args,\"--user-data-dir=$work/profile\"]}}}}" |
   sed -n 's/.*"sessionId":"\([^"]*\)".*/\1/p')
 [ -n "$session" ] || { echo "chromedriver gave no session:" >&2; cat "$work/driver.log" >&2; exit 1; }
@@ -131,4 +134,22 @@ case "$during" in
   *"RISE in"*) echo "RISE finished within the 3 s window: the wait says nothing" ;;
   *) [ "$worst" -lt 1000 ] || { echo "the page froze while RISE computed (a timer waited $worst ms)" >&2; exit 1; } ;;
 esac
+# WebGPU compute in the page's worker, then the same explanation on the CPU: the two screenshots'
+# views (the image and its map) must agree; the side panel and status line, which say the device
+# and the time, are left out.
+wd POST "$s/url" "{\"url\":\"http://127.0.0.1:$port/?method=gradcam&device=webgpu\"}" >/dev/null
+webgpu=$(wait_title " in [0-9]* ms on WebGPU" 300)
+echo "WebGPU: $webgpu"
+sleep 1
+screenshot "${shot%.png}-webgpu.png"
+wd POST "$s/url" "{\"url\":\"http://127.0.0.1:$port/?method=gradcam&device=cpu\"}" >/dev/null
+cpu=$(wait_title "Grad-CAM in [0-9]* ms$" 180)
+echo "CPU: $cpu"
+sleep 1
+screenshot "${shot%.png}-cpu.png"
+convert "${shot%.png}-webgpu.png" -crop 780x560+10+30 +repage "$work/gpu.png"
+convert "${shot%.png}-cpu.png" -crop 780x560+10+30 +repage "$work/cpu.png"
+differ=$({ compare -metric AE -fuzz 3% "$work/gpu.png" "$work/cpu.png" null: 2>&1 || true; } | awk '{print int($1)}')
+echo "WebGPU vs CPU: $differ of 436800 view pixels differ by more than 3 %"
+[ "$differ" -lt 2184 ] || { echo "the WebGPU map does not look like the CPU's" >&2; exit 1; }
 echo "web smoke test passed"

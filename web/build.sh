@@ -31,7 +31,8 @@ RUSTFLAGS="-C target-feature=+simd128" \
 
 rm -rf "$out"
 mkdir -p "$out"
-"$bindgen" --target web --no-typescript --out-dir "$out" --out-name lantern \
+# Without wasm's name section (9 MB of function names; a panic's message is kept).
+"$bindgen" --target web --no-typescript --remove-name-section --out-dir "$out" --out-name lantern \
   "$target_dir/wasm32-unknown-unknown/release/lantern.wasm"
 cp web/index.html web/worker.js "$out/"
 echo "built $out: $(du -sh "$out" | cut -f1) ($(du -h "$out/lantern_bg.wasm" | cut -f1) of wasm)"

@@ -616,10 +616,19 @@ impl LanternApp {
         self.worker.load(job, move |result| Event::ModelLoaded { id, result });
     }
     /// The web page's title (its tab) says what the main view shows: the model, image and method,
-    /// with the time it took or, while it computes, how far it has got (tests/web_smoke.sh reads
-    /// it).
+    /// with the time it took (and "on WebGPU" when the compute worker computes there) or, while it
+    /// computes, how far it has got (tests/web_smoke.sh reads it). The compute worker's device
+    /// is taken into the machine's description here.
     #[cfg(target_arch = "wasm32")]
     fn show_in_page_title(&mut self) {
+        // Where the compute worker computes, once it says (the explanations run there).
+        let on_gpu = match self.worker.compute_device() {
+            Some((device, gpu)) => {
+                self.state.machine.compute = device;
+                gpu
+            }
+            None => false,
+        };
         let main = &self.state.main;
         let model = self.state.model.info.as_ref().map(|i| i.name.as_str()).unwrap_or_default();
         let image = self.state.gallery.current().map(|i| i.name()).unwrap_or_default();
@@ -629,7 +638,10 @@ impl LanternApp {
                 format!("{shown}: {} {} %", r.method.title(), done * 100 / total)
             }
             (Some(r), _, _) if main.pending() => format!("{shown}: {}…", r.method.title()),
-            (_, _, Some(out)) => format!("{shown}: {} in {:.0} ms", out.method.title(), out.milliseconds),
+            (_, _, Some(out)) => {
+                let on = if on_gpu { " on WebGPU" } else { "" };
+                format!("{shown}: {} in {:.0} ms{on}", out.method.title(), out.milliseconds)
+            }
             _ => "Lantern".to_string(),
         };
         if title != self.page_title
@@ -1257,8 +1269,8 @@ fn shared_gpu(rs: &eframe::egui_wgpu::RenderState) -> ComputeDevice {
     .unwrap_or_else(|_| ComputeDevice::cpu())
 }
 
-/// The web page computes in wasm on the CPU: its build has no GPU compute backend (burn's wgpu
-/// device is created asynchronously in a browser, which the worker does not do yet).
+/// The web page's own thread computes on the CPU: it cannot wait for a GPU read (its compute
+/// worker, which runs the explanations, can: see `crate::device::choose_in_worker`).
 #[cfg(target_arch = "wasm32")]
 fn shared_gpu(_: &eframe::egui_wgpu::RenderState) -> ComputeDevice {
     ComputeDevice::cpu()

@@ -9,7 +9,7 @@
 //! ids of the model and image it needs), the image's RGB pixels when the compute worker has not
 //! been sent that image yet, and the model file's bytes when it has not been sent that model yet
 //! (nothing for the bundled demo). The compute worker answers with JSON [`Reply`]s: `Ready` once
-//! it listens, `Progress` while a job runs, and `Done` with the job's answer. A job that is
+//! it listens (with the device it computes on), `Progress` while a job runs, and `Done` with the job's answer. A job that is
 //! cancelled (a newer one replaces it) cannot be interrupted inside a worker busy computing, so
 //! the page terminates that worker and starts a fresh one, which is sent models and images anew.
 
@@ -45,7 +45,11 @@ pub struct Request {
 /// What the compute worker says.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Reply {
-    Ready,
+    /// The worker listens, computing on `device` (described; `gpu` when it is WebGPU).
+    Ready {
+        device: String,
+        gpu: bool,
+    },
     Progress {
         id: u64,
         done: usize,
@@ -77,7 +81,8 @@ pub struct Offloader {
     /// What went wrong in the worker outside a job (its script not found, its module failing).
     error: Rc<RefCell<Option<String>>>,
     started: web_time::Instant,
-    ready: bool,
+    /// The device the worker computes on (described, and whether it is WebGPU), once it listens.
+    device: Option<(String, bool)>,
     models: HashSet<u64>,
     images: HashSet<u64>,
     /// The model and image each unanswered request carried. A request that fails may have left
@@ -91,7 +96,9 @@ impl Offloader {
     pub fn start(repaint: Rc<dyn Fn()>) -> Result<Self> {
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(WORKER_SCRIPT, &options)
+        // The page's address goes along: its `device` pair chooses where the worker computes.
+        let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+        let worker = web_sys::Worker::new_with_options(&format!("{WORKER_SCRIPT}{search}"), &options)
             .map_err(|e| LanternError::Device(format!("the page could not start its compute worker: {e:?}")))?;
         let replies: Rc<RefCell<VecDeque<Reply>>> = Rc::default();
         let inbox = Rc::clone(&replies);
@@ -115,7 +122,7 @@ impl Offloader {
             _on_error: on_error,
             error,
             started: web_time::Instant::now(),
-            ready: false,
+            device: None,
             models: HashSet::new(),
             images: HashSet::new(),
             carried: HashMap::new(),
@@ -125,7 +132,12 @@ impl Offloader {
 
     /// Whether the worker listens (it says so once its module is loaded).
     pub fn ready(&self) -> bool {
-        self.ready
+        self.device.is_some()
+    }
+
+    /// The device the worker computes on, described, and whether it is WebGPU (once it listens).
+    pub fn device(&self) -> Option<&(String, bool)> {
+        self.device.as_ref()
     }
 
     /// Why the worker cannot be used: it reported an error outside a job, or it did not start
@@ -134,15 +146,19 @@ impl Offloader {
         if let Some(e) = self.error.borrow().clone() {
             return Some(e);
         }
-        (!self.ready && self.started.elapsed() > START_WITHIN)
+        (!self.ready() && self.started.elapsed() > START_WITHIN)
             .then(|| format!("the page's compute worker did not start within {} s", START_WITHIN.as_secs()))
     }
 
     /// The answers that arrived (`Ready` is taken in here).
     pub fn replies(&mut self) -> Vec<Reply> {
-        let replies: Vec<Reply> = self.replies.borrow_mut().drain(..).collect();
-        let (ready, rest): (Vec<Reply>, Vec<Reply>) = replies.into_iter().partition(|r| matches!(r, Reply::Ready));
-        self.ready |= !ready.is_empty();
+        let mut rest = Vec::new();
+        for reply in self.replies.borrow_mut().drain(..) {
+            match reply {
+                Reply::Ready { device, gpu } => self.device = Some((device, gpu)),
+                other => rest.push(other),
+            }
+        }
         for reply in &rest {
             if let Reply::Done { id, result } = reply
                 && let Some((model, image)) = self.carried.remove(id)

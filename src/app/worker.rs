@@ -406,6 +406,13 @@ impl<E: From<ProgressReport> + From<DeviceLost> + Send + 'static> Worker<E> {
         self.events.try_iter().collect()
     }
 
+    /// The device the page's compute worker computes on, described, and whether it is WebGPU
+    /// (once it listens).
+    #[cfg(target_arch = "wasm32")]
+    pub fn compute_device(&self) -> Option<(String, bool)> {
+        self.inline.borrow().offloader.as_ref().and_then(|o| o.device().cloned())
+    }
+
     /// The compute worker's progress and answers, as events; a job cancelled while it computes
     /// ends that worker (it cannot be interrupted) and a fresh one is started.
     #[cfg(target_arch = "wasm32")]

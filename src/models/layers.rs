@@ -10,9 +10,10 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::state_dict::Loader;
 
-/// A tensor's values on the host, as `f32` (converting from any float dtype).
+/// A tensor's values on the host, as `f32` (converting from any float dtype): every read of a
+/// tensor's values goes through here (and [`crate::device::read`], which waits for a GPU).
 pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec_as::<f32>().expect("float tensors convert to f32")
+    crate::device::read(t).try_into_vec_as::<f32>().expect("float tensors convert to f32")
 }
 
 /// Activation applied after a stage.

@@ -128,7 +128,7 @@ impl F {
 
     /// Host values, row-major.
     pub fn values(&self) -> Vec<f32> {
-        with!(self, t => t.clone().into_data().try_into_vec_as::<f32>().unwrap_or_default())
+        with!(self, t => crate::models::layers::host_values(t.clone()))
     }
 
     pub fn into_tensor4(self) -> Result<Tensor<4>, OnnxError> {
