@@ -1,7 +1,8 @@
 //! Choosing where tensors are computed.
 //!
-//! The web page computes on burn's Flex backend in wasm: its build has neither the GPU compute
-//! backend nor the remote client, and says so when asked for them.
+//! The web page's compute worker computes on WebGPU through burn's wgpu runtime where the browser
+//! offers it and can wait for it ([`choose_in_worker`], [`wait`]), else on burn's Flex backend in
+//! wasm; the page's own thread computes on Flex. The web build has no remote client.
 //!
 //! `auto` takes a hardware GPU through wgpu when one is present and otherwise burn's Flex backend
 //! (pure-Rust CPU). A CPU rasterizer (llvmpipe, lavapipe) is never chosen automatically: it runs
