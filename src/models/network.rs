@@ -12,7 +12,7 @@ pub use super::layers::{
     load_batchnorm, load_conv, load_conv_bn, load_linear,
 };
 use super::onnx::{self, OnnxNet};
-use super::plan::Planned;
+use super::plan::{Plan, Planned};
 use super::scores::OutputKind;
 use crate::imaging::Preprocess;
 use std::sync::Arc;
@@ -43,7 +43,34 @@ pub enum Body {
     },
     /// An ONNX graph, and CAM's head when the graph ends in global average pooling and one
     /// linear layer (the value it pools, and that layer).
-    Graph { net: Arc<OnnxNet>, cam: Option<(usize, Linear)> },
+    Graph {
+        net: Arc<OnnxNet>,
+        cam: Option<(usize, Linear)>,
+        /// The graph read as a chain of stages and compiled for the CPU's forward-only passes,
+        /// on first use.
+        chain: GraphChain,
+    },
+}
+
+/// An ONNX graph read as a chain of stages with its CAM head ([`onnx::chain`]) and that chain's
+/// plan: the same planned CPU path as a hand-written chain's. Made on first use, shared by the
+/// network's clones; `None` inside for a graph that does not read as a chain.
+#[derive(Debug, Clone, Default)]
+pub struct GraphChain(Arc<std::sync::OnceLock<Option<(onnx::chain::Chain, Head)>>>, Planned);
+
+impl GraphChain {
+    /// The chain, its head and its plan, if the graph reads as one and the plan compiles.
+    pub fn get(&self, net: &OnnxNet, cam: &Option<(usize, Linear)>) -> Option<(&onnx::chain::Chain, &Head, &Plan)> {
+        let (chain, head) = self
+            .0
+            .get_or_init(|| {
+                let (pooled, fc) = cam.as_ref()?;
+                let chain = onnx::chain::lift(&net.graph, *pooled, &net.graph.device)?;
+                Some((chain, Head::GapLinear(fc.clone())))
+            })
+            .as_ref()?;
+        Some((chain, head, self.1.get(&chain.stages)?))
+    }
 }
 
 impl Body {
@@ -106,7 +133,7 @@ impl Network {
         let cam = net.cam_head.as_ref().map(|h| (h.pooled, Linear { weight: h.weight.clone(), bias: h.bias.clone() }));
         Ok(Network {
             arch,
-            body: Body::Graph { net, cam },
+            body: Body::Graph { net, cam, chain: GraphChain::default() },
             layers,
             preprocess,
             labels,
@@ -177,16 +204,28 @@ impl Network {
         }
     }
 
+    /// The plan of forward-only passes on the CPU ([`super::plan`]) and the cut `cut` is in
+    /// its stages: a chain's, or a graph's that reads as one ([`GraphChain`]); `None` elsewhere.
+    fn planned(&self, cut: usize, device: &burn::tensor::Device) -> Option<(&Plan, &Head, usize)> {
+        if *device != burn::tensor::Device::flex() {
+            return None;
+        }
+        match &self.body {
+            Body::Chain { stages, head, plan } => Some((plan.get(stages)?, head, cut)),
+            Body::Graph { net, cam, chain } => {
+                let (chain, head, plan) = chain.get(net, cam)?;
+                Some((plan, head, *chain.cuts.get(&cut)?))
+            }
+        }
+    }
+
     /// [`Network::forward_to_resumable`] for an input that needs no gradient through it: on the
-    /// CPU a chain runs its plan ([`super::plan`]) up to `cut`.
+    /// CPU the planned path runs up to `cut` (nothing skips over a cut inside a chain).
     pub fn forward_to_values(&self, x: Tensor<4>, cut: usize) -> (Tensor<4>, Resume) {
         let device = x.device();
-        if let Body::Chain { stages, plan, .. } = &self.body
-            && device == burn::tensor::Device::flex()
-            && let Some(plan) = plan.get(stages).filter(|p| p.ends_at(cut))
-        {
+        if let Some((plan, _, stage)) = self.planned(cut, &device).filter(|(p, _, stage)| p.ends_at(*stage)) {
             let dims = x.dims();
-            if let Some(a) = plan.activations(&host_values(x.clone()), dims, cut, &device) {
+            if let Some(a) = plan.activations(&host_values(x.clone()), dims, stage, &device) {
                 return (a, Resume(None));
             }
         }
@@ -222,8 +261,8 @@ impl Network {
     }
 
     /// Logits `[N, classes]` of a batch of images given as `[N, C, H, W]` host values: the entry
-    /// point of forward-only passes (no gradient). On the CPU a chain runs its plan
-    /// ([`super::plan`]); elsewhere, burn's [`Network::forward`].
+    /// point of forward-only passes (no gradient). On the CPU a chain, or a graph that reads as
+    /// one, runs its plan ([`super::plan`]); elsewhere, burn's [`Network::forward`].
     pub fn forward_values(&self, values: Vec<f32>, dims: [usize; 4], device: &burn::tensor::Device) -> Tensor<2> {
         self.forward_values_from(values, dims, &Resume(None), self.input_cut(), device)
     }
@@ -238,9 +277,8 @@ impl Network {
         cut: usize,
         device: &burn::tensor::Device,
     ) -> Tensor<2> {
-        if let Body::Chain { stages, head, plan } = &self.body
-            && *device == burn::tensor::Device::flex()
-            && let Some(logits) = plan.get(stages).and_then(|p| p.logits(head, &values, dims, cut, device))
+        if let Some(logits) =
+            self.planned(cut, device).and_then(|(plan, head, stage)| plan.logits(head, &values, dims, stage, device))
         {
             return logits;
         }

@@ -8,6 +8,7 @@
 //! maps and transformer tokens (see [`tokens`]), named by the module they come from (see
 //! [`names`]).
 
+pub mod chain;
 pub mod eval;
 pub mod exec;
 pub mod host;
