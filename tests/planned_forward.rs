@@ -61,6 +61,20 @@ fn planned_logits_match_burn_for_every_architecture() {
 }
 
 #[test]
+fn a_batch_cut_into_one_sub_batch_per_thread_gives_each_image_its_logits() {
+    // At least two images per thread (and one over, so the sub-batches differ in size) makes
+    // the plan run one sub-batch per thread.
+    let device = Device::flex();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let net = network("resnet50");
+    let dims = [2 * threads.max(2) + 1, 3, 48, 48];
+    let x = values(dims.iter().product(), 5);
+    let burn = host_values(net.forward(Tensor::from_data(TensorData::new(x.clone(), dims), &device)));
+    let planned = host_values(net.forward_values(x, dims, &device));
+    assert_close("resnet50, sub-batches", &planned, &burn);
+}
+
+#[test]
 fn planned_activations_and_logits_from_a_layer_match_burn() {
     let device = Device::flex();
     for (arch, layer) in [("resnet50", "layer3"), ("vgg16_bn", "features.23"), ("mobilenet_v2", "features.10")] {

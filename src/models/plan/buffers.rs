@@ -4,8 +4,9 @@
 
 use std::sync::Mutex;
 
-/// Buffers kept for reuse at most: enough for a residual block's live values.
-const KEPT: usize = 8;
+/// Buffers kept for reuse at most, per thread: enough for a residual block's live values in
+/// each thread's sub-batch ([`super::Plan::logits`]).
+const KEPT_PER_THREAD: usize = 8;
 
 /// A pool of `f32` buffers.
 #[derive(Default)]
@@ -39,7 +40,7 @@ impl Buffers {
     /// Hand `buffer` back for reuse (dropped when enough are held).
     pub fn give(&self, buffer: Vec<f32>) {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if held.len() < KEPT {
+        if held.len() < KEPT_PER_THREAD * rayon::current_num_threads() {
             held.push(buffer);
         } else if let Some(smallest) = held.iter_mut().min_by_key(|b| b.capacity())
             && smallest.capacity() < buffer.capacity()

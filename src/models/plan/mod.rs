@@ -210,6 +210,34 @@ impl Plan {
         device: &Device,
     ) -> Option<Tensor<2>> {
         let first = self.step_at(cut)?;
+        let threads = rayon::current_num_threads();
+        if threads > 1 && dims[0] >= 2 * threads {
+            let per_image = values.len() / dims[0];
+            let chunk = dims[0].div_ceil(threads);
+            let parts: Vec<Tensor<2>> = values
+                .par_chunks(chunk * per_image)
+                .map(|v| {
+                    self.sub_batch_logits(head, v, [v.len() / per_image, dims[1], dims[2], dims[3]], first, device)
+                })
+                .collect();
+            return Some(Tensor::cat(parts, 0));
+        }
+        Some(self.sub_batch_logits(head, values, dims, first, device))
+    }
+
+    /// [`Plan::logits`] of one sub-batch from step `first` on. A batch of at least two images per
+    /// thread is cut into one sub-batch per thread, each run through every step on its own
+    /// (its GEMMs single-threaded, see [`gemm::parallelism`]): fewer parallel regions per layer,
+    /// each thread's activations in its own cache. Measured on ResNet-50 (2 threads, batch 32):
+    /// Occlusion 16/8 11-14 % faster, RISE 1000 masks 8-10 % faster than the whole batch per step.
+    fn sub_batch_logits(
+        &self,
+        head: &Head,
+        values: &[f32],
+        dims: [usize; 4],
+        first: usize,
+        device: &Device,
+    ) -> Tensor<2> {
         let x = self.run_steps(values, dims, first..self.steps.len());
         let logits = match head {
             Head::GapLinear(fc) => {
@@ -219,7 +247,7 @@ impl Plan {
             _ => head.forward(x.to_tensor(device)),
         };
         self.buffers.give(x.values);
-        Some(logits)
+        logits
     }
 
     /// Steps `steps` on `[N, C, H, W]` host values.
