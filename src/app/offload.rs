@@ -9,9 +9,10 @@
 //! ids of the model and image it needs), the image's RGB pixels when the compute worker has not
 //! been sent that image yet, and the model file's bytes when it has not been sent that model yet
 //! (nothing for the bundled demo). The compute worker answers with JSON [`Reply`]s: `Ready` once
-//! it listens (with the device it computes on), `Progress` while a job runs, and `Done` with the job's answer. A job that is
-//! cancelled (a newer one replaces it) cannot be interrupted inside a worker busy computing, so
-//! the page terminates that worker and starts a fresh one, which is sent models and images anew.
+//! it listens (with the device it computes on), `Progress` while a job runs, and `Done` with the
+//! job's answer. A job that is cancelled (a newer one replaces it) cannot be interrupted inside a
+//! worker busy computing, so the page terminates that worker and starts a fresh one, which is sent
+//! models and images anew.
 
 use super::model::ModelSource;
 use crate::error::{LanternError, Result};

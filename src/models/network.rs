@@ -65,7 +65,7 @@ impl GraphChain {
             .0
             .get_or_init(|| {
                 let (pooled, fc) = cam.as_ref()?;
-                let chain = onnx::chain::lift(&net.graph, *pooled, &net.graph.device)?;
+                let chain = onnx::chain::lift(&net.graph, *pooled)?;
                 Some((chain, Head::GapLinear(fc.clone())))
             })
             .as_ref()?;

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use super::exec::{Graph, Step};
 use super::ops::{Binary, Op, SameMode, Unary, Window};
@@ -31,12 +31,14 @@ pub struct Chain {
 }
 
 /// Read `graph` as a chain from its input to the value `pooled`, or `None` where it is not one.
-pub fn lift(graph: &Graph, pooled: usize, device: &Device) -> Option<Chain> {
-    let reader = Reader::new(graph, device);
+/// The stages' weights are the graph's constants, on its device.
+pub fn lift(graph: &Graph, pooled: usize) -> Option<Chain> {
+    let reader = Reader::new(graph);
     let mut stages = Vec::new();
     let mut cuts = HashMap::new();
     let mut at = reader.through_identities(graph.input, &mut cuts, 0);
     while !cuts.contains_key(&pooled) {
+        // Every stage takes at least one step: more stages than steps is a cycle.
         if stages.len() > graph.steps.len() {
             return None;
         }
@@ -54,19 +56,18 @@ pub fn lift(graph: &Graph, pooled: usize, device: &Device) -> Option<Chain> {
 /// The graph's steps by what they read, and its constants as tensors.
 struct Reader<'a> {
     graph: &'a Graph,
-    device: &'a Device,
     consumers: HashMap<usize, Vec<usize>>,
 }
 
 impl<'a> Reader<'a> {
-    fn new(graph: &'a Graph, device: &'a Device) -> Self {
+    fn new(graph: &'a Graph) -> Self {
         let mut consumers: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, step) in graph.steps.iter().enumerate() {
             for v in step.inputs.iter().flatten().filter(|&&v| !graph.is_constant(v)) {
                 consumers.entry(*v).or_default().push(i);
             }
         }
-        Reader { graph, device, consumers }
+        Reader { graph, consumers }
     }
 
     /// The steps that read `v`.
@@ -135,7 +136,7 @@ impl<'a> Reader<'a> {
                 if values.len() != out_channels {
                     return None;
                 }
-                Some(Tensor::<1>::from_data(TensorData::new(values, [out_channels]), self.device))
+                Some(Tensor::<1>::from_data(TensorData::new(values, [out_channels]), &self.graph.device))
             }
             None => None,
         };
@@ -143,13 +144,14 @@ impl<'a> Reader<'a> {
         if kernel.is_some_and(|k| k != kh) || kh != kw {
             return None;
         }
-        let mut conv = Conv { weight, bias, stride, padding, groups: *groups, act: Act::Identity };
         let out = self.skip_identities(step.outputs[0]);
-        if let Some(act) = self.only_consumer(out).and_then(|s| self.activation(s)) {
-            conv.act = act;
-            return Some((conv, self.only_consumer(out)?.outputs[0]));
-        }
-        Some((conv, out))
+        let (act, end) = self.activation_after(out);
+        Some((Conv { weight, bias, stride, padding, groups: *groups, act }, end))
+    }
+
+    /// The activation that alone reads `v` and the value it gives, or none and `v` itself.
+    fn activation_after(&self, v: usize) -> (Act, usize) {
+        self.only_consumer(v).and_then(|s| Some((self.activation(s)?, s.outputs[0]))).unwrap_or((Act::Identity, v))
     }
 
     /// The activation a step computes, if it is one a stage holds.
@@ -179,7 +181,7 @@ impl<'a> Reader<'a> {
         if add_a != add_b {
             return None;
         }
-        let (mut main, skip) = match (first.len(), second.len()) {
+        let (main, skip) = match (first.len(), second.len()) {
             (0, 0) => return None,
             (_, 0) => (first, Skip::Identity),
             (0, _) => (second, Skip::Identity),
@@ -187,15 +189,10 @@ impl<'a> Reader<'a> {
             (_, 1) => (first, Skip::Projection(second.into_iter().next()?)),
             _ => return None,
         };
-        if matches!(&skip, Skip::Projection(c) if c.act != Act::Identity) || main.is_empty() {
+        if matches!(&skip, Skip::Projection(c) if c.act != Act::Identity) {
             return None;
         }
-        main.shrink_to_fit();
-        let sum = self.skip_identities(self.graph.steps[add_a].outputs[0]);
-        let (post, end) = match self.only_consumer(sum).and_then(|s| Some((self.activation(s)?, s.outputs[0]))) {
-            Some((act, out)) => (act, out),
-            None => (Act::Identity, sum),
-        };
+        let (post, end) = self.activation_after(self.skip_identities(self.graph.steps[add_a].outputs[0]));
         Some((Stage::Block(Block { main, skip, post }), end))
     }
 
@@ -224,7 +221,7 @@ impl<'a> Reader<'a> {
 
     /// A constant, as a float tensor.
     fn constant(&self, v: usize) -> Option<super::value::F> {
-        self.graph.constant(v)?.to_float(self.device).ok()
+        self.graph.constant(v)?.to_float(&self.graph.device).ok()
     }
 }
 
