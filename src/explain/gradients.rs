@@ -138,9 +138,13 @@ fn attribution(t: Tensor<4>) -> Attribution {
     Attribution { channels: c, height: h, width: w, values: host_values(t) }
 }
 
-/// `dS / dx` for every image of the batch `x`, through burn's autodiff.
+/// `dS / dx` for every image of the batch `x`: on the CPU the network's planned backward pass
+/// where it has one ([`Network::planned_input_gradient`]), else burn's autodiff.
 pub fn gradients(net: &Network, x: Tensor<4>, objective: impl Into<Objective>) -> Tensor<4> {
     let objective = objective.into();
+    if let Some(g) = net.planned_input_gradient(&x, &|y| objective.score(y)) {
+        return g;
+    }
     let leaf = x.autodiff().require_grad();
     let output = net.forward(leaf.clone());
     let grads = objective.score(output).sum().backward();

@@ -285,6 +285,19 @@ impl Network {
         self.forward_from_resumed(Tensor::from_data(TensorData::new(values, dims), device), resume, cut)
     }
 
+    /// `dS/dx` for the batch `x`, where `score` maps the logits `[N, classes]` to one score per
+    /// image `[N, 1]`: on the CPU, for a chain or a graph that reads as one, the plan's backward
+    /// pass ([`super::plan`]); `None` elsewhere (the caller takes burn's autodiff).
+    pub fn planned_input_gradient(
+        &self,
+        x: &Tensor<4>,
+        score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
+    ) -> Option<Tensor<4>> {
+        let device = x.device();
+        let (plan, head, stage) = self.planned(self.input_cut(), &device)?;
+        (stage == 0).then(|| plan.input_gradient(head, &host_values(x.clone()), x.dims(), score, &device))
+    }
+
     /// Bytes (f32) of every stage's output for the input `x`, summed over the stages: runs them
     /// once on `x` (for a graph: its map tensors' sizes from the dry run at load, times the batch).
     pub fn stage_output_bytes(&self, x: &Tensor<4>) -> u64 {

@@ -9,27 +9,30 @@
 use super::Nhwc;
 use super::buffers::Buffers;
 use super::gemm::{matmul, parallelism};
+use super::transpose::Transposed;
 use super::winograd;
 use crate::models::layers::{Act, Conv, Padding, host_values};
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 /// Values of one thread's im2col tile at most (4 MiB), which caps the output rows per tile.
-const TILE_VALUES: usize = 1 << 20;
+pub(super) const TILE_VALUES: usize = 1 << 20;
 
 thread_local! {
     /// Each thread's im2col tile, reused by every convolution it runs.
-    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    pub(super) static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// How the weights are stored.
 #[derive(Debug, Clone)]
-enum Kernel {
+pub(super) enum Kernel {
     /// `W[(ky * k_w + kx) * C_in + ci][co]`, row-major `[K, C_out]`: the GEMM's right-hand side.
     Dense(Vec<f32>),
     /// A stride-1 3 x 3 kernel transformed for Winograd's F(2 x 2, 3 x 3): `U[e][ci][co]`, 16
-    /// row-major `[C_in, C_out]` matrices (see [`super::winograd`]).
-    Winograd(Vec<f32>),
+    /// row-major `[C_in, C_out]` matrices (see [`super::winograd`]), and the dense `[K, C_out]`
+    /// weights its input gradient is made from ([`super::transpose`]).
+    Winograd { u: Vec<f32>, dense: Vec<f32> },
     /// `W[(ky * k_w + kx) * C + ch]`: one filter per channel.
     Depthwise(Vec<f32>),
 }
@@ -37,15 +40,17 @@ enum Kernel {
 /// A convolution with its weights laid out for channels-last input.
 #[derive(Debug, Clone)]
 pub struct PackedConv {
-    cin: usize,
-    cout: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    padding: Padding,
+    pub(super) cin: usize,
+    pub(super) cout: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) stride: usize,
+    pub(super) padding: Padding,
     pub act: Act,
-    bias: Vec<f32>,
-    kernel: Kernel,
+    pub(super) bias: Vec<f32>,
+    pub(super) kernel: Kernel,
+    /// The convolution that computes this one's input gradient, made on first use.
+    pub(super) transposed: OnceLock<Transposed>,
 }
 
 impl PackedConv {
@@ -65,11 +70,7 @@ impl PackedConv {
                     }
                 }
             }
-            if winograd::pays(kh, kw, conv.stride, cin, cout) {
-                Kernel::Winograd(winograd::weights(&packed, cin, cout))
-            } else {
-                Kernel::Dense(packed)
-            }
+            Kernel::dense(packed, kh, kw, conv.stride, cin, cout)
         } else if per_group == 1 && conv.groups == cout {
             let mut packed = vec![0.0f32; taps * cout];
             for ch in 0..cout {
@@ -82,7 +83,18 @@ impl PackedConv {
             return None;
         };
         let bias = conv.bias.clone().map_or_else(|| vec![0.0; cout], host_values);
-        Some(Self { cin, cout, kh, kw, stride: conv.stride, padding: conv.padding, act: conv.act, bias, kernel })
+        Some(Self {
+            cin,
+            cout,
+            kh,
+            kw,
+            stride: conv.stride,
+            padding: conv.padding,
+            act: conv.act,
+            bias,
+            kernel,
+            transposed: OnceLock::new(),
+        })
     }
 
     /// Fold a following per-channel affine map `y * scale + shift` (an unfolded BatchNorm) into
@@ -90,21 +102,23 @@ impl PackedConv {
     /// convolution's own activation is the identity. Winograd weights scale the same way, as
     /// `G (s g) Gᵀ = s (G g Gᵀ)`: every layout keeps `C_out` innermost.
     pub fn fold_affine(&mut self, scale: &[f32], shift: &[f32]) {
-        let weights = match &mut self.kernel {
-            Kernel::Dense(w) | Kernel::Winograd(w) | Kernel::Depthwise(w) => w,
+        let weights: Vec<&mut Vec<f32>> = match &mut self.kernel {
+            Kernel::Dense(w) | Kernel::Depthwise(w) => vec![w],
+            Kernel::Winograd { u, dense } => vec![u, dense],
         };
-        for row in weights.chunks_mut(self.cout) {
+        for row in weights.into_iter().flat_map(|w| w.chunks_mut(self.cout)) {
             for (v, s) in row.iter_mut().zip(scale) {
                 *v *= s;
             }
         }
+        self.transposed = OnceLock::new();
         for ((b, s), t) in self.bias.iter_mut().zip(scale).zip(shift) {
             *b = *b * s + t;
         }
     }
 
     /// Output height and width and the padding before each axis, for an `h x w` input.
-    fn geometry(&self, h: usize, w: usize) -> (usize, usize, usize, usize) {
+    pub(super) fn geometry(&self, h: usize, w: usize) -> (usize, usize, usize, usize) {
         let (top, bottom) = self.padding.sides(h, self.kh, self.stride);
         let (left, right) = self.padding.sides(w, self.kw, self.stride);
         let oh = (h + top + bottom - self.kh) / self.stride + 1;
@@ -121,7 +135,7 @@ impl PackedConv {
         let epilogue = Epilogue { residual, post };
         match &self.kernel {
             Kernel::Dense(w) => self.dense(x, w, g, epilogue, &mut out.values),
-            Kernel::Winograd(u) => {
+            Kernel::Winograd { u, .. } => {
                 let finish = |dst: &mut [f32], first: usize| self.finish(dst, first, epilogue);
                 winograd::convolve(x, u, [self.cin, self.cout], [g.oh, g.ow, g.top, g.left], &mut out.values, finish)
             }
@@ -222,6 +236,17 @@ impl PackedConv {
             }
             self.finish(dst, r * g.ow, e);
         });
+    }
+}
+
+impl Kernel {
+    /// Dense `[K, C_out]` weights `packed`, as Winograd's where it pays.
+    pub(super) fn dense(packed: Vec<f32>, kh: usize, kw: usize, stride: usize, cin: usize, cout: usize) -> Self {
+        if winograd::pays(kh, kw, stride, cin, cout) {
+            Kernel::Winograd { u: winograd::weights(&packed, cin, cout), dense: packed }
+        } else {
+            Kernel::Dense(packed)
+        }
     }
 }
 
@@ -335,7 +360,7 @@ mod winograd_tests {
             };
             let mut packed = PackedConv::pack(&self.conv(&weight, &bias)).expect("a dense convolution packs");
             if let Kernel::Dense(w) = &packed.kernel {
-                packed.kernel = Kernel::Winograd(weights(w, self.cin, self.cout));
+                packed.kernel = Kernel::Winograd { u: weights(w, self.cin, self.cout), dense: w.clone() };
             }
             let expected_len = self.reference(&x, &weight, &bias, None).len();
             let residual = self.residual.then(|| values(expected_len, seed + 3));
@@ -409,7 +434,7 @@ mod winograd_tests {
         let bias = values(64, 10);
         let (scale, shift) = (values(64, 11), values(64, 12));
         let mut packed = PackedConv::pack(&case.conv(&weight, &bias)).expect("a dense convolution packs");
-        assert!(matches!(packed.kernel, Kernel::Winograd(_)), "64 channels run as Winograd");
+        assert!(matches!(packed.kernel, Kernel::Winograd { .. }), "64 channels run as Winograd");
         packed.fold_affine(&scale, &shift);
         let folded: Vec<f32> = weight.iter().enumerate().map(|(i, w)| w * scale[i / (64 * 9)]).collect();
         let folded_bias: Vec<f32> = bias.iter().zip(&scale).zip(&shift).map(|((b, s), t)| b * s + t).collect();

@@ -3,12 +3,16 @@
 //! activations channels-last (NHWC) from input to head, with the weights packed for the GEMM
 //! (see [`conv`]), a BatchNorm or activation that follows a convolution folded into it, and
 //! buffers reused between layers and batches ([`buffers`]). It computes what burn's path
-//! computes, in another order of summation; gradient passes keep burn's autodiff.
+//! computes, in another order of summation. Its backward pass ([`backward`]) gives the gradient
+//! with respect to the input for the gradient methods; gradients with respect to a layer's
+//! activations (Grad-CAM and the CAM family) keep burn's autodiff.
 
+mod backward;
 pub mod buffers;
 pub mod conv;
 mod gemm;
 pub mod pool;
+mod transpose;
 pub mod winograd;
 
 use super::layers::{Act, Head, Skip, Stage, host_values};
@@ -53,6 +57,11 @@ impl Nhwc {
 
     /// As an `[N, C, H, W]` tensor.
     fn to_tensor(&self, device: &Device) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(self.to_nchw(), [self.n, self.c, self.h, self.w]), device)
+    }
+
+    /// As `[N, C, H, W]` host values.
+    fn to_nchw(&self) -> Vec<f32> {
         let (plane, c) = (self.h * self.w, self.c);
         let mut values = vec![0.0f32; self.values.len()];
         values.par_chunks_mut(plane * c).zip(self.values.par_chunks(plane * c)).for_each(|(dst, src)| {
@@ -62,7 +71,7 @@ impl Nhwc {
                 }
             }
         });
-        Tensor::from_data(TensorData::new(values, [self.n, c, self.h, self.w]), device)
+        values
     }
 }
 

@@ -1,0 +1,321 @@
+//! The planned backward pass: `dS/dx` of a score of the logits with respect to the input, on the
+//! CPU, for the gradient methods (saliency, Input x Gradient, Integrated Gradients, SmoothGrad).
+//! The forward pass runs the plan's steps and keeps every step's output; the head and the score
+//! (a few thousand values) go through burn's autodiff; then each step, last to first, maps the
+//! gradient of its output to the gradient of its input:
+//!
+//! - an activation `y = f(z)`: `dz = dy ⊙ f'(z)`, read from `y` (ReLU: `y > 0`; ReLU6:
+//!   `0 < y < 6`), as burn's autodiff takes it (no gradient where the ReLU's output is 0);
+//! - an affine map `y = f(x s + t)`: `dx = dz ⊙ s`;
+//! - a convolution: its transposed convolution ([`super::transpose`]);
+//! - max pooling: each output's gradient to the first input pixel of its window (in scan order)
+//!   that holds the maximum;
+//! - a residual block `y = post(main(x) + skip(x))`: the sum's gradient through both branches,
+//!   added.
+//!
+//! Only input gradients are computed (no weight gradients), from the same folded weights the
+//! planned forward pass runs.
+
+use super::buffers::Buffers;
+use super::conv::PackedConv;
+use super::{Nhwc, Op, Plan, Shortcut, activate, pool};
+use crate::models::layers::{Act, Head, host_values};
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// What a block's backward pass needs besides its input and output.
+struct BlockTape {
+    /// The outputs of the main branch's convolutions but the last.
+    inner: Vec<Nhwc>,
+    /// The projection's output.
+    projected: Option<Nhwc>,
+    /// The last convolution's output before the residual sum, when it has an activation of
+    /// its own.
+    last: Option<Nhwc>,
+}
+
+impl Plan {
+    /// `dS/dx`, `[N, C, H, W]`, for the whole chain and `head` on the input given as
+    /// `[N, C, H, W]` host values, where `score` maps the logits `[N, classes]` to one score per
+    /// image `[N, 1]` (their sum is differentiated, so each image's gradient is its own score's).
+    ///
+    /// A batch of at least two images per thread is cut into one sub-batch per thread, as
+    /// [`Plan::logits`] does.
+    pub fn input_gradient(
+        &self,
+        head: &Head,
+        values: &[f32],
+        dims: [usize; 4],
+        score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
+        device: &Device,
+    ) -> Tensor<4> {
+        let threads = rayon::current_num_threads();
+        let per_image = values.len() / dims[0].max(1);
+        let gradient = if threads > 1 && dims[0] >= 2 * threads {
+            let chunk = dims[0].div_ceil(threads);
+            let parts: Vec<Vec<f32>> = values
+                .par_chunks(chunk * per_image)
+                .map(|v| {
+                    self.sub_batch_gradient(head, v, [v.len() / per_image, dims[1], dims[2], dims[3]], score, device)
+                })
+                .collect();
+            parts.concat()
+        } else {
+            self.sub_batch_gradient(head, values, dims, score, device)
+        };
+        Tensor::from_data(TensorData::new(gradient, dims), device)
+    }
+
+    /// [`Plan::input_gradient`] of one sub-batch, as `[N, C, H, W]` host values.
+    fn sub_batch_gradient(
+        &self,
+        head: &Head,
+        values: &[f32],
+        dims: [usize; 4],
+        score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
+        device: &Device,
+    ) -> Vec<f32> {
+        let mut outputs = vec![Nhwc::from_nchw(values, dims, &self.buffers)];
+        let mut tapes = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let x = outputs.last().expect("the input is the first value");
+            let (y, tape) = self.record(&step.op, x);
+            outputs.push(y);
+            tapes.push(tape);
+        }
+        let last = outputs.last().expect("the input is the first value");
+        let mut dy = self.head_gradient(head, last, score, device);
+        while let Some(y) = outputs.pop() {
+            let Some(x) = outputs.last() else {
+                self.buffers.give(y.values);
+                break;
+            };
+            let tape = tapes.pop().flatten();
+            let step = &self.steps[outputs.len() - 1];
+            let dx = self.step_gradient(&step.op, x, &y, dy, tape);
+            self.buffers.give(y.values);
+            dy = dx;
+        }
+        let gradient = dy.to_nchw();
+        self.buffers.give(dy.values);
+        gradient
+    }
+
+    /// The gradient of the score with respect to the chain's output `last`, through burn's
+    /// autodiff on the head.
+    fn head_gradient(
+        &self,
+        head: &Head,
+        last: &Nhwc,
+        score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
+        device: &Device,
+    ) -> Nhwc {
+        let leaf = last.to_tensor(device).autodiff().require_grad();
+        let grads = score(head.forward(leaf.clone())).sum().backward();
+        let g = leaf.grad(&grads).expect("the head reads its input").without_autodiff();
+        let dims = g.dims();
+        Nhwc::from_nchw(&host_values(g), dims, &self.buffers)
+    }
+
+    /// Run `op` on `x`, keeping what its backward pass needs besides `x` and the output.
+    fn record(&self, op: &Op, x: &Nhwc) -> (Nhwc, Option<BlockTape>) {
+        match op {
+            Op::Block { main, skip, post } => {
+                let (y, tape) = self.record_block(main, skip, *post, x);
+                (y, Some(tape))
+            }
+            Op::Act(_) | Op::Affine { .. } => {
+                let mut copy = Nhwc { n: x.n, h: x.h, w: x.w, c: x.c, values: self.buffers.take(x.values.len()) };
+                copy.values.copy_from_slice(&x.values);
+                (self.run(op, copy), None)
+            }
+            Op::Conv(c) => (c.forward(x, None, Act::Identity, &self.buffers), None),
+            Op::MaxPool { kernel, stride, padding } => {
+                (pool::max_pool(x, *kernel, *stride, *padding, &self.buffers), None)
+            }
+        }
+    }
+
+    /// A residual block's forward pass, keeping its inner values.
+    fn record_block(&self, main: &[PackedConv], skip: &Shortcut, post: Act, x: &Nhwc) -> (Nhwc, BlockTape) {
+        let (last, inner_convs) = main.split_last().expect("a block has a convolution");
+        let mut inner: Vec<Nhwc> = Vec::with_capacity(inner_convs.len());
+        for c in inner_convs {
+            let h = c.forward(inner.last().unwrap_or(x), None, Act::Identity, &self.buffers);
+            inner.push(h);
+        }
+        let projected = match skip {
+            Shortcut::Projection(c) => Some(c.forward(x, None, Act::Identity, &self.buffers)),
+            _ => None,
+        };
+        let shortcut = match skip {
+            Shortcut::Projection(_) => projected.as_ref().map(|p| p.values.as_slice()),
+            Shortcut::Identity => Some(x.values.as_slice()),
+            Shortcut::None => None,
+        };
+        let h = inner.last().unwrap_or(x);
+        if last.act == Act::Identity {
+            let y = last.forward(h, shortcut, post, &self.buffers);
+            return (y, BlockTape { inner, projected, last: None });
+        }
+        let t = last.forward(h, None, Act::Identity, &self.buffers);
+        let mut y = Nhwc { n: t.n, h: t.h, w: t.w, c: t.c, values: self.buffers.take(t.values.len()) };
+        y.values.par_chunks_mut(1 << 14).enumerate().for_each(|(i, chunk)| {
+            let at = i << 14;
+            chunk.copy_from_slice(&t.values[at..at + chunk.len()]);
+            if let Some(r) = shortcut {
+                chunk.iter_mut().zip(&r[at..]).for_each(|(v, r)| *v += r);
+            }
+            activate(post, chunk);
+        });
+        (y, BlockTape { inner, projected, last: Some(t) })
+    }
+
+    /// The gradient with respect to `x` of the step `op` that made `y` from `x`, given the
+    /// gradient `dy` with respect to `y`.
+    fn step_gradient(&self, op: &Op, x: &Nhwc, y: &Nhwc, mut dy: Nhwc, tape: Option<BlockTape>) -> Nhwc {
+        match op {
+            Op::Conv(c) => {
+                through_activation(c.act, y, &mut dy);
+                let dx = c.input_gradient(&dy, x.h, x.w, &self.buffers);
+                self.buffers.give(dy.values);
+                dx
+            }
+            Op::Act(act) => {
+                through_activation(*act, y, &mut dy);
+                dy
+            }
+            Op::Affine { scale, act, .. } => {
+                through_activation(*act, y, &mut dy);
+                let c = dy.c;
+                dy.values.par_chunks_mut(c * 64).for_each(|chunk| {
+                    for pixel in chunk.chunks_mut(c) {
+                        pixel.iter_mut().zip(scale).for_each(|(g, s)| *g *= s);
+                    }
+                });
+                dy
+            }
+            Op::MaxPool { kernel, stride, padding } => {
+                let dx = max_pool_gradient(x, y, &dy, [*kernel, *stride, *padding], &self.buffers);
+                self.buffers.give(dy.values);
+                dx
+            }
+            Op::Block { main, skip, post } => {
+                let tape = tape.expect("a block's forward pass keeps its tape");
+                self.block_gradient(main, skip, *post, x, y, dy, tape)
+            }
+        }
+    }
+
+    /// A residual block's input gradient: the sum's gradient through the main branch, last
+    /// convolution first, plus through the shortcut.
+    #[allow(clippy::too_many_arguments)]
+    fn block_gradient(
+        &self,
+        main: &[PackedConv],
+        skip: &Shortcut,
+        post: Act,
+        x: &Nhwc,
+        y: &Nhwc,
+        mut dy: Nhwc,
+        tape: BlockTape,
+    ) -> Nhwc {
+        through_activation(post, y, &mut dy);
+        let skipped = match skip {
+            Shortcut::None => None,
+            Shortcut::Identity => Some(self.copy(&dy)),
+            Shortcut::Projection(c) => {
+                let p = tape.projected.as_ref().expect("a projection's output is kept");
+                let mut dp = self.copy(&dy);
+                through_activation(c.act, p, &mut dp);
+                let dx = c.input_gradient(&dp, x.h, x.w, &self.buffers);
+                self.buffers.give(dp.values);
+                Some(dx)
+            }
+        };
+        let mut inner = tape.inner;
+        let (last, inner_convs) = main.split_last().expect("a block has a convolution");
+        if let Some(t) = &tape.last {
+            through_activation(last.act, t, &mut dy);
+        }
+        let mut g = {
+            let h = inner.last().unwrap_or(x);
+            let g = last.input_gradient(&dy, h.h, h.w, &self.buffers);
+            self.buffers.give(dy.values);
+            g
+        };
+        for c in inner_convs.iter().rev() {
+            let h = inner.pop().expect("one kept output per inner convolution");
+            through_activation(c.act, &h, &mut g);
+            let input = inner.last().unwrap_or(x);
+            let next = c.input_gradient(&g, input.h, input.w, &self.buffers);
+            self.buffers.give(g.values);
+            self.buffers.give(h.values);
+            g = next;
+        }
+        if let Some(s) = skipped {
+            g.values.par_chunks_mut(1 << 14).zip(s.values.par_chunks(1 << 14)).for_each(|(a, b)| {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            });
+            self.buffers.give(s.values);
+        }
+        for done in tape.projected.into_iter().chain(tape.last) {
+            self.buffers.give(done.values);
+        }
+        g
+    }
+
+    /// A copy of `v` in a buffer from the pool.
+    fn copy(&self, v: &Nhwc) -> Nhwc {
+        let mut values = self.buffers.take(v.values.len());
+        values.copy_from_slice(&v.values);
+        Nhwc { n: v.n, h: v.h, w: v.w, c: v.c, values }
+    }
+}
+
+/// `dy ⊙ f'(z)` in place, where `y = f(z)`: zero where the ReLU's output is 0 (ReLU6's: 0 or 6).
+fn through_activation(act: Act, y: &Nhwc, dy: &mut Nhwc) {
+    let keep: fn(f32) -> bool = match act {
+        Act::Identity => return,
+        Act::Relu => |v| v > 0.0,
+        Act::Relu6 => |v| v > 0.0 && v < 6.0,
+    };
+    dy.values.par_chunks_mut(1 << 14).zip(y.values.par_chunks(1 << 14)).for_each(|(g, y)| {
+        g.iter_mut().zip(y).for_each(|(g, &y)| {
+            if !keep(y) {
+                *g = 0.0;
+            }
+        });
+    });
+}
+
+/// Max pooling's input gradient: each output's gradient goes to the first pixel of its window,
+/// in scan order, whose value is the output's (padding never holds the maximum).
+fn max_pool_gradient(x: &Nhwc, y: &Nhwc, dy: &Nhwc, [kernel, stride, padding]: [usize; 3], buffers: &Buffers) -> Nhwc {
+    let c = x.c;
+    let mut dx = Nhwc { n: x.n, h: x.h, w: x.w, c, values: buffers.take(x.values.len()) };
+    dx.values.par_chunks_mut(x.h * x.w * c).enumerate().for_each(|(image, dst)| {
+        dst.fill(0.0);
+        for oy in 0..y.h {
+            for ox in 0..y.w {
+                let (max, g) = (y.pixel(image, oy, ox), dy.pixel(image, oy, ox));
+                for ch in 0..c {
+                    'window: for ky in 0..kernel {
+                        let Some(iy) = (oy * stride + ky).checked_sub(padding).filter(|&v| v < x.h) else { continue };
+                        for kx in 0..kernel {
+                            let Some(ix) = (ox * stride + kx).checked_sub(padding).filter(|&v| v < x.w) else {
+                                continue;
+                            };
+                            let v = x.pixel(image, iy, ix)[ch];
+                            if v == max[ch] || (v.is_nan() && max[ch].is_nan()) {
+                                dst[(iy * x.w + ix) * c + ch] += g[ch];
+                                break 'window;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dx
+}

@@ -1,0 +1,159 @@
+//! The planned backward pass (`models::plan::backward`, run by `Network::planned_input_gradient`
+//! and so by every gradient method on the CPU) against burn's autodiff through burn's path: the
+//! same input gradient to 1e-4 of its largest magnitude, for every hand-written architecture,
+//! for a batch cut into per-thread sub-batches, for several scores, and for an ONNX graph that
+//! reads as a chain.
+//!
+//! On some seeded networks (the deep ResNets, VGG without BatchNorm) a ReLU or max-pooling
+//! decision sits within float rounding of its kink: the two paths sum in different orders, take
+//! it on different sides, and the gradient moves by up to 2 % of its scale while the logits
+//! agree to 1e-4. burn's autodiff moves as much on its own when the input moves by one ulp
+//! (`a_gradient_on_a_kink_moves_as_much_under_autodiff_itself`); for those the test asks for a
+//! correlation of at least 0.99999 and 3 % of the scale.
+
+#[path = "common/resnet50_onnx.rs"]
+mod resnet50_onnx;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lantern::explain::Objective;
+use lantern::models::network::host_values;
+use lantern::models::{self, Network, StateDict};
+
+const TOLERANCE: f32 = 1e-4;
+
+/// Seeded networks with a decision within float rounding of its kink at the test's input.
+const ON_A_KINK: [&str; 5] = ["resnet101", "resnet152", "vgg13", "vgg16", "vgg19"];
+
+/// Seeded weights, or the bundled demo models for the families whose layout depends on their file.
+fn network(arch: &str) -> Network {
+    let device = Device::flex();
+    match arch {
+        "lantern_cnn" => models::demo::network(&device).unwrap(),
+        a if a == models::embedding::ARCH => models::demo::embedding(&device).unwrap(),
+        a if a == models::attributes::ARCH => models::demo::attributes(&device).unwrap(),
+        _ => models::build(&StateDict::seeded(&models::layout(arch, 10).unwrap(), 7), arch, &device).unwrap(),
+    }
+}
+
+/// `count` values in [-2, 2), fixed by `seed`.
+fn values(count: usize, seed: u64) -> Vec<f32> {
+    lantern::seeded::uniform("planned_backward", count, seed).into_iter().map(|u| 2.0 * u as f32).collect()
+}
+
+/// `dS/dx` through burn's autodiff on burn's path.
+fn autodiff(net: &Network, x: &Tensor<4>, objective: &Objective) -> Vec<f32> {
+    let leaf = x.clone().autodiff().require_grad();
+    let grads = objective.score(net.forward(leaf.clone())).sum().backward();
+    host_values(leaf.grad(&grads).unwrap().without_autodiff())
+}
+
+/// The planned backward pass's `dS/dx`.
+fn planned(net: &Network, x: &Tensor<4>, objective: &Objective) -> Vec<f32> {
+    let g = net
+        .planned_input_gradient(x, &|y| objective.score(y))
+        .unwrap_or_else(|| panic!("{}: no planned backward pass", net.arch));
+    assert_eq!(g.dims(), x.dims(), "{}", net.arch);
+    host_values(g)
+}
+
+/// The largest `|a - b|` over the largest `|b|` (not all zero).
+fn relative_distance(what: &str, a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "{what}");
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0, "{what}: the gradient is all zero, nothing is compared");
+    a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / scale
+}
+
+/// `planned` within 1e-4 of the largest magnitude in `burn`.
+fn assert_close(what: &str, planned: &[f32], burn: &[f32]) {
+    let d = relative_distance(what, planned, burn);
+    assert!(d <= TOLERANCE, "{what}: max |planned - autodiff| is {d} of the largest value");
+}
+
+/// Pearson's correlation.
+fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa * bb).sqrt()
+}
+
+fn input(dims: [usize; 4], seed: u64) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values(dims.iter().product(), seed), dims), &Device::flex())
+}
+
+#[test]
+fn planned_input_gradients_match_autodiff_for_every_architecture() {
+    for arch in models::ARCHITECTURES {
+        let net = network(arch);
+        let side = (net.preprocess.crop as usize).min(64);
+        let x = input([2, 3, side, side], 1);
+        let objective = Objective::Class(1);
+        let (p, a) = (planned(&net, &x, &objective), autodiff(&net, &x, &objective));
+        if ON_A_KINK.contains(&arch) {
+            let (d, r) = (relative_distance(arch, &p, &a), correlation(&p, &a));
+            assert!(d <= 0.03 && r >= 0.99999, "{arch}: max difference {d} of the scale, r = {r}");
+        } else {
+            assert_close(arch, &p, &a);
+        }
+    }
+}
+
+#[test]
+fn a_gradient_on_a_kink_moves_as_much_under_autodiff_itself() {
+    // VGG-16 without BatchNorm at this input: moving the input by one ulp moves autodiff's own
+    // gradient by more than 1e-3 of its scale, and the planned gradient is no farther from it.
+    let net = network("vgg16");
+    let dims = [2, 3, 64, 64];
+    let v = values(dims.iter().product(), 1);
+    let nudged: Vec<f32> = v.iter().map(|x| x * (1.0 + 1e-7)).collect();
+    let device = Device::flex();
+    let (x, xn) = (
+        Tensor::from_data(TensorData::new(v, dims), &device),
+        Tensor::from_data(TensorData::new(nudged, dims), &device),
+    );
+    let objective = Objective::Class(1);
+    let a = autodiff(&net, &x, &objective);
+    let own = relative_distance("autodiff, nudged", &autodiff(&net, &xn, &objective), &a);
+    assert!(own > 1e-3, "the nudge moved autodiff's gradient by {own} only: not on a kink");
+    let planned = relative_distance("planned", &planned(&net, &x, &objective), &a);
+    assert!(planned <= own * 1.01, "planned {planned} of the scale from autodiff, autodiff itself {own}");
+}
+
+#[test]
+fn each_image_of_a_batch_cut_into_sub_batches_gets_its_own_gradient() {
+    // At least two images per thread, and one over so the sub-batches differ in size.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let net = network("resnet50");
+    let x = input([2 * threads.max(2) + 1, 3, 48, 48], 2);
+    for objective in [Objective::Class(4), Objective::Classes(vec![0, 7])] {
+        let what = format!("resnet50, sub-batches, {objective:?}");
+        assert_close(&what, &planned(&net, &x, &objective), &autodiff(&net, &x, &objective));
+    }
+}
+
+#[test]
+fn a_nonlinear_score_goes_through_the_head_by_autodiff() {
+    // The cosine similarity to a reference output: its gradient depends on the logits.
+    let net = network("resnet18");
+    let x = input([3, 3, 40, 40], 3);
+    let reference = values(10, 4);
+    let objective = Objective::Similarity { reference };
+    assert_close("resnet18, similarity", &planned(&net, &x, &objective), &autodiff(&net, &x, &objective));
+}
+
+#[test]
+fn an_onnx_resnet50_read_as_a_chain_has_the_interpreters_gradient() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = resnet50_onnx::seeded_resnet50(dir.path()).1;
+    let net = models::load(&path, None, &Device::flex()).unwrap();
+    let x = input([1, 3, 112, 112], 5);
+    let objective = Objective::Class(2);
+    assert_close("onnx resnet50", &planned(&net, &x, &objective), &autodiff(&net, &x, &objective));
+}
