@@ -8,7 +8,7 @@
 
 use super::Nhwc;
 use super::buffers::Buffers;
-use super::gemm::{matmul, parallelism};
+use super::gemm::{balanced, matmul, parallelism};
 use super::transpose::Transposed;
 use super::winograd;
 use crate::models::layers::{Act, Conv, Padding, host_values};
@@ -144,20 +144,15 @@ impl PackedConv {
         out
     }
 
-    /// Bias, activation, residual and the activation after it, on the output rows from `first`.
+    /// Bias, activation, residual and the activation after it, on the output rows from `first`,
+    /// in one pass over the tile with both activations known at compile time.
     fn finish(&self, dst: &mut [f32], first: usize, e: Epilogue) {
         let residual = e.residual.map(|r| &r[first * self.cout..first * self.cout + dst.len()]);
-        for (j, row) in dst.chunks_mut(self.cout).enumerate() {
-            for (v, b) in row.iter_mut().zip(&self.bias) {
-                *v += b;
-            }
-            super::activate(self.act, row);
-            if let Some(r) = residual {
-                for (v, s) in row.iter_mut().zip(&r[j * self.cout..(j + 1) * self.cout]) {
-                    *v += s;
-                }
-            }
-            super::activate(e.post, row);
+        let bias = self.bias.as_slice();
+        match e.post {
+            Act::Identity => fused(dst, bias, residual, self.act, |v| v),
+            Act::Relu => fused(dst, bias, residual, self.act, super::relu),
+            Act::Relu6 => fused(dst, bias, residual, self.act, super::relu6),
         }
     }
 
@@ -167,7 +162,7 @@ impl PackedConv {
         let (th, bh) = self.padding.sides(x.h, self.kh, self.stride);
         let (tw, bw) = self.padding.sides(x.w, self.kw, self.stride);
         let in_place = self.kh == 1 && self.kw == 1 && self.stride == 1 && th + bh + tw + bw == 0;
-        let rows = (TILE_VALUES / k).clamp(16, 512);
+        let rows = balanced(out.len() / cout, (TILE_VALUES / k).clamp(16, 512));
         let tiles = out.len().div_ceil(rows * cout);
         let parallelism = parallelism(tiles);
         out.par_chunks_mut(rows * cout).enumerate().for_each(|(t, dst)| {
@@ -246,6 +241,44 @@ impl Kernel {
             Kernel::Winograd { u: winograd::weights(&packed, cin, cout), dense: packed }
         } else {
             Kernel::Dense(packed)
+        }
+    }
+}
+
+/// [`PackedConv::finish`] with the convolution's activation `act` made a type.
+#[inline(always)]
+fn fused<P: Fn(f32) -> f32 + Copy>(dst: &mut [f32], bias: &[f32], residual: Option<&[f32]>, act: Act, post: P) {
+    match act {
+        Act::Identity => epilogue(dst, bias, residual, |v| v, post),
+        Act::Relu => epilogue(dst, bias, residual, super::relu, post),
+        Act::Relu6 => epilogue(dst, bias, residual, super::relu6, post),
+    }
+}
+
+/// `y = post(act(y + b) + r)` on rows of `bias.len()` values.
+#[inline(always)]
+fn epilogue<A: Fn(f32) -> f32, P: Fn(f32) -> f32>(
+    dst: &mut [f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    act: A,
+    post: P,
+) {
+    let c = bias.len();
+    match residual {
+        Some(r) => {
+            for (row, r) in dst.chunks_mut(c).zip(r.chunks(c)) {
+                for ((v, b), s) in row.iter_mut().zip(bias).zip(r) {
+                    *v = post(act(*v + b) + s);
+                }
+            }
+        }
+        None => {
+            for row in dst.chunks_mut(c) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v = post(act(*v + b));
+                }
+            }
         }
     }
 }

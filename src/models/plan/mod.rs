@@ -75,12 +75,24 @@ impl Nhwc {
     }
 }
 
+/// ReLU of one value.
+#[inline(always)]
+pub(super) fn relu(v: f32) -> f32 {
+    v.max(0.0)
+}
+
+/// ReLU6 of one value.
+#[inline(always)]
+pub(super) fn relu6(v: f32) -> f32 {
+    v.clamp(0.0, 6.0)
+}
+
 /// Apply `act` to every value in place.
 pub fn activate(act: Act, values: &mut [f32]) {
     match act {
         Act::Identity => {}
-        Act::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
-        Act::Relu6 => values.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        Act::Relu => values.iter_mut().for_each(|v| *v = relu(*v)),
+        Act::Relu6 => values.iter_mut().for_each(|v| *v = relu6(*v)),
     }
 }
 

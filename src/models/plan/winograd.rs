@@ -23,7 +23,7 @@
 //! sum's (the larger tiles, F(4 x 4, 3 x 3) and up, lose digits).
 
 use super::Nhwc;
-use super::gemm::{matmul, parallelism};
+use super::gemm::{balanced, matmul, parallelism};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -85,7 +85,7 @@ pub(super) fn convolve(
 ) {
     let [oh, ow, top, left] = g;
     let (tile_rows, tile_cols) = (oh.div_ceil(2), ow.div_ceil(2));
-    let band = (BLOCK_TILES / tile_cols).max(1);
+    let band = balanced(x.n * tile_rows, (BLOCK_TILES / tile_cols).max(1));
     // The first output row of tile row `q` over the whole batch (`q` up to their count).
     let row_of = |q: usize| q / tile_rows * oh + (q % tile_rows) * 2;
     let mut blocks = Vec::new();
