@@ -20,16 +20,18 @@ impl std::fmt::Debug for Buffers {
 }
 
 impl Buffers {
-    /// A buffer of `len` values, reusing the smallest held one large enough. Its contents are
-    /// unspecified (whatever it last held, zeros where it grew): callers overwrite every value.
+    /// A buffer of `len` values, reusing a held one: the shortest that already holds `len`
+    /// values (no value written), else the smallest whose capacity fits (zeros written past its
+    /// values), else the largest (grown). A run that repeats the same sizes (every batch through
+    /// the same network) then finds each size held at its length and writes nothing. Its contents
+    /// are unspecified: callers overwrite every value.
     pub fn take(&self, len: usize) -> Vec<f32> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let fit = held
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.capacity() >= len)
-            .min_by_key(|(_, b)| b.capacity())
-            .map(|(i, _)| i)
+        let shortest = |key: fn(&Vec<f32>) -> usize| {
+            held.iter().enumerate().filter(|(_, b)| key(b) >= len).min_by_key(|(_, b)| key(b)).map(|(i, _)| i)
+        };
+        let fit = shortest(Vec::len)
+            .or_else(|| shortest(Vec::capacity))
             .or_else(|| held.iter().enumerate().max_by_key(|(_, b)| b.capacity()).map(|(i, _)| i));
         let mut buffer = fit.map(|i| held.swap_remove(i)).unwrap_or_default();
         drop(held);
@@ -53,6 +55,20 @@ impl Buffers {
 #[cfg(test)]
 mod tests {
     use super::Buffers;
+
+    #[test]
+    fn a_buffer_already_holding_enough_values_is_preferred() {
+        let pool = Buffers::default();
+        let (mut long, short) = (pool.take(1000), pool.take(400));
+        long.truncate(10);
+        let (long_ptr, short_ptr) = (long.as_ptr(), short.as_ptr());
+        pool.give(long);
+        pool.give(short);
+        // The short buffer holds 400 values: taking 300 writes none, though the long one's
+        // capacity fits too; 900 needs the long one's capacity.
+        let (a, b) = (pool.take(300), pool.take(900));
+        assert_eq!((a.as_ptr(), b.as_ptr()), (short_ptr, long_ptr));
+    }
 
     #[test]
     fn a_returned_buffer_is_reused_without_a_new_allocation() {
