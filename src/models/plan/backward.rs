@@ -16,7 +16,6 @@
 //! Only input gradients are computed (no weight gradients), from the same folded weights the
 //! planned forward pass runs.
 
-use super::buffers::Buffers;
 use super::conv::PackedConv;
 use super::{Nhwc, Op, Plan, Shortcut, activate, pool};
 use crate::models::layers::{Act, Head, host_values};
@@ -196,7 +195,7 @@ impl Plan {
                 dy
             }
             Op::MaxPool { kernel, stride, padding } => {
-                let dx = max_pool_gradient(x, y, &dy, [*kernel, *stride, *padding], &self.buffers);
+                let dx = pool::max_pool_gradient(x, y, &dy, [*kernel, *stride, *padding], &self.buffers);
                 self.buffers.give(dy.values);
                 dx
             }
@@ -287,35 +286,4 @@ fn through_activation(act: Act, y: &Nhwc, dy: &mut Nhwc) {
             }
         });
     });
-}
-
-/// Max pooling's input gradient: each output's gradient goes to the first pixel of its window,
-/// in scan order, whose value is the output's (padding never holds the maximum).
-fn max_pool_gradient(x: &Nhwc, y: &Nhwc, dy: &Nhwc, [kernel, stride, padding]: [usize; 3], buffers: &Buffers) -> Nhwc {
-    let c = x.c;
-    let mut dx = Nhwc { n: x.n, h: x.h, w: x.w, c, values: buffers.take(x.values.len()) };
-    dx.values.par_chunks_mut(x.h * x.w * c).enumerate().for_each(|(image, dst)| {
-        dst.fill(0.0);
-        for oy in 0..y.h {
-            for ox in 0..y.w {
-                let (max, g) = (y.pixel(image, oy, ox), dy.pixel(image, oy, ox));
-                for ch in 0..c {
-                    'window: for ky in 0..kernel {
-                        let Some(iy) = (oy * stride + ky).checked_sub(padding).filter(|&v| v < x.h) else { continue };
-                        for kx in 0..kernel {
-                            let Some(ix) = (ox * stride + kx).checked_sub(padding).filter(|&v| v < x.w) else {
-                                continue;
-                            };
-                            let v = x.pixel(image, iy, ix)[ch];
-                            if v == max[ch] || (v.is_nan() && max[ch].is_nan()) {
-                                dst[(iy * x.w + ix) * c + ch] += g[ch];
-                                break 'window;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    });
-    dx
 }
