@@ -11,29 +11,22 @@
 //! (`a_gradient_on_a_kink_moves_as_much_under_autodiff_itself`); for those the test asks for a
 //! correlation of at least 0.99999 and 3 % of the scale.
 
+#[path = "common/architectures.rs"]
+mod architectures;
+mod common;
 #[path = "common/resnet50_onnx.rs"]
 mod resnet50_onnx;
 
+use architectures::network;
 use burn::tensor::{Device, Tensor, TensorData};
 use lantern::explain::Objective;
 use lantern::models::network::host_values;
-use lantern::models::{self, Network, StateDict};
+use lantern::models::{self, Network};
 
 const TOLERANCE: f32 = 1e-4;
 
 /// Seeded networks with a decision within float rounding of its kink at the test's input.
 const ON_A_KINK: [&str; 5] = ["resnet101", "resnet152", "vgg13", "vgg16", "vgg19"];
-
-/// Seeded weights, or the bundled demo models for the families whose layout depends on their file.
-fn network(arch: &str) -> Network {
-    let device = Device::flex();
-    match arch {
-        "lantern_cnn" => models::demo::network(&device).unwrap(),
-        a if a == models::embedding::ARCH => models::demo::embedding(&device).unwrap(),
-        a if a == models::attributes::ARCH => models::demo::attributes(&device).unwrap(),
-        _ => models::build(&StateDict::seeded(&models::layout(arch, 10).unwrap(), 7), arch, &device).unwrap(),
-    }
-}
 
 /// `count` values in [-2, 2), fixed by `seed`.
 fn values(count: usize, seed: u64) -> Vec<f32> {
@@ -70,20 +63,6 @@ fn assert_close(what: &str, planned: &[f32], burn: &[f32]) {
     assert!(d <= TOLERANCE, "{what}: max |planned - autodiff| is {d} of the largest value");
 }
 
-/// Pearson's correlation.
-fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
-    let (ma, mb) = (mean(a), mean(b));
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa * bb).sqrt()
-}
-
 fn input(dims: [usize; 4], seed: u64) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values(dims.iter().product(), seed), dims), &Device::flex())
 }
@@ -97,7 +76,7 @@ fn planned_input_gradients_match_autodiff_for_every_architecture() {
         let objective = Objective::Class(1);
         let (p, a) = (planned(&net, &x, &objective), autodiff(&net, &x, &objective));
         if ON_A_KINK.contains(&arch) {
-            let (d, r) = (relative_distance(arch, &p, &a), correlation(&p, &a));
+            let (d, r) = (relative_distance(arch, &p, &a), common::pearson(&p, &a));
             assert!(d <= 0.03 && r >= 0.99999, "{arch}: max difference {d} of the scale, r = {r}");
         } else {
             assert_close(arch, &p, &a);

@@ -4,25 +4,17 @@
 //! layer; and the activations at a layer (`Network::forward_to_values`) against `forward_to`; and
 //! the same for ONNX graphs that read as a chain (`models::onnx::chain`), against the interpreter.
 
+#[path = "common/architectures.rs"]
+mod architectures;
 #[path = "common/resnet50_onnx.rs"]
 mod resnet50_onnx;
 
+use architectures::network;
 use burn::tensor::{Device, Tensor, TensorData};
 use lantern::models::network::{Body, Resume, host_values};
-use lantern::models::{self, Network, StateDict};
+use lantern::models::{self, Network};
 
 const TOLERANCE: f32 = 1e-4;
-
-/// Seeded weights, or the bundled demo models for the families whose layout depends on their file.
-fn network(arch: &str) -> Network {
-    let device = Device::flex();
-    match arch {
-        "lantern_cnn" => models::demo::network(&device).unwrap(),
-        a if a == models::embedding::ARCH => models::demo::embedding(&device).unwrap(),
-        a if a == models::attributes::ARCH => models::demo::attributes(&device).unwrap(),
-        _ => models::build(&StateDict::seeded(&models::layout(arch, 10).unwrap(), 7), arch, &device).unwrap(),
-    }
-}
 
 /// `count` values in [-2, 2), fixed by `seed`.
 fn values(count: usize, seed: u64) -> Vec<f32> {

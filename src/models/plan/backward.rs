@@ -17,10 +17,19 @@
 //! planned forward pass runs.
 
 use super::conv::PackedConv;
-use super::{Nhwc, Op, Plan, Shortcut, activate, pool};
+use super::{Nhwc, Op, Plan, Shortcut, activate, per_thread, pool};
 use crate::models::layers::{Act, Head, host_values};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
+
+/// What is differentiated after the chain: its head and the score of the head's logits, on a
+/// device.
+#[derive(Clone, Copy)]
+struct Readout<'a> {
+    head: &'a Head,
+    score: &'a (dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
+    device: &'a Device,
+}
 
 /// What a block's backward pass needs besides its input and output.
 struct BlockTape {
@@ -38,8 +47,8 @@ impl Plan {
     /// `[N, C, H, W]` host values, where `score` maps the logits `[N, classes]` to one score per
     /// image `[N, 1]` (their sum is differentiated, so each image's gradient is its own score's).
     ///
-    /// A batch of at least two images per thread is cut into one sub-batch per thread, as
-    /// [`Plan::logits`] does.
+    /// A batch of at least two images per thread runs as one sub-batch per thread
+    /// ([`per_thread`]).
     pub fn input_gradient(
         &self,
         head: &Head,
@@ -48,32 +57,13 @@ impl Plan {
         score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
         device: &Device,
     ) -> Tensor<4> {
-        let threads = rayon::current_num_threads();
-        let per_image = values.len() / dims[0].max(1);
-        let gradient = if threads > 1 && dims[0] >= 2 * threads {
-            let chunk = dims[0].div_ceil(threads);
-            let parts: Vec<Vec<f32>> = values
-                .par_chunks(chunk * per_image)
-                .map(|v| {
-                    self.sub_batch_gradient(head, v, [v.len() / per_image, dims[1], dims[2], dims[3]], score, device)
-                })
-                .collect();
-            parts.concat()
-        } else {
-            self.sub_batch_gradient(head, values, dims, score, device)
-        };
+        let readout = Readout { head, score, device };
+        let gradient = per_thread(values, dims, |v, d| self.sub_batch_gradient(readout, v, d)).concat();
         Tensor::from_data(TensorData::new(gradient, dims), device)
     }
 
     /// [`Plan::input_gradient`] of one sub-batch, as `[N, C, H, W]` host values.
-    fn sub_batch_gradient(
-        &self,
-        head: &Head,
-        values: &[f32],
-        dims: [usize; 4],
-        score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
-        device: &Device,
-    ) -> Vec<f32> {
+    fn sub_batch_gradient(&self, readout: Readout, values: &[f32], dims: [usize; 4]) -> Vec<f32> {
         let mut outputs = vec![Nhwc::from_nchw(values, dims, &self.buffers)];
         let mut tapes = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
@@ -83,7 +73,7 @@ impl Plan {
             tapes.push(tape);
         }
         let last = outputs.last().expect("the input is the first value");
-        let mut dy = self.head_gradient(head, last, score, device);
+        let mut dy = self.head_gradient(readout, last);
         while let Some(y) = outputs.pop() {
             let Some(x) = outputs.last() else {
                 self.buffers.give(y.values);
@@ -102,13 +92,7 @@ impl Plan {
 
     /// The gradient of the score with respect to the chain's output `last`, through burn's
     /// autodiff on the head.
-    fn head_gradient(
-        &self,
-        head: &Head,
-        last: &Nhwc,
-        score: &(dyn Fn(Tensor<2>) -> Tensor<2> + Sync),
-        device: &Device,
-    ) -> Nhwc {
+    fn head_gradient(&self, Readout { head, score, device }: Readout, last: &Nhwc) -> Nhwc {
         let leaf = last.to_tensor(device).autodiff().require_grad();
         let grads = score(head.forward(leaf.clone())).sum().backward();
         let g = leaf.grad(&grads).expect("the head reads its input").without_autodiff();
@@ -143,15 +127,8 @@ impl Plan {
             let h = c.forward(inner.last().unwrap_or(x), None, Act::Identity, &self.buffers);
             inner.push(h);
         }
-        let projected = match skip {
-            Shortcut::Projection(c) => Some(c.forward(x, None, Act::Identity, &self.buffers)),
-            _ => None,
-        };
-        let shortcut = match skip {
-            Shortcut::Projection(_) => projected.as_ref().map(|p| p.values.as_slice()),
-            Shortcut::Identity => Some(x.values.as_slice()),
-            Shortcut::None => None,
-        };
+        let projected = skip.project(x, &self.buffers);
+        let shortcut = skip.values(x, projected.as_ref());
         let h = inner.last().unwrap_or(x);
         if last.act == Act::Identity {
             let y = last.forward(h, shortcut, post, &self.buffers);

@@ -9,7 +9,6 @@
 use super::Nhwc;
 use super::buffers::Buffers;
 use super::gemm::{balanced, matmul, parallelism};
-use super::transpose::Transposed;
 use super::winograd;
 use crate::models::layers::{Act, Conv, Padding, host_values};
 use rayon::prelude::*;
@@ -232,6 +231,15 @@ impl PackedConv {
             self.finish(dst, r * g.ow, e);
         });
     }
+}
+
+/// How a convolution's input gradient is computed (see [`super::transpose`]).
+#[derive(Debug, Clone)]
+pub(super) enum Transposed {
+    /// Stride 1, padding at most `k - 1` on each side: a convolution of the output gradient.
+    Conv(Box<PackedConv>),
+    /// `Wᵀ`, row-major `[C_out, K]`: a GEMM and col2im.
+    Scatter(Vec<f32>),
 }
 
 impl Kernel {

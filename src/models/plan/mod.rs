@@ -127,6 +127,41 @@ enum Shortcut {
     Projection(PackedConv),
 }
 
+impl Shortcut {
+    /// The projection of `x`, for a projection shortcut.
+    fn project(&self, x: &Nhwc, buffers: &Buffers) -> Option<Nhwc> {
+        match self {
+            Shortcut::Projection(c) => Some(c.forward(x, None, Act::Identity, buffers)),
+            _ => None,
+        }
+    }
+
+    /// What the block adds to its main branch: `x`, its projection (from [`Shortcut::project`])
+    /// or nothing.
+    fn values<'a>(&self, x: &'a Nhwc, projected: Option<&'a Nhwc>) -> Option<&'a [f32]> {
+        match self {
+            Shortcut::Projection(_) => projected.map(|p| p.values.as_slice()),
+            Shortcut::Identity => Some(x.values.as_slice()),
+            Shortcut::None => None,
+        }
+    }
+}
+
+/// `run` on a batch given as `[N, C, H, W]` host values, cut into one sub-batch per thread (each
+/// run on its own thread) when it has at least two images per thread, else whole; the results
+/// in the images' order. Each sub-batch's GEMMs then run single-threaded (see
+/// [`gemm::parallelism`]): fewer parallel regions per layer, each thread's activations in its
+/// own cache.
+fn per_thread<T: Send>(values: &[f32], dims: [usize; 4], run: impl Fn(&[f32], [usize; 4]) -> T + Sync) -> Vec<T> {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || dims[0] < 2 * threads {
+        return vec![run(values, dims)];
+    }
+    let per_image = values.len() / dims[0];
+    let chunk = dims[0].div_ceil(threads);
+    values.par_chunks(chunk * per_image).map(|v| run(v, [v.len() / per_image, dims[1], dims[2], dims[3]])).collect()
+}
+
 /// A step and the chain's stages it stands for.
 #[derive(Debug)]
 struct Step {
@@ -223,11 +258,9 @@ impl Plan {
     /// Logits `[N, classes]` of `head` after the stages from `cut` on, for the activations at
     /// `cut` given as `[N, C, H, W]` host values; `None` when `cut` is inside a step.
     ///
-    /// A batch of at least two images per thread is cut into one sub-batch per thread, each run
-    /// through every step on its own (its GEMMs single-threaded, see [`gemm::parallelism`]):
-    /// fewer parallel regions per layer, each thread's activations in its own cache. Measured on
-    /// ResNet-50 (2 threads, batch 32): Occlusion 16/8 11-14 % faster, RISE 1000 masks 8-10 %
-    /// faster than the whole batch per step.
+    /// A batch of at least two images per thread runs as one sub-batch per thread
+    /// ([`per_thread`]). Measured on ResNet-50 (2 threads, batch 32): Occlusion 16/8 11-14 %
+    /// faster, RISE 1000 masks 8-10 % faster than the whole batch per step.
     pub fn logits(
         &self,
         head: &Head,
@@ -237,19 +270,8 @@ impl Plan {
         device: &Device,
     ) -> Option<Tensor<2>> {
         let first = self.step_at(cut)?;
-        let threads = rayon::current_num_threads();
-        if threads > 1 && dims[0] >= 2 * threads {
-            let per_image = values.len() / dims[0];
-            let chunk = dims[0].div_ceil(threads);
-            let parts: Vec<Tensor<2>> = values
-                .par_chunks(chunk * per_image)
-                .map(|v| {
-                    self.sub_batch_logits(head, v, [v.len() / per_image, dims[1], dims[2], dims[3]], first, device)
-                })
-                .collect();
-            return Some(Tensor::cat(parts, 0));
-        }
-        Some(self.sub_batch_logits(head, values, dims, first, device))
+        let parts = per_thread(values, dims, |v, d| self.sub_batch_logits(head, v, d, first, device));
+        Some(Tensor::cat(parts, 0))
     }
 
     /// [`Plan::logits`] of one sub-batch, from step `first` on.
@@ -299,15 +321,8 @@ impl Plan {
 
     /// `post(main(x) + skip(x))`, the skip's sum and `post` fused into the last convolution.
     fn block(&self, main: &[PackedConv], skip: &Shortcut, post: Act, x: &Nhwc) -> Nhwc {
-        let projected = match skip {
-            Shortcut::Projection(c) => Some(c.forward(x, None, Act::Identity, &self.buffers)),
-            _ => None,
-        };
-        let shortcut = match skip {
-            Shortcut::Projection(_) => projected.as_ref().map(|p| p.values.as_slice()),
-            Shortcut::Identity => Some(x.values.as_slice()),
-            Shortcut::None => None,
-        };
+        let projected = skip.project(x, &self.buffers);
+        let shortcut = skip.values(x, projected.as_ref());
         let (last, inner) = main.split_last().expect("a block has a convolution");
         let mut h: Option<Nhwc> = None;
         for c in inner {

@@ -13,20 +13,11 @@
 
 use super::Nhwc;
 use super::buffers::Buffers;
-use super::conv::{Kernel, PackedConv, TILE, TILE_VALUES};
+use super::conv::{Kernel, PackedConv, TILE, TILE_VALUES, Transposed};
 use super::gemm::{matmul, parallelism};
 use crate::models::layers::{Act, Padding};
 use rayon::prelude::*;
 use std::sync::OnceLock;
-
-/// How a convolution's input gradient is computed.
-#[derive(Debug, Clone)]
-pub enum Transposed {
-    /// Stride 1, padding at most `k - 1` on each side: a convolution of the output gradient.
-    Conv(Box<PackedConv>),
-    /// `Wᵀ`, row-major `[C_out, K]`: a GEMM and col2im.
-    Scatter(Vec<f32>),
-}
 
 impl PackedConv {
     /// `dL/dx` of this convolution (without its activation: `dy` is the gradient with respect to
