@@ -65,9 +65,11 @@ PYTHON_OF = {"scorecam-topk": "scorecam", "rise-early-stop": "rise"}
 
 # GFLOP of one forward pass at 224x224 (2 x multiply-accumulates).
 GFLOP = {"resnet50": 8.18, "lite0": 0.81, "vgg16": 30.95}
-# Work of each attribution case in forward-pass equivalents on ResNet-50 (a backward = 2 forwards);
-# None where the passes run only the head (Ablation-CAM ablates layer4's channels before the pool).
-FORWARDS = {"scorecam": 2049, "ig": 150, "smoothgrad": 150, "occlusion": 730, "rise": 4000, "ablationcam": None,
+# Work of each attribution case in forward-pass equivalents on ResNet-50 (a backward pass to the input
+# = 1 forward: the gradient with respect to the input only, which is all Captum's torch.autograd.grad
+# and Lantern's planned backward pass compute, no weight gradients); None where the passes run only
+# the head (Ablation-CAM ablates layer4's channels before the pool).
+FORWARDS = {"scorecam": 2049, "ig": 100, "smoothgrad": 100, "occlusion": 730, "rise": 4000, "ablationcam": None,
             "scorecam-topk": 257, "rise-early-stop": None}
 
 
