@@ -36,8 +36,12 @@ chromedriver --port="$driver_port" >"$work/driver.log" 2>&1 &
 driver=$!
 session=""
 cleanup() {
+  status=$?
   [ -n "$session" ] && wd DELETE "/session/$session" >/dev/null 2>&1
   kill "$server" "$driver" 2>/dev/null || true
+  # A passing run leaves only its screenshots (the browser profile alone is about 60 MB per run);
+  # a failing one keeps its logs and profile to read.
+  if [ "$status" -eq 0 ]; then rm -rf "$work" 2>/dev/null || true; else echo "web_smoke: logs kept in $work" >&2; fi
 }
 trap cleanup EXIT
 
