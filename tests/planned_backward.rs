@@ -20,7 +20,8 @@ mod resnet50_onnx;
 use architectures::network;
 use burn::tensor::{Device, Tensor, TensorData};
 use lantern::explain::Objective;
-use lantern::models::network::host_values;
+use lantern::models::layers::{Act, Affine, Block, Conv, Head, Linear, Padding, Skip, Stage};
+use lantern::models::network::{Body, host_values};
 use lantern::models::{self, Network};
 
 const TOLERANCE: f32 = 1e-4;
@@ -135,4 +136,69 @@ fn an_onnx_resnet50_read_as_a_chain_has_the_interpreters_gradient() {
     let x = input([1, 3, 112, 112], 5);
     let objective = Objective::Class(2);
     assert_close("onnx resnet50", &planned(&net, &x, &objective), &autodiff(&net, &x, &objective));
+}
+
+/// A small chain with every kind of step the backward pass maps and no hand-written family
+/// has all of: a stride-2 convolution (GEMM and col2im), max pooling, a standalone affine map and
+/// activation, a block whose last convolution has an activation of its own (ReLU6, kept before
+/// the residual sum), and a block with a stride-2 projection shortcut and `Same` padding.
+fn every_step() -> Network {
+    let device = Device::flex();
+    let mut seed = 10;
+    let mut tensor = |dims: Vec<usize>, scale: f32| {
+        seed += 1;
+        let v: Vec<f32> = values(dims.iter().product(), seed).into_iter().map(|x| x * scale).collect();
+        TensorData::new(v, dims)
+    };
+    let mut conv = |cin: usize, cout: usize, k: usize, stride: usize, padding: Padding, act: Act| Conv {
+        weight: Tensor::from_data(tensor(vec![cout, cin, k, k], 0.3), &device),
+        bias: Some(Tensor::from_data(tensor(vec![cout], 0.1), &device)),
+        stride,
+        padding,
+        groups: 1,
+        act,
+    };
+    let stages = vec![
+        Stage::Conv(conv(3, 8, 3, 2, Padding::Fixed(1), Act::Identity)),
+        Stage::MaxPool { kernel: 3, stride: 2, padding: 1 },
+        Stage::Affine(Affine {
+            scale: Tensor::from_data(TensorData::new(values(8, 40), [1, 8, 1, 1]), &device),
+            shift: Tensor::from_data(TensorData::new(values(8, 41), [1, 8, 1, 1]), &device),
+            act: Act::Identity,
+        }),
+        Stage::Act(Act::Relu),
+        Stage::Block(Block {
+            main: vec![conv(8, 8, 3, 1, Padding::Fixed(1), Act::Relu), conv(8, 8, 1, 1, Padding::Fixed(0), Act::Relu6)],
+            skip: Skip::Identity,
+            post: Act::Relu,
+        }),
+        Stage::Block(Block {
+            main: vec![conv(8, 16, 3, 2, Padding::Same, Act::Relu)],
+            skip: Skip::Projection(conv(8, 16, 1, 2, Padding::Fixed(0), Act::Identity)),
+            post: Act::Identity,
+        }),
+    ];
+    let fc = Linear {
+        weight: Tensor::from_data(TensorData::new(values(16 * 5, 50), [16, 5]), &device),
+        bias: Tensor::from_data(TensorData::new(values(5, 51), [5]), &device),
+    };
+    Network {
+        arch: "every_step".into(),
+        body: Body::chain(stages, Head::GapLinear(fc)),
+        layers: Vec::new(),
+        preprocess: lantern::imaging::Preprocess::imagenet(),
+        labels: Default::default(),
+        default_layer: String::new(),
+        output: models::OutputKind::Softmax,
+    }
+}
+
+#[test]
+fn every_kind_of_step_maps_its_gradient_as_autodiff_does() {
+    let net = every_step();
+    let x = input([3, 3, 33, 30], 6);
+    for objective in [Objective::Class(2), Objective::Classes(vec![0, 4])] {
+        let what = format!("every step, {objective:?}");
+        assert_close(&what, &planned(&net, &x, &objective), &autodiff(&net, &x, &objective));
+    }
 }

@@ -251,11 +251,15 @@ impl Plan {
 
 /// `dy ⊙ f'(z)` in place, where `y = f(z)`: zero where the ReLU's output is 0 (ReLU6's: 0 or 6).
 fn through_activation(act: Act, y: &Nhwc, dy: &mut Nhwc) {
-    let keep: fn(f32) -> bool = match act {
-        Act::Identity => return,
-        Act::Relu => |v| v > 0.0,
-        Act::Relu6 => |v| v > 0.0 && v < 6.0,
-    };
+    match act {
+        Act::Identity => {}
+        Act::Relu => mask(y, dy, |v| v > 0.0),
+        Act::Relu6 => mask(y, dy, |v| v > 0.0 && v < 6.0),
+    }
+}
+
+/// Zero `dy` where `keep` is false of `y`, with `keep` known at compile time.
+fn mask(y: &Nhwc, dy: &mut Nhwc, keep: impl Fn(f32) -> bool + Sync) {
     dy.values.par_chunks_mut(1 << 14).zip(y.values.par_chunks(1 << 14)).for_each(|(g, y)| {
         g.iter_mut().zip(y).for_each(|(g, &y)| {
             if !keep(y) {

@@ -11,9 +11,9 @@ pub fn parallelism(tiles: usize) -> Parallelism {
 
 /// The size of the chunks `total` items are cut into for the threads: at most `most`, and as
 /// large as it can be while the thread with the most chunks (they are dealt out evenly) has at
-/// most 1/8 more items than an even share. A batch of one image has few tiles in its deep layers
-/// (ResNet-50's 28 x 28 maps: 784 output pixels, one tile of 512 and one of 272; now 441 and 343), where the
-/// largest chunk leaves a thread idle part of the time.
+/// most 1/8 more items than an even share. A batch of one image has few tiles in its deep
+/// layers, where the largest chunk leaves a thread idle part of the time (ResNet-50's 28 x 28
+/// maps: 784 output pixels, one tile of 512 and one of 272; now 441 and 343).
 pub fn balanced(total: usize, most: usize) -> usize {
     let threads = rayon::current_num_threads();
     let most = most.max(1);
